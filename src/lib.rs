@@ -1,0 +1,48 @@
+//! # paysecure-wasm
+//!
+//! The cardholder side of the PaySecure protocol (V1, V2, V3), as a plain
+//! Rust library and, compiled to WebAssembly, as the `paysecure-wasm` npm
+//! package.
+//!
+//! The browser makes a fresh AES session key, wraps it under the issuer's RSA
+//! public key (the *session id*), and exchanges card data with the issuer as
+//! `{ data, iv }` values under that key, so nothing in between sees a PAN,
+//! CVV2 or PIN.
+//!
+//! ```
+//! use paysecure_wasm::{KeySize, Pin, Session, Version};
+//!
+//! let session = Session::generate(Version::V2, KeySize::Aes256)?;
+//! let sent = session.encrypt_pin(&Pin::new("1432")?)?;
+//! assert_eq!(session.decrypt_pin(&sent)?.expose(), "1432");
+//! # Ok::<(), paysecure_wasm::Error>(())
+//! ```
+//!
+//! The core is target-independent and tested natively; the `#[wasm_bindgen]`
+//! adapter lives in the `wasm` module and only converts types and errors.
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+pub mod card;
+pub mod cipher;
+pub mod encoding;
+mod error;
+pub mod pin_block;
+pub mod public_key;
+mod secret;
+mod session;
+mod wasm;
+
+pub use error::{Error, Result};
+pub use pin_block::PinBlockFormat;
+pub use public_key::{Padding, PublicKey};
+pub use secret::{KeySize, Pin, SessionKey};
+pub use session::{wrap_session_key, EncryptedValue, Session, Version};

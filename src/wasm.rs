@@ -1,0 +1,562 @@
+//! JavaScript bindings: thin adapters over the core.
+//!
+//! Arguments arrive as `JsValue` and are checked here, so that a wrong type
+//! is a `PaySecureError` with code `INVALID_INPUT` rather than a `TypeError`
+//! from the glue. Every failure leaves as a JavaScript `Error` whose `name`
+//! is `"PaySecureError"` and whose `code` is [`Error::code`].
+
+use js_sys::{Array, ArrayBuffer, Object, Reflect, Uint8Array};
+use secrecy::ExposeSecret;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use zeroize::Zeroizing;
+
+use crate::error::Error;
+use crate::{
+    card, pin_block, EncryptedValue, KeySize, Pin, PinBlockFormat, PublicKey, Session, SessionKey,
+    Version,
+};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r#"
+/** PaySecure protocol version: `v1` (RSA PKCS#1 v1.5 + AES-CBC), `v2` and `v3` (RSA-OAEP SHA-1 + AES-GCM). */
+export type PaySecureVersion = 'v1' | 'v2' | 'v3';
+
+/** AES session key size in bits. */
+export type KeyBits = 128 | 192 | 256;
+
+/** Options of {@link Session.create}. */
+export interface SessionOptions {
+  /** Protocol version; default `'v2'`. */
+  version?: PaySecureVersion;
+  /** Session key size; default `256`. */
+  keyBits?: KeyBits;
+}
+
+/** Options of {@link Session.fromKey}. */
+export interface FromKeyOptions {
+  /** Protocol version; default `'v2'`. */
+  version?: PaySecureVersion;
+}
+
+/**
+ * An encrypted value as the PaySecure API exchanges it.
+ * V2/V3: `data` is base64(ciphertext || 16-byte GCM tag). V1: base64 AES-CBC ciphertext.
+ * `iv` is base64 of the 16-byte IV (V1 also accepts the 16-character text form on decryption).
+ */
+export interface EncryptedValue {
+  data: string;
+  iv: string;
+}
+
+/** An RSA public key as a JSON Web Key (RFC 7517/7518). */
+export interface RsaJwk {
+  kty: 'RSA';
+  /** Modulus, base64url. */
+  n: string;
+  /** Public exponent, base64url. */
+  e: string;
+  alg?: string;
+  kid?: string;
+  use?: string;
+}
+
+/**
+ * The issuer's RSA public key (at least 2048 bits): SPKI PEM (`-----BEGIN PUBLIC KEY-----`),
+ * PKCS#1 PEM (`-----BEGIN RSA PUBLIC KEY-----`), bare base64 of the SPKI DER, a JWK object,
+ * or the JWK's JSON text.
+ */
+export type PublicKeyInput = string | RsaJwk;
+
+/** ISO 9564-1 PIN block format. */
+export type PinBlockFormat = 0 | 1 | 2 | 3;
+
+/** Options of {@link pinBlock}. */
+export interface PinBlockOptions {
+  /** ISO 9564-1 format; default `2` (the PaySecure format). */
+  format?: PinBlockFormat;
+  /** The card number; required for formats 0 and 3. */
+  pan?: string;
+}
+
+/** Options of {@link parsePinBlock}. */
+export interface ParsePinBlockOptions {
+  /** The card number; required for formats 0 and 3. */
+  pan?: string;
+}
+
+/** Card brands {@link cardBrand} recognises. */
+export type CardBrand =
+  | 'VISA' | 'MASTERCARD' | 'AMEX' | 'DISCOVER' | 'JCB'
+  | 'DINERS' | 'UNIONPAY' | 'MAESTRO' | 'UNKNOWN';
+
+/** Stable codes of {@link PaySecureError}. */
+export type PaySecureErrorCode =
+  | 'INVALID_PUBLIC_KEY' | 'WEAK_PUBLIC_KEY' | 'INVALID_KEY_SIZE' | 'UNSUPPORTED_VERSION'
+  | 'INVALID_BASE64' | 'INVALID_IV' | 'DECRYPTION_FAILED' | 'INVALID_UTF8'
+  | 'INVALID_PIN' | 'INVALID_PIN_BLOCK' | 'INVALID_PAN' | 'INVALID_INPUT'
+  | 'RANDOM_UNAVAILABLE' | 'ENCRYPTION_FAILED';
+
+/**
+ * What every function of this package throws on failure.
+ * `DECRYPTION_FAILED` is deliberately opaque: a wrong key, a bad tag and bad padding look alike.
+ *
+ * @example
+ * try { session.decrypt(value) } catch (e) {
+ *   if (e instanceof Error && e.name === 'PaySecureError') console.log((e as PaySecureError).code)
+ * }
+ */
+export interface PaySecureError extends Error {
+  name: 'PaySecureError';
+  code: PaySecureErrorCode;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(typescript_type = "SessionOptions")]
+    pub type SessionOptions;
+    #[wasm_bindgen(typescript_type = "FromKeyOptions")]
+    pub type FromKeyOptions;
+    #[wasm_bindgen(typescript_type = "PinBlockOptions")]
+    pub type PinBlockOptions;
+    #[wasm_bindgen(typescript_type = "ParsePinBlockOptions")]
+    pub type ParsePinBlockOptions;
+}
+
+/// Converts a core error into a `PaySecureError`.
+fn to_js(e: Error) -> JsValue {
+    let err = js_sys::Error::new(&e.to_string());
+    err.set_name("PaySecureError");
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = Reflect::set(
+        &err,
+        &JsValue::from_str("code"),
+        &JsValue::from_str(e.code()),
+    );
+    err.into()
+}
+
+type JsResult<T> = Result<T, JsValue>;
+
+fn invalid(what: &'static str) -> JsValue {
+    to_js(Error::InvalidInput(what))
+}
+
+/// Reads `obj[key]` from an optional options object; `undefined` and `null`
+/// read as absent.
+fn opt_field(obj: Option<&JsValue>, key: &str, what: &'static str) -> JsResult<Option<JsValue>> {
+    let Some(obj) = obj.filter(|o| !o.is_undefined() && !o.is_null()) else {
+        return Ok(None);
+    };
+    if !obj.is_object() {
+        return Err(invalid(what));
+    }
+    let v = Reflect::get(obj, &JsValue::from_str(key)).map_err(|_| invalid(what))?;
+    Ok(if v.is_undefined() || v.is_null() {
+        None
+    } else {
+        Some(v)
+    })
+}
+
+fn opt_string(obj: Option<&JsValue>, key: &str, what: &'static str) -> JsResult<Option<String>> {
+    opt_field(obj, key, what)?
+        .map(|v| v.as_string().ok_or_else(|| invalid(what)))
+        .transpose()
+}
+
+fn string_arg(v: &JsValue, what: &'static str) -> JsResult<Zeroizing<String>> {
+    v.as_string()
+        .map(Zeroizing::new)
+        .ok_or_else(|| invalid(what))
+}
+
+fn read_version(options: Option<&JsValue>) -> JsResult<Version> {
+    match opt_field(
+        options,
+        "version",
+        "options.version must be 'v1', 'v2' or 'v3'",
+    )? {
+        None => Ok(Version::default()),
+        Some(v) => {
+            let s = v
+                .as_string()
+                .ok_or_else(|| to_js(Error::UnsupportedVersion))?;
+            Version::parse(&s).map_err(to_js)
+        }
+    }
+}
+
+fn read_encrypted(value: &JsValue) -> JsResult<EncryptedValue> {
+    const WHAT: &str = "expected an object { data, iv } with base64 strings";
+    if !value.is_object() {
+        return Err(invalid(WHAT));
+    }
+    let field = |k: &str| {
+        Reflect::get(value, &JsValue::from_str(k))
+            .ok()
+            .and_then(|v| v.as_string())
+            .ok_or_else(|| invalid(WHAT))
+    };
+    Ok(EncryptedValue {
+        data: field("data")?,
+        iv: field("iv")?,
+    })
+}
+
+fn write_encrypted(v: EncryptedValue) -> JsValue {
+    let obj = Object::new();
+    let _ = Reflect::set(
+        &obj,
+        &JsValue::from_str("data"),
+        &JsValue::from_str(&v.data),
+    );
+    let _ = Reflect::set(&obj, &JsValue::from_str("iv"), &JsValue::from_str(&v.iv));
+    obj.into()
+}
+
+fn read_public_key(input: &JsValue) -> JsResult<PublicKey> {
+    const WHAT: &str = "a public key must be a PEM or base64 string, or an RSA JWK";
+    let jwk = if let Some(text) = input.as_string() {
+        if !text.trim_start().starts_with('{') {
+            return PublicKey::parse(&text).map_err(to_js);
+        }
+        js_sys::JSON::parse(&text)
+            .map_err(|_| to_js(Error::InvalidPublicKey("the JWK text is not valid JSON")))?
+    } else if input.is_object() && !Array::is_array(input) {
+        input.clone()
+    } else {
+        return Err(invalid(WHAT));
+    };
+    let member = |k: &str| {
+        Reflect::get(&jwk, &JsValue::from_str(k))
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    if member("kty").as_deref() != Some("RSA") {
+        return Err(to_js(Error::InvalidPublicKey(
+            "the JWK's kty must be \"RSA\"",
+        )));
+    }
+    match (member("n"), member("e")) {
+        (Some(n), Some(e)) => PublicKey::from_jwk(&n, &e).map_err(to_js),
+        _ => Err(to_js(Error::InvalidPublicKey(
+            "the JWK needs string members n and e",
+        ))),
+    }
+}
+
+/// A PaySecure session: a fresh AES session key and, when created for an
+/// issuer's public key, the session id that carries it.
+///
+/// Call {@link Session.free} (or use `using`) when done: it wipes the key
+/// from WebAssembly memory. Garbage collection frees it too, but later.
+///
+/// @example
+/// ```ts
+/// import { Session } from 'paysecure-wasm';
+/// const s = Session.create(issuerPublicKeyPem); // v2, AES-256
+/// const res = await fetch(`/v2/cards/${token}/pan`, {
+///   method: 'POST',
+///   headers: { 'Session-Id': s.sessionId!, Authorization: `Bearer ${ephemeralKey}` },
+/// });
+/// const { pan } = await res.json();
+/// console.log(s.decrypt(pan)); // '4111111111111111'
+/// s.free();
+/// ```
+#[wasm_bindgen(js_name = Session)]
+pub struct JsSession {
+    inner: Session,
+    session_id: Option<String>,
+}
+
+#[wasm_bindgen(js_class = Session)]
+impl JsSession {
+    /// Makes a fresh session key from the platform CSPRNG
+    /// (`crypto.getRandomValues`) and wraps it under the issuer's RSA public
+    /// key: OAEP with SHA-1 for `v2`/`v3`, PKCS#1 v1.5 for `v1`.
+    ///
+    /// Throws `INVALID_PUBLIC_KEY`, `WEAK_PUBLIC_KEY` (under 2048 bits),
+    /// `UNSUPPORTED_VERSION` or `INVALID_KEY_SIZE`.
+    ///
+    /// @example
+    /// ```ts
+    /// const s = Session.create(pem, { version: 'v2', keyBits: 256 });
+    /// headers['Session-Id'] = s.sessionId!;
+    /// ```
+    pub fn create(
+        #[wasm_bindgen(js_name = publicKey, unchecked_param_type = "PublicKeyInput")]
+        public_key: JsValue,
+        options: Option<SessionOptions>,
+    ) -> JsResult<JsSession> {
+        let options = options.map(JsValue::from);
+        let version = read_version(options.as_ref())?;
+        let size = match opt_field(
+            options.as_ref(),
+            "keyBits",
+            "options.keyBits must be 128, 192 or 256",
+        )? {
+            None => KeySize::Aes256,
+            Some(v) => {
+                let bits = v
+                    .as_f64()
+                    .filter(|b| b.fract() == 0.0 && (0.0..=1024.0).contains(b))
+                    .ok_or_else(|| to_js(Error::InvalidKeySize))?;
+                KeySize::from_bits(bits as u32).map_err(to_js)?
+            }
+        };
+        let public_key = read_public_key(&public_key)?;
+        let inner = Session::generate(version, size).map_err(to_js)?;
+        let session_id = inner.session_id(&public_key).map_err(to_js)?;
+        Ok(JsSession {
+            inner,
+            session_id: Some(session_id),
+        })
+    }
+
+    /// A session over a known key (base64 of 16, 24 or 32 bytes), e.g. on
+    /// the issuer side or in tests. It has no `sessionId`.
+    ///
+    /// @example
+    /// ```ts
+    /// const s = Session.fromKey('YD3rEBXKcb4rc67whX13gR81LAc7YQjXLZgQowkU3/Q=', { version: 'v2' });
+    /// ```
+    #[wasm_bindgen(js_name = fromKey)]
+    pub fn from_key(
+        #[wasm_bindgen(js_name = keyBase64, unchecked_param_type = "string")] key_base64: JsValue,
+        options: Option<FromKeyOptions>,
+    ) -> JsResult<JsSession> {
+        let options = options.map(JsValue::from);
+        let version = read_version(options.as_ref())?;
+        let text = string_arg(&key_base64, "the key must be a base64 string")?;
+        let key = SessionKey::from_base64(&text).map_err(to_js)?;
+        Ok(JsSession {
+            inner: Session::new(version, key),
+            session_id: None,
+        })
+    }
+
+    /// The session id (base64) to send in the `Session-Id` header;
+    /// `undefined` for sessions made with {@link Session.fromKey}.
+    #[wasm_bindgen(getter, js_name = sessionId)]
+    pub fn session_id(&self) -> Option<String> {
+        self.session_id.clone()
+    }
+
+    /// The protocol version: `'v1'`, `'v2'` or `'v3'`.
+    #[wasm_bindgen(getter, unchecked_return_type = "PaySecureVersion")]
+    pub fn version(&self) -> String {
+        self.inner.version().as_str().to_owned()
+    }
+
+    /// The session key size in bits: 128, 192 or 256.
+    #[wasm_bindgen(getter, js_name = keyBits, unchecked_return_type = "KeyBits")]
+    pub fn key_bits(&self) -> u32 {
+        self.inner.key().size().bits()
+    }
+
+    /// Encrypts text (as UTF-8) or bytes under a fresh random 16-byte IV.
+    ///
+    /// @example
+    /// ```ts
+    /// const body = { cvv2: s.encrypt('024') }; // { data, iv }
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "EncryptedValue")]
+    pub fn encrypt(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] plaintext: JsValue,
+    ) -> JsResult<JsValue> {
+        let bytes: Zeroizing<Vec<u8>> = if let Some(s) = plaintext.as_string() {
+            Zeroizing::new(s.into_bytes())
+        } else if let Some(a) = plaintext.dyn_ref::<Uint8Array>() {
+            Zeroizing::new(a.to_vec())
+        } else if let Some(b) = plaintext.dyn_ref::<ArrayBuffer>() {
+            Zeroizing::new(Uint8Array::new(b).to_vec())
+        } else {
+            return Err(invalid("plaintext must be a string or a Uint8Array"));
+        };
+        self.inner
+            .encrypt(&bytes)
+            .map(write_encrypted)
+            .map_err(to_js)
+    }
+
+    /// Decrypts a value holding UTF-8 text (a PAN, a CVV2).
+    ///
+    /// Throws `DECRYPTION_FAILED` for any wrong key, tag, padding or length;
+    /// `INVALID_BASE64`, `INVALID_IV`, `INVALID_INPUT` for malformed values.
+    ///
+    /// @example
+    /// ```ts
+    /// const pan = s.decrypt(response.pan); // '4111111111111111'
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "string")]
+    pub fn decrypt(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "EncryptedValue")] value: JsValue,
+    ) -> JsResult<JsValue> {
+        let value = read_encrypted(&value)?;
+        let text = self.inner.decrypt_string(&value).map_err(to_js)?;
+        Ok(JsValue::from_str(text.expose_secret()))
+    }
+
+    /// Decrypts a value to bytes.
+    #[wasm_bindgen(js_name = decryptBytes)]
+    pub fn decrypt_bytes(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "EncryptedValue")] value: JsValue,
+    ) -> JsResult<Uint8Array> {
+        let value = read_encrypted(&value)?;
+        let bytes = self.inner.decrypt(&value).map_err(to_js)?;
+        Ok(Uint8Array::from(bytes.expose_secret()))
+    }
+
+    /// Builds the ISO 9564 format-2 PIN block (`'241432FFFFFFFFFF'` for
+    /// `'1432'`) and encrypts it. Throws `INVALID_PIN` unless the PIN is
+    /// 4 to 12 decimal digits.
+    ///
+    /// @example
+    /// ```ts
+    /// await fetch(`/v2/cards/${token}/pin`, { method: 'PUT', headers,
+    ///   body: JSON.stringify({ pinBlock: s.encryptPin('1432') }) });
+    /// ```
+    #[wasm_bindgen(js_name = encryptPin, unchecked_return_type = "EncryptedValue")]
+    pub fn encrypt_pin(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] pin: JsValue,
+    ) -> JsResult<JsValue> {
+        let text = string_arg(&pin, "the PIN must be a string of digits")?;
+        let pin = Pin::new(&text).map_err(to_js)?;
+        self.inner
+            .encrypt_pin(&pin)
+            .map(write_encrypted)
+            .map_err(to_js)
+    }
+
+    /// Decrypts an encrypted format-2 PIN block and returns the PIN digits.
+    ///
+    /// @example
+    /// ```ts
+    /// const pin = s.decryptPin(response.pinBlock); // '1432'
+    /// ```
+    #[wasm_bindgen(js_name = decryptPin, unchecked_return_type = "string")]
+    pub fn decrypt_pin(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "EncryptedValue")] value: JsValue,
+    ) -> JsResult<JsValue> {
+        let value = read_encrypted(&value)?;
+        let pin = self.inner.decrypt_pin(&value).map_err(to_js)?;
+        Ok(JsValue::from_str(pin.expose()))
+    }
+
+    /// The raw session key as base64. Explicit on purpose: only for interop
+    /// and tests. The returned string cannot be wiped by this package.
+    #[wasm_bindgen(js_name = exportKey)]
+    pub fn export_key(&self) -> String {
+        self.inner.key().to_base64().to_string()
+    }
+}
+
+/// Builds an ISO 9564-1 PIN block as 16 uppercase hex characters.
+///
+/// Formats 0 and 3 need `pan`. Throws `INVALID_PIN`, `INVALID_PAN`, `INVALID_INPUT`.
+///
+/// @example
+/// ```ts
+/// pinBlock('1432');                                        // '241432FFFFFFFFFF'
+/// pinBlock('1234', { format: 0, pan: '43219876543210987' }); // '0412AC89ABCDEF67'
+/// ```
+#[wasm_bindgen(js_name = pinBlock)]
+pub fn pin_block_js(
+    #[wasm_bindgen(unchecked_param_type = "string")] pin: JsValue,
+    options: Option<PinBlockOptions>,
+) -> JsResult<String> {
+    let options = options.map(JsValue::from);
+    let format = match opt_field(
+        options.as_ref(),
+        "format",
+        "options.format must be 0, 1, 2 or 3",
+    )? {
+        None => PinBlockFormat::Iso2,
+        Some(v) => v
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..=3.0).contains(f))
+            .map(|f| PinBlockFormat::from_number(f as u32))
+            .ok_or_else(|| invalid("options.format must be 0, 1, 2 or 3"))?
+            .map_err(to_js)?,
+    };
+    let pan =
+        opt_string(options.as_ref(), "pan", "options.pan must be a string")?.map(Zeroizing::new);
+    let pin = Pin::new(&string_arg(&pin, "the PIN must be a string of digits")?).map_err(to_js)?;
+    let block =
+        pin_block::encode(&pin, format, pan.as_deref().map(String::as_str)).map_err(to_js)?;
+    Ok(block.to_string())
+}
+
+/// Reads the PIN out of an ISO 9564-1 PIN block (formats 0-3, detected from
+/// the first digit). Formats 0 and 3 need `pan`.
+///
+/// @example
+/// ```ts
+/// parsePinBlock('241432FFFFFFFFFF');                                // '1432'
+/// parsePinBlock('0412AC89ABCDEF67', { pan: '43219876543210987' }); // '1234'
+/// ```
+#[wasm_bindgen(js_name = parsePinBlock)]
+pub fn parse_pin_block_js(
+    #[wasm_bindgen(unchecked_param_type = "string")] block: JsValue,
+    options: Option<ParsePinBlockOptions>,
+) -> JsResult<String> {
+    let options = options.map(JsValue::from);
+    let pan =
+        opt_string(options.as_ref(), "pan", "options.pan must be a string")?.map(Zeroizing::new);
+    let block = string_arg(&block, "the PIN block must be a string")?;
+    let (pin, _) = pin_block::decode(&block, pan.as_deref().map(String::as_str)).map_err(to_js)?;
+    Ok(pin.expose().to_owned())
+}
+
+/// Whether a card number passes the Luhn check. Spaces and hyphens are
+/// ignored; anything that is not 12-19 digits is `false`. Never throws.
+///
+/// @example
+/// ```ts
+/// luhnCheck('4111 1111 1111 1111'); // true
+/// ```
+#[wasm_bindgen(js_name = luhnCheck)]
+pub fn luhn_check_js(#[wasm_bindgen(unchecked_param_type = "string")] pan: JsValue) -> bool {
+    pan.as_string()
+        .map(Zeroizing::new)
+        .is_some_and(|p| card::luhn_check(&p))
+}
+
+/// The card brand from the leading digits (partial numbers are fine).
+/// Throws `INVALID_PAN` for anything but digits, spaces and hyphens.
+///
+/// @example
+/// ```ts
+/// cardBrand('2221000000000009'); // 'MASTERCARD'
+/// ```
+#[wasm_bindgen(js_name = cardBrand, unchecked_return_type = "CardBrand")]
+pub fn card_brand_js(
+    #[wasm_bindgen(unchecked_param_type = "string")] pan: JsValue,
+) -> JsResult<String> {
+    let pan = string_arg(&pan, "the PAN must be a string")?;
+    card::card_brand(&pan)
+        .map(|b| b.as_str().to_owned())
+        .map_err(to_js)
+}
+
+/// Masks a card number for display: first 6 and last 4 digits kept.
+/// Throws `INVALID_PAN` unless it is 12-19 digits (spaces, hyphens ignored).
+///
+/// @example
+/// ```ts
+/// maskPan('4444333322221111'); // '444433******1111'
+/// ```
+#[wasm_bindgen(js_name = maskPan)]
+pub fn mask_pan_js(
+    #[wasm_bindgen(unchecked_param_type = "string")] pan: JsValue,
+) -> JsResult<String> {
+    let pan = string_arg(&pan, "the PAN must be a string")?;
+    card::mask_pan(&pan).map_err(to_js)
+}
