@@ -39,7 +39,7 @@ pub mod pin_block;
 pub mod public_key;
 mod secret;
 mod session;
-mod wasm;
+pub mod wasm;
 
 pub use error::{Error, Result};
 pub use pin_block::PinBlockFormat;

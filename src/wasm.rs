@@ -1,5 +1,8 @@
 //! JavaScript bindings: thin adapters over the core.
 //!
+//! Public so that the `wasm-bindgen-test` suites can drive them from Rust;
+//! they only work on `wasm32` (natively, any call into `js_sys` panics).
+//!
 //! Arguments arrive as `JsValue` and are checked here, so that a wrong type
 //! is a `PaySecureError` with code `INVALID_INPUT` rather than a `TypeError`
 //! from the glue. Every failure leaves as a JavaScript `Error` whose `name`
@@ -114,12 +117,16 @@ export interface PaySecureError extends Error {
 
 #[wasm_bindgen]
 extern "C" {
+    /// `{ version?, keyBits? }`, see the TypeScript declaration.
     #[wasm_bindgen(typescript_type = "SessionOptions")]
     pub type SessionOptions;
+    /// `{ version? }`, see the TypeScript declaration.
     #[wasm_bindgen(typescript_type = "FromKeyOptions")]
     pub type FromKeyOptions;
+    /// `{ format?, pan? }`, see the TypeScript declaration.
     #[wasm_bindgen(typescript_type = "PinBlockOptions")]
     pub type PinBlockOptions;
+    /// `{ pan? }`, see the TypeScript declaration.
     #[wasm_bindgen(typescript_type = "ParsePinBlockOptions")]
     pub type ParsePinBlockOptions;
 }

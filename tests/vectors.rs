@@ -10,7 +10,9 @@ mod common;
 use common::{paysecure, unhex, wycheproof};
 use paysecure_wasm::cipher::{cbc_decrypt, cbc_encrypt, gcm_decrypt, gcm_encrypt};
 use paysecure_wasm::encoding;
-use paysecure_wasm::{EncryptedValue, Error, Padding, Pin, PinBlockFormat, PublicKey, Session, SessionKey, Version};
+use paysecure_wasm::{
+    EncryptedValue, Error, Padding, Pin, PinBlockFormat, PublicKey, Session, SessionKey, Version,
+};
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::{Oaep, Pkcs1v15Encrypt, RsaPrivateKey};
 use secrecy::ExposeSecret;
@@ -29,13 +31,26 @@ fn paysecure_aes_gcm_known_answers() {
         let iv = unhex(&c.iv_hex);
         let out = gcm_encrypt(&k, &iv, &[], c.plaintext.as_bytes()).unwrap();
         assert_eq!(encoding::encode(&out), c.aes_gcm_ct_tag_b64, "{}", c.id);
-        assert_eq!(hex::encode(&out[out.len() - 16..]), c.aes_gcm_tag_hex, "{}", c.id);
+        assert_eq!(
+            hex::encode(&out[out.len() - 16..]),
+            c.aes_gcm_tag_hex,
+            "{}",
+            c.id
+        );
 
         // Through the protocol layer, exactly as a response arrives.
         for version in [Version::V2, Version::V3] {
             let s = Session::new(version, k.clone());
-            let value = EncryptedValue { data: c.aes_gcm_ct_tag_b64.clone(), iv: c.iv_b64.clone() };
-            assert_eq!(s.decrypt_string(&value).unwrap().expose_secret(), c.plaintext, "{}", c.id);
+            let value = EncryptedValue {
+                data: c.aes_gcm_ct_tag_b64.clone(),
+                iv: c.iv_b64.clone(),
+            };
+            assert_eq!(
+                s.decrypt_string(&value).unwrap().expose_secret(),
+                c.plaintext,
+                "{}",
+                c.id
+            );
         }
     }
 }
@@ -49,8 +64,16 @@ fn paysecure_aes_cbc_known_answers() {
         let out = cbc_encrypt(&k, &iv, c.plaintext.as_bytes()).unwrap();
         assert_eq!(encoding::encode(&out), c.aes_cbc_ct_b64, "{}", c.id);
         let s = Session::new(Version::V1, k);
-        let value = EncryptedValue { data: c.aes_cbc_ct_b64.clone(), iv: c.iv_b64.clone() };
-        assert_eq!(s.decrypt_string(&value).unwrap().expose_secret(), c.plaintext, "{}", c.id);
+        let value = EncryptedValue {
+            data: c.aes_cbc_ct_b64.clone(),
+            iv: c.iv_b64.clone(),
+        };
+        assert_eq!(
+            s.decrypt_string(&value).unwrap().expose_secret(),
+            c.plaintext,
+            "{}",
+            c.id
+        );
     }
 }
 
@@ -65,15 +88,31 @@ fn paysecure_pin_blocks_every_length() {
         assert_eq!(&*block, &c.pin_block_ascii);
         let k = key(&c.session_key_hex);
         let iv = unhex(&c.iv_hex);
-        assert_eq!(encoding::encode(&gcm_encrypt(&k, &iv, &[], block.as_bytes()).unwrap()), c.aes_gcm_ct_tag_b64);
-        assert_eq!(encoding::encode(&cbc_encrypt(&k, &iv, block.as_bytes()).unwrap()), c.aes_cbc_ct_b64);
+        assert_eq!(
+            encoding::encode(&gcm_encrypt(&k, &iv, &[], block.as_bytes()).unwrap()),
+            c.aes_gcm_ct_tag_b64
+        );
+        assert_eq!(
+            encoding::encode(&cbc_encrypt(&k, &iv, block.as_bytes()).unwrap()),
+            c.aes_cbc_ct_b64
+        );
 
         let iv_b64 = encoding::encode(&iv);
         let v2 = Session::new(Version::V2, k.clone());
-        let got = v2.decrypt_pin(&EncryptedValue { data: c.aes_gcm_ct_tag_b64.clone(), iv: iv_b64.clone() }).unwrap();
+        let got = v2
+            .decrypt_pin(&EncryptedValue {
+                data: c.aes_gcm_ct_tag_b64.clone(),
+                iv: iv_b64.clone(),
+            })
+            .unwrap();
         assert_eq!(got.expose(), c.pin);
         let v1 = Session::new(Version::V1, k);
-        let got = v1.decrypt_pin(&EncryptedValue { data: c.aes_cbc_ct_b64.clone(), iv: iv_b64 }).unwrap();
+        let got = v1
+            .decrypt_pin(&EncryptedValue {
+                data: c.aes_cbc_ct_b64.clone(),
+                iv: iv_b64,
+            })
+            .unwrap();
         assert_eq!(got.expose(), c.pin);
     }
 }
@@ -95,7 +134,12 @@ fn session_ids_from_forge_webcrypto_and_java_carry_base64_text() {
             other => panic!("unknown scheme {other}"),
         }
         .unwrap();
-        assert_eq!(std::str::from_utf8(&plain).unwrap(), c.session_key_b64, "{}", c.id);
+        assert_eq!(
+            std::str::from_utf8(&plain).unwrap(),
+            c.session_key_b64,
+            "{}",
+            c.id
+        );
         let k = SessionKey::from_session_id_plaintext(&plain).unwrap();
         assert_eq!(hex::encode(k.expose_bytes()), c.session_key_hex, "{}", c.id);
         producers.insert(c.produced_by.split(' ').next().unwrap().to_owned());
@@ -122,12 +166,13 @@ fn our_session_ids_decrypt_with_the_private_key() {
             }
             .unwrap();
             assert_eq!(plain, s.key().to_base64().as_bytes());
-            // OAEP must not decrypt as PKCS#1 v1.5 and vice versa.
+            // The other padding never recovers the key. (It may "succeed" on
+            // garbage: a random block unpads as PKCS#1 v1.5 about 1 in 2^16.)
             let other = match version.padding() {
                 Padding::OaepSha1 => private.decrypt(Pkcs1v15Encrypt, &ct),
                 Padding::Pkcs1v15 => private.decrypt(Oaep::new::<sha1::Sha1>(), &ct),
             };
-            assert!(other.is_err());
+            assert!(other.map_or(true, |p| p != s.key().to_base64().as_bytes()));
             // Randomized: the same key never wraps to the same id twice.
             assert_ne!(sid, s.session_id(&public).unwrap());
         }
@@ -144,8 +189,18 @@ fn wycheproof_gcm_known_answers() {
         let (iv, aad, pt) = (unhex(&c.iv_hex), unhex(&c.aad_hex), unhex(&c.pt_hex));
         let mut expected = unhex(&c.ct_hex);
         expected.extend(unhex(&c.tag_hex));
-        assert_eq!(gcm_encrypt(&k, &iv, &aad, &pt).unwrap(), expected, "{}", c.id);
-        assert_eq!(&gcm_decrypt(&k, &iv, &aad, &expected).unwrap()[..], &pt[..], "{}", c.id);
+        assert_eq!(
+            gcm_encrypt(&k, &iv, &aad, &pt).unwrap(),
+            expected,
+            "{}",
+            c.id
+        );
+        assert_eq!(
+            &gcm_decrypt(&k, &iv, &aad, &expected).unwrap()[..],
+            &pt[..],
+            "{}",
+            c.id
+        );
         *by_iv.entry(iv.len()).or_default() += 1;
     }
     assert_eq!(by_iv.get(&16), Some(&58));
@@ -166,23 +221,44 @@ fn wycheproof_gcm_tampering_is_detected() {
         for bit in 0..sealed.len() * 8 {
             let mut t = sealed.clone();
             t[bit / 8] ^= 1 << (bit % 8);
-            assert_eq!(gcm_decrypt(&k, &iv, &aad, &t).unwrap_err(), Error::DecryptionFailed, "{} bit {bit}", c.id);
+            assert_eq!(
+                gcm_decrypt(&k, &iv, &aad, &t).unwrap_err(),
+                Error::DecryptionFailed,
+                "{} bit {bit}",
+                c.id
+            );
             checked += 1;
         }
         for bit in 0..iv.len() * 8 {
             let mut t = iv.clone();
             t[bit / 8] ^= 1 << (bit % 8);
-            assert_eq!(gcm_decrypt(&k, &t, &aad, &sealed).unwrap_err(), Error::DecryptionFailed, "{}", c.id);
+            assert_eq!(
+                gcm_decrypt(&k, &t, &aad, &sealed).unwrap_err(),
+                Error::DecryptionFailed,
+                "{}",
+                c.id
+            );
             checked += 1;
         }
         if let Some(first) = aad.first() {
             let mut t = aad.clone();
             t[0] = first ^ 0x80;
-            assert_eq!(gcm_decrypt(&k, &iv, &t, &sealed).unwrap_err(), Error::DecryptionFailed, "{}", c.id);
+            assert_eq!(
+                gcm_decrypt(&k, &iv, &t, &sealed).unwrap_err(),
+                Error::DecryptionFailed,
+                "{}",
+                c.id
+            );
         }
         // Truncated tag and missing tag.
-        assert_eq!(gcm_decrypt(&k, &iv, &aad, &sealed[..sealed.len() - 1]).unwrap_err(), Error::DecryptionFailed);
-        assert_eq!(gcm_decrypt(&k, &iv, &aad, &sealed[..sealed.len() - 16]).unwrap_err(), Error::DecryptionFailed);
+        assert_eq!(
+            gcm_decrypt(&k, &iv, &aad, &sealed[..sealed.len() - 1]).unwrap_err(),
+            Error::DecryptionFailed
+        );
+        assert_eq!(
+            gcm_decrypt(&k, &iv, &aad, &sealed[..sealed.len() - 16]).unwrap_err(),
+            Error::DecryptionFailed
+        );
     }
     assert!(checked > 10_000, "{checked}");
 }
@@ -198,8 +274,20 @@ fn cbc_wrong_padding_and_lengths_are_opaque() {
     let mut bad = ct.to_vec();
     let n = bad.len();
     bad[n - 17] ^= 0x01;
-    assert_eq!(cbc_decrypt(&k, &iv, &bad).unwrap_err(), Error::DecryptionFailed);
-    assert_eq!(cbc_decrypt(&k, &iv, &ct[..n - 1]).unwrap_err(), Error::DecryptionFailed);
-    assert_eq!(cbc_decrypt(&k, &iv, &[]).unwrap_err(), Error::DecryptionFailed);
-    assert_eq!(cbc_decrypt(&k, &iv[..12], &ct).unwrap_err().code(), "INVALID_IV");
+    assert_eq!(
+        cbc_decrypt(&k, &iv, &bad).unwrap_err(),
+        Error::DecryptionFailed
+    );
+    assert_eq!(
+        cbc_decrypt(&k, &iv, &ct[..n - 1]).unwrap_err(),
+        Error::DecryptionFailed
+    );
+    assert_eq!(
+        cbc_decrypt(&k, &iv, &[]).unwrap_err(),
+        Error::DecryptionFailed
+    );
+    assert_eq!(
+        cbc_decrypt(&k, &iv[..12], &ct).unwrap_err().code(),
+        "INVALID_IV"
+    );
 }

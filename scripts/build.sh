@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds the npm package for each wasm-pack target into pkg/<target>/,
+# size-optimised (profile wasm-release, then wasm-opt -Oz), and reports sizes.
+#   scripts/build.sh            # web, bundler and nodejs
+#   scripts/build.sh web        # just one
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(web bundler nodejs)
+
+# The features rustc's wasm32-unknown-unknown target enables by default.
+WASM_OPT_FEATURES=(--enable-bulk-memory --enable-bulk-memory-opt --enable-nontrapping-float-to-int
+  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue)
+
+for t in "${targets[@]}"; do
+  out="pkg/$t"
+  log "wasm-pack build --target $t -> $out"
+  wasm-pack --quiet build --no-opt --profile wasm-release --target "$t" --out-dir "$out" >/dev/null
+  wasm="$out/paysecure_wasm_bg.wasm"
+  wasm-opt "$wasm" -Oz --strip-debug --strip-producers "${WASM_OPT_FEATURES[@]}" -o "$wasm.opt"
+  mv "$wasm.opt" "$wasm"
+  raw=$(stat -c %s "$wasm")
+  gz=$(gzip -9c "$wasm" | wc -c)
+  log "$t: $wasm = $raw bytes raw, $gz bytes gzip -9"
+done
