@@ -3,6 +3,7 @@
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::secret::collect_secret;
 
 /// Shortest PAN accepted (ISO/IEC 7812 allows 8, but no payment brand issues
 /// fewer than 12 digits).
@@ -13,8 +14,7 @@ pub const MAX_PAN_LEN: usize = 19;
 /// Strips the separators people type (spaces, hyphens) and checks that what
 /// is left is 12 to 19 decimal digits.
 pub fn normalize_pan(pan: &str) -> Result<Zeroizing<String>> {
-    let digits: Zeroizing<String> =
-        Zeroizing::new(pan.chars().filter(|c| *c != ' ' && *c != '-').collect());
+    let digits = collect_secret(pan.len(), pan.chars().filter(|c| *c != ' ' && *c != '-'));
     if !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::InvalidPan(
             "a PAN must contain only digits, spaces and hyphens",
@@ -118,8 +118,7 @@ impl CardBrand {
 /// shared by two schemes gets the issuing scheme's name (622126-622925 is
 /// UnionPay, accepted on Discover's network).
 pub fn card_brand(pan: &str) -> Result<CardBrand> {
-    let digits: Zeroizing<String> =
-        Zeroizing::new(pan.chars().filter(|c| *c != ' ' && *c != '-').collect());
+    let digits = collect_secret(pan.len(), pan.chars().filter(|c| *c != ' ' && *c != '-'));
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::InvalidPan(
             "a PAN must contain only digits, spaces and hyphens",

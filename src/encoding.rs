@@ -11,13 +11,16 @@ use base64ct::{Base64, Base64Unpadded, Encoding};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::secret::collect_secret;
 
 /// Decodes standard base64, tolerating whitespace and missing padding.
 ///
 /// `field` names the input in the error (e.g. `"data"`, `"iv"`).
 pub fn decode(input: &str, field: &'static str) -> Result<Zeroizing<Vec<u8>>> {
-    let compact: Zeroizing<String> =
-        Zeroizing::new(input.chars().filter(|c| !c.is_ascii_whitespace()).collect());
+    let compact = collect_secret(
+        input.len(),
+        input.chars().filter(|c| !c.is_ascii_whitespace()),
+    );
     let decoded = if compact.contains('=') {
         Base64::decode_vec(&compact)
     } else {

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The one test command: installs what is missing (scripts/setup.sh), then runs
+# every layer and checks that each test runner really ran tests.
+#   lint      cargo fmt --check, clippy (native and wasm32) with -D warnings
+#   rust      cargo test: unit, known-answer vectors, tamper and property tests
+#   wasm      wasm-bindgen tests in Node and in headless Chromium
+#   package   wasm-pack build for web, bundler and nodejs; TypeScript check
+#   js        node --test: API, node-forge, WebCrypto, OpenSSL, Java JCE interop
+#   browser   node --test + playwright-core: Chromium WebCrypto interop, demo e2e
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+start=$(date +%s)
+logs=$(mktemp -d)
+declare -A passed failed
+
+bash scripts/setup.sh
+
+# The test data must be the shared reference vectors, byte for byte.
+if [ -f ../shared/vectors/paysecure-v1-v2.json ]; then
+  cmp -s ../shared/vectors/paysecure-v1-v2.json tests/data/paysecure-v1-v2.json \
+    || { echo "tests/data/paysecure-v1-v2.json differs from ../shared/vectors" >&2; exit 1; }
+fi
+
+# Sums the "N passed; M failed" lines of cargo / wasm-bindgen-test output.
+count_cargo() { # layer logfile
+  local p f
+  p=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$2" | awk '{ s += $4 } END { print s + 0 }')
+  f=$(grep -Eo '[0-9]+ failed' "$2" | awk '{ s += $1 } END { print s + 0 }')
+  passed[$1]=$(( ${passed[$1]:-0} + p )); failed[$1]=$(( ${failed[$1]:-0} + f ))
+  [ "$p" -gt 0 ] || { echo "$1: the runner reported no passed tests" >&2; exit 1; }
+}
+count_node() { # layer logfile
+  local p f
+  p=$(awk '/^# pass / { print $3 }' "$2"); f=$(awk '/^# fail / { print $3 }' "$2")
+  passed[$1]=$(( ${passed[$1]:-0} + p )); failed[$1]=$(( ${failed[$1]:-0} + f ))
+  [ "$p" -gt 0 ] || { echo "$1: node --test reported no passed tests" >&2; exit 1; }
+}
+
+log "lint"
+cargo fmt --all --check
+cargo clippy --quiet --all-targets -- -D warnings
+cargo clippy --quiet --all-targets --target wasm32-unknown-unknown -- -D warnings
+
+log "rust: cargo test"
+cargo test 2>&1 | tee "$logs/rust.log"
+count_cargo rust "$logs/rust.log"
+
+log "wasm: wasm-bindgen tests in Node"
+wasm-pack test --node -- --test wasm_node 2>&1 | tee "$logs/wasm-node.log"
+count_cargo wasm-node "$logs/wasm-node.log"
+
+log "wasm: wasm-bindgen tests in headless Chromium"
+wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER_BIN" -- --test wasm_browser 2>&1 | tee "$logs/wasm-chrome.log"
+count_cargo wasm-chrome "$logs/wasm-chrome.log"
+
+log "package: build web, bundler, nodejs"
+bash scripts/build.sh
+tsc -p tests/types
+log "TypeScript: tests/types/usage.ts compiles under --strict"
+
+log "js: node --test tests/js (API and interop: node-forge, WebCrypto, OpenSSL, Java JCE)"
+node --test tests/js/ 2>&1 | tee "$logs/js.log"
+count_node js "$logs/js.log"
+
+log "browser: node --test tests/browser (headless Chromium via playwright-core)"
+node --test tests/browser/ 2>&1 | tee "$logs/browser.log"
+count_node browser "$logs/browser.log"
+
+total_p=0; total_f=0
+echo
+echo "layer          passed  failed"
+for layer in rust wasm-node wasm-chrome js browser; do
+  printf '%-14s %6d  %6d\n' "$layer" "${passed[$layer]}" "${failed[$layer]}"
+  total_p=$(( total_p + passed[$layer] )); total_f=$(( total_f + failed[$layer] ))
+done
+echo "took $(( $(date +%s) - start )) s"
+echo "total: $total_p passed, $total_f failed"
+[ "$total_f" -eq 0 ]

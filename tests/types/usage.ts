@@ -1,0 +1,59 @@
+// Compiled with `tsc --strict --noEmit` against the generated declarations.
+// The @ts-expect-error lines fail the compile if a type ever degrades to
+// `any` or loses a union member: they prove the types are precise.
+import {
+  Session, pinBlock, parsePinBlock, luhnCheck, cardBrand, maskPan,
+  type EncryptedValue, type SessionOptions, type PaySecureError, type PaySecureErrorCode,
+  type CardBrand, type KeyBits, type PaySecureVersion, type RsaJwk,
+} from '../../pkg/nodejs/paysecure_wasm';
+
+declare const pem: string;
+declare const jwk: RsaJwk;
+
+const opts: SessionOptions = { version: 'v1', keyBits: 192 };
+const s: Session = Session.create(pem, opts);
+const s2 = Session.create(jwk);
+const id: string | undefined = s.sessionId;
+const v: PaySecureVersion = s.version;
+const bits: KeyBits = s2.keyBits;
+const enc: EncryptedValue = s.encrypt('024');
+const enc2: EncryptedValue = s.encrypt(new Uint8Array([1, 2]));
+const text: string = s.decrypt(enc);
+const bytes: Uint8Array = s.decryptBytes(enc2);
+const pin: string = s.decryptPin(s.encryptPin('1432'));
+const key: string = s.exportKey();
+const k2 = Session.fromKey(key, { version: 'v3' });
+k2.free();
+const block: string = pinBlock('1432', { format: 0, pan: '4111111111111111' });
+const back: string = parsePinBlock(block, { pan: '4111111111111111' });
+const ok: boolean = luhnCheck('4111111111111111');
+const brand: CardBrand = cardBrand('4111');
+const masked: string = maskPan('4111111111111111');
+
+function codeOf(e: unknown): PaySecureErrorCode | undefined {
+  if (e instanceof Error && e.name === 'PaySecureError') return (e as PaySecureError).code;
+  return undefined;
+}
+
+// @ts-expect-error keyBits is 128 | 192 | 256
+Session.create(pem, { keyBits: 512 });
+// @ts-expect-error version is 'v1' | 'v2' | 'v3'
+Session.create(pem, { version: 'v4' });
+// @ts-expect-error a public key is a string or an RSA JWK
+Session.create(42);
+// @ts-expect-error encrypt takes a string or a Uint8Array
+s.encrypt(42);
+// @ts-expect-error decrypt returns a string
+const wrong: number = s.decrypt(enc);
+// @ts-expect-error an EncryptedValue has data and iv
+s.decrypt({ data: 'x' });
+// @ts-expect-error PIN block formats are 0..3
+pinBlock('1234', { format: 4 });
+// @ts-expect-error not a brand
+const notBrand: CardBrand = 'DINERSCLUB';
+// @ts-expect-error not a code
+const notCode: PaySecureErrorCode = 'OOPS';
+// @ts-expect-error sessionId may be undefined
+const sid: string = s.sessionId;
+
+export { id, v, bits, text, bytes, pin, back, ok, brand, masked, codeOf, wrong, notBrand, notCode, sid };
