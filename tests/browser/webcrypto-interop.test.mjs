@@ -14,7 +14,7 @@ before(async () => {
   page.on('pageerror', (e) => console.error('page error:', e));
   await page.goto(`${server.url}/tests/browser/blank.html`);
   await page.evaluate(async () => {
-    const mod = await import('/pkg/web/paysecure_wasm.js');
+    const mod = await import('/pkg/paysecure_wasm.js');
     await mod.default();
     window.ps = mod;
     window.vectors = await (await fetch('/tests/data/paysecure-v1-v2.json')).json();
