@@ -42,6 +42,11 @@ mod session;
 pub mod wasm;
 
 pub use error::{Error, Result};
+
+// The README's Rust example is compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 pub use pin_block::PinBlockFormat;
 pub use public_key::{Padding, PublicKey};
 pub use secret::{KeySize, Pin, SessionKey};
