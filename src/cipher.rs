@@ -28,45 +28,65 @@ pub const IV_LEN: usize = 16;
 /// The other GCM IV length accepted on decryption (NIST SP 800-38D's 96 bits).
 pub const GCM_SHORT_IV_LEN: usize = 12;
 
-/// Dispatches on (key size, IV length) to a concrete `AesGcm` type.
-macro_rules! with_gcm {
-    ($key:expr, $iv:expr, $f:ident ( $($arg:expr),* )) => {
-        match ($key.size(), $iv.len()) {
-            (KeySize::Aes128, IV_LEN) => $f::<AesGcm<Aes128, U16>>($key.expose_bytes(), $iv, $($arg),*),
-            (KeySize::Aes192, IV_LEN) => $f::<AesGcm<Aes192, U16>>($key.expose_bytes(), $iv, $($arg),*),
-            (KeySize::Aes256, IV_LEN) => $f::<AesGcm<Aes256, U16>>($key.expose_bytes(), $iv, $($arg),*),
-            (KeySize::Aes128, GCM_SHORT_IV_LEN) => $f::<AesGcm<Aes128, U12>>($key.expose_bytes(), $iv, $($arg),*),
-            (KeySize::Aes192, GCM_SHORT_IV_LEN) => $f::<AesGcm<Aes192, U12>>($key.expose_bytes(), $iv, $($arg),*),
-            (KeySize::Aes256, GCM_SHORT_IV_LEN) => $f::<AesGcm<Aes256, U12>>($key.expose_bytes(), $iv, $($arg),*),
-            _ => Err(Error::InvalidIv("an AES-GCM IV must be 16 bytes (or 12 bytes)")),
+/// Runs `$body` with `$C` bound to the AES type of `$size`.
+macro_rules! with_aes {
+    ($size:expr, $C:ident => $body:expr) => {
+        match $size {
+            KeySize::Aes128 => {
+                type $C = Aes128;
+                $body
+            }
+            KeySize::Aes192 => {
+                type $C = Aes192;
+                $body
+            }
+            KeySize::Aes256 => {
+                type $C = Aes256;
+                $body
+            }
         }
     };
 }
 
-fn seal<A: KeyInit + AeadInPlace>(
-    key: &[u8],
-    iv: &[u8],
-    aad: &[u8],
-    buf: &mut Vec<u8>,
-) -> Result<()> {
-    let aead = A::new_from_slice(key).map_err(|_| Error::InvalidKeySize)?;
-    let nonce = aead::Nonce::<A>::from_exact_iter(iv.iter().copied())
-        .ok_or(Error::InvalidIv("wrong IV length"))?;
-    aead.encrypt_in_place(&nonce, aad, buf)
-        .map_err(|_| Error::EncryptionFailed)
+#[derive(Clone, Copy)]
+enum Direction {
+    Seal,
+    Open,
 }
 
-fn open<A: KeyInit + AeadInPlace>(
-    key: &[u8],
+/// AES-GCM in place over `buf`, for any key size and either IV length.
+fn gcm(
+    key: &SessionKey,
     iv: &[u8],
     aad: &[u8],
     buf: &mut Vec<u8>,
+    direction: Direction,
 ) -> Result<()> {
-    let aead = A::new_from_slice(key).map_err(|_| Error::InvalidKeySize)?;
-    let nonce = aead::Nonce::<A>::from_exact_iter(iv.iter().copied())
-        .ok_or(Error::InvalidIv("wrong IV length"))?;
-    aead.decrypt_in_place(&nonce, aad, buf)
-        .map_err(|_| Error::DecryptionFailed)
+    fn run<A: KeyInit + AeadInPlace>(
+        key: &[u8],
+        iv: &[u8],
+        aad: &[u8],
+        buf: &mut Vec<u8>,
+        direction: Direction,
+    ) -> Result<()> {
+        let aead = A::new_from_slice(key).map_err(|_| Error::InvalidKeySize)?;
+        let nonce = aead::Nonce::<A>::from_exact_iter(iv.iter().copied())
+            .ok_or(Error::InvalidIv("wrong IV length"))?;
+        match direction {
+            Direction::Seal => aead
+                .encrypt_in_place(&nonce, aad, buf)
+                .map_err(|_| Error::EncryptionFailed),
+            Direction::Open => aead
+                .decrypt_in_place(&nonce, aad, buf)
+                .map_err(|_| Error::DecryptionFailed),
+        }
+    }
+    let k = key.expose_bytes();
+    with_aes!(key.size(), C => match iv.len() {
+        IV_LEN => run::<AesGcm<C, U16>>(k, iv, aad, buf, direction),
+        GCM_SHORT_IV_LEN => run::<AesGcm<C, U12>>(k, iv, aad, buf, direction),
+        _ => Err(Error::InvalidIv("an AES-GCM IV must be 16 bytes (or 12 bytes)")),
+    })
 }
 
 /// AES-GCM encryption; returns `ciphertext || tag`.
@@ -76,7 +96,7 @@ fn open<A: KeyInit + AeadInPlace>(
 pub fn gcm_encrypt(key: &SessionKey, iv: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
     let mut buf = Zeroizing::new(Vec::with_capacity(plaintext.len() + TAG_LEN));
     buf.extend_from_slice(plaintext);
-    with_gcm!(key, iv, seal(aad, &mut buf))?;
+    gcm(key, iv, aad, &mut buf, Direction::Seal)?;
     Ok(core::mem::take(&mut *buf))
 }
 
@@ -101,7 +121,7 @@ pub fn gcm_decrypt(
         return Err(Error::DecryptionFailed);
     }
     let mut buf = Zeroizing::new(ciphertext_and_tag.to_vec());
-    with_gcm!(key, iv, open(aad, &mut buf))?;
+    gcm(key, iv, aad, &mut buf, Direction::Open)?;
     Ok(buf)
 }
 
@@ -114,15 +134,9 @@ fn cbc_iv(iv: &[u8]) -> Result<[u8; IV_LEN]> {
 pub fn cbc_encrypt(key: &SessionKey, iv: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
     let iv = cbc_iv(iv)?;
     let k = key.expose_bytes();
-    let out = match key.size() {
-        KeySize::Aes128 => cbc::Encryptor::<Aes128>::new_from_slices(k, &iv)
-            .map(|c| c.encrypt_padded_vec_mut::<Pkcs7>(plaintext)),
-        KeySize::Aes192 => cbc::Encryptor::<Aes192>::new_from_slices(k, &iv)
-            .map(|c| c.encrypt_padded_vec_mut::<Pkcs7>(plaintext)),
-        KeySize::Aes256 => cbc::Encryptor::<Aes256>::new_from_slices(k, &iv)
-            .map(|c| c.encrypt_padded_vec_mut::<Pkcs7>(plaintext)),
-    };
-    out.map_err(|_| Error::InvalidKeySize)
+    with_aes!(key.size(), C => cbc::Encryptor::<C>::new_from_slices(k, &iv)
+        .map(|c| c.encrypt_padded_vec_mut::<Pkcs7>(plaintext)))
+    .map_err(|_| Error::InvalidKeySize)
 }
 
 /// AES-CBC decryption with PKCS#7 unpadding.
@@ -136,20 +150,10 @@ pub fn cbc_decrypt(key: &SessionKey, iv: &[u8], ciphertext: &[u8]) -> Result<Zer
     }
     let mut buf = Zeroizing::new(ciphertext.to_vec());
     let k = key.expose_bytes();
-    let len = match key.size() {
-        KeySize::Aes128 => cbc::Decryptor::<Aes128>::new_from_slices(k, &iv)
-            .map_err(|_| Error::InvalidKeySize)?
-            .decrypt_padded_mut::<Pkcs7>(&mut buf)
-            .map(|pt| pt.len()),
-        KeySize::Aes192 => cbc::Decryptor::<Aes192>::new_from_slices(k, &iv)
-            .map_err(|_| Error::InvalidKeySize)?
-            .decrypt_padded_mut::<Pkcs7>(&mut buf)
-            .map(|pt| pt.len()),
-        KeySize::Aes256 => cbc::Decryptor::<Aes256>::new_from_slices(k, &iv)
-            .map_err(|_| Error::InvalidKeySize)?
-            .decrypt_padded_mut::<Pkcs7>(&mut buf)
-            .map(|pt| pt.len()),
-    }
+    let len = with_aes!(key.size(), C => cbc::Decryptor::<C>::new_from_slices(k, &iv)
+        .map_err(|_| Error::InvalidKeySize)?
+        .decrypt_padded_mut::<Pkcs7>(&mut buf)
+        .map(|pt| pt.len()))
     .map_err(|_| Error::DecryptionFailed)?;
     // `truncate` keeps the capacity, so the wipe on drop still covers the
     // padding bytes.
