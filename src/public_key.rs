@@ -178,6 +178,16 @@ impl PublicKey {
         })
     }
 
+    /// The modulus, big-endian without leading zeros (a JWK's `n`).
+    pub fn modulus_be(&self) -> Vec<u8> {
+        self.inner.n().to_bytes_be()
+    }
+
+    /// The public exponent, big-endian without leading zeros (a JWK's `e`).
+    pub fn exponent_be(&self) -> Vec<u8> {
+        self.inner.e().to_bytes_be()
+    }
+
     /// The underlying `rsa` crate key.
     pub fn as_rsa(&self) -> &RsaPublicKey {
         &self.inner

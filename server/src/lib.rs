@@ -1,0 +1,24 @@
+//! # paysecure-server
+//!
+//! The issuer side of PaySecure V1/V2/V3: the card API over an encrypted card
+//! vault. Protocol code comes from the `paysecure-wasm` crate's Rust core; RSA
+//! private-key operations use AWS-LC (constant time).
+//!
+//! Layers: [`api`] (axum: parse, call, map) → [`service`] (the domain) →
+//! [`storage`] (sqlx) with [`vault`] and [`keys`] for the cryptography.
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod api;
+pub mod cvv;
+pub mod error;
+pub mod keys;
+pub mod ratelimit;
+pub mod service;
+pub mod storage;
+pub mod telemetry;
+pub mod vault;
+
+pub use api::{router, AppState};
+pub use error::{Error, Result};
+pub use service::{Service, ServiceConfig};

@@ -1,0 +1,237 @@
+//! `paysecure-server`: serve the API, create tenants, manage RSA keys.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use paysecure_server::ratelimit::AuthLimiter;
+use paysecure_server::storage::Storage;
+use paysecure_server::telemetry::{self, Metrics};
+use paysecure_server::vault::{MasterKeySource, Vault, MASTER_KEY_ENV};
+use paysecure_server::{router, AppState, Service, ServiceConfig};
+
+#[derive(Parser)]
+#[command(name = "paysecure-server", version, about = "The PaySecure issuer API over an encrypted card vault")]
+struct Cli {
+    /// Directory for the SQLite database and the master key file.
+    #[arg(long, global = true, env = "PAYSECURE_DATA_DIR", default_value = "paysecure-data")]
+    data_dir: PathBuf,
+    /// Database URL instead of the embedded SQLite (e.g. sqlite:///path/db).
+    #[arg(long, global = true, env = "PAYSECURE_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Log format.
+    #[arg(long, global = true, value_enum, env = "PAYSECURE_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API.
+    Serve {
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, env = "PAYSECURE_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// PEM certificate chain: serve HTTPS (with --tls-key).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key for --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Accept a session id more than once (default: single use).
+        #[arg(long)]
+        allow_session_id_reuse: bool,
+    },
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Manage the RSA key pairs.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant; prints its API key on the last line (shown once).
+    Create {
+        /// Display name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List the key pairs.
+    List,
+    /// Make a new active key; the current one keeps decrypting as `previous`.
+    Rotate,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    telemetry::init_logging(matches!(cli.log_format, LogFormat::Json));
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open(cli: &Cli, config: ServiceConfig) -> Result<Service, String> {
+    create_data_dir(&cli.data_dir)?;
+    let env_key = std::env::var(MASTER_KEY_ENV).ok();
+    let (vault, source) = Vault::load_or_create(&cli.data_dir, env_key.as_deref()).map_err(|e| e.to_string())?;
+    if source == MasterKeySource::Created {
+        tracing::warn!(dir = %cli.data_dir.display(), "created a new master key file; back it up: without it the vault cannot be read");
+    }
+    let storage = match &cli.database_url {
+        Some(url) => Storage::connect(url).await,
+        None => Storage::open_sqlite(&cli.data_dir).await,
+    }
+    .map_err(|e| format!("cannot open the database: {e}"))?;
+    Service::new(storage, vault, config).await.map_err(|e| e.to_string())
+}
+
+fn create_data_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    match &cli.command {
+        Command::Serve { listen, tls_cert, tls_key, allow_session_id_reuse } => {
+            let config = ServiceConfig { single_use_session_ids: !allow_session_id_reuse };
+            let service = Arc::new(open(&cli, config).await?);
+            serve(service, *listen, tls_cert.clone().zip(tls_key.clone())).await
+        }
+        Command::Tenant { command: TenantCommand::Create { name } } => {
+            let service = open(&cli, ServiceConfig::default()).await?;
+            let (id, key) = service.create_tenant(name).await.map_err(|e| e.to_string())?;
+            println!("tenant {id} created ({name})");
+            println!("API key (shown once; store it now):");
+            println!("{}", key.as_str());
+            Ok(())
+        }
+        Command::Keys { command } => {
+            let service = open(&cli, ServiceConfig::default()).await?;
+            if matches!(command, KeysCommand::Rotate) {
+                let id = service.rotate_keys().await.map_err(|e| e.to_string())?;
+                println!("rotated: {id} is now active (running servers pick it up within 30 s)");
+            }
+            let rows = service.storage().all_rsa_keys().await.map_err(|e| e.to_string())?;
+            println!("{:<22} {:<9} {:<21} {:<21}", "KEY ID", "STATUS", "CREATED", "EXPIRES");
+            for r in rows {
+                println!("{:<22} {:<9} {:<21} {:<21}", r.key_id, r.status, date(r.created_at), date(r.expires_at));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn date(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+async fn serve(service: Arc<Service>, listen: SocketAddr, tls: Option<(PathBuf, PathBuf)>) -> Result<(), String> {
+    let state = AppState { service: Arc::clone(&service), limiter: Arc::new(AuthLimiter::default()), metrics: Arc::new(Metrics::default()) };
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+
+    // Pick up key rotations made by `keys rotate` in another process.
+    let reloader = Arc::clone(&service);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            if let Err(e) = reloader.reload_keys().await {
+                tracing::error!(error = %e, "key ring reload failed");
+            }
+        }
+    });
+
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        shutdown.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+
+    let listener = std::net::TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    match tls {
+        Some((cert, key)) => {
+            let _ = rustls_default_provider();
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                .await
+                .map_err(|e| format!("cannot load the TLS certificate or key: {e}"))?;
+            announce("https", local);
+            axum_server::from_tcp_rustls(listener, config).handle(handle).serve(app).await.map_err(|e| e.to_string())
+        }
+        None => {
+            announce("http", local);
+            axum_server::from_tcp(listener).handle(handle).serve(app).await.map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn rustls_default_provider() -> Result<(), ()> {
+    rustls::crypto::aws_lc_rs::default_provider().install_default().map_err(|_| ())
+}
+
+/// One line on stdout that scripts and tests wait for.
+fn announce(scheme: &str, addr: SocketAddr) {
+    tracing::info!(%addr, "listening");
+    println!("paysecure-server listening on {scheme}://{addr}");
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,507 @@
+//! Persistence, behind one type. SQL is kept portable (positional `$n`
+//! parameters, `RETURNING`, integer flags and times) and runs through sqlx's
+//! `Any` driver: SQLite embedded by default.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Row};
+
+/// Storage failures. Details go to the logs, never to clients.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The database returned an error.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying the schema failed.
+    #[error("migration error: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A unique constraint was hit (e.g. the PAN is already vaulted).
+    #[error("duplicate")]
+    Duplicate,
+}
+
+type Result<T> = std::result::Result<T, StorageError>;
+
+fn map_unique(e: sqlx::Error) -> StorageError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Duplicate,
+        _ => StorageError::Database(e),
+    }
+}
+
+/// A tenant row.
+#[derive(Debug, Clone)]
+pub struct TenantRow {
+    /// Tenant id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Sealed CVK pair.
+    pub cvk_sealed: Vec<u8>,
+}
+
+/// An RSA key row.
+#[derive(Debug, Clone)]
+pub struct RsaKeyRow {
+    /// Key id.
+    pub key_id: String,
+    /// `active`, `previous` or `retired`.
+    pub status: String,
+    /// SubjectPublicKeyInfo DER.
+    pub public_spki: Vec<u8>,
+    /// Sealed PKCS#8.
+    pub private_sealed: Vec<u8>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// A card row (secrets sealed).
+#[derive(Debug, Clone)]
+pub struct CardRow {
+    /// Owner.
+    pub tenant_id: String,
+    /// Token.
+    pub token: String,
+    /// Sealed PAN.
+    pub pan_sealed: Vec<u8>,
+    /// First six digits.
+    pub pan_first6: String,
+    /// Last four digits.
+    pub pan_last4: String,
+    /// PAN length.
+    pub pan_length: i64,
+    /// Brand name.
+    pub brand: String,
+    /// 1..=12, absent for PAN-only tokens.
+    pub expiry_month: Option<i64>,
+    /// Four digits, absent for PAN-only tokens.
+    pub expiry_year: Option<i64>,
+    /// `ACTIVE` or `TOKENIZED`.
+    pub status: String,
+    /// Issuer-side account id.
+    pub account_id: Option<String>,
+    /// Issuer-side customer id.
+    pub customer_id: Option<String>,
+    /// Issuer-side customer reference.
+    pub customer_ref: Option<String>,
+    /// Name on card.
+    pub cardholder_name: Option<String>,
+    /// Sealed PIN block, if a PIN is set.
+    pub pin_sealed: Option<Vec<u8>>,
+    /// Consecutive wrong PINs.
+    pub pin_tries: i64,
+    /// Blocked flag.
+    pub pin_blocked: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A new card to insert.
+#[derive(Debug, Clone)]
+pub struct NewCard<'a> {
+    /// Owner.
+    pub tenant_id: &'a str,
+    /// Token.
+    pub token: &'a str,
+    /// HMAC of the PAN.
+    pub pan_index: &'a [u8],
+    /// Sealed PAN.
+    pub pan_sealed: &'a [u8],
+    /// First six.
+    pub pan_first6: &'a str,
+    /// Last four.
+    pub pan_last4: &'a str,
+    /// PAN length.
+    pub pan_length: i64,
+    /// Brand.
+    pub brand: &'a str,
+    /// Expiry month.
+    pub expiry_month: Option<i64>,
+    /// Expiry year.
+    pub expiry_year: Option<i64>,
+    /// Status.
+    pub status: &'a str,
+    /// Account id.
+    pub account_id: Option<&'a str>,
+    /// Customer id.
+    pub customer_id: Option<&'a str>,
+    /// Customer reference.
+    pub customer_ref: Option<&'a str>,
+    /// Name on card.
+    pub cardholder_name: Option<&'a str>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// Filters of the detailed card list (all optional, combined with AND).
+#[derive(Debug, Default, Clone)]
+pub struct CardFilter {
+    /// Account id.
+    pub account_id: Option<String>,
+    /// Customer id.
+    pub customer_id: Option<String>,
+    /// Customer reference.
+    pub customer_ref: Option<String>,
+    /// Token.
+    pub token: Option<String>,
+}
+
+/// An ephemeral key row.
+#[derive(Debug, Clone)]
+pub struct EphemeralKeyRow {
+    /// Owner.
+    pub tenant_id: String,
+    /// The one card it may touch.
+    pub token: String,
+    /// Space-separated scopes.
+    pub scopes: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// Outcome of a PIN attempt counter update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinCounter {
+    /// Consecutive wrong attempts after this update.
+    pub tries: i64,
+    /// Whether the PIN is now blocked.
+    pub blocked: bool,
+}
+
+const CARD_COLUMNS: &str = "tenant_id, token, pan_sealed, pan_first6, pan_last4, pan_length, brand, expiry_month, \
+     expiry_year, status, account_id, customer_id, customer_ref, cardholder_name, pin_sealed, pin_tries, \
+     pin_blocked, created_at";
+
+fn card_from_row(r: &sqlx::any::AnyRow) -> std::result::Result<CardRow, sqlx::Error> {
+    Ok(CardRow {
+        tenant_id: r.try_get(0)?,
+        token: r.try_get(1)?,
+        pan_sealed: r.try_get(2)?,
+        pan_first6: r.try_get(3)?,
+        pan_last4: r.try_get(4)?,
+        pan_length: r.try_get(5)?,
+        brand: r.try_get(6)?,
+        expiry_month: r.try_get(7)?,
+        expiry_year: r.try_get(8)?,
+        status: r.try_get(9)?,
+        account_id: r.try_get(10)?,
+        customer_id: r.try_get(11)?,
+        customer_ref: r.try_get(12)?,
+        cardholder_name: r.try_get(13)?,
+        pin_sealed: r.try_get(14)?,
+        pin_tries: r.try_get(15)?,
+        pin_blocked: r.try_get::<i64, _>(16)? != 0,
+        created_at: r.try_get(17)?,
+    })
+}
+
+/// The database.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    pool: AnyPool,
+}
+
+impl Storage {
+    /// Opens (creating if needed) the SQLite database in `data_dir` and
+    /// applies the schema.
+    pub async fn open_sqlite(data_dir: &Path) -> Result<Self> {
+        let url = format!("sqlite://{}?mode=rwc", data_dir.join("paysecure.db").display());
+        Self::connect(&url).await
+    }
+
+    /// Connects to a database URL and applies the schema.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let options = AnyConnectOptions::from_str(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+                        // Concurrent writers wait instead of failing; WAL lets
+                        // readers proceed during writes.
+                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Storage { pool })
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    // ---- tenants
+
+    /// Inserts a tenant.
+    pub async fn insert_tenant(&self, id: &str, name: &str, api_key_hash: &[u8], cvk_sealed: &[u8], now: i64) -> Result<()> {
+        sqlx::query("INSERT INTO tenants (id, name, api_key_hash, cvk_sealed, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(name)
+            .bind(api_key_hash)
+            .bind(cvk_sealed)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(map_unique)?;
+        Ok(())
+    }
+
+    /// The tenant whose API key hashes to `hash`.
+    pub async fn tenant_by_key_hash(&self, hash: &[u8]) -> Result<Option<TenantRow>> {
+        let row = sqlx::query("SELECT id, name, cvk_sealed FROM tenants WHERE api_key_hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(TenantRow { id: r.try_get(0)?, name: r.try_get(1)?, cvk_sealed: r.try_get(2)? }))
+            .transpose()
+    }
+
+    /// A tenant by id.
+    pub async fn tenant(&self, id: &str) -> Result<Option<TenantRow>> {
+        let row = sqlx::query("SELECT id, name, cvk_sealed FROM tenants WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(TenantRow { id: r.try_get(0)?, name: r.try_get(1)?, cvk_sealed: r.try_get(2)? }))
+            .transpose()
+    }
+
+    // ---- RSA keys
+
+    /// All keys that still decrypt (active first, then previous, newest first).
+    pub async fn usable_rsa_keys(&self) -> Result<Vec<RsaKeyRow>> {
+        self.rsa_keys("WHERE status IN ('active', 'previous')").await
+    }
+
+    /// Every key, newest first.
+    pub async fn all_rsa_keys(&self) -> Result<Vec<RsaKeyRow>> {
+        self.rsa_keys("").await
+    }
+
+    async fn rsa_keys(&self, filter: &str) -> Result<Vec<RsaKeyRow>> {
+        let sql = format!(
+            "SELECT key_id, status, public_spki, private_sealed, created_at, expires_at FROM rsa_keys {filter} \
+             ORDER BY CASE status WHEN 'active' THEN 0 WHEN 'previous' THEN 1 ELSE 2 END, created_at DESC, key_id DESC"
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RsaKeyRow {
+                    key_id: r.try_get(0)?,
+                    status: r.try_get(1)?,
+                    public_spki: r.try_get(2)?,
+                    private_sealed: r.try_get(3)?,
+                    created_at: r.try_get(4)?,
+                    expires_at: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Makes `row` the active key: the active key becomes previous and any
+    /// previous key retires (its used-session-id records go with it). One
+    /// transaction.
+    pub async fn rotate_in_rsa_key(&self, row: &RsaKeyRow, now: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE rsa_keys SET status = 'retired', retired_at = $1 WHERE status = 'previous'")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE rsa_keys SET status = 'previous' WHERE status = 'active'")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO rsa_keys (key_id, status, public_spki, private_sealed, created_at, expires_at) \
+             VALUES ($1, 'active', $2, $3, $4, $5)",
+        )
+        .bind(&row.key_id)
+        .bind(&row.public_spki)
+        .bind(&row.private_sealed)
+        .bind(row.created_at)
+        .bind(row.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM used_session_ids WHERE key_id IN (SELECT key_id FROM rsa_keys WHERE status = 'retired')")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a session id as used; `false` if it already was (replay).
+    pub async fn record_session_id(&self, id_hash: &[u8], key_id: &str, now: i64) -> Result<bool> {
+        match sqlx::query("INSERT INTO used_session_ids (id_hash, key_id, used_at) VALUES ($1, $2, $3)")
+            .bind(id_hash)
+            .bind(key_id)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(map_unique)
+        {
+            Ok(_) => Ok(true),
+            Err(StorageError::Duplicate) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    // ---- cards
+
+    /// Inserts a card; [`StorageError::Duplicate`] if the token or the PAN
+    /// (for this tenant) exists.
+    pub async fn insert_card(&self, c: &NewCard<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO cards (tenant_id, token, pan_index, pan_sealed, pan_first6, pan_last4, pan_length, brand, \
+             expiry_month, expiry_year, status, account_id, customer_id, customer_ref, cardholder_name, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        )
+        .bind(c.tenant_id)
+        .bind(c.token)
+        .bind(c.pan_index)
+        .bind(c.pan_sealed)
+        .bind(c.pan_first6)
+        .bind(c.pan_last4)
+        .bind(c.pan_length)
+        .bind(c.brand)
+        .bind(c.expiry_month)
+        .bind(c.expiry_year)
+        .bind(c.status)
+        .bind(c.account_id)
+        .bind(c.customer_id)
+        .bind(c.customer_ref)
+        .bind(c.cardholder_name)
+        .bind(c.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_unique)?;
+        Ok(())
+    }
+
+    /// A card of a tenant by token.
+    pub async fn card(&self, tenant_id: &str, token: &str) -> Result<Option<CardRow>> {
+        let sql = format!("SELECT {CARD_COLUMNS} FROM cards WHERE tenant_id = $1 AND token = $2");
+        let row = sqlx::query(&sql).bind(tenant_id).bind(token).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(card_from_row).transpose()?)
+    }
+
+    /// A card of a tenant by PAN index.
+    pub async fn card_by_pan_index(&self, tenant_id: &str, pan_index: &[u8]) -> Result<Option<CardRow>> {
+        let sql = format!("SELECT {CARD_COLUMNS} FROM cards WHERE tenant_id = $1 AND pan_index = $2");
+        let row = sqlx::query(&sql).bind(tenant_id).bind(pan_index).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(card_from_row).transpose()?)
+    }
+
+    /// Cards of a tenant matching every given filter, oldest first.
+    pub async fn cards(&self, tenant_id: &str, f: &CardFilter) -> Result<Vec<CardRow>> {
+        let sql = format!(
+            "SELECT {CARD_COLUMNS} FROM cards WHERE tenant_id = $1 \
+             AND ($2 IS NULL OR account_id = $2) AND ($3 IS NULL OR customer_id = $3) \
+             AND ($4 IS NULL OR customer_ref = $4) AND ($5 IS NULL OR token = $5) \
+             ORDER BY created_at, token LIMIT 1000"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(tenant_id)
+            .bind(f.account_id.as_deref())
+            .bind(f.customer_id.as_deref())
+            .bind(f.customer_ref.as_deref())
+            .bind(f.token.as_deref())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(card_from_row).collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Stores a new sealed PIN block and clears the counter, unless the PIN
+    /// is blocked. Returns `false` if no such card or the PIN is blocked.
+    pub async fn set_pin(&self, tenant_id: &str, token: &str, pin_sealed: &[u8]) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE cards SET pin_sealed = $3, pin_tries = 0 WHERE tenant_id = $1 AND token = $2 AND pin_blocked = 0",
+        )
+        .bind(tenant_id)
+        .bind(token)
+        .bind(pin_sealed)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Counts one wrong PIN, atomically, blocking at `limit`. `None` if the
+    /// PIN was already blocked (or the card is gone): no update was made.
+    pub async fn record_wrong_pin(&self, tenant_id: &str, token: &str, limit: i64) -> Result<Option<PinCounter>> {
+        let row = sqlx::query(
+            "UPDATE cards SET pin_tries = pin_tries + 1, \
+             pin_blocked = CASE WHEN pin_tries + 1 >= $3 THEN 1 ELSE 0 END \
+             WHERE tenant_id = $1 AND token = $2 AND pin_blocked = 0 \
+             RETURNING pin_tries, pin_blocked",
+        )
+        .bind(tenant_id)
+        .bind(token)
+        .bind(limit)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok(PinCounter { tries: r.try_get(0)?, blocked: r.try_get::<i64, _>(1)? != 0 }))
+            .transpose()
+    }
+
+    /// Clears the counter after a right PIN. `false` if the PIN was blocked
+    /// meanwhile (the right PIN does not unblock).
+    pub async fn record_right_pin(&self, tenant_id: &str, token: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE cards SET pin_tries = 0 WHERE tenant_id = $1 AND token = $2 AND pin_blocked = 0")
+            .bind(tenant_id)
+            .bind(token)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Unblocks the PIN and clears the counter. `false` if no such card.
+    pub async fn unblock_pin(&self, tenant_id: &str, token: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE cards SET pin_tries = 0, pin_blocked = 0 WHERE tenant_id = $1 AND token = $2")
+            .bind(tenant_id)
+            .bind(token)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // ---- ephemeral keys
+
+    /// Stores an ephemeral key.
+    pub async fn insert_ephemeral_key(&self, hash: &[u8], k: &EphemeralKeyRow) -> Result<()> {
+        sqlx::query("INSERT INTO ephemeral_keys (key_hash, tenant_id, token, scopes, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(hash)
+            .bind(&k.tenant_id)
+            .bind(&k.token)
+            .bind(&k.scopes)
+            .bind(k.expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(map_unique)?;
+        Ok(())
+    }
+
+    /// An unexpired ephemeral key by hash (expired ones are deleted on the way).
+    pub async fn ephemeral_key(&self, hash: &[u8], now: i64) -> Result<Option<EphemeralKeyRow>> {
+        sqlx::query("DELETE FROM ephemeral_keys WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+        let row = sqlx::query("SELECT tenant_id, token, scopes, expires_at FROM ephemeral_keys WHERE key_hash = $1 AND expires_at > $2")
+            .bind(hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(EphemeralKeyRow { tenant_id: r.try_get(0)?, token: r.try_get(1)?, scopes: r.try_get(2)?, expires_at: r.try_get(3)? })
+        })
+        .transpose()
+    }
+}
