@@ -73,8 +73,7 @@ fn pan_field(pan: &str) -> Result<Nibbles> {
     // normalize_pan guarantees at least 12 digits; drop the check digit.
     let body_len = digits.len().saturating_sub(1);
     let take = body_len.min(12);
-    let field = core::iter::repeat(0u8)
-        .take(BLOCK_HEX_LEN - take)
+    let field = core::iter::repeat_n(0u8, BLOCK_HEX_LEN - take)
         .chain(
             digits
                 .bytes()

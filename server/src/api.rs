@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Path, Query, Request, State};
+use axum::extract::{
+    ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Path, Query, Request, State,
+};
 use axum::http::header::{self, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -62,7 +64,12 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: &'static str) -> Self {
-        ApiError { status, code, message, retry_after: None }
+        ApiError {
+            status,
+            code,
+            message,
+            retry_after: None,
+        }
     }
 
     fn bad_request(code: &'static str, message: &'static str) -> Self {
@@ -75,17 +82,29 @@ impl From<Error> for ApiError {
         use StatusCode as S;
         match e {
             Error::BadRequest { code, message } => ApiError::new(S::BAD_REQUEST, code, message),
-            Error::InvalidSession => ApiError::new(S::BAD_REQUEST, "INVALID_SESSION_ID", "the session id is not valid"),
+            Error::InvalidSession => ApiError::new(
+                S::BAD_REQUEST,
+                "INVALID_SESSION_ID",
+                "the session id is not valid",
+            ),
             Error::UndecryptableValue => ApiError::new(
                 S::BAD_REQUEST,
                 "UNDECRYPTABLE_VALUE",
                 "an encrypted value could not be decrypted with the session key",
             ),
-            Error::Unauthenticated => ApiError::new(S::UNAUTHORIZED, "UNAUTHORIZED", "missing or invalid credentials"),
+            Error::Unauthenticated => ApiError::new(
+                S::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "missing or invalid credentials",
+            ),
             Error::Forbidden(message) => ApiError::new(S::FORBIDDEN, "FORBIDDEN", message),
             Error::CardNotFound => ApiError::new(S::NOT_FOUND, "CARD_NOT_FOUND", "no such card"),
             Error::Conflict { code, message } => ApiError::new(S::CONFLICT, code, message),
-            Error::PinBlocked => ApiError::new(S::LOCKED, "PIN_BLOCKED", "the PIN is blocked after too many wrong attempts"),
+            Error::PinBlocked => ApiError::new(
+                S::LOCKED,
+                "PIN_BLOCKED",
+                "the PIN is blocked after too many wrong attempts",
+            ),
             e @ (Error::Storage(_) | Error::Crypto(_)) => {
                 // Details to the log only.
                 tracing::error!(error = %e, detail = ?e, "internal error");
@@ -104,7 +123,10 @@ struct ErrorInfo {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = self.status.into_response();
-        res.extensions_mut().insert(ErrorInfo { code: self.code, message: self.message });
+        res.extensions_mut().insert(ErrorInfo {
+            code: self.code,
+            message: self.message,
+        });
         if let Some(secs) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 res.headers_mut().insert(header::RETRY_AFTER, v);
@@ -136,10 +158,15 @@ pub struct ErrorDetail {
 fn default_error(status: StatusCode) -> (&'static str, &'static str) {
     match status {
         StatusCode::NOT_FOUND => ("NOT_FOUND", "no such endpoint"),
-        StatusCode::METHOD_NOT_ALLOWED => ("METHOD_NOT_ALLOWED", "method not allowed on this endpoint"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("METHOD_NOT_ALLOWED", "method not allowed on this endpoint")
+        }
         StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "the request body is too large"),
         StatusCode::REQUEST_TIMEOUT => ("TIMEOUT", "the request took too long"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("UNSUPPORTED_MEDIA_TYPE", "the body must be application/json"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "UNSUPPORTED_MEDIA_TYPE",
+            "the body must be application/json",
+        ),
         s if s.is_server_error() => ("INTERNAL", "internal error"),
         _ => ("INVALID_REQUEST", "the request is not valid"),
     }
@@ -165,10 +192,17 @@ async fn error_envelope(req: Request, next: Next) -> Response {
         .remove::<ErrorInfo>()
         .map_or_else(|| default_error(status), |i| (i.code, i.message));
     let body = ErrorEnvelope {
-        error: ErrorDetail { code: code.to_owned(), message: message.to_owned(), trace_id },
+        error: ErrorDetail {
+            code: code.to_owned(),
+            message: message.to_owned(),
+            trace_id,
+        },
     };
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(bytes))
 }
@@ -181,7 +215,12 @@ async fn record_metrics(State(state): State<AppState>, req: Request, next: Next)
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let res = next.run(req).await;
-    state.metrics.observe(method.as_str(), &route, res.status().as_u16(), start.elapsed().as_secs_f64());
+    state.metrics.observe(
+        method.as_str(),
+        &route,
+        res.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
     res
 }
 
@@ -194,12 +233,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "the request body is too large"))?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|_| ApiError::bad_request("INVALID_REQUEST", "the body is not valid JSON of the expected shape"))
+        let bytes = Bytes::from_request(req, state).await.map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "the request body is too large",
+            )
+        })?;
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|_| {
+            ApiError::bad_request(
+                "INVALID_REQUEST",
+                "the body is not valid JSON of the expected shape",
+            )
+        })
     }
 }
 
@@ -216,13 +262,20 @@ pub struct Auth(pub Principal);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let ip = client_ip(parts);
         let now = service::now();
         if let Err(secs) = state.limiter.check(ip, now) {
             return Err(ApiError {
                 retry_after: Some(secs),
-                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", "too many failed authentications; retry later")
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "RATE_LIMITED",
+                    "too many failed authentications; retry later",
+                )
             });
         }
         let credential = parts
@@ -266,12 +319,26 @@ fn path_version(path: &str) -> Version {
 impl FromRequestParts<AppState> for SessionCtx {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let version = path_version(parts.uri.path());
-        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let session_id = header("session-id").filter(|s| s.len() <= 4096).ok_or(Error::InvalidSession)?;
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let session_id = header("session-id")
+            .filter(|s| s.len() <= 4096)
+            .ok_or(Error::InvalidSession)?;
         let key_id = header("key-id");
-        let session = state.service.open_session(version, &session_id, key_id.as_deref()).await?;
+        let session = state
+            .service
+            .open_session(version, &session_id, key_id.as_deref())
+            .await?;
         Ok(SessionCtx(session))
     }
 }
@@ -289,13 +356,19 @@ pub struct Encrypted {
 
 impl From<EncryptedValue> for Encrypted {
     fn from(v: EncryptedValue) -> Self {
-        Encrypted { data: v.data, iv: v.iv }
+        Encrypted {
+            data: v.data,
+            iv: v.iv,
+        }
     }
 }
 
 impl From<&Encrypted> for EncryptedValue {
     fn from(v: &Encrypted) -> Self {
-        EncryptedValue { data: v.data.clone(), iv: v.iv.clone() }
+        EncryptedValue {
+            data: v.data.clone(),
+            iv: v.iv.clone(),
+        }
     }
 }
 
@@ -307,14 +380,17 @@ fn seal(session: &Session, text: &str) -> Result<Encrypted, ApiError> {
 }
 
 fn open_text(session: &Session, v: &Encrypted) -> Result<secrecy::SecretString, ApiError> {
-    session.decrypt_string(&v.into()).map_err(|_| Error::UndecryptableValue.into())
+    session
+        .decrypt_string(&v.into())
+        .map_err(|_| Error::UndecryptableValue.into())
 }
 
 fn open_pin(session: &Session, v: &Encrypted) -> Result<Pin, ApiError> {
     session.decrypt_pin(&v.into()).map_err(|e| match e.code() {
-        "INVALID_PIN_BLOCK" | "INVALID_PIN" => {
-            ApiError::bad_request("INVALID_PIN_BLOCK", "the PIN block is not an ISO 9564 format-2 block of a 4-12 digit PIN")
-        }
+        "INVALID_PIN_BLOCK" | "INVALID_PIN" => ApiError::bad_request(
+            "INVALID_PIN_BLOCK",
+            "the PIN block is not an ISO 9564 format-2 block of a 4-12 digit PIN",
+        ),
         _ => Error::UndecryptableValue.into(),
     })
 }
@@ -517,7 +593,10 @@ pub struct CardDto {
 fn rfc3339(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -609,7 +688,12 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 async fn public_key(State(state): State<AppState>) -> ApiResult<PublicKeyResponse> {
     let ring = state.service.keyring();
     let key = ring.active()?;
-    let b64url = |b: &[u8]| paysecure_wasm::encoding::encode(b).trim_end_matches('=').replace('+', "-").replace('/', "_");
+    let b64url = |b: &[u8]| {
+        paysecure_wasm::encoding::encode(b)
+            .trim_end_matches('=')
+            .replace('+', "-")
+            .replace('/', "_")
+    };
     Ok(Json(PublicKeyResponse {
         key_id: key.key_id.clone(),
         algorithm: "RSA-OAEP-SHA1".into(),
@@ -636,7 +720,12 @@ async fn get_pan(
     SessionCtx(s): SessionCtx,
 ) -> ApiResult<PanResponse> {
     let card = state.service.card_secrets(&p, &token, Scope::Pan).await?;
-    Ok(Json(PanResponse { pan: seal(&s, &card.pan)?, token, expiry_month: card.expiry_month, expiry_year: card.expiry_year }))
+    Ok(Json(PanResponse {
+        pan: seal(&s, &card.pan)?,
+        token,
+        expiry_month: card.expiry_month,
+        expiry_year: card.expiry_year,
+    }))
 }
 
 #[utoipa::path(post, path = "/v{version}/cards/{token}/cvv2", tag = "card data",
@@ -649,7 +738,10 @@ async fn get_cvv2(
     SessionCtx(s): SessionCtx,
 ) -> ApiResult<Cvv2Response> {
     let cvv2 = state.service.cvv2(&p, &token, Scope::Cvv2).await?;
-    Ok(Json(Cvv2Response { cvv2: seal(&s, &cvv2)?, token }))
+    Ok(Json(Cvv2Response {
+        cvv2: seal(&s, &cvv2)?,
+        token,
+    }))
 }
 
 #[utoipa::path(post, path = "/v2/cards/{token}/reveal", tag = "card data",
@@ -660,7 +752,10 @@ async fn reveal(
     Path(token): Path<String>,
     SessionCtx(s): SessionCtx,
 ) -> ApiResult<RevealResponse> {
-    let card = state.service.card_secrets(&p, &token, Scope::Reveal).await?;
+    let card = state
+        .service
+        .card_secrets(&p, &token, Scope::Reveal)
+        .await?;
     let cvv2 = state.service.cvv2(&p, &token, Scope::Reveal).await?;
     Ok(Json(RevealResponse {
         pan: seal(&s, &card.pan)?,
@@ -681,8 +776,13 @@ async fn get_pin(
     SessionCtx(s): SessionCtx,
 ) -> ApiResult<PinResponse> {
     let pin = state.service.get_pin(&p, &token).await?;
-    let encrypted = s.encrypt_pin(&pin).map_err(|_| Error::Crypto("response encryption failed"))?;
-    Ok(Json(PinResponse { token, pin_block: encrypted.into() }))
+    let encrypted = s
+        .encrypt_pin(&pin)
+        .map_err(|_| Error::Crypto("response encryption failed"))?;
+    Ok(Json(PinResponse {
+        token,
+        pin_block: encrypted.into(),
+    }))
 }
 
 #[utoipa::path(put, path = "/v{version}/cards/{token}/pin", tag = "PIN",
@@ -697,7 +797,10 @@ async fn set_pin(
 ) -> ApiResult<SetPinResponse> {
     let pin = open_pin(&s, &body.pin_block)?;
     state.service.set_pin(&p, &token, &pin).await?;
-    Ok(Json(SetPinResponse { token, pin_set: true }))
+    Ok(Json(SetPinResponse {
+        token,
+        pin_set: true,
+    }))
 }
 
 #[utoipa::path(post, path = "/v{version}/cards/{token}/pin/verify", tag = "PIN",
@@ -712,7 +815,10 @@ async fn verify_pin(
 ) -> ApiResult<PinVerifyResponse> {
     let pin = open_pin(&s, &body.pin_block)?;
     let v = state.service.verify_pin(&p, &token, &pin).await?;
-    Ok(Json(PinVerifyResponse { verified: v.verified, tries_remaining: v.tries_remaining }))
+    Ok(Json(PinVerifyResponse {
+        verified: v.verified,
+        tries_remaining: v.tries_remaining,
+    }))
 }
 
 #[utoipa::path(post, path = "/v{version}/pin/verify", tag = "PIN",
@@ -726,13 +832,23 @@ async fn verify_pin_by_pan(
 ) -> ApiResult<PinVerifyResponse> {
     let pan = open_text(&s, &body.pan)?;
     let pin = open_pin(&s, &body.pin_block)?;
-    let v = state.service.verify_pin_by_pan(&p, pan.expose_secret(), &pin).await?;
-    Ok(Json(PinVerifyResponse { verified: v.verified, tries_remaining: v.tries_remaining }))
+    let v = state
+        .service
+        .verify_pin_by_pan(&p, pan.expose_secret(), &pin)
+        .await?;
+    Ok(Json(PinVerifyResponse {
+        verified: v.verified,
+        tries_remaining: v.tries_remaining,
+    }))
 }
 
 #[utoipa::path(post, path = "/v2/cards/{token}/pin/unblock", tag = "PIN",
     params(("token" = String, Path)), responses((status = 200, body = CardDto), (status = 403, body = ErrorEnvelope)))]
-async fn unblock_pin(State(state): State<AppState>, Auth(p): Auth, Path(token): Path<String>) -> ApiResult<CardDto> {
+async fn unblock_pin(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(token): Path<String>,
+) -> ApiResult<CardDto> {
     Ok(Json(state.service.unblock_pin(&p, &token).await?.into()))
 }
 
@@ -746,7 +862,10 @@ async fn verify_cvv2(
     JsonBody(body): JsonBody<Cvv2Body>,
 ) -> ApiResult<Cvv2VerifyResponse> {
     let cvv2 = open_text(&s, &body.cvv2)?;
-    let verified = state.service.verify_cvv2(&p, &token, cvv2.expose_secret()).await?;
+    let verified = state
+        .service
+        .verify_cvv2(&p, &token, cvv2.expose_secret())
+        .await?;
     Ok(Json(Cvv2VerifyResponse { verified }))
 }
 
@@ -760,7 +879,10 @@ async fn verify_cvv2_by_pan(
 ) -> ApiResult<Cvv2VerifyResponse> {
     let pan = open_text(&s, &body.pan)?;
     let cvv2 = open_text(&s, &body.cvv2)?;
-    let verified = state.service.verify_cvv2_by_pan(&p, pan.expose_secret(), cvv2.expose_secret()).await?;
+    let verified = state
+        .service
+        .verify_cvv2_by_pan(&p, pan.expose_secret(), cvv2.expose_secret())
+        .await?;
     Ok(Json(Cvv2VerifyResponse { verified }))
 }
 
@@ -777,7 +899,10 @@ async fn pan_to_token(
     let pan = open_text(&s, &body.pan)?;
     let card = state.service.tokenize(&p, pan.expose_secret()).await?;
     let token = card.token.clone();
-    let details = v3.then(|| CardDto { token: None, ..CardDto::from(card) });
+    let details = v3.then(|| CardDto {
+        token: None,
+        ..CardDto::from(card)
+    });
     Ok(Json(TokenResponse { token, details }))
 }
 
@@ -788,10 +913,18 @@ async fn list_cards(
     Auth(p): Auth,
     query: Result<Query<CardsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<CardsResponse> {
-    let Query(q) = query.map_err(|_| ApiError::bad_request("INVALID_REQUEST", "invalid query parameters"))?;
-    let filter = CardFilter { account_id: q.account_id, customer_id: q.customer_id, customer_ref: q.customer_ref, token: q.token };
+    let Query(q) =
+        query.map_err(|_| ApiError::bad_request("INVALID_REQUEST", "invalid query parameters"))?;
+    let filter = CardFilter {
+        account_id: q.account_id,
+        customer_id: q.customer_id,
+        customer_ref: q.customer_ref,
+        token: q.token,
+    };
     let cards = state.service.list_cards(&p, &filter).await?;
-    Ok(Json(CardsResponse { cards: cards.into_iter().map(CardDto::from).collect() }))
+    Ok(Json(CardsResponse {
+        cards: cards.into_iter().map(CardDto::from).collect(),
+    }))
 }
 
 #[utoipa::path(post, path = "/v2/cards", tag = "cards", request_body = IssueCardBody,
@@ -819,8 +952,17 @@ async fn create_ephemeral_key(
     Auth(p): Auth,
     JsonBody(body): JsonBody<EphemeralKeyBody>,
 ) -> Result<(StatusCode, Json<EphemeralKeyResponse>), ApiError> {
-    let (key, expires_at) = state.service.create_ephemeral_key(&p, &body.token, &body.scopes, body.ttl_seconds).await?;
-    Ok((StatusCode::CREATED, Json(EphemeralKeyResponse { key: key.to_string(), expires_at: rfc3339(expires_at) })))
+    let (key, expires_at) = state
+        .service
+        .create_ephemeral_key(&p, &body.token, &body.scopes, body.ttl_seconds)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(EphemeralKeyResponse {
+            key: key.to_string(),
+            expires_at: rfc3339(expires_at),
+        }),
+    ))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "alive")))]
@@ -831,17 +973,25 @@ async fn healthz() -> &'static str {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "database and keys ready"), (status = 503, body = ErrorEnvelope)))]
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    let ready = state.service.storage().ping().await.is_ok() && state.service.keyring().active().is_ok();
+    let ready =
+        state.service.storage().ping().await.is_ok() && state.service.keyring().active().is_ok();
     if ready {
         Ok("ready")
     } else {
-        Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "NOT_READY", "not ready"))
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "NOT_READY",
+            "not ready",
+        ))
     }
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
 }
 
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "this document")))]
@@ -852,10 +1002,32 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 /// The OpenAPI document, generated from the handlers' annotations.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "PaySecure API", version = "1", description = "The issuer side of PaySecure V1/V2/V3. See docs/api.md."),
-    paths(public_key, get_pan, get_cvv2, reveal, get_pin, set_pin, verify_pin, verify_pin_by_pan, unblock_pin,
-          verify_cvv2, verify_cvv2_by_pan, pan_to_token, list_cards, issue_card, create_ephemeral_key,
-          healthz, readyz, metrics, openapi),
+    info(
+        title = "PaySecure API",
+        version = "1",
+        description = "The issuer side of PaySecure V1/V2/V3. See docs/api.md."
+    ),
+    paths(
+        public_key,
+        get_pan,
+        get_cvv2,
+        reveal,
+        get_pin,
+        set_pin,
+        verify_pin,
+        verify_pin_by_pan,
+        unblock_pin,
+        verify_cvv2,
+        verify_cvv2_by_pan,
+        pan_to_token,
+        list_cards,
+        issue_card,
+        create_ephemeral_key,
+        healthz,
+        readyz,
+        metrics,
+        openapi
+    ),
     components(schemas(ErrorEnvelope, ErrorDetail, Encrypted))
 )]
 pub struct ApiDoc;
@@ -865,7 +1037,11 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "method not allowed on this endpoint")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "method not allowed on this endpoint",
+    )
 }
 
 /// The API router with all middleware.
@@ -882,8 +1058,14 @@ pub fn router(state: AppState) -> Router {
     let api = ["v1", "v2"].into_iter().fold(api, |r, v| {
         r.route(&format!("/{v}/cards/{{token}}/pan"), post(get_pan))
             .route(&format!("/{v}/cards/{{token}}/cvv2"), post(get_cvv2))
-            .route(&format!("/{v}/cards/{{token}}/pin"), post(get_pin).put(set_pin))
-            .route(&format!("/{v}/cards/{{token}}/pin/verify"), post(verify_pin))
+            .route(
+                &format!("/{v}/cards/{{token}}/pin"),
+                post(get_pin).put(set_pin),
+            )
+            .route(
+                &format!("/{v}/cards/{{token}}/pin/verify"),
+                post(verify_pin),
+            )
             .route(&format!("/{v}/pin/verify"), post(verify_pin_by_pan))
             .route(&format!("/{v}/tokens"), post(pan_to_token))
     });

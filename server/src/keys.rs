@@ -7,7 +7,8 @@
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rsa::{
-    KeySize, OaepPrivateDecryptingKey, Pkcs1PrivateDecryptingKey, PrivateDecryptingKey, OAEP_SHA1_MGF1SHA1,
+    KeySize, OaepPrivateDecryptingKey, Pkcs1PrivateDecryptingKey, PrivateDecryptingKey,
+    OAEP_SHA1_MGF1SHA1,
 };
 use paysecure_wasm::{PublicKey, SessionKey, Version};
 use zeroize::Zeroizing;
@@ -20,7 +21,11 @@ use crate::vault::{Binding, Vault};
 pub const KEY_LIFETIME_SECS: i64 = 365 * 24 * 3600;
 
 fn binding(key_id: &str) -> Binding<'_> {
-    Binding { tenant: "-", subject: key_id, field: "rsa_private_key" }
+    Binding {
+        tenant: "-",
+        subject: key_id,
+        field: "rsa_private_key",
+    }
 }
 
 /// One usable key pair.
@@ -43,17 +48,27 @@ pub struct LoadedKey {
 
 impl std::fmt::Debug for LoadedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "LoadedKey({}, {}, <private key redacted>)", self.key_id, self.status)
+        write!(
+            f,
+            "LoadedKey({}, {}, <private key redacted>)",
+            self.key_id, self.status
+        )
     }
 }
 
 impl LoadedKey {
     fn from_row(row: &RsaKeyRow, vault: &Vault) -> Result<Self> {
         let der = vault.open(binding(&row.key_id), &row.private_sealed)?;
-        let load = || PrivateDecryptingKey::from_pkcs8(&der).map_err(|_| Error::Crypto("stored RSA key is invalid"));
-        let oaep = OaepPrivateDecryptingKey::new(load()?).map_err(|_| Error::Crypto("RSA key unusable for OAEP"))?;
-        let pkcs1 = Pkcs1PrivateDecryptingKey::new(load()?).map_err(|_| Error::Crypto("RSA key unusable"))?;
-        let public = PublicKey::from_der(&row.public_spki).map_err(|_| Error::Crypto("stored public key is invalid"))?;
+        let load = || {
+            PrivateDecryptingKey::from_pkcs8(&der)
+                .map_err(|_| Error::Crypto("stored RSA key is invalid"))
+        };
+        let oaep = OaepPrivateDecryptingKey::new(load()?)
+            .map_err(|_| Error::Crypto("RSA key unusable for OAEP"))?;
+        let pkcs1 = Pkcs1PrivateDecryptingKey::new(load()?)
+            .map_err(|_| Error::Crypto("RSA key unusable"))?;
+        let public = PublicKey::from_der(&row.public_spki)
+            .map_err(|_| Error::Crypto("stored public key is invalid"))?;
         Ok(LoadedKey {
             key_id: row.key_id.clone(),
             status: row.status.clone(),
@@ -83,7 +98,11 @@ impl LoadedKey {
         let mut out = Zeroizing::new(vec![0u8; self.oaep.key_size_bytes()]);
         let len = match version {
             Version::V1 => self.pkcs1.decrypt(ciphertext, &mut out).ok()?.len(),
-            Version::V2 | Version::V3 => self.oaep.decrypt(&OAEP_SHA1_MGF1SHA1, ciphertext, &mut out, None).ok()?.len(),
+            Version::V2 | Version::V3 => self
+                .oaep
+                .decrypt(&OAEP_SHA1_MGF1SHA1, ciphertext, &mut out, None)
+                .ok()?
+                .len(),
         };
         out.truncate(len);
         Some(out)
@@ -105,7 +124,10 @@ impl KeyRing {
             storage.rotate_in_rsa_key(&row, now).await?;
             rows = storage.usable_rsa_keys().await?;
         }
-        let keys = rows.iter().map(|r| LoadedKey::from_row(r, vault)).collect::<Result<Vec<_>>>()?;
+        let keys = rows
+            .iter()
+            .map(|r| LoadedKey::from_row(r, vault))
+            .collect::<Result<Vec<_>>>()?;
         Ok(KeyRing { keys })
     }
 
@@ -122,9 +144,18 @@ impl KeyRing {
     /// Unwraps a session id to its session key. With `key_id`, only that key
     /// is tried; otherwise the active key, then the previous one. Returns the
     /// session key and the id of the key that opened it.
-    pub fn unwrap_session_id(&self, session_id: &str, key_id: Option<&str>, version: Version) -> Result<(SessionKey, &str)> {
-        let ciphertext = paysecure_wasm::encoding::decode(session_id, "session id").map_err(|_| Error::InvalidSession)?;
-        let candidates = self.keys.iter().filter(|k| key_id.is_none_or(|id| id == k.key_id));
+    pub fn unwrap_session_id(
+        &self,
+        session_id: &str,
+        key_id: Option<&str>,
+        version: Version,
+    ) -> Result<(SessionKey, &str)> {
+        let ciphertext = paysecure_wasm::encoding::decode(session_id, "session id")
+            .map_err(|_| Error::InvalidSession)?;
+        let candidates = self
+            .keys
+            .iter()
+            .filter(|k| key_id.is_none_or(|id| id == k.key_id));
         for key in candidates {
             if ciphertext.len() != key.oaep.key_size_bytes() {
                 continue;
@@ -141,9 +172,12 @@ impl KeyRing {
 
 /// Makes a new RSA-2048 key pair row (private key sealed).
 pub fn generate(vault: &Vault, now: i64) -> Result<RsaKeyRow> {
-    let private = PrivateDecryptingKey::generate(KeySize::Rsa2048).map_err(|_| Error::Crypto("RSA key generation failed"))?;
-    let pkcs8 = AsDer::<Pkcs8V1Der>::as_der(&private).map_err(|_| Error::Crypto("RSA key export failed"))?;
-    let spki = AsDer::<PublicKeyX509Der>::as_der(&private.public_key()).map_err(|_| Error::Crypto("RSA key export failed"))?;
+    let private = PrivateDecryptingKey::generate(KeySize::Rsa2048)
+        .map_err(|_| Error::Crypto("RSA key generation failed"))?;
+    let pkcs8 = AsDer::<Pkcs8V1Der>::as_der(&private)
+        .map_err(|_| Error::Crypto("RSA key export failed"))?;
+    let spki = AsDer::<PublicKeyX509Der>::as_der(&private.public_key())
+        .map_err(|_| Error::Crypto("RSA key export failed"))?;
     let mut id = [0u8; 8];
     aws_lc_rs::rand::fill(&mut id).map_err(|_| Error::Crypto("no randomness"))?;
     let key_id = format!("rsa-{}", hex_lower(&id));

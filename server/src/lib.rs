@@ -7,7 +7,10 @@
 //! Layers: [`api`] (axum: parse, call, map) → [`service`] (the domain) →
 //! [`storage`] (sqlx) with [`vault`] and [`keys`] for the cryptography.
 #![deny(missing_docs)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod api;
 pub mod cvv;

@@ -13,16 +13,31 @@ use paysecure_server::vault::{MasterKeySource, Vault, MASTER_KEY_ENV};
 use paysecure_server::{router, AppState, Service, ServiceConfig};
 
 #[derive(Parser)]
-#[command(name = "paysecure-server", version, about = "The PaySecure issuer API over an encrypted card vault")]
+#[command(
+    name = "paysecure-server",
+    version,
+    about = "The PaySecure issuer API over an encrypted card vault"
+)]
 struct Cli {
     /// Directory for the SQLite database and the master key file.
-    #[arg(long, global = true, env = "PAYSECURE_DATA_DIR", default_value = "paysecure-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "PAYSECURE_DATA_DIR",
+        default_value = "paysecure-data"
+    )]
     data_dir: PathBuf,
     /// Database URL instead of the embedded SQLite (e.g. sqlite:///path/db).
     #[arg(long, global = true, env = "PAYSECURE_DATABASE_URL")]
     database_url: Option<String>,
     /// Log format.
-    #[arg(long, global = true, value_enum, env = "PAYSECURE_LOG_FORMAT", default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "PAYSECURE_LOG_FORMAT",
+        default_value = "text"
+    )]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
@@ -83,7 +98,10 @@ enum KeysCommand {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     telemetry::init_logging(matches!(cli.log_format, LogFormat::Json));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -103,7 +121,8 @@ fn main() -> std::process::ExitCode {
 async fn open(cli: &Cli, config: ServiceConfig) -> Result<Service, String> {
     create_data_dir(&cli.data_dir)?;
     let env_key = std::env::var(MASTER_KEY_ENV).ok();
-    let (vault, source) = Vault::load_or_create(&cli.data_dir, env_key.as_deref()).map_err(|e| e.to_string())?;
+    let (vault, source) =
+        Vault::load_or_create(&cli.data_dir, env_key.as_deref()).map_err(|e| e.to_string())?;
     if source == MasterKeySource::Created {
         tracing::warn!(dir = %cli.data_dir.display(), "created a new master key file; back it up: without it the vault cannot be read");
     }
@@ -112,7 +131,9 @@ async fn open(cli: &Cli, config: ServiceConfig) -> Result<Service, String> {
         None => Storage::open_sqlite(&cli.data_dir).await,
     }
     .map_err(|e| format!("cannot open the database: {e}"))?;
-    Service::new(storage, vault, config).await.map_err(|e| e.to_string())
+    Service::new(storage, vault, config)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 fn create_data_dir(dir: &Path) -> Result<(), String> {
@@ -129,14 +150,26 @@ fn create_data_dir(dir: &Path) -> Result<(), String> {
 
 async fn run(cli: Cli) -> Result<(), String> {
     match &cli.command {
-        Command::Serve { listen, tls_cert, tls_key, allow_session_id_reuse } => {
-            let config = ServiceConfig { single_use_session_ids: !allow_session_id_reuse };
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+            allow_session_id_reuse,
+        } => {
+            let config = ServiceConfig {
+                single_use_session_ids: !allow_session_id_reuse,
+            };
             let service = Arc::new(open(&cli, config).await?);
             serve(service, *listen, tls_cert.clone().zip(tls_key.clone())).await
         }
-        Command::Tenant { command: TenantCommand::Create { name } } => {
+        Command::Tenant {
+            command: TenantCommand::Create { name },
+        } => {
             let service = open(&cli, ServiceConfig::default()).await?;
-            let (id, key) = service.create_tenant(name).await.map_err(|e| e.to_string())?;
+            let (id, key) = service
+                .create_tenant(name)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("tenant {id} created ({name})");
             println!("API key (shown once; store it now):");
             println!("{}", key.as_str());
@@ -148,10 +181,23 @@ async fn run(cli: Cli) -> Result<(), String> {
                 let id = service.rotate_keys().await.map_err(|e| e.to_string())?;
                 println!("rotated: {id} is now active (running servers pick it up within 30 s)");
             }
-            let rows = service.storage().all_rsa_keys().await.map_err(|e| e.to_string())?;
-            println!("{:<22} {:<9} {:<21} {:<21}", "KEY ID", "STATUS", "CREATED", "EXPIRES");
+            let rows = service
+                .storage()
+                .all_rsa_keys()
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{:<22} {:<9} {:<21} {:<21}",
+                "KEY ID", "STATUS", "CREATED", "EXPIRES"
+            );
             for r in rows {
-                println!("{:<22} {:<9} {:<21} {:<21}", r.key_id, r.status, date(r.created_at), date(r.expires_at));
+                println!(
+                    "{:<22} {:<9} {:<21} {:<21}",
+                    r.key_id,
+                    r.status,
+                    date(r.created_at),
+                    date(r.expires_at)
+                );
             }
             Ok(())
         }
@@ -161,12 +207,23 @@ async fn run(cli: Cli) -> Result<(), String> {
 fn date(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
-async fn serve(service: Arc<Service>, listen: SocketAddr, tls: Option<(PathBuf, PathBuf)>) -> Result<(), String> {
-    let state = AppState { service: Arc::clone(&service), limiter: Arc::new(AuthLimiter::default()), metrics: Arc::new(Metrics::default()) };
+async fn serve(
+    service: Arc<Service>,
+    listen: SocketAddr,
+    tls: Option<(PathBuf, PathBuf)>,
+) -> Result<(), String> {
+    let state = AppState {
+        service: Arc::clone(&service),
+        limiter: Arc::new(AuthLimiter::default()),
+        metrics: Arc::new(Metrics::default()),
+    };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
 
     // Pick up key rotations made by `keys rotate` in another process.
@@ -189,7 +246,8 @@ async fn serve(service: Arc<Service>, listen: SocketAddr, tls: Option<(PathBuf, 
         shutdown.graceful_shutdown(Some(Duration::from_secs(10)));
     });
 
-    let listener = std::net::TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let listener = std::net::TcpListener::bind(listen)
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     match tls {
@@ -199,17 +257,27 @@ async fn serve(service: Arc<Service>, listen: SocketAddr, tls: Option<(PathBuf, 
                 .await
                 .map_err(|e| format!("cannot load the TLS certificate or key: {e}"))?;
             announce("https", local);
-            axum_server::from_tcp_rustls(listener, config).handle(handle).serve(app).await.map_err(|e| e.to_string())
+            axum_server::from_tcp_rustls(listener, config)
+                .handle(handle)
+                .serve(app)
+                .await
+                .map_err(|e| e.to_string())
         }
         None => {
             announce("http", local);
-            axum_server::from_tcp(listener).handle(handle).serve(app).await.map_err(|e| e.to_string())
+            axum_server::from_tcp(listener)
+                .handle(handle)
+                .serve(app)
+                .await
+                .map_err(|e| e.to_string())
         }
     }
 }
 
 fn rustls_default_provider() -> Result<(), ()> {
-    rustls::crypto::aws_lc_rs::default_provider().install_default().map_err(|_| ())
+    rustls::crypto::aws_lc_rs::default_provider()
+        .install_default()
+        .map_err(|_| ())
 }
 
 /// One line on stdout that scripts and tests wait for.

@@ -41,9 +41,17 @@ impl AuthLimiter {
         if entries.len() >= MAX_TRACKED {
             entries.retain(|_, e| now - e.window_start < DAY || e.blocked_until > now);
         }
-        let e = entries.entry(ip).or_insert(Entry { window_start: now, failures: 0, blocked_until: 0 });
+        let e = entries.entry(ip).or_insert(Entry {
+            window_start: now,
+            failures: 0,
+            blocked_until: 0,
+        });
         if now - e.window_start >= DAY {
-            *e = Entry { window_start: now, failures: 0, blocked_until: 0 };
+            *e = Entry {
+                window_start: now,
+                failures: 0,
+                blocked_until: 0,
+            };
         }
         e.failures += 1;
         let block = if e.failures >= LONG_BLOCK.0 {

@@ -25,7 +25,9 @@ pub const DEFAULT_BIN: &str = "400000";
 
 /// Unix seconds now.
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn random_bytes<const N: usize>() -> Result<[u8; N]> {
@@ -66,8 +68,15 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 7] =
-        [Scope::Pan, Scope::Cvv2, Scope::PinRead, Scope::PinWrite, Scope::PinVerify, Scope::Cvv2Verify, Scope::Reveal];
+    pub const ALL: [Scope; 7] = [
+        Scope::Pan,
+        Scope::Cvv2,
+        Scope::PinRead,
+        Scope::PinWrite,
+        Scope::PinVerify,
+        Scope::Cvv2Verify,
+        Scope::Reveal,
+    ];
 
     /// The scope's name in the API.
     pub fn as_str(self) -> &'static str {
@@ -122,7 +131,9 @@ impl Principal {
     pub fn require_tenant(&self) -> Result<&str> {
         match self {
             Principal::Tenant { tenant_id } => Ok(tenant_id),
-            Principal::Ephemeral { .. } => Err(Error::Forbidden("this call needs the tenant's API key")),
+            Principal::Ephemeral { .. } => {
+                Err(Error::Forbidden("this call needs the tenant's API key"))
+            }
         }
     }
 
@@ -130,7 +141,11 @@ impl Principal {
     pub fn authorize(&self, token: &str, scope: Scope) -> Result<&str> {
         match self {
             Principal::Tenant { tenant_id } => Ok(tenant_id),
-            Principal::Ephemeral { tenant_id, token: own, scopes } => {
+            Principal::Ephemeral {
+                tenant_id,
+                token: own,
+                scopes,
+            } => {
                 if own != token {
                     Err(Error::Forbidden("this key is for another card"))
                 } else if !scopes.contains(&scope) {
@@ -176,7 +191,9 @@ pub struct CardSummary {
 
 impl From<&CardRow> for CardSummary {
     fn from(c: &CardRow) -> Self {
-        let hidden = usize::try_from(c.pan_length).unwrap_or(16).saturating_sub(10);
+        let hidden = usize::try_from(c.pan_length)
+            .unwrap_or(16)
+            .saturating_sub(10);
         CardSummary {
             token: c.token.clone(),
             masked_pan: format!("{}{}{}", c.pan_first6, "*".repeat(hidden), c.pan_last4),
@@ -238,7 +255,9 @@ pub struct ServiceConfig {
 
 impl Default for ServiceConfig {
     fn default() -> Self {
-        ServiceConfig { single_use_session_ids: true }
+        ServiceConfig {
+            single_use_session_ids: true,
+        }
     }
 }
 
@@ -252,27 +271,46 @@ pub struct Service {
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Service").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Service")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
 fn pan_binding<'a>(tenant: &'a str, token: &'a str) -> Binding<'a> {
-    Binding { tenant, subject: token, field: "pan" }
+    Binding {
+        tenant,
+        subject: token,
+        field: "pan",
+    }
 }
 
 fn pin_binding<'a>(tenant: &'a str, token: &'a str) -> Binding<'a> {
-    Binding { tenant, subject: token, field: "pin_block" }
+    Binding {
+        tenant,
+        subject: token,
+        field: "pin_block",
+    }
 }
 
 fn cvk_binding(tenant: &str) -> Binding<'_> {
-    Binding { tenant, subject: "-", field: "cvk" }
+    Binding {
+        tenant,
+        subject: "-",
+        field: "cvk",
+    }
 }
 
 impl Service {
     /// Opens the service, creating the first RSA key pair if needed.
     pub async fn new(storage: Storage, vault: Vault, config: ServiceConfig) -> Result<Self> {
         let ring = KeyRing::load_or_create(&storage, &vault, now()).await?;
-        Ok(Service { storage, vault, keyring: RwLock::new(Arc::new(ring)), config })
+        Ok(Service {
+            storage,
+            vault,
+            keyring: RwLock::new(Arc::new(ring)),
+            config,
+        })
     }
 
     /// The storage (for health checks).
@@ -282,7 +320,10 @@ impl Service {
 
     /// The current key ring.
     pub fn keyring(&self) -> Arc<KeyRing> {
-        self.keyring.read().map(|k| Arc::clone(&k)).unwrap_or_else(|p| Arc::clone(&p.into_inner()))
+        self.keyring
+            .read()
+            .map(|k| Arc::clone(&k))
+            .unwrap_or_else(|p| Arc::clone(&p.into_inner()))
     }
 
     /// Reloads the key ring from storage (after a rotation elsewhere).
@@ -309,13 +350,26 @@ impl Service {
     pub async fn create_tenant(&self, name: &str) -> Result<(String, Zeroizing<String>)> {
         let name = name.trim();
         if name.is_empty() || name.len() > 200 {
-            return Err(Error::bad_request("INVALID_REQUEST", "a tenant name must be 1 to 200 characters"));
+            return Err(Error::bad_request(
+                "INVALID_REQUEST",
+                "a tenant name must be 1 to 200 characters",
+            ));
         }
         let tenant_id = format!("ten_{}", hex_lower(&random_bytes::<8>()?));
         let api_key = Zeroizing::new(format!("psk_{}", base64url(&random_bytes::<32>()?)));
         let cvk = CvkPair::generate().map_err(|_| Error::Crypto("CVK generation failed"))?;
-        let cvk_sealed = self.vault.seal(cvk_binding(&tenant_id), cvk.expose_bytes())?;
-        self.storage.insert_tenant(&tenant_id, name, &sha256(api_key.as_bytes()), &cvk_sealed, now()).await?;
+        let cvk_sealed = self
+            .vault
+            .seal(cvk_binding(&tenant_id), cvk.expose_bytes())?;
+        self.storage
+            .insert_tenant(
+                &tenant_id,
+                name,
+                &sha256(api_key.as_bytes()),
+                &cvk_sealed,
+                now(),
+            )
+            .await?;
         Ok((tenant_id, api_key))
     }
 
@@ -329,8 +383,16 @@ impl Service {
             }
         } else if credential.starts_with("pse_") {
             if let Some(k) = self.storage.ephemeral_key(&hash, now()).await? {
-                let scopes = k.scopes.split(' ').filter_map(|s| Scope::parse(s).ok()).collect();
-                return Ok(Principal::Ephemeral { tenant_id: k.tenant_id, token: k.token, scopes });
+                let scopes = k
+                    .scopes
+                    .split(' ')
+                    .filter_map(|s| Scope::parse(s).ok())
+                    .collect();
+                return Ok(Principal::Ephemeral {
+                    tenant_id: k.tenant_id,
+                    token: k.token,
+                    scopes,
+                });
             }
         }
         Err(Error::Unauthenticated)
@@ -346,33 +408,56 @@ impl Service {
     ) -> Result<(Zeroizing<String>, i64)> {
         let tenant = principal.require_tenant()?;
         if !(1..=MAX_EPHEMERAL_TTL_SECS).contains(&ttl_seconds) {
-            return Err(Error::bad_request("INVALID_REQUEST", "ttlSeconds must be 1 to 900"));
+            return Err(Error::bad_request(
+                "INVALID_REQUEST",
+                "ttlSeconds must be 1 to 900",
+            ));
         }
         if scopes.is_empty() {
-            return Err(Error::bad_request("INVALID_SCOPE", "at least one scope is required"));
+            return Err(Error::bad_request(
+                "INVALID_SCOPE",
+                "at least one scope is required",
+            ));
         }
-        let parsed = scopes.iter().map(|s| Scope::parse(s)).collect::<Result<Vec<_>>>()?;
+        let parsed = scopes
+            .iter()
+            .map(|s| Scope::parse(s))
+            .collect::<Result<Vec<_>>>()?;
         self.card_row(tenant, token).await?;
         let key = Zeroizing::new(format!("pse_{}", base64url(&random_bytes::<32>()?)));
         let expires_at = now() + ttl_seconds;
         let row = EphemeralKeyRow {
             tenant_id: tenant.to_owned(),
             token: token.to_owned(),
-            scopes: parsed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+            scopes: parsed
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
             expires_at,
         };
-        self.storage.insert_ephemeral_key(&sha256(key.as_bytes()), &row).await?;
+        self.storage
+            .insert_ephemeral_key(&sha256(key.as_bytes()), &row)
+            .await?;
         Ok((key, expires_at))
     }
 
     // ---- sessions
 
     /// Unwraps a session id and, unless reuse is allowed, refuses one used before.
-    pub async fn open_session(&self, version: Version, session_id: &str, key_id: Option<&str>) -> Result<Session> {
+    pub async fn open_session(
+        &self,
+        version: Version,
+        session_id: &str,
+        key_id: Option<&str>,
+    ) -> Result<Session> {
         let ring = self.keyring();
         let (key, used_key) = ring.unwrap_session_id(session_id.trim(), key_id, version)?;
         if self.config.single_use_session_ids
-            && !self.storage.record_session_id(&sha256(session_id.trim().as_bytes()), used_key, now()).await?
+            && !self
+                .storage
+                .record_session_id(&sha256(session_id.trim().as_bytes()), used_key, now())
+                .await?
         {
             tracing::warn!("session id replayed: refused");
             return Err(Error::InvalidSession);
@@ -383,16 +468,27 @@ impl Service {
     // ---- cards
 
     async fn card_row(&self, tenant: &str, token: &str) -> Result<CardRow> {
-        self.storage.card(tenant, token).await?.ok_or(Error::CardNotFound)
+        self.storage
+            .card(tenant, token)
+            .await?
+            .ok_or(Error::CardNotFound)
     }
 
     fn open_pan(&self, card: &CardRow) -> Result<Zeroizing<String>> {
-        let raw = self.vault.open(pan_binding(&card.tenant_id, &card.token), &card.pan_sealed)?;
-        String::from_utf8(raw.to_vec()).map(Zeroizing::new).map_err(|_| Error::Crypto("stored PAN is not text"))
+        let raw = self
+            .vault
+            .open(pan_binding(&card.tenant_id, &card.token), &card.pan_sealed)?;
+        String::from_utf8(raw.to_vec())
+            .map(Zeroizing::new)
+            .map_err(|_| Error::Crypto("stored PAN is not text"))
     }
 
     async fn cvk(&self, tenant: &str) -> Result<CvkPair> {
-        let t = self.storage.tenant(tenant).await?.ok_or(Error::Unauthenticated)?;
+        let t = self
+            .storage
+            .tenant(tenant)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
         let raw = self.vault.open(cvk_binding(tenant), &t.cvk_sealed)?;
         CvkPair::from_bytes(&raw).map_err(|_| Error::Crypto("stored CVK is invalid"))
     }
@@ -400,7 +496,10 @@ impl Service {
     fn expiry_yymm(card: &CardRow) -> Result<String> {
         match (card.expiry_month, card.expiry_year) {
             (Some(m), Some(y)) => Ok(format!("{:02}{:02}", y % 100, m)),
-            _ => Err(Error::Conflict { code: "NO_EXPIRY", message: "this token has no card expiry (a PAN-only token)" }),
+            _ => Err(Error::Conflict {
+                code: "NO_EXPIRY",
+                message: "this token has no card expiry (a PAN-only token)",
+            }),
         }
     }
 
@@ -410,15 +509,33 @@ impl Service {
         let tenant = principal.require_tenant()?;
         let bin = req.bin.as_deref().unwrap_or(DEFAULT_BIN);
         if !(6..=11).contains(&bin.len()) || !bin.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::bad_request("INVALID_BIN", "bin must be 6 to 11 digits"));
+            return Err(Error::bad_request(
+                "INVALID_BIN",
+                "bin must be 6 to 11 digits",
+            ));
         }
-        for field in [&req.account_id, &req.customer_id, &req.customer_ref, &req.cardholder_name].into_iter().flatten() {
+        for field in [
+            &req.account_id,
+            &req.customer_id,
+            &req.customer_ref,
+            &req.cardholder_name,
+        ]
+        .into_iter()
+        .flatten()
+        {
             if field.len() > 200 {
-                return Err(Error::bad_request("INVALID_REQUEST", "text fields are at most 200 characters"));
+                return Err(Error::bad_request(
+                    "INVALID_REQUEST",
+                    "text fields are at most 200 characters",
+                ));
             }
         }
-        let date = time::OffsetDateTime::from_unix_timestamp(now()).map_err(|_| Error::Crypto("clock"))?;
-        let (month, year) = (i64::from(u8::from(date.month())), i64::from(date.year()) + 3);
+        let date =
+            time::OffsetDateTime::from_unix_timestamp(now()).map_err(|_| Error::Crypto("clock"))?;
+        let (month, year) = (
+            i64::from(u8::from(date.month())),
+            i64::from(date.year()) + 3,
+        );
         // A collision with an existing PAN is possible in principle; retry.
         for _ in 0..5 {
             let mut pan = Zeroizing::new(bin.to_owned());
@@ -426,14 +543,21 @@ impl Service {
             for d in digits.iter().take(15 - bin.len()) {
                 pan.push(char::from(b'0' + d % 10));
             }
-            let check = card::luhn_check_digit(&pan).map_err(|_| Error::Crypto("PAN generation"))?;
+            let check =
+                card::luhn_check_digit(&pan).map_err(|_| Error::Crypto("PAN generation"))?;
             pan.push(char::from(b'0' + check));
-            match self.insert_card(tenant, &pan, Some((month, year)), "ACTIVE", req).await {
+            match self
+                .insert_card(tenant, &pan, Some((month, year)), "ACTIVE", req)
+                .await
+            {
                 Err(Error::Storage(StorageError::Duplicate)) => continue,
                 other => return other,
             }
         }
-        Err(Error::Conflict { code: "BIN_EXHAUSTED", message: "could not allocate a new PAN in this BIN" })
+        Err(Error::Conflict {
+            code: "BIN_EXHAUSTED",
+            message: "could not allocate a new PAN in this BIN",
+        })
     }
 
     async fn insert_card(
@@ -446,7 +570,9 @@ impl Service {
     ) -> Result<CardSummary> {
         let token = format!("tok_{}", hex_lower(&random_bytes::<12>()?));
         let brand = card::card_brand(pan).unwrap_or(CardBrand::Unknown);
-        let pan_sealed = self.vault.seal(pan_binding(tenant, &token), pan.as_bytes())?;
+        let pan_sealed = self
+            .vault
+            .seal(pan_binding(tenant, &token), pan.as_bytes())?;
         let index = self.vault.pan_index(tenant, pan);
         let new = NewCard {
             tenant_id: tenant,
@@ -475,54 +601,105 @@ impl Service {
     /// token; a PAN not yet vaulted is vaulted as a PAN-only token.
     pub async fn tokenize(&self, principal: &Principal, pan: &str) -> Result<CardSummary> {
         let tenant = principal.require_tenant()?;
-        let pan = card::normalize_pan(pan).map_err(|_| Error::bad_request("INVALID_PAN", "the PAN must be 12 to 19 digits"))?;
+        let pan = card::normalize_pan(pan)
+            .map_err(|_| Error::bad_request("INVALID_PAN", "the PAN must be 12 to 19 digits"))?;
         if !card::luhn_check(&pan) {
-            return Err(Error::bad_request("INVALID_PAN", "the PAN fails the Luhn check"));
+            return Err(Error::bad_request(
+                "INVALID_PAN",
+                "the PAN fails the Luhn check",
+            ));
         }
-        if let Some(row) = self.storage.card_by_pan_index(tenant, &self.vault.pan_index(tenant, &pan)).await? {
+        if let Some(row) = self
+            .storage
+            .card_by_pan_index(tenant, &self.vault.pan_index(tenant, &pan))
+            .await?
+        {
             return Ok(CardSummary::from(&row));
         }
-        match self.insert_card(tenant, &pan, None, "TOKENIZED", &IssueCard::default()).await {
+        match self
+            .insert_card(tenant, &pan, None, "TOKENIZED", &IssueCard::default())
+            .await
+        {
             // Two concurrent first calls: the other one won; return its token.
             Err(Error::Storage(StorageError::Duplicate)) => {
-                let row = self.storage.card_by_pan_index(tenant, &self.vault.pan_index(tenant, &pan)).await?;
-                row.map(|r| CardSummary::from(&r)).ok_or(Error::CardNotFound)
+                let row = self
+                    .storage
+                    .card_by_pan_index(tenant, &self.vault.pan_index(tenant, &pan))
+                    .await?;
+                row.map(|r| CardSummary::from(&r))
+                    .ok_or(Error::CardNotFound)
             }
             other => other,
         }
     }
 
     /// The detailed card list (masked).
-    pub async fn list_cards(&self, principal: &Principal, filter: &CardFilter) -> Result<Vec<CardSummary>> {
+    pub async fn list_cards(
+        &self,
+        principal: &Principal,
+        filter: &CardFilter,
+    ) -> Result<Vec<CardSummary>> {
         let tenant = principal.require_tenant()?;
-        Ok(self.storage.cards(tenant, filter).await?.iter().map(CardSummary::from).collect())
+        Ok(self
+            .storage
+            .cards(tenant, filter)
+            .await?
+            .iter()
+            .map(CardSummary::from)
+            .collect())
     }
 
     /// PAN and expiry of a card.
-    pub async fn card_secrets(&self, principal: &Principal, token: &str, scope: Scope) -> Result<CardSecrets> {
+    pub async fn card_secrets(
+        &self,
+        principal: &Principal,
+        token: &str,
+        scope: Scope,
+    ) -> Result<CardSecrets> {
         let tenant = principal.authorize(token, scope)?;
         let card = self.card_row(tenant, token).await?;
-        Ok(CardSecrets { pan: self.open_pan(&card)?, expiry_month: card.expiry_month, expiry_year: card.expiry_year })
+        Ok(CardSecrets {
+            pan: self.open_pan(&card)?,
+            expiry_month: card.expiry_month,
+            expiry_year: card.expiry_year,
+        })
     }
 
     /// The CVV2 of a card, computed with the tenant's CVK.
-    pub async fn cvv2(&self, principal: &Principal, token: &str, scope: Scope) -> Result<Zeroizing<String>> {
+    pub async fn cvv2(
+        &self,
+        principal: &Principal,
+        token: &str,
+        scope: Scope,
+    ) -> Result<Zeroizing<String>> {
         let tenant = principal.authorize(token, scope)?;
         let card = self.card_row(tenant, token).await?;
         let pan = self.open_pan(&card)?;
         let cvk = self.cvk(tenant).await?;
-        cvv::cvv2(&cvk, &pan, &Self::expiry_yymm(&card)?).map(Zeroizing::new).map_err(|_| Error::Crypto("CVV computation failed"))
+        cvv::cvv2(&cvk, &pan, &Self::expiry_yymm(&card)?)
+            .map(Zeroizing::new)
+            .map_err(|_| Error::Crypto("CVV computation failed"))
     }
 
     /// Verifies a CVV2 by recomputation.
-    pub async fn verify_cvv2(&self, principal: &Principal, token: &str, candidate: &str) -> Result<bool> {
+    pub async fn verify_cvv2(
+        &self,
+        principal: &Principal,
+        token: &str,
+        candidate: &str,
+    ) -> Result<bool> {
         let tenant = principal.authorize(token, Scope::Cvv2Verify)?;
         let card = self.card_row(tenant, token).await?;
         self.verify_cvv2_on(tenant, &card, candidate).await
     }
 
     /// Verifies a CVV2 for a provided PAN.
-    pub async fn verify_cvv2_by_pan(&self, principal: &Principal, pan: &str, candidate: &str) -> Result<bool> {
+    pub async fn verify_cvv2_by_pan(
+        &self,
+        principal: &Principal,
+        pan: &str,
+        candidate: &str,
+    ) -> Result<bool> {
         let tenant = principal.require_tenant()?;
         let card = self.card_by_pan(tenant, pan).await?;
         self.verify_cvv2_on(tenant, &card, candidate).await
@@ -534,12 +711,17 @@ impl Service {
         }
         let pan = self.open_pan(card)?;
         let cvk = self.cvk(tenant).await?;
-        cvv::verify(&cvk, &pan, &Self::expiry_yymm(card)?, "000", candidate).map_err(|_| Error::Crypto("CVV computation failed"))
+        cvv::verify(&cvk, &pan, &Self::expiry_yymm(card)?, "000", candidate)
+            .map_err(|_| Error::Crypto("CVV computation failed"))
     }
 
     async fn card_by_pan(&self, tenant: &str, pan: &str) -> Result<CardRow> {
-        let pan = card::normalize_pan(pan).map_err(|_| Error::bad_request("INVALID_PAN", "the PAN must be 12 to 19 digits"))?;
-        self.storage.card_by_pan_index(tenant, &self.vault.pan_index(tenant, &pan)).await?.ok_or(Error::CardNotFound)
+        let pan = card::normalize_pan(pan)
+            .map_err(|_| Error::bad_request("INVALID_PAN", "the PAN must be 12 to 19 digits"))?;
+        self.storage
+            .card_by_pan_index(tenant, &self.vault.pan_index(tenant, &pan))
+            .await?
+            .ok_or(Error::CardNotFound)
     }
 
     /// The card's PIN.
@@ -553,13 +735,18 @@ impl Service {
     }
 
     fn stored_pin(&self, card: &CardRow) -> Result<Pin> {
-        let sealed = card
-            .pin_sealed
-            .as_deref()
-            .ok_or(Error::Conflict { code: "PIN_NOT_SET", message: "no PIN is set for this card" })?;
-        let block = self.vault.open(pin_binding(&card.tenant_id, &card.token), sealed)?;
-        let text = std::str::from_utf8(&block).map_err(|_| Error::Crypto("stored PIN block is not text"))?;
-        pin_block::decode(text, None).map(|(pin, _)| pin).map_err(|_| Error::Crypto("stored PIN block is invalid"))
+        let sealed = card.pin_sealed.as_deref().ok_or(Error::Conflict {
+            code: "PIN_NOT_SET",
+            message: "no PIN is set for this card",
+        })?;
+        let block = self
+            .vault
+            .open(pin_binding(&card.tenant_id, &card.token), sealed)?;
+        let text = std::str::from_utf8(&block)
+            .map_err(|_| Error::Crypto("stored PIN block is not text"))?;
+        pin_block::decode(text, None)
+            .map(|(pin, _)| pin)
+            .map_err(|_| Error::Crypto("stored PIN block is invalid"))
     }
 
     /// Sets the card's PIN (refused while the PIN is blocked).
@@ -569,8 +756,11 @@ impl Service {
         if card.pin_blocked {
             return Err(Error::PinBlocked);
         }
-        let block = pin_block::encode(pin, PinBlockFormat::Iso2, None).map_err(|_| Error::Crypto("PIN block"))?;
-        let sealed = self.vault.seal(pin_binding(tenant, token), block.as_bytes())?;
+        let block = pin_block::encode(pin, PinBlockFormat::Iso2, None)
+            .map_err(|_| Error::Crypto("PIN block"))?;
+        let sealed = self
+            .vault
+            .seal(pin_binding(tenant, token), block.as_bytes())?;
         if self.storage.set_pin(tenant, token, &sealed).await? {
             Ok(())
         } else {
@@ -579,14 +769,24 @@ impl Service {
     }
 
     /// Verifies the card's PIN; three consecutive wrong PINs block it.
-    pub async fn verify_pin(&self, principal: &Principal, token: &str, candidate: &Pin) -> Result<PinVerification> {
+    pub async fn verify_pin(
+        &self,
+        principal: &Principal,
+        token: &str,
+        candidate: &Pin,
+    ) -> Result<PinVerification> {
         let tenant = principal.authorize(token, Scope::PinVerify)?;
         let card = self.card_row(tenant, token).await?;
         self.verify_pin_on(&card, candidate).await
     }
 
     /// Verifies a PIN for a provided PAN.
-    pub async fn verify_pin_by_pan(&self, principal: &Principal, pan: &str, candidate: &Pin) -> Result<PinVerification> {
+    pub async fn verify_pin_by_pan(
+        &self,
+        principal: &Principal,
+        pan: &str,
+        candidate: &Pin,
+    ) -> Result<PinVerification> {
         let tenant = principal.require_tenant()?;
         let card = self.card_by_pan(tenant, pan).await?;
         self.verify_pin_on(&card, candidate).await
@@ -597,16 +797,34 @@ impl Service {
             return Err(Error::PinBlocked);
         }
         let stored = self.stored_pin(card)?;
-        let right: bool = stored.expose().as_bytes().ct_eq(candidate.expose().as_bytes()).into();
+        let right: bool = stored
+            .expose()
+            .as_bytes()
+            .ct_eq(candidate.expose().as_bytes())
+            .into();
         if right {
-            if self.storage.record_right_pin(&card.tenant_id, &card.token).await? {
-                Ok(PinVerification { verified: true, tries_remaining: PIN_TRY_LIMIT })
+            if self
+                .storage
+                .record_right_pin(&card.tenant_id, &card.token)
+                .await?
+            {
+                Ok(PinVerification {
+                    verified: true,
+                    tries_remaining: PIN_TRY_LIMIT,
+                })
             } else {
                 Err(Error::PinBlocked)
             }
         } else {
-            match self.storage.record_wrong_pin(&card.tenant_id, &card.token, PIN_TRY_LIMIT).await? {
-                Some(c) => Ok(PinVerification { verified: false, tries_remaining: (PIN_TRY_LIMIT - c.tries).max(0) }),
+            match self
+                .storage
+                .record_wrong_pin(&card.tenant_id, &card.token, PIN_TRY_LIMIT)
+                .await?
+            {
+                Some(c) => Ok(PinVerification {
+                    verified: false,
+                    tries_remaining: (PIN_TRY_LIMIT - c.tries).max(0),
+                }),
                 None => Err(Error::PinBlocked),
             }
         }

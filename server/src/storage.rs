@@ -209,7 +209,10 @@ impl Storage {
     /// Opens (creating if needed) the SQLite database in `data_dir` and
     /// applies the schema.
     pub async fn open_sqlite(data_dir: &Path) -> Result<Self> {
-        let url = format!("sqlite://{}?mode=rwc", data_dir.join("paysecure.db").display());
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join("paysecure.db").display()
+        );
         Self::connect(&url).await
     }
 
@@ -224,9 +227,15 @@ impl Storage {
                     if conn.backend_name().eq_ignore_ascii_case("sqlite") {
                         // Concurrent writers wait instead of failing; WAL lets
                         // readers proceed during writes.
-                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout = 10000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -246,7 +255,14 @@ impl Storage {
     // ---- tenants
 
     /// Inserts a tenant.
-    pub async fn insert_tenant(&self, id: &str, name: &str, api_key_hash: &[u8], cvk_sealed: &[u8], now: i64) -> Result<()> {
+    pub async fn insert_tenant(
+        &self,
+        id: &str,
+        name: &str,
+        api_key_hash: &[u8],
+        cvk_sealed: &[u8],
+        now: i64,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO tenants (id, name, api_key_hash, cvk_sealed, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(id)
             .bind(name)
@@ -265,8 +281,14 @@ impl Storage {
             .bind(hash)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| Ok(TenantRow { id: r.try_get(0)?, name: r.try_get(1)?, cvk_sealed: r.try_get(2)? }))
-            .transpose()
+        row.map(|r| {
+            Ok(TenantRow {
+                id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                cvk_sealed: r.try_get(2)?,
+            })
+        })
+        .transpose()
     }
 
     /// A tenant by id.
@@ -275,15 +297,22 @@ impl Storage {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| Ok(TenantRow { id: r.try_get(0)?, name: r.try_get(1)?, cvk_sealed: r.try_get(2)? }))
-            .transpose()
+        row.map(|r| {
+            Ok(TenantRow {
+                id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                cvk_sealed: r.try_get(2)?,
+            })
+        })
+        .transpose()
     }
 
     // ---- RSA keys
 
     /// All keys that still decrypt (active first, then previous, newest first).
     pub async fn usable_rsa_keys(&self) -> Result<Vec<RsaKeyRow>> {
-        self.rsa_keys("WHERE status IN ('active', 'previous')").await
+        self.rsa_keys("WHERE status IN ('active', 'previous')")
+            .await
     }
 
     /// Every key, newest first.
@@ -316,10 +345,12 @@ impl Storage {
     /// transaction.
     pub async fn rotate_in_rsa_key(&self, row: &RsaKeyRow, now: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE rsa_keys SET status = 'retired', retired_at = $1 WHERE status = 'previous'")
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE rsa_keys SET status = 'retired', retired_at = $1 WHERE status = 'previous'",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE rsa_keys SET status = 'previous' WHERE status = 'active'")
             .execute(&mut *tx)
             .await?;
@@ -343,13 +374,15 @@ impl Storage {
 
     /// Records a session id as used; `false` if it already was (replay).
     pub async fn record_session_id(&self, id_hash: &[u8], key_id: &str, now: i64) -> Result<bool> {
-        match sqlx::query("INSERT INTO used_session_ids (id_hash, key_id, used_at) VALUES ($1, $2, $3)")
-            .bind(id_hash)
-            .bind(key_id)
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(map_unique)
+        match sqlx::query(
+            "INSERT INTO used_session_ids (id_hash, key_id, used_at) VALUES ($1, $2, $3)",
+        )
+        .bind(id_hash)
+        .bind(key_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(map_unique)
         {
             Ok(_) => Ok(true),
             Err(StorageError::Duplicate) => Ok(false),
@@ -392,14 +425,27 @@ impl Storage {
     /// A card of a tenant by token.
     pub async fn card(&self, tenant_id: &str, token: &str) -> Result<Option<CardRow>> {
         let sql = format!("SELECT {CARD_COLUMNS} FROM cards WHERE tenant_id = $1 AND token = $2");
-        let row = sqlx::query(&sql).bind(tenant_id).bind(token).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(&sql)
+            .bind(tenant_id)
+            .bind(token)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(card_from_row).transpose()?)
     }
 
     /// A card of a tenant by PAN index.
-    pub async fn card_by_pan_index(&self, tenant_id: &str, pan_index: &[u8]) -> Result<Option<CardRow>> {
-        let sql = format!("SELECT {CARD_COLUMNS} FROM cards WHERE tenant_id = $1 AND pan_index = $2");
-        let row = sqlx::query(&sql).bind(tenant_id).bind(pan_index).fetch_optional(&self.pool).await?;
+    pub async fn card_by_pan_index(
+        &self,
+        tenant_id: &str,
+        pan_index: &[u8],
+    ) -> Result<Option<CardRow>> {
+        let sql =
+            format!("SELECT {CARD_COLUMNS} FROM cards WHERE tenant_id = $1 AND pan_index = $2");
+        let row = sqlx::query(&sql)
+            .bind(tenant_id)
+            .bind(pan_index)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(card_from_row).transpose()?)
     }
 
@@ -419,7 +465,10 @@ impl Storage {
             .bind(f.token.as_deref())
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(card_from_row).collect::<std::result::Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(card_from_row)
+            .collect::<std::result::Result<_, _>>()?)
     }
 
     /// Stores a new sealed PIN block and clears the counter, unless the PIN
@@ -438,7 +487,12 @@ impl Storage {
 
     /// Counts one wrong PIN, atomically, blocking at `limit`. `None` if the
     /// PIN was already blocked (or the card is gone): no update was made.
-    pub async fn record_wrong_pin(&self, tenant_id: &str, token: &str, limit: i64) -> Result<Option<PinCounter>> {
+    pub async fn record_wrong_pin(
+        &self,
+        tenant_id: &str,
+        token: &str,
+        limit: i64,
+    ) -> Result<Option<PinCounter>> {
         let row = sqlx::query(
             "UPDATE cards SET pin_tries = pin_tries + 1, \
              pin_blocked = CASE WHEN pin_tries + 1 >= $3 THEN 1 ELSE 0 END \
@@ -450,8 +504,13 @@ impl Storage {
         .bind(limit)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| Ok(PinCounter { tries: r.try_get(0)?, blocked: r.try_get::<i64, _>(1)? != 0 }))
-            .transpose()
+        row.map(|r| {
+            Ok(PinCounter {
+                tries: r.try_get(0)?,
+                blocked: r.try_get::<i64, _>(1)? != 0,
+            })
+        })
+        .transpose()
     }
 
     /// Clears the counter after a right PIN. `false` if the PIN was blocked
@@ -467,11 +526,13 @@ impl Storage {
 
     /// Unblocks the PIN and clears the counter. `false` if no such card.
     pub async fn unblock_pin(&self, tenant_id: &str, token: &str) -> Result<bool> {
-        let done = sqlx::query("UPDATE cards SET pin_tries = 0, pin_blocked = 0 WHERE tenant_id = $1 AND token = $2")
-            .bind(tenant_id)
-            .bind(token)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE cards SET pin_tries = 0, pin_blocked = 0 WHERE tenant_id = $1 AND token = $2",
+        )
+        .bind(tenant_id)
+        .bind(token)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -493,14 +554,22 @@ impl Storage {
 
     /// An unexpired ephemeral key by hash (expired ones are deleted on the way).
     pub async fn ephemeral_key(&self, hash: &[u8], now: i64) -> Result<Option<EphemeralKeyRow>> {
-        sqlx::query("DELETE FROM ephemeral_keys WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM ephemeral_keys WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
         let row = sqlx::query("SELECT tenant_id, token, scopes, expires_at FROM ephemeral_keys WHERE key_hash = $1 AND expires_at > $2")
             .bind(hash)
             .bind(now)
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| {
-            Ok(EphemeralKeyRow { tenant_id: r.try_get(0)?, token: r.try_get(1)?, scopes: r.try_get(2)?, expires_at: r.try_get(3)? })
+            Ok(EphemeralKeyRow {
+                tenant_id: r.try_get(0)?,
+                token: r.try_get(1)?,
+                scopes: r.try_get(2)?,
+                expires_at: r.try_get(3)?,
+            })
         })
         .transpose()
     }

@@ -23,7 +23,9 @@ impl Metrics {
     /// Records one request.
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let mut map = self.series.lock().unwrap_or_else(|p| p.into_inner());
-        let s = map.entry((method.to_owned(), route.to_owned(), status)).or_default();
+        let s = map
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default();
         s.count += 1;
         s.sum += seconds;
         for (b, limit) in s.buckets.iter_mut().zip(BUCKETS) {
@@ -35,23 +37,48 @@ impl Metrics {
 
     /// The Prometheus exposition.
     pub fn render(&self) -> String {
-        let map = self.series.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let map = self
+            .series
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let mut out = String::new();
-        out.push_str("# HELP paysecure_http_requests_total HTTP requests by method, route and status.\n");
+        out.push_str(
+            "# HELP paysecure_http_requests_total HTTP requests by method, route and status.\n",
+        );
         out.push_str("# TYPE paysecure_http_requests_total counter\n");
         for ((m, r, st), s) in &map {
-            let _ = writeln!(out, "paysecure_http_requests_total{{method=\"{m}\",route=\"{r}\",status=\"{st}\"}} {}", s.count);
+            let _ = writeln!(
+                out,
+                "paysecure_http_requests_total{{method=\"{m}\",route=\"{r}\",status=\"{st}\"}} {}",
+                s.count
+            );
         }
         out.push_str("# HELP paysecure_http_request_duration_seconds HTTP request latency.\n");
         out.push_str("# TYPE paysecure_http_request_duration_seconds histogram\n");
         for ((m, r, st), s) in &map {
             let labels = format!("method=\"{m}\",route=\"{r}\",status=\"{st}\"");
             for (b, limit) in s.buckets.iter().zip(BUCKETS) {
-                let _ = writeln!(out, "paysecure_http_request_duration_seconds_bucket{{{labels},le=\"{limit}\"}} {b}");
+                let _ = writeln!(
+                    out,
+                    "paysecure_http_request_duration_seconds_bucket{{{labels},le=\"{limit}\"}} {b}"
+                );
             }
-            let _ = writeln!(out, "paysecure_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
-            let _ = writeln!(out, "paysecure_http_request_duration_seconds_sum{{{labels}}} {}", s.sum);
-            let _ = writeln!(out, "paysecure_http_request_duration_seconds_count{{{labels}}} {}", s.count);
+            let _ = writeln!(
+                out,
+                "paysecure_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(
+                out,
+                "paysecure_http_request_duration_seconds_sum{{{labels}}} {}",
+                s.sum
+            );
+            let _ = writeln!(
+                out,
+                "paysecure_http_request_duration_seconds_count{{{labels}}} {}",
+                s.count
+            );
         }
         out
     }
@@ -62,7 +89,9 @@ impl Metrics {
 pub fn init_logging(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         let _ = builder.json().flatten_event(true).try_init();
     } else {

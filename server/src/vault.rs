@@ -84,7 +84,8 @@ impl Vault {
         }
         let enc = derive(master, b"seal/aes-256-gcm")?;
         let mac = derive(master, b"pan-index/hmac-sha256")?;
-        let unbound = UnboundKey::new(&AES_256_GCM, &enc[..]).map_err(|_| Error::Crypto("bad vault key"))?;
+        let unbound =
+            UnboundKey::new(&AES_256_GCM, &enc[..]).map_err(|_| Error::Crypto("bad vault key"))?;
         Ok(Vault {
             seal_key: LessSafeKey::new(unbound),
             pan_index_key: hmac::Key::new(hmac::HMAC_SHA256, &mac[..]),
@@ -94,7 +95,10 @@ impl Vault {
     /// Reads the master key from `PAYSECURE_MASTER_KEY`, else from
     /// `<data_dir>/master.key`, creating that file (mode 0600) with a fresh
     /// random key on first start. Refuses a key file others can read.
-    pub fn load_or_create(data_dir: &Path, env_value: Option<&str>) -> Result<(Self, MasterKeySource)> {
+    pub fn load_or_create(
+        data_dir: &Path,
+        env_value: Option<&str>,
+    ) -> Result<(Self, MasterKeySource)> {
         if let Some(text) = env_value {
             let key = decode_master(text)?;
             return Ok((Vault::new(&key)?, MasterKeySource::Environment));
@@ -107,7 +111,9 @@ impl Vault {
                     .permissions()
                     .mode();
                 if mode & 0o077 != 0 {
-                    return Err(Error::Crypto("the master key file must not be readable by group or others (chmod 600)"));
+                    return Err(Error::Crypto(
+                        "the master key file must not be readable by group or others (chmod 600)",
+                    ));
                 }
                 let key = decode_master(&text)?;
                 Ok((Vault::new(&key)?, MasterKeySource::File))
@@ -138,7 +144,11 @@ impl Vault {
         rand::fill(&mut nonce).map_err(|_| Error::Crypto("no randomness"))?;
         let mut buf = Zeroizing::new(plaintext.to_vec());
         self.seal_key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(binding.aad()), &mut *buf)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(binding.aad()),
+                &mut *buf,
+            )
             .map_err(|_| Error::Crypto("sealing failed"))?;
         let mut out = Vec::with_capacity(NONCE_LEN + buf.len());
         out.extend_from_slice(&nonce);
@@ -151,7 +161,8 @@ impl Vault {
         let (nonce, body) = sealed
             .split_at_checked(NONCE_LEN)
             .ok_or(Error::Crypto("sealed value too short"))?;
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| Error::Crypto("bad nonce"))?;
+        let nonce =
+            Nonce::try_assume_unique_for_key(nonce).map_err(|_| Error::Crypto("bad nonce"))?;
         let mut buf = Zeroizing::new(body.to_vec());
         let len = self
             .seal_key
@@ -192,14 +203,24 @@ mod tests {
     #[test]
     fn seal_open_round_trip_and_binding() {
         let v = vault();
-        let b = Binding { tenant: "t1", subject: "tok_1", field: "pan" };
+        let b = Binding {
+            tenant: "t1",
+            subject: "tok_1",
+            field: "pan",
+        };
         let sealed = v.seal(b, b"4111111111111111").unwrap();
         assert_eq!(&v.open(b, &sealed).unwrap()[..], b"4111111111111111");
         assert!(!sealed.windows(4).any(|w| w == b"4111"));
         for other in [
             Binding { tenant: "t2", ..b },
-            Binding { subject: "tok_2", ..b },
-            Binding { field: "pin_block", ..b },
+            Binding {
+                subject: "tok_2",
+                ..b
+            },
+            Binding {
+                field: "pin_block",
+                ..b
+            },
         ] {
             assert!(v.open(other, &sealed).is_err(), "{other:?}");
         }
@@ -213,11 +234,19 @@ mod tests {
     #[test]
     fn pan_index_is_keyed_and_tenant_scoped() {
         let v = vault();
-        assert_eq!(v.pan_index("t1", "4111111111111111"), v.pan_index("t1", "4111111111111111"));
-        assert_ne!(v.pan_index("t1", "4111111111111111"), v.pan_index("t2", "4111111111111111"));
+        assert_eq!(
+            v.pan_index("t1", "4111111111111111"),
+            v.pan_index("t1", "4111111111111111")
+        );
         assert_ne!(
             v.pan_index("t1", "4111111111111111"),
-            Vault::new(&[8u8; 32]).unwrap().pan_index("t1", "4111111111111111")
+            v.pan_index("t2", "4111111111111111")
+        );
+        assert_ne!(
+            v.pan_index("t1", "4111111111111111"),
+            Vault::new(&[8u8; 32])
+                .unwrap()
+                .pan_index("t1", "4111111111111111")
         );
     }
 
@@ -226,17 +255,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (v1, src) = Vault::load_or_create(dir.path(), None).unwrap();
         assert_eq!(src, MasterKeySource::Created);
-        let mode = fs::metadata(dir.path().join(MASTER_KEY_FILE)).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.path().join(MASTER_KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
-        let b = Binding { tenant: "t", subject: "s", field: "f" };
+        let b = Binding {
+            tenant: "t",
+            subject: "s",
+            field: "f",
+        };
         let sealed = v1.seal(b, b"x").unwrap();
         let (v2, src) = Vault::load_or_create(dir.path(), None).unwrap();
         assert_eq!(src, MasterKeySource::File);
         assert_eq!(&v2.open(b, &sealed).unwrap()[..], b"x");
-        fs::set_permissions(dir.path().join(MASTER_KEY_FILE), fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(
+            dir.path().join(MASTER_KEY_FILE),
+            fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
         assert!(Vault::load_or_create(dir.path(), None).is_err());
         let env = paysecure_wasm::encoding::encode(&[9u8; 32]);
-        assert_eq!(Vault::load_or_create(dir.path(), Some(&env)).unwrap().1, MasterKeySource::Environment);
+        assert_eq!(
+            Vault::load_or_create(dir.path(), Some(&env)).unwrap().1,
+            MasterKeySource::Environment
+        );
         assert!(Vault::load_or_create(dir.path(), Some("AAAA")).is_err());
         assert!(format!("{v2:?}").contains("redacted"));
     }

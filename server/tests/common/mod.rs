@@ -1,0 +1,240 @@
+//! A test fixture: the real router over a real SQLite vault in a temp dir,
+//! with the client side played by the paysecure-wasm core.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use paysecure_server::ratelimit::AuthLimiter;
+use paysecure_server::storage::Storage;
+use paysecure_server::telemetry::Metrics;
+use paysecure_server::vault::Vault;
+use paysecure_server::{router, AppState, Service, ServiceConfig};
+use paysecure_wasm::{EncryptedValue, KeySize, Pin, PublicKey, Session, Version};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub router: Router,
+    pub service: Arc<Service>,
+    pub dir: tempfile::TempDir,
+    pub tenant_key: String,
+    pub public_key: PublicKey,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_config(ServiceConfig::default()).await
+    }
+
+    pub async fn with_config(config: ServiceConfig) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open_sqlite(dir.path()).await.unwrap();
+        let vault = Vault::new(&[42u8; 32]).unwrap();
+        let service = Arc::new(Service::new(storage, vault, config).await.unwrap());
+        let (_, tenant_key) = service.create_tenant("Test Bank").await.unwrap();
+        let state = AppState {
+            service: Arc::clone(&service),
+            limiter: Arc::new(AuthLimiter::default()),
+            metrics: Arc::new(Metrics::default()),
+        };
+        let mut app = TestApp {
+            router: router(state),
+            service,
+            dir,
+            tenant_key: tenant_key.to_string(),
+            public_key: dummy_key(),
+        };
+        app.refresh_public_key().await;
+        app
+    }
+
+    pub async fn refresh_public_key(&mut self) {
+        let r = self
+            .call(Method::GET, "/v2/public-key", None, &[], None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        self.public_key = PublicKey::parse(r.body["publicKey"].as_str().unwrap()).unwrap();
+    }
+
+    /// One request from 192.0.2.10 (or `ip`).
+    pub async fn call_from(
+        &self,
+        ip: &str,
+        method: Method,
+        uri: &str,
+        auth: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(a) = auth {
+            req = req.header("authorization", format!("Bearer {a}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let body = match body {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                Body::from(serde_json::to_vec(&b).unwrap())
+            }
+            None => Body::empty(),
+        };
+        let mut req = req.body(body).unwrap();
+        let addr: SocketAddr = format!("{ip}:40000").parse().unwrap();
+        req.extensions_mut().insert(ConnectInfo(addr));
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        auth: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Reply {
+        self.call_from("192.0.2.10", method, uri, auth, headers, body)
+            .await
+    }
+
+    /// A fresh client session and its session id for this server's key.
+    pub fn session(&self, version: Version) -> (Session, String) {
+        let s = Session::generate(version, KeySize::Aes256).unwrap();
+        let sid = s.session_id(&self.public_key).unwrap();
+        (s, sid)
+    }
+
+    /// A cardholder-data call with a fresh session.
+    pub async fn card_call(
+        &self,
+        version: Version,
+        method: Method,
+        uri: &str,
+        auth: &str,
+        body: impl FnOnce(&Session) -> Option<Value>,
+    ) -> (Session, Reply) {
+        let (s, sid) = self.session(version);
+        let b = body(&s);
+        let r = self
+            .call(method, uri, Some(auth), &[("session-id", &sid)], b)
+            .await;
+        (s, r)
+    }
+
+    pub async fn issue_card(&self) -> Value {
+        let r = self
+            .call(
+                Method::POST,
+                "/v2/cards",
+                Some(&self.tenant_key),
+                &[],
+                Some(json!({"accountId": "acc-1", "customerId": "cu-1", "customerRef": "ref-1"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.body
+    }
+
+    pub async fn set_pin(&self, token: &str, pin: &str) {
+        let (_, r) = self
+            .card_call(
+                Version::V2,
+                Method::PUT,
+                &format!("/v2/cards/{token}/pin"),
+                &self.tenant_key,
+                |s| Some(json!({"pinBlock": enc(s.encrypt_pin(&Pin::new(pin).unwrap()).unwrap())})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+
+    pub async fn pan_of(&self, token: &str) -> String {
+        let (s, r) = self
+            .card_call(
+                Version::V2,
+                Method::POST,
+                &format!("/v2/cards/{token}/pan"),
+                &self.tenant_key,
+                |_| None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        open(&s, &r.body["pan"])
+    }
+
+    pub async fn ephemeral(&self, token: &str, scopes: &[&str]) -> String {
+        let r = self
+            .call(
+                Method::POST,
+                "/v2/ephemeral-keys",
+                Some(&self.tenant_key),
+                &[],
+                Some(json!({"token": token, "scopes": scopes, "ttlSeconds": 300})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.body["key"].as_str().unwrap().to_owned()
+    }
+}
+
+fn dummy_key() -> PublicKey {
+    // Replaced by refresh_public_key() before any use.
+    let mut n = vec![0u8; 256];
+    n[0] = 0x80;
+    n[255] = 1;
+    PublicKey::from_components(&n, &[1, 0, 1]).unwrap()
+}
+
+pub fn enc(v: EncryptedValue) -> Value {
+    json!({"data": v.data, "iv": v.iv})
+}
+
+pub fn enc_text(s: &Session, text: &str) -> Value {
+    enc(s.encrypt(text.as_bytes()).unwrap())
+}
+
+pub fn open(s: &Session, v: &Value) -> String {
+    use secrecy::ExposeSecret;
+    let ev = EncryptedValue {
+        data: v["data"].as_str().unwrap().into(),
+        iv: v["iv"].as_str().unwrap().into(),
+    };
+    s.decrypt_string(&ev).unwrap().expose_secret().to_owned()
+}
+
+pub fn open_pin(s: &Session, v: &Value) -> String {
+    let ev = EncryptedValue {
+        data: v["data"].as_str().unwrap().into(),
+        iv: v["iv"].as_str().unwrap().into(),
+    };
+    s.decrypt_pin(&ev).unwrap().expose().to_owned()
+}
