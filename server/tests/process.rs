@@ -1,0 +1,500 @@
+//! The real binary, over real HTTP (and HTTPS): restart survival, the PIN
+//! counter under 50 concurrent attempts, TLS, and a scan of the logs for
+//! secrets.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use paysecure_wasm::{EncryptedValue, KeySize, Pin, PublicKey, Session, Version};
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_paysecure-server");
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(data: &Path, log: &Path, extra: &[&str]) -> Server {
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let mut child = Command::new(BIN)
+            .args([
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--log-format",
+                "json",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .args(extra)
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+        assert!(url.starts_with("http"), "{line}");
+        Server { child, url }
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "graceful shutdown exits 0: {status}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn create_tenant(data: &Path, name: &str) -> String {
+    let out = Command::new(BIN)
+        .args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "tenant",
+            "create",
+            name,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+struct Client {
+    http: reqwest::Client,
+    url: String,
+    key: String,
+    public_key: PublicKey,
+}
+
+fn ev(v: &Value) -> EncryptedValue {
+    EncryptedValue {
+        data: v["data"].as_str().unwrap().into(),
+        iv: v["iv"].as_str().unwrap().into(),
+    }
+}
+
+impl Client {
+    async fn new(url: &str, key: &str) -> Client {
+        let http = reqwest::Client::new();
+        let pk: Value = http
+            .get(format!("{url}/v2/public-key"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Client {
+            http,
+            url: url.into(),
+            key: key.into(),
+            public_key: PublicKey::parse(pk["publicKey"].as_str().unwrap()).unwrap(),
+        }
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        session: Option<&Session>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.key);
+        if let Some(s) = session {
+            req = req.header("Session-Id", s.session_id(&self.public_key).unwrap());
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        (
+            res.status().as_u16(),
+            res.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    async fn issue(&self) -> String {
+        let (st, card) = self
+            .send(
+                reqwest::Method::POST,
+                "/v2/cards",
+                None,
+                Some(json!({"accountId": "a"})),
+            )
+            .await;
+        assert_eq!(st, 201);
+        card["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn pan(&self, token: &str) -> String {
+        use secrecy::ExposeSecret;
+        let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
+        let (st, r) = self
+            .send(
+                reqwest::Method::POST,
+                &format!("/v2/cards/{token}/pan"),
+                Some(&s),
+                None,
+            )
+            .await;
+        assert_eq!(st, 200, "{r}");
+        s.decrypt_string(&ev(&r["pan"]))
+            .unwrap()
+            .expose_secret()
+            .to_owned()
+    }
+
+    async fn cvv2(&self, token: &str) -> String {
+        use secrecy::ExposeSecret;
+        let s = Session::generate(Version::V1, KeySize::Aes128).unwrap();
+        let (st, r) = self
+            .send(
+                reqwest::Method::POST,
+                &format!("/v1/cards/{token}/cvv2"),
+                Some(&s),
+                None,
+            )
+            .await;
+        assert_eq!(st, 200, "{r}");
+        s.decrypt_string(&ev(&r["cvv2"]))
+            .unwrap()
+            .expose_secret()
+            .to_owned()
+    }
+
+    async fn set_pin(&self, token: &str, pin: &str) {
+        let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
+        let body = json!({"pinBlock": pin_value(&s, pin)});
+        let (st, r) = self
+            .send(
+                reqwest::Method::PUT,
+                &format!("/v2/cards/{token}/pin"),
+                Some(&s),
+                Some(body),
+            )
+            .await;
+        assert_eq!(st, 200, "{r}");
+    }
+
+    async fn get_pin(&self, token: &str) -> String {
+        let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
+        let (st, r) = self
+            .send(
+                reqwest::Method::POST,
+                &format!("/v2/cards/{token}/pin"),
+                Some(&s),
+                None,
+            )
+            .await;
+        assert_eq!(st, 200, "{r}");
+        s.decrypt_pin(&ev(&r["pinBlock"]))
+            .unwrap()
+            .expose()
+            .to_owned()
+    }
+}
+
+fn pin_value(s: &Session, pin: &str) -> Value {
+    let v = s.encrypt_pin(&Pin::new(pin).unwrap()).unwrap();
+    json!({"data": v.data, "iv": v.iv})
+}
+
+fn tmp() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("server.log");
+    (dir, data, log)
+}
+
+/// Secrets that must never appear in the log.
+fn assert_log_clean(log: &Path, secrets: &[&str]) {
+    let text = std::fs::read_to_string(log).unwrap();
+    assert!(
+        text.contains("\"path\":\"/v2/cards\""),
+        "request logs present"
+    );
+    assert!(
+        text.lines()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok()),
+        "JSON log lines"
+    );
+    for s in secrets {
+        assert!(!s.is_empty());
+        assert!(
+            !text.contains(s),
+            "a secret ({} chars) appears in the log",
+            s.len()
+        );
+    }
+}
+
+#[tokio::test]
+async fn data_survives_a_restart_and_logs_carry_no_secrets() {
+    let (_dir, data, log) = tmp();
+    let key = create_tenant(&data, "Restart Bank");
+    let server = Server::start(&data, &log, &[]);
+    let c = Client::new(&server.url, &key).await;
+    let token = c.issue().await;
+    let pan = c.pan(&token).await;
+    let cvv2 = c.cvv2(&token).await;
+    c.set_pin(&token, "8642").await;
+    server.stop();
+
+    let server = Server::start(&data, &log, &[]);
+    let c2 = Client::new(&server.url, &key).await;
+    assert_eq!(c2.public_key, c.public_key, "same RSA key after restart");
+    assert_eq!(c2.pan(&token).await, pan);
+    assert_eq!(c2.cvv2(&token).await, cvv2);
+    assert_eq!(c2.get_pin(&token).await, "8642");
+    server.stop();
+
+    let master = std::fs::read_to_string(data.join("master.key")).unwrap();
+    assert_log_clean(
+        &log,
+        &[
+            &pan,
+            &key,
+            master.trim(),
+            "8642",
+            "248642FFFFFFFFFF",
+            &format!("\"{cvv2}\""),
+        ],
+    );
+}
+
+#[tokio::test]
+async fn fifty_concurrent_wrong_pins_block_exactly_and_lose_no_update() {
+    let (_dir, data, log) = tmp();
+    let key = create_tenant(&data, "Counter Bank");
+    let server = Server::start(&data, &log, &[]);
+    let c = std::sync::Arc::new(Client::new(&server.url, &key).await);
+    let token = c.issue().await;
+    c.set_pin(&token, "1357").await;
+    let mut tasks = vec![];
+    for i in 0..50 {
+        let c = std::sync::Arc::clone(&c);
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
+            let wrong = format!("{:04}", 2000 + i);
+            c.send(
+                reqwest::Method::POST,
+                &format!("/v2/cards/{token}/pin/verify"),
+                Some(&s),
+                Some(json!({"pinBlock": pin_value(&s, &wrong)})),
+            )
+            .await
+        }));
+    }
+    let mut remaining = vec![];
+    let mut locked = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            200 => {
+                assert_eq!(body["verified"], false);
+                remaining.push(body["triesRemaining"].as_i64().unwrap());
+            }
+            423 => {
+                assert_eq!(body["error"]["code"], "PIN_BLOCKED");
+                locked += 1;
+            }
+            other => panic!("unexpected status {other}: {body}"),
+        }
+    }
+    remaining.sort();
+    assert_eq!(
+        remaining,
+        vec![0, 1, 2],
+        "each of the three counted attempts seen once"
+    );
+    assert_eq!(locked, 47);
+    // The right PIN is refused now; after unblocking it works.
+    let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
+    let (st, _) = c
+        .send(
+            reqwest::Method::POST,
+            &format!("/v2/cards/{token}/pin/verify"),
+            Some(&s),
+            Some(json!({"pinBlock": pin_value(&s, "1357")})),
+        )
+        .await;
+    assert_eq!(st, 423);
+    let (st, _) = c
+        .send(
+            reqwest::Method::POST,
+            &format!("/v2/cards/{token}/pin/unblock"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+    let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
+    let (st, body) = c
+        .send(
+            reqwest::Method::POST,
+            &format!("/v2/cards/{token}/pin/verify"),
+            Some(&s),
+            Some(json!({"pinBlock": pin_value(&s, "1357")})),
+        )
+        .await;
+    assert_eq!((st, body["verified"].clone()), (200, json!(true)));
+    server.stop();
+    assert_log_clean(&log, &[&key, "1357", "241357FFFFFFFFFF"]);
+}
+
+#[tokio::test]
+async fn serves_https_with_a_given_certificate() {
+    let (dir, data, log) = tmp();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let server = Server::start(
+        &data,
+        &log,
+        &[
+            "--tls-cert",
+            cert_path.to_str().unwrap(),
+            "--tls-key",
+            key_path.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    let https = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let res = https
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let pk: Value = https
+        .get(format!("{}/v2/public-key", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(pk["publicKey"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN PUBLIC KEY-----"));
+    // Plain HTTP to the TLS port does not get an answer.
+    let plain = server.url.replacen("https://", "http://", 1);
+    let r = reqwest::Client::new()
+        .get(format!("{plain}/healthz"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await;
+    assert!(r.is_err() || r.unwrap().status() != 200);
+    // A bad certificate path fails at start with a clear error.
+    let out = Command::new(BIN)
+        .args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "/nonexistent.pem",
+            "--tls-key",
+            "/nonexistent.pem",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TLS certificate"));
+    server.stop();
+}
+
+#[test]
+fn cli_keys_list_and_rotate() {
+    let (_dir, data, _log) = tmp();
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["--data-dir", data.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let list = run(&["keys", "list"]);
+    assert_eq!(
+        list.lines().filter(|l| l.contains(" active ")).count(),
+        1,
+        "{list}"
+    );
+    let rotated = run(&["keys", "rotate"]);
+    assert!(rotated.contains("is now active"), "{rotated}");
+    assert_eq!(
+        rotated.lines().filter(|l| l.contains(" previous ")).count(),
+        1,
+        "{rotated}"
+    );
+    let again = run(&["keys", "rotate"]);
+    assert_eq!(
+        again.lines().filter(|l| l.contains(" retired ")).count(),
+        1,
+        "{again}"
+    );
+    let out = run(&["tenant", "create", "CLI Bank"]);
+    assert!(out.lines().last().unwrap().starts_with("psk_"), "{out}");
+    let bad = Command::new(BIN)
+        .args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "tenant",
+            "create",
+            " ",
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
