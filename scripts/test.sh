@@ -2,10 +2,12 @@
 # The one test command: installs what is missing (scripts/setup.sh), then runs
 # every layer and checks that each test runner really ran tests.
 #   lint      cargo fmt --check, clippy (native and wasm32) with -D warnings
-#   rust      cargo test: unit, known-answer vectors, tamper and property tests
+#   rust      cargo test: unit, known-answer vectors, tamper and property tests;
+#             the server's router tests and real-process tests (restart, TLS, concurrency)
 #   wasm      wasm-bindgen tests in Node and in headless Chromium
 #   package   wasm-pack build for web, bundler and nodejs; TypeScript check
-#   js        node --test: API, node-forge, WebCrypto, OpenSSL, Java JCE interop
+#   js        node --test: API, node-forge, WebCrypto, OpenSSL, Java JCE interop,
+#             and end to end against a real paysecure-server with three clients
 #   browser   node --test + playwright-core: Chromium WebCrypto interop, demo e2e
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -39,12 +41,13 @@ count_node() { # layer logfile
 
 log "lint"
 cargo fmt --all --check
-cargo clippy --quiet --all-targets -- -D warnings
-cargo clippy --quiet --all-targets --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --quiet --workspace --all-targets -- -D warnings
+cargo clippy --quiet -p paysecure-wasm --all-targets --target wasm32-unknown-unknown -- -D warnings
 
-log "rust: cargo test"
-cargo test 2>&1 | tee "$logs/rust.log"
+log "rust: cargo test --workspace (the wasm crate's core, and paysecure-server in-process and as a process)"
+cargo test --workspace 2>&1 | tee "$logs/rust.log"
 count_cargo rust "$logs/rust.log"
+cargo build --quiet -p paysecure-server   # the binary the JS end-to-end suite starts
 
 log "wasm: wasm-bindgen tests in Node"
 wasm-pack test --node -- --test wasm_node 2>&1 | tee "$logs/wasm-node.log"
