@@ -915,3 +915,61 @@ async fn operations_endpoints() {
     }
     assert!(doc.body["components"]["schemas"]["RevealResponse"].is_object());
 }
+
+/// Sealed values are bound to their card and field: swapping two cards'
+/// sealed PANs at rest makes both unreadable (500, no details in the body)
+/// instead of handing out the other card's PAN.
+#[tokio::test]
+async fn swapped_values_at_rest_do_not_open_and_500s_say_nothing() {
+    let app = TestApp::new().await;
+    let a = app.issue_card().await["token"].as_str().unwrap().to_owned();
+    let b = app.issue_card().await["token"].as_str().unwrap().to_owned();
+    let pan_a = app.pan_of(&a).await;
+    let pan_b = app.pan_of(&b).await;
+    let db = format!("sqlite://{}", app.dir.path().join("paysecure.db").display());
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db)
+        .await
+        .unwrap();
+    // Read both sealed values, write each into the other row.
+    let sealed = |t: String| {
+        sqlx::query_scalar::<_, Vec<u8>>("SELECT pan_sealed FROM cards WHERE token = ?1").bind(t)
+    };
+    let sa = sealed(a.clone()).fetch_one(&mut conn).await.unwrap();
+    let sb = sealed(b.clone()).fetch_one(&mut conn).await.unwrap();
+    assert_ne!(sa, sb);
+    for (token, value) in [(&a, &sb), (&b, &sa)] {
+        let done = sqlx::query("UPDATE cards SET pan_sealed = ?1 WHERE token = ?2")
+            .bind(value)
+            .bind(token)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(done.rows_affected(), 1);
+    }
+    for token in [&a, &b] {
+        let (_, r) = app
+            .card_call(
+                V2,
+                Method::POST,
+                &format!("/v2/cards/{token}/pan"),
+                &app.tenant_key,
+                |_| None,
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL")
+        );
+        assert_eq!(r.body["error"]["message"], "internal error");
+        let text = r.body.to_string();
+        assert!(
+            !text.contains(&pan_a) && !text.contains(&pan_b) && !text.contains("authentication"),
+            "{text}"
+        );
+    }
+    // Other fields still work (the CVV2 needs the PAN, so it fails too; the list does not).
+    let list = app
+        .call(Method::GET, "/v2/cards", Some(&app.tenant_key), &[], None)
+        .await;
+    assert_eq!(list.status, StatusCode::OK);
+}
