@@ -191,6 +191,17 @@ test('Java JCE client (V2 and V1) agrees with the wasm package', async () => {
   }
 });
 
+test('docs/api.md documents every route in /openapi.json', async () => {
+  const doc = readFileSync(path.join(root, 'docs', 'api.md'), 'utf8');
+  const spec = await (await fetch(`${url}/openapi.json`)).json();
+  const paths = Object.keys(spec.paths);
+  assert.ok(paths.length >= 17);
+  for (const p of paths) {
+    const tail = p.replace(/^\/v(\{version\}|\d)/, '');
+    assert.ok(doc.includes(tail), `${p} is not in docs/api.md`);
+  }
+});
+
 test('the server log carries no PAN, PIN block, API key or ephemeral key', async () => {
   const log = readFileSync(logFile, 'utf8');
   assert.match(log, /"path":"\/v2\/cards"/);

@@ -1,0 +1,256 @@
+// Writes docs/api.md from a real run: starts paysecure-server, calls every
+// endpoint with the paysecure-wasm package as the client, and records each
+// exchange (long base64 values shortened, credentials truncated).
+//   node scripts/gen-api-doc.mjs   (after scripts/build.sh nodejs and cargo build -p paysecure-server)
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ps = createRequire(import.meta.url)(path.join(root, 'pkg', 'nodejs'));
+const BIN = path.join(root, 'target', 'debug', 'paysecure-server');
+const data = path.join(mkdtempSync(path.join(os.tmpdir(), 'paysecure-doc-')), 'data');
+
+const apiKey = execFileSync(BIN, ['--data-dir', data, 'tenant', 'create', 'Docs Bank']).toString().trim().split('\n').pop();
+const server = spawn(BIN, ['--data-dir', data, 'serve', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'ignore'] });
+const url = (await new Promise((ok) => createInterface({ input: server.stdout }).once('line', ok))).trim().split(' ').pop();
+
+const shorten = (v) => {
+  if (typeof v === 'string') {
+    if (/^(psk|pse)_/.test(v)) return `${v.slice(0, 8)}…`;
+    if (v.startsWith('-----BEGIN')) return `${v.split('\n').slice(0, 2).join('\n')}\n…\n-----END PUBLIC KEY-----\n`;
+    if (v.length > 40 && /^[A-Za-z0-9+/=_-]+$/.test(v)) return `${v.slice(0, 24)}…`;
+  }
+  return v;
+};
+const pretty = (o) => JSON.stringify(o, (k, v) => shorten(v), 2);
+
+const sections = [];
+async function exchange(title, { method, path: p, auth, session, body, note, errors }) {
+  const headers = {};
+  if (auth) headers.authorization = `Bearer ${auth}`;
+  if (session) headers['session-id'] = session.sessionId;
+  if (body) headers['content-type'] = 'application/json';
+  const res = await fetch(`${url}${p}`, { method, headers, body: body && JSON.stringify(body) });
+  const text = await res.text();
+  let shown;
+  try {
+    shown = pretty(JSON.parse(text));
+    if (shown.split('\n').length > 40) shown = `${shown.split('\n').slice(0, 12).join('\n')}\n…`;
+  } catch {
+    shown = text.split('\n').slice(0, 6).join('\n') + (text.split('\n').length > 6 ? '\n…' : '');
+  }
+  const req = [`${method} ${p}`];
+  if (auth) req.push(`Authorization: Bearer ${shorten(auth)}`);
+  if (session) req.push(`Session-Id: ${shorten(session.sessionId)}   (${session.sessionId.length} characters)`);
+  if (body) req.push('Content-Type: application/json', '', pretty(body));
+  sections.push({ title, note, errors, request: req.join('\n'), status: res.status, response: shown });
+  return { status: res.status, json: (() => { try { return JSON.parse(text); } catch { return null; } })() };
+}
+
+const pk = (await exchange('Public key', {
+  method: 'GET', path: '/v2/public-key',
+  note: 'No authentication. The key every session id is made for; `keyId` may be sent back as `Key-Id`. Served as SPKI PEM and as a JWK; both work with `Session.create`.',
+})).json;
+const S = (version = 'v2') => ps.Session.create(pk.publicKey, { version });
+
+const issued = (await exchange('Issue a card (sandbox issuing)', {
+  method: 'POST', path: '/v2/cards', auth: apiKey,
+  body: { accountId: 'acc-1001', customerId: 'cu-77', customerRef: 'ref-abc', bin: '400000', cardholderName: 'ADA LOVELACE' },
+  note: 'Tenant API key only. Generates a Luhn-valid PAN in the BIN (default 400000), an expiry three years out; the CVV2 is computed on demand with the Visa CVV algorithm under the tenant\'s CVK pair. Returns masked data only (201).',
+  errors: '400 `INVALID_BIN`, `INVALID_REQUEST`; 401; 403 (ephemeral key)',
+})).json;
+const token = issued.token;
+
+await exchange('Detailed card list', {
+  method: 'GET', path: '/v2/cards?accountId=acc-1001', auth: apiKey,
+  note: 'Tenant API key only. Filters `accountId`, `customerId`, `customerRef`, `token`, in any combination (AND). Masked data only.',
+  errors: '400 `INVALID_REQUEST`; 401; 403',
+});
+
+const eph = (await exchange('Ephemeral key', {
+  method: 'POST', path: '/v2/ephemeral-keys', auth: apiKey,
+  body: { token, scopes: ['reveal', 'pin:read', 'pin:write', 'pin:verify'], ttlSeconds: 300 },
+  note: 'Tenant API key only. A credential for one card and the listed scopes, at most 15 minutes, for the tenant\'s backend to hand to the cardholder\'s browser. Scopes: `pan`, `cvv2`, `pin:read`, `pin:write`, `pin:verify`, `cvv2:verify`, `reveal`.',
+  errors: '400 `INVALID_SCOPE`, `INVALID_REQUEST` (ttlSeconds outside 1..900); 404 `CARD_NOT_FOUND`; 401; 403',
+})).json.key;
+
+let s = S();
+await exchange('Reveal (PAN + CVV2 + expiry, one round trip)', {
+  method: 'POST', path: `/v2/cards/${token}/reveal`, auth: eph, session: s,
+  note: 'For card-reveal widgets. Scope `reveal`. `pan` and `cvv2` are `{ data, iv }` under the session key: `session.decrypt(res.pan)`.',
+  errors: '400 `INVALID_SESSION_ID`; 401; 403; 404 `CARD_NOT_FOUND`; 409 `NO_EXPIRY` (PAN-only token)',
+});
+s.free();
+
+s = S();
+await exchange('Get PAN', {
+  method: 'POST', path: `/v2/cards/${token}/pan`, auth: apiKey, session: s,
+  note: 'Also `/v1/cards/{token}/pan` (PKCS#1 v1.5 session id, AES-CBC value). Scope `pan`.',
+  errors: '400 `INVALID_SESSION_ID`; 401; 403; 404 `CARD_NOT_FOUND`',
+});
+s.free();
+
+s = S('v1');
+await exchange('Get CVV2 (V1 shown)', {
+  method: 'POST', path: `/v1/cards/${token}/cvv2`, auth: apiKey, session: s,
+  note: 'Also `/v2/...`. Scope `cvv2`. Computed with the Visa CVV algorithm (PAN, expiry YYMM, service code 000) under the tenant\'s CVK pair.',
+  errors: '400 `INVALID_SESSION_ID`; 401; 403; 404; 409 `NO_EXPIRY`',
+});
+s.free();
+const cvvSession = S('v1');
+const cvvRes = await (await fetch(`${url}/v1/cards/${token}/cvv2`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'session-id': cvvSession.sessionId } })).json();
+const cvv2 = cvvSession.decrypt(cvvRes.cvv2);
+cvvSession.free();
+
+s = S();
+await exchange('Set PIN', {
+  method: 'PUT', path: `/v2/cards/${token}/pin`, auth: eph, session: s, body: { pinBlock: s.encryptPin('1432') },
+  note: 'Also `/v1/...`. Scope `pin:write`. `pinBlock` is an ISO 9564 format-2 block (`241432FFFFFFFFFF`) encrypted under the session key: `session.encryptPin(\'1432\')`. Refused while the PIN is blocked.',
+  errors: '400 `INVALID_PIN_BLOCK`, `UNDECRYPTABLE_VALUE`, `INVALID_SESSION_ID`; 401; 403; 404; 423 `PIN_BLOCKED`',
+});
+s.free();
+
+s = S();
+await exchange('Get PIN', {
+  method: 'POST', path: `/v2/cards/${token}/pin`, auth: eph, session: s,
+  note: 'Also `/v1/...`. Scope `pin:read`. `session.decryptPin(res.pinBlock)` gives the digits.',
+  errors: '400 `INVALID_SESSION_ID`; 401; 403; 404; 409 `PIN_NOT_SET`; 423 `PIN_BLOCKED`',
+});
+s.free();
+
+s = S();
+await exchange('Verify PIN', {
+  method: 'POST', path: `/v2/cards/${token}/pin/verify`, auth: eph, session: s, body: { pinBlock: s.encryptPin('9999') },
+  note: 'Also `/v1/...`. Scope `pin:verify`. Three consecutive wrong PINs block the PIN: then every PIN call answers 423 `PIN_BLOCKED`, the right PIN included, until unblocked. A right PIN resets the count. The count is updated atomically in SQL.',
+  errors: '400 `INVALID_PIN_BLOCK`, `UNDECRYPTABLE_VALUE`, `INVALID_SESSION_ID`; 401; 403; 404; 409 `PIN_NOT_SET`; 423 `PIN_BLOCKED`',
+});
+s.free();
+
+const panS = S();
+const pan = panS.decrypt((await (await fetch(`${url}/v2/cards/${token}/pan`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'session-id': panS.sessionId } })).json()).pan);
+panS.free();
+
+s = S();
+await exchange('Verify PIN for a provided PAN', {
+  method: 'POST', path: '/v2/pin/verify', auth: apiKey, session: s, body: { pan: s.encrypt(pan), pinBlock: s.encryptPin('1432') },
+  note: 'Also `/v1/pin/verify`. Tenant API key only. Same counting and blocking as above.',
+  errors: '400 `INVALID_PAN`, `INVALID_PIN_BLOCK`, `UNDECRYPTABLE_VALUE`, `INVALID_SESSION_ID`; 401; 403; 404; 409; 423',
+});
+s.free();
+
+await exchange('Unblock PIN', {
+  method: 'POST', path: `/v2/cards/${token}/pin/unblock`, auth: apiKey,
+  note: 'Tenant API key only (an ephemeral key gets 403). Clears the block and the count; returns the masked card.',
+  errors: '401; 403; 404',
+});
+
+s = S();
+await exchange('Verify CVV2', {
+  method: 'POST', path: `/v2/cards/${token}/cvv2/verify`, auth: apiKey, session: s, body: { cvv2: s.encrypt(cvv2) },
+  note: 'Scope `cvv2:verify`. Verified by recomputation, compared in constant time.',
+  errors: '400 `INVALID_CVV2`, `UNDECRYPTABLE_VALUE`, `INVALID_SESSION_ID`; 401; 403; 404; 409 `NO_EXPIRY`',
+});
+s.free();
+
+s = S();
+await exchange('Verify CVV2 for a provided PAN', {
+  method: 'POST', path: '/v2/cvv2/verify', auth: apiKey, session: s, body: { pan: s.encrypt(pan), cvv2: s.encrypt('000') },
+  note: 'Tenant API key only.',
+  errors: '400 `INVALID_PAN`, `INVALID_CVV2`, `UNDECRYPTABLE_VALUE`, `INVALID_SESSION_ID`; 401; 403; 404; 409',
+});
+s.free();
+
+s = S();
+await exchange('PAN to token', {
+  method: 'POST', path: '/v2/tokens', auth: apiKey, session: s, body: { pan: s.encrypt('5555555555554444') },
+  note: 'Also `/v1/tokens` and `/v3/tokens`. Tenant API key only. The same PAN in the same tenant always gives the same token; a PAN not yet in the vault is vaulted as a PAN-only token (status `TOKENIZED`). Tokens are random, not derived from the PAN; the look-up uses a keyed HMAC.',
+  errors: '400 `INVALID_PAN` (not 12-19 digits, or fails Luhn), `UNDECRYPTABLE_VALUE`, `INVALID_SESSION_ID`; 401; 403',
+});
+s.free();
+
+s = S('v3');
+await exchange('PAN to token, V3 (with masked details)', {
+  method: 'POST', path: '/v3/tokens', auth: apiKey, session: s, body: { pan: s.encrypt('5555555555554444') },
+  note: 'V3 uses the V2 scheme and adds the card\'s masked details.',
+});
+s.free();
+
+await exchange('A bad session id (every kind looks the same)', {
+  method: 'POST', path: `/v2/cards/${token}/pan`, auth: apiKey, session: { sessionId: 'AAAA' },
+  note: 'Bad base64, wrong size, bad padding, a wrong key inside, an unknown `Key-Id` and a replayed session id all give exactly this status, code and body: there is no padding oracle, V1 included.',
+});
+
+await exchange('Unauthenticated', { method: 'GET', path: '/v2/cards', auth: 'psk_wrong', note: 'Five failed authentications from one address in a day block it for a minute, ten for five minutes: 429 `RATE_LIMITED` with `Retry-After`.' });
+await exchange('Health', { method: 'GET', path: '/healthz', note: 'Liveness.' });
+await exchange('Readiness', { method: 'GET', path: '/readyz', note: 'Database reachable and an active RSA key loaded; 503 `NOT_READY` otherwise.' });
+await exchange('Metrics', { method: 'GET', path: '/metrics', note: 'Prometheus text format: `paysecure_http_requests_total` and `paysecure_http_request_duration_seconds` by method, route template and status.' });
+await exchange('OpenAPI', { method: 'GET', path: '/openapi.json', note: 'OpenAPI 3.1, generated from the handlers\' annotations.' });
+
+server.kill('SIGTERM');
+
+const doc = [
+  '# PaySecure API (paysecure-server)',
+  '',
+  '<!-- Generated by scripts/gen-api-doc.mjs from a real run; edit the script, not this file. -->',
+  '',
+  'The issuer side of PaySecure V1/V2/V3. Protocol details: [protocol.md](protocol.md).',
+  '',
+  '## Conventions',
+  '',
+  '* **Credentials**: `Authorization: Bearer <credential>`: the tenant\'s API key (`psk_…`, from',
+  '  `paysecure-server tenant create NAME`, stored only as a hash) or an ephemeral key (`pse_…`, one card,',
+  '  listed scopes, at most 15 minutes).',
+  '* **Sessions**: cardholder-data calls carry `Session-Id: <session id>` (and optionally `Key-Id`).',
+  '  `/v2/…` and `/v3/…` use RSA-OAEP (SHA-1) + AES-GCM, `/v1/…` RSAES-PKCS1-v1_5 + AES-CBC. A session id',
+  '  is single use (`serve --allow-session-id-reuse` turns that off).',
+  '* **Encrypted values** are `{ "data": base64, "iv": base64 }` under the session key, fresh IV per value,',
+  '  in both directions.',
+  '* **Errors** are one envelope, `{ "error": { "code", "message", "traceId" } }`, with `traceId` equal to',
+  '  the `x-request-id` response header. Statuses: 400, 401, 403, 404, 405, 409, 413, 423, 429, 500, 503.',
+  '  5xx details are logged, never returned.',
+  '* Bodies are JSON, at most 64 KiB; requests time out after 15 s.',
+  '',
+  '## Endpoints',
+  '',
+  '| endpoint | credential | session |',
+  '| --- | --- | --- |',
+  '| `GET /v2/public-key` | none | no |',
+  '| `POST /v2/cards` (issue), `GET /v2/cards` (list) | tenant | no |',
+  '| `POST /v2/ephemeral-keys` | tenant | no |',
+  '| `POST /v2/cards/{token}/reveal` | tenant or `reveal` | yes |',
+  '| `POST /v{1,2}/cards/{token}/pan` | tenant or `pan` | yes |',
+  '| `POST /v{1,2}/cards/{token}/cvv2` | tenant or `cvv2` | yes |',
+  '| `POST /v{1,2}/cards/{token}/pin` (get), `PUT …/pin` (set) | tenant or `pin:read` / `pin:write` | yes |',
+  '| `POST /v{1,2}/cards/{token}/pin/verify` | tenant or `pin:verify` | yes |',
+  '| `POST /v{1,2}/pin/verify` | tenant | yes |',
+  '| `POST /v2/cards/{token}/pin/unblock` | tenant | no |',
+  '| `POST /v2/cards/{token}/cvv2/verify` | tenant or `cvv2:verify` | yes |',
+  '| `POST /v2/cvv2/verify` | tenant | yes |',
+  '| `POST /v{1,2,3}/tokens` | tenant | yes |',
+  '| `GET /healthz`, `/readyz`, `/metrics`, `/openapi.json` | none | no |',
+  '',
+  ...sections.flatMap((x) => [
+    `### ${x.title}`,
+    '',
+    x.note,
+    '',
+    '```http',
+    x.request,
+    '```',
+    '',
+    `Response \`${x.status}\`:`,
+    '',
+    '```json',
+    x.response,
+    '```',
+    '',
+    ...(x.errors ? [`Errors: ${x.errors}.`, ''] : []),
+  ]),
+].join('\n');
+writeFileSync(path.join(root, 'docs', 'api.md'), doc);
+console.log(`docs/api.md: ${sections.length} exchanges`);
