@@ -498,3 +498,44 @@ fn cli_keys_list_and_rotate() {
         .unwrap();
     assert!(!bad.status.success());
 }
+
+/// The limiter keys on the real peer address: failures from 127.0.0.2 block
+/// 127.0.0.2 only, not 127.0.0.3.
+#[tokio::test]
+async fn failed_logins_block_only_the_offending_address() {
+    let (_dir, data, log) = tmp();
+    let key = create_tenant(&data, "Limit Bank");
+    let server = Server::start(&data, &log, &[]);
+    let from = |ip: &str| {
+        reqwest::Client::builder()
+            .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap()
+    };
+    let (bad, good) = (from("127.0.0.2"), from("127.0.0.3"));
+    let cards = format!("{}/v2/cards", server.url);
+    for _ in 0..5 {
+        assert_eq!(
+            bad.get(&cards)
+                .bearer_auth("psk_nope")
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            401
+        );
+    }
+    let blocked = bad.get(&cards).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(blocked.status(), 429);
+    assert!(blocked.headers().contains_key("retry-after"));
+    assert_eq!(
+        good.get(&cards)
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    server.stop();
+}
