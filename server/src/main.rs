@@ -226,14 +226,15 @@ async fn serve(
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
 
-    // Pick up key rotations made by `keys rotate` in another process.
-    let reloader = Arc::clone(&service);
+    // Pick up key rotations made by `keys rotate` in another process, and
+    // drop expired ephemeral keys.
+    let upkeep = Arc::clone(&service);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(30));
         loop {
             tick.tick().await;
-            if let Err(e) = reloader.reload_keys().await {
-                tracing::error!(error = %e, "key ring reload failed");
+            if let Err(e) = upkeep.housekeeping().await {
+                tracing::error!(error = %e, "housekeeping failed");
             }
         }
     });

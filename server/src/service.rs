@@ -336,6 +336,14 @@ impl Service {
         Ok(())
     }
 
+    /// Periodic upkeep: reloads the key ring (rotations made elsewhere) and
+    /// deletes expired ephemeral keys.
+    pub async fn housekeeping(&self) -> Result<()> {
+        self.reload_keys().await?;
+        self.storage.delete_expired_ephemeral_keys(now()).await?;
+        Ok(())
+    }
+
     /// Rotates the RSA key pair and reloads.
     pub async fn rotate_keys(&self) -> Result<String> {
         let id = keys::rotate(&self.storage, &self.vault, now()).await?;

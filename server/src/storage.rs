@@ -552,12 +552,17 @@ impl Storage {
         Ok(())
     }
 
-    /// An unexpired ephemeral key by hash (expired ones are deleted on the way).
-    pub async fn ephemeral_key(&self, hash: &[u8], now: i64) -> Result<Option<EphemeralKeyRow>> {
-        sqlx::query("DELETE FROM ephemeral_keys WHERE expires_at <= $1")
+    /// Deletes expired ephemeral keys; returns how many.
+    pub async fn delete_expired_ephemeral_keys(&self, now: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM ephemeral_keys WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.pool)
             .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// An unexpired ephemeral key by hash.
+    pub async fn ephemeral_key(&self, hash: &[u8], now: i64) -> Result<Option<EphemeralKeyRow>> {
         let row = sqlx::query("SELECT tenant_id, token, scopes, expires_at FROM ephemeral_keys WHERE key_hash = $1 AND expires_at > $2")
             .bind(hash)
             .bind(now)

@@ -973,3 +973,38 @@ async fn swapped_values_at_rest_do_not_open_and_500s_say_nothing() {
         .await;
     assert_eq!(list.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn housekeeping_drops_expired_ephemeral_keys() {
+    let app = TestApp::new().await;
+    let token = app.issue_card().await["token"].as_str().unwrap().to_owned();
+    let r = app
+        .call(
+            Method::POST,
+            "/v2/ephemeral-keys",
+            Some(&app.tenant_key),
+            &[],
+            Some(json!({"token": token, "scopes": ["pan"], "ttlSeconds": 1})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let _live = app.ephemeral(&token, &["pan"]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.service.housekeeping().await.unwrap();
+    let removed = app
+        .service
+        .storage()
+        .delete_expired_ephemeral_keys(paysecure_server::service::now())
+        .await
+        .unwrap();
+    assert_eq!(removed, 0, "housekeeping already removed the expired key");
+    let db = format!("sqlite://{}", app.dir.path().join("paysecure.db").display());
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db)
+        .await
+        .unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ephemeral_keys")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 1, "the unexpired key stays");
+}
