@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_http::LatencyUnit;
@@ -1046,6 +1047,13 @@ async fn method_not_allowed() -> ApiError {
 
 /// The API router with all middleware.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The API router plus `extra` routes (static pages, demo backend), all
+/// behind the same middleware: request ids, logs, metrics, error envelope,
+/// limits and security headers.
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let api = Router::new()
         .route("/v2/public-key", get(public_key))
         .route("/v2/cards", get(list_cards).post(issue_card))
@@ -1069,7 +1077,8 @@ pub fn router(state: AppState) -> Router {
             .route(&format!("/{v}/pin/verify"), post(verify_pin_by_pan))
             .route(&format!("/{v}/tokens"), post(pan_to_token))
     });
-    api.route("/healthz", get(healthz))
+    api.merge(extra)
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
@@ -1078,6 +1087,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .with_state(state)
         .layer(middleware::from_fn(error_envelope))
+        // Card data must never be cached; nothing is sniffed; no referrers.
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(PropagateRequestIdLayer::x_request_id())

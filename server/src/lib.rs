@@ -21,7 +21,8 @@ pub mod service;
 pub mod storage;
 pub mod telemetry;
 pub mod vault;
+pub mod web;
 
-pub use api::{router, AppState};
+pub use api::{router, router_with, AppState};
 pub use error::{Error, Result};
 pub use service::{Service, ServiceConfig};

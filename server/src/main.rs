@@ -10,7 +10,8 @@ use paysecure_server::ratelimit::AuthLimiter;
 use paysecure_server::storage::Storage;
 use paysecure_server::telemetry::{self, Metrics};
 use paysecure_server::vault::{MasterKeySource, Vault, MASTER_KEY_ENV};
-use paysecure_server::{router, AppState, Service, ServiceConfig};
+use paysecure_server::web::WebConfig;
+use paysecure_server::{router_with, AppState, Service, ServiceConfig};
 
 #[derive(Parser)]
 #[command(
@@ -65,6 +66,23 @@ enum Command {
         /// Accept a session id more than once (default: single use).
         #[arg(long)]
         allow_session_id_reuse: bool,
+        /// Demo mode: seed a demo tenant with cards and serve the demo
+        /// cardholder app at /demo/ with its ephemeral-key backend.
+        #[arg(long)]
+        demo: bool,
+        /// Folder with widget/, sdk/ and demo/ (served when it exists).
+        #[arg(long, default_value = "www")]
+        www: PathBuf,
+        /// The web build of paysecure-wasm, served at /pkg/.
+        #[arg(long, default_value = "pkg/web")]
+        pkg: PathBuf,
+        /// Origin the widgets are served from [default: http(s)://127.0.0.1:PORT].
+        #[arg(long)]
+        widget_origin: Option<String>,
+        /// Origins allowed to frame the widgets, space-separated
+        /// [default: 'self', plus http(s)://localhost:PORT in demo mode].
+        #[arg(long)]
+        frame_ancestors: Option<String>,
     },
     /// Manage tenants.
     Tenant {
@@ -150,17 +168,22 @@ fn create_data_dir(dir: &Path) -> Result<(), String> {
 
 async fn run(cli: Cli) -> Result<(), String> {
     match &cli.command {
-        Command::Serve {
-            listen,
-            tls_cert,
-            tls_key,
-            allow_session_id_reuse,
-        } => {
-            let config = ServiceConfig {
-                single_use_session_ids: !allow_session_id_reuse,
-            };
+        Command::Serve { listen, tls_cert, tls_key, allow_session_id_reuse, demo, www, pkg, widget_origin, frame_ancestors } => {
+            let config = ServiceConfig { single_use_session_ids: !allow_session_id_reuse };
             let service = Arc::new(open(&cli, config).await?);
-            serve(service, *listen, tls_cert.clone().zip(tls_key.clone())).await
+            let demo_tenant = if *demo {
+                Some(paysecure_server::web::seed_demo(&service, &cli.data_dir).await.map_err(|e| e.to_string())?)
+            } else {
+                None
+            };
+            let web = WebOptions {
+                www: www.clone(),
+                pkg: pkg.clone(),
+                widget_origin: widget_origin.clone(),
+                frame_ancestors: frame_ancestors.clone(),
+                demo_tenant,
+            };
+            serve(service, *listen, tls_cert.clone().zip(tls_key.clone()), web).await
         }
         Command::Tenant {
             command: TenantCommand::Create { name },
@@ -214,17 +237,48 @@ fn date(secs: i64) -> String {
         .unwrap_or_default()
 }
 
-async fn serve(
-    service: Arc<Service>,
-    listen: SocketAddr,
-    tls: Option<(PathBuf, PathBuf)>,
-) -> Result<(), String> {
-    let state = AppState {
-        service: Arc::clone(&service),
-        limiter: Arc::new(AuthLimiter::default()),
-        metrics: Arc::new(Metrics::default()),
+struct WebOptions {
+    www: PathBuf,
+    pkg: PathBuf,
+    widget_origin: Option<String>,
+    frame_ancestors: Option<String>,
+    demo_tenant: Option<String>,
+}
+
+async fn serve(service: Arc<Service>, listen: SocketAddr, tls: Option<(PathBuf, PathBuf)>, web: WebOptions) -> Result<(), String> {
+    let listener = std::net::TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+
+    let state = AppState { service: Arc::clone(&service), limiter: Arc::new(AuthLimiter::default()), metrics: Arc::new(Metrics::default()) };
+    let extra = if web.www.is_dir() {
+        let port = local.port();
+        let widget_origin = web.widget_origin.unwrap_or_else(|| format!("{scheme}://127.0.0.1:{port}"));
+        let mut ancestors: Vec<String> = match &web.frame_ancestors {
+            Some(list) => list.split_whitespace().map(str::to_owned).collect(),
+            None => vec!["'self'".to_owned()],
+        };
+        if web.frame_ancestors.is_none() && web.demo_tenant.is_some() {
+            ancestors.push(format!("{scheme}://localhost:{port}"));
+        }
+        if !web.pkg.is_dir() {
+            tracing::warn!(pkg = %web.pkg.display(), "the web build of paysecure-wasm is missing: widgets will not load (run scripts/build.sh web)");
+        }
+        paysecure_server::web::routes(WebConfig {
+            www: web.www,
+            pkg: web.pkg,
+            widget_origin,
+            frame_ancestors: ancestors,
+            demo_tenant: web.demo_tenant,
+        })
+    } else {
+        if web.demo_tenant.is_some() {
+            return Err(format!("--demo needs the www folder ({} not found)", web.www.display()));
+        }
+        axum::Router::new()
     };
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router_with(state, extra).into_make_service_with_connect_info::<SocketAddr>();
 
     // Pick up key rotations made by `keys rotate` in another process, and
     // drop expired ephemeral keys.
@@ -247,10 +301,6 @@ async fn serve(
         shutdown.graceful_shutdown(Some(Duration::from_secs(10)));
     });
 
-    let listener = std::net::TcpListener::bind(listen)
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
     match tls {
         Some((cert, key)) => {
             let _ = rustls_default_provider();

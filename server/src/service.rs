@@ -544,11 +544,20 @@ impl Service {
             i64::from(u8::from(date.month())),
             i64::from(date.year()) + 3,
         );
+        // The brand's usual PAN length: AMEX 15, Diners 14, others 16.
+        let pan_len = match card::card_brand(bin) {
+            Ok(CardBrand::Amex) => 15,
+            Ok(CardBrand::Diners) => 14,
+            _ => 16,
+        };
+        if bin.len() >= pan_len - 1 {
+            return Err(Error::bad_request("INVALID_BIN", "the BIN leaves no room for account digits"));
+        }
         // A collision with an existing PAN is possible in principle; retry.
         for _ in 0..5 {
             let mut pan = Zeroizing::new(bin.to_owned());
             let digits = random_bytes::<16>()?;
-            for d in digits.iter().take(15 - bin.len()) {
+            for d in digits.iter().take(pan_len - 1 - bin.len()) {
                 pan.push(char::from(b'0' + d % 10));
             }
             let check =
