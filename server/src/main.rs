@@ -168,11 +168,27 @@ fn create_data_dir(dir: &Path) -> Result<(), String> {
 
 async fn run(cli: Cli) -> Result<(), String> {
     match &cli.command {
-        Command::Serve { listen, tls_cert, tls_key, allow_session_id_reuse, demo, www, pkg, widget_origin, frame_ancestors } => {
-            let config = ServiceConfig { single_use_session_ids: !allow_session_id_reuse };
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+            allow_session_id_reuse,
+            demo,
+            www,
+            pkg,
+            widget_origin,
+            frame_ancestors,
+        } => {
+            let config = ServiceConfig {
+                single_use_session_ids: !allow_session_id_reuse,
+            };
             let service = Arc::new(open(&cli, config).await?);
             let demo_tenant = if *demo {
-                Some(paysecure_server::web::seed_demo(&service, &cli.data_dir).await.map_err(|e| e.to_string())?)
+                Some(
+                    paysecure_server::web::seed_demo(&service, &cli.data_dir)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                )
             } else {
                 None
             };
@@ -245,16 +261,28 @@ struct WebOptions {
     demo_tenant: Option<String>,
 }
 
-async fn serve(service: Arc<Service>, listen: SocketAddr, tls: Option<(PathBuf, PathBuf)>, web: WebOptions) -> Result<(), String> {
-    let listener = std::net::TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+async fn serve(
+    service: Arc<Service>,
+    listen: SocketAddr,
+    tls: Option<(PathBuf, PathBuf)>,
+    web: WebOptions,
+) -> Result<(), String> {
+    let listener = std::net::TcpListener::bind(listen)
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let scheme = if tls.is_some() { "https" } else { "http" };
 
-    let state = AppState { service: Arc::clone(&service), limiter: Arc::new(AuthLimiter::default()), metrics: Arc::new(Metrics::default()) };
+    let state = AppState {
+        service: Arc::clone(&service),
+        limiter: Arc::new(AuthLimiter::default()),
+        metrics: Arc::new(Metrics::default()),
+    };
     let extra = if web.www.is_dir() {
         let port = local.port();
-        let widget_origin = web.widget_origin.unwrap_or_else(|| format!("{scheme}://127.0.0.1:{port}"));
+        let widget_origin = web
+            .widget_origin
+            .unwrap_or_else(|| format!("{scheme}://127.0.0.1:{port}"));
         let mut ancestors: Vec<String> = match &web.frame_ancestors {
             Some(list) => list.split_whitespace().map(str::to_owned).collect(),
             None => vec!["'self'".to_owned()],
@@ -274,7 +302,10 @@ async fn serve(service: Arc<Service>, listen: SocketAddr, tls: Option<(PathBuf, 
         })
     } else {
         if web.demo_tenant.is_some() {
-            return Err(format!("--demo needs the www folder ({} not found)", web.www.display()));
+            return Err(format!(
+                "--demo needs the www folder ({} not found)",
+                web.www.display()
+            ));
         }
         axum::Router::new()
     };

@@ -551,7 +551,10 @@ impl Service {
             _ => 16,
         };
         if bin.len() >= pan_len - 1 {
-            return Err(Error::bad_request("INVALID_BIN", "the BIN leaves no room for account digits"));
+            return Err(Error::bad_request(
+                "INVALID_BIN",
+                "the BIN leaves no room for account digits",
+            ));
         }
         // A collision with an existing PAN is possible in principle; retry.
         for _ in 0..5 {

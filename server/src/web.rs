@@ -43,13 +43,20 @@ fn csp(value: String) -> HeaderValue {
 
 fn static_dir(dir: PathBuf, policy: HeaderValue) -> SetResponseHeader<ServeDir, HeaderValue> {
     ServiceBuilder::new()
-        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, policy))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            policy,
+        ))
         .service(ServeDir::new(dir).append_index_html_on_directories(true))
 }
 
 /// The web routes.
 pub fn routes(cfg: WebConfig) -> Router<AppState> {
-    let ancestors = if cfg.frame_ancestors.is_empty() { "'self'".to_owned() } else { cfg.frame_ancestors.join(" ") };
+    let ancestors = if cfg.frame_ancestors.is_empty() {
+        "'self'".to_owned()
+    } else {
+        cfg.frame_ancestors.join(" ")
+    };
     // No inline script anywhere; WebAssembly allowed; only our own origin.
     let widget_csp = csp(format!(
         "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
@@ -61,23 +68,45 @@ pub fn routes(cfg: WebConfig) -> Router<AppState> {
         cfg.widget_origin
     ));
     let mut r = Router::new()
-        .nest_service("/widget", static_dir(cfg.www.join("widget"), widget_csp.clone()))
+        .nest_service(
+            "/widget",
+            static_dir(cfg.www.join("widget"), widget_csp.clone()),
+        )
         .nest_service("/pkg", static_dir(cfg.pkg.clone(), widget_csp.clone()))
-        .nest_service("/sdk", static_dir(cfg.www.join("sdk"), widget_csp));
+        .nest_service(
+            "/sdk",
+            // Public script that host pages of other origins import as a module: CORS-readable.
+            ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                    HeaderValue::from_static("*"),
+                ))
+                .service(static_dir(cfg.www.join("sdk"), widget_csp)),
+        );
     if let Some(tenant) = cfg.demo_tenant.clone() {
-        let demo = Arc::new(DemoState { tenant, widget_origin: cfg.widget_origin.clone() });
+        let demo = Arc::new(DemoState {
+            tenant,
+            widget_origin: cfg.widget_origin.clone(),
+        });
         let (d1, d2, d3) = (Arc::clone(&demo), Arc::clone(&demo), demo);
         r = r
             .nest_service("/demo", static_dir(cfg.www.join("demo"), host_csp))
             .route("/", get(|| async { Redirect::temporary("/demo/") }))
-            .route("/demo-api/config", get(move |s: State<AppState>| demo_config(s, Arc::clone(&d1))))
+            .route(
+                "/demo-api/config",
+                get(move |s: State<AppState>| demo_config(s, Arc::clone(&d1))),
+            )
             .route(
                 "/demo-api/ephemeral-keys",
-                post(move |s: State<AppState>, b: JsonBody<DemoKeyRequest>| demo_ephemeral_key(s, Arc::clone(&d2), b)),
+                post(move |s: State<AppState>, b: JsonBody<DemoKeyRequest>| {
+                    demo_ephemeral_key(s, Arc::clone(&d2), b)
+                }),
             )
             .route(
                 "/demo-api/cards/{token}/unblock",
-                post(move |s: State<AppState>, t: UrlPath<String>| demo_unblock(s, Arc::clone(&d3), t)),
+                post(move |s: State<AppState>, t: UrlPath<String>| {
+                    demo_unblock(s, Arc::clone(&d3), t)
+                }),
             );
     }
     r
@@ -91,7 +120,9 @@ struct DemoState {
 
 impl DemoState {
     fn principal(&self) -> Principal {
-        Principal::Tenant { tenant_id: self.tenant.clone() }
+        Principal::Tenant {
+            tenant_id: self.tenant.clone(),
+        }
     }
 }
 
@@ -103,10 +134,19 @@ struct DemoConfig {
     cards: Vec<CardDto>,
 }
 
-async fn demo_config(State(state): State<AppState>, demo: Arc<DemoState>) -> std::result::Result<Json<DemoConfig>, ApiError> {
-    let filter = CardFilter { customer_id: Some(DEMO_CUSTOMER.into()), ..CardFilter::default() };
+async fn demo_config(
+    State(state): State<AppState>,
+    demo: Arc<DemoState>,
+) -> std::result::Result<Json<DemoConfig>, ApiError> {
+    let filter = CardFilter {
+        customer_id: Some(DEMO_CUSTOMER.into()),
+        ..CardFilter::default()
+    };
     let cards = state.service.list_cards(&demo.principal(), &filter).await?;
-    Ok(Json(DemoConfig { widget_origin: demo.widget_origin.clone(), cards: cards.into_iter().map(CardDto::from).collect() }))
+    Ok(Json(DemoConfig {
+        widget_origin: demo.widget_origin.clone(),
+        cards: cards.into_iter().map(CardDto::from).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,8 +172,17 @@ async fn demo_ephemeral_key(
     JsonBody(req): JsonBody<DemoKeyRequest>,
 ) -> std::result::Result<(StatusCode, Json<DemoKey>), ApiError> {
     let ttl = req.ttl_seconds.unwrap_or(300);
-    let (key, expires_at) = state.service.create_ephemeral_key(&demo.principal(), &req.token, &req.scopes, ttl).await?;
-    Ok((StatusCode::CREATED, Json(DemoKey { key: key.to_string(), expires_at })))
+    let (key, expires_at) = state
+        .service
+        .create_ephemeral_key(&demo.principal(), &req.token, &req.scopes, ttl)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(DemoKey {
+            key: key.to_string(),
+            expires_at,
+        }),
+    ))
 }
 
 async fn demo_unblock(
@@ -141,7 +190,13 @@ async fn demo_unblock(
     demo: Arc<DemoState>,
     UrlPath(token): UrlPath<String>,
 ) -> std::result::Result<Json<CardDto>, ApiError> {
-    Ok(Json(state.service.unblock_pin(&demo.principal(), &token).await?.into()))
+    Ok(Json(
+        state
+            .service
+            .unblock_pin(&demo.principal(), &token)
+            .await?
+            .into(),
+    ))
 }
 
 /// The demo cardholder's customer id.
@@ -164,13 +219,24 @@ pub async fn seed_demo(service: &Service, data_dir: &Path) -> Result<String> {
     }
     let (tenant, api_key) = service.create_tenant("Demo Bank").await?;
     let write = |name: &str, text: &str| -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(data_dir.join(name))?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(data_dir.join(name))?;
         f.write_all(text.as_bytes())?;
         f.write_all(b"\n")
     };
     write(DEMO_KEY_FILE, &api_key).map_err(|_| Error::Crypto("cannot write the demo key file"))?;
-    let principal = Principal::Tenant { tenant_id: tenant.clone() };
-    let cards = [("400000", "ADA LOVELACE", "ada-visa"), ("222100", "ADA LOVELACE", "ada-mc"), ("370000", "ADA LOVELACE", "ada-amex")];
+    let principal = Principal::Tenant {
+        tenant_id: tenant.clone(),
+    };
+    let cards = [
+        ("400000", "ADA LOVELACE", "ada-visa"),
+        ("222100", "ADA LOVELACE", "ada-mc"),
+        ("370000", "ADA LOVELACE", "ada-amex"),
+    ];
     for (i, (bin, name, reference)) in cards.into_iter().enumerate() {
         let card = service
             .issue_card(
@@ -189,6 +255,7 @@ pub async fn seed_demo(service: &Service, data_dir: &Path) -> Result<String> {
             service.set_pin(&principal, &card.token, &pin).await?;
         }
     }
-    write(DEMO_TENANT_FILE, &tenant).map_err(|_| Error::Crypto("cannot write the demo tenant file"))?;
+    write(DEMO_TENANT_FILE, &tenant)
+        .map_err(|_| Error::Crypto("cannot write the demo tenant file"))?;
     Ok(tenant)
 }

@@ -107,6 +107,27 @@ after(async () => {
   server?.kill('SIGTERM');
 });
 
+test('security headers: widget CSP and framing, no-store, CORS only on the helper', async () => {
+  const widget = await fetch(`${apiOrigin}/widget/reveal.html`);
+  const csp = widget.headers.get('content-security-policy');
+  assert.match(csp, /script-src 'self' 'wasm-unsafe-eval'/);
+  assert.match(csp, new RegExp(`frame-ancestors 'self' ${hostOrigin.replace(/[.]/g, '\\.')}`));
+  assert.doesNotMatch(csp, /unsafe-inline/);
+  assert.equal(widget.headers.get('cache-control'), 'no-store');
+  assert.equal(widget.headers.get('referrer-policy'), 'no-referrer');
+  assert.equal(widget.headers.get('access-control-allow-origin'), null);
+  const sdk = await fetch(`${apiOrigin}/sdk/paysecure-embed.js`);
+  assert.equal(sdk.headers.get('access-control-allow-origin'), '*');
+  assert.match(sdk.headers.get('content-type'), /javascript/);
+  const host = await fetch(`${hostOrigin}/demo/`);
+  assert.match(host.headers.get('content-security-policy'), new RegExp(`frame-src ${apiOrigin.replace(/[.]/g, '\\.')}`));
+  // No inline script in any widget or demo page.
+  for (const p of ['/widget/reveal.html', '/widget/pin.html', '/demo/']) {
+    const html = await (await fetch(`${apiOrigin}${p}`)).text();
+    assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, p);
+  }
+});
+
 test('the host lists the cards masked, and frames the widget from the other origin', async () => {
   const { page, errors } = await newPage();
   const items = await page.locator('.card-item .masked').allTextContents();

@@ -62,5 +62,5 @@ export function mountCardReveal(element, options) {
 
 /** The PIN widget: set, reveal and verify the PIN (options.features picks which). */
 export function mountSetPin(element, options) {
-  return mount(element, 'pin.html', 'Card PIN', '560px', options);
+  return mount(element, 'pin.html', 'Card PIN', '660px', options);
 }
