@@ -31,7 +31,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::Error;
 use crate::ratelimit::AuthLimiter;
-use crate::service::{self, CardSummary, IssueCard, Principal, Scope, Service};
+use crate::service::{self, base64url, rfc3339, CardSummary, IssueCard, Principal, Scope, Service};
 use crate::storage::CardFilter;
 use crate::telemetry::Metrics;
 
@@ -591,16 +591,6 @@ pub struct CardDto {
     pub created_at: String,
 }
 
-fn rfc3339(secs: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 impl From<CardSummary> for CardDto {
     fn from(c: CardSummary) -> Self {
         CardDto {
@@ -689,20 +679,14 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 async fn public_key(State(state): State<AppState>) -> ApiResult<PublicKeyResponse> {
     let ring = state.service.keyring();
     let key = ring.active()?;
-    let b64url = |b: &[u8]| {
-        paysecure_wasm::encoding::encode(b)
-            .trim_end_matches('=')
-            .replace('+', "-")
-            .replace('/', "_")
-    };
     Ok(Json(PublicKeyResponse {
         key_id: key.key_id.clone(),
         algorithm: "RSA-OAEP-SHA1".into(),
         public_key: key.public_pem(),
         jwk: Jwk {
             kty: "RSA".into(),
-            n: b64url(&key.public.modulus_be()),
-            e: b64url(&key.public.exponent_be()),
+            n: base64url(&key.public.modulus_be()),
+            e: base64url(&key.public.exponent_be()),
             alg: "RSA-OAEP".into(),
             kid: key.key_id.clone(),
             use_: "enc".into(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use paysecure_server::ratelimit::AuthLimiter;
+use paysecure_server::service::rfc3339;
 use paysecure_server::storage::Storage;
 use paysecure_server::telemetry::{self, Metrics};
 use paysecure_server::vault::{MasterKeySource, Vault, MASTER_KEY_ENV};
@@ -234,23 +235,13 @@ async fn run(cli: Cli) -> Result<(), String> {
                     "{:<22} {:<9} {:<21} {:<21}",
                     r.key_id,
                     r.status,
-                    date(r.created_at),
-                    date(r.expires_at)
+                    rfc3339(r.created_at),
+                    rfc3339(r.expires_at)
                 );
             }
             Ok(())
         }
     }
-}
-
-fn date(secs: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }
 
 struct WebOptions {

@@ -40,7 +40,19 @@ fn sha256(data: &[u8]) -> Vec<u8> {
     digest::digest(&digest::SHA256, data).as_ref().to_vec()
 }
 
-fn base64url(bytes: &[u8]) -> String {
+/// RFC 3339 text of Unix seconds (empty if out of range).
+pub fn rfc3339(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Unpadded base64url (RFC 4648 §5), as JWKs and credentials use.
+pub fn base64url(bytes: &[u8]) -> String {
     paysecure_wasm::encoding::encode(bytes)
         .trim_end_matches('=')
         .replace('+', "-")

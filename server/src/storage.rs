@@ -176,6 +176,14 @@ const CARD_COLUMNS: &str = "tenant_id, token, pan_sealed, pan_first6, pan_last4,
      expiry_year, status, account_id, customer_id, customer_ref, cardholder_name, pin_sealed, pin_tries, \
      pin_blocked, created_at";
 
+fn tenant_from_row(r: &sqlx::any::AnyRow) -> std::result::Result<TenantRow, sqlx::Error> {
+    Ok(TenantRow {
+        id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        cvk_sealed: r.try_get(2)?,
+    })
+}
+
 fn card_from_row(r: &sqlx::any::AnyRow) -> std::result::Result<CardRow, sqlx::Error> {
     Ok(CardRow {
         tenant_id: r.try_get(0)?,
@@ -281,14 +289,7 @@ impl Storage {
             .bind(hash)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(TenantRow {
-                id: r.try_get(0)?,
-                name: r.try_get(1)?,
-                cvk_sealed: r.try_get(2)?,
-            })
-        })
-        .transpose()
+        Ok(row.as_ref().map(tenant_from_row).transpose()?)
     }
 
     /// A tenant by id.
@@ -297,14 +298,7 @@ impl Storage {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(TenantRow {
-                id: r.try_get(0)?,
-                name: r.try_get(1)?,
-                cvk_sealed: r.try_get(2)?,
-            })
-        })
-        .transpose()
+        Ok(row.as_ref().map(tenant_from_row).transpose()?)
     }
 
     // ---- RSA keys
