@@ -40,7 +40,17 @@ if [ ${#pkgs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 fi
 
-# 5. npm tools (binaryen's wasm-opt, node-forge, playwright-core, typescript),
+# 5. PostgreSQL for the server's second test pass and cluster tests: this
+#    machine kind runs one at 127.0.0.1:5432 (trust auth); start it if stopped.
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  if command -v pg_ctlcluster >/dev/null && [ -n "$(ls /etc/postgresql 2>/dev/null)" ]; then
+    log "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start || true
+  fi
+  pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable at 127.0.0.1:5432" >&2; exit 1; }
+fi
+
+# 6. npm tools (binaryen's wasm-opt, node-forge, playwright-core, typescript),
 #    reinstalled only when package-lock.json changes.
 stamp=node_modules/.paysecure-lock.sha256
 sum=$(sha256sum package-lock.json | cut -d' ' -f1)

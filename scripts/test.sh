@@ -3,7 +3,9 @@
 # every layer and checks that each test runner really ran tests.
 #   lint      cargo fmt --check, clippy (native and wasm32) with -D warnings
 #   rust      cargo test: unit, known-answer vectors, tamper and property tests;
-#             the server's router tests and real-process tests (restart, TLS, concurrency)
+#             the server's router tests, real-process tests (restart, TLS,
+#             concurrency) and two-node cluster tests on PostgreSQL
+#   rust-pg   the server's router and process tests again, on PostgreSQL
 #   wasm      wasm-bindgen tests in Node and in headless Chromium
 #   package   wasm-pack build for web, bundler and nodejs; TypeScript check
 #   js        node --test: API, node-forge, WebCrypto, OpenSSL, Java JCE interop,
@@ -49,6 +51,11 @@ cargo test --workspace 2>&1 | tee "$logs/rust.log"
 count_cargo rust "$logs/rust.log"
 cargo build --quiet -p paysecure-server   # the binary the JS end-to-end suite starts
 
+log "rust-pg: the server suite again, on PostgreSQL (a fresh database per test)"
+PAYSECURE_TEST_POSTGRES="${PAYSECURE_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/postgres}" \
+  cargo test -p paysecure-server --test api --test process -- --skip cluster_ 2>&1 | tee "$logs/rust-pg.log"
+count_cargo rust-pg "$logs/rust-pg.log"
+
 log "wasm: wasm-bindgen tests in Node"
 wasm-pack test --node -- --test wasm_node 2>&1 | tee "$logs/wasm-node.log"
 count_cargo wasm-node "$logs/wasm-node.log"
@@ -73,7 +80,7 @@ count_node browser "$logs/browser.log"
 total_p=0; total_f=0
 echo
 echo "layer          passed  failed"
-for layer in rust wasm-node wasm-chrome js browser; do
+for layer in rust rust-pg wasm-node wasm-chrome js browser; do
   printf '%-14s %6d  %6d\n' "$layer" "${passed[$layer]}" "${failed[$layer]}"
   total_p=$(( total_p + passed[$layer] )); total_f=$(( total_f + failed[$layer] ))
 done

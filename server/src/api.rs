@@ -30,8 +30,7 @@ use tower_http::LatencyUnit;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::Error;
-use crate::ratelimit::AuthLimiter;
-use crate::service::{self, base64url, rfc3339, CardSummary, IssueCard, Principal, Scope, Service};
+use crate::service::{base64url, rfc3339, CardSummary, IssueCard, Principal, Scope, Service};
 use crate::storage::CardFilter;
 use crate::telemetry::Metrics;
 
@@ -45,8 +44,6 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct AppState {
     /// The domain.
     pub service: Arc<Service>,
-    /// Failed-authentication limits.
-    pub limiter: Arc<AuthLimiter>,
     /// Request metrics.
     pub metrics: Arc<Metrics>,
 }
@@ -267,9 +264,8 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let ip = client_ip(parts);
-        let now = service::now();
-        if let Err(secs) = state.limiter.check(ip, now) {
+        let ip = client_ip(parts).to_string();
+        if let Err(secs) = state.service.check_client(&ip).await? {
             return Err(ApiError {
                 retry_after: Some(secs),
                 ..ApiError::new(
@@ -293,7 +289,7 @@ impl FromRequestParts<AppState> for Auth {
         match result {
             Ok(p) => Ok(Auth(p)),
             Err(Error::Unauthenticated) => {
-                if state.limiter.record_failure(ip, now).is_some() {
+                if state.service.record_auth_failure(&ip).await?.is_some() {
                     tracing::warn!(%ip, "client blocked after repeated failed authentications");
                 }
                 Err(Error::Unauthenticated.into())

@@ -121,7 +121,11 @@ impl KeyRing {
         let mut rows = storage.usable_rsa_keys().await?;
         if !rows.iter().any(|r| r.status == "active") {
             let row = generate(vault, now)?;
-            storage.rotate_in_rsa_key(&row, now).await?;
+            match storage.rotate_in_rsa_key(&row, now).await {
+                // Another node created the first key at the same moment.
+                Ok(()) | Err(crate::storage::StorageError::Duplicate) => {}
+                Err(e) => return Err(e.into()),
+            }
             rows = storage.usable_rsa_keys().await?;
         }
         let keys = rows
@@ -149,7 +153,7 @@ impl KeyRing {
         session_id: &str,
         key_id: Option<&str>,
         version: Version,
-    ) -> Result<(SessionKey, &str)> {
+    ) -> Result<(SessionKey, String)> {
         let ciphertext = paysecure_wasm::encoding::decode(session_id, "session id")
             .map_err(|_| Error::InvalidSession)?;
         let candidates = self
@@ -162,7 +166,7 @@ impl KeyRing {
             }
             if let Some(plain) = key.decrypt(&ciphertext, version) {
                 if let Ok(session_key) = SessionKey::from_session_id_plaintext(&plain) {
-                    return Ok((session_key, key.key_id.as_str()));
+                    return Ok((session_key, key.key_id.clone()));
                 }
             }
         }

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use paysecure_server::ratelimit::AuthLimiter;
 use paysecure_server::service::rfc3339;
-use paysecure_server::storage::Storage;
+use paysecure_server::storage::{Storage, StorageOptions};
 use paysecure_server::telemetry::{self, Metrics};
 use paysecure_server::vault::{MasterKeySource, Vault, MASTER_KEY_ENV};
 use paysecure_server::web::WebConfig;
@@ -29,9 +28,25 @@ struct Cli {
         default_value = "paysecure-data"
     )]
     data_dir: PathBuf,
-    /// Database URL instead of the embedded SQLite (e.g. sqlite:///path/db).
-    #[arg(long, global = true, env = "PAYSECURE_DATABASE_URL")]
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in --data-dir].
+    #[arg(long, global = true, env = "DATABASE_URL")]
     database_url: Option<String>,
+    /// Largest number of database connections per process.
+    #[arg(
+        long,
+        global = true,
+        env = "PAYSECURE_DB_MAX_CONNECTIONS",
+        default_value_t = 8
+    )]
+    db_max_connections: u32,
+    /// Seconds a request waits for a free database connection.
+    #[arg(
+        long,
+        global = true,
+        env = "PAYSECURE_DB_ACQUIRE_TIMEOUT",
+        default_value_t = 10
+    )]
+    db_acquire_timeout_secs: u64,
     /// Log format.
     #[arg(
         long,
@@ -84,7 +99,13 @@ enum Command {
         /// [default: 'self', plus http(s)://localhost:PORT in demo mode].
         #[arg(long)]
         frame_ancestors: Option<String>,
+        /// Seconds between housekeeping runs (key-ring reload, purging
+        /// expired ephemeral keys and throttle rows).
+        #[arg(long, default_value_t = 30)]
+        housekeeping_secs: u64,
     },
+    /// Apply the database migrations and exit (serve applies them too).
+    Migrate,
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
@@ -145,11 +166,20 @@ async fn open(cli: &Cli, config: ServiceConfig) -> Result<Service, String> {
     if source == MasterKeySource::Created {
         tracing::warn!(dir = %cli.data_dir.display(), "created a new master key file; back it up: without it the vault cannot be read");
     }
-    let storage = match &cli.database_url {
-        Some(url) => Storage::connect(url).await,
-        None => Storage::open_sqlite(&cli.data_dir).await,
-    }
-    .map_err(|e| format!("cannot open the database: {e}"))?;
+    let options = StorageOptions {
+        max_connections: cli.db_max_connections,
+        acquire_timeout: Duration::from_secs(cli.db_acquire_timeout_secs.max(1)),
+    };
+    let url = match &cli.database_url {
+        Some(url) => url.clone(),
+        None => format!(
+            "sqlite://{}?mode=rwc",
+            cli.data_dir.join("paysecure.db").display()
+        ),
+    };
+    let storage = Storage::connect(&url, &options)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
     Service::new(storage, vault, config)
         .await
         .map_err(|e| e.to_string())
@@ -179,6 +209,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             pkg,
             widget_origin,
             frame_ancestors,
+            housekeeping_secs,
         } => {
             let config = ServiceConfig {
                 single_use_session_ids: !allow_session_id_reuse,
@@ -200,7 +231,27 @@ async fn run(cli: Cli) -> Result<(), String> {
                 frame_ancestors: frame_ancestors.clone(),
                 demo_tenant,
             };
-            serve(service, *listen, tls_cert.clone().zip(tls_key.clone()), web).await
+            serve(
+                service,
+                *listen,
+                tls_cert.clone().zip(tls_key.clone()),
+                web,
+                *housekeeping_secs,
+            )
+            .await
+        }
+        Command::Migrate => {
+            let service = open(&cli, ServiceConfig::default()).await?;
+            let version = service
+                .storage()
+                .migrate()
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "database schema at version {version} ({:?})",
+                service.storage().backend()
+            );
+            Ok(())
         }
         Command::Tenant {
             command: TenantCommand::Create { name },
@@ -257,6 +308,7 @@ async fn serve(
     listen: SocketAddr,
     tls: Option<(PathBuf, PathBuf)>,
     web: WebOptions,
+    housekeeping_secs: u64,
 ) -> Result<(), String> {
     let listener = std::net::TcpListener::bind(listen)
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -266,7 +318,6 @@ async fn serve(
 
     let state = AppState {
         service: Arc::clone(&service),
-        limiter: Arc::new(AuthLimiter::default()),
         metrics: Arc::new(Metrics::default()),
     };
     let extra = if web.www.is_dir() {
@@ -306,7 +357,7 @@ async fn serve(
     // drop expired ephemeral keys.
     let upkeep = Arc::clone(&service);
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        let mut tick = tokio::time::interval(Duration::from_secs(housekeeping_secs.max(1)));
         loop {
             tick.tick().await;
             if let Err(e) = upkeep.housekeeping().await {
@@ -323,7 +374,7 @@ async fn serve(
         shutdown.graceful_shutdown(Some(Duration::from_secs(10)));
     });
 
-    match tls {
+    let served = match tls {
         Some((cert, key)) => {
             let _ = rustls_default_provider();
             let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
@@ -344,7 +395,10 @@ async fn serve(
                 .await
                 .map_err(|e| e.to_string())
         }
-    }
+    };
+    // Drained: close the database pool cleanly.
+    service.storage().close().await;
+    served
 }
 
 fn rustls_default_provider() -> Result<(), ()> {

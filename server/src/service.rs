@@ -278,6 +278,8 @@ pub struct Service {
     storage: Storage,
     vault: Vault,
     keyring: RwLock<Arc<KeyRing>>,
+    /// When the key ring was last loaded (Unix seconds).
+    keys_loaded_at: std::sync::atomic::AtomicI64,
     config: ServiceConfig,
 }
 
@@ -321,6 +323,7 @@ impl Service {
             storage,
             vault,
             keyring: RwLock::new(Arc::new(ring)),
+            keys_loaded_at: std::sync::atomic::AtomicI64::new(now()),
             config,
         })
     }
@@ -341,6 +344,8 @@ impl Service {
     /// Reloads the key ring from storage (after a rotation elsewhere).
     pub async fn reload_keys(&self) -> Result<()> {
         let ring = Arc::new(KeyRing::load_or_create(&self.storage, &self.vault, now()).await?);
+        self.keys_loaded_at
+            .store(now(), std::sync::atomic::Ordering::Relaxed);
         match self.keyring.write() {
             Ok(mut k) => *k = ring,
             Err(p) => *p.into_inner() = ring,
@@ -353,6 +358,7 @@ impl Service {
     pub async fn housekeeping(&self) -> Result<()> {
         self.reload_keys().await?;
         self.storage.delete_expired_ephemeral_keys(now()).await?;
+        self.storage.purge_auth_failures(now()).await?;
         Ok(())
     }
 
@@ -391,6 +397,27 @@ impl Service {
             )
             .await?;
         Ok((tenant_id, api_key))
+    }
+
+    /// `Err(seconds)` while `client` is blocked after failed authentications.
+    pub async fn check_client(&self, client: &str) -> Result<std::result::Result<(), i64>> {
+        let now = now();
+        Ok(match self.storage.auth_blocked_until(client, now).await? {
+            Some(until) => Err(until - now),
+            None => Ok(()),
+        })
+    }
+
+    /// Counts a failed authentication of `client` (shared by all nodes);
+    /// returns the block length if this failure starts one.
+    pub async fn record_auth_failure(&self, client: &str) -> Result<Option<i64>> {
+        use crate::ratelimit::{LONG_BLOCK, SHORT_BLOCK};
+        let now = now();
+        let (failures, until) = self
+            .storage
+            .record_auth_failure(client, now, SHORT_BLOCK, LONG_BLOCK)
+            .await?;
+        Ok((failures == SHORT_BLOCK.0 || failures >= LONG_BLOCK.0).then_some(until - now))
     }
 
     /// Identifies a bearer credential: a tenant API key (`psk_`) or an
@@ -471,12 +498,27 @@ impl Service {
         session_id: &str,
         key_id: Option<&str>,
     ) -> Result<Session> {
-        let ring = self.keyring();
-        let (key, used_key) = ring.unwrap_session_id(session_id.trim(), key_id, version)?;
+        let id = session_id.trim();
+        let (key, used_key) = match self.keyring().unwrap_session_id(id, key_id, version) {
+            Ok(found) => found,
+            // Perhaps made for a key another node just rotated in: reload the
+            // ring (at most once a second per node) and try once more.
+            Err(Error::InvalidSession)
+                if now()
+                    - self
+                        .keys_loaded_at
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                    >= 1 =>
+            {
+                self.reload_keys().await?;
+                self.keyring().unwrap_session_id(id, key_id, version)?
+            }
+            Err(e) => return Err(e),
+        };
         if self.config.single_use_session_ids
             && !self
                 .storage
-                .record_session_id(&sha256(session_id.trim().as_bytes()), used_key, now())
+                .record_session_id(&sha256(id.as_bytes()), &used_key, now())
                 .await?
         {
             tracing::warn!("session id replayed: refused");

@@ -20,6 +20,9 @@ pub enum StorageError {
     /// A unique constraint was hit (e.g. the PAN is already vaulted).
     #[error("duplicate")]
     Duplicate,
+    /// The database URL is neither `sqlite:` nor `postgres://`.
+    #[error("unsupported database URL (expected sqlite:// or postgres://)")]
+    UnsupportedUrl,
 }
 
 type Result<T> = std::result::Result<T, StorageError>;
@@ -207,10 +210,51 @@ fn card_from_row(r: &sqlx::any::AnyRow) -> std::result::Result<CardRow, sqlx::Er
     })
 }
 
+/// Which database engine a [`Storage`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite (embedded, the default).
+    Sqlite,
+    /// PostgreSQL (and wire-compatible engines).
+    Postgres,
+}
+
+impl Backend {
+    /// From a database URL's scheme.
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Connection pool settings.
+#[derive(Debug, Clone)]
+pub struct StorageOptions {
+    /// Largest number of open connections.
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before failing.
+    pub acquire_timeout: std::time::Duration,
+}
+
+impl Default for StorageOptions {
+    fn default() -> Self {
+        StorageOptions {
+            max_connections: 8,
+            acquire_timeout: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
 /// The database.
 #[derive(Debug, Clone)]
 pub struct Storage {
     pool: AnyPool,
+    backend: Backend,
 }
 
 impl Storage {
@@ -221,18 +265,21 @@ impl Storage {
             "sqlite://{}?mode=rwc",
             data_dir.join("paysecure.db").display()
         );
-        Self::connect(&url).await
+        Self::connect(&url, &StorageOptions::default()).await
     }
 
-    /// Connects to a database URL and applies the schema.
-    pub async fn connect(url: &str) -> Result<Self> {
+    /// Connects to `sqlite://…` or `postgres://…` and applies the schema
+    /// migrations of that backend (idempotent).
+    pub async fn connect(url: &str, options: &StorageOptions) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let options = AnyConnectOptions::from_str(url)?;
+        let backend = Backend::of_url(url).ok_or(StorageError::UnsupportedUrl)?;
+        let connect = AnyConnectOptions::from_str(url)?;
         let pool = AnyPoolOptions::new()
-            .max_connections(8)
-            .after_connect(|conn, _| {
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .after_connect(move |conn, _| {
                 Box::pin(async move {
-                    if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+                    if backend == Backend::Sqlite {
                         // Concurrent writers wait instead of failing; WAL lets
                         // readers proceed during writes.
                         sqlx::query("PRAGMA busy_timeout = 10000")
@@ -248,10 +295,88 @@ impl Storage {
                     Ok(())
                 })
             })
-            .connect_with(options)
+            .connect_with(connect)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Storage { pool })
+        let storage = Storage { pool, backend };
+        storage.migrate().await?;
+        Ok(storage)
+    }
+
+    /// Applies this backend's pending migrations; returns the schema version.
+    pub async fn migrate(&self) -> Result<i64> {
+        let migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator.run(&self.pool).await?;
+        Ok(migrator.iter().map(|m| m.version).max().unwrap_or(0))
+    }
+
+    /// The engine.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // ---- authentication throttle (shared by every node)
+
+    /// Until when (Unix seconds) `client` is blocked, if it is.
+    pub async fn auth_blocked_until(&self, client: &str, now: i64) -> Result<Option<i64>> {
+        let until: Option<i64> =
+            sqlx::query_scalar("SELECT blocked_until FROM auth_failures WHERE client = $1")
+                .bind(client)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(until.filter(|u| *u > now))
+    }
+
+    /// Counts one failed authentication for `client`, atomically, in a
+    /// window of one day: the `short` failure blocks for `short_secs`, the
+    /// `long`th and later for `long_secs`. Returns (failures, blocked until).
+    pub async fn record_auth_failure(
+        &self,
+        client: &str,
+        now: i64,
+        (short, short_secs): (i64, i64),
+        (long, long_secs): (i64, i64),
+    ) -> Result<(i64, i64)> {
+        // Every expression in SET sees the old row; `fresh` restarts the day.
+        let row = sqlx::query(
+            "INSERT INTO auth_failures (client, window_start, failures, blocked_until) VALUES ($1, $2, 1, 0) \
+             ON CONFLICT (client) DO UPDATE SET \
+             failures = CASE WHEN $2 - auth_failures.window_start >= 86400 THEN 1 ELSE auth_failures.failures + 1 END, \
+             window_start = CASE WHEN $2 - auth_failures.window_start >= 86400 THEN $2 ELSE auth_failures.window_start END, \
+             blocked_until = CASE \
+               WHEN (CASE WHEN $2 - auth_failures.window_start >= 86400 THEN 1 ELSE auth_failures.failures + 1 END) >= $5 THEN $2 + $6 \
+               WHEN (CASE WHEN $2 - auth_failures.window_start >= 86400 THEN 1 ELSE auth_failures.failures + 1 END) = $3 THEN $2 + $4 \
+               ELSE auth_failures.blocked_until END \
+             RETURNING failures, blocked_until",
+        )
+        .bind(client)
+        .bind(now)
+        .bind(short)
+        .bind(short_secs)
+        .bind(long)
+        .bind(long_secs)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
+    /// Deletes throttle rows whose day is over and that block nothing.
+    pub async fn purge_auth_failures(&self, now: i64) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM auth_failures WHERE window_start <= $1 AND blocked_until <= $2",
+        )
+        .bind(now - 86400)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// Whether the database answers.
@@ -358,7 +483,8 @@ impl Storage {
         .bind(row.created_at)
         .bind(row.expires_at)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(map_unique)?;
         sqlx::query("DELETE FROM used_session_ids WHERE key_id IN (SELECT key_id FROM rsa_keys WHERE status = 'retired')")
             .execute(&mut *tx)
             .await?;

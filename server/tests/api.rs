@@ -926,19 +926,18 @@ async fn swapped_values_at_rest_do_not_open_and_500s_say_nothing() {
     let b = app.issue_card().await["token"].as_str().unwrap().to_owned();
     let pan_a = app.pan_of(&a).await;
     let pan_b = app.pan_of(&b).await;
-    let db = format!("sqlite://{}", app.dir.path().join("paysecure.db").display());
-    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db)
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&app.db.url)
         .await
         .unwrap();
     // Read both sealed values, write each into the other row.
     let sealed = |t: String| {
-        sqlx::query_scalar::<_, Vec<u8>>("SELECT pan_sealed FROM cards WHERE token = ?1").bind(t)
+        sqlx::query_scalar::<_, Vec<u8>>("SELECT pan_sealed FROM cards WHERE token = $1").bind(t)
     };
     let sa = sealed(a.clone()).fetch_one(&mut conn).await.unwrap();
     let sb = sealed(b.clone()).fetch_one(&mut conn).await.unwrap();
     assert_ne!(sa, sb);
     for (token, value) in [(&a, &sb), (&b, &sa)] {
-        let done = sqlx::query("UPDATE cards SET pan_sealed = ?1 WHERE token = ?2")
+        let done = sqlx::query("UPDATE cards SET pan_sealed = $1 WHERE token = $2")
             .bind(value)
             .bind(token)
             .execute(&mut conn)
@@ -998,8 +997,7 @@ async fn housekeeping_drops_expired_ephemeral_keys() {
         .await
         .unwrap();
     assert_eq!(removed, 0, "housekeeping already removed the expired key");
-    let db = format!("sqlite://{}", app.dir.path().join("paysecure.db").display());
-    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db)
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&app.db.url)
         .await
         .unwrap();
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ephemeral_keys")
@@ -1007,4 +1005,64 @@ async fn housekeeping_drops_expired_ephemeral_keys() {
         .await
         .unwrap();
     assert_eq!(left, 1, "the unexpired key stays");
+}
+
+/// The suite runs once per backend: prove which one this run used.
+#[tokio::test]
+async fn runs_on_the_backend_the_run_asked_for() {
+    let app = TestApp::new().await;
+    let want = if std::env::var(common::POSTGRES_ENV).is_ok() {
+        paysecure_server::storage::Backend::Postgres
+    } else {
+        paysecure_server::storage::Backend::Sqlite
+    };
+    assert_eq!(app.service.storage().backend(), want);
+    assert_eq!(
+        app.db.is_postgres(),
+        want == paysecure_server::storage::Backend::Postgres
+    );
+}
+
+/// The shared throttle's rule, on this backend: the 5th failure in a day
+/// blocks for 60 s, the 10th and later for 300 s, a new day starts over.
+#[tokio::test]
+async fn auth_throttle_rule_in_the_database() {
+    use paysecure_server::ratelimit::{LONG_BLOCK, SHORT_BLOCK};
+    let app = TestApp::new().await;
+    let s = app.service.storage();
+    let now = 1_000_000;
+    let mut seen = vec![];
+    for _ in 0..11 {
+        seen.push(
+            s.record_auth_failure("203.0.113.9", now, SHORT_BLOCK, LONG_BLOCK)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(seen[3], (4, 0));
+    assert_eq!(seen[4], (5, now + 60));
+    assert_eq!(seen[8], (9, now + 60));
+    assert_eq!(seen[9], (10, now + 300));
+    assert_eq!(seen[10], (11, now + 300));
+    assert_eq!(
+        s.auth_blocked_until("203.0.113.9", now).await.unwrap(),
+        Some(now + 300)
+    );
+    assert_eq!(
+        s.auth_blocked_until("203.0.113.10", now).await.unwrap(),
+        None
+    );
+    // A day later the count restarts (the old block has long expired).
+    let next_day = now + 86_400;
+    assert_eq!(
+        s.record_auth_failure("203.0.113.9", next_day, SHORT_BLOCK, LONG_BLOCK)
+            .await
+            .unwrap(),
+        (1, now + 300)
+    );
+    assert_eq!(
+        s.auth_blocked_until("203.0.113.9", next_day).await.unwrap(),
+        None
+    );
+    assert_eq!(s.purge_auth_failures(next_day + 86_400).await.unwrap(), 1);
 }

@@ -10,6 +10,9 @@ use std::time::Duration;
 use paysecure_wasm::{EncryptedValue, KeySize, Pin, PublicKey, Session, Version};
 use serde_json::{json, Value};
 
+mod common;
+use common::TestDb;
+
 const BIN: &str = env!("CARGO_BIN_EXE_paysecure-server");
 
 struct Server {
@@ -18,7 +21,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(data: &Path, log: &Path, extra: &[&str]) -> Server {
+    fn start(data: &Path, db: &TestDb, log: &Path, extra: &[&str]) -> Server {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -28,6 +31,8 @@ impl Server {
             .args([
                 "--data-dir",
                 data.to_str().unwrap(),
+                "--database-url",
+                &db.url,
                 "--log-format",
                 "json",
                 "serve",
@@ -57,17 +62,56 @@ impl Server {
     }
 }
 
+impl Server {
+    /// A cluster node: its own data dir, the shared database and master key.
+    fn node(dir: &Path, name: &str, db: &TestDb, master_key: &str) -> Server {
+        let data = dir.join(name);
+        let log = dir.join(format!("{name}.log"));
+        let log_file = std::fs::File::create(&log).unwrap();
+        let mut child = Command::new(BIN)
+            .args([
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--database-url",
+                &db.url,
+                "--log-format",
+                "json",
+            ])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--housekeeping-secs",
+                "1",
+            ])
+            .env("PAYSECURE_MASTER_KEY", master_key)
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+        assert!(url.starts_with("http"), "{line}");
+        Server { child, url }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
     }
 }
 
-fn create_tenant(data: &Path, name: &str) -> String {
+fn create_tenant(data: &Path, db: &TestDb, name: &str) -> String {
     let out = Command::new(BIN)
         .args([
             "--data-dir",
             data.to_str().unwrap(),
+            "--database-url",
+            &db.url,
             "tenant",
             "create",
             name,
@@ -231,11 +275,12 @@ fn pin_value(s: &Session, pin: &str) -> Value {
     json!({"data": v.data, "iv": v.iv})
 }
 
-fn tmp() -> (tempfile::TempDir, PathBuf, PathBuf) {
+async fn tmp() -> (tempfile::TempDir, PathBuf, PathBuf, TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log = dir.path().join("server.log");
-    (dir, data, log)
+    let db = TestDb::new(&data).await;
+    (dir, data, log, db)
 }
 
 /// Secrets that must never appear in the log.
@@ -284,9 +329,9 @@ fn contains_token_matches_whole_tokens_only() {
 
 #[tokio::test]
 async fn data_survives_a_restart_and_logs_carry_no_secrets() {
-    let (_dir, data, log) = tmp();
-    let key = create_tenant(&data, "Restart Bank");
-    let server = Server::start(&data, &log, &[]);
+    let (_dir, data, log, db) = tmp().await;
+    let key = create_tenant(&data, &db, "Restart Bank");
+    let server = Server::start(&data, &db, &log, &[]);
     let c = Client::new(&server.url, &key).await;
     let token = c.issue().await;
     let pan = c.pan(&token).await;
@@ -294,7 +339,7 @@ async fn data_survives_a_restart_and_logs_carry_no_secrets() {
     c.set_pin(&token, "8642").await;
     server.stop();
 
-    let server = Server::start(&data, &log, &[]);
+    let server = Server::start(&data, &db, &log, &[]);
     let c2 = Client::new(&server.url, &key).await;
     assert_eq!(c2.public_key, c.public_key, "same RSA key after restart");
     assert_eq!(c2.pan(&token).await, pan);
@@ -320,9 +365,9 @@ async fn data_survives_a_restart_and_logs_carry_no_secrets() {
 
 #[tokio::test]
 async fn fifty_concurrent_wrong_pins_block_exactly_and_lose_no_update() {
-    let (_dir, data, log) = tmp();
-    let key = create_tenant(&data, "Counter Bank");
-    let server = Server::start(&data, &log, &[]);
+    let (_dir, data, log, db) = tmp().await;
+    let key = create_tenant(&data, &db, "Counter Bank");
+    let server = Server::start(&data, &db, &log, &[]);
     let c = std::sync::Arc::new(Client::new(&server.url, &key).await);
     let token = c.issue().await;
     c.set_pin(&token, "1357").await;
@@ -401,7 +446,7 @@ async fn fifty_concurrent_wrong_pins_block_exactly_and_lose_no_update() {
 
 #[tokio::test]
 async fn serves_https_with_a_given_certificate() {
-    let (dir, data, log) = tmp();
+    let (dir, data, log, db) = tmp().await;
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let cert_path = dir.path().join("cert.pem");
@@ -410,6 +455,7 @@ async fn serves_https_with_a_given_certificate() {
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
     let server = Server::start(
         &data,
+        &db,
         &log,
         &[
             "--tls-cert",
@@ -473,12 +519,17 @@ async fn serves_https_with_a_given_certificate() {
     server.stop();
 }
 
-#[test]
-fn cli_keys_list_and_rotate() {
-    let (_dir, data, _log) = tmp();
+#[tokio::test]
+async fn cli_keys_list_and_rotate_and_migrate() {
+    let (_dir, data, _log, db) = tmp().await;
     let run = |args: &[&str]| {
         let out = Command::new(BIN)
-            .args(["--data-dir", data.to_str().unwrap()])
+            .args([
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--database-url",
+                &db.url,
+            ])
             .args(args)
             .output()
             .unwrap();
@@ -508,12 +559,19 @@ fn cli_keys_list_and_rotate() {
         1,
         "{again}"
     );
+    let migrated = run(&["migrate"]);
+    assert!(
+        migrated.starts_with("database schema at version 2"),
+        "{migrated}"
+    );
     let out = run(&["tenant", "create", "CLI Bank"]);
     assert!(out.lines().last().unwrap().starts_with("psk_"), "{out}");
     let bad = Command::new(BIN)
         .args([
             "--data-dir",
             data.to_str().unwrap(),
+            "--database-url",
+            &db.url,
             "tenant",
             "create",
             " ",
@@ -527,9 +585,9 @@ fn cli_keys_list_and_rotate() {
 /// 127.0.0.2 only, not 127.0.0.3.
 #[tokio::test]
 async fn failed_logins_block_only_the_offending_address() {
-    let (_dir, data, log) = tmp();
-    let key = create_tenant(&data, "Limit Bank");
-    let server = Server::start(&data, &log, &[]);
+    let (_dir, data, log, db) = tmp().await;
+    let key = create_tenant(&data, &db, "Limit Bank");
+    let server = Server::start(&data, &db, &log, &[]);
     let from = |ip: &str| {
         reqwest::Client::builder()
             .local_address(ip.parse::<std::net::IpAddr>().unwrap())
@@ -562,4 +620,198 @@ async fn failed_logins_block_only_the_offending_address() {
         200
     );
     server.stop();
+}
+
+// ---------------------------------------------------------------- cluster
+// Two nodes on one PostgreSQL (PAYSECURE_TEST_POSTGRES, or the local server
+// these machines run): every piece of shared state must agree.
+
+async fn cluster() -> (tempfile::TempDir, TestDb, Server, Server, String) {
+    let admin = std::env::var(common::POSTGRES_ENV)
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into());
+    let db = TestDb::postgres(&admin).await;
+    let dir = tempfile::tempdir().unwrap();
+    let master = paysecure_wasm::encoding::encode(&[0x33; 32]);
+    let out = Command::new(BIN)
+        .args([
+            "--data-dir",
+            dir.path().join("cli").to_str().unwrap(),
+            "--database-url",
+            &db.url,
+            "tenant",
+            "create",
+            "Cluster Bank",
+        ])
+        .env("PAYSECURE_MASTER_KEY", &master)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned();
+    let a = Server::node(dir.path(), "a", &db, &master);
+    let b = Server::node(dir.path(), "b", &db, &master);
+    (dir, db, a, b, key)
+}
+
+#[tokio::test]
+async fn cluster_a_card_issued_on_a_is_revealed_through_b() {
+    let (_dir, _db, a, b, key) = cluster().await;
+    let ca = Client::new(&a.url, &key).await;
+    let cb = Client::new(&b.url, &key).await;
+    assert_eq!(ca.public_key, cb.public_key, "one key ring");
+    let token = ca.issue().await;
+    assert_eq!(ca.pan(&token).await, cb.pan(&token).await);
+    assert_eq!(ca.cvv2(&token).await, cb.cvv2(&token).await);
+    ca.set_pin(&token, "8080").await;
+    assert_eq!(cb.get_pin(&token).await, "8080");
+}
+
+#[tokio::test]
+async fn cluster_fifty_wrong_pins_across_two_nodes_block_at_exactly_three() {
+    let (_dir, _db, a, b, key) = cluster().await;
+    let clients = std::sync::Arc::new([
+        Client::new(&a.url, &key).await,
+        Client::new(&b.url, &key).await,
+    ]);
+    let token = clients[0].issue().await;
+    clients[0].set_pin(&token, "2580").await;
+    let mut tasks = vec![];
+    for i in 0..50 {
+        let clients = std::sync::Arc::clone(&clients);
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            let c = &clients[i % 2];
+            let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
+            let body = json!({"pinBlock": pin_value(&s, &format!("{:04}", 3000 + i))});
+            c.send(
+                reqwest::Method::POST,
+                &format!("/v2/cards/{token}/pin/verify"),
+                Some(&s),
+                Some(body),
+            )
+            .await
+        }));
+    }
+    let (mut remaining, mut locked) = (vec![], 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            (200, body) => remaining.push(body["triesRemaining"].as_i64().unwrap()),
+            (423, _) => locked += 1,
+            (status, body) => panic!("unexpected {status}: {body}"),
+        }
+    }
+    remaining.sort();
+    assert_eq!(remaining, vec![0, 1, 2]);
+    assert_eq!(locked, 47);
+}
+
+#[tokio::test]
+async fn cluster_a_session_id_used_on_a_is_refused_on_b() {
+    let (_dir, _db, a, b, key) = cluster().await;
+    let ca = Client::new(&a.url, &key).await;
+    let token = ca.issue().await;
+    let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
+    let sid = s.session_id(&ca.public_key).unwrap();
+    let http = reqwest::Client::new();
+    let call = |url: String| {
+        http.post(format!("{url}/v2/cards/{token}/pan"))
+            .bearer_auth(&key)
+            .header("Session-Id", &sid)
+            .send()
+    };
+    assert_eq!(call(a.url.clone()).await.unwrap().status(), 200);
+    let replay = call(b.url.clone()).await.unwrap();
+    assert_eq!(replay.status(), 400);
+    assert_eq!(
+        replay.json::<Value>().await.unwrap()["error"]["code"],
+        "INVALID_SESSION_ID"
+    );
+}
+
+#[tokio::test]
+async fn cluster_authentication_throttling_counts_across_nodes() {
+    let (_dir, _db, a, b, key) = cluster().await;
+    let from = reqwest::Client::builder()
+        .local_address("127.0.0.5".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    for (i, url) in [&a.url, &b.url, &a.url, &b.url, &a.url]
+        .into_iter()
+        .enumerate()
+    {
+        let r = from
+            .get(format!("{url}/v2/cards"))
+            .bearer_auth("psk_wrong")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "failure {i}");
+    }
+    for url in [&a.url, &b.url] {
+        let r = from
+            .get(format!("{url}/v2/cards"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 429, "blocked on {url}");
+    }
+}
+
+#[tokio::test]
+async fn cluster_a_key_rotated_through_a_decrypts_on_b() {
+    let (dir, db, a, b, key) = cluster().await;
+    let before = Client::new(&a.url, &key).await.public_key;
+    let out = Command::new(BIN)
+        .args([
+            "--data-dir",
+            dir.path().join("a").to_str().unwrap(),
+            "--database-url",
+            &db.url,
+            "keys",
+            "rotate",
+        ])
+        .env(
+            "PAYSECURE_MASTER_KEY",
+            paysecure_wasm::encoding::encode(&[0x33; 32]),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Node A publishes the new key after its next housekeeping (1 s here).
+    let mut ca = Client::new(&a.url, &key).await;
+    for _ in 0..50 {
+        if ca.public_key != before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        ca = Client::new(&a.url, &key).await;
+    }
+    assert_ne!(ca.public_key, before, "node A serves the rotated key");
+    let token = ca.issue().await;
+    // A session id for the new key, sent to node B.
+    let cb = Client {
+        public_key: ca.public_key.clone(),
+        ..Client::new(&b.url, &key).await
+    };
+    assert_eq!(cb.pan(&token).await.len(), 16);
+    // And one for the previous key still works on B until it retires.
+    let old = Client {
+        public_key: before,
+        ..Client::new(&b.url, &key).await
+    };
+    assert_eq!(old.pan(&token).await.len(), 16);
 }

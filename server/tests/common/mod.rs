@@ -10,8 +10,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
-use paysecure_server::ratelimit::AuthLimiter;
-use paysecure_server::storage::Storage;
+use paysecure_server::storage::{Storage, StorageOptions};
 use paysecure_server::telemetry::Metrics;
 use paysecure_server::vault::Vault;
 use paysecure_server::{router, AppState, Service, ServiceConfig};
@@ -19,7 +18,82 @@ use paysecure_wasm::{EncryptedValue, KeySize, Pin, PublicKey, Session, Version};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+/// The database of one test: SQLite in a temp dir by default; a fresh
+/// PostgreSQL database (dropped afterwards) when `PAYSECURE_TEST_POSTGRES`
+/// holds an admin URL such as `postgres://root@127.0.0.1:5432/postgres`.
+pub struct TestDb {
+    pub url: String,
+    admin: Option<(String, String)>,
+}
+
+pub const POSTGRES_ENV: &str = "PAYSECURE_TEST_POSTGRES";
+
+impl TestDb {
+    pub async fn new(dir: &std::path::Path) -> TestDb {
+        match std::env::var(POSTGRES_ENV) {
+            Ok(admin) => TestDb::postgres(&admin).await,
+            Err(_) => TestDb {
+                url: format!("sqlite://{}?mode=rwc", dir.join("paysecure.db").display()),
+                admin: None,
+            },
+        }
+    }
+
+    pub async fn postgres(admin: &str) -> TestDb {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let name = format!("paysecure_test_{}", hex::encode(rand_bytes()));
+        let mut conn = sqlx::AnyConnection::connect(admin)
+            .await
+            .expect("PostgreSQL admin connection");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let (base, _) = admin.rsplit_once('/').expect("admin URL has a database");
+        TestDb {
+            url: format!("{base}/{name}"),
+            admin: Some((admin.to_owned(), name)),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.admin.is_some()
+    }
+}
+
+fn rand_bytes() -> [u8; 6] {
+    let mut b = [0u8; 6];
+    getrandom::getrandom(&mut b).unwrap();
+    b
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.admin.take() {
+            // A runtime of its own: Drop cannot await.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    use sqlx::Connection;
+                    if let Ok(mut conn) = sqlx::AnyConnection::connect(&admin).await {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut conn)
+                                .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
 pub struct TestApp {
+    pub db: TestDb,
     pub router: Router,
     pub service: Arc<Service>,
     pub dir: tempfile::TempDir,
@@ -46,16 +120,19 @@ impl TestApp {
 
     pub async fn with_config(config: ServiceConfig) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let storage = Storage::open_sqlite(dir.path()).await.unwrap();
+        let db = TestDb::new(dir.path()).await;
+        let storage = Storage::connect(&db.url, &StorageOptions::default())
+            .await
+            .unwrap();
         let vault = Vault::new(&[42u8; 32]).unwrap();
         let service = Arc::new(Service::new(storage, vault, config).await.unwrap());
         let (_, tenant_key) = service.create_tenant("Test Bank").await.unwrap();
         let state = AppState {
             service: Arc::clone(&service),
-            limiter: Arc::new(AuthLimiter::default()),
             metrics: Arc::new(Metrics::default()),
         };
         let mut app = TestApp {
+            db,
             router: router(state),
             service,
             dir,
