@@ -1066,3 +1066,27 @@ async fn auth_throttle_rule_in_the_database() {
     );
     assert_eq!(s.purge_auth_failures(next_day + 86_400).await.unwrap(), 1);
 }
+
+/// `/readyz` reflects the database: with the pool closed it answers 503.
+#[tokio::test]
+async fn readyz_reflects_the_database() {
+    let app = TestApp::new().await;
+    assert_eq!(
+        app.call(Method::GET, "/readyz", None, &[], None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    app.service.storage().close().await;
+    let r = app.call(Method::GET, "/readyz", None, &[], None).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "NOT_READY")
+    );
+    assert_eq!(
+        app.call(Method::GET, "/healthz", None, &[], None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+}

@@ -257,7 +257,7 @@ test('three wrong PINs show the blocked state; unblocking clears it', async () =
   await frame.locator('#verify-status:has-text("blocked")').waitFor();
   await page.click('#unblock');
   await page.locator('#notice:has-text("PIN unblocked")').waitFor();
-  assert.equal(await page.locator('#unblock').isHidden(), true);
+  await page.locator('#unblock').waitFor({ state: 'hidden' });
   await frame.locator('#pin3').fill('1432');
   await frame.locator('#verify').click();
   await frame.locator('#verify-status:has-text("right PIN")').waitFor();

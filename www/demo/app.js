@@ -61,8 +61,14 @@ function select(card) {
   renderCards();
 }
 
+let refreshes = 0;
+
 async function refresh() {
-  config = await backend('GET', '/demo-api/config');
+  // Responses can arrive out of order; only the latest request's counts.
+  const mine = ++refreshes;
+  const fresh = await backend('GET', '/demo-api/config');
+  if (mine !== refreshes) return;
+  config = fresh;
   // Stable order for the demo: VISA, Mastercard, AMEX (by customer reference).
   config.cards.sort((a, b) => (b.customerRef || '').localeCompare(a.customerRef || ''));
   if (selected) selected = config.cards.find((c) => c.token === selected.token) || null;
@@ -97,8 +103,8 @@ $('show-card').addEventListener('click', () => open('reveal'));
 $('manage-pin').addEventListener('click', () => open('pin'));
 $('unblock').addEventListener('click', async () => {
   await backend('POST', `/demo-api/cards/${encodeURIComponent(selected.token)}/unblock`);
-  notice('PIN unblocked.');
   await refresh();
+  notice('PIN unblocked.');
 });
 
 try {
