@@ -27,27 +27,29 @@ impl Server {
             .append(true)
             .open(log)
             .unwrap();
-        let mut child = Command::new(BIN)
-            .args([
-                "--data-dir",
-                data.to_str().unwrap(),
-                "--database-url",
-                &db.url,
-                "--log-format",
-                "json",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .args(extra)
-            .env("RUST_LOG", "debug")
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--database-url",
+            &db.url,
+            "--log-format",
+            "json",
+        ])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("RUST_LOG", "debug");
+        Server::spawn(cmd, log_file)
+    }
+
+    /// Starts `cmd` (a `serve`), logging to `log`, and waits for its
+    /// "listening on URL" line.
+    fn spawn(mut cmd: Command, log: std::fs::File) -> Server {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(log).spawn().unwrap();
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         let url = line.trim().rsplit(' ').next().unwrap().to_owned();
         assert!(url.starts_with("http"), "{line}");
         Server { child, url }
@@ -66,36 +68,25 @@ impl Server {
     /// A cluster node: its own data dir, the shared database and master key.
     fn node(dir: &Path, name: &str, db: &TestDb, master_key: &str) -> Server {
         let data = dir.join(name);
-        let log = dir.join(format!("{name}.log"));
-        let log_file = std::fs::File::create(&log).unwrap();
-        let mut child = Command::new(BIN)
-            .args([
-                "--data-dir",
-                data.to_str().unwrap(),
-                "--database-url",
-                &db.url,
-                "--log-format",
-                "json",
-            ])
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--housekeeping-secs",
-                "1",
-            ])
-            .env("PAYSECURE_MASTER_KEY", master_key)
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line.trim().rsplit(' ').next().unwrap().to_owned();
-        assert!(url.starts_with("http"), "{line}");
-        Server { child, url }
+        let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--database-url",
+            &db.url,
+            "--log-format",
+            "json",
+        ])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--housekeeping-secs",
+            "1",
+        ])
+        .env("PAYSECURE_MASTER_KEY", master_key);
+        Server::spawn(cmd, log)
     }
 }
 
@@ -202,40 +193,26 @@ impl Client {
         card["token"].as_str().unwrap().to_owned()
     }
 
-    async fn pan(&self, token: &str) -> String {
+    /// Calls a card-data endpoint with a fresh session and decrypts `field`.
+    async fn read_value(&self, version: Version, path: &str, field: &str) -> String {
         use secrecy::ExposeSecret;
-        let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
-        let (st, r) = self
-            .send(
-                reqwest::Method::POST,
-                &format!("/v2/cards/{token}/pan"),
-                Some(&s),
-                None,
-            )
-            .await;
+        let s = Session::generate(version, KeySize::Aes256).unwrap();
+        let (st, r) = self.send(reqwest::Method::POST, path, Some(&s), None).await;
         assert_eq!(st, 200, "{r}");
-        s.decrypt_string(&ev(&r["pan"]))
+        s.decrypt_string(&ev(&r[field]))
             .unwrap()
             .expose_secret()
             .to_owned()
     }
 
+    async fn pan(&self, token: &str) -> String {
+        self.read_value(Version::V2, &format!("/v2/cards/{token}/pan"), "pan")
+            .await
+    }
+
     async fn cvv2(&self, token: &str) -> String {
-        use secrecy::ExposeSecret;
-        let s = Session::generate(Version::V1, KeySize::Aes128).unwrap();
-        let (st, r) = self
-            .send(
-                reqwest::Method::POST,
-                &format!("/v1/cards/{token}/cvv2"),
-                Some(&s),
-                None,
-            )
-            .await;
-        assert_eq!(st, 200, "{r}");
-        s.decrypt_string(&ev(&r["cvv2"]))
-            .unwrap()
-            .expose_secret()
-            .to_owned()
+        self.read_value(Version::V1, &format!("/v1/cards/{token}/cvv2"), "cvv2")
+            .await
     }
 
     async fn set_pin(&self, token: &str, pin: &str) {
