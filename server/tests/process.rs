@@ -229,6 +229,19 @@ impl Client {
         assert_eq!(st, 200, "{r}");
     }
 
+    /// Verifies `pin` on a fresh session; returns (status, body).
+    async fn verify_pin(&self, token: &str, pin: &str) -> (u16, Value) {
+        let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
+        let body = json!({"pinBlock": pin_value(&s, pin)});
+        self.send(
+            reqwest::Method::POST,
+            &format!("/v2/cards/{token}/pin/verify"),
+            Some(&s),
+            Some(body),
+        )
+        .await
+    }
+
     async fn get_pin(&self, token: &str) -> String {
         let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
         let (st, r) = self
@@ -353,15 +366,7 @@ async fn fifty_concurrent_wrong_pins_block_exactly_and_lose_no_update() {
         let c = std::sync::Arc::clone(&c);
         let token = token.clone();
         tasks.push(tokio::spawn(async move {
-            let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
-            let wrong = format!("{:04}", 2000 + i);
-            c.send(
-                reqwest::Method::POST,
-                &format!("/v2/cards/{token}/pin/verify"),
-                Some(&s),
-                Some(json!({"pinBlock": pin_value(&s, &wrong)})),
-            )
-            .await
+            c.verify_pin(&token, &format!("{:04}", 2000 + i)).await
         }));
     }
     let mut remaining = vec![];
@@ -388,15 +393,7 @@ async fn fifty_concurrent_wrong_pins_block_exactly_and_lose_no_update() {
     );
     assert_eq!(locked, 47);
     // The right PIN is refused now; after unblocking it works.
-    let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
-    let (st, _) = c
-        .send(
-            reqwest::Method::POST,
-            &format!("/v2/cards/{token}/pin/verify"),
-            Some(&s),
-            Some(json!({"pinBlock": pin_value(&s, "1357")})),
-        )
-        .await;
+    let (st, _) = c.verify_pin(&token, "1357").await;
     assert_eq!(st, 423);
     let (st, _) = c
         .send(
@@ -407,15 +404,7 @@ async fn fifty_concurrent_wrong_pins_block_exactly_and_lose_no_update() {
         )
         .await;
     assert_eq!(st, 200);
-    let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
-    let (st, body) = c
-        .send(
-            reqwest::Method::POST,
-            &format!("/v2/cards/{token}/pin/verify"),
-            Some(&s),
-            Some(json!({"pinBlock": pin_value(&s, "1357")})),
-        )
-        .await;
+    let (st, body) = c.verify_pin(&token, "1357").await;
     assert_eq!((st, body["verified"].clone()), (200, json!(true)));
     server.stop();
     assert_log_clean(&log, &[&key, "\"1357\"", "241357FFFFFFFFFF"]);
@@ -667,15 +656,7 @@ async fn cluster_fifty_wrong_pins_across_two_nodes_block_at_exactly_three() {
         let token = token.clone();
         tasks.push(tokio::spawn(async move {
             let c = &clients[i % 2];
-            let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
-            let body = json!({"pinBlock": pin_value(&s, &format!("{:04}", 3000 + i))});
-            c.send(
-                reqwest::Method::POST,
-                &format!("/v2/cards/{token}/pin/verify"),
-                Some(&s),
-                Some(body),
-            )
-            .await
+            c.verify_pin(&token, &format!("{:04}", 3000 + i)).await
         }));
     }
     let (mut remaining, mut locked) = (vec![], 0);
