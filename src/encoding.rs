@@ -42,6 +42,11 @@ pub fn decode_base64url(input: &str, field: &'static str) -> Result<Vec<u8>> {
         .map_err(|_| Error::InvalidBase64(field))
 }
 
+/// Encodes as unpadded base64url (RFC 7515 §2), as JWE and JWK members use.
+pub fn encode_base64url(bytes: &[u8]) -> String {
+    base64ct::Base64UrlUnpadded::encode_string(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,6 +48,10 @@ pub enum Error {
     /// A PAN that is not 12 to 19 decimal digits.
     #[error("invalid PAN: {0}")]
     InvalidPan(&'static str),
+    /// Card data that cannot be captured: a bad expiry, CVV or name, or an
+    /// expired card.
+    #[error("invalid card: {0}")]
+    InvalidCard(&'static str),
     /// An argument of the wrong type or shape (mostly at the JavaScript boundary).
     #[error("invalid input: {0}")]
     InvalidInput(&'static str),
@@ -74,6 +78,7 @@ impl Error {
             Error::InvalidPin(_) => "INVALID_PIN",
             Error::InvalidPinBlock(_) => "INVALID_PIN_BLOCK",
             Error::InvalidPan(_) => "INVALID_PAN",
+            Error::InvalidCard(_) => "INVALID_CARD",
             Error::InvalidInput(_) => "INVALID_INPUT",
             Error::RandomUnavailable => "RANDOM_UNAVAILABLE",
             Error::EncryptionFailed => "ENCRYPTION_FAILED",

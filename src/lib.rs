@@ -31,10 +31,12 @@
     )
 )]
 
+pub mod capture;
 pub mod card;
 pub mod cipher;
 pub mod encoding;
 mod error;
+pub mod jwe;
 pub mod pin_block;
 pub mod public_key;
 mod secret;

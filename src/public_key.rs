@@ -33,6 +33,9 @@ pub enum Padding {
     OaepSha1,
     /// RSAES-PKCS1-v1_5 (V1): Java's default `"RSA"` cipher.
     Pkcs1v15,
+    /// RSAES-OAEP with SHA-256, MGF1-SHA-256 and an empty label: JWE's
+    /// `RSA-OAEP-256` (RFC 7518 §4.3), used for captured cards.
+    OaepSha256,
 }
 
 /// A validated RSA public key of at least 2048 bits.
@@ -171,6 +174,10 @@ impl PublicKey {
                 .inner
                 .encrypt(&mut rng, Oaep::new::<sha1::Sha1>(), message),
             Padding::Pkcs1v15 => self.inner.encrypt(&mut rng, Pkcs1v15Encrypt, message),
+            Padding::OaepSha256 => {
+                self.inner
+                    .encrypt(&mut rng, Oaep::new::<sha2::Sha256>(), message)
+            }
         };
         out.map_err(|e| match e {
             rsa::Error::MessageTooLong => Error::InvalidInput("message too long for this RSA key"),

@@ -14,6 +14,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use zeroize::Zeroizing;
 
+use crate::capture::CardCapture;
 use crate::error::Error;
 use crate::{
     card, pin_block, EncryptedValue, KeySize, Pin, PinBlockFormat, PublicKey, Session, SessionKey,
@@ -93,11 +94,39 @@ export type CardBrand =
   | 'VISA' | 'MASTERCARD' | 'AMEX' | 'DISCOVER' | 'JCB'
   | 'DINERS' | 'UNIONPAY' | 'MAESTRO' | 'UNKNOWN';
 
+/** The card a cardholder typed, as {@link encryptCard} takes it. */
+export interface CardInput {
+  /** 12 to 19 digits passing the Luhn check; spaces and hyphens are ignored. */
+  cardNumber: string;
+  /** 1 to 12. */
+  expiryMonth: number | string;
+  /** YYYY, or YY meaning 20YY. */
+  expiryYear: number | string;
+  /** 3 or 4 digits. */
+  cvv?: string;
+  /** As printed on the card, 1 to 50 characters. */
+  cardholderName?: string;
+  /** Card sequence number, 1 to 3 digits. */
+  sequenceNumber?: string;
+  /** "Valid from" month, 1 to 12 (with `startYear`). */
+  startMonth?: number | string;
+  /** "Valid from" year, YYYY or YY (with `startMonth`). */
+  startYear?: number | string;
+}
+
+/** Options of {@link encryptCard}. */
+export interface EncryptCardOptions {
+  /** The id of the server key `publicKey` is (`keyId` of `GET /v2/public-key`): the JWE `kid`. */
+  keyAlias: string;
+  /** When the card was captured; default now. Sent as `captureTime`; the server refuses it 15 minutes later. */
+  captureTime?: Date | number;
+}
+
 /** Stable codes of {@link PaySecureError}. */
 export type PaySecureErrorCode =
   | 'INVALID_PUBLIC_KEY' | 'WEAK_PUBLIC_KEY' | 'INVALID_KEY_SIZE' | 'UNSUPPORTED_VERSION'
   | 'INVALID_BASE64' | 'INVALID_IV' | 'DECRYPTION_FAILED' | 'INVALID_UTF8'
-  | 'INVALID_PIN' | 'INVALID_PIN_BLOCK' | 'INVALID_PAN' | 'INVALID_INPUT'
+  | 'INVALID_PIN' | 'INVALID_PIN_BLOCK' | 'INVALID_PAN' | 'INVALID_CARD' | 'INVALID_INPUT'
   | 'RANDOM_UNAVAILABLE' | 'ENCRYPTION_FAILED';
 
 /**
@@ -129,6 +158,12 @@ extern "C" {
     /// `{ pan? }`, see the TypeScript declaration.
     #[wasm_bindgen(typescript_type = "ParsePinBlockOptions")]
     pub type ParsePinBlockOptions;
+    /// `{ cardNumber, expiryMonth, expiryYear, cvv?, ... }`, see the TypeScript declaration.
+    #[wasm_bindgen(typescript_type = "CardInput")]
+    pub type CardInput;
+    /// `{ keyAlias, captureTime? }`, see the TypeScript declaration.
+    #[wasm_bindgen(typescript_type = "EncryptCardOptions")]
+    pub type EncryptCardOptions;
 }
 
 /// Converts a core error into a `PaySecureError`.
@@ -566,4 +601,111 @@ pub fn mask_pan_js(
 ) -> JsResult<String> {
     let pan = string_arg(&pan, "the PAN must be a string")?;
     card::mask_pan(&pan).map_err(to_js)
+}
+
+/// A whole number (a JS number or a string of digits) in `0..=9999`.
+fn small_number(v: &JsValue, what: &'static str) -> JsResult<u32> {
+    let n = match v.as_string() {
+        Some(s) if !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse::<u32>().ok()
+        }
+        Some(_) => None,
+        None => v
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..=9999.0).contains(f))
+            .map(|f| f as u32),
+    };
+    n.ok_or_else(|| to_js(Error::InvalidCard(what)))
+}
+
+/// Encrypts a card the cardholder typed, in the browser, so that the
+/// merchant's servers only ever hold the result: the `encrypted_card` of the
+/// token APIs (`PUT /api/v2/card`) and of the Client POST capture
+/// (`POST /v3/clientpost/{sessionKey}/card`).
+///
+/// The card becomes one line of JSON (`cardNumber`, `expiryMonth`,
+/// `expiryYear`, `cvv`, `cardholderName`, ..., and `captureTime` in RFC 3339
+/// UTC), encrypted as a compact JWE: a fresh AES-256-GCM key wrapped with
+/// RSA-OAEP-256 under `publicKey`, whose id `options.keyAlias` becomes the
+/// JWE `kid`. The server refuses it 15 minutes after capture.
+///
+/// Throws `INVALID_PAN` (digits, length, Luhn), `INVALID_CARD` (expiry, an
+/// expired card, CVV, name), `INVALID_PUBLIC_KEY`, `WEAK_PUBLIC_KEY`,
+/// `INVALID_INPUT`.
+///
+/// @example
+/// ```ts
+/// const { publicKeyPem, keyId } = await (await fetch('/v2/public-key')).json();
+/// const encryptedCard = encryptCard(
+///   { cardNumber: '4444 3333 2222 1111', expiryMonth: 12, expiryYear: 2031, cvv: '123' },
+///   publicKeyPem, { keyAlias: keyId });
+/// ```
+#[wasm_bindgen(js_name = encryptCard)]
+pub fn encrypt_card_js(
+    card: CardInput,
+    #[wasm_bindgen(js_name = publicKey, unchecked_param_type = "PublicKeyInput")]
+    public_key: JsValue,
+    options: EncryptCardOptions,
+) -> JsResult<String> {
+    const CARD: &str = "the card must be an object { cardNumber, expiryMonth, expiryYear, ... }";
+    let card = JsValue::from(card);
+    let options = JsValue::from(options);
+    if !card.is_object() {
+        return Err(invalid(CARD));
+    }
+    let get = |key: &str| opt_field(Some(&card), key, CARD);
+    let text = |key: &str, what: &'static str| -> JsResult<Option<Zeroizing<String>>> {
+        get(key)?
+            .map(|v| {
+                v.as_string()
+                    .map(Zeroizing::new)
+                    .ok_or_else(|| invalid(what))
+            })
+            .transpose()
+    };
+    let number = text("cardNumber", "card.cardNumber must be a string")?
+        .ok_or_else(|| invalid("card.cardNumber is required"))?;
+    let month = get("expiryMonth")?
+        .ok_or_else(|| invalid("card.expiryMonth is required"))
+        .and_then(|v| small_number(&v, "the month must be 1 to 12"))?;
+    let year = get("expiryYear")?
+        .ok_or_else(|| invalid("card.expiryYear is required"))
+        .and_then(|v| small_number(&v, "the year must be YY or YYYY (2000 to 2099)"))?;
+    let mut capture = CardCapture::new(&number, month, year).map_err(to_js)?;
+    if let Some(cvv) = text("cvv", "card.cvv must be a string")? {
+        capture = capture.with_cvv(&cvv).map_err(to_js)?;
+    }
+    if let Some(name) = text("cardholderName", "card.cardholderName must be a string")? {
+        capture = capture.with_cardholder_name(&name).map_err(to_js)?;
+    }
+    if let Some(seq) = text("sequenceNumber", "card.sequenceNumber must be a string")? {
+        capture = capture.with_sequence_number(&seq).map_err(to_js)?;
+    }
+    match (get("startMonth")?, get("startYear")?) {
+        (None, None) => {}
+        (Some(m), Some(y)) => {
+            let m = small_number(&m, "the month must be 1 to 12")?;
+            let y = small_number(&y, "the year must be YY or YYYY (2000 to 2099)")?;
+            capture = capture.with_start_date(m, y).map_err(to_js)?;
+        }
+        _ => return Err(invalid("card.startMonth and card.startYear go together")),
+    }
+    const OPTS: &str = "options must be { keyAlias: string, captureTime?: Date | number }";
+    if !options.is_object() {
+        return Err(invalid(OPTS));
+    }
+    let alias = opt_string(Some(&options), "keyAlias", OPTS)?
+        .ok_or_else(|| invalid("options.keyAlias (the server's key id) is required"))?;
+    let millis = match opt_field(Some(&options), "captureTime", OPTS)? {
+        None => js_sys::Date::now(),
+        Some(v) if v.is_instance_of::<js_sys::Date>() => js_sys::Date::from(v).get_time(),
+        Some(v) => v.as_f64().ok_or_else(|| invalid(OPTS))?,
+    };
+    if !(0.0..=4_102_444_800_000.0).contains(&millis) {
+        return Err(invalid("options.captureTime is out of range"));
+    }
+    let public_key = read_public_key(&public_key)?;
+    capture
+        .encrypt(&public_key, &alias, (millis / 1000.0) as u64)
+        .map_err(to_js)
 }
