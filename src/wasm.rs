@@ -635,10 +635,10 @@ fn small_number(v: &JsValue, what: &'static str) -> JsResult<u32> {
 ///
 /// @example
 /// ```ts
-/// const { publicKeyPem, keyId } = await (await fetch('/v2/public-key')).json();
+/// const { publicKey: pem, keyId } = await (await fetch('/v2/public-key')).json();
 /// const encryptedCard = encryptCard(
 ///   { cardNumber: '4444 3333 2222 1111', expiryMonth: 12, expiryYear: 2031, cvv: '123' },
-///   publicKeyPem, { keyAlias: keyId });
+///   pem, { keyAlias: keyId });
 /// ```
 #[wasm_bindgen(js_name = encryptCard)]
 pub fn encrypt_card_js(

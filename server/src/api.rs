@@ -73,7 +73,25 @@ impl ApiError {
     fn bad_request(code: &'static str, message: &'static str) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
+
+    /// 429 with `Retry-After`, for an address blocked after failed
+    /// authentications.
+    pub(crate) fn rate_limited(secs: i64) -> Self {
+        ApiError {
+            retry_after: Some(secs),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                "too many failed authentications; retry later",
+            )
+        }
+    }
 }
+
+/// Marks an error response whose body is already in its API's own format
+/// (the Paythru API's `errorCode` answers): the envelope leaves it alone.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnErrorBody;
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
@@ -97,6 +115,7 @@ impl From<Error> for ApiError {
             ),
             Error::Forbidden(message) => ApiError::new(S::FORBIDDEN, "FORBIDDEN", message),
             Error::CardNotFound => ApiError::new(S::NOT_FOUND, "CARD_NOT_FOUND", "no such card"),
+            Error::TokenNotFound => ApiError::new(S::NOT_FOUND, "TOKEN_NOT_FOUND", "no such token"),
             Error::Conflict { code, message } => ApiError::new(S::CONFLICT, code, message),
             Error::PinBlocked => ApiError::new(
                 S::LOCKED,
@@ -181,7 +200,9 @@ async fn error_envelope(req: Request, next: Next) -> Response {
         .to_owned();
     let res = next.run(req).await;
     let status = res.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    if !(status.is_client_error() || status.is_server_error())
+        || res.extensions().get::<OwnErrorBody>().is_some()
+    {
         return res;
     }
     let (mut parts, _) = res.into_parts();
@@ -252,6 +273,17 @@ fn client_ip(parts: &Parts) -> IpAddr {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
+/// The peer's IP address (from the connection, never from headers).
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts).to_string()))
+    }
 }
 
 /// The authenticated caller (`Authorization: Bearer <credential>`).
@@ -977,7 +1009,15 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "this document")))]
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(api_doc())
+}
+
+/// The whole OpenAPI document: the PaySecure card API and the merchant
+/// tokenisation APIs.
+pub fn api_doc() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::token_api::TokenApiDoc::openapi());
+    doc
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.
@@ -1057,7 +1097,8 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             .route(&format!("/{v}/pin/verify"), post(verify_pin_by_pan))
             .route(&format!("/{v}/tokens"), post(pan_to_token))
     });
-    api.merge(extra)
+    api.merge(crate::token_api::routes())
+        .merge(extra)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -31,6 +31,9 @@ pub enum Error {
     /// No such card for this tenant.
     #[error("card not found")]
     CardNotFound,
+    /// No such stored token (Verifone reuse token) for this tenant.
+    #[error("token not found")]
+    TokenNotFound,
     /// A state conflict, e.g. no PIN set.
     #[error("{message}")]
     Conflict {

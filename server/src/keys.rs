@@ -8,7 +8,7 @@
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rsa::{
     KeySize, OaepPrivateDecryptingKey, Pkcs1PrivateDecryptingKey, PrivateDecryptingKey,
-    OAEP_SHA1_MGF1SHA1,
+    OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256,
 };
 use paysecure_wasm::{PublicKey, SessionKey, Version};
 use zeroize::Zeroizing;
@@ -143,6 +143,22 @@ impl KeyRing {
     /// All usable keys, active first.
     pub fn keys(&self) -> &[LoadedKey] {
         &self.keys
+    }
+
+    /// Unwraps the content key of a captured card's JWE (`RSA-OAEP-256`)
+    /// with the usable key named `kid`. `None` if there is no such usable
+    /// key (unknown or retired); `Some(Err)` if it does not decrypt to a
+    /// 256-bit key, one opaque error.
+    pub fn unwrap_content_key(&self, kid: &str, encrypted_key: &[u8]) -> Option<Result<SessionKey>> {
+        let key = self.keys.iter().find(|k| k.key_id == kid)?;
+        let mut out = Zeroizing::new(vec![0u8; key.oaep.key_size_bytes()]);
+        let opened = key
+            .oaep
+            .decrypt(&OAEP_SHA256_MGF1SHA256, encrypted_key, &mut out, None)
+            .ok()
+            .and_then(|plain| (plain.len() == 32).then(|| SessionKey::from_bytes(plain)))
+            .and_then(|k| k.ok());
+        Some(opened.ok_or(Error::UndecryptableValue))
     }
 
     /// Unwraps a session id to its session key. With `key_id`, only that key

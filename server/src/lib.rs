@@ -16,10 +16,14 @@ pub mod api;
 pub mod cvv;
 pub mod error;
 pub mod keys;
+pub mod paythru;
 pub mod ratelimit;
 pub mod service;
 pub mod storage;
 pub mod telemetry;
+pub mod token_api;
+pub mod tokens;
+pub mod verifone;
 pub mod vault;
 pub mod web;
 

@@ -125,6 +125,21 @@ enum TenantCommand {
         /// Display name.
         name: String,
     },
+    /// Make Paythru Card Tokenisation API credentials (apiKey, apiPassword,
+    /// shaKey) for a tenant; printed once.
+    PaythruCredentials {
+        /// Tenant id (`ten_...`).
+        tenant: String,
+        /// Methods they may call, comma-separated (default: all), e.g.
+        /// `lookup,create,tokeniseSessionKey,createSession`.
+        #[arg(long, value_delimiter = ',')]
+        methods: Vec<String>,
+    },
+    /// Revoke Paythru credentials (their requests then get error 105).
+    PaythruRevoke {
+        /// The apiKey.
+        api_key: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -265,6 +280,44 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("API key (shown once; store it now):");
             println!("{}", key.as_str());
             Ok(())
+        }
+        Command::Tenant {
+            command: TenantCommand::PaythruCredentials { tenant, methods },
+        } => {
+            let parsed = methods
+                .iter()
+                .map(|m| {
+                    paysecure_server::paythru::Method::ALL
+                        .into_iter()
+                        .find(|x| x.as_str() == m)
+                        .ok_or_else(|| format!("unknown method {m}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let service = open(&cli, ServiceConfig::default()).await?;
+            let creds = service
+                .create_paythru_credentials(tenant, None, (!parsed.is_empty()).then_some(&parsed[..]))
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("Paythru credentials for {tenant} (shown once; store them now):");
+            println!("apiKey={}", creds.api_key);
+            println!("apiPassword={}", creds.api_password.as_str());
+            println!("shaKey={}", creds.sha_key.as_str());
+            Ok(())
+        }
+        Command::Tenant {
+            command: TenantCommand::PaythruRevoke { api_key },
+        } => {
+            let service = open(&cli, ServiceConfig::default()).await?;
+            if service
+                .revoke_paythru_credentials(api_key)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                println!("revoked");
+                Ok(())
+            } else {
+                Err("no active credentials with that apiKey".into())
+            }
         }
         Command::Keys { command } => {
             let service = open(&cli, ServiceConfig::default()).await?;

@@ -30,13 +30,13 @@ pub fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut b = [0u8; N];
     aws_lc_rs::rand::fill(&mut b).map_err(|_| Error::Crypto("no randomness"))?;
     Ok(b)
 }
 
-fn sha256(data: &[u8]) -> Vec<u8> {
+pub(crate) fn sha256(data: &[u8]) -> Vec<u8> {
     digest::digest(&digest::SHA256, data).as_ref().to_vec()
 }
 
@@ -275,8 +275,8 @@ impl Default for ServiceConfig {
 
 /// The service: storage, vault, key ring.
 pub struct Service {
-    storage: Storage,
-    vault: Vault,
+    pub(crate) storage: Storage,
+    pub(crate) vault: Vault,
     keyring: RwLock<Arc<KeyRing>>,
     /// When the key ring was last loaded (Unix seconds).
     keys_loaded_at: std::sync::atomic::AtomicI64,
@@ -359,6 +359,7 @@ impl Service {
         self.reload_keys().await?;
         self.storage.delete_expired_ephemeral_keys(now()).await?;
         self.storage.purge_auth_failures(now()).await?;
+        self.storage.purge_capture_sessions(now()).await?;
         Ok(())
     }
 

@@ -5,6 +5,10 @@
 use std::path::Path;
 use std::str::FromStr;
 
+mod tokens;
+
+pub use tokens::{PaythruCredentialRow, StoredCardRow};
+
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 

@@ -58,6 +58,7 @@ pub enum MasterKeySource {
 pub struct Vault {
     seal_key: LessSafeKey,
     pan_index_key: hmac::Key,
+    analytics_key: hmac::Key,
 }
 
 impl std::fmt::Debug for Vault {
@@ -84,11 +85,13 @@ impl Vault {
         }
         let enc = derive(master, b"seal/aes-256-gcm")?;
         let mac = derive(master, b"pan-index/hmac-sha256")?;
+        let analytics = derive(master, b"analytics-token/hmac-sha256")?;
         let unbound =
             UnboundKey::new(&AES_256_GCM, &enc[..]).map_err(|_| Error::Crypto("bad vault key"))?;
         Ok(Vault {
             seal_key: LessSafeKey::new(unbound),
             pan_index_key: hmac::Key::new(hmac::HMAC_SHA256, &mac[..]),
+            analytics_key: hmac::Key::new(hmac::HMAC_SHA256, &analytics[..]),
         })
     }
 
@@ -180,6 +183,20 @@ impl Vault {
         ctx.update(&[0]);
         ctx.update(pan.as_bytes());
         ctx.sign().as_ref().to_vec()
+    }
+}
+
+impl Vault {
+    /// An irreversible, stable identifier of a card within a tenant and a
+    /// token scope (HMAC-SHA256 under its own derived key, so it reveals
+    /// nothing about the PAN index or any other scope's value).
+    pub fn analytics_token(&self, tenant: &str, scope: &str, pan: &str) -> String {
+        let mut ctx = hmac::Context::with_key(&self.analytics_key);
+        for part in [tenant, scope, pan] {
+            ctx.update(part.as_bytes());
+            ctx.update(&[0]);
+        }
+        crate::keys::hex_lower(ctx.sign().as_ref())
     }
 }
 

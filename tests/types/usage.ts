@@ -2,9 +2,10 @@
 // The @ts-expect-error lines fail the compile if a type ever degrades to
 // `any` or loses a union member: they prove the types are precise.
 import {
-  Session, pinBlock, parsePinBlock, luhnCheck, cardBrand, maskPan,
+  Session, pinBlock, parsePinBlock, luhnCheck, cardBrand, maskPan, encryptCard,
   type EncryptedValue, type SessionOptions, type PaySecureError, type PaySecureErrorCode,
   type CardBrand, type KeyBits, type PaySecureVersion, type RsaJwk,
+  type CardInput, type EncryptCardOptions,
 } from '../../pkg/nodejs/paysecure_wasm';
 
 declare const pem: string;
@@ -29,6 +30,12 @@ const back: string = parsePinBlock(block, { pan: '4111111111111111' });
 const ok: boolean = luhnCheck('4111111111111111');
 const brand: CardBrand = cardBrand('4111');
 const masked: string = maskPan('4111111111111111');
+const card: CardInput = { cardNumber: '4444 3333 2222 1111', expiryMonth: 12, expiryYear: '31', cvv: '123' };
+const cardOpts: EncryptCardOptions = { keyAlias: 'rsa-fe656ac0e7bf4311', captureTime: new Date() };
+const jwe: string = encryptCard(card, pem, cardOpts);
+const jwe2: string = encryptCard(
+  { ...card, cardholderName: 'MR J HOLDER', sequenceNumber: '01', startMonth: '03', startYear: 2024 },
+  jwk, { keyAlias: 'k1', captureTime: Date.now() });
 
 function codeOf(e: unknown): PaySecureErrorCode | undefined {
   if (e instanceof Error && e.name === 'PaySecureError') return (e as PaySecureError).code;
@@ -55,5 +62,15 @@ const notBrand: CardBrand = 'DINERSCLUB';
 const notCode: PaySecureErrorCode = 'OOPS';
 // @ts-expect-error sessionId may be undefined
 const sid: string = s.sessionId;
+// @ts-expect-error encryptCard needs options.keyAlias
+encryptCard(card, pem, {});
+// @ts-expect-error encryptCard needs its options
+encryptCard(card, pem);
+// @ts-expect-error cardNumber is a string
+encryptCard({ cardNumber: 4444333322221111, expiryMonth: 12, expiryYear: 2031 }, pem, { keyAlias: 'k1' });
+// @ts-expect-error a card needs its expiry
+encryptCard({ cardNumber: '4444333322221111' }, pem, { keyAlias: 'k1' });
+// @ts-expect-error captureTime is a Date or milliseconds
+encryptCard(card, pem, { keyAlias: 'k1', captureTime: '2026-11-18T11:06:40Z' });
 
-export { id, v, bits, text, bytes, pin, back, ok, brand, masked, codeOf, wrong, notBrand, notCode, sid };
+export { id, v, bits, text, bytes, pin, back, ok, brand, masked, jwe, jwe2, codeOf, wrong, notBrand, notCode, sid };

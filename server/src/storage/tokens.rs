@@ -1,0 +1,385 @@
+//! Persistence of the merchant tokenisation APIs: Paythru credentials,
+//! stored cards (both APIs), Client POST capture sessions.
+
+use sqlx::Row;
+
+use super::{map_unique, Result, Storage};
+
+/// Paythru API credentials (the password and signing key never in clear).
+#[derive(Debug, Clone)]
+pub struct PaythruCredentialRow {
+    /// `apiKey`.
+    pub api_key: String,
+    /// Owner.
+    pub tenant_id: String,
+    /// SHA-256 of `apiPassword`.
+    pub password_hash: Vec<u8>,
+    /// The `shaKey`, sealed.
+    pub sha_key_sealed: Vec<u8>,
+    /// Space-separated methods these credentials may call.
+    pub methods: String,
+    /// Unix seconds, if revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// A stored card of the Paythru or Verifone API (secrets sealed).
+#[derive(Debug, Clone)]
+pub struct StoredCardRow {
+    /// `cardKey` or `reuse_token`.
+    pub token: String,
+    /// Owner.
+    pub tenant_id: String,
+    /// `paythru` or `verifone`.
+    pub api: String,
+    /// Verifone token scope ('' for Paythru).
+    pub scope: String,
+    /// HMAC of the PAN.
+    pub pan_index: Vec<u8>,
+    /// Sealed PAN.
+    pub pan_sealed: Vec<u8>,
+    /// First six digits.
+    pub pan_first6: String,
+    /// Last four digits.
+    pub pan_last4: String,
+    /// PAN length.
+    pub pan_length: i64,
+    /// Brand.
+    pub brand: String,
+    /// 1..=12.
+    pub expiry_month: i64,
+    /// Four digits.
+    pub expiry_year: i64,
+    /// Paythru merchantCustomerReference.
+    pub customer_ref: Option<String>,
+    /// `ACTIVE`, `DISABLED`, `SUSPENDED`.
+    pub status: String,
+    /// Sealed JSON of the other details.
+    pub details_sealed: Vec<u8>,
+    /// Irreversible per-card-and-scope identifier.
+    pub analytics_token: String,
+    /// `YYYY-MM-DD`.
+    pub token_expiry: Option<String>,
+    /// Row version (optimistic concurrency).
+    pub version: i64,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+const STORED_COLUMNS: &str = "token, tenant_id, api, scope, pan_index, pan_sealed, pan_first6, pan_last4, \
+     pan_length, brand, expiry_month, expiry_year, customer_ref, status, details_sealed, analytics_token, \
+     token_expiry, version, created_at, updated_at";
+
+fn stored_from_row(r: &sqlx::any::AnyRow) -> std::result::Result<StoredCardRow, sqlx::Error> {
+    Ok(StoredCardRow {
+        token: r.try_get(0)?,
+        tenant_id: r.try_get(1)?,
+        api: r.try_get(2)?,
+        scope: r.try_get(3)?,
+        pan_index: r.try_get(4)?,
+        pan_sealed: r.try_get(5)?,
+        pan_first6: r.try_get(6)?,
+        pan_last4: r.try_get(7)?,
+        pan_length: r.try_get(8)?,
+        brand: r.try_get(9)?,
+        expiry_month: r.try_get(10)?,
+        expiry_year: r.try_get(11)?,
+        customer_ref: r.try_get(12)?,
+        status: r.try_get(13)?,
+        details_sealed: r.try_get(14)?,
+        analytics_token: r.try_get(15)?,
+        token_expiry: r.try_get(16)?,
+        version: r.try_get(17)?,
+        created_at: r.try_get(18)?,
+        updated_at: r.try_get(19)?,
+    })
+}
+
+impl Storage {
+    // ---- Paythru credentials
+
+    /// Stores new Paythru credentials; `Duplicate` if the API key exists.
+    pub async fn insert_paythru_credentials(
+        &self,
+        c: &PaythruCredentialRow,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO paythru_credentials (api_key, tenant_id, password_hash, sha_key_sealed, methods, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&c.api_key)
+        .bind(&c.tenant_id)
+        .bind(&c.password_hash)
+        .bind(&c.sha_key_sealed)
+        .bind(&c.methods)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(map_unique)?;
+        Ok(())
+    }
+
+    /// Credentials by API key.
+    pub async fn paythru_credentials(&self, api_key: &str) -> Result<Option<PaythruCredentialRow>> {
+        let row = sqlx::query(
+            "SELECT api_key, tenant_id, password_hash, sha_key_sealed, methods, revoked_at \
+             FROM paythru_credentials WHERE api_key = $1",
+        )
+        .bind(api_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(PaythruCredentialRow {
+                api_key: r.try_get(0)?,
+                tenant_id: r.try_get(1)?,
+                password_hash: r.try_get(2)?,
+                sha_key_sealed: r.try_get(3)?,
+                methods: r.try_get(4)?,
+                revoked_at: r.try_get(5)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Revokes credentials; `false` if there are none active with that key.
+    pub async fn revoke_paythru_credentials(&self, api_key: &str, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE paythru_credentials SET revoked_at = $2 WHERE api_key = $1 AND revoked_at IS NULL",
+        )
+        .bind(api_key)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // ---- stored cards
+
+    /// Inserts a stored card; `Duplicate` if the token, or (Verifone) the
+    /// card in that scope, exists.
+    pub async fn insert_stored_card(&self, c: &StoredCardRow) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO stored_cards ({STORED_COLUMNS}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+        ))
+        .bind(&c.token)
+        .bind(&c.tenant_id)
+        .bind(&c.api)
+        .bind(&c.scope)
+        .bind(&c.pan_index)
+        .bind(&c.pan_sealed)
+        .bind(&c.pan_first6)
+        .bind(&c.pan_last4)
+        .bind(c.pan_length)
+        .bind(&c.brand)
+        .bind(c.expiry_month)
+        .bind(c.expiry_year)
+        .bind(&c.customer_ref)
+        .bind(&c.status)
+        .bind(&c.details_sealed)
+        .bind(&c.analytics_token)
+        .bind(&c.token_expiry)
+        .bind(c.version)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_unique)?;
+        Ok(())
+    }
+
+    /// Writes every mutable column of `c` if the row is still at
+    /// `c.version - 1`; `false` if it changed (or vanished) meanwhile.
+    /// `Duplicate` if a relinked PAN is already tokenised in the scope.
+    pub async fn update_stored_card(&self, c: &StoredCardRow) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE stored_cards SET pan_index = $3, pan_sealed = $4, pan_first6 = $5, pan_last4 = $6, \
+             pan_length = $7, brand = $8, expiry_month = $9, expiry_year = $10, customer_ref = $11, status = $12, \
+             details_sealed = $13, analytics_token = $14, token_expiry = $15, version = $16, updated_at = $17 \
+             WHERE tenant_id = $1 AND token = $2 AND version = $16 - 1",
+        )
+        .bind(&c.tenant_id)
+        .bind(&c.token)
+        .bind(&c.pan_index)
+        .bind(&c.pan_sealed)
+        .bind(&c.pan_first6)
+        .bind(&c.pan_last4)
+        .bind(c.pan_length)
+        .bind(&c.brand)
+        .bind(c.expiry_month)
+        .bind(c.expiry_year)
+        .bind(&c.customer_ref)
+        .bind(&c.status)
+        .bind(&c.details_sealed)
+        .bind(&c.analytics_token)
+        .bind(&c.token_expiry)
+        .bind(c.version)
+        .bind(c.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_unique)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A stored card of a tenant and API by token.
+    pub async fn stored_card(
+        &self,
+        tenant_id: &str,
+        api: &str,
+        token: &str,
+    ) -> Result<Option<StoredCardRow>> {
+        let row = sqlx::query(&format!(
+            "SELECT {STORED_COLUMNS} FROM stored_cards WHERE tenant_id = $1 AND api = $2 AND token = $3"
+        ))
+        .bind(tenant_id)
+        .bind(api)
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(stored_from_row).transpose()?)
+    }
+
+    /// The Verifone token of a card in a scope, if any.
+    pub async fn stored_card_in_scope(
+        &self,
+        tenant_id: &str,
+        scope: &str,
+        pan_index: &[u8],
+    ) -> Result<Option<StoredCardRow>> {
+        let row = sqlx::query(&format!(
+            "SELECT {STORED_COLUMNS} FROM stored_cards \
+             WHERE tenant_id = $1 AND api = 'verifone' AND scope = $2 AND pan_index = $3"
+        ))
+        .bind(tenant_id)
+        .bind(scope)
+        .bind(pan_index)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(stored_from_row).transpose()?)
+    }
+
+    /// The stored cards of a tenant's customer (oldest first).
+    pub async fn stored_cards_by_ref(
+        &self,
+        tenant_id: &str,
+        api: &str,
+        customer_ref: &str,
+    ) -> Result<Vec<StoredCardRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {STORED_COLUMNS} FROM stored_cards \
+             WHERE tenant_id = $1 AND api = $2 AND customer_ref = $3 ORDER BY created_at, token"
+        ))
+        .bind(tenant_id)
+        .bind(api)
+        .bind(customer_ref)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(stored_from_row).collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Deletes a stored card; `false` if there was none.
+    pub async fn delete_stored_card(&self, tenant_id: &str, api: &str, token: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM stored_cards WHERE tenant_id = $1 AND api = $2 AND token = $3",
+        )
+        .bind(tenant_id)
+        .bind(api)
+        .bind(token)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // ---- Client POST capture sessions
+
+    /// Opens a capture session.
+    pub async fn insert_capture_session(
+        &self,
+        hash: &[u8],
+        tenant_id: &str,
+        customer_ref: Option<&str>,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO capture_sessions (session_hash, tenant_id, customer_ref, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(hash)
+        .bind(tenant_id)
+        .bind(customer_ref)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_unique)?;
+        Ok(())
+    }
+
+    /// The tenant of an unexpired capture session.
+    pub async fn capture_session_tenant(&self, hash: &[u8], now: i64) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT tenant_id FROM capture_sessions WHERE session_hash = $1 AND expires_at > $2",
+        )
+        .bind(hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Stores (or replaces) the captured card of an unexpired session;
+    /// `false` if the session is unknown or expired.
+    pub async fn set_capture_card(&self, hash: &[u8], card_sealed: &[u8], now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE capture_sessions SET card_sealed = $2 WHERE session_hash = $1 AND expires_at > $3",
+        )
+        .bind(hash)
+        .bind(card_sealed)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Takes (deletes and returns) an unexpired session of `tenant_id` that
+    /// holds a card: (customer reference, sealed card). Atomic, so a session
+    /// is tokenised at most once.
+    pub async fn take_capture_session(
+        &self,
+        hash: &[u8],
+        tenant_id: &str,
+        now: i64,
+    ) -> Result<Option<(Option<String>, Vec<u8>)>> {
+        let row = sqlx::query(
+            "DELETE FROM capture_sessions WHERE session_hash = $1 AND tenant_id = $2 AND expires_at > $3 \
+             AND card_sealed IS NOT NULL RETURNING customer_ref, card_sealed",
+        )
+        .bind(hash)
+        .bind(tenant_id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+
+    /// Deletes expired capture sessions; returns how many.
+    pub async fn purge_capture_sessions(&self, now: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM capture_sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Failures counted for `client` in its current window, and the end of
+    /// its block if it is blocked.
+    pub async fn auth_block(&self, client: &str, now: i64) -> Result<Option<(i64, i64)>> {
+        let row = sqlx::query("SELECT failures, blocked_until FROM auth_failures WHERE client = $1")
+            .bind(client)
+            .fetch_optional(&self.pool)
+            .await?;
+        let row = row
+            .map(|r| Ok::<_, sqlx::Error>((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)))
+            .transpose()?;
+        Ok(row.filter(|(_, until)| *until > now))
+    }
+}

@@ -1,0 +1,441 @@
+//! HTTP for the merchant tokenisation APIs: the Paythru Card Tokenisation
+//! API v3 (seed 002: form bodies, XML or JSON answers, its own error format),
+//! the Client POST capture endpoint the browser calls, and Verifone-style
+//! token management (seed 004: JSON). Handlers only parse, call the domain
+//! ([`crate::paythru`], [`crate::verifone`]) and render.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::header::{self, HeaderValue};
+use axum::http::{Method as HttpMethod, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{patch, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tower_http::cors::{Any, CorsLayer};
+use utoipa::ToSchema;
+use zeroize::Zeroizing;
+
+use crate::api::{ApiError, AppState, Auth, ClientIp, JsonBody, OwnErrorBody};
+use crate::error::Error;
+use crate::paythru::{CardKeyDetail, CapturedSummary, Failure, Method, Outcome, PaythruError};
+use crate::service::random_bytes;
+use crate::verifone::{PatchCard, PutCard, TokenView};
+
+// ------------------------------------------------------------------ Paythru
+
+/// The answer encoding of the last URL segment (§2.2; XML when absent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Xml,
+    Json,
+}
+
+fn xml_escape(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A response tree, rendered as the seed's XML or JSON.
+enum Node {
+    /// Text; `None` is JSON `null` (an empty element in XML).
+    Text(Option<String>),
+    /// A JSON number (`cardUniqueIdentifier`).
+    Number(u64),
+    /// An element / object with ordered children.
+    Map(Vec<(String, Node)>),
+    /// Repeated `item` elements in XML; an object keyed "0", "1", ... in JSON.
+    List(&'static str, Vec<Node>),
+}
+
+impl Node {
+    fn text(s: impl Into<String>) -> Node {
+        Node::Text(Some(s.into()))
+    }
+
+    fn xml(&self, name: &str, out: &mut String) {
+        let open = |out: &mut String, inner: &dyn Fn(&mut String)| {
+            let mut body = String::new();
+            inner(&mut body);
+            if body.is_empty() {
+                out.push_str(&format!("<{name}/>"));
+            } else {
+                out.push_str(&format!("<{name}>{body}</{name}>"));
+            }
+        };
+        match self {
+            Node::Text(t) => open(out, &|b| xml_escape(b, t.as_deref().unwrap_or_default())),
+            Node::Number(n) => open(out, &|b| b.push_str(&n.to_string())),
+            Node::Map(children) => open(out, &|b| {
+                for (k, v) in children {
+                    v.xml(k, b);
+                }
+            }),
+            Node::List(item, items) => open(out, &|b| {
+                for v in items {
+                    v.xml(item, b);
+                }
+            }),
+        }
+    }
+
+    fn json(&self) -> Value {
+        match self {
+            Node::Text(t) => t.clone().map_or(Value::Null, Value::String),
+            Node::Number(n) => Value::from(*n),
+            Node::Map(children) => Value::Object(
+                children
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.json()))
+                    .collect::<Map<_, _>>(),
+            ),
+            Node::List(_, items) => Value::Object(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (i.to_string(), v.json()))
+                    .collect::<Map<_, _>>(),
+            ),
+        }
+    }
+}
+
+fn render(encoding: Encoding, status: StatusCode, fields: Vec<(String, Node)>) -> Response {
+    let root = Node::Map(fields);
+    let (content_type, body) = match encoding {
+        Encoding::Xml => {
+            let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+            root.xml("paythruResponse", &mut out);
+            ("application/xml; charset=utf-8", out)
+        }
+        Encoding::Json => ("application/json", root.json().to_string()),
+    };
+    let mut res = (status, body).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // The body is already in the API's own error format.
+    res.extensions_mut().insert(OwnErrorBody);
+    res
+}
+
+fn detail_node(d: CardKeyDetail) -> Node {
+    let texts = |list: Vec<(&'static str, String)>| {
+        Node::Map(list.into_iter().map(|(k, v)| (k.to_owned(), Node::text(v))).collect())
+    };
+    Node::Map(vec![
+        ("cardKey".into(), Node::text(d.card_key)),
+        ("cardUniqueIdentifier".into(), Node::Number(d.card_unique_identifier)),
+        (
+            "merchantCustomerReference".into(),
+            Node::Text(d.merchant_customer_reference),
+        ),
+        ("enabled".into(), Node::text(if d.enabled { "1" } else { "0" })),
+        (
+            "card".into(),
+            Node::Map(d.card.into_iter().map(|(k, v)| (k.to_owned(), Node::Text(v))).collect()),
+        ),
+        ("customer".into(), texts(d.customer)),
+        ("cardholderAddress".into(), texts(d.cardholder_address)),
+    ])
+}
+
+fn error_response(encoding: Encoding, e: PaythruError) -> Response {
+    // An 8-digit trace code, logged with the request so support can find it.
+    let trace = random_bytes::<4>()
+        .map(|b| u32::from_be_bytes(b) % 90_000_000 + 10_000_000)
+        .unwrap_or(10_000_000);
+    tracing::info!(error_code = e.code, trace_code = trace, "paythru request refused");
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    render(
+        encoding,
+        status,
+        vec![
+            ("errorCode".into(), Node::text(e.code.to_string())),
+            ("traceCode".into(), Node::text(trace.to_string())),
+            ("errorMessage".into(), Node::text(e.message.into_owned())),
+        ],
+    )
+}
+
+async fn paythru(
+    state: &AppState,
+    method: &str,
+    encoding: Option<&str>,
+    client: &str,
+    body: &[u8],
+) -> Response {
+    let encoding_parsed = match encoding {
+        None | Some("xml") => Ok(Encoding::Xml),
+        Some("json") => Ok(Encoding::Json),
+        Some(_) => Err(()),
+    };
+    let Ok(encoding) = encoding_parsed else {
+        return error_response(Encoding::Xml, PaythruError::of(104));
+    };
+    let method = match method {
+        "createSession" => Some(Method::CreateSession),
+        m => Method::from_url(m),
+    };
+    let Some(method) = method else {
+        return error_response(encoding, PaythruError::of(103));
+    };
+    if std::str::from_utf8(body).is_err() {
+        return error_response(encoding, PaythruError::of(107));
+    }
+    let params: Vec<(String, Zeroizing<String>)> = form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), Zeroizing::new(v.into_owned())))
+        .collect();
+    match state.service.paythru(method, &params, client).await {
+        Ok(Outcome::Ok) => render(encoding, StatusCode::OK, vec![("result".into(), Node::text("OK"))]),
+        Ok(Outcome::Cards(cards)) => render(
+            encoding,
+            StatusCode::OK,
+            vec![(
+                "cardKeyDetails".into(),
+                Node::List("cardKeyDetail", cards.into_iter().map(detail_node).collect()),
+            )],
+        ),
+        Ok(Outcome::Session {
+            session_key,
+            expires_at,
+        }) => render(
+            encoding,
+            StatusCode::OK,
+            vec![
+                ("sessionKey".into(), Node::text(session_key)),
+                ("expiresAt".into(), Node::text(crate::service::rfc3339(expires_at))),
+            ],
+        ),
+        Err(Failure::Api(e)) => error_response(encoding, e),
+        Err(Failure::Internal(e)) => ApiError::from(e).into_response(),
+    }
+}
+
+/// Paythru Card Tokenisation API v3 (seed 002): `lookup`, `enable`,
+/// `disable`, `delete`, `updateCardKeyDetails`, `create`,
+/// `tokeniseSessionKey`. Form body with `apiKey`, `apiPassword` and
+/// `shaSignature` (SHA-512 of the sorted `name=value` + shaKey); answers in
+/// XML (`paythruResponse` root) or JSON. Errors: `errorCode` (§5.1),
+/// `traceCode`, `errorMessage`, with status 400, 401 or 403.
+#[utoipa::path(post, path = "/v3/token/{method}/{encoding}", tag = "paythru",
+    params(("method" = String, Path, description = "lookup | enable | disable | delete | updateCardKeyDetails | create | tokeniseSessionKey"),
+           ("encoding" = String, Path, description = "xml | json (optional segment; XML when absent)")),
+    request_body(content_type = "application/x-www-form-urlencoded", content = String),
+    responses((status = 200, description = "paythruResponse (XML) or JSON object"),
+              (status = 400, description = "errorCode/traceCode/errorMessage"),
+              (status = 401, description = "102 credentials, 123 signature"),
+              (status = 403, description = "105, 106, 121, 122, 149")))]
+async fn paythru_method(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    Path(method): Path<String>,
+    body: Bytes,
+) -> Response {
+    paythru(&state, &method, None, &client, &body).await
+}
+
+async fn paythru_method_encoded(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    Path((method, encoding)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    paythru(&state, &method, Some(&encoding), &client, &body).await
+}
+
+/// Opens a Client POST session (the first step of `tokeniseSessionKey`):
+/// signed like every Paythru request (optional `merchantCustomerReference`);
+/// answers `sessionKey` and `expiresAt` (15 minutes). The merchant's page
+/// hands the session key to the browser, which posts the card to
+/// `/v3/clientpost/{sessionKey}/card`.
+#[utoipa::path(post, path = "/v3/clientpost/session/{encoding}", tag = "paythru",
+    params(("encoding" = String, Path, description = "xml | json (optional segment)")),
+    request_body(content_type = "application/x-www-form-urlencoded", content = String),
+    responses((status = 200, description = "sessionKey, expiresAt")))]
+async fn clientpost_session(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    body: Bytes,
+) -> Response {
+    paythru(&state, "createSession", None, &client, &body).await
+}
+
+async fn clientpost_session_encoded(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    Path(encoding): Path<String>,
+    body: Bytes,
+) -> Response {
+    paythru(&state, "createSession", Some(&encoding), &client, &body).await
+}
+
+/// The browser's card capture for a Client POST session.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CaptureBody {
+    /// paysecure-wasm `encryptCard(...)` output.
+    pub encrypted_card: String,
+}
+
+/// The capture's answer: what the page may show.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaptureResponse {
+    /// `OK`.
+    pub result: String,
+    /// The masked card.
+    pub card: CapturedSummary,
+}
+
+/// Client POST: the cardholder's browser sends the card it encrypted with
+/// paysecure-wasm `encryptCard` for a session the merchant opened. No
+/// credentials: the session key is the capability. Cross-origin (CORS `*`).
+/// Unknown session keys count as failed authentications of the address.
+#[utoipa::path(post, path = "/v3/clientpost/{sessionKey}/card", tag = "paythru",
+    params(("sessionKey" = String, Path)),
+    request_body = CaptureBody,
+    responses((status = 200, body = CaptureResponse), (status = 400, body = crate::api::ErrorEnvelope),
+              (status = 429, body = crate::api::ErrorEnvelope)))]
+async fn clientpost_card(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    Path(session_key): Path<String>,
+    JsonBody(body): JsonBody<CaptureBody>,
+) -> Result<Json<CaptureResponse>, ApiError> {
+    if let Err(secs) = state.service.check_client(&client).await? {
+        return Err(ApiError::rate_limited(secs));
+    }
+    match state.service.capture_card(&session_key, &body.encrypted_card).await {
+        Ok(card) => Ok(Json(CaptureResponse {
+            result: "OK".into(),
+            card,
+        })),
+        Err(e @ Error::BadRequest { code: "INVALID_SESSION_KEY", .. }) => {
+            state.service.record_auth_failure(&client).await?;
+            Err(e.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ------------------------------------------------------------------ Verifone
+
+/// Create or update a token (seed 004): the token of this card in
+/// `token_scope` is updated if there is one, else a new one is made.
+#[utoipa::path(put, path = "/api/v2/card", tag = "verifone",
+    request_body = PutCard,
+    responses((status = 200, body = TokenView), (status = 400, body = crate::api::ErrorEnvelope),
+              (status = 409, body = crate::api::ErrorEnvelope)))]
+async fn vf_put(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    JsonBody(body): JsonBody<PutCard>,
+) -> Result<Json<TokenView>, ApiError> {
+    Ok(Json(state.service.vf_put_card(&p, &body).await?.0))
+}
+
+/// A token's details.
+#[utoipa::path(get, path = "/api/v2/card/{id}", tag = "verifone",
+    params(("id" = String, Path, description = "reuse token, 14 to 255 characters")),
+    responses((status = 200, body = TokenView), (status = 404, body = crate::api::ErrorEnvelope)))]
+async fn vf_get(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<TokenView>, ApiError> {
+    Ok(Json(state.service.vf_get_card(&p, &id).await?))
+}
+
+/// Deletes a token (irreversible).
+#[utoipa::path(delete, path = "/api/v2/card/{id}", tag = "verifone",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, body = crate::api::ErrorEnvelope)))]
+async fn vf_delete(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.service.vf_delete_card(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Partial update; a new `encrypted_card` relinks the token to its PAN.
+#[utoipa::path(patch, path = "/api/v2/card/{id}", tag = "verifone",
+    params(("id" = String, Path)), request_body = PatchCard,
+    responses((status = 200, body = TokenView), (status = 404, body = crate::api::ErrorEnvelope),
+              (status = 409, body = crate::api::ErrorEnvelope)))]
+async fn vf_patch(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<PatchCard>,
+) -> Result<Json<TokenView>, ApiError> {
+    Ok(Json(state.service.vf_patch_card(&p, &id, &body).await?))
+}
+
+/// Suspends a token (reversible with `activate`).
+#[utoipa::path(patch, path = "/api/v2/card/{id}/suspend", tag = "verifone",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "suspended"), (status = 404, body = crate::api::ErrorEnvelope)))]
+async fn vf_suspend(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.service.vf_set_suspended(&p, &id, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Activates a suspended token (not an expired one).
+#[utoipa::path(patch, path = "/api/v2/card/{id}/activate", tag = "verifone",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "active"), (status = 404, body = crate::api::ErrorEnvelope),
+              (status = 409, body = crate::api::ErrorEnvelope)))]
+async fn vf_activate(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.service.vf_set_suspended(&p, &id, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The routes of both APIs.
+pub fn routes() -> Router<AppState> {
+    let capture = Router::new()
+        .route("/v3/clientpost/{session_key}/card", post(clientpost_card))
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods([HttpMethod::POST])
+                .allow_headers([header::CONTENT_TYPE]),
+        );
+    Router::new()
+        .route("/v3/token/{method}", post(paythru_method))
+        .route("/v3/token/{method}/{encoding}", post(paythru_method_encoded))
+        .route("/v3/clientpost/session", post(clientpost_session))
+        .route("/v3/clientpost/session/{encoding}", post(clientpost_session_encoded))
+        .merge(capture)
+        .route("/api/v2/card", put(vf_put))
+        .route("/api/v2/card/{id}", patch(vf_patch).get(vf_get).delete(vf_delete))
+        .route("/api/v2/card/{id}/suspend", patch(vf_suspend))
+        .route("/api/v2/card/{id}/activate", patch(vf_activate))
+}
+
+/// The OpenAPI paths of this module (merged into [`crate::api::ApiDoc`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(paythru_method, clientpost_session, clientpost_card, vf_put, vf_get, vf_delete, vf_patch, vf_suspend, vf_activate),
+    components(schemas(PutCard, PatchCard, TokenView, CaptureBody, CaptureResponse, CapturedSummary)),
+    tags((name = "paythru", description = "Paythru Card Tokenisation API v3 (seed 002) and its Client POST capture"),
+         (name = "verifone", description = "Verifone-style token management (seed 004)"))
+)]
+pub struct TokenApiDoc;
