@@ -149,7 +149,11 @@ impl KeyRing {
     /// with the usable key named `kid`. `None` if there is no such usable
     /// key (unknown or retired); `Some(Err)` if it does not decrypt to a
     /// 256-bit key, one opaque error.
-    pub fn unwrap_content_key(&self, kid: &str, encrypted_key: &[u8]) -> Option<Result<SessionKey>> {
+    pub fn unwrap_content_key(
+        &self,
+        kid: &str,
+        encrypted_key: &[u8],
+    ) -> Option<Result<SessionKey>> {
         let key = self.keys.iter().find(|k| k.key_id == kid)?;
         let mut out = Zeroizing::new(vec![0u8; key.oaep.key_size_bytes()]);
         let opened = key

@@ -23,8 +23,8 @@ pub mod storage;
 pub mod telemetry;
 pub mod token_api;
 pub mod tokens;
-pub mod verifone;
 pub mod vault;
+pub mod verifone;
 pub mod web;
 
 pub use api::{router, router_with, AppState};

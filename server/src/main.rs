@@ -295,7 +295,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .collect::<Result<Vec<_>, _>>()?;
             let service = open(&cli, ServiceConfig::default()).await?;
             let creds = service
-                .create_paythru_credentials(tenant, None, (!parsed.is_empty()).then_some(&parsed[..]))
+                .create_paythru_credentials(
+                    tenant,
+                    None,
+                    (!parsed.is_empty()).then_some(&parsed[..]),
+                )
                 .await
                 .map_err(|e| e.to_string())?;
             println!("Paythru credentials for {tenant} (shown once; store them now):");

@@ -348,7 +348,9 @@ fn parse_params(method: Method, raw: &[(String, Zeroizing<String>)]) -> Result<P
             || canon == "cardKey"
             || accepts(method, canon);
         if !known {
-            return Err(PaythruError::malformed(format!("unknown parameter {}", printable(name))).into());
+            return Err(
+                PaythruError::malformed(format!("unknown parameter {}", printable(name))).into(),
+            );
         }
         if map.insert(canon.to_owned(), value.clone()).is_some() {
             return Err(PaythruError::malformed(format!("parameter {canon} sent twice")).into());
@@ -495,7 +497,10 @@ impl Service {
 
     /// Revokes Paythru credentials (requests with them then get 105).
     pub async fn revoke_paythru_credentials(&self, api_key: &str) -> crate::error::Result<bool> {
-        Ok(self.storage.revoke_paythru_credentials(api_key, now()).await?)
+        Ok(self
+            .storage
+            .revoke_paythru_credentials(api_key, now())
+            .await?)
     }
 
     /// Handles one request of `method` with its form parameters, from
@@ -539,11 +544,11 @@ impl Service {
             .vault
             .open(sha_key_binding(&creds.api_key), &creds.sha_key_sealed)?;
         let sha_key = std::str::from_utf8(&sha_key).map_err(|_| Error::Crypto("shaKey"))?;
-        let expected = signature(
-            raw.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            sha_key,
-        );
-        let given = params.get("shaSignature").unwrap_or_default().to_ascii_lowercase();
+        let expected = signature(raw.iter().map(|(k, v)| (k.as_str(), v.as_str())), sha_key);
+        let given = params
+            .get("shaSignature")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
             self.count_failure(client).await?;
             return fail(123);
@@ -586,13 +591,22 @@ impl Service {
             Method::Lookup => self.paythru_lookup(tenant, &params).await,
             Method::Enable | Method::Disable => {
                 let mut row = self.paythru_card(tenant, &params).await?;
-                row.status = if method == Method::Enable { "ACTIVE" } else { "DISABLED" }.into();
+                row.status = if method == Method::Enable {
+                    "ACTIVE"
+                } else {
+                    "DISABLED"
+                }
+                .into();
                 self.save_paythru(row).await?;
                 Ok(Outcome::Ok)
             }
             Method::Delete => {
                 let row = self.paythru_card(tenant, &params).await?;
-                if !self.storage.delete_stored_card(tenant, API, &row.token).await? {
+                if !self
+                    .storage
+                    .delete_stored_card(tenant, API, &row.token)
+                    .await?
+                {
                     return fail(147);
                 }
                 Ok(Outcome::Ok)
@@ -606,9 +620,10 @@ impl Service {
                     params.get("cardExpiryMonth"),
                     params.get("cardExpiryYear"),
                 ) {
-                    (Some(mmyy), None, None) if mmyy.len() == 4 => {
-                        (mmyy.get(..2).unwrap_or_default(), mmyy.get(2..).unwrap_or_default())
-                    }
+                    (Some(mmyy), None, None) if mmyy.len() == 4 => (
+                        mmyy.get(..2).unwrap_or_default(),
+                        mmyy.get(2..).unwrap_or_default(),
+                    ),
                     (None, Some(m), Some(y)) => (m, y),
                     _ => return fail(109),
                 };
@@ -626,7 +641,9 @@ impl Service {
                     .filter_map(|(n, _)| params.get(n).map(|v| (n.to_owned(), v.to_owned())))
                     .collect();
                 let reference = params.value("merchantCustomerReference");
-                let row = self.paythru_store(tenant, &captured, reference, details).await?;
+                let row = self
+                    .paythru_store(tenant, &captured, reference, details)
+                    .await?;
                 Ok(Outcome::Cards(vec![self.card_key_detail(&row)?]))
             }
             Method::TokeniseSessionKey => {
@@ -635,7 +652,9 @@ impl Service {
                     .storage
                     .take_capture_session(&sha256(key.as_bytes()), tenant, now())
                     .await?;
-                let Some((session_ref, sealed)) = taken else { return fail(151) };
+                let Some((session_ref, sealed)) = taken else {
+                    return fail(151);
+                };
                 let captured = self.open_captured(tenant, key, &sealed)?;
                 let reference = params
                     .value("merchantCustomerReference")
@@ -851,7 +870,9 @@ impl Service {
             })
             .map_err(|_| Error::Crypto("captured card serialisation"))?,
         );
-        let sealed = self.vault.seal(capture_binding(&tenant, session_key), &json)?;
+        let sealed = self
+            .vault
+            .seal(capture_binding(&tenant, session_key), &json)?;
         if !self.storage.set_capture_card(&hash, &sealed, now()).await? {
             return Err(UNKNOWN);
         }
@@ -879,7 +900,9 @@ impl Service {
             expiry_year: i64,
             cardholder_name: Option<String>,
         }
-        let raw = self.vault.open(capture_binding(tenant, session_key), sealed)?;
+        let raw = self
+            .vault
+            .open(capture_binding(tenant, session_key), sealed)?;
         let s: Stored =
             serde_json::from_slice(&raw).map_err(|_| Error::Crypto("captured card is not JSON"))?;
         Ok(CapturedCard {
@@ -969,7 +992,12 @@ mod tests {
         let k = new_card_key().unwrap();
         assert!(card_key_ok(&k), "{k}");
         assert!(card_key_ok("6bede8cf-7f8b-a5dc-e1b7-5d4cc3618fff"));
-        for bad in ["", "6bede8cf", "6bede8cf-7f8b-a5dc-e1b7-5d4cc3618ff", "6bede8cf-7f8b-a5dc-e1b7-5d4cc3618ffg"] {
+        for bad in [
+            "",
+            "6bede8cf",
+            "6bede8cf-7f8b-a5dc-e1b7-5d4cc3618ff",
+            "6bede8cf-7f8b-a5dc-e1b7-5d4cc3618ffg",
+        ] {
             assert!(!card_key_ok(bad), "{bad}");
         }
         for idx in [[0u8; 32], [255u8; 32]] {
@@ -987,6 +1015,9 @@ mod tests {
         assert_eq!(PaythruError::of(122).http_status(), 403);
         assert_eq!(PaythruError::of(147).http_status(), 400);
         assert!(Method::from_url("createSession").is_none());
-        assert_eq!(Method::from_url("updateCardKeyDetails"), Some(Method::Update));
+        assert_eq!(
+            Method::from_url("updateCardKeyDetails"),
+            Some(Method::Update)
+        );
     }
 }

@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 
 use crate::api::{ApiError, AppState, Auth, ClientIp, JsonBody, OwnErrorBody};
 use crate::error::Error;
-use crate::paythru::{CardKeyDetail, CapturedSummary, Failure, Method, Outcome, PaythruError};
+use crate::paythru::{CapturedSummary, CardKeyDetail, Failure, Method, Outcome, PaythruError};
 use crate::service::random_bytes;
 use crate::verifone::{PatchCard, PutCard, TokenView};
 
@@ -129,19 +129,34 @@ fn render(encoding: Encoding, status: StatusCode, fields: Vec<(String, Node)>) -
 
 fn detail_node(d: CardKeyDetail) -> Node {
     let texts = |list: Vec<(&'static str, String)>| {
-        Node::Map(list.into_iter().map(|(k, v)| (k.to_owned(), Node::text(v))).collect())
+        Node::Map(
+            list.into_iter()
+                .map(|(k, v)| (k.to_owned(), Node::text(v)))
+                .collect(),
+        )
     };
     Node::Map(vec![
         ("cardKey".into(), Node::text(d.card_key)),
-        ("cardUniqueIdentifier".into(), Node::Number(d.card_unique_identifier)),
+        (
+            "cardUniqueIdentifier".into(),
+            Node::Number(d.card_unique_identifier),
+        ),
         (
             "merchantCustomerReference".into(),
             Node::Text(d.merchant_customer_reference),
         ),
-        ("enabled".into(), Node::text(if d.enabled { "1" } else { "0" })),
+        (
+            "enabled".into(),
+            Node::text(if d.enabled { "1" } else { "0" }),
+        ),
         (
             "card".into(),
-            Node::Map(d.card.into_iter().map(|(k, v)| (k.to_owned(), Node::Text(v))).collect()),
+            Node::Map(
+                d.card
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), Node::Text(v)))
+                    .collect(),
+            ),
         ),
         ("customer".into(), texts(d.customer)),
         ("cardholderAddress".into(), texts(d.cardholder_address)),
@@ -153,7 +168,11 @@ fn error_response(encoding: Encoding, e: PaythruError) -> Response {
     let trace = random_bytes::<4>()
         .map(|b| u32::from_be_bytes(b) % 90_000_000 + 10_000_000)
         .unwrap_or(10_000_000);
-    tracing::info!(error_code = e.code, trace_code = trace, "paythru request refused");
+    tracing::info!(
+        error_code = e.code,
+        trace_code = trace,
+        "paythru request refused"
+    );
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     render(
         encoding,
@@ -195,13 +214,20 @@ async fn paythru(
         .map(|(k, v)| (k.into_owned(), Zeroizing::new(v.into_owned())))
         .collect();
     match state.service.paythru(method, &params, client).await {
-        Ok(Outcome::Ok) => render(encoding, StatusCode::OK, vec![("result".into(), Node::text("OK"))]),
+        Ok(Outcome::Ok) => render(
+            encoding,
+            StatusCode::OK,
+            vec![("result".into(), Node::text("OK"))],
+        ),
         Ok(Outcome::Cards(cards)) => render(
             encoding,
             StatusCode::OK,
             vec![(
                 "cardKeyDetails".into(),
-                Node::List("cardKeyDetail", cards.into_iter().map(detail_node).collect()),
+                Node::List(
+                    "cardKeyDetail",
+                    cards.into_iter().map(detail_node).collect(),
+                ),
             )],
         ),
         Ok(Outcome::Session {
@@ -212,7 +238,10 @@ async fn paythru(
             StatusCode::OK,
             vec![
                 ("sessionKey".into(), Node::text(session_key)),
-                ("expiresAt".into(), Node::text(crate::service::rfc3339(expires_at))),
+                (
+                    "expiresAt".into(),
+                    Node::text(crate::service::rfc3339(expires_at)),
+                ),
             ],
         ),
         Err(Failure::Api(e)) => error_response(encoding, e),
@@ -313,12 +342,21 @@ async fn clientpost_card(
     if let Err(secs) = state.service.check_client(&client).await? {
         return Err(ApiError::rate_limited(secs));
     }
-    match state.service.capture_card(&session_key, &body.encrypted_card).await {
+    match state
+        .service
+        .capture_card(&session_key, &body.encrypted_card)
+        .await
+    {
         Ok(card) => Ok(Json(CaptureResponse {
             result: "OK".into(),
             card,
         })),
-        Err(e @ Error::BadRequest { code: "INVALID_SESSION_KEY", .. }) => {
+        Err(
+            e @ Error::BadRequest {
+                code: "INVALID_SESSION_KEY",
+                ..
+            },
+        ) => {
             state.service.record_auth_failure(&client).await?;
             Err(e.into())
         }
@@ -411,7 +449,11 @@ async fn vf_activate(
 /// The routes of both APIs.
 pub fn routes() -> Router<AppState> {
     let capture = Router::new()
-        .route("/v3/clientpost/{session_key}/card", post(clientpost_card))
+        // OPTIONS is routed so that the CORS layer answers the preflight.
+        .route(
+            "/v3/clientpost/{session_key}/card",
+            post(clientpost_card).options(|| async { StatusCode::NO_CONTENT }),
+        )
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)
@@ -420,12 +462,21 @@ pub fn routes() -> Router<AppState> {
         );
     Router::new()
         .route("/v3/token/{method}", post(paythru_method))
-        .route("/v3/token/{method}/{encoding}", post(paythru_method_encoded))
+        .route(
+            "/v3/token/{method}/{encoding}",
+            post(paythru_method_encoded),
+        )
         .route("/v3/clientpost/session", post(clientpost_session))
-        .route("/v3/clientpost/session/{encoding}", post(clientpost_session_encoded))
+        .route(
+            "/v3/clientpost/session/{encoding}",
+            post(clientpost_session_encoded),
+        )
         .merge(capture)
         .route("/api/v2/card", put(vf_put))
-        .route("/api/v2/card/{id}", patch(vf_patch).get(vf_get).delete(vf_delete))
+        .route(
+            "/api/v2/card/{id}",
+            patch(vf_patch).get(vf_get).delete(vf_delete),
+        )
         .route("/api/v2/card/{id}/suspend", patch(vf_suspend))
         .route("/api/v2/card/{id}/activate", patch(vf_activate))
 }

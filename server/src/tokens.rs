@@ -79,7 +79,10 @@ pub fn year_month(secs: i64) -> (i64, i64) {
 
 /// Today as `YYYY-MM-DD` (UTC).
 pub fn today() -> String {
-    crate::service::rfc3339(now()).get(..10).unwrap_or_default().to_owned()
+    crate::service::rfc3339(now())
+        .get(..10)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Checks a card number (12-19 digits, Luhn) and returns its digits.
@@ -188,11 +191,21 @@ impl Service {
         })
     }
 
-    pub(crate) fn seal_stored(&self, row: &StoredCardRow, field: &str, plain: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn seal_stored(
+        &self,
+        row: &StoredCardRow,
+        field: &str,
+        plain: &[u8],
+    ) -> Result<Vec<u8>> {
         self.vault.seal(stored_binding(row, field), plain)
     }
 
-    pub(crate) fn open_stored(&self, row: &StoredCardRow, field: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    pub(crate) fn open_stored(
+        &self,
+        row: &StoredCardRow,
+        field: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
         self.vault.open(stored_binding(row, field), sealed)
     }
 
@@ -202,7 +215,10 @@ impl Service {
         row.pan_sealed = self.seal_stored(row, "pan", pan.as_bytes())?;
         row.pan_index = self.vault.pan_index(&row.tenant_id, pan);
         row.pan_first6 = pan.get(..6).unwrap_or_default().to_owned();
-        row.pan_last4 = pan.get(pan.len().saturating_sub(4)..).unwrap_or_default().to_owned();
+        row.pan_last4 = pan
+            .get(pan.len().saturating_sub(4)..)
+            .unwrap_or_default()
+            .to_owned();
         row.pan_length = pan.len() as i64;
         row.brand = card::card_brand(pan)
             .unwrap_or(CardBrand::Unknown)
@@ -228,7 +244,13 @@ impl Service {
     }
 
     /// A new, empty stored-card row (no PAN linked yet).
-    pub(crate) fn new_stored_row(&self, tenant: &str, api: &str, scope: &str, token: String) -> StoredCardRow {
+    pub(crate) fn new_stored_row(
+        &self,
+        tenant: &str,
+        api: &str,
+        scope: &str,
+        token: String,
+    ) -> StoredCardRow {
         let t = now();
         StoredCardRow {
             token,
@@ -268,7 +290,9 @@ fn stored_binding<'a>(row: &'a StoredCardRow, field: &'a str) -> Binding<'a> {
 
 /// The masked card number (`444433******1111`).
 pub fn masked(row: &StoredCardRow) -> String {
-    let hidden = usize::try_from(row.pan_length).unwrap_or(16).saturating_sub(10);
+    let hidden = usize::try_from(row.pan_length)
+        .unwrap_or(16)
+        .saturating_sub(10);
     format!("{}{}{}", row.pan_first6, "*".repeat(hidden), row.pan_last4)
 }
 

@@ -232,7 +232,12 @@ impl Service {
     }
 
     /// Applies a captured card to a row (PAN, expiry, name).
-    fn apply_capture(&self, row: &mut StoredCardRow, card: &CapturedCard, relink: bool) -> Result<()> {
+    fn apply_capture(
+        &self,
+        row: &mut StoredCardRow,
+        card: &CapturedCard,
+        relink: bool,
+    ) -> Result<()> {
         if relink {
             self.link_pan(row, &card.pan)?;
         }
@@ -249,16 +254,22 @@ impl Service {
 
     /// Creates a token for the card, or updates the card's token in that
     /// scope. Returns the token and whether it is new.
-    pub async fn vf_put_card(&self, principal: &Principal, req: &PutCard) -> Result<(TokenView, bool)> {
+    pub async fn vf_put_card(
+        &self,
+        principal: &Principal,
+        req: &PutCard,
+    ) -> Result<(TokenView, bool)> {
         let tenant = principal.require_tenant()?;
-        let scope = uuid(&req.token_scope).ok_or(bad(
-            "INVALID_TOKEN_SCOPE",
-            "token_scope must be a UUID",
-        ))?;
+        let scope = uuid(&req.token_scope)
+            .ok_or(bad("INVALID_TOKEN_SCOPE", "token_scope must be a UUID"))?;
         if req.token_type.as_deref().is_some_and(|t| t != "REUSE") {
             return Err(bad("UNSUPPORTED_TOKEN_TYPE", "token_type must be REUSE"));
         }
-        if req.reuse_token_type.as_deref().is_some_and(|t| t != "INTERNAL") {
+        if req
+            .reuse_token_type
+            .as_deref()
+            .is_some_and(|t| t != "INTERNAL")
+        {
             return Err(bad(
                 "UNSUPPORTED_REUSE_TOKEN_TYPE",
                 "reuse_token_type must be INTERNAL (third-party tokens are not supported)",
@@ -269,7 +280,9 @@ impl Service {
             Some(b)
                 if BRANDS.contains(&b)
                     || ((2..=20).contains(&b.len())
-                        && b.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')) =>
+                        && b.bytes().all(|c| {
+                            c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_'
+                        })) =>
             {
                 Some(b.to_owned())
             }
@@ -280,14 +293,22 @@ impl Service {
                 ))
             }
         };
-        let token_expiry = req.token_expiry_date.as_deref().map(future_date).transpose()?;
+        let token_expiry = req
+            .token_expiry_date
+            .as_deref()
+            .map(future_date)
+            .transpose()?;
         let card = self.open_encrypted_card(&req.encrypted_card, Some(&req.public_key_alias))?;
         if let Some(name) = &card.cardholder_name {
             check_name(name)?;
         }
         let index = self.vault.pan_index(tenant, &card.pan);
         for _ in 0..5 {
-            if let Some(mut row) = self.storage.stored_card_in_scope(tenant, &scope, &index).await? {
+            if let Some(mut row) = self
+                .storage
+                .stored_card_in_scope(tenant, &scope, &index)
+                .await?
+            {
                 match effective_status(&row) {
                     "SUSPENDED" => return Err(SUSPENDED),
                     "EXPIRED" if token_expiry.is_none() => return Err(EXPIRED),
@@ -346,7 +367,12 @@ impl Service {
     }
 
     /// Suspends (or re-activates) the token `id`.
-    pub async fn vf_set_suspended(&self, principal: &Principal, id: &str, suspend: bool) -> Result<()> {
+    pub async fn vf_set_suspended(
+        &self,
+        principal: &Principal,
+        id: &str,
+        suspend: bool,
+    ) -> Result<()> {
         for _ in 0..5 {
             let mut row = self.vf_row(principal, id).await?;
             if !suspend && effective_status(&row) == "EXPIRED" {
@@ -367,7 +393,12 @@ impl Service {
     }
 
     /// Partially updates the token `id`.
-    pub async fn vf_patch_card(&self, principal: &Principal, id: &str, req: &PatchCard) -> Result<TokenView> {
+    pub async fn vf_patch_card(
+        &self,
+        principal: &Principal,
+        id: &str,
+        req: &PatchCard,
+    ) -> Result<TokenView> {
         let empty = req.encrypted_card.is_none()
             && req.cvv.is_none()
             && req.card_holder_name.is_none()
@@ -376,6 +407,12 @@ impl Service {
             && req.expiry_year.is_none()
             && req.token_expiry_date.is_none()
             && req.scheme_token_action.is_none();
+        if req.public_key_alias.is_some() && req.encrypted_card.is_none() {
+            return Err(bad(
+                "INVALID_REQUEST",
+                "public_key_alias only goes with encrypted_card",
+            ));
+        }
         if empty {
             return Err(bad("EMPTY_UPDATE", "the body changes nothing"));
         }
@@ -394,7 +431,10 @@ impl Service {
             return Err(bad("INVALID_CARD_EXPIRY", "expiry_month must be 1 to 12"));
         }
         if req.expiry_year.is_some_and(|y| !(2000..=2099).contains(&y)) {
-            return Err(bad("INVALID_CARD_EXPIRY", "expiry_year must be four digits"));
+            return Err(bad(
+                "INVALID_CARD_EXPIRY",
+                "expiry_year must be four digits",
+            ));
         }
         if req
             .scheme_token_action
@@ -406,13 +446,11 @@ impl Service {
                 "scheme_token_action must be CREATE, DELETE, SUSPEND or ACTIVATE",
             ));
         }
-        if req.public_key_alias.is_some() && req.encrypted_card.is_none() {
-            return Err(bad(
-                "INVALID_REQUEST",
-                "public_key_alias only goes with encrypted_card",
-            ));
-        }
-        let token_expiry = req.token_expiry_date.as_deref().map(future_date).transpose()?;
+        let token_expiry = req
+            .token_expiry_date
+            .as_deref()
+            .map(future_date)
+            .transpose()?;
         let card = req
             .encrypted_card
             .as_deref()

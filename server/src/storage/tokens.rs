@@ -276,11 +276,19 @@ impl Storage {
         .bind(customer_ref)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(stored_from_row).collect::<std::result::Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(stored_from_row)
+            .collect::<std::result::Result<_, _>>()?)
     }
 
     /// Deletes a stored card; `false` if there was none.
-    pub async fn delete_stored_card(&self, tenant_id: &str, api: &str, token: &str) -> Result<bool> {
+    pub async fn delete_stored_card(
+        &self,
+        tenant_id: &str,
+        api: &str,
+        token: &str,
+    ) -> Result<bool> {
         let done = sqlx::query(
             "DELETE FROM stored_cards WHERE tenant_id = $1 AND api = $2 AND token = $3",
         )
@@ -328,7 +336,12 @@ impl Storage {
 
     /// Stores (or replaces) the captured card of an unexpired session;
     /// `false` if the session is unknown or expired.
-    pub async fn set_capture_card(&self, hash: &[u8], card_sealed: &[u8], now: i64) -> Result<bool> {
+    pub async fn set_capture_card(
+        &self,
+        hash: &[u8],
+        card_sealed: &[u8],
+        now: i64,
+    ) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE capture_sessions SET card_sealed = $2 WHERE session_hash = $1 AND expires_at > $3",
         )
@@ -373,10 +386,11 @@ impl Storage {
     /// Failures counted for `client` in its current window, and the end of
     /// its block if it is blocked.
     pub async fn auth_block(&self, client: &str, now: i64) -> Result<Option<(i64, i64)>> {
-        let row = sqlx::query("SELECT failures, blocked_until FROM auth_failures WHERE client = $1")
-            .bind(client)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT failures, blocked_until FROM auth_failures WHERE client = $1")
+                .bind(client)
+                .fetch_optional(&self.pool)
+                .await?;
         let row = row
             .map(|r| Ok::<_, sqlx::Error>((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)))
             .transpose()?;
