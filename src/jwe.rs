@@ -159,7 +159,9 @@ pub fn decrypt_content(jwe: &CompactJwe, cek: &SessionKey) -> Result<Zeroizing<V
     cipher::gcm_decrypt(cek, &jwe.iv, jwe.protected.as_bytes(), &sealed)
 }
 
-#[cfg(test)]
+// Native only: the private-key half needs the `rsa` crate's PEM support,
+// a native dev-dependency.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use rsa::{Oaep, RsaPrivateKey};
