@@ -3,6 +3,7 @@
 // exchange (long base64 values shortened, credentials truncated).
 //   node scripts/gen-api-doc.mjs   (after scripts/build.sh nodejs and cargo build -p paysecure-server)
 import { spawn, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createRequire } from 'node:module';
@@ -15,7 +16,11 @@ const ps = createRequire(import.meta.url)(path.join(root, 'pkg', 'nodejs'));
 const BIN = path.join(root, 'target', 'debug', 'paysecure-server');
 const data = path.join(mkdtempSync(path.join(os.tmpdir(), 'paysecure-doc-')), 'data');
 
-const apiKey = execFileSync(BIN, ['--data-dir', data, 'tenant', 'create', 'Docs Bank']).toString().trim().split('\n').pop();
+const created = execFileSync(BIN, ['--data-dir', data, 'tenant', 'create', 'Docs Bank']).toString().trim().split('\n');
+const apiKey = created.pop();
+const tenantId = created[0].split(' ')[1];
+const pt = Object.fromEntries(execFileSync(BIN, ['--data-dir', data, 'tenant', 'paythru-credentials', tenantId]).toString()
+  .trim().split('\n').filter((l) => l.includes('=')).map((l) => l.split('=')));
 const server = spawn(BIN, ['--data-dir', data, 'serve', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'ignore'] });
 const url = (await new Promise((ok) => createInterface({ input: server.stdout }).once('line', ok))).trim().split(' ').pop();
 
@@ -23,32 +28,37 @@ const shorten = (v) => {
   if (typeof v === 'string') {
     if (/^(psk|pse)_/.test(v)) return `${v.slice(0, 8)}…`;
     if (v.startsWith('-----BEGIN')) return `${v.split('\n').slice(0, 2).join('\n')}\n…\n-----END PUBLIC KEY-----\n`;
-    if (v.length > 40 && /^[A-Za-z0-9+/=_-]+$/.test(v)) return `${v.slice(0, 24)}…`;
+    if (v.length > 40 && /^[A-Za-z0-9+/=_.-]+$/.test(v)) return `${v.slice(0, 24)}…`;
   }
   return v;
 };
 const pretty = (o) => JSON.stringify(o, (k, v) => shorten(v), 2);
 
 const sections = [];
-async function exchange(title, { method, path: p, auth, session, body, note, errors }) {
+async function exchange(title, { method, path: p, auth, session, body, form, note, errors }) {
   const headers = {};
   if (auth) headers.authorization = `Bearer ${auth}`;
   if (session) headers['session-id'] = session.sessionId;
   if (body) headers['content-type'] = 'application/json';
-  const res = await fetch(`${url}${p}`, { method, headers, body: body && JSON.stringify(body) });
+  if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
+  const res = await fetch(`${url}${p}`, { method, headers, body: form ?? (body && JSON.stringify(body)) });
   const text = await res.text();
   let shown;
   try {
     shown = pretty(JSON.parse(text));
     if (shown.split('\n').length > 40) shown = `${shown.split('\n').slice(0, 12).join('\n')}\n…`;
   } catch {
-    shown = text.split('\n').slice(0, 6).join('\n') + (text.split('\n').length > 6 ? '\n…' : '');
+    shown = text.startsWith('<?xml')
+      ? text.replace(/></g, '>\n<')
+      : text.split('\n').slice(0, 6).join('\n') + (text.split('\n').length > 6 ? '\n…' : '');
   }
   const req = [`${method} ${p}`];
   if (auth) req.push(`Authorization: Bearer ${shorten(auth)}`);
   if (session) req.push(`Session-Id: ${shorten(session.sessionId)}   (${session.sessionId.length} characters)`);
   if (body) req.push('Content-Type: application/json', '', pretty(body));
-  sections.push({ title, note, errors, request: req.join('\n'), status: res.status, response: shown });
+  if (form) req.push('Content-Type: application/x-www-form-urlencoded', '', form.replace(/(apiPassword=[A-Za-z0-9]{4})[A-Za-z0-9]+/, '$1…').replace(/(shaSignature=[0-9a-f]{16})[0-9a-f]+/, '$1…').replace(/&/g, '&\n'));
+  const lang = text.startsWith('<?xml') ? 'xml' : 'json';
+  sections.push({ title, note, errors, request: req.join('\n'), status: res.status, response: shown, lang });
   return { status: res.status, json: (() => { try { return JSON.parse(text); } catch { return null; } })() };
 }
 
@@ -180,6 +190,90 @@ await exchange('PAN to token, V3 (with masked details)', {
 });
 s.free();
 
+// ---- Paythru Card Tokenisation API v3 (seed 002)
+const sign = (params) => {
+  const h = createHash('sha512');
+  for (const [k, v] of [...params].filter(([k, v]) => k !== 'shaSignature' && v !== '').sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    h.update(`${k}=${v}${pt.shaKey}`);
+  }
+  return h.digest('hex');
+};
+const ptForm = (params) => {
+  const all = [['apiKey', pt.apiKey], ['apiPassword', pt.apiPassword], ...params];
+  return new URLSearchParams([...all, ['shaSignature', sign(all)]]).toString();
+};
+const expYear = String(new Date().getUTCFullYear() + 3);
+const createdCard = (await exchange('Paythru: create a card token', {
+  method: 'POST', path: '/v3/token/create/json',
+  form: ptForm([['merchantCustomerReference', 'cust-42'], ['cardDescription', 'My shopping card'], ['cardholderName', 'MR JOHN SMITH'],
+    ['cardNumber', '4444333322221111'], ['cardExpiryMonth', '12'], ['cardExpiryYear', expYear.slice(2)], ['customerTitle', 'Mr'],
+    ['customerFirstName', 'John'], ['customerSurname', 'Smith'], ['customerEmail', 'johnsmith@example.com'],
+    ['cardholderAddressLine1', 'Flat 12B'], ['cardholderAddressTown', 'Amersham'], ['cardholderAddressPostcode', 'HP6 6GL'], ['cardholderAddressCountry', 'UK']]),
+  note: 'Seed 002 §3.6. Form body; every request carries `apiKey`, `apiPassword` (from `paysecure-server tenant paythru-credentials TENANT`) and `shaSignature`: SHA-512 (hex) of `name=value` + shaKey for every non-empty parameter but the signature, sorted by name in byte order (§2.5; the seed\'s update example verifies only that way). The last URL segment picks `xml` (default) or `json`. The expiry is `cardExpiry` (MMYY, as the seed\'s example) or `cardExpiryMonth` + `cardExpiryYear`. A new token is enabled; `cardUniqueIdentifier` is the same for every token of the same card of the merchant.',
+  errors: '108 invalid card number (digits, 13-19, Luhn); 109 invalid or past expiry; 152 with `cardKey`; 107 unknown, repeated or over-long parameter; and the authentication errors below',
+})).json;
+const cardKey = createdCard.cardKeyDetails['0'].cardKey;
+await exchange('Paythru: lookup (XML)', {
+  method: 'POST', path: '/v3/token/lookup/xml', form: ptForm([['cardKey', cardKey], ['merchantCustomerReference', '']]),
+  note: 'Seed 002 §3.1. By `cardKey`, by `merchantCustomerReference` (every card of the customer), or both (both must match). XML answers have the `paythruResponse` root; JSON answers key `cardKeyDetails` by "0", "1", ...; unresolved values are `null` in JSON and empty elements in XML.',
+  errors: '146 malformed or missing card key; 147 not found; 148 no card for the reference, or the reference does not match',
+});
+await exchange('Paythru: update', {
+  method: 'POST', path: '/v3/token/updateCardKeyDetails/json',
+  form: ptForm([['cardKey', cardKey], ['cardholderAddressLine1', '10 Downing Street'], ['cardholderAddressLine2', ''], ['cardholderAddressTown', 'London'], ['cardholderAddressPostcode', 'SW1A 2AA']]),
+  note: 'Seed 002 §3.5. A parameter sent empty clears the stored value; one not sent is kept. Also accepts the table\'s spellings `cardholderAdressTown` and `cardHolderAddressCounty`, and `cardExpiryMonth` + `cardExpiryYear`.',
+  errors: '144 nothing to update; 149 the token is disabled; 150 with `cardNumber`; 109 bad expiry',
+});
+for (const m of ['disable', 'enable']) {
+  await exchange(`Paythru: ${m}`, {
+    method: 'POST', path: `/v3/token/${m}/xml`, form: ptForm([['cardKey', cardKey]]),
+    note: `Seed 002 §3.${m === 'enable' ? 2 : 3}. Idempotent. A disabled token shows \`enabled\` "0" and cannot be updated (149).`,
+  });
+}
+const sessionOpen = (await exchange('Paythru Client POST: open a capture session', {
+  method: 'POST', path: '/v3/clientpost/session/json', form: ptForm([['merchantCustomerReference', 'cust-42']]),
+  note: 'Signed like every Paythru call. The merchant hands `sessionKey` to the cardholder\'s browser, which captures the card with paysecure-wasm `encryptCard` and posts it below; the merchant never sees the PAN. 15 minutes, single use.',
+})).json;
+const card = ps.encryptCard({ cardNumber: '5555 5555 5555 4444', expiryMonth: 12, expiryYear: Number(expYear), cvv: '123', cardholderName: 'MR J HOLDER' }, pk.publicKey, { keyAlias: pk.keyId });
+await exchange('Paythru Client POST: the browser sends the captured card', {
+  method: 'POST', path: `/v3/clientpost/${sessionOpen.sessionKey}/card`, body: { encryptedCard: card },
+  note: 'From the cardholder\'s browser (CORS `*`, no credentials: the session key is the capability; unknown keys count as failed authentications). `encryptedCard` is a compact JWE (RSA-OAEP-256 + A256GCM, `kid` = the key id) of the card JSON with `captureTime`; refused 15 minutes after capture. The CVV is checked and never stored.',
+  errors: '400 `INVALID_SESSION_KEY`, `INVALID_ENCRYPTED_CARD`, `UNKNOWN_KEY_ALIAS`, `CAPTURE_EXPIRED`, `INVALID_CAPTURE_TIME`, `INVALID_CARD_NUMBER`, `INVALID_CARD_EXPIRY`, `INVALID_CARD`; 429 `RATE_LIMITED`',
+});
+await exchange('Paythru: tokeniseSessionKey', {
+  method: 'POST', path: '/v3/token/tokeniseSessionKey/json', form: ptForm([['sessionKey', sessionOpen.sessionKey]]),
+  note: 'Seed 002 §3.7. Makes the token from the card captured in the session (the reference defaults to the session\'s).',
+  errors: '151 (ours) unknown, expired, used, or nothing captured yet; 152 with `cardKey`',
+});
+await exchange('Paythru: delete', {
+  method: 'POST', path: '/v3/token/delete/json', form: ptForm([['cardKey', cardKey], ['merchantCustomerReference', 'cust-42']]),
+  note: 'Seed 002 §3.4. Irreversible; the token then answers 147.',
+});
+await exchange('Paythru: an error (XML)', {
+  method: 'POST', path: '/v3/token/lookup/xml', form: 'apiKey=nobody&apiPassword=wrong&cardKey=x&shaSignature=00',
+  note: 'Errors carry `errorCode` (seed 002 §5.1), an 8-digit `traceCode` (logged with the request) and `errorMessage`, with 401 for 102 (credentials) and 123 (signature), 403 for 105 (revoked credentials), 106 (method not allowed for these credentials), 121/122 (address blocked: more than 5 failed authentications in a day block it for a minute, 10 for five minutes; credential and signature failures both count), 149, and 400 otherwise (101 empty body, 103 unknown method, 104 unknown encoding, 107 malformed, 108, 109, 125 reference over 45 characters, 144, 146, 147, 148, 150, 151, 152).',
+});
+
+// ---- Verifone-style token management (seed 004)
+const scope = '0e48425a-f1bc-431a-b7d8-f866de8ba276';
+const vfCard = ps.encryptCard({ cardNumber: '4929123456781236', expiryMonth: 12, expiryYear: Number(expYear), cardholderName: 'MR J HOLDER' }, pk.publicKey, { keyAlias: pk.keyId });
+const vfToken = (await exchange('Verifone: create or update a token', {
+  method: 'PUT', path: '/api/v2/card', auth: apiKey,
+  body: { token_scope: scope, encrypted_card: vfCard, public_key_alias: pk.keyId, token_expiry_date: `${Number(expYear) + 1}-12-31` },
+  note: 'Seed 004. Tenant API key. `encrypted_card` comes from paysecure-wasm `encryptCard` in the cardholder\'s browser; `public_key_alias` must name the key it was made for (the current or the previous key; a retired one is refused). The card\'s token in that `token_scope` is updated if it exists, otherwise a new one is made. `analytics_token` is an HMAC of the card under a server key, stable per card and scope, never reversible. Optional: `card_brand` (e.g. `CB` for a co-badged card), `token_type` (`REUSE`), `reuse_token_type` (`INTERNAL`), `token_expiry_date`.',
+  errors: '400 `INVALID_TOKEN_SCOPE`, `INVALID_ENCRYPTED_CARD`, `UNKNOWN_KEY_ALIAS`, `KEY_ALIAS_MISMATCH`, `CAPTURE_EXPIRED`, `INVALID_CARD_NUMBER`, `INVALID_CARD_EXPIRY`, `INVALID_CARD_HOLDER_NAME` (over 30), `INVALID_CARD_BRAND`, `UNSUPPORTED_TOKEN_TYPE`, `UNSUPPORTED_REUSE_TOKEN_TYPE`, `INVALID_TOKEN_EXPIRY_DATE`, `INVALID_REQUEST`; 401; 403; 409 `TOKEN_SUSPENDED`, `TOKEN_EXPIRED`',
+})).json;
+const vid = vfToken.reuse_token;
+await exchange('Verifone: token details', { method: 'GET', path: `/api/v2/card/${vid}`, auth: apiKey, note: '`token_status` is `ACTIVE`, `SUSPENDED` or `EXPIRED` (past `token_expiry_date`).', errors: '400 `INVALID_TOKEN_ID` (not 14-255 characters); 401; 403; 404 `TOKEN_NOT_FOUND`' });
+await exchange('Verifone: partial update', {
+  method: 'PATCH', path: `/api/v2/card/${vid}`, auth: apiKey, body: { card_holder_email: 'j.holder@example.com', expiry_month: 1, expiry_year: Number(expYear) + 1 },
+  note: 'Only the fields sent change. A new `encrypted_card` relinks the token to its PAN (409 `CARD_ALREADY_TOKENISED` if that card has another token in the scope). `cvv` is checked and never stored. A suspended token refuses updates; an expired one accepts only a new `token_expiry_date`.',
+  errors: '400 `EMPTY_UPDATE`, `INVALID_CVV`, `INVALID_CARD_HOLDER_NAME`, `INVALID_CARD_HOLDER_EMAIL`, `INVALID_CARD_EXPIRY`, `INVALID_SCHEME_TOKEN_ACTION`; 404; 409 `TOKEN_SUSPENDED`, `TOKEN_EXPIRED`, `CARD_ALREADY_TOKENISED`',
+});
+await exchange('Verifone: suspend', { method: 'PATCH', path: `/api/v2/card/${vid}/suspend`, auth: apiKey, note: 'Reversible; idempotent. 204.' });
+await exchange('Verifone: activate', { method: 'PATCH', path: `/api/v2/card/${vid}/activate`, auth: apiKey, note: '204; 409 `TOKEN_EXPIRED` for an expired token.' });
+await exchange('Verifone: delete', { method: 'DELETE', path: `/api/v2/card/${vid}`, auth: apiKey, note: 'Irreversible. 204; then 404 `TOKEN_NOT_FOUND`.' });
+
 await exchange('A bad session id (every kind looks the same)', {
   method: 'POST', path: `/v2/cards/${token}/pan`, auth: apiKey, session: { sessionId: 'AAAA' },
   note: 'Bad base64, wrong size, bad padding, a wrong key inside, an unknown `Key-Id` and a replayed session id all give exactly this status, code and body: there is no padding oracle, V1 included.',
@@ -213,7 +307,8 @@ const doc = [
   '* **Errors** are one envelope, `{ "error": { "code", "message", "traceId" } }`, with `traceId` equal to',
   '  the `x-request-id` response header. Statuses: 400, 401, 403, 404, 405, 409, 413, 423, 429, 500, 503.',
   '  5xx details are logged, never returned.',
-  '* Bodies are JSON, at most 64 KiB; requests time out after 15 s.',
+  '* Bodies are JSON, at most 64 KiB; requests time out after 15 s. The Paythru API (seed 002) keeps its own',
+  '  wire format: form bodies, XML or JSON answers, `errorCode` / `traceCode` / `errorMessage` errors.',
   '',
   '## Endpoints',
   '',
@@ -232,6 +327,10 @@ const doc = [
   '| `POST /v2/cards/{token}/cvv2/verify` | tenant or `cvv2:verify` | yes |',
   '| `POST /v2/cvv2/verify` | tenant | yes |',
   '| `POST /v{1,2,3}/tokens` | tenant | yes |',
+  '| `POST /v3/token/{method}[/{xml\\|json}]`: Paythru v3 (seed 002) | Paythru apiKey + apiPassword + shaSignature | no |',
+  '| `POST /v3/clientpost/session[/{xml\\|json}]` | Paythru credentials | no |',
+  '| `POST /v3/clientpost/{sessionKey}/card` (browser, CORS) | the session key | no |',
+  '| `PUT /api/v2/card`, `GET` / `PATCH` / `DELETE /api/v2/card/{id}`, `PATCH …/suspend`, `…/activate`: Verifone-style (seed 004) | tenant | no |',
   '| `GET /healthz`, `/readyz`, `/metrics`, `/openapi.json` | none | no |',
   '',
   ...sections.flatMap((x) => [
@@ -245,7 +344,7 @@ const doc = [
     '',
     `Response \`${x.status}\`:`,
     '',
-    '```json',
+    `\`\`\`${x.lang}`,
     x.response,
     '```',
     '',
