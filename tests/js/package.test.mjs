@@ -18,7 +18,8 @@ for (const target of ['web', 'bundler', 'nodejs']) {
     const publicDts = dts.replace(/export interface InitOutput \{[\s\S]*?\n\}/, '').replace(/\/\*\*[\s\S]*?\*\//g, '');
     assert.doesNotMatch(publicDts, /\bany\b/, `${target}: 'any' in the public declarations`);
     for (const name of ['class Session', 'function pinBlock', 'function parsePinBlock', 'function luhnCheck',
-      'function cardBrand', 'function maskPan', 'interface PaySecureError', 'type PaySecureErrorCode']) {
+      'function cardBrand', 'function maskPan', 'function encryptCard', 'interface CardInput',
+      'interface EncryptCardOptions', 'interface PaySecureError', 'type PaySecureErrorCode']) {
       assert.ok(dts.includes(`export ${name}`), `${target}: ${name}`);
     }
     assert.ok(dts.includes('@example'), 'doc examples in the declarations');

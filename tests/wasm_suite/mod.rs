@@ -4,8 +4,8 @@
 
 use js_sys::{Object, Reflect, Uint8Array, JSON};
 use paysecure_wasm::wasm::{
-    card_brand_js, luhn_check_js, mask_pan_js, parse_pin_block_js, pin_block_js, FromKeyOptions,
-    JsSession, ParsePinBlockOptions, PinBlockOptions, SessionOptions,
+    card_brand_js, encrypt_card_js, luhn_check_js, mask_pan_js, parse_pin_block_js, pin_block_js,
+    FromKeyOptions, JsSession, ParsePinBlockOptions, PinBlockOptions, SessionOptions,
 };
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -391,6 +391,90 @@ fn pin_blocks_and_card_helpers() {
     assert_eq!(code(mask_pan_js(s("1234")).err().unwrap()), "INVALID_PAN");
     assert_eq!(
         code(mask_pan_js(JsValue::UNDEFINED).err().unwrap()),
+        "INVALID_INPUT"
+    );
+}
+
+#[wasm_bindgen_test]
+fn encrypt_card_makes_a_jwe_for_the_key_alias() {
+    let card = || {
+        obj(&[
+            ("cardNumber", s("4444 3333 2222 1111")),
+            ("expiryMonth", JsValue::from_f64(12.0)),
+            ("expiryYear", s("2031")),
+            ("cvv", s("123")),
+        ])
+        .unchecked_into()
+    };
+    let options = |pairs: &[(&str, JsValue)]| obj(pairs).unchecked_into();
+    let at = js_sys::Date::new(&s("2026-11-18T11:06:40Z"));
+    let jwe = encrypt_card_js(
+        card(),
+        s(&pem()),
+        options(&[("keyAlias", s("rsa-1")), ("captureTime", at.into())]),
+    )
+    .unwrap();
+    let parsed = paysecure_wasm::jwe::parse_compact(&jwe).unwrap();
+    assert_eq!(
+        parsed.header(),
+        r#"{"alg":"RSA-OAEP-256","enc":"A256GCM","kid":"rsa-1"}"#
+    );
+    assert_eq!(parsed.encrypted_key().len(), 256);
+    // Fresh content key and IV each time (the platform RNG works here).
+    let again = encrypt_card_js(card(), s(&pem()), options(&[("keyAlias", s("rsa-1"))])).unwrap();
+    assert_ne!(jwe, again);
+    // Refusals, each a PaySecureError with its code.
+    let bad_luhn = obj(&[
+        ("cardNumber", s("4444333322221112")),
+        ("expiryMonth", JsValue::from_f64(12.0)),
+        ("expiryYear", JsValue::from_f64(2031.0)),
+    ]);
+    assert_eq!(
+        code(
+            encrypt_card_js(
+                bad_luhn.unchecked_into(),
+                s(&pem()),
+                options(&[("keyAlias", s("k"))])
+            )
+            .unwrap_err()
+        ),
+        "INVALID_PAN"
+    );
+    let expired = obj(&[
+        ("cardNumber", s("4444333322221111")),
+        ("expiryMonth", JsValue::from_f64(1.0)),
+        ("expiryYear", JsValue::from_f64(2020.0)),
+    ]);
+    assert_eq!(
+        code(
+            encrypt_card_js(
+                expired.unchecked_into(),
+                s(&pem()),
+                options(&[("keyAlias", s("k"))])
+            )
+            .unwrap_err()
+        ),
+        "INVALID_CARD"
+    );
+    assert_eq!(
+        code(encrypt_card_js(card(), s(&pem()), options(&[])).unwrap_err()),
+        "INVALID_INPUT"
+    );
+    assert_eq!(
+        code(
+            encrypt_card_js(card(), s(RSA1024_PEM), options(&[("keyAlias", s("k"))])).unwrap_err()
+        ),
+        "WEAK_PUBLIC_KEY"
+    );
+    assert_eq!(
+        code(
+            encrypt_card_js(
+                JsValue::from_f64(1.0).unchecked_into(),
+                s(&pem()),
+                options(&[("keyAlias", s("k"))])
+            )
+            .unwrap_err()
+        ),
         "INVALID_INPUT"
     );
 }
