@@ -236,8 +236,8 @@ const sessionOpen = (await exchange('Paythru Client POST: open a capture session
 })).json;
 const card = ps.encryptCard({ cardNumber: '5555 5555 5555 4444', expiryMonth: 12, expiryYear: Number(expYear), cvv: '123', cardholderName: 'MR J HOLDER' }, pk.publicKey, { keyAlias: pk.keyId });
 await exchange('Paythru Client POST: the browser sends the captured card', {
-  method: 'POST', path: `/v3/clientpost/${sessionOpen.sessionKey}/card`, body: { encryptedCard: card },
-  note: 'From the cardholder\'s browser (CORS `*`, no credentials: the session key is the capability; unknown keys count as failed authentications). `encryptedCard` is a compact JWE (RSA-OAEP-256 + A256GCM, `kid` = the key id) of the card JSON with `captureTime`; refused 15 minutes after capture. The CVV is checked and never stored.',
+  method: 'POST', path: '/v3/clientpost/card', body: { sessionKey: sessionOpen.sessionKey, encryptedCard: card },
+  note: 'From the cardholder\'s browser (CORS `*`, no credentials: the session key, sent in the body and never in a URL, is the capability; one card per session; unknown or used keys count as failed authentications). `encryptedCard` is a compact JWE (RSA-OAEP-256 + A256GCM, `kid` = the key id) of the card JSON with `captureTime`; refused 15 minutes after capture. The CVV is checked and never stored.',
   errors: '400 `INVALID_SESSION_KEY`, `INVALID_ENCRYPTED_CARD`, `UNKNOWN_KEY_ALIAS`, `CAPTURE_EXPIRED`, `INVALID_CAPTURE_TIME`, `INVALID_CARD_NUMBER`, `INVALID_CARD_EXPIRY`, `INVALID_CARD`; 429 `RATE_LIMITED`',
 });
 await exchange('Paythru: tokeniseSessionKey', {
@@ -329,7 +329,7 @@ const doc = [
   '| `POST /v{1,2,3}/tokens` | tenant | yes |',
   '| `POST /v3/token/{method}[/{xml\\|json}]`: Paythru v3 (seed 002) | Paythru apiKey + apiPassword + shaSignature | no |',
   '| `POST /v3/clientpost/session[/{xml\\|json}]` | Paythru credentials | no |',
-  '| `POST /v3/clientpost/{sessionKey}/card` (browser, CORS) | the session key | no |',
+  '| `POST /v3/clientpost/card` (browser, CORS) | the session key, in the body | no |',
   '| `PUT /api/v2/card`, `GET` / `PATCH` / `DELETE /api/v2/card/{id}`, `PATCH …/suspend`, `…/activate`: Verifone-style (seed 004) | tenant | no |',
   '| `GET /healthz`, `/readyz`, `/metrics`, `/openapi.json` | none | no |',
   '',

@@ -621,7 +621,7 @@ fn small_number(v: &JsValue, what: &'static str) -> JsResult<u32> {
 /// Encrypts a card the cardholder typed, in the browser, so that the
 /// merchant's servers only ever hold the result: the `encrypted_card` of the
 /// token APIs (`PUT /api/v2/card`) and of the Client POST capture
-/// (`POST /v3/clientpost/{sessionKey}/card`).
+/// (`POST /v3/clientpost/card`).
 ///
 /// The card becomes one line of JSON (`cardNumber`, `expiryMonth`,
 /// `expiryYear`, `cvv`, `cardholderName`, ..., and `captureTime` in RFC 3339

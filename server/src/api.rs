@@ -1075,7 +1075,15 @@ pub fn router(state: AppState) -> Router {
 /// limits and security headers.
 pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let api = Router::new()
-        .route("/v2/public-key", get(public_key))
+        // Public, and read by merchants' pages on other origins.
+        .route(
+            "/v2/public-key",
+            get(public_key).layer(
+                tower_http::cors::CorsLayer::new()
+                    .allow_origin(tower_http::cors::Any)
+                    .allow_methods([axum::http::Method::GET]),
+            ),
+        )
         .route("/v2/cards", get(list_cards).post(issue_card))
         .route("/v2/ephemeral-keys", post(create_ephemeral_key))
         .route("/v2/cards/{token}/reveal", post(reveal))

@@ -841,7 +841,7 @@ impl Service {
     ) -> crate::error::Result<CapturedSummary> {
         const UNKNOWN: Error = Error::BadRequest {
             code: "INVALID_SESSION_KEY",
-            message: "the session key is unknown or expired",
+            message: "the session key is unknown, expired or already used",
         };
         if session_key.is_empty() || session_key.len() > 64 {
             return Err(UNKNOWN);

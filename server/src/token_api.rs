@@ -285,7 +285,7 @@ async fn paythru_method_encoded(
 /// signed like every Paythru request (optional `merchantCustomerReference`);
 /// answers `sessionKey` and `expiresAt` (15 minutes). The merchant's page
 /// hands the session key to the browser, which posts the card to
-/// `/v3/clientpost/{sessionKey}/card`.
+/// `/v3/clientpost/card` (with `sessionKey` in the body).
 #[utoipa::path(post, path = "/v3/clientpost/session/{encoding}", tag = "paythru",
     params(("encoding" = String, Path, description = "xml | json (optional segment)")),
     request_body(content_type = "application/x-www-form-urlencoded", content = String),
@@ -308,9 +308,13 @@ async fn clientpost_session_encoded(
 }
 
 /// The browser's card capture for a Client POST session.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CaptureBody {
+    /// The session key the merchant opened (in the body, never in a URL:
+    /// URLs end up in logs and histories).
+    #[schema(value_type = String)]
+    pub session_key: Zeroizing<String>,
     /// paysecure-wasm `encryptCard(...)` output.
     pub encrypted_card: String,
 }
@@ -326,17 +330,16 @@ pub struct CaptureResponse {
 
 /// Client POST: the cardholder's browser sends the card it encrypted with
 /// paysecure-wasm `encryptCard` for a session the merchant opened. No
-/// credentials: the session key is the capability. Cross-origin (CORS `*`).
-/// Unknown session keys count as failed authentications of the address.
-#[utoipa::path(post, path = "/v3/clientpost/{sessionKey}/card", tag = "paythru",
-    params(("sessionKey" = String, Path)),
+/// credentials: the session key is the capability; one card per session.
+/// Cross-origin (CORS `*`). Unknown session keys count as failed
+/// authentications of the address.
+#[utoipa::path(post, path = "/v3/clientpost/card", tag = "paythru",
     request_body = CaptureBody,
     responses((status = 200, body = CaptureResponse), (status = 400, body = crate::api::ErrorEnvelope),
               (status = 429, body = crate::api::ErrorEnvelope)))]
 async fn clientpost_card(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
-    Path(session_key): Path<String>,
     JsonBody(body): JsonBody<CaptureBody>,
 ) -> Result<Json<CaptureResponse>, ApiError> {
     if let Err(secs) = state.service.check_client(&client).await? {
@@ -344,7 +347,7 @@ async fn clientpost_card(
     }
     match state
         .service
-        .capture_card(&session_key, &body.encrypted_card)
+        .capture_card(&body.session_key, &body.encrypted_card)
         .await
     {
         Ok(card) => Ok(Json(CaptureResponse {
@@ -451,7 +454,7 @@ pub fn routes() -> Router<AppState> {
     let capture = Router::new()
         // OPTIONS is routed so that the CORS layer answers the preflight.
         .route(
-            "/v3/clientpost/{session_key}/card",
+            "/v3/clientpost/card",
             post(clientpost_card).options(|| async { StatusCode::NO_CONTENT }),
         )
         .layer(

@@ -989,34 +989,24 @@ async fn paythru_client_post_capture_then_tokenise() {
     )
     .await;
     assert_eq!(error_of(&r), (400, "151".into()));
-    // The browser's request: cross-origin, JSON, no credentials.
+    // The browser's request: cross-origin, JSON, no credentials; the session
+    // key in the body, never in the URL.
     let capture = |card: String| {
         let app = &app;
-        let path = format!("/v3/clientpost/{session}/card");
+        let body = json!({"sessionKey": session, "encryptedCard": card});
         async move {
             app.call_from(
                 "198.51.100.4",
                 Method::POST,
-                &path,
+                "/v3/clientpost/card",
                 None,
                 &[("origin", "https://shop.example")],
-                Some(json!({"encryptedCard": card})),
+                Some(body),
             )
             .await
         }
     };
-    let r = capture(encrypted_card(
-        &app,
-        "4444 3333 2222 1111",
-        Some("MR J HOLDER"),
-        now(),
-    ))
-    .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.headers["access-control-allow-origin"], "*");
-    assert_eq!(r.body["card"]["maskedPan"], "444433******1111");
-    assert_eq!(r.body["card"]["brand"], "VISA");
-    // Stale, tampered, or for an unknown key: refused, nothing replaced.
+    // Stale, tampered, or for an unknown key: refused, the session still open.
     let stale = capture(encrypted_card(
         &app,
         "5555555555554444",
@@ -1049,6 +1039,23 @@ async fn paythru_client_post_capture_then_tokenise() {
     assert_eq!(
         capture("U3dhZ2dlciByb2Nrcw==".into()).await.code(),
         "INVALID_ENCRYPTED_CARD"
+    );
+    let r = capture(encrypted_card(
+        &app,
+        "4444 3333 2222 1111",
+        Some("MR J HOLDER"),
+        now(),
+    ))
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.headers["access-control-allow-origin"], "*");
+    assert_eq!(r.body["card"]["maskedPan"], "444433******1111");
+    assert_eq!(r.body["card"]["brand"], "VISA");
+    // One card per session: a leaked session key cannot replace it.
+    let replace = capture(encrypted_card(&app, "5555555555554444", None, now())).await;
+    assert_eq!(
+        (replace.status, replace.code()),
+        (StatusCode::BAD_REQUEST, "INVALID_SESSION_KEY")
     );
     // The merchant tokenises the session: the card is the first capture.
     let r = paythru(
@@ -1096,7 +1103,7 @@ async fn paythru_client_post_capture_then_tokenise() {
     // CORS preflight.
     let mut req = Request::builder()
         .method(Method::OPTIONS)
-        .uri("/v3/clientpost/abc/card")
+        .uri("/v3/clientpost/card")
         .header("origin", "https://shop.example")
         .header("access-control-request-method", "POST")
         .header("access-control-request-headers", "content-type")
@@ -1581,7 +1588,7 @@ async fn openapi_lists_both_apis() {
     for p in [
         "/v3/token/{method}/{encoding}",
         "/v3/clientpost/session/{encoding}",
-        "/v3/clientpost/{sessionKey}/card",
+        "/v3/clientpost/card",
         "/api/v2/card",
         "/api/v2/card/{id}",
         "/api/v2/card/{id}/suspend",

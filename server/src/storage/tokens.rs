@@ -323,10 +323,11 @@ impl Storage {
         Ok(())
     }
 
-    /// The tenant of an unexpired capture session.
+    /// The tenant of an unexpired capture session still waiting for its card.
     pub async fn capture_session_tenant(&self, hash: &[u8], now: i64) -> Result<Option<String>> {
         Ok(sqlx::query_scalar(
-            "SELECT tenant_id FROM capture_sessions WHERE session_hash = $1 AND expires_at > $2",
+            "SELECT tenant_id FROM capture_sessions WHERE session_hash = $1 AND expires_at > $2 \
+             AND card_sealed IS NULL",
         )
         .bind(hash)
         .bind(now)
@@ -334,8 +335,9 @@ impl Storage {
         .await?)
     }
 
-    /// Stores (or replaces) the captured card of an unexpired session;
-    /// `false` if the session is unknown or expired.
+    /// Stores the captured card of an unexpired session that has none yet
+    /// (one card per session: a leaked session key cannot replace it);
+    /// `false` if the session is unknown, expired or already has a card.
     pub async fn set_capture_card(
         &self,
         hash: &[u8],
@@ -343,7 +345,8 @@ impl Storage {
         now: i64,
     ) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE capture_sessions SET card_sealed = $2 WHERE session_hash = $1 AND expires_at > $3",
+            "UPDATE capture_sessions SET card_sealed = $2 WHERE session_hash = $1 AND expires_at > $3 \
+             AND card_sealed IS NULL",
         )
         .bind(hash)
         .bind(card_sealed)
