@@ -327,10 +327,10 @@ const doc = [
   '| `POST /v2/cards/{token}/cvv2/verify` | tenant or `cvv2:verify` | yes |',
   '| `POST /v2/cvv2/verify` | tenant | yes |',
   '| `POST /v{1,2,3}/tokens` | tenant | yes |',
-  '| `POST /v3/token/{method}[/{xml\\|json}]`: Paythru v3 (seed 002) | Paythru apiKey + apiPassword + shaSignature | no |',
-  '| `POST /v3/clientpost/session[/{xml\\|json}]` | Paythru credentials | no |',
+  '| `POST /v3/token/{method}`, `POST /v3/token/{method}/{encoding}` (`xml`, `json`): Paythru v3 (seed 002) | Paythru apiKey + apiPassword + shaSignature | no |',
+  '| `POST /v3/clientpost/session`, `POST /v3/clientpost/session/{encoding}` | Paythru credentials | no |',
   '| `POST /v3/clientpost/card` (browser, CORS) | the session key, in the body | no |',
-  '| `PUT /api/v2/card`, `GET` / `PATCH` / `DELETE /api/v2/card/{id}`, `PATCH …/suspend`, `…/activate`: Verifone-style (seed 004) | tenant | no |',
+  '| `PUT /api/v2/card`, `GET` / `PATCH` / `DELETE /api/v2/card/{id}`, `PATCH /api/v2/card/{id}/suspend`, `PATCH /api/v2/card/{id}/activate`: Verifone-style (seed 004) | tenant | no |',
   '| `GET /healthz`, `/readyz`, `/metrics`, `/openapi.json` | none | no |',
   '',
   ...sections.flatMap((x) => [

@@ -568,252 +568,153 @@ async fn paythru_every_error_code() {
     let key = create_card(&app, None).await;
     let tenant = tenant_id(&app, &app.tenant_key).await;
     let url = |m: &str| format!("/v3/token/{m}/json");
-    let cases: Vec<(u16, u16, Raw)> = vec![
-        (
-            101,
-            400,
-            post_raw(&app, &url("lookup"), String::new()).await,
-        ),
-        (
-            102,
-            401,
-            paythru(
-                &app,
-                &url("lookup"),
-                &[
-                    ("apiKey", SEED_KEY),
-                    ("apiPassword", "wrong"),
-                    ("cardKey", &key),
-                ],
-            )
-            .await,
-        ),
-        (
-            103,
-            400,
-            paythru(&app, &url("purchase"), &auth(&[("cardKey", &key)])).await,
-        ),
-        (
-            104,
-            400,
-            paythru(&app, "/v3/token/lookup/yaml", &auth(&[("cardKey", &key)])).await,
-        ),
+    // (code, status, URL segment(s), parameters besides apiKey/apiPassword)
+    let k = key.as_str();
+    let long_ref = "r".repeat(46);
+    let signed: [(u16, u16, &str, Vec<(&str, &str)>); 19] = [
+        (103, 400, "purchase/json", vec![("cardKey", k)]),
+        (104, 400, "lookup/yaml", vec![("cardKey", k)]),
+        (107, 400, "lookup/json", vec![("colour", "blue")]),
         (
             107,
             400,
-            post_raw(
-                &app,
-                &url("lookup"),
-                format!(
-                    "{}&cardKey={key}",
-                    form(&auth(&[("cardKey", &key)]), SEED_SHA_KEY, true)
-                ),
-            )
-            .await,
-        ),
-        (
-            107,
-            400,
-            paythru(&app, &url("lookup"), &auth(&[("colour", "blue")])).await,
-        ),
-        (
-            107,
-            400,
-            paythru(
-                &app,
-                &url("updateCardKeyDetails"),
-                &auth(&[("cardKey", &key), ("customerTitle", "Professor Emeritus")]),
-            )
-            .await,
+            "updateCardKeyDetails/json",
+            vec![("cardKey", k), ("customerTitle", "Professor Emeritus")],
         ),
         (
             108,
             400,
-            paythru(
-                &app,
-                &url("create"),
-                &auth(&[("cardNumber", "4444333322221112"), ("cardExpiry", "1299")]),
-            )
-            .await,
+            "create/json",
+            vec![("cardNumber", "4444333322221112"), ("cardExpiry", "1299")],
         ),
         (
             108,
             400,
-            paythru(
-                &app,
-                &url("create"),
-                &auth(&[("cardNumber", "44443333"), ("cardExpiry", "1299")]),
-            )
-            .await,
+            "create/json",
+            vec![("cardNumber", "44443333"), ("cardExpiry", "1299")],
         ),
         (
             109,
             400,
-            paythru(
-                &app,
-                &url("create"),
-                &auth(&[("cardNumber", "4444333322221111"), ("cardExpiry", "1399")]),
-            )
-            .await,
+            "create/json",
+            vec![("cardNumber", "4444333322221111"), ("cardExpiry", "1399")],
         ),
         (
             109,
             400,
-            paythru(
-                &app,
-                &url("create"),
-                &auth(&[
-                    ("cardNumber", "4444333322221111"),
-                    ("cardExpiryMonth", "12"),
-                ]),
-            )
-            .await,
+            "create/json",
+            vec![
+                ("cardNumber", "4444333322221111"),
+                ("cardExpiryMonth", "12"),
+            ],
         ),
         (
             109,
             400,
-            paythru(
-                &app,
-                &url("updateCardKeyDetails"),
-                &auth(&[
-                    ("cardKey", &key),
-                    ("cardExpiryMonth", "01"),
-                    ("cardExpiryYear", "2001"),
-                ]),
-            )
-            .await,
-        ),
-        (
-            123,
-            401,
-            post_raw(
-                &app,
-                &url("lookup"),
-                form(&auth(&[("cardKey", &key)]), "not-the-sha-key", true),
-            )
-            .await,
-        ),
-        (
-            123,
-            401,
-            post_raw(
-                &app,
-                &url("lookup"),
-                form(&auth(&[("cardKey", &key)]), SEED_SHA_KEY, false),
-            )
-            .await,
+            "updateCardKeyDetails/json",
+            vec![
+                ("cardKey", k),
+                ("cardExpiryMonth", "01"),
+                ("cardExpiryYear", "2001"),
+            ],
         ),
         (
             125,
             400,
-            paythru(
-                &app,
-                &url("lookup"),
-                &auth(&[("merchantCustomerReference", &"r".repeat(46))]),
-            )
-            .await,
+            "lookup/json",
+            vec![("merchantCustomerReference", &long_ref)],
         ),
-        (
-            144,
-            400,
-            paythru(
-                &app,
-                &url("updateCardKeyDetails"),
-                &auth(&[("cardKey", &key)]),
-            )
-            .await,
-        ),
-        (
-            146,
-            400,
-            paythru(
-                &app,
-                &url("lookup"),
-                &auth(&[("cardKey", "not-a-card-key")]),
-            )
-            .await,
-        ),
-        (146, 400, paythru(&app, &url("enable"), &auth(&[])).await),
-        (
-            147,
-            400,
-            paythru(&app, &url("lookup"), &auth(&[("cardKey", SEED_CARD_KEY)])).await,
-        ),
+        (144, 400, "updateCardKeyDetails/json", vec![("cardKey", k)]),
+        (146, 400, "lookup/json", vec![("cardKey", "not-a-card-key")]),
+        (146, 400, "enable/json", vec![]),
+        (147, 400, "lookup/json", vec![("cardKey", SEED_CARD_KEY)]),
         (
             148,
             400,
-            paythru(
-                &app,
-                &url("lookup"),
-                &auth(&[("merchantCustomerReference", "nobody")]),
-            )
-            .await,
+            "lookup/json",
+            vec![("merchantCustomerReference", "nobody")],
         ),
         (
             150,
             400,
-            paythru(
-                &app,
-                &url("enable"),
-                &auth(&[("cardKey", &key), ("cardNumber", "4444333322221111")]),
-            )
-            .await,
+            "enable/json",
+            vec![("cardKey", k), ("cardNumber", "4444333322221111")],
         ),
         (
             150,
             400,
-            paythru(
-                &app,
-                &url("updateCardKeyDetails"),
-                &auth(&[("cardKey", &key), ("cardNumber", "4444333322221111")]),
-            )
-            .await,
+            "updateCardKeyDetails/json",
+            vec![("cardKey", k), ("cardNumber", "4444333322221111")],
         ),
         (
             151,
             400,
-            paythru(
-                &app,
-                &url("tokeniseSessionKey"),
-                &auth(&[("sessionKey", "xxx")]),
-            )
-            .await,
+            "tokeniseSessionKey/json",
+            vec![("sessionKey", "xxx")],
         ),
         (
             152,
             400,
-            paythru(
-                &app,
-                &url("create"),
-                &auth(&[
-                    ("cardKey", &key),
-                    ("cardNumber", "4444333322221111"),
-                    ("cardExpiry", "1299"),
-                ]),
-            )
-            .await,
-        ),
-        (
-            152,
-            400,
-            paythru(
-                &app,
-                &url("tokeniseSessionKey"),
-                &auth(&[("cardKey", &key), ("sessionKey", "xxx")]),
-            )
-            .await,
+            "create/json",
+            vec![
+                ("cardKey", k),
+                ("cardNumber", "4444333322221111"),
+                ("cardExpiry", "1299"),
+            ],
         ),
     ];
-    for (code, status, r) in &cases {
+    for (code, status, path, params) in signed {
+        let r = paythru(&app, &format!("/v3/token/{path}"), &auth(&params)).await;
         assert_eq!(
-            error_of(r),
-            (*status, code.to_string()),
+            error_of(&r),
+            (status, code.to_string()),
+            "{code} {path}: {}",
+            r.text
+        );
+        // 104: the encoding asked for is unknown, so the answer is XML.
+        assert_eq!(r.text.starts_with("<?xml"), code == 104, "{code}");
+    }
+    let tokenise_with_key = auth(&[("cardKey", k), ("sessionKey", "xxx")]);
+    let r = paythru(&app, &url("tokeniseSessionKey"), &tokenise_with_key).await;
+    assert_eq!(error_of(&r), (400, "152".into()));
+    // Bodies that cannot be signed this way.
+    let lookup = form(&auth(&[("cardKey", k)]), SEED_SHA_KEY, true);
+    let raw: [(u16, u16, String); 5] = [
+        (101, 400, String::new()),
+        (107, 400, format!("{lookup}&cardKey={k}")), // a parameter twice
+        (
+            102,
+            401,
+            form(
+                &[
+                    ("apiKey", SEED_KEY),
+                    ("apiPassword", "wrong"),
+                    ("cardKey", k),
+                ],
+                SEED_SHA_KEY,
+                true,
+            ),
+        ),
+        (
+            123,
+            401,
+            form(&auth(&[("cardKey", k)]), "not-the-sha-key", true),
+        ),
+        (
+            123,
+            401,
+            form(&auth(&[("cardKey", k)]), SEED_SHA_KEY, false),
+        ),
+    ];
+    for (code, status, body) in raw {
+        let r = post_raw(&app, &url("lookup"), body).await;
+        assert_eq!(
+            error_of(&r),
+            (status, code.to_string()),
             "{code}: {}",
             r.text
         );
     }
-    // 104 answers in XML (the encoding asked for is unknown).
-    assert!(cases[3].2.text.starts_with("<?xml"));
     // 105: revoked credentials; 106: credentials limited to lookup.
     app.service
         .revoke_paythru_credentials(SEED_KEY)
