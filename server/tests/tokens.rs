@@ -571,7 +571,7 @@ async fn paythru_every_error_code() {
     // (code, status, URL segment(s), parameters besides apiKey/apiPassword)
     let k = key.as_str();
     let long_ref = "r".repeat(46);
-    let signed: [(u16, u16, &str, Vec<(&str, &str)>); 19] = [
+    let signed: [ErrorCase; 19] = [
         (103, 400, "purchase/json", vec![("cardKey", k)]),
         (104, 400, "lookup/yaml", vec![("cardKey", k)]),
         (107, 400, "lookup/json", vec![("colour", "blue")]),
@@ -780,6 +780,10 @@ async fn lookup_one(app: &TestApp, key: &str) -> Value {
     let r = paythru(app, "/v3/token/lookup/json", &auth(&[("cardKey", key)])).await;
     json_of(&r)["cardKeyDetails"]["0"].clone()
 }
+
+/// (error code, HTTP status, URL segments after /v3/token/, parameters
+/// besides apiKey and apiPassword).
+type ErrorCase<'a> = (u16, u16, &'a str, Vec<(&'a str, &'a str)>);
 
 async fn post_raw(app: &TestApp, path: &str, body: String) -> Raw {
     send(
