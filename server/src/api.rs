@@ -88,6 +88,23 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The safe message.
+    pub fn message(&self) -> &'static str {
+        self.message
+    }
+}
+
 /// Marks an error response whose body is already in its API's own format
 /// (the Paythru API's `errorCode` answers): the envelope leaves it alone.
 #[derive(Debug, Clone, Copy)]
@@ -401,7 +418,7 @@ impl From<&Encrypted> for EncryptedValue {
     }
 }
 
-fn seal(session: &Session, text: &str) -> Result<Encrypted, ApiError> {
+pub(crate) fn seal(session: &Session, text: &str) -> Result<Encrypted, ApiError> {
     session
         .encrypt(text.as_bytes())
         .map(Encrypted::from)
@@ -674,6 +691,8 @@ pub struct IssueCardBody {
     pub bin: Option<String>,
     /// Name on card.
     pub cardholder_name: Option<String>,
+    /// External id for the Get CVV2 envelope's `EXID` (1-32 letters, digits, `-`, `_`; unique).
+    pub exid: Option<String>,
 }
 
 /// Create an ephemeral key.
@@ -953,6 +972,7 @@ async fn issue_card(
         customer_ref: body.customer_ref,
         bin: body.bin,
         cardholder_name: body.cardholder_name,
+        exid: body.exid,
     };
     let card = state.service.issue_card(&p, &req).await?;
     Ok((StatusCode::CREATED, Json(card.into())))
@@ -1017,6 +1037,7 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 pub fn api_doc() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::token_api::TokenApiDoc::openapi());
+    doc.merge(crate::ni_api::NiApiDoc::openapi());
     doc
 }
 
@@ -1106,6 +1127,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             .route(&format!("/{v}/tokens"), post(pan_to_token))
     });
     api.merge(crate::token_api::routes())
+        .merge(crate::ni_api::routes())
         .merge(extra)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -16,6 +16,7 @@ pub mod api;
 pub mod cvv;
 pub mod error;
 pub mod keys;
+pub mod ni_api;
 pub mod paythru;
 pub mod ratelimit;
 pub mod service;

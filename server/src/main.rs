@@ -135,6 +135,15 @@ enum TenantCommand {
         #[arg(long, value_delimiter = ',')]
         methods: Vec<String>,
     },
+    /// Allow (or forbid, the default) CVV2 in clear from the Get CVV2
+    /// envelope API when a request carries no Session-Id.
+    AllowPlainCvv2 {
+        /// Tenant id (`ten_...`).
+        tenant: String,
+        /// `true` or `false`.
+        #[arg(action = clap::ArgAction::Set)]
+        allow: bool,
+    },
     /// Revoke Paythru credentials (their requests then get error 105).
     PaythruRevoke {
         /// The apiKey.
@@ -306,6 +315,20 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("apiKey={}", creds.api_key);
             println!("apiPassword={}", creds.api_password.as_str());
             println!("shaKey={}", creds.sha_key.as_str());
+            Ok(())
+        }
+        Command::Tenant {
+            command: TenantCommand::AllowPlainCvv2 { tenant, allow },
+        } => {
+            let service = open(&cli, ServiceConfig::default()).await?;
+            service
+                .set_allow_plain_cvv2(tenant, *allow)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{tenant}: CVV2 in clear without a Session-Id {}",
+                if *allow { "allowed" } else { "refused" }
+            );
             Ok(())
         }
         Command::Tenant {

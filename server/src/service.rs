@@ -20,6 +20,11 @@ use crate::vault::{Binding, Vault};
 pub const PIN_TRY_LIMIT: i64 = 3;
 /// Longest life of an ephemeral key.
 pub const MAX_EPHEMERAL_TTL_SECS: i64 = 15 * 60;
+const EXID_TAKEN: Error = Error::Conflict {
+    code: "EXID_TAKEN",
+    message: "another card of the tenant has this exid",
+};
+
 /// Default BIN for sandbox issuing.
 pub const DEFAULT_BIN: &str = "400000";
 
@@ -256,6 +261,18 @@ pub struct IssueCard {
     pub bin: Option<String>,
     /// Name on card.
     pub cardholder_name: Option<String>,
+    /// External id (seed 001's EXID): 1 to 32 letters, digits, `-` or `_`,
+    /// unique in the tenant.
+    pub exid: Option<String>,
+}
+
+/// How the Get CVV2 envelope (seed 001) names a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardIdentifier<'a> {
+    /// `CONTRACT_NUMBER`: the card's token.
+    ContractNumber(&'a str),
+    /// `EXID`: the external id the tenant assigned.
+    Exid(&'a str),
 }
 
 /// Behaviour switches.
@@ -593,6 +610,26 @@ impl Service {
                 ));
             }
         }
+        if let Some(exid) = &req.exid {
+            let ok = (1..=32).contains(&exid.len())
+                && exid
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ok {
+                return Err(Error::bad_request(
+                    "INVALID_EXID",
+                    "exid must be 1 to 32 letters, digits, '-' or '_'",
+                ));
+            }
+            if self
+                .storage
+                .card_token_by_exid(tenant, exid)
+                .await?
+                .is_some()
+            {
+                return Err(EXID_TAKEN);
+            }
+        }
         let date =
             time::OffsetDateTime::from_unix_timestamp(now()).map_err(|_| Error::Crypto("clock"))?;
         let (month, year) = (
@@ -625,7 +662,20 @@ impl Service {
                 .insert_card(tenant, &pan, Some((month, year)), "ACTIVE", req)
                 .await
             {
-                Err(Error::Storage(StorageError::Duplicate)) => continue,
+                Err(Error::Storage(StorageError::Duplicate)) => {
+                    // Another card took the external id meanwhile?
+                    if let Some(exid) = &req.exid {
+                        if self
+                            .storage
+                            .card_token_by_exid(tenant, exid)
+                            .await?
+                            .is_some()
+                        {
+                            return Err(EXID_TAKEN);
+                        }
+                    }
+                    continue;
+                }
                 other => return other,
             }
         }
@@ -666,6 +716,7 @@ impl Service {
             customer_ref: req.customer_ref.as_deref(),
             cardholder_name: req.cardholder_name.as_deref(),
             created_at: now(),
+            exid: req.exid.as_deref(),
         };
         self.storage.insert_card(&new).await?;
         let row = self.card_row(tenant, &token).await?;
@@ -754,6 +805,50 @@ impl Service {
         cvv::cvv2(&cvk, &pan, &Self::expiry_yymm(&card)?)
             .map(Zeroizing::new)
             .map_err(|_| Error::Crypto("CVV computation failed"))
+    }
+
+    /// The CVV2 of a card named as seed 001's envelope names it, checked
+    /// against the expiry the caller gave (`YYMM`). Returns the card's
+    /// token and the CVV2.
+    pub async fn envelope_cvv2(
+        &self,
+        principal: &Principal,
+        id: CardIdentifier<'_>,
+        expiry_yymm: &str,
+    ) -> Result<(String, Zeroizing<String>)> {
+        let tenant = principal.tenant_id();
+        let token = match id {
+            CardIdentifier::ContractNumber(t) => t.to_owned(),
+            CardIdentifier::Exid(x) => self
+                .storage
+                .card_token_by_exid(tenant, x)
+                .await?
+                .ok_or(Error::CardNotFound)?,
+        };
+        principal.authorize(&token, Scope::Cvv2)?;
+        let card = self.card_row(tenant, &token).await?;
+        if Self::expiry_yymm(&card)? != expiry_yymm {
+            return Err(Error::bad_request(
+                "EXPIRY_MISMATCH",
+                "expiry_date does not match the card",
+            ));
+        }
+        let cvv2 = self.cvv2(principal, &token, Scope::Cvv2).await?;
+        Ok((token, cvv2))
+    }
+
+    /// Whether the tenant allows the envelope API to answer CVV2 in clear.
+    pub async fn allows_plain_cvv2(&self, tenant: &str) -> Result<bool> {
+        Ok(self.storage.tenant_allows_plain_cvv2(tenant).await?)
+    }
+
+    /// Lets a tenant have CVV2 in clear from the envelope API (or not).
+    pub async fn set_allow_plain_cvv2(&self, tenant: &str, allow: bool) -> Result<()> {
+        if self.storage.set_allow_plain_cvv2(tenant, allow).await? {
+            Ok(())
+        } else {
+            Err(Error::bad_request("UNKNOWN_TENANT", "no such tenant"))
+        }
     }
 
     /// Verifies a CVV2 by recomputation.

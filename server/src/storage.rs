@@ -142,6 +142,8 @@ pub struct NewCard<'a> {
     pub cardholder_name: Option<&'a str>,
     /// Unix seconds.
     pub created_at: i64,
+    /// External id the tenant assigned (seed 001's EXID), unique per tenant.
+    pub exid: Option<&'a str>,
 }
 
 /// Filters of the detailed card list (all optional, combined with AND).
@@ -521,8 +523,8 @@ impl Storage {
     pub async fn insert_card(&self, c: &NewCard<'_>) -> Result<()> {
         sqlx::query(
             "INSERT INTO cards (tenant_id, token, pan_index, pan_sealed, pan_first6, pan_last4, pan_length, brand, \
-             expiry_month, expiry_year, status, account_id, customer_id, customer_ref, cardholder_name, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             expiry_month, expiry_year, status, account_id, customer_id, customer_ref, cardholder_name, created_at, exid) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(c.tenant_id)
         .bind(c.token)
@@ -540,6 +542,7 @@ impl Storage {
         .bind(c.customer_ref)
         .bind(c.cardholder_name)
         .bind(c.created_at)
+        .bind(c.exid)
         .execute(&self.pool)
         .await
         .map_err(map_unique)?;

@@ -247,6 +247,7 @@ pub async fn seed_demo(service: &Service, data_dir: &Path) -> Result<String> {
                     customer_ref: Some(reference.into()),
                     bin: Some(bin.into()),
                     cardholder_name: Some(name.into()),
+                    exid: None,
                 },
             )
             .await?;

@@ -399,4 +399,37 @@ impl Storage {
             .transpose()?;
         Ok(row.filter(|(_, until)| *until > now))
     }
+
+    // ---- Get CVV2 envelope (seed 001)
+
+    /// The token of the card with external id `exid`.
+    pub async fn card_token_by_exid(&self, tenant_id: &str, exid: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT token FROM cards WHERE tenant_id = $1 AND exid = $2")
+                .bind(tenant_id)
+                .bind(exid)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Whether the tenant allows CVV2 in clear in the envelope API.
+    pub async fn tenant_allows_plain_cvv2(&self, tenant_id: &str) -> Result<bool> {
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT allow_plain_cvv2 FROM tenants WHERE id = $1")
+                .bind(tenant_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(v == Some(1))
+    }
+
+    /// Sets whether the tenant allows CVV2 in clear; `false` if no such tenant.
+    pub async fn set_allow_plain_cvv2(&self, tenant_id: &str, allow: bool) -> Result<bool> {
+        let done = sqlx::query("UPDATE tenants SET allow_plain_cvv2 = $2 WHERE id = $1")
+            .bind(tenant_id)
+            .bind(i64::from(allow))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
 }
