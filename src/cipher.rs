@@ -11,7 +11,7 @@
 //! authentication key). [`crate::Session`] draws a fresh random IV per message.
 
 use aes::{Aes128, Aes192, Aes256};
-use aes_gcm::aead::consts::{U12, U16};
+use aes_gcm::aead::consts::{U12, U16, U26};
 use aes_gcm::aead::{self, AeadInPlace, KeyInit};
 use aes_gcm::AesGcm;
 use cbc::cipher::block_padding::Pkcs7;
@@ -27,6 +27,8 @@ pub const TAG_LEN: usize = 16;
 pub const IV_LEN: usize = 16;
 /// The other GCM IV length accepted on decryption (NIST SP 800-38D's 96 bits).
 pub const GCM_SHORT_IV_LEN: usize = 12;
+/// The GCM nonce length of seed 003's encrypted bodies ([`crate::body`]).
+pub const GCM_BODY_NONCE_LEN: usize = crate::body::NONCE_LEN;
 
 /// Runs `$body` with `$C` bound to the AES type of `$size`.
 macro_rules! with_aes {
@@ -85,6 +87,7 @@ fn gcm(
     with_aes!(key.size(), C => match iv.len() {
         IV_LEN => run::<AesGcm<C, U16>>(k, iv, aad, buf, direction),
         GCM_SHORT_IV_LEN => run::<AesGcm<C, U12>>(k, iv, aad, buf, direction),
+        GCM_BODY_NONCE_LEN => run::<AesGcm<C, U26>>(k, iv, aad, buf, direction),
         _ => Err(Error::InvalidIv("an AES-GCM IV must be 16 bytes (or 12 bytes)")),
     })
 }
@@ -112,7 +115,7 @@ pub fn gcm_decrypt(
 ) -> Result<Zeroizing<Vec<u8>>> {
     // Checked first so that a wrong IV size is reported as such, even for
     // inputs too short to hold a tag.
-    if iv.len() != IV_LEN && iv.len() != GCM_SHORT_IV_LEN {
+    if ![IV_LEN, GCM_SHORT_IV_LEN, GCM_BODY_NONCE_LEN].contains(&iv.len()) {
         return Err(Error::InvalidIv(
             "an AES-GCM IV must be 16 bytes (or 12 bytes)",
         ));

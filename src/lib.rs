@@ -31,6 +31,7 @@
     )
 )]
 
+pub mod body;
 pub mod capture;
 pub mod card;
 pub mod cipher;

@@ -492,6 +492,44 @@ impl JsSession {
         Ok(JsValue::from_str(pin.expose()))
     }
 
+    /// Encrypts text (a JSON body, a path id) the way seed 003's account API
+    /// carries everything: lowercase hex of `nonce || ciphertext || tag`,
+    /// AES-GCM under the session key with a 26-byte nonce made of the UTC
+    /// time (`yyyyMMddHHmmss`) and 12 random hex digits. The server refuses
+    /// it after 5 minutes, and a second time.
+    ///
+    /// @example
+    /// ```ts
+    /// const s = Session.create(pem);
+    /// const res = await fetch(`/account/${s.encryptBody(uuid)}/paymentinfo`, {
+    ///   method: 'POST', headers: { 'Session-Id': s.sessionId!, Authorization: `PLTOKEN ${token}`,
+    ///     'Content-Type': 'application/x-www-form-urlencoded' },
+    ///   body: new URLSearchParams({ data: s.encryptBody(JSON.stringify(paymentInfo)) }) });
+    /// const { data } = JSON.parse(s.decryptBody(await res.text()));
+    /// ```
+    #[wasm_bindgen(js_name = encryptBody)]
+    pub fn encrypt_body(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
+    ) -> JsResult<String> {
+        let text = string_arg(&text, "the body must be a string")?;
+        let now = (js_sys::Date::now() / 1000.0) as u64;
+        crate::body::seal(self.inner.key(), text.as_bytes(), now).map_err(to_js)
+    }
+
+    /// Decrypts a body made by {@link Session.encryptBody} (or by the
+    /// server) to its text. Throws `DECRYPTION_FAILED` for anything that is
+    /// not such a body under this session's key.
+    #[wasm_bindgen(js_name = decryptBody)]
+    pub fn decrypt_body(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] hex: JsValue,
+    ) -> JsResult<String> {
+        let hex = string_arg(&hex, "the body must be a hex string")?;
+        let opened = crate::body::open(self.inner.key(), &hex).map_err(to_js)?;
+        String::from_utf8(opened.plaintext.to_vec()).map_err(|_| to_js(Error::InvalidUtf8))
+    }
+
     /// The raw session key as base64. Explicit on purpose: only for interop
     /// and tests. The returned string cannot be wiped by this package.
     #[wasm_bindgen(js_name = exportKey)]
