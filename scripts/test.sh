@@ -53,7 +53,7 @@ cargo build --quiet -p paysecure-server   # the binary the JS end-to-end suite s
 
 log "rust-pg: the server suite again, on PostgreSQL (a fresh database per test)"
 PAYSECURE_TEST_POSTGRES="${PAYSECURE_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/postgres}" \
-  cargo test -p paysecure-server --test api --test tokens --test ni_cvv2 --test process -- --skip cluster_ 2>&1 | tee "$logs/rust-pg.log"
+  cargo test -p paysecure-server --test api --test tokens --test ni_cvv2 --test accounts --test process -- --skip cluster_ 2>&1 | tee "$logs/rust-pg.log"
 count_cargo rust-pg "$logs/rust-pg.log"
 
 log "wasm: wasm-bindgen tests in Node"

@@ -1038,6 +1038,7 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::token_api::TokenApiDoc::openapi());
     doc.merge(crate::ni_api::NiApiDoc::openapi());
+    doc.merge(crate::account_api::AccountApiDoc::openapi());
     doc
 }
 
@@ -1128,6 +1129,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     });
     api.merge(crate::token_api::routes())
         .merge(crate::ni_api::routes())
+        .merge(crate::account_api::routes())
         .merge(extra)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

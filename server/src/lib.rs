@@ -12,6 +12,8 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod account;
+pub mod account_api;
 pub mod api;
 pub mod cvv;
 pub mod error;

@@ -144,6 +144,12 @@ enum TenantCommand {
         #[arg(action = clap::ArgAction::Set)]
         allow: bool,
     },
+    /// Make (or replace) the tenant's data key for the account API's
+    /// encrypted bodies sent without a Session-Id; printed once (base64).
+    DataKey {
+        /// Tenant id (`ten_...`).
+        tenant: String,
+    },
     /// Revoke Paythru credentials (their requests then get error 105).
     PaythruRevoke {
         /// The apiKey.
@@ -329,6 +335,18 @@ async fn run(cli: Cli) -> Result<(), String> {
                 "{tenant}: CVV2 in clear without a Session-Id {}",
                 if *allow { "allowed" } else { "refused" }
             );
+            Ok(())
+        }
+        Command::Tenant {
+            command: TenantCommand::DataKey { tenant },
+        } => {
+            let service = open(&cli, ServiceConfig::default()).await?;
+            let key = service
+                .rotate_tenant_data_key(tenant)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("data key for {tenant} (AES-256, base64; shown once; the previous one no longer works):");
+            println!("{}", key.as_str());
             Ok(())
         }
         Command::Tenant {

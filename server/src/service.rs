@@ -377,6 +377,9 @@ impl Service {
         self.storage.delete_expired_ephemeral_keys(now()).await?;
         self.storage.purge_auth_failures(now()).await?;
         self.storage.purge_capture_sessions(now()).await?;
+        self.storage
+            .purge_body_nonces(now() - 2 * crate::account::FRESHNESS_SECS)
+            .await?;
         Ok(())
     }
 

@@ -5,8 +5,10 @@
 use std::path::Path;
 use std::str::FromStr;
 
+mod accounts;
 mod tokens;
 
+pub use accounts::PaymentInfoRow;
 pub use tokens::{PaythruCredentialRow, StoredCardRow};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

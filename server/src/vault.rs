@@ -191,12 +191,19 @@ impl Vault {
     /// token scope (HMAC-SHA256 under its own derived key, so it reveals
     /// nothing about the PAN index or any other scope's value).
     pub fn analytics_token(&self, tenant: &str, scope: &str, pan: &str) -> String {
+        crate::keys::hex_lower(&self.keyed_mac(&[tenant, scope, pan]))
+    }
+
+    /// HMAC-SHA256 over the `parts`, each followed by a zero byte, under
+    /// the analytics key: identifiers and verifiers that must never be
+    /// reversible (callers put a domain name first).
+    pub fn keyed_mac(&self, parts: &[&str]) -> Vec<u8> {
         let mut ctx = hmac::Context::with_key(&self.analytics_key);
-        for part in [tenant, scope, pan] {
+        for part in parts {
             ctx.update(part.as_bytes());
             ctx.update(&[0]);
         }
-        crate::keys::hex_lower(ctx.sign().as_ref())
+        ctx.sign().as_ref().to_vec()
     }
 }
 

@@ -527,7 +527,7 @@ async fn cli_keys_list_and_rotate_and_migrate() {
     );
     let migrated = run(&["migrate"]);
     assert!(
-        migrated.starts_with("database schema at version 4"),
+        migrated.starts_with("database schema at version 5"),
         "{migrated}"
     );
     let out = run(&["tenant", "create", "CLI Bank"]);

@@ -23,6 +23,8 @@ const text: string = s.decrypt(enc);
 const bytes: Uint8Array = s.decryptBytes(enc2);
 const pin: string = s.decryptPin(s.encryptPin('1432'));
 const key: string = s.exportKey();
+const sealedBody: string = s.encryptBody(JSON.stringify({ data: { uuid: 'x' } }));
+const openedBody: string = s2.decryptBody(sealedBody);
 const k2 = Session.fromKey(key, { version: 'v3' });
 k2.free();
 const block: string = pinBlock('1432', { format: 0, pan: '4111111111111111' });
@@ -50,6 +52,12 @@ Session.create(pem, { version: 'v4' });
 Session.create(42);
 // @ts-expect-error encrypt takes a string or a Uint8Array
 s.encrypt(42);
+// @ts-expect-error encryptBody takes a string (JSON.stringify a body first)
+s.encryptBody({ data: { uuid: 'x' } });
+// @ts-expect-error decryptBody takes the hex string, not bytes
+s.decryptBody(new Uint8Array([1, 2]));
+// @ts-expect-error decryptBody returns a string
+const wrongBody: number = s.decryptBody(sealedBody);
 // @ts-expect-error decrypt returns a string
 const wrong: number = s.decrypt(enc);
 // @ts-expect-error an EncryptedValue has data and iv
@@ -73,4 +81,4 @@ encryptCard({ cardNumber: '4444333322221111' }, pem, { keyAlias: 'k1' });
 // @ts-expect-error captureTime is a Date or milliseconds
 encryptCard(card, pem, { keyAlias: 'k1', captureTime: '2026-11-18T11:06:40Z' });
 
-export { id, v, bits, text, bytes, pin, back, ok, brand, masked, jwe, jwe2, codeOf, wrong, notBrand, notCode, sid };
+export { id, v, bits, text, bytes, pin, openedBody, wrongBody, back, ok, brand, masked, jwe, jwe2, codeOf, wrong, notBrand, notCode, sid };
