@@ -274,6 +274,78 @@ await exchange('Verifone: suspend', { method: 'PATCH', path: `/api/v2/card/${vid
 await exchange('Verifone: activate', { method: 'PATCH', path: `/api/v2/card/${vid}/activate`, auth: apiKey, note: '204; 409 `TOKEN_EXPIRED` for an expired token.' });
 await exchange('Verifone: delete', { method: 'DELETE', path: `/api/v2/card/${vid}`, auth: apiKey, note: 'Irreversible. 204; then 404 `TOKEN_NOT_FOUND`.' });
 
+// ---- Get CVV2 envelope (seed 001)
+const exCard = (await (await fetch(`${url}/v2/cards`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ exid: '99984100148297467162' }) })).json());
+const yymm = `${String(exCard.expiryYear % 100).padStart(2, '0')}${String(exCard.expiryMonth).padStart(2, '0')}`;
+const niRequest = (id, type, expiry) => ({ NISrvRequest: { request_get_cvv2: {
+  header: { msg_id: '223001', msg_type: 'TRANSACTION', msg_function: 'REQ_GET_CVV2', src_application: 'IVR', target_application: 'WAY4', timestamp: '2020-07-20T10:49:02.366+04:00', tracking_id: '223001', bank_id: 'NIC' },
+  body: { card_identifier_id: id, card_identifier_type: type, expiry_date: expiry } } } });
+s = S();
+await exchange('Get CVV2 envelope (seed 001)', {
+  method: 'POST', path: '/pin-management/v2/cvv2', auth: apiKey, session: s, body: niRequest('99984100148297467162', 'EXID', yymm),
+  note: 'For IVR and self-service channels. `card_identifier_type` is `CONTRACT_NUMBER` (the card token) or `EXID` (the external id given when the card was issued: `POST /v2/cards` with `exid`); `expiry_date` (`YYMM`) must match the card. The header is echoed (`msg_function` `REP_GET_CVV2`, plus `instance_id`), `card_identifier_id` is masked, and with a `Session-Id` (recommended) the CVV2 is `{ data, iv }` under the session key; without one it is sent in clear only if the bank allows it (`paysecure-server tenant allow-plain-cvv2 TENANT true`). Field lengths as the seed: `msg_id` 12, `msg_type` 12, `msg_function` 50, `src_application` 10, `target_application` 10, `timestamp` 30, `tracking_id` 30, `bank_id` 4, `card_identifier_id` 32.',
+  errors: 'always the envelope, with `exception_details.status` `F`: 400 `error_code` 100 invalid request, 101 card not found, 102 expiry mismatch, 103 invalid Session-Id, 105 no expiry; 401 `401`; 403 `104` (clear CVV2 not allowed) or `403` (an ephemeral key without scope `cvv2` or for another card); 429 `429`; 500 `999`',
+});
+s.free();
+
+// ---- Account payment-information API (seed 003)
+const dataKeyOut = execFileSync(BIN, ['--data-dir', data, 'tenant', 'data-key', tenantId]).toString().trim().split('\n').pop();
+const acctUser = '2a50a2e4-a93a-4823-9674-c63aba792325';
+async function account(title, { method, path: tmpl, ids = {}, body, note, errors }) {
+  const sess = S();
+  let p = tmpl;
+  for (const [slot, v] of Object.entries(ids)) p = p.replace(slot, sess.encryptBody(v));
+  const headers = { authorization: `PLTOKEN ${apiKey}`, 'session-id': sess.sessionId };
+  let form;
+  if (body) {
+    headers['content-type'] = 'application/x-www-form-urlencoded';
+    form = new URLSearchParams({ data: sess.encryptBody(JSON.stringify(body)) }).toString();
+  }
+  const res = await fetch(`${url}${p}`, { method, headers, body: form });
+  const text = await res.text();
+  const answer = res.ok ? JSON.parse(sess.decryptBody(text)) : JSON.parse(text);
+  sess.free();
+  const req = [`${method} ${tmpl.replace(/\{(\w+)\}/g, (_, n) => `{${n}: encrypted, ${(ids[`{${n}}`] || '').length * 2 + 84} hex digits}`)}`,
+    `Authorization: PLTOKEN ${shorten(apiKey)}`, `Session-Id: ${shorten('x'.repeat(41))}`];
+  for (const [slot, v] of Object.entries(ids)) req.push(`   ${slot} = encryptBody(${JSON.stringify(v)})`);
+  if (body) req.push('Content-Type: application/x-www-form-urlencoded', '', `data=${form.slice(5, 57)}…   (encryptBody of:)`, pretty(body));
+  let shown = pretty(answer);
+  if (res.ok) shown = `${text.slice(0, 52)}…   (${text.length} hex digits; decryptBody gives:)\n${shown}`;
+  sections.push({ title, note, errors, request: req.join('\n'), status: res.status, response: shown, lang: 'text' });
+  return answer;
+}
+const createBody = {
+  orderId: '251153cb-de49-4afb-9fb5-acb33e332b26', udid: '2083718938012321038243',
+  billingInfo: { firstName: 'John', lastName: 'Doe', dateOfBirth: '19870704', phoneNumber: '1234567890', emailAddress: 'abc@xyz.com',
+    addressInfo: { street: '18th Floore Prtlan House', street2: 'Bressenden Place', city: 'Victoria', state: 'London', postalCode: 'SW1E 5RS', countryCode: 'GB' } },
+  paymentInfo: { paymentType: 'CreditCard', isDefault: true,
+    card: { cardNum: '4111111111111111', cardExpYear: '2099', cardExpMonth: '08', cardHolder: 'John Doe', cardNickName: 'Card1', cardCvvToken: '1000000000000016' } },
+  accessCountryCode: 'GB', ipAddress: '127.0.0.1',
+};
+const acctCommon = 'Every path id, the `data=` field and every answer is `encryptBody`/`decryptBody` text: hex of a 26-byte nonce (UTC `yyyyMMddHHmmss` + 12 hex digits), the AES-GCM ciphertext and tag, under the session key of `Session-Id`, or, without one, the tenant\'s data key (`paysecure-server tenant data-key TENANT`). Values older or newer than 5 minutes, or sent twice, are refused.';
+const acctCreated = await account('Account: CreatePaymentInfo', {
+  method: 'POST', path: '/account/{uuid}/paymentinfo', ids: { '{uuid}': acctUser }, body: createBody,
+  note: `Seed 003. \`Authorization: PLTOKEN\` with the tenant API key. ${acctCommon} Checks the card (Luhn, not expired, a CVV token present) and the seed\'s sizes and Mandatory fields; the user\'s first card is the default.`,
+  errors: '400 933 (card refused: number, expired, already registered, orderId reused), 914 (a field: the detail names it), 911 (does not decrypt), 912 (stale), 913 (replayed); 401 910',
+});
+const pid = acctCreated.data.paymentInfoId;
+await account('Account: GetPaymentinfoByPaymentInfoID', { method: 'GET', path: '/account/{uuid}/paymentinfo/{paymentInfoId}', ids: { '{uuid}': acctUser, '{paymentInfoId}': pid },
+  note: 'The card number is masked: the full PAN never leaves the vault through this API. `status` is `ACTIVE`, `INACTIVE` (expired) or `FRAUD`.', errors: '404 903' });
+const upd = JSON.parse(JSON.stringify(createBody));
+delete upd.paymentInfo.card.cardNum; upd.orderId = '4e260748-60d6-4985-80da-bfdf481bffdf'; upd.paymentInfo.card.cardExpYear = '2098';
+await account('Account: UpdatePaymentInfo', { method: 'PUT', path: '/account/{uuid}/paymentinfo/{paymentInfoId}', ids: { '{uuid}': acctUser, '{paymentInfoId}': pid }, body: upd,
+  note: 'Everything but the card number, which cannot change.', errors: '400 975 (expired card, or a FRAUD card), 914; 404 903' });
+await account('Account: GetPaymentInfo (list)', { method: 'GET', path: '/account/{uuid}/paymentinfo', ids: { '{uuid}': acctUser }, errors: '404 903 (no cards)' });
+await account('Account: GetCardExpiries', { method: 'GET', path: '/account/{uuid}/paymentinfo/expiries', ids: { '{uuid}': acctUser },
+  note: 'Cards that have expired or expire this month or next.', errors: '404 903' });
+await account('Account: ReVerifyPaymentInfo', { method: 'POST', path: '/account/{uuid}/paymentinfo/{paymentInfoId}/verification', ids: { '{uuid}': acctUser, '{paymentInfoId}': pid },
+  body: { orderId: 'f98a9325-89fb-4aa0-8ac9-30869b5f1a79', udid: '2083718938012321038243', paymentInfo: { paymentType: 'CreditCard', card: { cardCvvToken: '1000000000000183' } }, accessCountryCode: 'KR', ipAddress: '127.0.0.1' },
+  note: 'The CVV token must be the card\'s (stored only as an HMAC): here it is not. Three wrong tokens in a row mark the card `FRAUD` for good.', errors: '404 906, 903' });
+await account('Account: DeletePaymentInfo', { method: 'DELETE', path: '/account/{uuid}/paymentinfo/{paymentInfoId}', ids: { '{uuid}': acctUser, '{paymentInfoId}': pid }, errors: '404 903' });
+await account('Account: CancelPaymentInfoByOrderId', { method: 'DELETE', path: '/account/{uuid}/orders/{orderId}', ids: { '{uuid}': acctUser, '{orderId}': createBody.orderId },
+  note: 'Deletes the card the order created (here already deleted above, hence 903).', errors: '404 903' });
+void dataKeyOut;
+
 await exchange('A bad session id (every kind looks the same)', {
   method: 'POST', path: `/v2/cards/${token}/pan`, auth: apiKey, session: { sessionId: 'AAAA' },
   note: 'Bad base64, wrong size, bad padding, a wrong key inside, an unknown `Key-Id` and a replayed session id all give exactly this status, code and body: there is no padding oracle, V1 included.',
@@ -331,6 +403,8 @@ const doc = [
   '| `POST /v3/clientpost/session`, `POST /v3/clientpost/session/{encoding}` | Paythru credentials | no |',
   '| `POST /v3/clientpost/card` (browser, CORS) | the session key, in the body | no |',
   '| `PUT /api/v2/card`, `GET` / `PATCH` / `DELETE /api/v2/card/{id}`, `PATCH /api/v2/card/{id}/suspend`, `PATCH /api/v2/card/{id}/activate`: Verifone-style (seed 004) | tenant | no |',
+  '| `POST /pin-management/v2/cvv2`: Get CVV2 envelope (seed 001) | tenant or `cvv2` | recommended |',
+  '| `DELETE /account/{uuid}/orders/{orderId}`, `POST` / `GET /account/{uuid}/paymentinfo`, `GET /account/{uuid}/paymentinfo/expiries`, `GET` / `PUT` / `DELETE /account/{uuid}/paymentinfo/{paymentInfoId}`, `POST /account/{uuid}/paymentinfo/{paymentInfoId}/verification`: account API (seed 003) | `PLTOKEN` tenant key | yes, or the tenant data key |',
   '| `GET /healthz`, `/readyz`, `/metrics`, `/openapi.json` | none | no |',
   '',
   ...sections.flatMap((x) => [
