@@ -478,3 +478,33 @@ fn encrypt_card_makes_a_jwe_for_the_key_alias() {
         "INVALID_INPUT"
     );
 }
+
+#[wasm_bindgen_test]
+fn encrypted_bodies_round_trip_and_refuse_tampering() {
+    let key = "YD3rEBXKcb4rc67whX13gR81LAc7YQjXLZgQowkU3/Q=";
+    let session = JsSession::from_key(s(key), None).unwrap();
+    let hex = session.encrypt_body(s(r#"{"data":{"uuid":"x"}}"#)).unwrap();
+    assert!(hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    // The nonce: the platform clock's UTC time, then 12 hex digits.
+    let nonce = unhex(&hex[..52]);
+    let year = js_sys::Date::new_0().get_utc_full_year().to_string();
+    assert!(nonce.starts_with(year.as_bytes()));
+    assert_eq!(
+        session.decrypt_body(s(&hex)).unwrap(),
+        r#"{"data":{"uuid":"x"}}"#
+    );
+    // The core opens it with the same key (and sees the same time).
+    let core_key = paysecure_wasm::SessionKey::from_base64(key).unwrap();
+    assert!(paysecure_wasm::body::open(&core_key, &hex).is_ok());
+    let mut t = hex.clone().into_bytes();
+    t[60] = if t[60] == b'0' { b'1' } else { b'0' };
+    let tampered = String::from_utf8(t).unwrap();
+    assert_eq!(
+        code(session.decrypt_body(s(&tampered)).unwrap_err()),
+        "DECRYPTION_FAILED"
+    );
+    assert_eq!(
+        code(session.decrypt_body(JsValue::from_f64(1.0)).unwrap_err()),
+        "INVALID_INPUT"
+    );
+}
