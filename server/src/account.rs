@@ -625,8 +625,10 @@ impl Service {
             row.cvv_token_mac = self.vault.keyed_mac(&["cvv-token", tenant, &row.id, token]);
             row.cvv_failures = 0;
             row.status = "ACTIVE".into();
-            if let Some(d) = p.is_default {
-                row.is_default = d;
+            // A user keeps a default card: `true` makes this one the
+            // default; `false` cannot take it away (another card must take it).
+            if p.is_default == Some(true) {
+                row.is_default = true;
             }
             row.version += 1;
             row.updated_at = now();

@@ -10,14 +10,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use paysecure_wasm::SessionKey;
+use paysecure_wasm::{SessionKey, Version};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use crate::account::{
     self, AccountError, Failure, PaymentRequest, INTERNAL, INVALID, RATE_LIMITED, UNAUTHORIZED,
 };
-use crate::api::{ApiError, AppState, ClientIp, OwnErrorBody, SessionCtx};
+use crate::api::{AppState, ClientIp, OwnErrorBody};
 use crate::error::Error;
 use crate::service::Principal;
 
@@ -47,13 +47,9 @@ struct Ctx {
 
 /// `Authorization: PLTOKEN <tenant API key>` (throttled like every
 /// credential), and the key: the session key of `Session-Id` if sent, else
-/// the tenant's data key.
-async fn context(
-    state: &AppState,
-    headers: &HeaderMap,
-    client: &str,
-    session: Result<SessionCtx, ApiError>,
-) -> Result<Ctx, Failure> {
+/// the tenant's data key. The session id is opened (and so used up) only
+/// after the credential is accepted.
+async fn context(state: &AppState, headers: &HeaderMap, client: &str) -> Result<Ctx, Failure> {
     if let Err(secs) = state.service.check_client(client).await? {
         tracing::warn!(retry_after = secs, "blocked client");
         return Err(RATE_LIMITED.into());
@@ -77,11 +73,21 @@ async fn context(
         }
         Err(e) => return Err(e.into()),
     };
-    let key = if headers.contains_key("session-id") {
-        match session {
-            Ok(SessionCtx(s)) => SessionKey::from_bytes(s.key().expose_bytes())
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let key = if let Some(sid) = headers.get("session-id") {
+        let sid = sid
+            .to_str()
+            .map_err(|_| Failure::Api(account::UNDECRYPTABLE))?;
+        // A bad or replayed session id is one opaque 911, as everywhere.
+        match state
+            .service
+            .open_session(Version::V2, sid, header("key-id"))
+            .await
+        {
+            Ok(s) => SessionKey::from_bytes(s.key().expose_bytes())
                 .map_err(|_| Failure::Internal(Error::Crypto("session key")))?,
-            Err(_) => return Err(account::UNDECRYPTABLE.into()),
+            Err(Error::InvalidSession) => return Err(account::UNDECRYPTABLE.into()),
+            Err(e) => return Err(e.into()),
         }
     } else {
         state
@@ -157,11 +163,10 @@ async fn run(
     state: AppState,
     headers: HeaderMap,
     client: String,
-    session: Result<SessionCtx, ApiError>,
     call: Call,
     body: Bytes,
 ) -> Response {
-    let ctx = match context(&state, &headers, &client, session).await {
+    let ctx = match context(&state, &headers, &client).await {
         Ok(c) => c,
         Err(f) => return failure_response(f),
     };
@@ -223,10 +228,10 @@ async fn cancel(
     State(s): State<AppState>,
     h: HeaderMap,
     ClientIp(c): ClientIp,
-    sess: Result<SessionCtx, ApiError>,
+
     Path((u, o)): Path<(String, String)>,
 ) -> Response {
-    run(s, h, c, sess, Call::Cancel(u, o), Bytes::new()).await
+    run(s, h, c, Call::Cancel(u, o), Bytes::new()).await
 }
 
 /// CreatePaymentInfo: `data=` is the encrypted JSON (orderId, udid,
@@ -241,11 +246,11 @@ async fn create(
     State(s): State<AppState>,
     h: HeaderMap,
     ClientIp(c): ClientIp,
-    sess: Result<SessionCtx, ApiError>,
+
     Path(u): Path<String>,
     body: Bytes,
 ) -> Response {
-    run(s, h, c, sess, Call::Create(u), body).await
+    run(s, h, c, Call::Create(u), body).await
 }
 
 /// GetPaymentInfo: the user's cards (status, default flag).
@@ -257,10 +262,10 @@ async fn list(
     State(s): State<AppState>,
     h: HeaderMap,
     ClientIp(c): ClientIp,
-    sess: Result<SessionCtx, ApiError>,
+
     Path(u): Path<String>,
 ) -> Response {
-    run(s, h, c, sess, Call::List(u), Bytes::new()).await
+    run(s, h, c, Call::List(u), Bytes::new()).await
 }
 
 /// GetCardExpiries: cards expired or expiring this month or next.
@@ -272,10 +277,10 @@ async fn expiries(
     State(s): State<AppState>,
     h: HeaderMap,
     ClientIp(c): ClientIp,
-    sess: Result<SessionCtx, ApiError>,
+
     Path(u): Path<String>,
 ) -> Response {
-    run(s, h, c, sess, Call::Expiries(u), Bytes::new()).await
+    run(s, h, c, Call::Expiries(u), Bytes::new()).await
 }
 
 /// GetPaymentinfoByPaymentInfoID (card number masked).
@@ -286,10 +291,10 @@ async fn get_one(
     State(s): State<AppState>,
     h: HeaderMap,
     ClientIp(c): ClientIp,
-    sess: Result<SessionCtx, ApiError>,
+
     Path((u, p)): Path<(String, String)>,
 ) -> Response {
-    run(s, h, c, sess, Call::Get(u, p), Bytes::new()).await
+    run(s, h, c, Call::Get(u, p), Bytes::new()).await
 }
 
 /// UpdatePaymentInfo.
@@ -302,11 +307,11 @@ async fn update(
     State(s): State<AppState>,
     h: HeaderMap,
     ClientIp(c): ClientIp,
-    sess: Result<SessionCtx, ApiError>,
+
     Path((u, p)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    run(s, h, c, sess, Call::Update(u, p), body).await
+    run(s, h, c, Call::Update(u, p), body).await
 }
 
 /// DeletePaymentInfo.
@@ -317,10 +322,10 @@ async fn remove(
     State(s): State<AppState>,
     h: HeaderMap,
     ClientIp(c): ClientIp,
-    sess: Result<SessionCtx, ApiError>,
+
     Path((u, p)): Path<(String, String)>,
 ) -> Response {
-    run(s, h, c, sess, Call::Delete(u, p), Bytes::new()).await
+    run(s, h, c, Call::Delete(u, p), Bytes::new()).await
 }
 
 /// ReVerifyPaymentInfo: the CVV token must be the card's; three wrong ones
@@ -334,11 +339,11 @@ async fn reverify(
     State(s): State<AppState>,
     h: HeaderMap,
     ClientIp(c): ClientIp,
-    sess: Result<SessionCtx, ApiError>,
+
     Path((u, p)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    run(s, h, c, sess, Call::Reverify(u, p), body).await
+    run(s, h, c, Call::Reverify(u, p), body).await
 }
 
 /// The routes.

@@ -14,9 +14,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::api::{seal, ApiError, AppState, Auth, SessionCtx};
+use crate::api::{seal, ApiError, AppState, Auth};
 use crate::error::Error;
 use crate::service::{random_bytes, rfc3339, CardIdentifier};
+use paysecure_wasm::Version;
 
 /// `application_name` in `exception_details`.
 pub const APPLICATION_NAME: &str = "PAYSECURE";
@@ -280,7 +281,6 @@ fn yymm_ok(s: &str) -> bool {
 async fn get_cvv2(
     State(state): State<AppState>,
     auth: Result<Auth, ApiError>,
-    session: Result<SessionCtx, ApiError>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -325,10 +325,15 @@ async fn get_cvv2(
         return fail(INVALID_REQUEST, &out);
     };
     // Decide how the CVV2 will travel before computing it.
-    let session = if headers.contains_key("session-id") {
-        match session {
-            Ok(SessionCtx(s)) => Some(s),
-            Err(e) => return fail(from_api(&e), &out),
+    // The session id is opened (and used up) only for a valid request.
+    let session = if let Some(sid) = headers.get("session-id") {
+        let key_id = headers.get("key-id").and_then(|v| v.to_str().ok());
+        let Ok(sid) = sid.to_str() else {
+            return fail(INVALID_SESSION, &out);
+        };
+        match state.service.open_session(Version::V2, sid, key_id).await {
+            Ok(s) => Some(s),
+            Err(e) => return fail(from_domain(e), &out),
         }
     } else {
         match state.service.allows_plain_cvv2(principal.tenant_id()).await {

@@ -283,7 +283,8 @@ async fn seed_calls_replayed_and_every_field_checked() {
         .call(Method::GET, ONE, &[("{u}", USER), ("{p}", &id)], None)
         .await;
     assert_eq!(r.body["data"]["paymentInfo"]["card"]["cardExpYear"], "2098");
-    assert_eq!(r.body["data"]["paymentInfo"]["isDefault"], false);
+    // `isDefault: false` cannot leave the user without a default card.
+    assert_eq!(r.body["data"]["paymentInfo"]["isDefault"], true);
 
     // A second card, expiring this month: the list and the expiries.
     let this_month = {
@@ -821,4 +822,41 @@ async fn validation_and_card_errors() {
         )
         .await;
     assert_eq!(r.body["data"]["totalCount"], 1);
+}
+
+#[tokio::test]
+async fn a_refused_credential_does_not_use_up_the_session_id() {
+    let app = TestApp::new().await;
+    let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
+    let sid = s.session_id(&app.public_key).unwrap();
+    let key = SessionKey::from_bytes(s.key().expose_bytes()).unwrap();
+    let req = |token: &str| {
+        let path = format!(
+            "/account/{}/paymentinfo",
+            body::seal(&key, USER.as_bytes(), now()).unwrap()
+        );
+        Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("authorization", format!("PLTOKEN {token}"))
+            .header("session-id", &sid)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!(
+                "data={}",
+                body::seal(
+                    &key,
+                    seed_create("o-9", "2099").to_string().as_bytes(),
+                    now()
+                )
+                .unwrap()
+            )))
+            .unwrap()
+    };
+    let r = send(&app, req("psk_wrong"), &key).await;
+    assert_eq!(r.code(), 910);
+    let r = send(&app, req(&app.tenant_key), &key).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Now it is used: the same session id again is refused (911).
+    let r = send(&app, req(&app.tenant_key), &key).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, 911));
 }
