@@ -318,17 +318,19 @@ async fn seed_calls_replayed_and_every_field_checked() {
     let d = &r.body["data"];
     assert_eq!(d["uuid"], USER);
     assert_eq!(d["totalCount"], 2);
+    // Oldest first; two cards made in the same second are ordered by id.
     let infos = d["paymentInfos"].as_array().unwrap();
-    assert_eq!(infos[0]["paymentInfoId"], id.as_str());
-    assert_eq!(infos[0]["status"], "ACTIVE");
-    assert_eq!(infos[0]["paymentInfo"]["paymentType"], "CreditCard");
-    assert_eq!(
-        (
-            infos[0]["paymentInfo"]["isDefault"].as_bool(),
-            infos[1]["paymentInfo"]["isDefault"].as_bool()
-        ),
-        (Some(false), Some(true))
-    );
+    let of = |pid: &str| {
+        infos
+            .iter()
+            .find(|i| i["paymentInfoId"] == pid)
+            .unwrap_or_else(|| panic!("{pid} not listed"))
+    };
+    assert_eq!(of(&id)["status"], "ACTIVE");
+    assert_eq!(of(&id)["paymentInfo"]["paymentType"], "CreditCard");
+    // The newer card asked to be the default: it took the flag.
+    assert_eq!(of(&id)["paymentInfo"]["isDefault"], false);
+    assert_eq!(of(&id2)["paymentInfo"]["isDefault"], true);
     let r = c
         .call(
             Method::GET,

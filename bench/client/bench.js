@@ -1,0 +1,125 @@
+// The browser side of the client benchmark (issue #8): paysecure-wasm
+// (pkg/web), node-forge (global `forge` from forge.min.js) and WebCrypto on
+// this page, in this run, interleaved. Driven by run-browser.mjs, which reads
+// `window.__results` (or `window.__error`); also usable by hand from any
+// static server rooted at the repository (`node scripts/static-server.mjs /=.`).
+import init, * as ps from '../../pkg/web/paysecure_wasm.js';
+import { PRESETS, makeImpls, checkImpls, runOps, stubImports, summarize } from './core.mjs';
+
+const logEl = document.getElementById('log');
+const lines = [];
+const log = (msg) => {
+  lines.push(msg);
+  logEl.textContent = lines.join('\n');
+  console.log(`[bench] ${msg}`);
+};
+
+const params = new URLSearchParams(location.search);
+const quick = params.has('quick');
+const preset = PRESETS[quick ? 'quick' : 'full'];
+const freshAvailable = Number(params.get('fresh') || 0);
+
+const WASM_URL = new URL('../../pkg/web/paysecure_wasm_bg.wasm', import.meta.url);
+const GLUE_URL = new URL('../../pkg/web/paysecure_wasm.js', import.meta.url);
+
+const hasToBase64 = typeof Uint8Array.prototype.toBase64 === 'function' && typeof Uint8Array.fromBase64 === 'function';
+const b64encode = hasToBase64
+  ? (bytes) => bytes.toBase64()
+  : (bytes) => {
+    let s = '';
+    for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+    return btoa(s);
+  };
+const b64decode = hasToBase64
+  ? (text) => Uint8Array.fromBase64(text)
+  : (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+
+/**
+ * Fetch + compile + instantiate of the .wasm, each time from bytes V8 has not
+ * compiled before (run-browser.mjs serves unique copies under /__fresh/):
+ * - streamingMs: WebAssembly.instantiateStreaming(fetch(url), imports) with
+ *   stub imports (nothing is called at instantiation);
+ * - glueInitMs: a fresh instance of the wasm-bindgen glue module, then its
+ *   `init({ module_or_path: url })`: the same plus the real import object and
+ *   `__wbindgen_start`, i.e. what a page pays.
+ */
+async function measureInstantiate(n) {
+  const unique = freshAvailable >= 2 * n;
+  const url = (i) => (unique ? new URL(`/__fresh/fresh-${i}.wasm`, location.href) : new URL(`${WASM_URL}?n=${i}`));
+  const module = await WebAssembly.compileStreaming(fetch(WASM_URL));
+  const imports = stubImports(module);
+  const streaming = [];
+  const glue = [];
+  for (let i = 0; i < n; i++) {
+    let t0 = performance.now();
+    const { instance } = await WebAssembly.instantiateStreaming(fetch(url(i)), imports);
+    streaming.push(performance.now() - t0);
+    if (!(instance instanceof WebAssembly.Instance)) throw new Error('no instance');
+
+    const fresh = await import(`${GLUE_URL}?glue=${i}`);
+    t0 = performance.now();
+    await fresh.default({ module_or_path: url(n + i) });
+    glue.push(performance.now() - t0);
+    if (fresh.pinBlock('1432') !== '241432FFFFFFFFFF') throw new Error('fresh glue instance does not work');
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  return {
+    streamingMs: summarize(streaming),
+    glueInitMs: summarize(glue),
+    uniqueBytes: unique,
+    note: unique
+      ? 'each instantiation from a unique copy of the .wasm (appended custom section), so V8 compiled it anew'
+      : 'same bytes each time (cache-busted URL only): V8 may reuse its in-process compiled module',
+  };
+}
+
+async function main() {
+  const started = performance.now();
+  log(`preset: ${quick ? 'quick' : 'full'} ${JSON.stringify(preset)}`);
+  const vectors = await (await fetch(new URL('../../tests/data/paysecure-v1-v2.json', import.meta.url))).json();
+  await init();
+  if (typeof forge === 'undefined') throw new Error('forge.min.js did not load');
+  const env = {
+    ps,
+    forge: globalThis.forge,
+    subtle: crypto.subtle,
+    getRandomValues: (a) => crypto.getRandomValues(a),
+    b64encode,
+    b64decode,
+    publicPem: vectors.rsa.public_spki_pem,
+    privatePem: vectors.rsa.private_pkcs8_pem,
+    now: () => performance.now(),
+  };
+
+  log('instantiate: measuring');
+  const instantiate = await measureInstantiate(preset.instantiations);
+  log(`instantiate: instantiateStreaming median ${instantiate.streamingMs.median.toFixed(2)} ms, glue init median ${instantiate.glueInitMs.median.toFixed(2)} ms`);
+
+  const built = await makeImpls(env);
+  const checks = await checkImpls(env, built);
+  checks.forEach(log);
+  const ops = await runOps(built, { ...preset, now: env.now, log });
+  built.dispose();
+
+  window.__results = {
+    kind: 'chromium',
+    preset: { name: quick ? 'quick' : 'full', ...preset },
+    env: {
+      userAgent: navigator.userAgent,
+      hardwareConcurrency: navigator.hardwareConcurrency,
+      crossOriginIsolated: globalThis.crossOriginIsolated === true,
+      base64: hasToBase64 ? 'Uint8Array.prototype.toBase64 / Uint8Array.fromBase64' : 'btoa/atob',
+      forgeVersion: globalThis.forge?.version ?? null,
+    },
+    checks,
+    instantiate,
+    ops,
+    elapsedMs: performance.now() - started,
+  };
+  log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+main().catch((e) => {
+  window.__error = String(e && e.stack ? e.stack : e);
+  log(`ERROR ${window.__error}`);
+});

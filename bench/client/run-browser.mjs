@@ -1,0 +1,84 @@
+// Runs the client benchmark page (bench/client/index.html) in headless
+// Chromium (/usr/bin/chromium, or $CHROMIUM_BIN) through playwright-core and
+// prints its results as JSON on stdout (progress on stderr).
+//   node bench/client/run-browser.mjs [--quick]
+// Needs pkg/web (bash scripts/build.sh) and node_modules (npm ci).
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { serve } from '../../scripts/static-server.mjs';
+import { PRESETS, withNonceSection } from './core.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const quick = process.argv.includes('--quick');
+const preset = PRESETS[quick ? 'quick' : 'full'];
+const err = (msg) => process.stderr.write(`[run-browser] ${msg}\n`);
+
+// Same flags as tests/browser/harness.mjs.
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+const wasmPath = path.join(root, 'pkg', 'web', 'paysecure_wasm_bg.wasm');
+const forgePath = path.join(root, 'node_modules', 'node-forge', 'dist', 'forge.min.js');
+for (const [file, fix] of [[wasmPath, 'bash scripts/build.sh'], [forgePath, 'npm ci']]) {
+  if (!existsSync(file)) {
+    err(`${path.relative(root, file)} is missing: run ${fix} first`);
+    process.exit(2);
+  }
+}
+
+// Unique copies of the .wasm (same code, an extra custom section) so that
+// every instantiation in the page compiles anew: V8 keeps compiled modules in
+// a per-process cache keyed by the module bytes.
+const freshDir = await mkdtemp(path.join(os.tmpdir(), 'paysecure-bench-'));
+const freshCount = 2 * preset.instantiations;
+const wasm = new Uint8Array(await readFile(wasmPath));
+const nonce = `${process.pid}-${Date.now()}`;
+for (let i = 0; i < freshCount; i++) {
+  await writeFile(path.join(freshDir, `fresh-${i}.wasm`), withNonceSection(wasm, `${nonce}-${i}`));
+}
+
+// The page's relative URLs are the repository's paths; only what it needs is mounted.
+const server = await serve({
+  '/bench/': path.join(root, 'bench'),
+  '/pkg/': path.join(root, 'pkg'),
+  '/node_modules/node-forge/': path.join(root, 'node_modules', 'node-forge'),
+  '/tests/data/': path.join(root, 'tests', 'data'),
+  '/__fresh/': freshDir,
+});
+
+let browser;
+let code = 0;
+try {
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const page = await browser.newPage();
+  const problems = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+    else if (m.text().startsWith('[bench] ')) err(m.text().slice(8));
+  });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  const url = `${server.url}/bench/client/index.html?${quick ? 'quick&' : ''}fresh=${freshCount}`;
+  err(`chromium ${browser.version()}: ${url}`);
+  await page.goto(url);
+  await page.waitForFunction(() => window.__results || window.__error, null, { timeout: quick ? 180_000 : 1_800_000, polling: 250 });
+  const { results, error } = await page.evaluate(() => ({ results: window.__results, error: window.__error }));
+  if (error) throw new Error(`page failed: ${error}`);
+  results.env.browserVersion = browser.version();
+  results.env.forgeVersion = JSON.parse(readFileSync(path.join(root, 'node_modules', 'node-forge', 'package.json'), 'utf8')).version;
+  results.env.consoleErrors = problems;
+  process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+} catch (e) {
+  err(e.stack || String(e));
+  code = 1;
+} finally {
+  await browser?.close();
+  await server.close();
+  await rm(freshDir, { recursive: true, force: true });
+}
+process.exit(code);
