@@ -11,6 +11,7 @@
 #   js        node --test: API, node-forge, WebCrypto, OpenSSL, Java JCE interop,
 #             and end to end against a real paysecure-server with three clients
 #   browser   node --test + playwright-core: Chromium WebCrypto interop, demo e2e
+#   bench     smoke runs of the client and server benchmarks (must run; no timing asserted)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -76,6 +77,15 @@ count_node js "$logs/js.log"
 log "browser: node --test tests/browser (headless Chromium via playwright-core)"
 node --test tests/browser/ 2>&1 | tee "$logs/browser.log"
 count_node browser "$logs/browser.log"
+
+# Benchmarks, smoke versions: they must run end to end (every implementation
+# checked against the others before timing); timings are not asserted here.
+# The full run is `npm run bench` (client) and `scripts/bench.sh` (server).
+log "bench-smoke: client benchmarks (browser and Node, quick) and the Get PAN load generator (debug build, 200 requests)"
+node bench/report.mjs --quick --out target/bench-smoke 2>&1 | tail -3
+cargo build --quiet -p paysecure-server --example get_pan_bench
+target/debug/examples/get_pan_bench target/debug/paysecure-server 200 4 \
+  "${PAYSECURE_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/postgres}" 2>&1 | tail -6
 
 total_p=0; total_f=0
 echo

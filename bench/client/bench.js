@@ -41,15 +41,24 @@ const b64decode = hasToBase64
  *   stub imports (nothing is called at instantiation);
  * - glueInitMs: a fresh instance of the wasm-bindgen glue module, then its
  *   `init({ module_or_path: url })`: the same plus the real import object and
- *   `__wbindgen_start`, i.e. what a page pays.
+ *   `__wbindgen_start`, i.e. what a page pays;
+ * - fetchOnlyMs and fromBytesMs: fetch + arrayBuffer alone, then
+ *   WebAssembly.instantiate(bytes, imports) alone: compile + instantiate
+ *   without the network, which is what the #8 target states;
+ * - fetchTinyMs: one fetch of a ~0.5 KB file, the fixed cost of a request
+ *   to the loopback server in this browser.
  */
 async function measureInstantiate(n) {
-  const unique = freshAvailable >= 2 * n;
+  const unique = freshAvailable >= 3 * n;
   const url = (i) => (unique ? new URL(`/__fresh/fresh-${i}.wasm`, location.href) : new URL(`${WASM_URL}?n=${i}`));
   const module = await WebAssembly.compileStreaming(fetch(WASM_URL));
   const imports = stubImports(module);
   const streaming = [];
   const glue = [];
+  const fetchOnly = [];
+  const fromBytes = [];
+  const fetchTiny = [];
+  const TINY_URL = new URL('../../pkg/web/package.json', import.meta.url);
   for (let i = 0; i < n; i++) {
     let t0 = performance.now();
     const { instance } = await WebAssembly.instantiateStreaming(fetch(url(i)), imports);
@@ -61,11 +70,27 @@ async function measureInstantiate(n) {
     await fresh.default({ module_or_path: url(n + i) });
     glue.push(performance.now() - t0);
     if (fresh.pinBlock('1432') !== '241432FFFFFFFFFF') throw new Error('fresh glue instance does not work');
+
+    // The two halves apart: fetch alone, then compile + instantiate from bytes in memory.
+    t0 = performance.now();
+    const bytes = await (await fetch(url(2 * n + i))).arrayBuffer();
+    fetchOnly.push(performance.now() - t0);
+    t0 = performance.now();
+    await WebAssembly.instantiate(bytes, imports);
+    fromBytes.push(performance.now() - t0);
+
+    // The fixed cost of one fetch from this server (a ~0.5 KB file).
+    t0 = performance.now();
+    await (await fetch(`${TINY_URL}?n=${i}`)).arrayBuffer();
+    fetchTiny.push(performance.now() - t0);
     await new Promise((r) => setTimeout(r, 0));
   }
   return {
     streamingMs: summarize(streaming),
     glueInitMs: summarize(glue),
+    fetchOnlyMs: summarize(fetchOnly),
+    fromBytesMs: summarize(fromBytes),
+    fetchTinyMs: summarize(fetchTiny),
     uniqueBytes: unique,
     note: unique
       ? 'each instantiation from a unique copy of the .wasm (appended custom section), so V8 compiled it anew'
@@ -82,6 +107,7 @@ async function main() {
   const env = {
     ps,
     forge: globalThis.forge,
+    sjcl: globalThis.sjcl,
     subtle: crypto.subtle,
     getRandomValues: (a) => crypto.getRandomValues(a),
     b64encode,
@@ -109,7 +135,7 @@ async function main() {
       hardwareConcurrency: navigator.hardwareConcurrency,
       crossOriginIsolated: globalThis.crossOriginIsolated === true,
       base64: hasToBase64 ? 'Uint8Array.prototype.toBase64 / Uint8Array.fromBase64' : 'btoa/atob',
-      forgeVersion: globalThis.forge?.version ?? null,
+      forgeKeySource: built.forgeKeySource,
     },
     checks,
     instantiate,

@@ -4,15 +4,18 @@
 //
 // Three implementations of each operation:
 //   paysecure-wasm  this crate (pkg/web in the browser, pkg/nodejs in Node);
-//   node-forge      as seed 000's JavaScript example uses it (forge RSA-OAEP
-//                   SHA-1 over the base64 text of the key, AES-GCM with a
-//                   16-byte IV), minus that example's bugs (the leading space
-//                   in its hand-written base64, the unchecked random tag);
+//   node-forge      as seed 000's JavaScript example uses it: the session key
+//                   from sjcl.random (4 × randomWords(2, 0) as hex), forge
+//                   RSA-OAEP SHA-1 over the base64 text of the key, AES-GCM
+//                   with a 16-byte IV from forge.random; minus that example's
+//                   bugs (the leading space in its hand-written base64, the
+//                   unchecked random tag). Without sjcl (not installed), the
+//                   key comes from forge.random.getBytesSync(32);
 //   webcrypto       crypto.subtle, each operation awaited (one promise round
 //                   trip per operation is the cost being compared).
 //
 // Environment-neutral ES module: no Node or DOM imports. The caller passes
-// `env` = { ps, forge, subtle, getRandomValues, b64encode, b64decode,
+// `env` = { ps, forge, sjcl?, subtle, getRandomValues, b64encode, b64decode,
 // publicPem, privatePem?, now }.
 
 export const IMPLS = ['paysecure-wasm', 'node-forge', 'webcrypto'];
@@ -57,7 +60,7 @@ export const median = (xs) => {
  * Each implementation: { async: bool, wrap(), pinEncrypt(), decrypt(), fullFlow() }.
  */
 export async function makeImpls(env) {
-  const { ps, forge, subtle, getRandomValues, b64encode, b64decode, publicPem: pem } = env;
+  const { ps, forge, sjcl, subtle, getRandomValues, b64encode, b64decode, publicPem: pem } = env;
   const enc = new TextEncoder();
   const dec = new TextDecoder('utf-8', { fatal: true });
 
@@ -91,8 +94,14 @@ export async function makeImpls(env) {
   const fPub = forge.pki.publicKeyFromPem(pem);
   const fKey = forge.util.decode64(keyB64);
   const oaep = () => ({ md: forge.md.sha1.create(), mgf1: { md: forge.md.sha1.create() } });
+  // Seed 000: `KeyPart1..4 = sjcl.codec.hex.fromBits(sjcl.random.randomWords(2, 0))`,
+  // then `forge.util.hexToBytes(sessionKey)`.
+  const sessionKeyHex = sjcl
+    ? () => sjcl.codec.hex.fromBits(sjcl.random.randomWords(2, 0)) + sjcl.codec.hex.fromBits(sjcl.random.randomWords(2, 0))
+      + sjcl.codec.hex.fromBits(sjcl.random.randomWords(2, 0)) + sjcl.codec.hex.fromBits(sjcl.random.randomWords(2, 0))
+    : () => forge.util.bytesToHex(forge.random.getBytesSync(32));
   const forgeWrap = (pub) => {
-    const key = forge.random.getBytesSync(32);
+    const key = forge.util.hexToBytes(sessionKeyHex());
     return { key, sessionId: forge.util.encode64(pub.encrypt(forge.util.encode64(key), 'RSA-OAEP', oaep())) };
   };
   const forgePin = (key) => {
@@ -153,6 +162,7 @@ export async function makeImpls(env) {
   };
 
   return {
+    forgeKeySource: sjcl ? 'sjcl.random.randomWords (as seed 000)' : 'forge.random.getBytesSync (sjcl not installed)',
     impls: { 'paysecure-wasm': ours, 'node-forge': forgeImpl, webcrypto },
     session,
     dispose: () => session.free(),

@@ -36,7 +36,7 @@ for (const [file, fix] of [[wasmPath, 'bash scripts/build.sh'], [forgePath, 'npm
 // every instantiation in the page compiles anew: V8 keeps compiled modules in
 // a per-process cache keyed by the module bytes.
 const freshDir = await mkdtemp(path.join(os.tmpdir(), 'paysecure-bench-'));
-const freshCount = 2 * preset.instantiations;
+const freshCount = 3 * preset.instantiations;
 const wasm = new Uint8Array(await readFile(wasmPath));
 const nonce = `${process.pid}-${Date.now()}`;
 for (let i = 0; i < freshCount; i++) {
@@ -48,6 +48,7 @@ const server = await serve({
   '/bench/': path.join(root, 'bench'),
   '/pkg/': path.join(root, 'pkg'),
   '/node_modules/node-forge/': path.join(root, 'node_modules', 'node-forge'),
+  '/node_modules/sjcl/': path.join(root, 'node_modules', 'sjcl'),
   '/tests/data/': path.join(root, 'tests', 'data'),
   '/__fresh/': freshDir,
 });
@@ -71,6 +72,8 @@ try {
   if (error) throw new Error(`page failed: ${error}`);
   results.env.browserVersion = browser.version();
   results.env.forgeVersion = JSON.parse(readFileSync(path.join(root, 'node_modules', 'node-forge', 'package.json'), 'utf8')).version;
+  const sjclPkg = path.join(root, 'node_modules', 'sjcl', 'package.json');
+  results.env.sjclVersion = existsSync(sjclPkg) ? JSON.parse(readFileSync(sjclPkg, 'utf8')).version : null;
   results.env.consoleErrors = problems;
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 } catch (e) {

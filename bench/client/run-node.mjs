@@ -54,10 +54,17 @@ log(`preset: ${quick ? 'quick' : 'full'} ${JSON.stringify(preset)}`);
 const vectors = JSON.parse(readFileSync(path.join(root, 'tests', 'data', 'paysecure-v1-v2.json'), 'utf8'));
 const ps = require(pkgDir);
 const forge = require('node-forge');
+let sjcl = null;
+try {
+  sjcl = require('sjcl');
+} catch {
+  log('sjcl is not installed: node-forge session keys come from forge.random');
+}
 const toU8 = (buf) => new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
 const env = {
   ps,
   forge,
+  sjcl,
   subtle: globalThis.crypto.subtle,
   getRandomValues: (a) => globalThis.crypto.getRandomValues(a),
   b64encode: (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64'),
@@ -84,6 +91,8 @@ const results = {
     openssl: process.versions.openssl,
     base64: 'Buffer',
     forgeVersion: require('node-forge/package.json').version,
+    sjclVersion: sjcl ? require('sjcl/package.json').version : null,
+    forgeKeySource: built.forgeKeySource,
   },
   checks,
   instantiate,
