@@ -6,6 +6,12 @@
 //!
 //! Layers: [`api`] (axum: parse, call, map) → [`service`] (the domain) →
 //! [`storage`] (sqlx) with [`vault`] and [`keys`] for the cryptography.
+//!
+//! The other APIs over the same vault, each an HTTP adapter over a domain
+//! module: the Paythru v3 and Verifone-style token APIs ([`token_api`] over
+//! [`paythru`], [`verifone`] and [`tokens`]), the Get CVV2 envelope
+//! ([`ni_api`]) and the account payment-information API ([`account_api`]
+//! over [`account`]).
 #![deny(missing_docs)]
 #![cfg_attr(
     not(test),
