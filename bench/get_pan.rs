@@ -1,25 +1,72 @@
-//! Get PAN throughput against real `paysecure-server` processes (release
-//! build), in one run: one node on SQLite, one node on PostgreSQL, two nodes
-//! on PostgreSQL (requests alternate between them). `/healthz` on the first
-//! configuration is the baseline.
+//! Get PAN load benchmark against real `paysecure-server` processes (issue #8).
 //!
-//! Every Get PAN request carries a fresh single-use session id (an RSA-2048
-//! decryption on the server, a replay-record insert), made before timing
-//! starts so the client's RSA work is not measured. Run with
-//! `bash scripts/bench.sh`.
+//! In one run, on the same cores:
+//! 1. the limit: `openssl speed` RSA-2048 private-key operations per second
+//!    with one process per core, and the same operation (RSA-OAEP decryption)
+//!    through aws-lc-rs, the library the server uses, one thread per core;
+//! 2. per configuration (one node on SQLite, one node on PostgreSQL, two
+//!    nodes on one PostgreSQL): a closed-loop run (`concurrency` clients, each
+//!    sending as soon as its last answer came) giving peak requests/s with
+//!    p50/p99 latency, then an open-loop run at 80% of that peak (requests
+//!    sent on a fixed schedule; latency counted from the scheduled send time,
+//!    so a stalled server cannot hide its queue) giving p50/p99, and each
+//!    node's peak RSS (`VmHWM`);
+//! 3. `GET /healthz` on the first configuration, the HTTP-stack baseline.
 //!
-//! Usage: get_pan_bench <server-binary> [requests] [concurrency] [postgres-admin-url]
+//! Every Get PAN request carries a fresh single-use session id, as a real
+//! client sends: one RSA-2048 OAEP decryption and one replay-record insert on
+//! the server, then AES-GCM. The ids are made before timing starts (the
+//! client's RSA public-key work is not the server's cost), and one answer per
+//! configuration is decrypted and checked to be a Luhn-valid PAN.
+//!
+//! Usage (scripts/bench.sh builds and runs it):
+//!   get_pan_bench <server-binary> [requests] [concurrency] [postgres-admin-url]
+//!                 [--json FILE] [--latency-seconds S] [--openssl-seconds S] [--sqlite-only]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+use aws_lc_rs::rsa::{KeySize as RsaKeySize, OaepPrivateDecryptingKey, PrivateDecryptingKey};
 use paysecure_wasm::{KeySize, PublicKey, Session, Version};
-use serde_json::Value;
+use serde_json::{json, Value};
 use sqlx::Connection;
 
 struct Node(Child, String);
+
+impl Node {
+    /// Peak resident set size so far, in bytes (Linux `VmHWM`).
+    fn peak_rss(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    }
+}
+
+/// User + system CPU seconds used so far by process `pid` (`/proc/<pid>/stat`).
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the line, in clock ticks.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // Linux reports /proc times in USER_HZ, 100 per second on every
+    // architecture it runs on.
+    Some((utime + stime) / 100.0)
+}
+
+fn cluster_cpu(nodes: &[Node]) -> f64 {
+    nodes
+        .iter()
+        .filter_map(|n| cpu_seconds(&n.0.id().to_string()))
+        .sum()
+}
 
 impl Drop for Node {
     fn drop(&mut self) {
@@ -30,7 +77,7 @@ impl Drop for Node {
     }
 }
 
-fn start(bin: &str, data: &str, db: &str, master: &str) -> Node {
+fn start(bin: &str, data: &str, db: &str, master: &str) -> Result<Node, String> {
     let mut child = Command::new(bin)
         .args([
             "--data-dir",
@@ -48,81 +95,344 @@ fn start(bin: &str, data: &str, db: &str, master: &str) -> Node {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start server");
+        .map_err(|e| format!("cannot start {bin}: {e}"))?;
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    BufReader::new(stdout)
         .read_line(&mut line)
-        .expect("listening line");
+        .map_err(|e| format!("no listening line: {e}"))?;
     let url = line
         .trim()
         .rsplit(' ')
         .next()
         .unwrap_or_default()
         .to_owned();
-    Node(child, url)
+    if !url.starts_with("http") {
+        return Err(format!("unexpected first line from the server: {line:?}"));
+    }
+    Ok(Node(child, url))
 }
 
-async fn run(concurrency: usize, requests: Vec<reqwest::RequestBuilder>) -> (usize, f64) {
-    let queue = Arc::new(tokio::sync::Mutex::new(requests));
+/// Latency percentiles in milliseconds.
+fn percentiles(mut micros: Vec<u64>) -> (f64, f64, f64) {
+    if micros.is_empty() {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
+    micros.sort_unstable();
+    let at = |q: f64| {
+        let i = ((micros.len() as f64 * q).ceil() as usize).clamp(1, micros.len()) - 1;
+        micros[i] as f64 / 1000.0
+    };
+    (at(0.50), at(0.99), at(1.0))
+}
+
+struct Outcome {
+    ok: usize,
+    failed: usize,
+    seconds: f64,
+    latencies_us: Vec<u64>,
+}
+
+impl Outcome {
+    fn json(&self, label: &str) -> Value {
+        let (p50, p99, max) = percentiles(self.latencies_us.clone());
+        json!({
+            "label": label,
+            "requests": self.ok + self.failed,
+            "ok": self.ok,
+            "failed": self.failed,
+            "seconds": self.seconds,
+            "rps": self.ok as f64 / self.seconds,
+            "p50Ms": p50,
+            "p99Ms": p99,
+            "maxMs": max,
+        })
+    }
+}
+
+/// Closed loop: `concurrency` workers, each sending its next request as soon
+/// as the previous answer arrived.
+async fn closed_loop(concurrency: usize, requests: Vec<reqwest::RequestBuilder>) -> Outcome {
+    let queue = Arc::new(std::sync::Mutex::new(requests));
     let start = Instant::now();
     let mut tasks = vec![];
     for _ in 0..concurrency {
         let queue = Arc::clone(&queue);
         tasks.push(tokio::spawn(async move {
-            let mut ok = 0usize;
+            let (mut ok, mut failed, mut lat) = (0usize, 0usize, Vec::new());
             loop {
-                let next = queue.lock().await.pop();
+                let next = queue.lock().ok().and_then(|mut q| q.pop());
                 let Some(req) = next else { break };
-                if req
+                let t = Instant::now();
+                let good = req
                     .send()
                     .await
                     .map(|r| r.status().is_success())
-                    .unwrap_or(false)
-                {
+                    .unwrap_or(false);
+                lat.push(t.elapsed().as_micros() as u64);
+                if good {
                     ok += 1;
+                } else {
+                    failed += 1;
                 }
             }
-            ok
+            (ok, failed, lat)
         }));
     }
-    let mut ok = 0;
+    let mut out = Outcome {
+        ok: 0,
+        failed: 0,
+        seconds: 0.0,
+        latencies_us: vec![],
+    };
     for t in tasks {
-        ok += t.await.unwrap_or(0);
+        if let Ok((ok, failed, lat)) = t.await {
+            out.ok += ok;
+            out.failed += failed;
+            out.latencies_us.extend(lat);
+        }
     }
-    (ok, start.elapsed().as_secs_f64())
+    out.seconds = start.elapsed().as_secs_f64();
+    out
+}
+
+/// Open loop: request `i` is sent at `i / rate` seconds whether or not
+/// earlier ones were answered; latency runs from that scheduled instant.
+async fn open_loop(rate: f64, requests: Vec<reqwest::RequestBuilder>) -> Outcome {
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(requests.len());
+    for (i, req) in requests.into_iter().enumerate() {
+        let due = start + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(due).await;
+        tasks.push(tokio::spawn(async move {
+            let good = req
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false);
+            (good, due.elapsed().as_micros() as u64)
+        }));
+    }
+    let mut out = Outcome {
+        ok: 0,
+        failed: 0,
+        seconds: 0.0,
+        latencies_us: vec![],
+    };
+    for t in tasks {
+        match t.await {
+            Ok((true, us)) => {
+                out.ok += 1;
+                out.latencies_us.push(us);
+            }
+            _ => out.failed += 1,
+        }
+    }
+    out.seconds = start.elapsed().as_secs_f64();
+    out
+}
+
+/// `openssl speed` RSA-2048 private-key operations per second, one process
+/// per core (`-multi`).
+fn openssl_speed(seconds: u32, cores: usize) -> Result<(f64, String), String> {
+    let out = Command::new("openssl")
+        .args([
+            "speed",
+            "-multi",
+            &cores.to_string(),
+            "-seconds",
+            &seconds.to_string(),
+            "rsa2048",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("openssl: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The summary row: "rsa 2048 bits 0.000620s 0.000018s   1613.0  55123.4"
+    let row = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("rsa") && l.contains("2048 bits"))
+        .ok_or_else(|| format!("no rsa 2048 row in openssl speed output:\n{text}"))?;
+    let numbers: Vec<f64> = row
+        .split_whitespace()
+        .filter(|w| !w.ends_with('s'))
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    // numbers: [2048, sign/s, verify/s]
+    let sign = *numbers
+        .get(1)
+        .ok_or_else(|| format!("cannot read {row:?}"))?;
+    let version = Command::new("openssl")
+        .arg("version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    Ok((sign, version))
+}
+
+/// RSA-2048 OAEP-SHA-1 decryptions per second through aws-lc-rs (what the
+/// server does per request), one thread per core.
+fn aws_lc_rate(seconds: f64, threads: usize) -> Result<f64, String> {
+    let private =
+        PrivateDecryptingKey::generate(RsaKeySize::Rsa2048).map_err(|_| "keygen failed")?;
+    let spki = AsDer::<PublicKeyX509Der>::as_der(&private.public_key())
+        .map_err(|_| "spki export failed")?;
+    let public = PublicKey::from_der(spki.as_ref()).map_err(|e| e.to_string())?;
+    let session = Session::generate(Version::V2, KeySize::Aes256).map_err(|e| e.to_string())?;
+    let id = session.session_id(&public).map_err(|e| e.to_string())?;
+    let ciphertext = paysecure_wasm::encoding::decode(&id, "id").map_err(|e| e.to_string())?;
+    let key = Arc::new(OaepPrivateDecryptingKey::new(private).map_err(|_| "not an OAEP key")?);
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (key, stop, count, ct) = (
+                Arc::clone(&key),
+                Arc::clone(&stop),
+                Arc::clone(&count),
+                ciphertext.clone(),
+            );
+            std::thread::spawn(move || {
+                let mut out = [0u8; 256];
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    if key
+                        .decrypt(&aws_lc_rs::rsa::OAEP_SHA1_MGF1SHA1, &ct, &mut out, None)
+                        .is_ok()
+                    {
+                        n += 1;
+                    }
+                }
+                count.fetch_add(n, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_secs_f64(seconds));
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        let _ = w.join();
+    }
+    Ok(count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+}
+
+struct Args {
+    bin: String,
+    n: usize,
+    concurrency: usize,
+    admin: String,
+    json: Option<String>,
+    latency_seconds: f64,
+    openssl_seconds: u32,
+    sqlite_only: bool,
+}
+
+fn parse_args() -> Args {
+    let mut positional = vec![];
+    let mut a = Args {
+        bin: "target/release/paysecure-server".into(),
+        n: 4000,
+        concurrency: 16,
+        admin: "postgres://root@127.0.0.1:5432/postgres".into(),
+        json: None,
+        latency_seconds: 5.0,
+        openssl_seconds: 5,
+        sqlite_only: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--json" => a.json = it.next(),
+            "--latency-seconds" => {
+                a.latency_seconds = it.next().and_then(|s| s.parse().ok()).unwrap_or(5.0)
+            }
+            "--openssl-seconds" => {
+                a.openssl_seconds = it.next().and_then(|s| s.parse().ok()).unwrap_or(5)
+            }
+            "--sqlite-only" => a.sqlite_only = true,
+            _ => positional.push(arg),
+        }
+    }
+    let mut p = positional.into_iter();
+    if let Some(v) = p.next() {
+        a.bin = v;
+    }
+    if let Some(v) = p.next().and_then(|s| s.parse().ok()) {
+        a.n = v;
+    }
+    if let Some(v) = p.next().and_then(|s| s.parse().ok()) {
+        a.concurrency = v;
+    }
+    if let Some(v) = p.next() {
+        a.admin = v;
+    }
+    a
+}
+
+fn fresh_ids(public: &PublicKey, n: usize) -> Vec<(Session, String)> {
+    (0..n)
+        .map(|_| {
+            let s = Session::generate(Version::V2, KeySize::Aes256).expect("session key");
+            let id = s.session_id(public).expect("session id");
+            (s, id)
+        })
+        .collect()
 }
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let bin = args
-        .get(1)
-        .cloned()
-        .unwrap_or_else(|| "target/release/paysecure-server".into());
-    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(4000);
-    let concurrency: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(16);
-    let admin = args
-        .get(4)
-        .cloned()
-        .unwrap_or_else(|| "postgres://root@127.0.0.1:5432/postgres".into());
+    let args = parse_args();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let master = paysecure_wasm::encoding::encode(&[0x42; 32]);
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
+        .pool_max_idle_per_host(args.concurrency.max(64))
         .build()
         .expect("client");
-    let mut rows = vec![];
     let mut failed = false;
 
+    eprintln!(
+        "limit: openssl speed rsa2048 -multi {cores} ({} s) ...",
+        args.openssl_seconds
+    );
+    let openssl = match openssl_speed(args.openssl_seconds, cores) {
+        Ok((rate, version)) => {
+            json!({ "privateOpsPerSecond": rate, "version": version, "processes": cores })
+        }
+        Err(e) => {
+            eprintln!("openssl speed failed: {e}");
+            failed = true;
+            json!({ "error": e })
+        }
+    };
+    eprintln!("limit: aws-lc-rs RSA-OAEP decrypt, {cores} threads ...");
+    let aws_lc = match aws_lc_rate(f64::from(args.openssl_seconds).min(5.0), cores) {
+        Ok(rate) => json!({ "decryptsPerSecond": rate, "threads": cores }),
+        Err(e) => {
+            eprintln!("aws-lc-rs rate failed: {e}");
+            failed = true;
+            json!({ "error": e })
+        }
+    };
+
+    let mut configs = vec![];
+    let mut healthz = Value::Null;
     sqlx::any::install_default_drivers();
-    for (name, postgres, nodes) in [
-        ("1 node, SQLite", false, 1),
+    let all = [
+        ("1 node, SQLite", false, 1usize),
         ("1 node, PostgreSQL", true, 1),
         ("2 nodes, PostgreSQL", true, 2),
-    ] {
+    ];
+    let chosen = if args.sqlite_only {
+        &all[..1]
+    } else {
+        &all[..]
+    };
+    for &(name, postgres, nodes) in chosen {
         let dir = tempfile::tempdir().expect("temp dir");
         let pg_name = format!("paysecure_bench_{}", std::process::id());
         let db = if postgres {
-            let mut c = sqlx::AnyConnection::connect(&admin)
+            let mut c = sqlx::AnyConnection::connect(&args.admin)
                 .await
                 .expect("PostgreSQL");
             let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)"))
@@ -134,12 +444,14 @@ async fn main() {
                 .expect("create database");
             format!(
                 "{}/{pg_name}",
-                admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b)
+                args.admin
+                    .rsplit_once('/')
+                    .map_or(args.admin.as_str(), |(b, _)| b)
             )
         } else {
             format!("sqlite://{}/paysecure.db?mode=rwc", dir.path().display())
         };
-        let out = Command::new(&bin)
+        let out = Command::new(&args.bin)
             .args([
                 "--data-dir",
                 dir.path().to_str().unwrap_or("."),
@@ -161,14 +473,15 @@ async fn main() {
         let cluster: Vec<Node> = (0..nodes)
             .map(|i| {
                 start(
-                    &bin,
+                    &args.bin,
                     dir.path().join(format!("n{i}")).to_str().unwrap_or("."),
                     &db,
                     &master,
                 )
+                .expect("server node")
             })
             .collect();
-        let first = &cluster[0].1;
+        let first = cluster[0].1.clone();
         let pk: Value = http
             .get(format!("{first}/v2/public-key"))
             .send()
@@ -181,7 +494,7 @@ async fn main() {
         let card: Value = http
             .post(format!("{first}/v2/cards"))
             .bearer_auth(&key)
-            .json(&serde_json::json!({}))
+            .json(&json!({}))
             .send()
             .await
             .expect("issue")
@@ -189,31 +502,93 @@ async fn main() {
             .await
             .expect("json");
         let token = card["token"].as_str().unwrap_or_default().to_owned();
-        if rows.is_empty() {
-            let health = (0..n)
+        let url = |i: usize| format!("{}/v2/cards/{token}/pan", cluster[i % nodes].1);
+
+        // One answer decrypted and checked before anything is timed.
+        let (s, id) = fresh_ids(&public, 1).remove(0);
+        let answer: Value = http
+            .post(url(0))
+            .bearer_auth(&key)
+            .header("Session-Id", id)
+            .send()
+            .await
+            .expect("get pan")
+            .json()
+            .await
+            .expect("json");
+        let value: paysecure_wasm::EncryptedValue = paysecure_wasm::EncryptedValue {
+            data: answer["pan"]["data"].as_str().unwrap_or_default().into(),
+            iv: answer["pan"]["iv"].as_str().unwrap_or_default().into(),
+        };
+        let pan_ok = s
+            .decrypt_string(&value)
+            .map(|p| {
+                use secrecy::ExposeSecret;
+                paysecure_wasm::card::luhn_check(p.expose_secret())
+            })
+            .unwrap_or(false);
+        if !pan_ok {
+            eprintln!("{name}: the Get PAN answer did not decrypt to a valid PAN");
+            failed = true;
+        }
+
+        if healthz.is_null() {
+            let health = (0..args.n)
                 .map(|i| http.get(format!("{}/healthz", cluster[i % nodes].1)))
                 .collect();
-            let (ok, secs) = run(concurrency, health).await;
-            failed |= ok != n;
-            rows.push(("GET /healthz, 1 node (baseline)".to_owned(), ok, secs));
+            let o = closed_loop(args.concurrency, health).await;
+            failed |= o.failed > 0;
+            healthz = o.json("GET /healthz, 1 node, closed loop");
         }
-        eprintln!("{name}: preparing {n} session ids ...");
-        let pan = (0..n)
-            .map(|i| {
-                let id = Session::generate(Version::V2, KeySize::Aes256)
-                    .and_then(|s| s.session_id(&public))
-                    .expect("id");
-                http.post(format!("{}/v2/cards/{token}/pan", cluster[i % nodes].1))
-                    .bearer_auth(&key)
-                    .header("Session-Id", id)
-            })
+
+        eprintln!("{name}: {} session ids for the closed loop ...", args.n);
+        let reqs = fresh_ids(&public, args.n)
+            .into_iter()
+            .enumerate()
+            .map(|(i, (_, id))| http.post(url(i)).bearer_auth(&key).header("Session-Id", id))
             .collect();
-        let (ok, secs) = run(concurrency, pan).await;
-        failed |= ok != n;
-        rows.push((format!("Get PAN, {name}"), ok, secs));
+        eprintln!(
+            "{name}: timing the closed loop (concurrency {}) ...",
+            args.concurrency
+        );
+        let (server_cpu0, client_cpu0) = (cluster_cpu(&cluster), cpu_seconds("self"));
+        let peak = closed_loop(args.concurrency, reqs).await;
+        let server_cpu = cluster_cpu(&cluster) - server_cpu0;
+        let client_cpu = cpu_seconds("self")
+            .zip(client_cpu0)
+            .map_or(f64::NAN, |(b, a)| b - a);
+        failed |= peak.failed > 0;
+        let peak_rps = peak.ok as f64 / peak.seconds;
+
+        let rate = (peak_rps * 0.8).max(1.0);
+        let count = ((rate * args.latency_seconds) as usize).max(1);
+        eprintln!("{name}: {count} requests at {rate:.0}/s (80% of peak), open loop ...");
+        let reqs = fresh_ids(&public, count)
+            .into_iter()
+            .enumerate()
+            .map(|(i, (_, id))| http.post(url(i)).bearer_auth(&key).header("Session-Id", id))
+            .collect();
+        let at80 = open_loop(rate, reqs).await;
+        failed |= at80.failed > 0;
+
+        let rss: Vec<Value> = cluster
+            .iter()
+            .map(|n| n.peak_rss().map_or(Value::Null, |b| json!(b)))
+            .collect();
+        configs.push(json!({
+            "name": name,
+            "nodes": nodes,
+            "database": if postgres { "PostgreSQL" } else { "SQLite" },
+            "answerChecked": pan_ok,
+            "peak": peak.json("closed loop"),
+            "serverCpuUsPerRequest": server_cpu * 1e6 / peak.ok.max(1) as f64,
+            "clientCpuUsPerRequest": client_cpu * 1e6 / peak.ok.max(1) as f64,
+            "at80": json!({ "targetRps": rate, "result": at80.json("open loop at 80% of peak") }),
+            "peakRssBytes": rss,
+        }));
         drop(cluster);
         if postgres {
-            if let Ok(mut c) = sqlx::AnyConnection::connect(&admin).await {
+            if let Ok(mut c) = sqlx::AnyConnection::connect(&args.admin).await {
                 let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)"))
                     .execute(&mut c)
                     .await;
@@ -221,24 +596,75 @@ async fn main() {
         }
     }
 
-    let base = rows[0].1 as f64 / rows[0].2;
+    let result = json!({
+        "requests": args.n,
+        "concurrency": args.concurrency,
+        "latencySeconds": args.latency_seconds,
+        "cores": cores,
+        "openssl": openssl,
+        "awsLc": aws_lc,
+        "healthz": healthz,
+        "configs": configs,
+        "failed": failed,
+    });
+
+    // Human-readable summary on stdout.
+    let limit = result["openssl"]["privateOpsPerSecond"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
     println!(
-        "{:<36} {:>7} {:>8} {:>9} {:>8}",
-        "measurement", "ok", "seconds", "req/s", "ratio"
+        "limit: openssl speed RSA-2048 private ops/s on {cores} cores = {limit:.0}; aws-lc-rs OAEP decrypts/s = {:.0}",
+        result["awsLc"]["decryptsPerSecond"]
+            .as_f64()
+            .unwrap_or(f64::NAN)
     );
-    for (name, ok, secs) in &rows {
-        let rps = *ok as f64 / secs;
+    println!(
+        "{:<22} {:>8} {:>7} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8}",
+        "Get PAN",
+        "req/s",
+        "vs ssl",
+        "p50 ms",
+        "p99 ms",
+        "p50@80%",
+        "p99@80%",
+        "RSS MB",
+        "srv µs",
+        "cli µs"
+    );
+    for c in &configs {
+        let rps = c["peak"]["rps"].as_f64().unwrap_or(f64::NAN);
+        let rss = c["peakRssBytes"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_u64).max().unwrap_or(0))
+            .unwrap_or(0);
         println!(
-            "{name:<36} {ok:>7} {secs:>8.2} {rps:>9.0} {:>8.3}",
-            rps / base
+            "{:<22} {:>8.0} {:>7.3} {:>8.2} {:>8.2} {:>9.2} {:>9.2} {:>9.1} {:>8.0} {:>8.0}",
+            c["name"].as_str().unwrap_or(""),
+            rps,
+            rps / limit,
+            c["peak"]["p50Ms"].as_f64().unwrap_or(f64::NAN),
+            c["peak"]["p99Ms"].as_f64().unwrap_or(f64::NAN),
+            c["at80"]["result"]["p50Ms"].as_f64().unwrap_or(f64::NAN),
+            c["at80"]["result"]["p99Ms"].as_f64().unwrap_or(f64::NAN),
+            rss as f64 / 1e6,
+            c["serverCpuUsPerRequest"].as_f64().unwrap_or(f64::NAN),
+            c["clientCpuUsPerRequest"].as_f64().unwrap_or(f64::NAN),
         );
     }
     println!(
-        "(concurrency {concurrency}, {} cores, client and servers on one machine)",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "healthz: {:.0} req/s (concurrency {}, client and servers on one machine)",
+        result["healthz"]["rps"].as_f64().unwrap_or(f64::NAN),
+        args.concurrency
     );
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&result).unwrap_or_default();
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!("cannot write {path}: {e}");
+            failed = true;
+        }
+    }
     if failed {
-        eprintln!("some requests failed");
+        eprintln!("some requests or checks failed");
         std::process::exit(1);
     }
 }

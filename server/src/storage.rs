@@ -6,6 +6,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 mod accounts;
+mod session_ids;
 mod tokens;
 
 pub use accounts::PaymentInfoRow;
@@ -29,6 +30,12 @@ pub enum StorageError {
     /// The database URL is neither `sqlite:` nor `postgres://`.
     #[error("unsupported database URL (expected sqlite:// or postgres://)")]
     UnsupportedUrl,
+    /// A group-committed write failed (shared by every request in the batch).
+    #[error("database error in a group commit: {0}")]
+    Batch(std::sync::Arc<sqlx::Error>),
+    /// The group-commit writer task is gone (the runtime is shutting down).
+    #[error("the database writer task has stopped")]
+    WriterGone,
 }
 
 type Result<T> = std::result::Result<T, StorageError>;
@@ -263,6 +270,7 @@ impl Default for StorageOptions {
 pub struct Storage {
     pool: AnyPool,
     backend: Backend,
+    session_ids: session_ids::Recorder,
 }
 
 impl Storage {
@@ -305,7 +313,12 @@ impl Storage {
             })
             .connect_with(connect)
             .await?;
-        let storage = Storage { pool, backend };
+        let session_ids = session_ids::Recorder::start(pool.clone());
+        let storage = Storage {
+            pool,
+            backend,
+            session_ids,
+        };
         storage.migrate().await?;
         Ok(storage)
     }
@@ -501,21 +514,11 @@ impl Storage {
     }
 
     /// Records a session id as used; `false` if it already was (replay).
+    ///
+    /// Group-committed with concurrent callers (see `storage/session_ids.rs`);
+    /// returns once the record is durable.
     pub async fn record_session_id(&self, id_hash: &[u8], key_id: &str, now: i64) -> Result<bool> {
-        match sqlx::query(
-            "INSERT INTO used_session_ids (id_hash, key_id, used_at) VALUES ($1, $2, $3)",
-        )
-        .bind(id_hash)
-        .bind(key_id)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(map_unique)
-        {
-            Ok(_) => Ok(true),
-            Err(StorageError::Duplicate) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.session_ids.record(id_hash, key_id, now).await
     }
 
     // ---- cards

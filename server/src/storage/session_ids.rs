@@ -1,0 +1,113 @@
+//! Group commit of used session ids.
+//!
+//! Every Get PAN, CVV2, PIN or reveal request records its session id's hash
+//! once, and may answer only after that record is durable (a replayed id must
+//! be refused, on every node). One transaction and one `fsync` per request
+//! made the database's single writer the server's bottleneck: on SQLite,
+//! concurrent writers also collided on the write lock and slept in the busy
+//! handler (measured: p99 over 80 ms at 1,900 requests/s, issue #8).
+//!
+//! Requests instead queue their record; one task per node takes everything
+//! queued (up to [`MAX_BATCH`]) and writes it in one transaction. A request
+//! gets its answer only after that transaction commits, so durability and the
+//! single-use guarantee are unchanged: each row is
+//! `INSERT … ON CONFLICT (id_hash) DO NOTHING`, and a row not inserted (an id
+//! used before, by any node, or twice in the same batch) reads as a replay.
+//! There is no timer: while one batch commits the next one gathers, so a lone
+//! request waits for nothing but its own commit.
+
+use std::sync::Arc;
+
+use sqlx::AnyPool;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Result, StorageError};
+
+/// Most records written in one transaction.
+pub const MAX_BATCH: usize = 256;
+/// Requests that may wait for the writer before senders are slowed down.
+const QUEUE: usize = 4096;
+
+struct Pending {
+    id_hash: Vec<u8>,
+    key_id: String,
+    now: i64,
+    reply: oneshot::Sender<Result<bool>>,
+}
+
+/// The handle requests use; cloning it shares the one writer task.
+#[derive(Clone)]
+pub struct Recorder {
+    tx: mpsc::Sender<Pending>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Recorder")
+    }
+}
+
+impl Recorder {
+    /// Starts the writer task on the current Tokio runtime. It ends when the
+    /// last `Recorder` is dropped.
+    pub fn start(pool: AnyPool) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(writer(pool, rx));
+        Recorder { tx }
+    }
+
+    /// Records `id_hash` as used; `false` if it already was.
+    pub async fn record(&self, id_hash: &[u8], key_id: &str, now: i64) -> Result<bool> {
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            id_hash: id_hash.to_vec(),
+            key_id: key_id.to_owned(),
+            now,
+            reply,
+        };
+        self.tx
+            .send(pending)
+            .await
+            .map_err(|_| StorageError::WriterGone)?;
+        answer.await.map_err(|_| StorageError::WriterGone)?
+    }
+}
+
+async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Pending>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        match commit(&pool, &batch).await {
+            Ok(inserted) => {
+                for (p, fresh) in batch.drain(..).zip(inserted) {
+                    let _ = p.reply.send(Ok(fresh));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, records = batch.len(), "recording used session ids failed");
+                let e = Arc::new(e);
+                for p in batch.drain(..) {
+                    let _ = p.reply.send(Err(StorageError::Batch(Arc::clone(&e))));
+                }
+            }
+        }
+    }
+}
+
+async fn commit(pool: &AnyPool, batch: &[Pending]) -> std::result::Result<Vec<bool>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mut inserted = Vec::with_capacity(batch.len());
+    for p in batch {
+        let done = sqlx::query(
+            "INSERT INTO used_session_ids (id_hash, key_id, used_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (id_hash) DO NOTHING",
+        )
+        .bind(&p.id_hash)
+        .bind(&p.key_id)
+        .bind(p.now)
+        .execute(&mut *tx)
+        .await?;
+        inserted.push(done.rows_affected() == 1);
+    }
+    tx.commit().await?;
+    Ok(inserted)
+}
