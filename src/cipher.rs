@@ -56,6 +56,87 @@ enum Direction {
     Open,
 }
 
+fn apply<A: AeadInPlace>(
+    aead: &A,
+    iv: &[u8],
+    aad: &[u8],
+    buf: &mut Vec<u8>,
+    direction: Direction,
+) -> Result<()> {
+    let nonce = aead::Nonce::<A>::from_exact_iter(iv.iter().copied())
+        .ok_or(Error::InvalidIv("wrong IV length"))?;
+    match direction {
+        Direction::Seal => aead
+            .encrypt_in_place(&nonce, aad, buf)
+            .map_err(|_| Error::EncryptionFailed),
+        Direction::Open => aead
+            .decrypt_in_place(&nonce, aad, buf)
+            .map_err(|_| Error::DecryptionFailed),
+    }
+}
+
+/// AES-GCM with the protocol's 16-byte IV for one key, with the AES key
+/// schedule and the GHASH key computed once: a [`crate::Session`] keeps one
+/// for all its messages. Wiped on drop.
+pub struct Gcm16(Gcm16Key);
+
+enum Gcm16Key {
+    A128(AesGcm<Aes128, U16>),
+    A192(AesGcm<Aes192, U16>),
+    A256(AesGcm<Aes256, U16>),
+}
+
+impl core::fmt::Debug for Gcm16 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Gcm16([REDACTED])")
+    }
+}
+
+impl Gcm16 {
+    /// Expands `key`.
+    pub fn new(key: &SessionKey) -> Result<Self> {
+        let k = key.expose_bytes();
+        let bad = |_| Error::InvalidKeySize;
+        Ok(Gcm16(match key.size() {
+            KeySize::Aes128 => Gcm16Key::A128(AesGcm::new_from_slice(k).map_err(bad)?),
+            KeySize::Aes192 => Gcm16Key::A192(AesGcm::new_from_slice(k).map_err(bad)?),
+            KeySize::Aes256 => Gcm16Key::A256(AesGcm::new_from_slice(k).map_err(bad)?),
+        }))
+    }
+
+    fn apply(&self, iv: &[u8], aad: &[u8], buf: &mut Vec<u8>, direction: Direction) -> Result<()> {
+        match &self.0 {
+            Gcm16Key::A128(a) => apply(a, iv, aad, buf, direction),
+            Gcm16Key::A192(a) => apply(a, iv, aad, buf, direction),
+            Gcm16Key::A256(a) => apply(a, iv, aad, buf, direction),
+        }
+    }
+
+    /// Encrypts under the 16-byte `iv`; returns `ciphertext || tag`.
+    pub fn seal(&self, iv: &[u8; IV_LEN], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+        let mut buf = Zeroizing::new(Vec::with_capacity(plaintext.len() + TAG_LEN));
+        buf.extend_from_slice(plaintext);
+        self.apply(iv, aad, &mut buf, Direction::Seal)?;
+        Ok(core::mem::take(&mut *buf))
+    }
+
+    /// Decrypts `ciphertext || tag` under the 16-byte `iv`; any failure is
+    /// the opaque [`Error::DecryptionFailed`].
+    pub fn open(
+        &self,
+        iv: &[u8; IV_LEN],
+        aad: &[u8],
+        ciphertext_and_tag: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        if ciphertext_and_tag.len() < TAG_LEN {
+            return Err(Error::DecryptionFailed);
+        }
+        let mut buf = Zeroizing::new(ciphertext_and_tag.to_vec());
+        self.apply(iv, aad, &mut buf, Direction::Open)?;
+        Ok(buf)
+    }
+}
+
 /// AES-GCM in place over `buf`, for any key size and either IV length.
 fn gcm(
     key: &SessionKey,
@@ -72,20 +153,13 @@ fn gcm(
         direction: Direction,
     ) -> Result<()> {
         let aead = A::new_from_slice(key).map_err(|_| Error::InvalidKeySize)?;
-        let nonce = aead::Nonce::<A>::from_exact_iter(iv.iter().copied())
-            .ok_or(Error::InvalidIv("wrong IV length"))?;
-        match direction {
-            Direction::Seal => aead
-                .encrypt_in_place(&nonce, aad, buf)
-                .map_err(|_| Error::EncryptionFailed),
-            Direction::Open => aead
-                .decrypt_in_place(&nonce, aad, buf)
-                .map_err(|_| Error::DecryptionFailed),
-        }
+        apply(&aead, iv, aad, buf, direction)
     }
     let k = key.expose_bytes();
+    if iv.len() == IV_LEN {
+        return Gcm16::new(key)?.apply(iv, aad, buf, direction);
+    }
     with_aes!(key.size(), C => match iv.len() {
-        IV_LEN => run::<AesGcm<C, U16>>(k, iv, aad, buf, direction),
         GCM_SHORT_IV_LEN => run::<AesGcm<C, U12>>(k, iv, aad, buf, direction),
         GCM_BODY_NONCE_LEN => run::<AesGcm<C, U26>>(k, iv, aad, buf, direction),
         _ => Err(Error::InvalidIv("an AES-GCM IV must be 16 bytes (or 12 bytes)")),

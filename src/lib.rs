@@ -40,6 +40,7 @@ mod error;
 pub mod jwe;
 pub mod pin_block;
 pub mod public_key;
+mod rsa_encrypt;
 mod secret;
 mod session;
 pub mod wasm;

@@ -7,17 +7,15 @@
 //! * bare base64 of the SPKI DER (what the Java examples pass), or of PKCS#1 DER;
 //! * a JWK's `n` and `e` (see [`PublicKey::from_jwk`]).
 //!
-//! Only public-key operations live here: the RustCrypto `rsa` crate's known
-//! timing weakness (RUSTSEC-2023-0071, Marvin) concerns private-key
-//! operations, which this crate never performs outside its tests.
+//! Only public-key operations live here (the arithmetic and padding are in
+//! `rsa_encrypt`); private-key operations belong to the issuer's server.
 
-use rsa::pkcs1::der::Decode;
-use rsa::pkcs8::spki::SubjectPublicKeyInfoRef;
-use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, Oaep, Pkcs1v15Encrypt, RsaPublicKey};
+use pkcs1::der::Decode;
+use spki::SubjectPublicKeyInfoRef;
 
 use crate::encoding;
 use crate::error::{Error, Result};
+use crate::rsa_encrypt::{self, Modulus};
 
 /// Smallest modulus accepted, in bits.
 pub const MIN_BITS: usize = 2048;
@@ -38,11 +36,25 @@ pub enum Padding {
     OaepSha256,
 }
 
+/// Largest public exponent accepted (the RustCrypto `rsa` crate's bound).
+const MAX_EXPONENT: u64 = (1 << 33) - 1;
+
 /// A validated RSA public key of at least 2048 bits.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct PublicKey {
-    inner: RsaPublicKey,
+    /// Modulus, big-endian without leading zeros.
+    n: Vec<u8>,
+    e: u64,
+    modulus: Modulus,
 }
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.n == other.n && self.e == other.e
+    }
+}
+
+impl Eq for PublicKey {}
 
 impl core::fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -102,7 +114,7 @@ impl PublicKey {
     fn from_spki_der(der: &[u8]) -> Result<Self> {
         let spki = SubjectPublicKeyInfoRef::try_from(der)
             .map_err(|_| Error::InvalidPublicKey("the DER is not a SubjectPublicKeyInfo"))?;
-        if spki.algorithm.oid != rsa::pkcs1::ALGORITHM_OID {
+        if spki.algorithm.oid != pkcs1::ALGORITHM_OID {
             return Err(Error::InvalidPublicKey("the key is not an RSA key"));
         }
         let inner = spki
@@ -115,7 +127,7 @@ impl PublicKey {
     }
 
     fn from_pkcs1_der(der: &[u8]) -> Result<Self> {
-        let key = rsa::pkcs1::RsaPublicKey::from_der(der)
+        let key = pkcs1::RsaPublicKey::from_der(der)
             .map_err(|_| Error::InvalidPublicKey("the DER is not a PKCS#1 RSAPublicKey"))?;
         Self::from_components(key.modulus.as_bytes(), key.public_exponent.as_bytes())
     }
@@ -132,9 +144,13 @@ impl PublicKey {
     /// From big-endian modulus and public exponent bytes. Every other
     /// constructor ends here, so the size and sanity checks are in one place.
     pub fn from_components(n: &[u8], e: &[u8]) -> Result<Self> {
-        let n = BigUint::from_bytes_be(n);
-        let e = BigUint::from_bytes_be(e);
-        let bits = n.bits();
+        const INVALID: Error =
+            Error::InvalidPublicKey("the modulus or exponent is not valid for RSA");
+        let strip = |x: &[u8]| -> Vec<u8> { x.iter().copied().skip_while(|&b| b == 0).collect() };
+        let (n, e) = (strip(n), strip(e));
+        let bits = n
+            .first()
+            .map_or(0, |&top| n.len() * 8 - top.leading_zeros() as usize);
         if bits < MIN_BITS {
             return Err(Error::WeakPublicKey { bits });
         }
@@ -143,61 +159,56 @@ impl PublicKey {
                 "the modulus is larger than 16384 bits",
             ));
         }
-        let odd = |x: &BigUint| x.bits() > 0 && (x % 2u32) == BigUint::from(1u32);
-        if !odd(&n) || !odd(&e) || e < BigUint::from(3u32) || e >= n {
-            return Err(Error::InvalidPublicKey(
-                "the modulus or exponent is not valid for RSA",
-            ));
+        if e.len() > 8 {
+            return Err(INVALID);
         }
-        // rsa's own checks add an upper bound on e (2^33 - 1).
-        let inner = RsaPublicKey::new_with_max_size(n, e, MAX_BITS)
-            .map_err(|_| Error::InvalidPublicKey("the modulus or exponent is not valid for RSA"))?;
-        Ok(PublicKey { inner })
+        let e = e.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        // e odd, 3 ≤ e ≤ 2^33 − 1 (so e < n too); n odd.
+        if e & 1 == 0 || !(3..=MAX_EXPONENT).contains(&e) {
+            return Err(INVALID);
+        }
+        let modulus = Modulus::new(&n).ok_or(INVALID)?;
+        Ok(PublicKey { n, e, modulus })
     }
 
     /// Modulus size in bits.
     pub fn bits(&self) -> usize {
-        self.inner.n().bits()
+        self.n
+            .first()
+            .map_or(0, |&top| self.n.len() * 8 - top.leading_zeros() as usize)
     }
 
     /// Modulus size in bytes (the length of every ciphertext).
     pub fn size(&self) -> usize {
-        self.inner.size()
+        self.n.len()
     }
 
     /// Encrypts `message` (at most `size() - 42` bytes for OAEP-SHA-1,
-    /// `size() - 11` for PKCS#1 v1.5) under this key with fresh randomness.
+    /// `size() - 66` for OAEP-SHA-256, `size() - 11` for PKCS#1 v1.5) under
+    /// this key with fresh randomness.
     pub fn encrypt(&self, message: &[u8], padding: Padding) -> Result<Vec<u8>> {
-        let mut rng = rand_core::OsRng;
-        let out = match padding {
-            Padding::OaepSha1 => self
-                .inner
-                .encrypt(&mut rng, Oaep::new::<sha1::Sha1>(), message),
-            Padding::Pkcs1v15 => self.inner.encrypt(&mut rng, Pkcs1v15Encrypt, message),
-            Padding::OaepSha256 => {
-                self.inner
-                    .encrypt(&mut rng, Oaep::new::<sha2::Sha256>(), message)
-            }
+        let k = self.size();
+        let em = match padding {
+            Padding::OaepSha1 => rsa_encrypt::oaep_encode::<sha1::Sha1>(message, k)?,
+            Padding::OaepSha256 => rsa_encrypt::oaep_encode::<sha2::Sha256>(message, k)?,
+            Padding::Pkcs1v15 => rsa_encrypt::pkcs1v15_encode(message, k)?,
         };
-        out.map_err(|e| match e {
-            rsa::Error::MessageTooLong => Error::InvalidInput("message too long for this RSA key"),
-            _ => Error::EncryptionFailed,
-        })
+        Ok(self.modulus.pow_public(&em, self.e, k).to_vec())
     }
 
     /// The modulus, big-endian without leading zeros (a JWK's `n`).
     pub fn modulus_be(&self) -> Vec<u8> {
-        self.inner.n().to_bytes_be()
+        self.n.clone()
     }
 
     /// The public exponent, big-endian without leading zeros (a JWK's `e`).
     pub fn exponent_be(&self) -> Vec<u8> {
-        self.inner.e().to_bytes_be()
-    }
-
-    /// The underlying `rsa` crate key.
-    pub fn as_rsa(&self) -> &RsaPublicKey {
-        &self.inner
+        self.e
+            .to_be_bytes()
+            .iter()
+            .copied()
+            .skip_while(|&b| b == 0)
+            .collect()
     }
 }
 

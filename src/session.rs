@@ -88,12 +88,18 @@ pub fn wrap_session_key(
 pub struct Session {
     version: Version,
     key: SessionKey,
+    /// The expanded AES-GCM key, made on first use (V2/V3).
+    gcm: std::sync::OnceLock<cipher::Gcm16>,
 }
 
 impl Session {
     /// A session over an existing key.
     pub fn new(version: Version, key: SessionKey) -> Self {
-        Session { version, key }
+        Session {
+            version,
+            key,
+            gcm: std::sync::OnceLock::new(),
+        }
     }
 
     /// A session with a fresh random key of the given size.
@@ -104,6 +110,15 @@ impl Session {
     /// The protocol version.
     pub fn version(&self) -> Version {
         self.version
+    }
+
+    /// The expanded GCM key, made once.
+    fn gcm(&self) -> Result<&cipher::Gcm16> {
+        if let Some(g) = self.gcm.get() {
+            return Ok(g);
+        }
+        let g = cipher::Gcm16::new(&self.key)?;
+        Ok(self.gcm.get_or_init(|| g))
     }
 
     /// The session key.
@@ -122,7 +137,7 @@ impl Session {
         let mut iv = [0u8; IV_LEN];
         getrandom::getrandom(&mut iv)?;
         let data = if self.version.is_authenticated() {
-            cipher::gcm_encrypt(&self.key, &iv, &[], plaintext)?
+            self.gcm()?.seal(&iv, &[], plaintext)?
         } else {
             cipher::cbc_encrypt(&self.key, &iv, plaintext)?
         };
@@ -137,7 +152,10 @@ impl Session {
         let data = encoding::decode(&value.data, "data")?;
         let iv = self.read_iv(&value.iv)?;
         let mut plain = if self.version.is_authenticated() {
-            cipher::gcm_decrypt(&self.key, &iv, &[], &data)?
+            match <&[u8; IV_LEN]>::try_from(&iv[..]) {
+                Ok(iv16) => self.gcm()?.open(iv16, &[], &data)?,
+                Err(_) => cipher::gcm_decrypt(&self.key, &iv, &[], &data)?,
+            }
         } else {
             cipher::cbc_decrypt(&self.key, &iv, &data)?
         };

@@ -289,6 +289,75 @@ fn read_public_key(input: &JsValue) -> JsResult<PublicKey> {
     }
 }
 
+fn session_for(public_key: &PublicKey, options: Option<SessionOptions>) -> JsResult<JsSession> {
+    let options = options.map(JsValue::from);
+    let version = read_version(options.as_ref())?;
+    let size = match opt_field(
+        options.as_ref(),
+        "keyBits",
+        "options.keyBits must be 128, 192 or 256",
+    )? {
+        None => KeySize::Aes256,
+        Some(v) => {
+            let bits = v
+                .as_f64()
+                .filter(|b| b.fract() == 0.0 && (0.0..=1024.0).contains(b))
+                .ok_or_else(|| to_js(Error::InvalidKeySize))?;
+            KeySize::from_bits(bits as u32).map_err(to_js)?
+        }
+    };
+    let inner = Session::generate(version, size).map_err(to_js)?;
+    let session_id = inner.session_id(public_key).map_err(to_js)?;
+    Ok(JsSession {
+        inner,
+        session_id: Some(session_id),
+    })
+}
+
+/// An issuer's RSA public key, read and checked once: parse it when the page
+/// loads, then make a session per request with {@link PublicKey.createSession}
+/// (what `Session.create(pem)` does, without parsing the PEM every time).
+///
+/// @example
+/// ```ts
+/// import { PublicKey } from 'paysecure-wasm';
+/// const issuer = PublicKey.parse(pem);   // once
+/// const s = issuer.createSession();      // per request: v2, AES-256
+/// headers['Session-Id'] = s.sessionId!;
+/// ```
+#[wasm_bindgen(js_name = PublicKey)]
+pub struct JsPublicKey {
+    inner: PublicKey,
+}
+
+#[wasm_bindgen(js_class = PublicKey)]
+impl JsPublicKey {
+    /// Reads a PEM (SPKI or PKCS#1), bare base64 DER, or an RSA JWK (object
+    /// or JSON text). Throws `INVALID_PUBLIC_KEY` or `WEAK_PUBLIC_KEY`
+    /// (under 2048 bits).
+    pub fn parse(
+        #[wasm_bindgen(js_name = publicKey, unchecked_param_type = "PublicKeyInput")]
+        public_key: JsValue,
+    ) -> JsResult<JsPublicKey> {
+        Ok(JsPublicKey {
+            inner: read_public_key(&public_key)?,
+        })
+    }
+
+    /// Modulus size in bits.
+    #[wasm_bindgen(getter)]
+    pub fn bits(&self) -> u32 {
+        self.inner.bits() as u32
+    }
+
+    /// A fresh session whose key is wrapped under this key; the options and
+    /// errors are those of {@link Session.create}.
+    #[wasm_bindgen(js_name = createSession)]
+    pub fn create_session(&self, options: Option<SessionOptions>) -> JsResult<JsSession> {
+        session_for(&self.inner, options)
+    }
+}
+
 /// A PaySecure session: a fresh AES session key and, when created for an
 /// issuer's public key, the session id that carries it.
 ///
@@ -332,29 +401,8 @@ impl JsSession {
         public_key: JsValue,
         options: Option<SessionOptions>,
     ) -> JsResult<JsSession> {
-        let options = options.map(JsValue::from);
-        let version = read_version(options.as_ref())?;
-        let size = match opt_field(
-            options.as_ref(),
-            "keyBits",
-            "options.keyBits must be 128, 192 or 256",
-        )? {
-            None => KeySize::Aes256,
-            Some(v) => {
-                let bits = v
-                    .as_f64()
-                    .filter(|b| b.fract() == 0.0 && (0.0..=1024.0).contains(b))
-                    .ok_or_else(|| to_js(Error::InvalidKeySize))?;
-                KeySize::from_bits(bits as u32).map_err(to_js)?
-            }
-        };
         let public_key = read_public_key(&public_key)?;
-        let inner = Session::generate(version, size).map_err(to_js)?;
-        let session_id = inner.session_id(&public_key).map_err(to_js)?;
-        Ok(JsSession {
-            inner,
-            session_id: Some(session_id),
-        })
+        session_for(&public_key, options)
     }
 
     /// A session over a known key (base64 of 16, 24 or 32 bytes), e.g. on

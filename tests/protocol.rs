@@ -135,7 +135,14 @@ fn public_key_sanity_checks_on_components() {
     big[1023] = 0x01;
     let k = PublicKey::from_components(&big, &e).unwrap();
     assert_eq!(k.bits(), 8192);
-    let der = k.as_rsa().to_public_key_der().unwrap();
+    let der = rsa::RsaPublicKey::new_with_max_size(
+        rsa::BigUint::from_bytes_be(&k.modulus_be()),
+        rsa::BigUint::from_bytes_be(&k.exponent_be()),
+        16384,
+    )
+    .unwrap()
+    .to_public_key_der()
+    .unwrap();
     let k2 = PublicKey::from_der(der.as_bytes()).unwrap();
     assert_eq!(k2.bits(), 8192);
     let sid = session(Version::V2).session_id(&k2).unwrap();

@@ -69,12 +69,14 @@ export async function makeImpls(env) {
   const keyB64 = session.exportKey();
   const panValue = session.encrypt(PAN);
 
-  // paysecure-wasm. The API has no separate parsed-public-key handle:
-  // Session.create takes the PEM, so its wrap includes parsing the PEM.
+  // paysecure-wasm. wrap uses a key parsed once (PublicKey.parse), as forge's
+  // and WebCrypto's wraps use their parsed/imported keys; fullFlow parses the
+  // PEM every time (Session.create(pem)), as their full flows do.
+  const issuer = ps.PublicKey.parse(pem);
   const ours = {
     async: false,
     wrap() {
-      const s = ps.Session.create(pem);
+      const s = issuer.createSession();
       const id = s.sessionId;
       s.free();
       return id;

@@ -6,7 +6,7 @@ import { ps, publicPem, vectors, throwsCode, unb64, VERSIONS, KEY_BITS } from '.
 const { Session, pinBlock, parsePinBlock, luhnCheck, cardBrand, maskPan } = ps;
 
 test('exports the documented names', () => {
-  for (const name of ['Session', 'pinBlock', 'parsePinBlock', 'luhnCheck', 'cardBrand', 'maskPan']) {
+  for (const name of ['Session', 'PublicKey', 'pinBlock', 'parsePinBlock', 'luhnCheck', 'cardBrand', 'maskPan']) {
     assert.equal(typeof ps[name], 'function', name);
   }
   for (const m of ['create', 'fromKey']) assert.equal(typeof Session[m], 'function', m);

@@ -2,7 +2,7 @@
 // The @ts-expect-error lines fail the compile if a type ever degrades to
 // `any` or loses a union member: they prove the types are precise.
 import {
-  Session, pinBlock, parsePinBlock, luhnCheck, cardBrand, maskPan, encryptCard,
+  Session, PublicKey, pinBlock, parsePinBlock, luhnCheck, cardBrand, maskPan, encryptCard,
   type EncryptedValue, type SessionOptions, type PaySecureError, type PaySecureErrorCode,
   type CardBrand, type KeyBits, type PaySecureVersion, type RsaJwk,
   type CardInput, type EncryptCardOptions,
@@ -14,6 +14,11 @@ declare const jwk: RsaJwk;
 const opts: SessionOptions = { version: 'v1', keyBits: 192 };
 const s: Session = Session.create(pem, opts);
 const s2 = Session.create(jwk);
+const issuer: PublicKey = PublicKey.parse(pem);
+const keySize: number = issuer.bits;
+const s3: Session = issuer.createSession({ version: 'v3' });
+// @ts-expect-error createSession takes options, not a key
+issuer.createSession(pem);
 const id: string | undefined = s.sessionId;
 const v: PaySecureVersion = s.version;
 const bits: KeyBits = s2.keyBits;
