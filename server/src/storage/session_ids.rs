@@ -111,3 +111,46 @@ async fn commit(pool: &AnyPool, batch: &[Pending]) -> std::result::Result<Vec<bo
     tx.commit().await?;
     Ok(inserted)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Storage, StorageOptions};
+
+    /// 64 ids, each recorded twice concurrently on each of two nodes sharing
+    /// one database: every id is accepted exactly once, whichever batch and
+    /// node its copies land in.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_records_accept_each_id_once_across_batches_and_nodes() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/p.db?mode=rwc", dir.path().display());
+        let a = Storage::connect(&url, &StorageOptions::default())
+            .await
+            .unwrap();
+        let b = Storage::connect(&url, &StorageOptions::default())
+            .await
+            .unwrap();
+        let mut tasks = vec![];
+        for round in 0..2 {
+            for (node, storage) in [(0, &a), (1, &b)] {
+                for i in 0..64u8 {
+                    let s = storage.clone();
+                    tasks.push(tokio::spawn(async move {
+                        let id = [i; 32];
+                        (i, s.record_session_id(&id, "k", 1_000 + round + node).await)
+                    }));
+                }
+            }
+        }
+        let mut accepted = [0u32; 64];
+        for t in tasks {
+            let (i, r) = t.await.unwrap();
+            if r.unwrap() {
+                accepted[usize::from(i)] += 1;
+            }
+        }
+        assert!(accepted.iter().all(|&n| n == 1), "{accepted:?}");
+        // And later, one at a time: still refused; a new id is accepted.
+        assert!(!a.record_session_id(&[7; 32], "k", 2_000).await.unwrap());
+        assert!(b.record_session_id(&[200; 32], "k", 2_000).await.unwrap());
+    }
+}
