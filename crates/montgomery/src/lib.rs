@@ -41,39 +41,72 @@ fn limbs_of(be: &[u8], limbs: usize) -> Zeroizing<Vec<u32>> {
     out
 }
 
-/// `x -= n` where the caller knows `carry·2^(32·len) + x ≥ n`.
-fn sub_in_place(x: &mut [u32], n: &[u32]) {
-    let mut borrow = 0u64;
+/// `x·2³² mod n` in place, for `x < n` and a normalised `n` (top bit set):
+/// one step of schoolbook long division (Knuth, TAOCP 4.3.1, algorithm D).
+/// Variable time: used on the public modulus only.
+fn shift_limb_mod(x: &mut [u32], n: &[u32]) {
+    let l = n.len();
+    // y = x·2³²: the top limb leaves x, a zero limb enters at the bottom.
+    let y_top = x[l - 1];
+    x.copy_within(..l - 1, 1);
+    x[0] = 0;
+    // Estimate the quotient digit from the top two limbs; with a normalised
+    // divisor it is at most 2 too large.
+    let num = (u64::from(y_top) << 32) | u64::from(x[l - 1]);
+    let q = (num / u64::from(n[l - 1])).min(u64::from(u32::MAX));
+    // y −= q·n
+    let (mut carry, mut borrow) = (0u64, 0u64);
     for (xi, &ni) in x.iter_mut().zip(n) {
+        let p = q * u64::from(ni) + carry;
+        carry = p >> 32;
         let d = u64::from(*xi)
-            .wrapping_sub(u64::from(ni))
+            .wrapping_sub(p & 0xffff_ffff)
             .wrapping_sub(borrow);
         *xi = d as u32;
         borrow = d >> 63;
     }
+    let mut top = i64::from(y_top) - carry as i64 - borrow as i64;
+    // Add n back while negative (at most twice).
+    while top < 0 {
+        let mut c = 0u64;
+        for (xi, &ni) in x.iter_mut().zip(n) {
+            let s = u64::from(*xi) + u64::from(ni) + c;
+            *xi = s as u32;
+            c = s >> 32;
+        }
+        top += c as i64;
+    }
 }
 
-/// `x ≥ n` (variable time: used on public values only).
-fn geq(x: &[u32], n: &[u32]) -> bool {
-    for (a, b) in x.iter().rev().zip(n.iter().rev()) {
-        if a != b {
-            return a > b;
+/// R² mod n, R = 2^(32·limbs), by long division one limb at a time on the
+/// modulus normalised to a set top bit (the result is shifted back).
+fn r_squared(n: &[u32]) -> Vec<u32> {
+    let l = n.len();
+    let shift = n[l - 1].leading_zeros();
+    let mut nn = n.to_vec();
+    if shift > 0 {
+        for i in (0..l).rev() {
+            let low = if i > 0 { n[i - 1] >> (32 - shift) } else { 0 };
+            nn[i] = (n[i] << shift) | low;
         }
     }
-    true
-}
-
-/// `x = 2x mod n` for `x < n` (public values only).
-fn double_mod(x: &mut [u32], n: &[u32]) {
-    let mut carry = 0u32;
-    for xi in x.iter_mut() {
-        let next = *xi >> 31;
-        *xi = (*xi << 1) | carry;
-        carry = next;
+    // 1·2^shift in the normalised space, then 2·l limb shifts: 2^(64·l) = R².
+    let mut x = vec![0u32; l];
+    x[0] = 1 << shift;
+    for _ in 0..2 * l {
+        shift_limb_mod(&mut x, &nn);
     }
-    if carry == 1 || geq(x, n) {
-        sub_in_place(x, n);
+    if shift > 0 {
+        for i in 0..l {
+            let high = if i + 1 < l {
+                x[i + 1] << (32 - shift)
+            } else {
+                0
+            };
+            x[i] = (x[i] >> shift) | high;
+        }
     }
+    x
 }
 
 impl Modulus {
@@ -93,76 +126,111 @@ impl Modulus {
             inv = inv.wrapping_mul(2u32.wrapping_sub(n[0].wrapping_mul(inv)));
         }
         let n0 = inv.wrapping_neg();
-        // R mod n: start from 2^(bits-1) < n and double up to 2^(32·limbs).
-        let bits = be.len() * 8 - first.leading_zeros() as usize;
-        let mut r = vec![0u32; limbs];
-        let top = bits - 1;
-        r[top / 32] = 1 << (top % 32);
-        for _ in 0..(32 * limbs - top) {
-            double_mod(&mut r, &n);
-        }
-        // 2^limbs · R, then five Montgomery squarings: 2^(32·limbs) · R = R².
-        for _ in 0..limbs {
-            double_mod(&mut r, &n);
-        }
-        let mut m = Modulus { n, n0, r2: vec![] };
-        let mut t = vec![0u32; limbs + 2];
-        let mut sq = vec![0u32; limbs];
-        for _ in 0..5 {
-            m.mul(&mut sq, &r, &r, &mut t);
-            core::mem::swap(&mut r, &mut sq);
-        }
-        m.r2 = r;
-        Some(m)
+        let r2 = r_squared(&n);
+        Some(Modulus { n, n0, r2 })
     }
 
     fn limbs(&self) -> usize {
         self.n.len()
     }
 
-    /// Montgomery product `out = a·b·R⁻¹ mod n` for `a, b < n` (CIOS).
-    /// Constant time in `a` and `b`. `t` is scratch of `limbs + 2`.
+    /// Montgomery product `out = a·b·R⁻¹ mod n` for `a, b < n`: the full
+    /// product, then [`Self::redc`]. Constant time in `a` and `b`. `t` is
+    /// scratch of `2·limbs`.
     fn mul(&self, out: &mut [u32], a: &[u32], b: &[u32], t: &mut [u32]) {
         let l = self.limbs();
-        let n = &self.n[..l];
-        let (a, b, out) = (&a[..l], &b[..l], &mut out[..l]);
-        let t = &mut t[..l + 2];
+        let (a, b) = (&a[..l], &b[..l]);
+        let t = &mut t[..2 * l];
         t.fill(0);
-        let n_first = u64::from(n[0]);
-        for &ai in a {
+        for (i, &ai) in a.iter().enumerate() {
             let ai = u64::from(ai);
             let mut c = 0u64;
-            for (tj, &bj) in t[..l].iter_mut().zip(b) {
-                let s = u64::from(*tj) + ai * u64::from(bj) + c;
-                *tj = s as u32;
+            for (tw, &bj) in t[i..i + l].iter_mut().zip(b) {
+                let s = u64::from(*tw) + ai * u64::from(bj) + c;
+                *tw = s as u32;
                 c = s >> 32;
             }
-            let s = u64::from(t[l]) + c;
-            t[l] = s as u32;
-            t[l + 1] = (s >> 32) as u32;
-            let m = u64::from(t[0].wrapping_mul(self.n0));
-            let mut c = (u64::from(t[0]) + m * n_first) >> 32;
-            for j in 1..l {
-                let s = u64::from(t[j]) + m * u64::from(n[j]) + c;
-                t[j - 1] = s as u32;
-                c = s >> 32;
-            }
-            let s = u64::from(t[l]) + c;
-            t[l - 1] = s as u32;
-            t[l] = t[l + 1] + (s >> 32) as u32;
+            t[i + l] = c as u32;
         }
-        // t < 2n: out = t − n if that does not borrow, else t (masked select).
+        self.redc(out, t);
+    }
+
+    /// Montgomery square `out = a²·R⁻¹ mod n` for `a < n`: the product
+    /// with each cross term computed once, then a separated Montgomery
+    /// reduction (SOS). About 25% fewer multiplications than [`Self::mul`];
+    /// constant time in `a` likewise. `t` is scratch of `2·limbs + 2`.
+    fn sqr(&self, out: &mut [u32], a: &[u32], t: &mut [u32]) {
+        let l = self.limbs();
+        let (a, out) = (&a[..l], &mut out[..l]);
+        let t = &mut t[..2 * l];
+        t.fill(0);
+        // Cross products a_i·a_j, i < j.
+        for (i, &ai) in a.iter().enumerate() {
+            let ai = u64::from(ai);
+            let mut c = 0u64;
+            for (tw, &aj) in t[2 * i + 1..i + l].iter_mut().zip(&a[i + 1..]) {
+                let s = u64::from(*tw) + ai * u64::from(aj) + c;
+                *tw = s as u32;
+                c = s >> 32;
+            }
+            t[i + l] = c as u32;
+        }
+        // Double them, then add the squares a_i² at 2i.
+        let mut top_bit = 0u32;
+        for w in t.iter_mut() {
+            let next = *w >> 31;
+            *w = (*w << 1) | top_bit;
+            top_bit = next;
+        }
+        let mut c = 0u64;
+        for i in 0..l {
+            let sq = u64::from(a[i]) * u64::from(a[i]);
+            let s = u64::from(t[2 * i]) + (sq & 0xffff_ffff) + c;
+            t[2 * i] = s as u32;
+            let s = u64::from(t[2 * i + 1]) + (sq >> 32) + (s >> 32);
+            t[2 * i + 1] = s as u32;
+            c = s >> 32;
+        }
+        self.redc(out, t);
+    }
+
+    /// Montgomery reduction `out = t·R⁻¹ mod n` of a `2·limbs` product
+    /// `t < n·R` (SOS): clears one low limb per round. Constant time in `t`;
+    /// `t` is overwritten.
+    #[inline(always)]
+    fn redc(&self, out: &mut [u32], t: &mut [u32]) {
+        let l = self.limbs();
+        let n = &self.n[..l];
+        let out = &mut out[..l];
+        let t = &mut t[..2 * l];
+        // Reduction: clear one low limb per round; `extra` carries the bit
+        // that overflows position i + l into the next round's top.
+        let mut extra = 0u64;
+        for i in 0..l {
+            let m = u64::from(t[i].wrapping_mul(self.n0));
+            let mut c = 0u64;
+            for (tw, &nj) in t[i..i + l].iter_mut().zip(n) {
+                let s = u64::from(*tw) + m * u64::from(nj) + c;
+                *tw = s as u32;
+                c = s >> 32;
+            }
+            let s = u64::from(t[i + l]) + c + extra;
+            t[i + l] = s as u32;
+            extra = s >> 32;
+        }
+        // Result t[l..2l] + extra·R < 2n: subtract n unless that borrows.
+        let hi = &t[l..2 * l];
         let mut borrow = 0u64;
-        for ((o, &tj), &nj) in out.iter_mut().zip(t.iter()).zip(n) {
+        for ((o, &tj), &nj) in out.iter_mut().zip(hi).zip(n) {
             let d = u64::from(tj)
                 .wrapping_sub(u64::from(nj))
                 .wrapping_sub(borrow);
             *o = d as u32;
             borrow = d >> 63;
         }
-        let keep_t = (u64::from(t[l]).wrapping_sub(borrow) >> 63) as u32;
+        let keep_t = (extra.wrapping_sub(borrow) >> 63) as u32;
         let mask = keep_t.wrapping_neg();
-        for (o, &tj) in out.iter_mut().zip(t.iter()) {
+        for (o, &tj) in out.iter_mut().zip(hi) {
             *o = (*o & !mask) | (tj & mask);
         }
     }
@@ -172,23 +240,32 @@ impl Modulus {
     pub fn pow_public(&self, m_be: &[u8], e: u64, len: usize) -> Zeroizing<Vec<u8>> {
         let l = self.limbs();
         let m = limbs_of(m_be, l);
-        let mut t = Zeroizing::new(vec![0u32; l + 2]);
+        let mut t = Zeroizing::new(vec![0u32; 2 * l + 2]);
         let mut base = Zeroizing::new(vec![0u32; l]);
         self.mul(&mut base, &m, &self.r2, &mut t);
         let mut acc = Zeroizing::new(base.to_vec());
         let mut tmp = Zeroizing::new(vec![0u32; l]);
         let top = 63 - e.leading_zeros();
+        let mut plain = false;
         for i in (0..top).rev() {
-            self.mul(&mut tmp, &acc, &acc, &mut t);
+            self.sqr(&mut tmp, &acc, &mut t);
             core::mem::swap(&mut *acc, &mut *tmp);
             if (e >> i) & 1 == 1 {
-                self.mul(&mut tmp, &acc, &base, &mut t);
+                // The last multiplication of an odd exponent takes the plain
+                // m: (x^(e−1)·R)·m·R⁻¹ = m^e, already out of Montgomery form.
+                let factor: &[u32] = if i == 0 { &m } else { &base };
+                self.mul(&mut tmp, &acc, factor, &mut t);
                 core::mem::swap(&mut *acc, &mut *tmp);
+                plain = i == 0;
             }
         }
-        let mut one = vec![0u32; l];
-        one[0] = 1;
-        self.mul(&mut tmp, &acc, &one, &mut t);
+        if !plain {
+            let mut one = vec![0u32; l];
+            one[0] = 1;
+            self.mul(&mut tmp, &acc, &one, &mut t);
+            core::mem::swap(&mut *acc, &mut *tmp);
+        }
+        let tmp = acc;
         let mut out = Zeroizing::new(vec![0u8; len]);
         for (i, byte) in out.iter_mut().rev().enumerate() {
             *byte = tmp.get(i / 4).map_or(0, |w| (w >> (8 * (i % 4))) as u8);
@@ -237,7 +314,7 @@ mod tests {
         #[test]
         fn pow_matches_num_bigint(
             bits in prop::sample::select(vec![2048usize, 2049, 2056, 3000, 3072, 4096, 64, 33, 31]),
-            e in prop::sample::select(vec![3u64, 17, 65537, (1 << 33) - 1]),
+            e in prop::sample::select(vec![3u64, 17, 65537, (1 << 33) - 1, 2, 4, 65536]),
             seed in any::<u64>(),
             msg in prop::collection::vec(any::<u8>(), 1..=512),
         ) {
@@ -245,6 +322,35 @@ mod tests {
             let m: Vec<u8> = msg.into_iter().take(n.len() - 1).collect();
             let modulus = Modulus::new(&n).unwrap();
             prop_assert_eq!(modulus.pow_public(&m, e, n.len()).to_vec(), reference(&m, e, &n));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// The squaring and the general product agree, and R² is right,
+        /// including for moduli whose top limb is not full.
+        #[test]
+        fn squaring_and_r_squared(
+            bits in prop::sample::select(vec![2048usize, 2047, 2049, 2081, 3072, 4096, 96, 33, 32, 31]),
+            seed in any::<u64>(),
+            msg in prop::collection::vec(any::<u8>(), 1..=512),
+        ) {
+            let n = modulus_bytes(bits, seed);
+            let m = Modulus::new(&n).unwrap();
+            let l = m.limbs();
+            let r2 = BigUint::from_bytes_be(&n);
+            let r2 = (BigUint::from(1u32) << (64 * l)) % &r2;
+            let mut want = r2.to_bytes_le();
+            want.resize(4 * l, 0);
+            let got: Vec<u8> = m.r2.iter().flat_map(|w| w.to_le_bytes()).collect();
+            prop_assert_eq!(got, want);
+            let bytes: Vec<u8> = msg.into_iter().take(n.len() - 1).collect();
+            let a = limbs_of(&bytes, l);
+            let (mut x, mut y) = (vec![0u32; l], vec![0u32; l]);
+            let mut t = vec![0u32; 2 * l + 2];
+            m.mul(&mut x, &a, &a, &mut t);
+            m.sqr(&mut y, &a, &mut t);
+            prop_assert_eq!(x, y);
         }
     }
 
