@@ -21,7 +21,15 @@ for t in "${targets[@]}"; do
   wasm="$out/paysecure_wasm_bg.wasm"
   wasm-opt "$wasm" -Oz --strip-debug --strip-producers "${WASM_OPT_FEATURES[@]}" -o "$wasm.opt"
   mv "$wasm.opt" "$wasm"
+  # The JS glue repeats every doc comment of the .d.ts; ship it without
+  # comments and whitespace (identifiers kept, so stack traces stay readable).
+  # The declarations keep the docs and examples.
+  for js in "$out"/*.js; do
+    esbuild "$js" --minify-whitespace --minify-syntax --legal-comments=none \
+      --log-level=warning --allow-overwrite --outfile="$js"
+  done
   raw=$(stat -c %s "$wasm")
   gz=$(gzip -9c "$wasm" | wc -c)
-  log "$t: $wasm = $raw bytes raw, $gz bytes gzip -9"
+  glue="$out/paysecure_wasm.js"
+  log "$t: $wasm = $raw bytes raw, $gz bytes gzip -9; $glue = $(stat -c %s "$glue") bytes raw, $(gzip -9c "$glue" | wc -c) bytes gzip -9"
 done

@@ -50,7 +50,7 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable at 127.0.0.1:5432" >&2; exit 1; }
 fi
 
-# 6. npm tools (binaryen's wasm-opt, node-forge, playwright-core, typescript),
+# 6. npm tools (binaryen's wasm-opt, esbuild, node-forge, playwright-core, typescript),
 #    reinstalled only when package-lock.json changes.
 stamp=node_modules/.paysecure-lock.sha256
 sum=$(sha256sum package-lock.json | cut -d' ' -f1)
