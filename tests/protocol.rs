@@ -418,6 +418,48 @@ proptest! {
         prop_assert_eq!(s.decrypt(&bad).unwrap_err(), Error::DecryptionFailed);
     }
 
+    /// Any modulus and exponent bytes: refused with an error or accepted as
+    /// a key that wraps (and the ciphertext has the modulus's length); the
+    /// rsa crate agrees on which exponents and moduli are valid RSA keys.
+    #[test]
+    fn arbitrary_components_never_panic(
+        n in prop_oneof![
+            proptest::collection::vec(any::<u8>(), 250..300),
+            proptest::collection::vec(any::<u8>(), 0..260),
+        ],
+        e in prop_oneof![
+            Just(vec![1u8, 0, 1]),
+            Just(vec![3u8]),
+            Just(vec![0u8, 0, 1, 0, 1]),
+            proptest::collection::vec(any::<u8>(), 0..10),
+        ],
+        bits in any::<u8>(),
+    ) {
+        let mut n = n;
+        if let Some(first) = n.get_mut(0) {
+            *first |= bits & 0x80; // often a full-length modulus
+        }
+        if let Some(last) = n.last_mut() {
+            *last |= bits & 1; // often odd
+        }
+        match PublicKey::from_components(&n, &e) {
+            Ok(k) => {
+                prop_assert!(k.bits() >= 2048);
+                let sid = session(Version::V2).session_id(&k).unwrap();
+                prop_assert_eq!(encoding::decode(&sid, "sid").unwrap().len(), k.size());
+                let ours = rsa::RsaPublicKey::new(
+                    rsa::BigUint::from_bytes_be(&n),
+                    rsa::BigUint::from_bytes_be(&e),
+                );
+                prop_assert!(ours.is_ok(), "accepted a key the rsa crate refuses");
+            }
+            Err(err) => {
+                let expected = matches!(err, Error::InvalidPublicKey(_) | Error::WeakPublicKey { .. });
+                prop_assert!(expected, "unexpected error {:?}", err);
+            }
+        }
+    }
+
     /// Arbitrary input never panics, whatever it is.
     #[test]
     fn garbage_never_panics(data in "\\PC{0,80}", iv in "\\PC{0,40}", block in "\\PC{0,20}", key in "\\PC{0,200}") {
