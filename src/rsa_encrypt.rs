@@ -44,9 +44,7 @@ const TOO_LONG: Error = Error::InvalidInput("message too long for this RSA key")
 /// bytes: `0x00 || maskedSeed || maskedDB`.
 pub(crate) fn oaep_encode<D: Digest>(message: &[u8], k: usize) -> Result<Zeroizing<Vec<u8>>> {
     let h = <D as Digest>::output_size();
-    let ps_len = k
-        .checked_sub(message.len() + 2 * h + 2)
-        .ok_or(TOO_LONG)?;
+    let ps_len = k.checked_sub(message.len() + 2 * h + 2).ok_or(TOO_LONG)?;
     let mut seed = Zeroizing::new(vec![0u8; h]);
     random(&mut seed)?;
     // DB = lHash || PS || 0x01 || M
