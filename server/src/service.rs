@@ -297,8 +297,19 @@ pub struct Service {
     keyring: RwLock<Arc<KeyRing>>,
     /// When the key ring was last loaded (Unix seconds).
     keys_loaded_at: std::sync::atomic::AtomicI64,
+    /// Tenant API keys already found: SHA-256 of the key → (tenant id, Unix
+    /// seconds when looked up). See [`Service::authenticate`].
+    tenant_keys: std::sync::Mutex<std::collections::HashMap<Vec<u8>, (String, i64)>>,
     config: ServiceConfig,
 }
+
+/// How long a tenant API key found in the database is trusted without
+/// asking it again. Keys are neither rotated nor revoked today (a tenant's
+/// key is set once, at creation), so the bound only matters for a future
+/// revocation: it would apply on every node within this many seconds.
+pub const TENANT_KEY_CACHE_SECS: i64 = 30;
+/// Most tenant keys remembered per node (the map is emptied when full).
+const TENANT_KEY_CACHE_MAX: usize = 4096;
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -341,6 +352,7 @@ impl Service {
             vault,
             keyring: RwLock::new(Arc::new(ring)),
             keys_loaded_at: std::sync::atomic::AtomicI64::new(now()),
+            tenant_keys: std::sync::Mutex::new(std::collections::HashMap::new()),
             config,
         })
     }
@@ -446,7 +458,27 @@ impl Service {
     pub async fn authenticate(&self, credential: &str) -> Result<Principal> {
         let hash = sha256(credential.as_bytes());
         if credential.starts_with("psk_") {
+            // Found keys are remembered for TENANT_KEY_CACHE_SECS: one
+            // database round trip less per request (issue #8). Unknown keys
+            // are never remembered, so a new tenant's key works at once and
+            // every failure still reaches the database-backed counters.
+            let now = now();
+            if let Ok(cache) = self.tenant_keys.lock() {
+                if let Some((tenant_id, at)) = cache.get(&hash) {
+                    if now - at < TENANT_KEY_CACHE_SECS {
+                        return Ok(Principal::Tenant {
+                            tenant_id: tenant_id.clone(),
+                        });
+                    }
+                }
+            }
             if let Some(t) = self.storage.tenant_by_key_hash(&hash).await? {
+                if let Ok(mut cache) = self.tenant_keys.lock() {
+                    if cache.len() >= TENANT_KEY_CACHE_MAX {
+                        cache.clear();
+                    }
+                    cache.insert(hash, (t.id.clone(), now));
+                }
                 return Ok(Principal::Tenant { tenant_id: t.id });
             }
         } else if credential.starts_with("pse_") {

@@ -380,6 +380,31 @@ async fn pan_to_token_is_stable_per_tenant_and_v3_adds_details() {
     assert_eq!(r.body["cards"].as_array().unwrap().len(), 1);
 }
 
+/// Tenant API keys found once are remembered per node (one database round
+/// trip less per request): each key keeps resolving to its own tenant, and an
+/// unknown key is refused every time (it is never remembered).
+#[tokio::test]
+async fn remembered_tenant_keys_stay_per_key_and_unknown_keys_stay_refused() {
+    let app = TestApp::new().await;
+    app.issue_card().await;
+    let (_, other_key) = app.service.create_tenant("Other Bank").await.unwrap();
+    let last = if other_key.ends_with('x') { "y" } else { "x" };
+    let unknown = format!("{}{last}", &other_key[..other_key.len() - 1]);
+    for _ in 0..4 {
+        for (key, cards) in [(&app.tenant_key, 1), (&other_key, 0)] {
+            let r = app
+                .call(Method::GET, "/v2/cards", Some(key.as_str()), &[], None)
+                .await;
+            assert_eq!(r.status, StatusCode::OK);
+            assert_eq!(r.body["cards"].as_array().unwrap().len(), cards);
+        }
+        let r = app
+            .call(Method::GET, "/v2/cards", Some(unknown.as_str()), &[], None)
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+}
+
 #[tokio::test]
 async fn card_list_filters_and_issue_validation() {
     let app = TestApp::new().await;
