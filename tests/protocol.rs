@@ -346,6 +346,12 @@ fn debug_output_never_shows_secrets() {
         !shown.contains("4111") && !shown.contains("52, 49"),
         "{shown}"
     );
+    // Once used, the session also holds its expanded AES-GCM key: redacted too.
+    let shown = format!("{s:?} {s:#?}");
+    assert!(shown.contains("Gcm16([REDACTED])"), "{shown}");
+    for secret in [b64.as_str(), "5a5a", "90, 90"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
 }
 
 // ---------------------------------------------------------------- properties
