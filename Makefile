@@ -5,7 +5,8 @@
 #   make bench-quick    the same as a smoke run (few rounds, debug server build,
 #                       200 requests) -> target/bench-quick/performance.md
 #   make test           every test layer (scripts/test.sh)
-# bench and bench-quick first build the web and nodejs packages (pkg/, what the
+# bench and bench-quick first run scripts/setup.sh (installs whatever is missing,
+# idempotent), then build the web and nodejs packages (pkg/, what the
 # client benchmarks load) from the current source: scripts/build.sh web nodejs.
 # Options: make bench OUT=/tmp/perf writes elsewhere; BENCH_FLAGS="--no-server"
 # (or --server-only, --server-sqlite-only, --server-requests N, --server-concurrency N)
@@ -18,7 +19,7 @@ BENCH_FLAGS ?=
 NODE ?= node
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: bench bench-quick test pkg
+.PHONY: bench bench-quick test pkg setup
 
 bench: pkg
 	$(NODE) bench/report.mjs --out $(OUT) $(BENCH_FLAGS)
@@ -29,5 +30,8 @@ bench-quick: pkg
 test:
 	bash scripts/test.sh
 
-pkg:
+setup:
+	bash scripts/setup.sh
+
+pkg: setup
 	bash scripts/build.sh web nodejs

@@ -146,11 +146,8 @@ impl PublicKey {
     pub fn from_components(n: &[u8], e: &[u8]) -> Result<Self> {
         const INVALID: Error =
             Error::InvalidPublicKey("the modulus or exponent is not valid for RSA");
-        let strip = |x: &[u8]| -> Vec<u8> { x.iter().copied().skip_while(|&b| b == 0).collect() };
-        let (n, e) = (strip(n), strip(e));
-        let bits = n
-            .first()
-            .map_or(0, |&top| n.len() * 8 - top.leading_zeros() as usize);
+        let (n, e) = (strip_leading_zeros(n), strip_leading_zeros(e));
+        let bits = bit_length(&n);
         if bits < MIN_BITS {
             return Err(Error::WeakPublicKey { bits });
         }
@@ -173,9 +170,7 @@ impl PublicKey {
 
     /// Modulus size in bits.
     pub fn bits(&self) -> usize {
-        self.n
-            .first()
-            .map_or(0, |&top| self.n.len() * 8 - top.leading_zeros() as usize)
+        bit_length(&self.n)
     }
 
     /// Modulus size in bytes (the length of every ciphertext).
@@ -203,13 +198,19 @@ impl PublicKey {
 
     /// The public exponent, big-endian without leading zeros (a JWK's `e`).
     pub fn exponent_be(&self) -> Vec<u8> {
-        self.e
-            .to_be_bytes()
-            .iter()
-            .copied()
-            .skip_while(|&b| b == 0)
-            .collect()
+        strip_leading_zeros(&self.e.to_be_bytes())
     }
+}
+
+/// Big-endian bytes without their leading zero bytes.
+fn strip_leading_zeros(x: &[u8]) -> Vec<u8> {
+    x.iter().copied().skip_while(|&b| b == 0).collect()
+}
+
+/// Bit length of a big-endian number without leading zero bytes.
+fn bit_length(be: &[u8]) -> usize {
+    be.first()
+        .map_or(0, |&top| be.len() * 8 - top.leading_zeros() as usize)
 }
 
 /// Finds the one PEM block and returns (label, base64 body). Tolerates

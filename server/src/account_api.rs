@@ -228,7 +228,6 @@ async fn cancel(
     State(s): State<AppState>,
     h: HeaderMap,
     ClientIp(c): ClientIp,
-
     Path((u, o)): Path<(String, String)>,
 ) -> Response {
     run(s, h, c, Call::Cancel(u, o), Bytes::new()).await
@@ -246,7 +245,6 @@ async fn create(
     State(s): State<AppState>,
     h: HeaderMap,
     ClientIp(c): ClientIp,
-
     Path(u): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -262,7 +260,6 @@ async fn list(
     State(s): State<AppState>,
     h: HeaderMap,
     ClientIp(c): ClientIp,
-
     Path(u): Path<String>,
 ) -> Response {
     run(s, h, c, Call::List(u), Bytes::new()).await
@@ -277,7 +274,6 @@ async fn expiries(
     State(s): State<AppState>,
     h: HeaderMap,
     ClientIp(c): ClientIp,
-
     Path(u): Path<String>,
 ) -> Response {
     run(s, h, c, Call::Expiries(u), Bytes::new()).await
@@ -291,7 +287,6 @@ async fn get_one(
     State(s): State<AppState>,
     h: HeaderMap,
     ClientIp(c): ClientIp,
-
     Path((u, p)): Path<(String, String)>,
 ) -> Response {
     run(s, h, c, Call::Get(u, p), Bytes::new()).await
@@ -307,7 +302,6 @@ async fn update(
     State(s): State<AppState>,
     h: HeaderMap,
     ClientIp(c): ClientIp,
-
     Path((u, p)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
@@ -322,7 +316,6 @@ async fn remove(
     State(s): State<AppState>,
     h: HeaderMap,
     ClientIp(c): ClientIp,
-
     Path((u, p)): Path<(String, String)>,
 ) -> Response {
     run(s, h, c, Call::Delete(u, p), Bytes::new()).await
@@ -339,7 +332,6 @@ async fn reverify(
     State(s): State<AppState>,
     h: HeaderMap,
     ClientIp(c): ClientIp,
-
     Path((u, p)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
