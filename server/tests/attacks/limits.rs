@@ -1,0 +1,4 @@
+//! Attacks: limits.
+#![allow(unused_imports)]
+
+use crate::harness::*;

@@ -1,0 +1,4 @@
+//! Attacks: ops.
+#![allow(unused_imports)]
+
+use crate::harness::*;

@@ -1,0 +1,4 @@
+//! Attacks: paythru_pin.
+#![allow(unused_imports)]
+
+use crate::harness::*;
