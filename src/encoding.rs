@@ -31,6 +31,22 @@ pub fn decode(input: &str, field: &'static str) -> Result<Zeroizing<Vec<u8>>> {
         .map_err(|_| Error::InvalidBase64(field))
 }
 
+/// Decodes canonical padded standard base64 and nothing else: no
+/// whitespace, no missing or extra padding, no URL-safe alphabet, no
+/// non-zero trailing bits. Every byte string has exactly one accepted text,
+/// so the text can serve as an identity (what a server keys replay records
+/// or caches by). Used for `Session-Id` headers.
+pub fn decode_canonical(input: &str, field: &'static str) -> Result<Zeroizing<Vec<u8>>> {
+    let decoded = Base64::decode_vec(input)
+        .map(Zeroizing::new)
+        .map_err(|_| Error::InvalidBase64(field))?;
+    // base64ct is strict already; the round trip makes the rule explicit.
+    if Base64::encode_string(&decoded) != input {
+        return Err(Error::InvalidBase64(field));
+    }
+    Ok(decoded)
+}
+
 /// Encodes as padded standard base64.
 pub fn encode(bytes: &[u8]) -> String {
     Base64::encode_string(bytes)
@@ -71,6 +87,33 @@ mod tests {
             "AAECAw===",
         ] {
             assert_eq!(decode(bad, "iv"), Err(Error::InvalidBase64("iv")), "{bad}");
+        }
+    }
+
+    #[test]
+    fn canonical_accepts_one_text_per_value() {
+        assert_eq!(
+            &decode_canonical("AAECAw==", "x").unwrap()[..],
+            &[0, 1, 2, 3]
+        );
+        for bad in [
+            "AAECAw",
+            "AAECAw=",
+            " AAECAw==",
+            "AAECAw==\n",
+            "AAEC\r\nAw==",
+            "AAEC Aw==",
+            "AAECAx==",
+            "AAECAw===",
+            "AA-_",
+            "\tAAECAw==",
+            "AAECAw==\0",
+        ] {
+            assert_eq!(
+                decode_canonical(bad, "sid"),
+                Err(Error::InvalidBase64("sid")),
+                "{bad:?}"
+            );
         }
     }
 

@@ -20,6 +20,7 @@ use crate::account::{
 use crate::api::{AppState, ClientIp, OwnErrorBody};
 use crate::error::Error;
 use crate::service::Principal;
+use crate::sessions::SessionIdHeader;
 
 fn error_response(e: &AccountError) -> Response {
     let body = json!({"error": {"code": e.code, "message": e.message, "detail": e.detail}});
@@ -73,29 +74,26 @@ async fn context(state: &AppState, headers: &HeaderMap, client: &str) -> Result<
         }
         Err(e) => return Err(e.into()),
     };
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let key = if let Some(sid) = headers.get("session-id") {
-        let sid = sid
-            .to_str()
-            .map_err(|_| Failure::Api(account::UNDECRYPTABLE))?;
-        // A bad or replayed session id is one opaque 911, as everywhere.
-        match state
-            .service
-            .open_session(Version::V2, sid, header("key-id"))
-            .await
-        {
-            Ok(s) => SessionKey::from_bytes(s.key().expose_bytes())
-                .map_err(|_| Failure::Internal(Error::Crypto("session key")))?,
-            Err(Error::InvalidSession) => return Err(account::UNDECRYPTABLE.into()),
-            Err(e) => return Err(e.into()),
+    let principal = Principal::Tenant { tenant_id: tenant };
+    let key = match SessionIdHeader::from_headers(headers) {
+        Ok(Some(sid)) => {
+            let grant = state.service.grant_tenant(&principal, Version::V2).await?;
+            // A bad or replayed session id is one opaque 911, as everywhere.
+            match state.service.open_session(&grant, &sid).await {
+                Ok(s) => SessionKey::from_bytes(s.key().expose_bytes())
+                    .map_err(|_| Failure::Internal(Error::Crypto("session key")))?,
+                Err(Error::InvalidSession) => return Err(account::UNDECRYPTABLE.into()),
+                Err(e) => return Err(e.into()),
+            }
         }
-    } else {
-        state
+        Ok(None) => state
             .service
-            .tenant_data_key(&tenant)
+            .tenant_data_key(principal.tenant_id())
             .await?
-            .ok_or(Failure::Api(UNAUTHORIZED))?
+            .ok_or(Failure::Api(UNAUTHORIZED))?,
+        Err(_) => return Err(account::UNDECRYPTABLE.into()),
     };
+    let tenant = principal.tenant_id().to_owned();
     Ok(Ctx { tenant, key })
 }
 

@@ -31,6 +31,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::Error;
 use crate::service::{base64url, rfc3339, CardSummary, IssueCard, Principal, Scope, Service};
+use crate::sessions::SessionIdHeader;
 use crate::storage::CardFilter;
 use crate::telemetry::Metrics;
 
@@ -348,9 +349,11 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
-/// The session opened from `Session-Id` (and optional `Key-Id`), for the
-/// protocol version of the path (`/v1/`, `/v2/`, `/v3/`).
-pub struct SessionCtx(pub Session);
+/// The `Session-Id` (and optional `Key-Id`) headers, parsed strictly but
+/// not decrypted, and the protocol version of the path (`/v1/`, `/v2/`,
+/// `/v3/`). Handlers open it with [`Service::open_session`] only after a
+/// grant (see [`crate::sessions`]).
+pub struct SessionId(pub SessionIdHeader, pub Version);
 
 fn path_version(path: &str) -> Version {
     if path.starts_with("/v1/") {
@@ -362,30 +365,12 @@ fn path_version(path: &str) -> Version {
     }
 }
 
-impl FromRequestParts<AppState> for SessionCtx {
+impl<S: Send + Sync> FromRequestParts<S> for SessionId {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let version = path_version(parts.uri.path());
-        let header = |name: &str| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let session_id = header("session-id")
-            .filter(|s| s.len() <= 4096)
-            .ok_or(Error::InvalidSession)?;
-        let key_id = header("key-id");
-        let session = state
-            .service
-            .open_session(version, &session_id, key_id.as_deref())
-            .await?;
-        Ok(SessionCtx(session))
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let header = SessionIdHeader::required(&parts.headers)?;
+        Ok(SessionId(header, path_version(parts.uri.path())))
     }
 }
 
@@ -447,7 +432,8 @@ fn open_pin(session: &Session, v: &Encrypted) -> Result<Pin, ApiError> {
 pub struct PublicKeyResponse {
     /// Send as `Key-Id` (optional) with session ids made for this key.
     pub key_id: String,
-    /// `RSA-OAEP-SHA1` (V2/V3) — the same key serves `RSAES-PKCS1-v1_5` for V1.
+    /// `RSA-OAEP-SHA1` (`/v2/public-key`: V2/V3 session ids and card
+    /// captures) or `RSAES-PKCS1-v1_5` (`/v1/public-key`: V1 session ids).
     pub algorithm: String,
     /// SPKI PEM.
     pub public_key: String,
@@ -724,17 +710,46 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 #[utoipa::path(get, path = "/v2/public-key", tag = "keys",
     responses((status = 200, body = PublicKeyResponse)))]
 async fn public_key(State(state): State<AppState>) -> ApiResult<PublicKeyResponse> {
+    public_key_of(&state, crate::keys::Purpose::Session)
+}
+
+/// The V1 key (PKCS#1 v1.5) is a key pair of its own, created when the
+/// first tenant enables V1: a PKCS#1 v1.5 oracle must never sit on the key
+/// that opens V2/V3 session ids.
+#[utoipa::path(get, path = "/v1/public-key", tag = "keys",
+    responses((status = 200, body = PublicKeyResponse), (status = 404, body = ErrorEnvelope)))]
+async fn public_key_v1(State(state): State<AppState>) -> ApiResult<PublicKeyResponse> {
+    // Enabled by the CLI in another process: reload (at most once a second).
+    let present = state.service.has_v1_key()
+        || (state.service.reload_keys_if_stale().await? && state.service.has_v1_key());
+    if !present {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "V1_NOT_ENABLED",
+            "no tenant has enabled V1 on this server",
+        ));
+    }
+    public_key_of(&state, crate::keys::Purpose::V1)
+}
+
+fn public_key_of(state: &AppState, purpose: crate::keys::Purpose) -> ApiResult<PublicKeyResponse> {
     let ring = state.service.keyring();
-    let key = ring.active()?;
+    let key = ring.active(purpose)?;
+    let v1 = purpose == crate::keys::Purpose::V1;
     Ok(Json(PublicKeyResponse {
         key_id: key.key_id.clone(),
-        algorithm: "RSA-OAEP-SHA1".into(),
+        algorithm: if v1 {
+            "RSAES-PKCS1-v1_5"
+        } else {
+            "RSA-OAEP-SHA1"
+        }
+        .into(),
         public_key: key.public_pem(),
         jwk: Jwk {
             kty: "RSA".into(),
             n: base64url(&key.public.modulus_be()),
             e: base64url(&key.public.exponent_be()),
-            alg: "RSA-OAEP".into(),
+            alg: if v1 { "RSA1_5" } else { "RSA-OAEP" }.into(),
             kid: key.key_id.clone(),
             use_: "enc".into(),
         },
@@ -749,9 +764,14 @@ async fn get_pan(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(token): Path<String>,
-    SessionCtx(s): SessionCtx,
+    SessionId(sid, version): SessionId,
 ) -> ApiResult<PanResponse> {
-    let card = state.service.card_secrets(&p, &token, Scope::Pan).await?;
+    let grant = state
+        .service
+        .grant_card(&p, version, &token, Scope::Pan)
+        .await?;
+    let s = state.service.open_session(&grant, &sid).await?;
+    let card = state.service.card_secrets(&grant)?;
     Ok(Json(PanResponse {
         pan: seal(&s, &card.pan)?,
         token,
@@ -767,9 +787,14 @@ async fn get_cvv2(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(token): Path<String>,
-    SessionCtx(s): SessionCtx,
+    SessionId(sid, version): SessionId,
 ) -> ApiResult<Cvv2Response> {
-    let cvv2 = state.service.cvv2(&p, &token, Scope::Cvv2).await?;
+    let grant = state
+        .service
+        .grant_card(&p, version, &token, Scope::Cvv2)
+        .await?;
+    let s = state.service.open_session(&grant, &sid).await?;
+    let cvv2 = state.service.cvv2(&grant).await?;
     Ok(Json(Cvv2Response {
         cvv2: seal(&s, &cvv2)?,
         token,
@@ -782,13 +807,15 @@ async fn reveal(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(token): Path<String>,
-    SessionCtx(s): SessionCtx,
+    SessionId(sid, version): SessionId,
 ) -> ApiResult<RevealResponse> {
-    let card = state
+    let grant = state
         .service
-        .card_secrets(&p, &token, Scope::Reveal)
+        .grant_card(&p, version, &token, Scope::Reveal)
         .await?;
-    let cvv2 = state.service.cvv2(&p, &token, Scope::Reveal).await?;
+    let s = state.service.open_session(&grant, &sid).await?;
+    let card = state.service.card_secrets(&grant)?;
+    let cvv2 = state.service.cvv2(&grant).await?;
     Ok(Json(RevealResponse {
         pan: seal(&s, &card.pan)?,
         cvv2: seal(&s, &cvv2)?,
@@ -805,9 +832,17 @@ async fn get_pin(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(token): Path<String>,
-    SessionCtx(s): SessionCtx,
+    SessionId(sid, version): SessionId,
 ) -> ApiResult<PinResponse> {
-    let pin = state.service.get_pin(&p, &token).await?;
+    let grant = state
+        .service
+        .grant_card(&p, version, &token, Scope::PinRead)
+        .await?;
+    if grant.card().pin_blocked {
+        return Err(Error::PinBlocked.into());
+    }
+    let s = state.service.open_session(&grant, &sid).await?;
+    let pin = state.service.get_pin(&grant)?;
     let encrypted = s
         .encrypt_pin(&pin)
         .map_err(|_| Error::Crypto("response encryption failed"))?;
@@ -824,11 +859,16 @@ async fn set_pin(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(token): Path<String>,
-    SessionCtx(s): SessionCtx,
+    SessionId(sid, version): SessionId,
     JsonBody(body): JsonBody<PinBlockBody>,
 ) -> ApiResult<SetPinResponse> {
+    let grant = state
+        .service
+        .grant_card(&p, version, &token, Scope::PinWrite)
+        .await?;
+    let s = state.service.open_session(&grant, &sid).await?;
     let pin = open_pin(&s, &body.pin_block)?;
-    state.service.set_pin(&p, &token, &pin).await?;
+    state.service.set_pin(&grant, &pin).await?;
     Ok(Json(SetPinResponse {
         token,
         pin_set: true,
@@ -842,11 +882,19 @@ async fn verify_pin(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(token): Path<String>,
-    SessionCtx(s): SessionCtx,
+    SessionId(sid, version): SessionId,
     JsonBody(body): JsonBody<PinBlockBody>,
 ) -> ApiResult<PinVerifyResponse> {
+    let grant = state
+        .service
+        .grant_card(&p, version, &token, Scope::PinVerify)
+        .await?;
+    if grant.card().pin_blocked {
+        return Err(Error::PinBlocked.into());
+    }
+    let s = state.service.open_session(&grant, &sid).await?;
     let pin = open_pin(&s, &body.pin_block)?;
-    let v = state.service.verify_pin(&p, &token, &pin).await?;
+    let v = state.service.verify_pin(&grant, &pin).await?;
     Ok(Json(PinVerifyResponse {
         verified: v.verified,
         tries_remaining: v.tries_remaining,
@@ -859,14 +907,16 @@ async fn verify_pin(
 async fn verify_pin_by_pan(
     State(state): State<AppState>,
     Auth(p): Auth,
-    SessionCtx(s): SessionCtx,
+    SessionId(sid, version): SessionId,
     JsonBody(body): JsonBody<PanPinBody>,
 ) -> ApiResult<PinVerifyResponse> {
+    let grant = state.service.grant_tenant(&p, version).await?;
+    let s = state.service.open_session(&grant, &sid).await?;
     let pan = open_text(&s, &body.pan)?;
     let pin = open_pin(&s, &body.pin_block)?;
     let v = state
         .service
-        .verify_pin_by_pan(&p, pan.expose_secret(), &pin)
+        .verify_pin_by_pan(&grant, pan.expose_secret(), &pin)
         .await?;
     Ok(Json(PinVerifyResponse {
         verified: v.verified,
@@ -890,13 +940,18 @@ async fn verify_cvv2(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(token): Path<String>,
-    SessionCtx(s): SessionCtx,
+    SessionId(sid, version): SessionId,
     JsonBody(body): JsonBody<Cvv2Body>,
 ) -> ApiResult<Cvv2VerifyResponse> {
+    let grant = state
+        .service
+        .grant_card(&p, version, &token, Scope::Cvv2Verify)
+        .await?;
+    let s = state.service.open_session(&grant, &sid).await?;
     let cvv2 = open_text(&s, &body.cvv2)?;
     let verified = state
         .service
-        .verify_cvv2(&p, &token, cvv2.expose_secret())
+        .verify_cvv2(&grant, cvv2.expose_secret())
         .await?;
     Ok(Json(Cvv2VerifyResponse { verified }))
 }
@@ -906,14 +961,16 @@ async fn verify_cvv2(
 async fn verify_cvv2_by_pan(
     State(state): State<AppState>,
     Auth(p): Auth,
-    SessionCtx(s): SessionCtx,
+    SessionId(sid, version): SessionId,
     JsonBody(body): JsonBody<PanCvv2Body>,
 ) -> ApiResult<Cvv2VerifyResponse> {
+    let grant = state.service.grant_tenant(&p, version).await?;
+    let s = state.service.open_session(&grant, &sid).await?;
     let pan = open_text(&s, &body.pan)?;
     let cvv2 = open_text(&s, &body.cvv2)?;
     let verified = state
         .service
-        .verify_cvv2_by_pan(&p, pan.expose_secret(), cvv2.expose_secret())
+        .verify_cvv2_by_pan(&grant, pan.expose_secret(), cvv2.expose_secret())
         .await?;
     Ok(Json(Cvv2VerifyResponse { verified }))
 }
@@ -924,12 +981,14 @@ async fn verify_cvv2_by_pan(
 async fn pan_to_token(
     State(state): State<AppState>,
     Auth(p): Auth,
-    SessionCtx(s): SessionCtx,
+    SessionId(sid, version): SessionId,
     JsonBody(body): JsonBody<TokenBody>,
 ) -> ApiResult<TokenResponse> {
-    let v3 = s.version() == Version::V3;
+    let grant = state.service.grant_tenant(&p, version).await?;
+    let s = state.service.open_session(&grant, &sid).await?;
+    let v3 = version == Version::V3;
     let pan = open_text(&s, &body.pan)?;
-    let card = state.service.tokenize(&p, pan.expose_secret()).await?;
+    let card = state.service.tokenize(&grant, pan.expose_secret()).await?;
     let token = card.token.clone();
     let details = v3.then(|| CardDto {
         token: None,
@@ -1006,8 +1065,12 @@ async fn healthz() -> &'static str {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "database and keys ready"), (status = 503, body = ErrorEnvelope)))]
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    let ready =
-        state.service.storage().ping().await.is_ok() && state.service.keyring().active().is_ok();
+    let ready = state.service.storage().ping().await.is_ok()
+        && state
+            .service
+            .keyring()
+            .active(crate::keys::Purpose::Session)
+            .is_ok();
     if ready {
         Ok("ready")
     } else {
@@ -1052,6 +1115,7 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
     ),
     paths(
         public_key,
+        public_key_v1,
         get_pan,
         get_cvv2,
         reveal,
@@ -1101,6 +1165,14 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route(
             "/v2/public-key",
             get(public_key).layer(
+                tower_http::cors::CorsLayer::new()
+                    .allow_origin(tower_http::cors::Any)
+                    .allow_methods([axum::http::Method::GET]),
+            ),
+        )
+        .route(
+            "/v1/public-key",
+            get(public_key_v1).layer(
                 tower_http::cors::CorsLayer::new()
                     .allow_origin(tower_http::cors::Any)
                     .allow_methods([axum::http::Method::GET]),

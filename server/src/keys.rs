@@ -1,24 +1,62 @@
 //! The issuer's RSA key pairs: created on first start, private keys sealed
-//! by the vault, rotation keeping the previous key decrypting until retired.
+//! by the vault, one set per [`Purpose`], rotation keeping the previous key
+//! decrypting for an overlap window, revocation, enforced expiry.
 //!
 //! Session ids are unwrapped with AWS-LC (constant-time RSA), never with the
 //! RustCrypto `rsa` crate (RUSTSEC-2023-0071). Every way a session id can be
-//! bad gives the same [`Error::InvalidSession`].
+//! bad gives the same [`Error::InvalidSession`]. V1 (PKCS#1 v1.5) session
+//! ids use keys of their own and implicit rejection: a bad padding unwraps
+//! to a synthetic key instead of failing, so there is no padding oracle.
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rsa::{
     KeySize, OaepPrivateDecryptingKey, Pkcs1PrivateDecryptingKey, PrivateDecryptingKey,
     OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256,
 };
-use paysecure_wasm::{PublicKey, SessionKey, Version};
+use paysecure_wasm::{PublicKey, SessionKey};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::storage::{RsaKeyRow, Storage};
 use crate::vault::{Binding, Vault};
 
-/// How long a key is published as valid (informational `expiresAt`).
+/// What a key pair is for. Keys are never shared between purposes: a
+/// PKCS#1 v1.5 decryption oracle on a key lets an attacker invert RSA on it
+/// (Bleichenbacher), which would open every OAEP session id made for the
+/// same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// V2/V3 session ids (RSA-OAEP SHA-1) and JWE card captures
+    /// (RSA-OAEP-256). Published at `/v2/public-key`.
+    Session,
+    /// V1 session ids (RSAES-PKCS1-v1_5). Created when the first tenant
+    /// enables V1; published at `/v1/public-key`.
+    V1,
+}
+
+impl Purpose {
+    /// The name stored in `rsa_keys.purpose`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Session => "session",
+            Purpose::V1 => "v1",
+        }
+    }
+
+    fn of(name: &str) -> Option<Self> {
+        [Purpose::Session, Purpose::V1]
+            .into_iter()
+            .find(|p| p.as_str() == name)
+    }
+}
+
+/// How long a key decrypts: it is published with this `expiresAt`, and no
+/// session id opens with it afterwards. Housekeeping rotates the active key
+/// [`ROTATION_OVERLAP_SECS`] before it expires.
 pub const KEY_LIFETIME_SECS: i64 = 365 * 24 * 3600;
+/// How long a rotated-out key keeps decrypting (clients holding the old
+/// public key finish their sessions), at most until its own expiry.
+pub const ROTATION_OVERLAP_SECS: i64 = 24 * 3600;
 
 fn binding(key_id: &str) -> Binding<'_> {
     Binding {
@@ -32,6 +70,8 @@ fn binding(key_id: &str) -> Binding<'_> {
 pub struct LoadedKey {
     /// Key id.
     pub key_id: String,
+    /// What the key is for.
+    pub purpose: Purpose,
     /// `active` or `previous`.
     pub status: String,
     /// SPKI DER.
@@ -69,8 +109,10 @@ impl LoadedKey {
             .map_err(|_| Error::Crypto("RSA key unusable"))?;
         let public = PublicKey::from_der(&row.public_spki)
             .map_err(|_| Error::Crypto("stored public key is invalid"))?;
+        let purpose = Purpose::of(&row.purpose).ok_or(Error::Crypto("unknown key purpose"))?;
         Ok(LoadedKey {
             key_id: row.key_id.clone(),
+            purpose,
             status: row.status.clone(),
             public_spki: row.public_spki.clone(),
             public,
@@ -93,40 +135,74 @@ impl LoadedKey {
         pem
     }
 
-    /// RSA decryption of a session id's bytes, for `version`'s padding.
-    fn decrypt(&self, ciphertext: &[u8], version: Version) -> Option<Zeroizing<Vec<u8>>> {
+    /// RSA-OAEP (SHA-1) decryption of a V2/V3 session id.
+    fn decrypt_oaep(&self, ciphertext: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         let mut out = Zeroizing::new(vec![0u8; self.oaep.key_size_bytes()]);
-        let len = match version {
-            Version::V1 => self.pkcs1.decrypt(ciphertext, &mut out).ok()?.len(),
-            Version::V2 | Version::V3 => self
-                .oaep
-                .decrypt(&OAEP_SHA1_MGF1SHA1, ciphertext, &mut out, None)
-                .ok()?
-                .len(),
-        };
+        let len = self
+            .oaep
+            .decrypt(&OAEP_SHA1_MGF1SHA1, ciphertext, &mut out, None)
+            .ok()?
+            .len();
         out.truncate(len);
         Some(out)
     }
+
+    /// PKCS#1 v1.5 decryption of a V1 session id to a session key, with
+    /// implicit rejection: a ciphertext that does not decrypt to a session
+    /// key (bad padding, or a plaintext that is no key) gives a synthetic
+    /// AES-256 key derived from the ciphertext instead. Both are always
+    /// computed. The flag (whether the key is real) stays inside the ring.
+    fn decrypt_v1(&self, ciphertext: &[u8], vault: &Vault) -> Result<(SessionKey, bool)> {
+        let synthetic = vault.implicit_rejection(&self.key_id, ciphertext);
+        let synthetic = SessionKey::from_bytes(&synthetic[..32])
+            .map_err(|_| Error::Crypto("implicit rejection key"))?;
+        let mut out = Zeroizing::new(vec![0u8; self.pkcs1.key_size_bytes()]);
+        let real = self
+            .pkcs1
+            .decrypt(ciphertext, &mut out)
+            .ok()
+            .and_then(|plain| SessionKey::from_session_id_plaintext(plain).ok());
+        Ok(match real {
+            Some(key) => (key, true),
+            None => (synthetic, false),
+        })
+    }
 }
 
-/// The keys that decrypt session ids: the active one first.
+/// The keys that decrypt: per purpose, the active one first.
 #[derive(Debug)]
 pub struct KeyRing {
     keys: Vec<LoadedKey>,
 }
 
 impl KeyRing {
-    /// Loads the usable keys, creating the first key pair if there is none.
-    pub async fn load_or_create(storage: &Storage, vault: &Vault, now: i64) -> Result<Self> {
-        let mut rows = storage.usable_rsa_keys().await?;
-        if !rows.iter().any(|r| r.status == "active") {
-            let row = generate(vault, now)?;
-            match storage.rotate_in_rsa_key(&row, now).await {
-                // Another node created the first key at the same moment.
-                Ok(()) | Err(crate::storage::StorageError::Duplicate) => {}
-                Err(e) => return Err(e.into()),
+    /// Loads the usable keys, creating the first session key pair if there
+    /// is none (and the first V1 key pair if `with_v1` and there is none).
+    pub async fn load_or_create(
+        storage: &Storage,
+        vault: &Vault,
+        now: i64,
+        with_v1: bool,
+    ) -> Result<Self> {
+        let mut rows = storage.usable_rsa_keys(now).await?;
+        let wanted = [(Purpose::Session, true), (Purpose::V1, with_v1)];
+        let mut created = false;
+        for (purpose, needed) in wanted {
+            let has = rows
+                .iter()
+                .any(|r| r.status == "active" && r.purpose == purpose.as_str());
+            if needed && !has {
+                let row = generate(vault, purpose, now)?;
+                match storage.rotate_in_rsa_key(&row, now, now).await {
+                    // Another node created the key at the same moment.
+                    Ok(()) | Err(crate::storage::StorageError::Duplicate) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                created = true;
             }
-            rows = storage.usable_rsa_keys().await?;
+        }
+        if created {
+            rows = storage.usable_rsa_keys(now).await?;
         }
         let keys = rows
             .iter()
@@ -135,9 +211,17 @@ impl KeyRing {
         Ok(KeyRing { keys })
     }
 
-    /// The key new sessions should use.
-    pub fn active(&self) -> Result<&LoadedKey> {
-        self.keys.first().ok_or(Error::Crypto("no active RSA key"))
+    /// The key new sessions of `purpose` should use.
+    pub fn active(&self, purpose: Purpose) -> Result<&LoadedKey> {
+        self.keys
+            .iter()
+            .find(|k| k.purpose == purpose && k.status == "active")
+            .ok_or(Error::Crypto("no active RSA key"))
+    }
+
+    /// Whether there is an active key for `purpose`.
+    pub fn has_active(&self, purpose: Purpose) -> bool {
+        self.active(purpose).is_ok()
     }
 
     /// All usable keys, active first.
@@ -145,16 +229,37 @@ impl KeyRing {
         &self.keys
     }
 
+    /// Whether a usable key has this id.
+    pub fn knows(&self, key_id: &str) -> bool {
+        self.keys.iter().any(|k| k.key_id == key_id)
+    }
+
+    fn candidates<'a>(
+        &'a self,
+        purpose: Purpose,
+        key_id: Option<&'a str>,
+        ciphertext_len: usize,
+    ) -> impl Iterator<Item = &'a LoadedKey> + 'a {
+        self.keys.iter().filter(move |k| {
+            k.purpose == purpose
+                && key_id.is_none_or(|id| id == k.key_id)
+                && k.oaep.key_size_bytes() == ciphertext_len
+        })
+    }
+
     /// Unwraps the content key of a captured card's JWE (`RSA-OAEP-256`)
-    /// with the usable key named `kid`. `None` if there is no such usable
-    /// key (unknown or retired); `Some(Err)` if it does not decrypt to a
-    /// 256-bit key, one opaque error.
+    /// with the usable session key named `kid`. `None` if there is no such
+    /// usable key (unknown, retired, revoked or expired); `Some(Err)` if it
+    /// does not decrypt to a 256-bit key, one opaque error.
     pub fn unwrap_content_key(
         &self,
         kid: &str,
         encrypted_key: &[u8],
     ) -> Option<Result<SessionKey>> {
-        let key = self.keys.iter().find(|k| k.key_id == kid)?;
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.key_id == kid && k.purpose == Purpose::Session)?;
         let mut out = Zeroizing::new(vec![0u8; key.oaep.key_size_bytes()]);
         let opened = key
             .oaep
@@ -165,26 +270,16 @@ impl KeyRing {
         Some(opened.ok_or(Error::UndecryptableValue))
     }
 
-    /// Unwraps a session id to its session key. With `key_id`, only that key
-    /// is tried; otherwise the active key, then the previous one. Returns the
-    /// session key and the id of the key that opened it.
-    pub fn unwrap_session_id(
+    /// Unwraps a V2/V3 session id (its bytes) to its session key with the
+    /// session keys (only `key_id` when given; else the active key, then
+    /// the previous one). Returns the key and the id of the RSA key.
+    pub fn unwrap_oaep(
         &self,
-        session_id: &str,
+        ciphertext: &[u8],
         key_id: Option<&str>,
-        version: Version,
     ) -> Result<(SessionKey, String)> {
-        let ciphertext = paysecure_wasm::encoding::decode(session_id, "session id")
-            .map_err(|_| Error::InvalidSession)?;
-        let candidates = self
-            .keys
-            .iter()
-            .filter(|k| key_id.is_none_or(|id| id == k.key_id));
-        for key in candidates {
-            if ciphertext.len() != key.oaep.key_size_bytes() {
-                continue;
-            }
-            if let Some(plain) = key.decrypt(&ciphertext, version) {
+        for key in self.candidates(Purpose::Session, key_id, ciphertext.len()) {
+            if let Some(plain) = key.decrypt_oaep(ciphertext) {
                 if let Ok(session_key) = SessionKey::from_session_id_plaintext(&plain) {
                     return Ok((session_key, key.key_id.clone()));
                 }
@@ -192,10 +287,33 @@ impl KeyRing {
         }
         Err(Error::InvalidSession)
     }
+
+    /// Unwraps a V1 session id with the V1 keys (only `key_id` when given).
+    /// Every candidate key is tried (the work does not depend on which one
+    /// decrypts); the first real key wins, else the first key's synthetic
+    /// key. Fails only when no V1 key has this id and length: public facts.
+    pub fn unwrap_v1(
+        &self,
+        ciphertext: &[u8],
+        key_id: Option<&str>,
+        vault: &Vault,
+    ) -> Result<(SessionKey, String)> {
+        let mut first: Option<(SessionKey, String)> = None;
+        let mut real: Option<(SessionKey, String)> = None;
+        for key in self.candidates(Purpose::V1, key_id, ciphertext.len()) {
+            let (opened, is_real) = key.decrypt_v1(ciphertext, vault)?;
+            if real.is_none() && is_real {
+                real = Some((opened, key.key_id.clone()));
+            } else if first.is_none() {
+                first = Some((opened, key.key_id.clone()));
+            }
+        }
+        real.or(first).ok_or(Error::InvalidSession)
+    }
 }
 
-/// Makes a new RSA-2048 key pair row (private key sealed).
-pub fn generate(vault: &Vault, now: i64) -> Result<RsaKeyRow> {
+/// Makes a new RSA-2048 key pair row for `purpose` (private key sealed).
+pub fn generate(vault: &Vault, purpose: Purpose, now: i64) -> Result<RsaKeyRow> {
     let private = PrivateDecryptingKey::generate(KeySize::Rsa2048)
         .map_err(|_| Error::Crypto("RSA key generation failed"))?;
     let pkcs8 = AsDer::<Pkcs8V1Der>::as_der(&private)
@@ -208,20 +326,51 @@ pub fn generate(vault: &Vault, now: i64) -> Result<RsaKeyRow> {
     let private_sealed = vault.seal(binding(&key_id), pkcs8.as_ref())?;
     Ok(RsaKeyRow {
         key_id,
+        purpose: purpose.as_str().to_owned(),
         status: "active".into(),
         public_spki: spki.as_ref().to_vec(),
         private_sealed,
         created_at: now,
         expires_at: now + KEY_LIFETIME_SECS,
+        revoked_at: None,
     })
 }
 
-/// Rotates: a new active key; the old active key keeps decrypting as
-/// `previous`; the key before it retires. Returns the new key id.
-pub async fn rotate(storage: &Storage, vault: &Vault, now: i64) -> Result<String> {
-    let row = generate(vault, now)?;
-    storage.rotate_in_rsa_key(&row, now).await?;
+/// Rotates `purpose`: a new active key; the old active key keeps
+/// decrypting as `previous` for [`ROTATION_OVERLAP_SECS`]; the key before it
+/// retires. Returns the new key id.
+pub async fn rotate(
+    storage: &Storage,
+    vault: &Vault,
+    purpose: Purpose,
+    now: i64,
+) -> Result<String> {
+    let row = generate(vault, purpose, now)?;
+    storage
+        .rotate_in_rsa_key(&row, now, now + ROTATION_OVERLAP_SECS)
+        .await?;
     Ok(row.key_id)
+}
+
+/// Revokes a key at once (assumed compromised): it never decrypts again; if
+/// it was active, a new key of its purpose replaces it with no overlap.
+/// `None` if there is no such usable key.
+pub async fn revoke(
+    storage: &Storage,
+    vault: &Vault,
+    key_id: &str,
+    now: i64,
+) -> Result<Option<Purpose>> {
+    // Generated up front (the storage transaction cannot call back into
+    // fallible key generation); unused if the key was not active.
+    let mut spare = std::collections::HashMap::new();
+    for p in [Purpose::Session, Purpose::V1] {
+        spare.insert(p.as_str(), generate(vault, p, now)?);
+    }
+    let revoked = storage
+        .revoke_rsa_key(key_id, |purpose| spare.remove(purpose), now)
+        .await?;
+    Ok(revoked.as_deref().and_then(Purpose::of))
 }
 
 pub(crate) fn hex_lower(bytes: &[u8]) -> String {

@@ -28,6 +28,7 @@ pub mod ni_api;
 pub mod paythru;
 pub mod ratelimit;
 pub mod service;
+pub mod sessions;
 pub mod storage;
 pub mod telemetry;
 pub mod token_api;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use paysecure_server::keys::Purpose;
 use paysecure_server::service::rfc3339;
 use paysecure_server::storage::{Storage, StorageOptions};
 use paysecure_server::telemetry::{self, Metrics};
@@ -144,6 +145,16 @@ enum TenantCommand {
         #[arg(action = clap::ArgAction::Set)]
         allow: bool,
     },
+    /// Enable (or disable, the default) V1 for a tenant: RSAES-PKCS1-v1_5
+    /// session ids (on a key pair of their own, /v1/public-key) and AES-CBC
+    /// values with no integrity protection. Legacy clients only.
+    AllowV1 {
+        /// Tenant id (`ten_...`).
+        tenant: String,
+        /// `true` or `false`.
+        #[arg(action = clap::ArgAction::Set)]
+        allow: bool,
+    },
     /// Make (or replace) the tenant's data key for the account API's
     /// encrypted bodies sent without a Session-Id; printed once (base64).
     DataKey {
@@ -161,8 +172,19 @@ enum TenantCommand {
 enum KeysCommand {
     /// List the key pairs.
     List,
-    /// Make a new active key; the current one keeps decrypting as `previous`.
-    Rotate,
+    /// Make a new active key; the current one keeps decrypting as
+    /// `previous` for 24 hours (at most until it expires).
+    Rotate {
+        /// Rotate the V1 (PKCS#1 v1.5) key pair instead of the session one.
+        #[arg(long)]
+        v1: bool,
+    },
+    /// Revoke a key at once (compromised): it decrypts nothing from now
+    /// on; an active key is replaced by a new one, with no overlap.
+    Revoke {
+        /// Key id (`rsa-...`).
+        key_id: String,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -338,6 +360,20 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Tenant {
+            command: TenantCommand::AllowV1 { tenant, allow },
+        } => {
+            let service = open(&cli, ServiceConfig::default()).await?;
+            service
+                .set_tenant_v1(tenant, *allow)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{tenant}: V1 {}",
+                if *allow { "enabled" } else { "disabled" }
+            );
+            Ok(())
+        }
+        Command::Tenant {
             command: TenantCommand::DataKey { tenant },
         } => {
             let service = open(&cli, ServiceConfig::default()).await?;
@@ -366,9 +402,32 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Keys { command } => {
             let service = open(&cli, ServiceConfig::default()).await?;
-            if matches!(command, KeysCommand::Rotate) {
-                let id = service.rotate_keys().await.map_err(|e| e.to_string())?;
-                println!("rotated: {id} is now active (running servers pick it up within 30 s)");
+            match command {
+                KeysCommand::List => {}
+                KeysCommand::Rotate { v1 } => {
+                    let purpose = if *v1 { Purpose::V1 } else { Purpose::Session };
+                    let id = service
+                        .rotate_keys(purpose)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    println!(
+                        "rotated: {id} is now active (running servers pick it up within \
+                         --housekeeping-secs); the old key decrypts for 24 h more"
+                    );
+                }
+                KeysCommand::Revoke { key_id } => {
+                    match service
+                        .revoke_key(key_id)
+                        .await
+                        .map_err(|e| e.to_string())?
+                    {
+                        Some(_) => println!(
+                            "revoked: {key_id} decrypts nothing from now on (running servers \
+                             drop it within --housekeeping-secs)"
+                        ),
+                        None => return Err(format!("no usable key {key_id}")),
+                    }
+                }
             }
             let rows = service
                 .storage()
@@ -376,14 +435,20 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             println!(
-                "{:<22} {:<9} {:<21} {:<21}",
-                "KEY ID", "STATUS", "CREATED", "EXPIRES"
+                "{:<22} {:<8} {:<9} {:<21} {:<21}",
+                "KEY ID", "PURPOSE", "STATUS", "CREATED", "EXPIRES"
             );
             for r in rows {
+                let status = if r.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    r.status.as_str()
+                };
                 println!(
-                    "{:<22} {:<9} {:<21} {:<21}",
+                    "{:<22} {:<8} {:<9} {:<21} {:<21}",
                     r.key_id,
-                    r.status,
+                    r.purpose,
+                    status,
                     rfc3339(r.created_at),
                     rfc3339(r.expires_at)
                 );

@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 use crate::api::{seal, ApiError, AppState, Auth};
 use crate::error::Error;
 use crate::service::{random_bytes, rfc3339, CardIdentifier};
-use paysecure_wasm::Version;
+use crate::sessions::SessionIdHeader;
 
 /// `application_name` in `exception_details`.
 pub const APPLICATION_NAME: &str = "PAYSECURE";
@@ -324,30 +324,31 @@ async fn get_cvv2(
     let (Some(id), true) = (id, yymm_ok(&b.expiry_date)) else {
         return fail(INVALID_REQUEST, &out);
     };
-    // Decide how the CVV2 will travel before computing it.
-    // The session id is opened (and used up) only for a valid request.
-    let session = if let Some(sid) = headers.get("session-id") {
-        let key_id = headers.get("key-id").and_then(|v| v.to_str().ok());
-        let Ok(sid) = sid.to_str() else {
-            return fail(INVALID_SESSION, &out);
-        };
-        match state.service.open_session(Version::V2, sid, key_id).await {
+    // Authorize the card (credential, scope, existence, expiry) before
+    // any RSA work; then decide how the CVV2 travels. The session id is
+    // opened (and used up) only for an authorized, valid request.
+    let grant = match state
+        .service
+        .grant_envelope_cvv2(&principal, id, &b.expiry_date)
+        .await
+    {
+        Ok(g) => g,
+        Err(e) => return fail(from_domain(e), &out),
+    };
+    let session = match SessionIdHeader::from_headers(&headers) {
+        Ok(Some(sid)) => match state.service.open_session(&grant, &sid).await {
             Ok(s) => Some(s),
             Err(e) => return fail(from_domain(e), &out),
-        }
-    } else {
-        match state.service.allows_plain_cvv2(principal.tenant_id()).await {
+        },
+        Ok(None) => match state.service.allows_plain_cvv2(principal.tenant_id()).await {
             Ok(true) => None,
             Ok(false) => return fail(PLAIN_NOT_ALLOWED, &out),
             Err(e) => return fail(from_domain(e), &out),
-        }
+        },
+        Err(_) => return fail(INVALID_SESSION, &out),
     };
-    let cvv2 = match state
-        .service
-        .envelope_cvv2(&principal, id, &b.expiry_date)
-        .await
-    {
-        Ok((_, cvv2)) => cvv2,
+    let cvv2 = match state.service.cvv2(&grant).await {
+        Ok(cvv2) => cvv2,
         Err(e) => return fail(from_domain(e), &out),
     };
     let value = match &session {

@@ -849,10 +849,11 @@ impl Service {
         let hash = sha256(session_key.as_bytes());
         let tenant = self
             .storage
-            .capture_session_tenant(&hash, now())
+            .claim_capture_session(&hash, now())
             .await?
             .ok_or(UNKNOWN)?;
-        let card = self.open_encrypted_card(encrypted_card, None)?;
+        // Claimed: from here on, a failure uses the session up.
+        let card = self.open_encrypted_card(encrypted_card, None).await?;
         #[derive(serde::Serialize)]
         #[serde(rename_all = "camelCase")]
         struct Stored<'a> {

@@ -6,13 +6,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use aws_lc_rs::digest;
 use paysecure_wasm::card::{self, CardBrand};
 use paysecure_wasm::pin_block::{self, PinBlockFormat};
-use paysecure_wasm::{Pin, Session, Version};
+use paysecure_wasm::{Pin, Version};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::cvv::{self, CvkPair};
 use crate::error::{Error, Result};
 use crate::keys::{self, hex_lower, KeyRing};
+use crate::sessions::{CardGrant, Grant, TenantGrant};
 use crate::storage::{CardFilter, CardRow, EphemeralKeyRow, NewCard, Storage, StorageError};
 use crate::vault::{Binding, Vault};
 
@@ -300,7 +301,10 @@ pub struct Service {
     /// Tenant API keys already found: SHA-256 of the key → (tenant id, Unix
     /// seconds when looked up). See [`Service::authenticate`].
     tenant_keys: std::sync::Mutex<std::collections::HashMap<Vec<u8>, (String, i64)>>,
-    config: ServiceConfig,
+    /// Held while the key ring reloads: concurrent requests with unknown
+    /// session ids share one reload instead of each making their own.
+    reload_lock: tokio::sync::Mutex<()>,
+    pub(crate) config: ServiceConfig,
 }
 
 /// How long a tenant API key found in the database is trusted without
@@ -346,13 +350,14 @@ fn cvk_binding(tenant: &str) -> Binding<'_> {
 impl Service {
     /// Opens the service, creating the first RSA key pair if needed.
     pub async fn new(storage: Storage, vault: Vault, config: ServiceConfig) -> Result<Self> {
-        let ring = KeyRing::load_or_create(&storage, &vault, now()).await?;
+        let ring = KeyRing::load_or_create(&storage, &vault, now(), false).await?;
         Ok(Service {
             storage,
             vault,
             keyring: RwLock::new(Arc::new(ring)),
             keys_loaded_at: std::sync::atomic::AtomicI64::new(now()),
             tenant_keys: std::sync::Mutex::new(std::collections::HashMap::new()),
+            reload_lock: tokio::sync::Mutex::new(()),
             config,
         })
     }
@@ -372,9 +377,11 @@ impl Service {
 
     /// Reloads the key ring from storage (after a rotation elsewhere).
     pub async fn reload_keys(&self) -> Result<()> {
-        let ring = Arc::new(KeyRing::load_or_create(&self.storage, &self.vault, now()).await?);
+        let ring =
+            Arc::new(KeyRing::load_or_create(&self.storage, &self.vault, now(), false).await?);
         self.keys_loaded_at
             .store(now(), std::sync::atomic::Ordering::Relaxed);
+        tracing::debug!(keys = ring.keys().len(), "key ring reloaded");
         match self.keyring.write() {
             Ok(mut k) => *k = ring,
             Err(p) => *p.into_inner() = ring,
@@ -382,24 +389,77 @@ impl Service {
         Ok(())
     }
 
-    /// Periodic upkeep: reloads the key ring (rotations made elsewhere) and
-    /// deletes expired ephemeral keys.
-    pub async fn housekeeping(&self) -> Result<()> {
+    /// Reloads the key ring if it is more than a second old; `true` if it
+    /// is fresh now (reloaded here or by a concurrent caller). Single
+    /// flight: N concurrent callers cause one reload, not N.
+    pub async fn reload_keys_if_stale(&self) -> Result<bool> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let seen = self.keys_loaded_at.load(Relaxed);
+        if now() - seen < 1 {
+            return Ok(false);
+        }
+        let _one = self.reload_lock.lock().await;
+        if self.keys_loaded_at.load(Relaxed) != seen {
+            // Another request reloaded while this one waited.
+            return Ok(true);
+        }
         self.reload_keys().await?;
-        self.storage.delete_expired_ephemeral_keys(now()).await?;
-        self.storage.purge_auth_failures(now()).await?;
-        self.storage.purge_capture_sessions(now()).await?;
+        Ok(true)
+    }
+
+    /// Periodic upkeep: rotates keys about to expire, reloads the key ring
+    /// (rotations and revocations made elsewhere), and deletes expired
+    /// ephemeral keys, throttle rows, capture sessions, nonces and the
+    /// replay records of keys that no longer decrypt.
+    pub async fn housekeeping(&self) -> Result<()> {
+        let now = now();
+        for key in self.keyring().keys() {
+            if key.status == "active" && key.expires_at - now <= keys::ROTATION_OVERLAP_SECS {
+                match keys::rotate(&self.storage, &self.vault, key.purpose, now).await {
+                    // Another node rotated it first.
+                    Ok(_) | Err(Error::Storage(StorageError::Duplicate)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        self.reload_keys().await?;
+        self.storage.delete_expired_ephemeral_keys(now).await?;
+        self.storage.purge_auth_failures(now).await?;
+        self.storage.purge_capture_sessions(now).await?;
+        self.storage.purge_used_session_ids(now).await?;
         self.storage
-            .purge_body_nonces(now() - 2 * crate::account::FRESHNESS_SECS)
+            .purge_body_nonces(now - 2 * crate::account::FRESHNESS_SECS)
             .await?;
         Ok(())
     }
 
-    /// Rotates the RSA key pair and reloads.
-    pub async fn rotate_keys(&self) -> Result<String> {
-        let id = keys::rotate(&self.storage, &self.vault, now()).await?;
+    /// Rotates the RSA key pair of `purpose` and reloads.
+    pub async fn rotate_keys(&self, purpose: keys::Purpose) -> Result<String> {
+        let id = keys::rotate(&self.storage, &self.vault, purpose, now()).await?;
         self.reload_keys().await?;
         Ok(id)
+    }
+
+    /// Revokes an RSA key pair at once (see [`keys::revoke`]) and reloads.
+    pub async fn revoke_key(&self, key_id: &str) -> Result<Option<keys::Purpose>> {
+        let revoked = keys::revoke(&self.storage, &self.vault, key_id, now()).await?;
+        self.reload_keys().await?;
+        Ok(revoked)
+    }
+
+    /// Switches V1 (PKCS#1 v1.5 session ids, AES-CBC) for a tenant; the
+    /// first tenant to enable it creates the V1 key pair.
+    pub async fn set_tenant_v1(&self, tenant: &str, enabled: bool) -> Result<()> {
+        if enabled && !self.keyring().has_active(keys::Purpose::V1) {
+            let ring = KeyRing::load_or_create(&self.storage, &self.vault, now(), true).await?;
+            drop(ring);
+            self.reload_keys().await?;
+        }
+        if self.storage.set_tenant_v1(tenant, enabled).await? {
+            Ok(())
+        } else {
+            Err(Error::bad_request("UNKNOWN_TENANT", "no such tenant"))
+        }
     }
 
     // ---- tenants and credentials
@@ -540,44 +600,6 @@ impl Service {
             .insert_ephemeral_key(&sha256(key.as_bytes()), &row)
             .await?;
         Ok((key, expires_at))
-    }
-
-    // ---- sessions
-
-    /// Unwraps a session id and, unless reuse is allowed, refuses one used before.
-    pub async fn open_session(
-        &self,
-        version: Version,
-        session_id: &str,
-        key_id: Option<&str>,
-    ) -> Result<Session> {
-        let id = session_id.trim();
-        let (key, used_key) = match self.keyring().unwrap_session_id(id, key_id, version) {
-            Ok(found) => found,
-            // Perhaps made for a key another node just rotated in: reload the
-            // ring (at most once a second per node) and try once more.
-            Err(Error::InvalidSession)
-                if now()
-                    - self
-                        .keys_loaded_at
-                        .load(std::sync::atomic::Ordering::Relaxed)
-                    >= 1 =>
-            {
-                self.reload_keys().await?;
-                self.keyring().unwrap_session_id(id, key_id, version)?
-            }
-            Err(e) => return Err(e),
-        };
-        if self.config.single_use_session_ids
-            && !self
-                .storage
-                .record_session_id(&sha256(id.as_bytes()), &used_key, now())
-                .await?
-        {
-            tracing::warn!("session id replayed: refused");
-            return Err(Error::InvalidSession);
-        }
-        Ok(Session::new(version, key))
     }
 
     // ---- cards
@@ -760,8 +782,8 @@ impl Service {
 
     /// PAN to token: the same PAN in the same tenant always gives the same
     /// token; a PAN not yet vaulted is vaulted as a PAN-only token.
-    pub async fn tokenize(&self, principal: &Principal, pan: &str) -> Result<CardSummary> {
-        let tenant = principal.require_tenant()?;
+    pub async fn tokenize(&self, grant: &TenantGrant, pan: &str) -> Result<CardSummary> {
+        let tenant = grant.tenant();
         let pan = card::normalize_pan(pan)
             .map_err(|_| Error::bad_request("INVALID_PAN", "the PAN must be 12 to 19 digits"))?;
         if !card::luhn_check(&pan) {
@@ -810,47 +832,38 @@ impl Service {
             .collect())
     }
 
-    /// PAN and expiry of a card.
-    pub async fn card_secrets(
-        &self,
-        principal: &Principal,
-        token: &str,
-        scope: Scope,
-    ) -> Result<CardSecrets> {
-        let tenant = principal.authorize(token, scope)?;
-        let card = self.card_row(tenant, token).await?;
+    /// PAN and expiry of a card (a grant for `pan` or `reveal`).
+    pub fn card_secrets(&self, grant: &CardGrant) -> Result<CardSecrets> {
+        grant.require(&[Scope::Pan, Scope::Reveal])?;
+        let card = grant.card();
         Ok(CardSecrets {
-            pan: self.open_pan(&card)?,
+            pan: self.open_pan(card)?,
             expiry_month: card.expiry_month,
             expiry_year: card.expiry_year,
         })
     }
 
-    /// The CVV2 of a card, computed with the tenant's CVK.
-    pub async fn cvv2(
-        &self,
-        principal: &Principal,
-        token: &str,
-        scope: Scope,
-    ) -> Result<Zeroizing<String>> {
-        let tenant = principal.authorize(token, scope)?;
-        let card = self.card_row(tenant, token).await?;
-        let pan = self.open_pan(&card)?;
-        let cvk = self.cvk(tenant).await?;
-        cvv::cvv2(&cvk, &pan, &Self::expiry_yymm(&card)?)
+    /// The CVV2 of a card, computed with the tenant's CVK (a grant for
+    /// `cvv2` or `reveal`).
+    pub async fn cvv2(&self, grant: &CardGrant) -> Result<Zeroizing<String>> {
+        grant.require(&[Scope::Cvv2, Scope::Reveal])?;
+        let card = grant.card();
+        let pan = self.open_pan(card)?;
+        let cvk = self.cvk(grant.tenant()).await?;
+        cvv::cvv2(&cvk, &pan, &Self::expiry_yymm(card)?)
             .map(Zeroizing::new)
             .map_err(|_| Error::Crypto("CVV computation failed"))
     }
 
-    /// The CVV2 of a card named as seed 001's envelope names it, checked
-    /// against the expiry the caller gave (`YYMM`). Returns the card's
-    /// token and the CVV2.
-    pub async fn envelope_cvv2(
+    /// Authorizes the Get CVV2 envelope (seed 001) for a card named as it
+    /// names cards, checked against the expiry the caller gave (`YYMM`),
+    /// all before any session is opened.
+    pub async fn grant_envelope_cvv2(
         &self,
         principal: &Principal,
         id: CardIdentifier<'_>,
         expiry_yymm: &str,
-    ) -> Result<(String, Zeroizing<String>)> {
+    ) -> Result<CardGrant> {
         let tenant = principal.tenant_id();
         let token = match id {
             CardIdentifier::ContractNumber(t) => t.to_owned(),
@@ -860,16 +873,16 @@ impl Service {
                 .await?
                 .ok_or(Error::CardNotFound)?,
         };
-        principal.authorize(&token, Scope::Cvv2)?;
-        let card = self.card_row(tenant, &token).await?;
-        if Self::expiry_yymm(&card)? != expiry_yymm {
+        let grant = self
+            .grant_card(principal, Version::V2, &token, Scope::Cvv2)
+            .await?;
+        if Self::expiry_yymm(grant.card())? != expiry_yymm {
             return Err(Error::bad_request(
                 "EXPIRY_MISMATCH",
                 "expiry_date does not match the card",
             ));
         }
-        let cvv2 = self.cvv2(principal, &token, Scope::Cvv2).await?;
-        Ok((token, cvv2))
+        Ok(grant)
     }
 
     /// Whether the tenant allows the envelope API to answer CVV2 in clear.
@@ -886,26 +899,21 @@ impl Service {
         }
     }
 
-    /// Verifies a CVV2 by recomputation.
-    pub async fn verify_cvv2(
-        &self,
-        principal: &Principal,
-        token: &str,
-        candidate: &str,
-    ) -> Result<bool> {
-        let tenant = principal.authorize(token, Scope::Cvv2Verify)?;
-        let card = self.card_row(tenant, token).await?;
-        self.verify_cvv2_on(tenant, &card, candidate).await
+    /// Verifies a CVV2 by recomputation (a grant for `cvv2:verify`).
+    pub async fn verify_cvv2(&self, grant: &CardGrant, candidate: &str) -> Result<bool> {
+        grant.require(&[Scope::Cvv2Verify])?;
+        self.verify_cvv2_on(grant.tenant(), grant.card(), candidate)
+            .await
     }
 
-    /// Verifies a CVV2 for a provided PAN.
+    /// Verifies a CVV2 for a provided PAN (tenant only).
     pub async fn verify_cvv2_by_pan(
         &self,
-        principal: &Principal,
+        grant: &TenantGrant,
         pan: &str,
         candidate: &str,
     ) -> Result<bool> {
-        let tenant = principal.require_tenant()?;
+        let tenant = grant.tenant();
         let card = self.card_by_pan(tenant, pan).await?;
         self.verify_cvv2_on(tenant, &card, candidate).await
     }
@@ -929,14 +937,14 @@ impl Service {
             .ok_or(Error::CardNotFound)
     }
 
-    /// The card's PIN.
-    pub async fn get_pin(&self, principal: &Principal, token: &str) -> Result<Pin> {
-        let tenant = principal.authorize(token, Scope::PinRead)?;
-        let card = self.card_row(tenant, token).await?;
+    /// The card's PIN (a grant for `pin:read`).
+    pub fn get_pin(&self, grant: &CardGrant) -> Result<Pin> {
+        grant.require(&[Scope::PinRead])?;
+        let card = grant.card();
         if card.pin_blocked {
             return Err(Error::PinBlocked);
         }
-        self.stored_pin(&card)
+        self.stored_pin(card)
     }
 
     fn stored_pin(&self, card: &CardRow) -> Result<Pin> {
@@ -954,10 +962,11 @@ impl Service {
             .map_err(|_| Error::Crypto("stored PIN block is invalid"))
     }
 
-    /// Sets the card's PIN (refused while the PIN is blocked).
-    pub async fn set_pin(&self, principal: &Principal, token: &str, pin: &Pin) -> Result<()> {
-        let tenant = principal.authorize(token, Scope::PinWrite)?;
-        let card = self.card_row(tenant, token).await?;
+    /// Sets the card's PIN (a grant for `pin:write`; refused while the
+    /// PIN is blocked).
+    pub async fn set_pin(&self, grant: &CardGrant, pin: &Pin) -> Result<()> {
+        grant.require(&[Scope::PinWrite])?;
+        let (tenant, token, card) = (grant.tenant(), grant.token(), grant.card());
         if card.pin_blocked {
             return Err(Error::PinBlocked);
         }
@@ -973,27 +982,21 @@ impl Service {
         }
     }
 
-    /// Verifies the card's PIN; three consecutive wrong PINs block it.
-    pub async fn verify_pin(
-        &self,
-        principal: &Principal,
-        token: &str,
-        candidate: &Pin,
-    ) -> Result<PinVerification> {
-        let tenant = principal.authorize(token, Scope::PinVerify)?;
-        let card = self.card_row(tenant, token).await?;
-        self.verify_pin_on(&card, candidate).await
+    /// Verifies the card's PIN (a grant for `pin:verify`); three
+    /// consecutive wrong PINs block it.
+    pub async fn verify_pin(&self, grant: &CardGrant, candidate: &Pin) -> Result<PinVerification> {
+        grant.require(&[Scope::PinVerify])?;
+        self.verify_pin_on(grant.card(), candidate).await
     }
 
-    /// Verifies a PIN for a provided PAN.
+    /// Verifies a PIN for a provided PAN (tenant only).
     pub async fn verify_pin_by_pan(
         &self,
-        principal: &Principal,
+        grant: &TenantGrant,
         pan: &str,
         candidate: &Pin,
     ) -> Result<PinVerification> {
-        let tenant = principal.require_tenant()?;
-        let card = self.card_by_pan(tenant, pan).await?;
+        let card = self.card_by_pan(grant.tenant(), pan).await?;
         self.verify_pin_on(&card, candidate).await
     }
 

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 mod accounts;
+mod keys;
 mod session_ids;
 mod tokens;
 
@@ -63,6 +64,9 @@ pub struct TenantRow {
 pub struct RsaKeyRow {
     /// Key id.
     pub key_id: String,
+    /// `session` (V2/V3 session ids and JWE captures, RSA-OAEP) or `v1`
+    /// (V1 session ids, PKCS#1 v1.5): see [`crate::keys::Purpose`].
+    pub purpose: String,
     /// `active`, `previous` or `retired`.
     pub status: String,
     /// SubjectPublicKeyInfo DER.
@@ -71,8 +75,10 @@ pub struct RsaKeyRow {
     pub private_sealed: Vec<u8>,
     /// Unix seconds.
     pub created_at: i64,
-    /// Unix seconds.
+    /// Unix seconds: no session id or capture opens with the key after this.
     pub expires_at: i64,
+    /// Unix seconds, when `keys revoke` retired the key.
+    pub revoked_at: Option<i64>,
 }
 
 /// A card row (secrets sealed).
@@ -445,80 +451,6 @@ impl Storage {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().map(tenant_from_row).transpose()?)
-    }
-
-    // ---- RSA keys
-
-    /// All keys that still decrypt (active first, then previous, newest first).
-    pub async fn usable_rsa_keys(&self) -> Result<Vec<RsaKeyRow>> {
-        self.rsa_keys("WHERE status IN ('active', 'previous')")
-            .await
-    }
-
-    /// Every key, newest first.
-    pub async fn all_rsa_keys(&self) -> Result<Vec<RsaKeyRow>> {
-        self.rsa_keys("").await
-    }
-
-    async fn rsa_keys(&self, filter: &str) -> Result<Vec<RsaKeyRow>> {
-        let sql = format!(
-            "SELECT key_id, status, public_spki, private_sealed, created_at, expires_at FROM rsa_keys {filter} \
-             ORDER BY CASE status WHEN 'active' THEN 0 WHEN 'previous' THEN 1 ELSE 2 END, created_at DESC, key_id DESC"
-        );
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(RsaKeyRow {
-                    key_id: r.try_get(0)?,
-                    status: r.try_get(1)?,
-                    public_spki: r.try_get(2)?,
-                    private_sealed: r.try_get(3)?,
-                    created_at: r.try_get(4)?,
-                    expires_at: r.try_get(5)?,
-                })
-            })
-            .collect()
-    }
-
-    /// Makes `row` the active key: the active key becomes previous and any
-    /// previous key retires (its used-session-id records go with it). One
-    /// transaction.
-    pub async fn rotate_in_rsa_key(&self, row: &RsaKeyRow, now: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE rsa_keys SET status = 'retired', retired_at = $1 WHERE status = 'previous'",
-        )
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE rsa_keys SET status = 'previous' WHERE status = 'active'")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO rsa_keys (key_id, status, public_spki, private_sealed, created_at, expires_at) \
-             VALUES ($1, 'active', $2, $3, $4, $5)",
-        )
-        .bind(&row.key_id)
-        .bind(&row.public_spki)
-        .bind(&row.private_sealed)
-        .bind(row.created_at)
-        .bind(row.expires_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_unique)?;
-        sqlx::query("DELETE FROM used_session_ids WHERE key_id IN (SELECT key_id FROM rsa_keys WHERE status = 'retired')")
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Records a session id as used; `false` if it already was (replay).
-    ///
-    /// Group-committed with concurrent callers (see `storage/session_ids.rs`);
-    /// returns once the record is durable.
-    pub async fn record_session_id(&self, id_hash: &[u8], key_id: &str, now: i64) -> Result<bool> {
-        self.session_ids.record(id_hash, key_id, now).await
     }
 
     // ---- cards

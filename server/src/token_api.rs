@@ -354,12 +354,9 @@ async fn clientpost_card(
             result: "OK".into(),
             card,
         })),
-        Err(
-            e @ Error::BadRequest {
-                code: "INVALID_SESSION_KEY",
-                ..
-            },
-        ) => {
+        // An unknown session key, and a card that does not open, count as
+        // failed attempts of the address (the session is used up either way).
+        Err(e @ (Error::BadRequest { .. } | Error::UndecryptableValue)) => {
             state.service.record_auth_failure(&client).await?;
             Err(e.into())
         }

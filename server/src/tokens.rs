@@ -114,8 +114,14 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
 impl Service {
     /// Opens an `encrypted_card`. `alias`, when given, must name the key the
     /// card was encrypted for. Refused: an unknown or retired key, a card
-    /// captured more than 15 minutes ago, anything that does not decrypt.
-    pub fn open_encrypted_card(&self, text: &str, alias: Option<&str>) -> Result<CapturedCard> {
+    /// captured more than 15 minutes ago, anything that does not decrypt,
+    /// and a card opened before (each encrypted card opens once). Callers
+    /// authorize first: this does an RSA private operation.
+    pub async fn open_encrypted_card(
+        &self,
+        text: &str,
+        alias: Option<&str>,
+    ) -> Result<CapturedCard> {
         let parsed = jwe::parse_compact(text).map_err(|_| BAD_CARD)?;
         let header: JweHeader = serde_json::from_str(parsed.header()).map_err(|_| BAD_CARD)?;
         if header.alg != jwe::ALG || header.enc != jwe::ENC {
@@ -138,6 +144,17 @@ impl Service {
                 "the public key alias names no current key (unknown or retired); fetch /v2/public-key again",
             ))?
             .map_err(|_| BAD_CARD)?;
+        // An encrypted card opens once: a copy from a log, a HAR file or a
+        // relay cannot vault the card again (in this or another tenant).
+        self.use_up("jwe-cek", cek.expose_bytes(), &header.kid)
+            .await
+            .map_err(|e| match e {
+                Error::InvalidSession => Error::bad_request(
+                    "CARD_ALREADY_USED",
+                    "this encrypted card was used before; capture the card again",
+                ),
+                other => other,
+            })?;
         let plain = jwe::decrypt_content(&parsed, &cek).map_err(|_| BAD_CARD)?;
         let card: CardJson = serde_json::from_slice(&plain).map_err(|_| BAD_CARD)?;
         let captured = parse_rfc3339(&card.capture_time).ok_or(BAD_CARD)?;

@@ -59,6 +59,10 @@ pub struct Vault {
     seal_key: LessSafeKey,
     pan_index_key: hmac::Key,
     analytics_key: hmac::Key,
+    /// Fingerprints of unwrapped session and content keys (replay records).
+    replay_key: hmac::Key,
+    /// Root of the V1 implicit-rejection keys (one per RSA key).
+    rejection_key: hmac::Key,
 }
 
 impl std::fmt::Debug for Vault {
@@ -86,12 +90,16 @@ impl Vault {
         let enc = derive(master, b"seal/aes-256-gcm")?;
         let mac = derive(master, b"pan-index/hmac-sha256")?;
         let analytics = derive(master, b"analytics-token/hmac-sha256")?;
+        let replay = derive(master, b"replay-fingerprint/hmac-sha256")?;
+        let rejection = derive(master, b"rsa-implicit-rejection/hmac-sha256")?;
         let unbound =
             UnboundKey::new(&AES_256_GCM, &enc[..]).map_err(|_| Error::Crypto("bad vault key"))?;
         Ok(Vault {
             seal_key: LessSafeKey::new(unbound),
             pan_index_key: hmac::Key::new(hmac::HMAC_SHA256, &mac[..]),
             analytics_key: hmac::Key::new(hmac::HMAC_SHA256, &analytics[..]),
+            replay_key: hmac::Key::new(hmac::HMAC_SHA256, &replay[..]),
+            rejection_key: hmac::Key::new(hmac::HMAC_SHA256, &rejection[..]),
         })
     }
 
@@ -204,6 +212,34 @@ impl Vault {
             ctx.update(&[0]);
         }
         ctx.sign().as_ref().to_vec()
+    }
+}
+
+impl Vault {
+    /// The replay fingerprint of an unwrapped key: HMAC-SHA256 under a key
+    /// of its own, over a domain name (`session-key`, `jwe-cek`) and the key
+    /// bytes. Single use is enforced on this value, so every encoding of a
+    /// session id, every RSA padding and every re-wrap of the same key maps
+    /// to one record, and a database reader learns nothing about the key.
+    pub fn replay_fingerprint(&self, domain: &str, key: &[u8]) -> Vec<u8> {
+        let mut ctx = hmac::Context::with_key(&self.replay_key);
+        ctx.update(domain.as_bytes());
+        ctx.update(&[0]);
+        ctx.update(key);
+        ctx.sign().as_ref().to_vec()
+    }
+
+    /// The synthetic plaintext for a V1 (PKCS#1 v1.5) session id that does
+    /// not decrypt: HMAC-SHA256 over the RSA key id and the ciphertext
+    /// (implicit rejection, as in draft-irtf-cfrg-rsa-guidance). The same
+    /// ciphertext always gives the same synthetic key, so a bad padding
+    /// looks like a good one with an unknown key.
+    pub fn implicit_rejection(&self, rsa_key_id: &str, ciphertext: &[u8]) -> Zeroizing<Vec<u8>> {
+        let mut ctx = hmac::Context::with_key(&self.rejection_key);
+        ctx.update(rsa_key_id.as_bytes());
+        ctx.update(&[0]);
+        ctx.update(ciphertext);
+        Zeroizing::new(ctx.sign().as_ref().to_vec())
     }
 }
 

@@ -298,7 +298,9 @@ impl Service {
             .as_deref()
             .map(future_date)
             .transpose()?;
-        let card = self.open_encrypted_card(&req.encrypted_card, Some(&req.public_key_alias))?;
+        let card = self
+            .open_encrypted_card(&req.encrypted_card, Some(&req.public_key_alias))
+            .await?;
         if let Some(name) = &card.cardholder_name {
             check_name(name)?;
         }
@@ -451,11 +453,15 @@ impl Service {
             .as_deref()
             .map(future_date)
             .transpose()?;
-        let card = req
-            .encrypted_card
-            .as_deref()
-            .map(|c| self.open_encrypted_card(c, req.public_key_alias.as_deref()))
-            .transpose()?;
+        // The token must exist in the caller's tenant before any RSA work.
+        self.vf_row(principal, id).await?;
+        let card = match req.encrypted_card.as_deref() {
+            Some(c) => Some(
+                self.open_encrypted_card(c, req.public_key_alias.as_deref())
+                    .await?,
+            ),
+            None => None,
+        };
         for _ in 0..5 {
             let mut row = self.vf_row(principal, id).await?;
             match effective_status(&row) {

@@ -253,7 +253,15 @@ pub async fn seed_demo(service: &Service, data_dir: &Path) -> Result<String> {
             .await?;
         if i == 0 {
             let pin = paysecure_wasm::Pin::new("1432").map_err(|_| Error::Crypto("demo PIN"))?;
-            service.set_pin(&principal, &card.token, &pin).await?;
+            let grant = service
+                .grant_card(
+                    &principal,
+                    paysecure_wasm::Version::V2,
+                    &card.token,
+                    crate::service::Scope::PinWrite,
+                )
+                .await?;
+            service.set_pin(&grant, &pin).await?;
         }
     }
     write(DEMO_TENANT_FILE, &tenant)

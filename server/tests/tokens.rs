@@ -856,7 +856,12 @@ async fn raw_pool(app: &TestApp) -> sqlx::AnyPool {
 }
 
 fn key_id(app: &TestApp) -> String {
-    app.service.keyring().active().unwrap().key_id.clone()
+    app.service
+        .keyring()
+        .active(paysecure_server::keys::Purpose::Session)
+        .unwrap()
+        .key_id
+        .clone()
 }
 
 fn encrypted_card(app: &TestApp, pan: &str, name: Option<&str>, at: u64) -> String {
@@ -896,12 +901,12 @@ async fn paythru_client_post_capture_then_tokenise() {
     assert_eq!(error_of(&r), (400, "151".into()));
     // The browser's request: cross-origin, JSON, no credentials; the session
     // key in the body, never in the URL.
-    let capture = |card: String| {
+    let capture_with = |session: String, card: String, ip: String| {
         let app = &app;
         let body = json!({"sessionKey": session, "encryptedCard": card});
         async move {
             app.call_from(
-                "198.51.100.4",
+                &ip,
                 Method::POST,
                 "/v3/clientpost/card",
                 None,
@@ -911,40 +916,54 @@ async fn paythru_client_post_capture_then_tokenise() {
             .await
         }
     };
-    // Stale, tampered, or for an unknown key: refused, the session still open.
-    let stale = capture(encrypted_card(
-        &app,
-        "5555555555554444",
-        None,
-        now() - 16 * 60,
-    ))
-    .await;
-    assert_eq!(
-        (stale.status, stale.code()),
-        (StatusCode::BAD_REQUEST, "CAPTURE_EXPIRED")
-    );
-    let future = capture(encrypted_card(
-        &app,
-        "5555555555554444",
-        None,
-        now() + 10 * 60,
-    ))
-    .await;
-    assert_eq!(future.code(), "INVALID_CAPTURE_TIME");
-    let mut t = encrypted_card(&app, "5555555555554444", None, now());
-    let last = t.pop().unwrap();
-    t.push(if last == 'A' { 'B' } else { 'A' });
-    assert_eq!(capture(t).await.code(), "INVALID_ENCRYPTED_CARD");
+    let open_session = || async {
+        let r = paythru(
+            &app,
+            "/v3/clientpost/session/json",
+            &auth(&[("merchantCustomerReference", "cust-8")]),
+        )
+        .await;
+        json_of(&r)["sessionKey"].as_str().unwrap().to_owned()
+    };
+    // Stale, tampered, or for an unknown key: refused, and the session is
+    // used up (a capture session is claimed before its card is decrypted,
+    // so it cannot be replayed as a decryption oracle).
     let (m, y) = future_expiry();
     let other_kid = CardCapture::new("5555555555554444", m, y)
         .unwrap()
         .encrypt(&app.public_key, "rsa-unknown", now())
         .unwrap();
-    assert_eq!(capture(other_kid).await.code(), "UNKNOWN_KEY_ALIAS");
-    assert_eq!(
-        capture("U3dhZ2dlciByb2Nrcw==".into()).await.code(),
-        "INVALID_ENCRYPTED_CARD"
-    );
+    let mut tampered = encrypted_card(&app, "5555555555554444", None, now());
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let bad_cards = [
+        (
+            encrypted_card(&app, "5555555555554444", None, now() - 16 * 60),
+            "CAPTURE_EXPIRED",
+        ),
+        (
+            encrypted_card(&app, "5555555555554444", None, now() + 10 * 60),
+            "INVALID_CAPTURE_TIME",
+        ),
+        (tampered, "INVALID_ENCRYPTED_CARD"),
+        (other_kid, "UNKNOWN_KEY_ALIAS"),
+        ("U3dhZ2dlciByb2Nrcw==".to_owned(), "INVALID_ENCRYPTED_CARD"),
+    ];
+    // (Each from its own address: failed captures count against it.)
+    for (i, (card, code)) in bad_cards.into_iter().enumerate() {
+        let one = open_session().await;
+        let ip = format!("198.51.100.{}", 10 + i);
+        let r = capture_with(one.clone(), card, ip.clone()).await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, code));
+        let good = encrypted_card(&app, "5555555555554444", None, now());
+        let again = capture_with(one, good, ip).await;
+        assert_eq!(
+            again.code(),
+            "INVALID_SESSION_KEY",
+            "{code}: the session is used up"
+        );
+    }
+    let capture = |card: String| capture_with(session.clone(), card, "198.51.100.4".to_owned());
     let r = capture(encrypted_card(
         &app,
         "4444 3333 2222 1111",
@@ -1465,10 +1484,16 @@ async fn verifone_validation_and_capture_errors() {
     // A retired key is refused; the previous one still works.
     let card_for_old_key = encrypted_card(&app, "5555555555554444", None, now());
     let old = key_id(&app);
-    app.service.rotate_keys().await.unwrap();
+    app.service
+        .rotate_keys(paysecure_server::keys::Purpose::Session)
+        .await
+        .unwrap();
     let r = vf(&app, Method::PUT, "/api/v2/card", Some(json!({"token_scope": SCOPE, "encrypted_card": card_for_old_key, "public_key_alias": old}))).await;
     assert_eq!(r.status, StatusCode::OK, "previous key: {:?}", r.body);
-    app.service.rotate_keys().await.unwrap();
+    app.service
+        .rotate_keys(paysecure_server::keys::Purpose::Session)
+        .await
+        .unwrap();
     let r = vf(&app, Method::PUT, "/api/v2/card", Some(json!({"token_scope": SCOPE, "encrypted_card": card_for_old_key, "public_key_alias": old}))).await;
     assert_eq!(
         (r.status, r.code()),
@@ -1500,5 +1525,47 @@ async fn openapi_lists_both_apis() {
         "/api/v2/card/{id}/activate",
     ] {
         assert!(paths.contains_key(p), "{p}");
+    }
+}
+
+/// An encrypted card opens once: a copy (from a log, a HAR file, a relay)
+/// cannot vault the card again, in this tenant or another one. And a PATCH
+/// of a token that does not exist is refused before the card is decrypted
+/// (the card stays unused).
+#[tokio::test]
+async fn an_encrypted_card_opens_once_and_only_after_authorization() {
+    let app = TestApp::new().await;
+    let card = encrypted_card(&app, "5555555555554444", None, now());
+    let r = vf(
+        &app,
+        Method::PATCH,
+        "/api/v2/card/VF000000000000000",
+        Some(json!({"encrypted_card": card, "public_key_alias": key_id(&app)})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+    let r = vf(
+        &app,
+        Method::PUT,
+        "/api/v2/card",
+        Some(put_body(&app, card.clone())),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let (_, other_key) = app.service.create_tenant("Other Bank").await.unwrap();
+    for key in [app.tenant_key.as_str(), other_key.as_str()] {
+        let r = app
+            .call(
+                Method::PUT,
+                "/api/v2/card",
+                Some(key),
+                &[],
+                Some(put_body(&app, card.clone())),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::BAD_REQUEST, "CARD_ALREADY_USED")
+        );
     }
 }

@@ -38,7 +38,8 @@ public class PaySecureClient {
     String newPin = a[4];
     String v = version.toLowerCase();
 
-    String pk = send("GET", "/v2/public-key", null, null);
+    // V1 session ids are made for the V1 key pair (its own key: /v1/public-key).
+    String pk = send("GET", "/" + v + "/public-key", null, null);
     String pem = field(pk, "publicKey").replace("\\n", "").replaceAll("-----[A-Z ]+-----", "");
     rsa = KeyFactory.getInstance("RSA").generatePublic(new X509EncodedKeySpec(Base64.getDecoder().decode(pem)));
 

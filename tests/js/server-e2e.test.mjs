@@ -14,7 +14,7 @@ const BIN = path.join(root, 'target', 'debug', 'paysecure-server');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'paysecure-e2e-'));
 const data = path.join(dir, 'data');
 const logFile = path.join(dir, 'server.log');
-let server, url, apiKey, publicKey, jwk;
+let server, url, apiKey, publicKey, publicKeyV1, jwk;
 const secrets = new Set();
 
 async function api(method, p, { auth = apiKey, sessionId, body } = {}) {
@@ -34,8 +34,12 @@ async function issue() {
 
 before(async () => {
   assert.ok(existsSync(BIN), `${BIN} missing: cargo build -p paysecure-server`);
-  apiKey = execFileSync(BIN, ['--data-dir', data, 'tenant', 'create', 'E2E Bank']).toString().trim().split('\n').pop();
+  const created = execFileSync(BIN, ['--data-dir', data, 'tenant', 'create', 'E2E Bank']).toString().trim().split('\n');
+  apiKey = created.pop();
   secrets.add(apiKey);
+  // V1 is off unless a tenant enables it (legacy clients: forge, Java below).
+  const tenantId = created[0].split(' ')[1];
+  execFileSync(BIN, ['--data-dir', data, 'tenant', 'allow-v1', tenantId, 'true']);
   server = spawn(BIN, ['--data-dir', data, '--log-format', 'json', 'serve', '--listen', '127.0.0.1:0'], {
     stdio: ['ignore', 'pipe', openSync(logFile, 'w')],
     env: { ...process.env, RUST_LOG: 'debug' },
@@ -48,6 +52,7 @@ before(async () => {
   const pk = (await api('GET', '/v2/public-key')).body;
   publicKey = pk.publicKey;
   jwk = pk.jwk;
+  publicKeyV1 = (await api('GET', '/v1/public-key')).body.publicKey;
 });
 
 after(async () => {
@@ -96,7 +101,7 @@ test('wasm package, V2: ephemeral key, reveal, set/get/verify PIN', async () => 
 
 test('wasm package, V1: PKCS#1 v1.5 session id, AES-CBC values', async () => {
   const token = await issue();
-  let s = ps.Session.create(publicKey, { version: 'v1' });
+  let s = ps.Session.create(publicKeyV1, { version: 'v1' });
   secrets.add(s.sessionId);
   const r = await api('POST', `/v1/cards/${token}/pan`, { sessionId: s.sessionId });
   assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -104,11 +109,11 @@ test('wasm package, V1: PKCS#1 v1.5 session id, AES-CBC values', async () => {
   assert.ok(ps.luhnCheck(pan));
   secrets.add(pan);
   s.free();
-  s = ps.Session.create(publicKey, { version: 'v1' });
+  s = ps.Session.create(publicKeyV1, { version: 'v1' });
   const set = await api('PUT', `/v1/cards/${token}/pin`, { sessionId: s.sessionId, body: { pinBlock: s.encryptPin('5555') } });
   assert.equal(set.status, 200);
   s.free();
-  s = ps.Session.create(publicKey, { version: 'v1' });
+  s = ps.Session.create(publicKeyV1, { version: 'v1' });
   const v = await api('POST', '/v1/pin/verify', { sessionId: s.sessionId, body: { pan: s.encrypt(pan), pinBlock: s.encryptPin('5555') } });
   assert.deepEqual(v.body, { verified: true, triesRemaining: 3 });
   s.free();
@@ -124,12 +129,13 @@ test('wasm package, V1: PKCS#1 v1.5 session id, AES-CBC values', async () => {
 test("node-forge, seed 000's flow (V2 OAEP + GCM, and V1 PKCS#1 + CBC)", async () => {
   const token = await issue();
   const forgePublic = forge.pki.publicKeyFromPem(publicKey);
+  const forgePublicV1 = forge.pki.publicKeyFromPem(publicKeyV1);
   const sha1 = () => forge.md.sha1.create();
   const newSession = (v1) => {
     const keyBytes = forge.random.getBytesSync(32);
     const keyB64 = forge.util.encode64(keyBytes); // seed: base64 of the hex-decoded key
     const wrapped = v1
-      ? forgePublic.encrypt(keyB64, 'RSAES-PKCS1-V1_5')
+      ? forgePublicV1.encrypt(keyB64, 'RSAES-PKCS1-V1_5')
       : forgePublic.encrypt(keyB64, 'RSA-OAEP', { md: sha1(), mgf1: { md: sha1() } });
     return { keyBytes, sessionId: forge.util.encode64(wrapped) };
   };

@@ -323,11 +323,14 @@ impl Storage {
         Ok(())
     }
 
-    /// The tenant of an unexpired capture session still waiting for its card.
-    pub async fn capture_session_tenant(&self, hash: &[u8], now: i64) -> Result<Option<String>> {
+    /// Claims an unexpired capture session still waiting for its card and
+    /// returns its tenant; `None` if it is unknown, expired, claimed or
+    /// done. Atomic (one `UPDATE … RETURNING`): of concurrent captures only
+    /// one gets the session, and a capture that then fails has used it up.
+    pub async fn claim_capture_session(&self, hash: &[u8], now: i64) -> Result<Option<String>> {
         Ok(sqlx::query_scalar(
-            "SELECT tenant_id FROM capture_sessions WHERE session_hash = $1 AND expires_at > $2 \
-             AND card_sealed IS NULL",
+            "UPDATE capture_sessions SET claimed_at = $2 WHERE session_hash = $1 AND expires_at > $2 \
+             AND card_sealed IS NULL AND claimed_at IS NULL RETURNING tenant_id",
         )
         .bind(hash)
         .bind(now)

@@ -98,7 +98,10 @@ pub struct TestApp {
     pub service: Arc<Service>,
     pub dir: tempfile::TempDir,
     pub tenant_key: String,
+    pub tenant_id: String,
     pub public_key: PublicKey,
+    /// The V1 (PKCS#1 v1.5) key, once [`TestApp::enable_v1`] made one.
+    pub v1_public_key: Option<PublicKey>,
 }
 
 pub struct Reply {
@@ -126,7 +129,7 @@ impl TestApp {
             .unwrap();
         let vault = Vault::new(&[42u8; 32]).unwrap();
         let service = Arc::new(Service::new(storage, vault, config).await.unwrap());
-        let (_, tenant_key) = service.create_tenant("Test Bank").await.unwrap();
+        let (tenant_id, tenant_key) = service.create_tenant("Test Bank").await.unwrap();
         let state = AppState {
             service: Arc::clone(&service),
             metrics: Arc::new(Metrics::default()),
@@ -137,7 +140,9 @@ impl TestApp {
             service,
             dir,
             tenant_key: tenant_key.to_string(),
+            tenant_id,
             public_key: dummy_key(),
+            v1_public_key: None,
         };
         app.refresh_public_key().await;
         app
@@ -203,10 +208,32 @@ impl TestApp {
             .await
     }
 
+    /// Enables V1 for the test tenant (off by default) and fetches the V1
+    /// key that V1 session ids are made for.
+    pub async fn enable_v1(&mut self) {
+        self.service
+            .set_tenant_v1(&self.tenant_id, true)
+            .await
+            .unwrap();
+        let r = self
+            .call(Method::GET, "/v1/public-key", None, &[], None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        self.v1_public_key = Some(PublicKey::parse(r.body["publicKey"].as_str().unwrap()).unwrap());
+    }
+
+    /// The key session ids of `version` are made for.
+    pub fn key_for(&self, version: Version) -> &PublicKey {
+        match (version, &self.v1_public_key) {
+            (Version::V1, Some(k)) => k,
+            _ => &self.public_key,
+        }
+    }
+
     /// A fresh client session and its session id for this server's key.
     pub fn session(&self, version: Version) -> (Session, String) {
         let s = Session::generate(version, KeySize::Aes256).unwrap();
-        let sid = s.session_id(&self.public_key).unwrap();
+        let sid = s.session_id(self.key_for(version)).unwrap();
         (s, sid)
     }
 
