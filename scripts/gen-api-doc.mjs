@@ -19,6 +19,8 @@ const data = path.join(mkdtempSync(path.join(os.tmpdir(), 'paysecure-doc-')), 'd
 const created = execFileSync(BIN, ['--data-dir', data, 'tenant', 'create', 'Docs Bank']).toString().trim().split('\n');
 const apiKey = created.pop();
 const tenantId = created[0].split(' ')[1];
+// V1 is off unless the tenant enables it; this run shows it.
+execFileSync(BIN, ['--data-dir', data, 'tenant', 'allow-v1', tenantId, 'true']);
 const pt = Object.fromEntries(execFileSync(BIN, ['--data-dir', data, 'tenant', 'paythru-credentials', tenantId]).toString()
   .trim().split('\n').filter((l) => l.includes('=')).map((l) => l.split('=')));
 const server = spawn(BIN, ['--data-dir', data, 'serve', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -66,7 +68,12 @@ const pk = (await exchange('Public key', {
   method: 'GET', path: '/v2/public-key',
   note: 'No authentication. The key every session id is made for; `keyId` may be sent back as `Key-Id`. Served as SPKI PEM and as a JWK; both work with `Session.create`.',
 })).json;
-const S = (version = 'v2') => ps.Session.create(pk.publicKey, { version });
+const pkV1 = (await exchange('V1 public key', {
+  method: 'GET', path: '/v1/public-key',
+  note: 'No authentication. The key V1 session ids (RSAES-PKCS1-v1_5) are made for: a key pair of its own, never the V2/V3 key (a PKCS#1 v1.5 oracle must not sit on the key that opens OAEP session ids). It exists once a tenant enabled V1 (`tenant allow-v1 TENANT true`); before that, 404 `V1_NOT_ENABLED`.',
+  errors: '404 V1_NOT_ENABLED.',
+})).json;
+const S = (version = 'v2') => ps.Session.create(version === 'v1' ? pkV1.publicKey : pk.publicKey, { version });
 
 const issued = (await exchange('Issue a card (sandbox issuing)', {
   method: 'POST', path: '/v2/cards', auth: apiKey,
@@ -348,7 +355,7 @@ void dataKeyOut;
 
 await exchange('A bad session id (every kind looks the same)', {
   method: 'POST', path: `/v2/cards/${token}/pan`, auth: apiKey, session: { sessionId: 'AAAA' },
-  note: 'Bad base64, wrong size, bad padding, a wrong key inside, an unknown `Key-Id` and a replayed session id all give exactly this status, code and body: there is no padding oracle, V1 included.',
+  note: 'Non-canonical base64 (whitespace, missing padding), wrong size, bad padding, a wrong key inside, an unknown `Key-Id`, two `Session-Id` headers and a used session key (however re-encoded or re-wrapped) all give exactly this status, code and body: there is no padding oracle. V1 ids that are well-formed but do not decrypt do not fail at all (implicit rejection).',
 });
 
 await exchange('Unauthenticated', { method: 'GET', path: '/v2/cards', auth: 'psk_wrong', note: 'Five failed authentications from one address in a day block it for a minute, ten for five minutes: 429 `RATE_LIMITED` with `Retry-After`.' });
@@ -373,7 +380,11 @@ const doc = [
   '  listed scopes, at most 15 minutes).',
   '* **Sessions**: cardholder-data calls carry `Session-Id: <session id>` (and optionally `Key-Id`).',
   '  `/v2/…` and `/v3/…` use RSA-OAEP (SHA-1) + AES-GCM, `/v1/…` RSAES-PKCS1-v1_5 + AES-CBC. A session id',
-  '  is single use (`serve --allow-session-id-reuse` turns that off).',
+  '  is single use by the session key it unwraps to (`serve --allow-session-id-reuse` turns that off), must be',
+  '  canonical padded base64, and is opened only after the credential, scope and card are checked. V1 is',
+  '  off unless the tenant enables it (`tenant allow-v1`), uses its own key (`/v1/public-key`), never takes',
+  '  ephemeral keys, and uses implicit rejection: a V1 id that does not decrypt opens a session under a',
+  '  synthetic key instead of failing.',
   '* **Encrypted values** are `{ "data": base64, "iv": base64 }` under the session key, fresh IV per value,',
   '  in both directions.',
   '* **Errors** are one envelope, `{ "error": { "code", "message", "traceId" } }`, with `traceId` equal to',
