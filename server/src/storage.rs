@@ -6,10 +6,12 @@ use std::path::Path;
 use std::str::FromStr;
 
 mod accounts;
+mod limits;
 mod session_ids;
 mod tokens;
 
 pub use accounts::PaymentInfoRow;
+pub use limits::CvvTokenCounter;
 pub use tokens::{PaythruCredentialRow, StoredCardRow};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -795,13 +795,13 @@ async fn authentication_failures_are_rate_limited_per_address() {
             "attempt {i}"
         );
     }
-    // Blocked now, even with the right key.
+    // Blocked now for requests without a valid credential...
     let r = app
         .call_from(
             "198.51.100.7",
             Method::GET,
             "/v2/cards",
-            Some(&app.tenant_key),
+            Some("psk_wrong"),
             &[],
             None,
         )
@@ -812,6 +812,18 @@ async fn authentication_failures_are_rate_limited_per_address() {
     );
     let retry: i64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((59..=60).contains(&retry), "{retry}");
+    // ...but a valid credential is never locked out by its address.
+    let r = app
+        .call_from(
+            "198.51.100.7",
+            Method::GET,
+            "/v2/cards",
+            Some(&app.tenant_key),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
     // Another address is unaffected; missing credentials count too.
     let r = app
         .call_from(
