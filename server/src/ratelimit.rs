@@ -38,9 +38,7 @@ const MAX_FORWARDED_HOPS: usize = 32;
 /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as the IPv4 address it is.
 pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(IpAddr::V6(v6), IpAddr::V4),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     }
 }
@@ -90,7 +88,9 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.net, canonical(ip)) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
@@ -426,14 +426,24 @@ mod tests {
         assert!(Cidr::parse("fc00::/7").unwrap().contains(ip("fd12::1")));
         assert!(Cidr::parse("10.1.2.3").unwrap().contains(ip("10.1.2.3")));
         assert!(!Cidr::parse("10.1.2.3").unwrap().contains(ip("10.1.2.4")));
-        for bad in ["10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/+8", "x/8", "::ffff:1.2.3.4/120"] {
+        for bad in [
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0.0/",
+            "10.0.0.0/+8",
+            "x/8",
+            "::ffff:1.2.3.4/120",
+        ] {
             assert!(Cidr::parse(bad).is_none(), "{bad}");
         }
     }
 
     #[test]
     fn trusted_proxy_lists_parse() {
-        assert_eq!(TrustedProxies::parse("none").unwrap(), TrustedProxies::none());
+        assert_eq!(
+            TrustedProxies::parse("none").unwrap(),
+            TrustedProxies::none()
+        );
         assert_eq!(
             TrustedProxies::parse("private").unwrap(),
             TrustedProxies::private_networks()
@@ -447,7 +457,16 @@ mod tests {
         assert!(TrustedProxies::parse("none,10.0.0.0/8").is_err());
         assert!(TrustedProxies::parse("10.0.0.0/8,bogus").is_err());
         let d = TrustedProxies::default();
-        for t in ["127.0.0.1", "::1", "10.2.3.4", "172.20.0.1", "192.168.1.1", "169.254.1.1", "fd00::1", "fe80::1"] {
+        for t in [
+            "127.0.0.1",
+            "::1",
+            "10.2.3.4",
+            "172.20.0.1",
+            "192.168.1.1",
+            "169.254.1.1",
+            "fd00::1",
+            "fe80::1",
+        ] {
             assert!(d.is_trusted(ip(t)), "{t}");
         }
         for u in ["8.8.8.8", "172.32.0.1", "2001:db8::1", "192.0.2.1"] {
@@ -458,9 +477,8 @@ mod tests {
     #[test]
     fn forwarded_for_is_walked_from_the_right_past_trusted_hops() {
         let t = TrustedProxies::default();
-        let client = |peer: &str, xff: &[&str]| {
-            t.client_address(ip(peer), xff.iter().map(|v| v.as_bytes()))
-        };
+        let client =
+            |peer: &str, xff: &[&str]| t.client_address(ip(peer), xff.iter().map(|v| v.as_bytes()));
         // Untrusted peer: the header is ignored.
         assert_eq!(client("198.51.100.1", &["203.0.113.9"]), ip("198.51.100.1"));
         // Trusted peer without a header: the peer.
@@ -501,8 +519,7 @@ mod tests {
         assert_eq!(client("10.0.0.1", &[long.as_str()]), ip("10.0.0.1"));
         // Trusting nobody: always the peer.
         assert_eq!(
-            TrustedProxies::none()
-                .client_address(ip("127.0.0.1"), [b"203.0.113.9".as_slice()]),
+            TrustedProxies::none().client_address(ip("127.0.0.1"), [b"203.0.113.9".as_slice()]),
             ip("127.0.0.1")
         );
     }

@@ -902,7 +902,12 @@ async fn a_cvv_shaped_cvv_token_is_refused_and_nothing_is_stored() {
         let mut b = seed_create("o-cvv", "2099");
         b["paymentInfo"]["card"]["cardCvvToken"] = json!(cvv);
         let r = c
-            .call(Method::POST, "/account/{u}/paymentinfo", &[("{u}", USER)], Some(&b))
+            .call(
+                Method::POST,
+                "/account/{u}/paymentinfo",
+                &[("{u}", USER)],
+                Some(&b),
+            )
             .await;
         assert_eq!(
             (r.status, r.code(), r.body["error"]["detail"].as_str()),
@@ -911,7 +916,12 @@ async fn a_cvv_shaped_cvv_token_is_refused_and_nothing_is_stored() {
         );
     }
     let r = c
-        .call(Method::GET, "/account/{u}/paymentinfo", &[("{u}", USER)], None)
+        .call(
+            Method::GET,
+            "/account/{u}/paymentinfo",
+            &[("{u}", USER)],
+            None,
+        )
         .await;
     assert_eq!(r.code(), 903, "nothing was stored");
 
@@ -931,7 +941,10 @@ async fn a_cvv_shaped_cvv_token_is_refused_and_nothing_is_stored() {
     let r = c
         .call(Method::PUT, ONE, &[("{u}", USER), ("{p}", &id)], Some(&u))
         .await;
-    assert_eq!((r.code(), r.body["error"]["detail"].as_str()), (914, Some(detail)));
+    assert_eq!(
+        (r.code(), r.body["error"]["detail"].as_str()),
+        (914, Some(detail))
+    );
     let r = c
         .call(
             Method::POST,
@@ -940,7 +953,10 @@ async fn a_cvv_shaped_cvv_token_is_refused_and_nothing_is_stored() {
             Some(&seed_reverify("9876")),
         )
         .await;
-    assert_eq!((r.code(), r.body["error"]["detail"].as_str()), (914, Some(detail)));
+    assert_eq!(
+        (r.code(), r.body["error"]["detail"].as_str()),
+        (914, Some(detail))
+    );
     assert_eq!(cvv_state(&app, &id).await, before, "nothing changed");
     // The stored token still verifies.
     let r = c
@@ -982,9 +998,13 @@ async fn concurrent_wrong_cvv_tokens_on_two_nodes_mark_fraud_at_exactly_the_limi
     let storage = Storage::connect(&app.db.url, &StorageOptions::default())
         .await
         .unwrap();
-    let other = Service::new(storage, Vault::new(&[42u8; 32]).unwrap(), ServiceConfig::default())
-        .await
-        .unwrap();
+    let other = Service::new(
+        storage,
+        Vault::new(&[42u8; 32]).unwrap(),
+        ServiceConfig::default(),
+    )
+    .await
+    .unwrap();
     let routers = [
         app.router.clone(),
         router(AppState {
@@ -1044,4 +1064,43 @@ fn seal_reverify(key: &SessionKey, token: &str) -> String {
         "data={}",
         body::seal(key, seed_reverify(token).to_string().as_bytes(), now()).unwrap()
     )
+}
+
+/// The account API's tenant key has the per-credential rate too: past its
+/// burst, 429 (code 429, "Too many requests."), before any body is opened.
+#[tokio::test]
+async fn the_account_api_rate_limits_a_credential() {
+    use paysecure_server::ratelimit::{Rate, RateLimits};
+    let app = TestApp::with_config(paysecure_server::ServiceConfig {
+        rate_limits: RateLimits {
+            credential: Rate {
+                per_second: 1,
+                burst: 2,
+            },
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let c = data_key_client(&app).await;
+    let list = || {
+        c.call(
+            Method::GET,
+            "/account/{u}/paymentinfo",
+            &[("{u}", USER)],
+            None,
+        )
+    };
+    for _ in 0..2 {
+        assert_eq!(list().await.code(), 903);
+    }
+    let r = list().await;
+    assert_eq!(
+        (r.status, r.code(), r.body["error"]["message"].as_str()),
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            429,
+            Some("Too many requests.")
+        )
+    );
 }

@@ -574,7 +574,12 @@ async fn failed_logins_block_only_the_offending_address() {
             401
         );
     }
-    let blocked = bad.get(&cards).bearer_auth("psk_nope").send().await.unwrap();
+    let blocked = bad
+        .get(&cards)
+        .bearer_auth("psk_nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(blocked.status(), 429);
     assert!(blocked.headers().contains_key("retry-after"));
     // A valid credential passes the block of its address.

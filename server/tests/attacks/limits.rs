@@ -94,7 +94,11 @@ async fn cvv2_brute_force_stops_at_the_limit_and_the_right_cvv2_then_does_not_ve
     for (i, (status, body)) in answers.iter().enumerate() {
         if i < CVV2_LIMIT {
             assert_eq!(*status, 200, "guess {i}: {body}");
-            assert_eq!(*body, json!({"verified": false}), "nothing but verified:false");
+            assert_eq!(
+                *body,
+                json!({"verified": false}),
+                "nothing but verified:false"
+            );
         } else {
             assert_eq!(*status, 423, "guess {i}: {body}");
             assert_eq!(body["error"]["code"], "CVV2_BLOCKED");
@@ -103,7 +107,10 @@ async fn cvv2_brute_force_stops_at_the_limit_and_the_right_cvv2_then_does_not_ve
     // The right CVV2 does not verify now: not with the guessing key, not
     // with the tenant's, not by PAN.
     let (status, body) = verify_cvv2(&server, &guesser, &token, &right).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (423, Some("CVV2_BLOCKED")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (423, Some("CVV2_BLOCKED"))
+    );
     let tenant_key = server.tenant_key.clone();
     let (status, _) = verify_cvv2(&server, &tenant_key, &token, &right).await;
     assert_eq!(status, 423);
@@ -168,7 +175,10 @@ async fn a_right_cvv2_resets_the_count_and_both_routes_share_it() {
     let (status, _) = verify_cvv2(&server, &key, &token, &wrong.next().unwrap()).await;
     assert_eq!(status, 200);
     let (status, body) = verify_cvv2_by_pan(&server, &pan, &right).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (423, Some("CVV2_BLOCKED")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (423, Some("CVV2_BLOCKED"))
+    );
 }
 
 /// Two nodes on one database, 50 concurrent wrong CVV2s split between
@@ -214,11 +224,7 @@ async fn cluster_fifty_wrong_cvv2s_across_two_nodes_block_at_exactly_the_limit()
     }
 }
 
-async fn cards_with(
-    server: &Server,
-    key: &str,
-    headers: &[(&str, &str)],
-) -> reqwest::Response {
+async fn cards_with(server: &Server, key: &str, headers: &[(&str, &str)]) -> reqwest::Response {
     let mut req = server
         .http
         .get(format!("{}/v2/cards", server.url))
@@ -265,7 +271,11 @@ async fn a_bad_client_behind_a_shared_proxy_does_not_lock_out_a_good_tenant() {
         assert_eq!(cards_with(&server, "psk_guess", &bad).await.status(), 429);
     }
     let r = cards_with(&server, "psk_guess", &bad).await;
-    let retry: i64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: i64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
 }
 
@@ -288,7 +298,12 @@ async fn ipv6_rotation_within_one_64_is_still_blocked() {
     )
     .await;
     assert_eq!(r.status(), 429, "a new address in the same /64 is blocked");
-    let r = cards_with(&server, "psk_guess", &[("x-forwarded-for", "2001:db8:5:7::1")]).await;
+    let r = cards_with(
+        &server,
+        "psk_guess",
+        &[("x-forwarded-for", "2001:db8:5:7::1")],
+    )
+    .await;
     assert_eq!(r.status(), 401, "the next /64 is another client");
 }
 
@@ -326,7 +341,11 @@ async fn a_credential_past_its_rate_gets_429_with_retry_after() {
     }
     let r = cards_with(&server, &server.tenant_key, &[]).await;
     assert_eq!(r.status(), 429);
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=2).contains(&retry), "{retry}");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "RATE_LIMITED");
@@ -358,21 +377,40 @@ async fn a_card_past_its_rate_gets_429_before_any_decryption() {
     };
     for _ in 0..2 {
         let (_, sid) = server.session(Version::V2);
-        assert_eq!(pan_call(&a, &server.tenant_key, &sid).await.unwrap().status(), 200);
+        assert_eq!(
+            pan_call(&a, &server.tenant_key, &sid)
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
     }
     let (s, sid) = server.session(Version::V2);
     let r = pan_call(&a, &server.tenant_key, &sid).await.unwrap();
     assert_eq!(r.status(), 429);
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=2).contains(&retry), "{retry}");
-    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "RATE_LIMITED");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "RATE_LIMITED"
+    );
     // Another credential on the same card: the same limit.
     let widget = server.ephemeral(&a, &["pan"]).await;
     let (_, sid2) = server.session(Version::V2);
     assert_eq!(pan_call(&a, &widget, &sid2).await.unwrap().status(), 429);
     // Another card: its own.
     let (_, sid3) = server.session(Version::V2);
-    assert_eq!(pan_call(&b, &server.tenant_key, &sid3).await.unwrap().status(), 200);
+    assert_eq!(
+        pan_call(&b, &server.tenant_key, &sid3)
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     // The refused session id was never unwrapped nor recorded: after the
     // wait it opens a session and decrypts the answer.
     tokio::time::sleep(std::time::Duration::from_secs(retry)).await;
