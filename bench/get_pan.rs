@@ -93,6 +93,16 @@ fn start(bin: &str, data: &str, db: &str, master: &str) -> Result<Node, String> 
             "127.0.0.1:0",
             "--db-max-connections",
             "16",
+            // One key hammering one card is the benchmark's load, not abuse:
+            // lift the per-credential and per-card rate limits (issue #13).
+            "--credential-rate",
+            "4000000000",
+            "--credential-burst",
+            "4000000000",
+            "--card-rate",
+            "4000000000",
+            "--card-burst",
+            "4000000000",
         ])
         .env("RUST_LOG", "warn")
         .env("PAYSECURE_MASTER_KEY", master)

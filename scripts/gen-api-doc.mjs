@@ -169,8 +169,8 @@ await exchange('Unblock PIN', {
 s = S();
 await exchange('Verify CVV2', {
   method: 'POST', path: `/v2/cards/${token}/cvv2/verify`, auth: apiKey, session: s, body: { cvv2: s.encrypt(cvv2) },
-  note: 'Scope `cvv2:verify`. Verified by recomputation, compared in constant time.',
-  errors: '400 `INVALID_CVV2`, `UNDECRYPTABLE_VALUE`, `INVALID_SESSION_ID`; 401; 403; 404; 409 `NO_EXPIRY`',
+  note: 'Scope `cvv2:verify`. Verified by recomputation, compared in constant time.\n\nFive consecutive wrong CVV2s block the card\'s CVV2 verification (both routes, every credential): then it answers 423 `CVV2_BLOCKED`, the right CVV2 included, until the tenant calls `POST /v2/cards/{token}/cvv2/unblock` (tenant API key only; answers the card like the PIN unblock). A right CVV2 resets the count; a wrong one answers only `"verified": false`. The count is one atomic SQL `UPDATE … RETURNING`, shared by all nodes.',
+  errors: '400 `INVALID_CVV2`, `UNDECRYPTABLE_VALUE`, `INVALID_SESSION_ID`; 401; 403; 404; 409 `NO_EXPIRY`; 423 `CVV2_BLOCKED`; 429 `RATE_LIMITED`',
 });
 s.free();
 
@@ -178,9 +178,15 @@ s = S();
 await exchange('Verify CVV2 for a provided PAN', {
   method: 'POST', path: '/v2/cvv2/verify', auth: apiKey, session: s, body: { pan: s.encrypt(pan), cvv2: s.encrypt('000') },
   note: 'Tenant API key only.',
-  errors: '400 `INVALID_PAN`, `INVALID_CVV2`, `UNDECRYPTABLE_VALUE`, `INVALID_SESSION_ID`; 401; 403; 404; 409',
+  errors: '400 `INVALID_PAN`, `INVALID_CVV2`, `UNDECRYPTABLE_VALUE`, `INVALID_SESSION_ID`; 401; 403; 404; 409; 423 `CVV2_BLOCKED`; 429 `RATE_LIMITED`',
 });
 s.free();
+
+await exchange('Unblock CVV2 verification', {
+  method: 'POST', path: `/v2/cards/${token}/cvv2/unblock`, auth: apiKey,
+  note: 'Tenant API key only (an ephemeral key gets 403). Clears the CVV2 verification block and the count; returns the masked card.',
+  errors: '401; 403; 404',
+});
 
 s = S();
 await exchange('PAN to token', {
@@ -347,7 +353,7 @@ await account('Account: GetCardExpiries', { method: 'GET', path: '/account/{uuid
   note: 'Cards that have expired or expire this month or next.', errors: '404 903' });
 await account('Account: ReVerifyPaymentInfo', { method: 'POST', path: '/account/{uuid}/paymentinfo/{paymentInfoId}/verification', ids: { '{uuid}': acctUser, '{paymentInfoId}': pid },
   body: { orderId: 'f98a9325-89fb-4aa0-8ac9-30869b5f1a79', udid: '2083718938012321038243', paymentInfo: { paymentType: 'CreditCard', card: { cardCvvToken: '1000000000000183' } }, accessCountryCode: 'KR', ipAddress: '127.0.0.1' },
-  note: 'The CVV token must be the card\'s (stored only as an HMAC): here it is not. Three wrong tokens in a row mark the card `FRAUD` for good.', errors: '404 906, 903' });
+  note: 'The CVV token must be the card\'s (stored only as an HMAC): here it is not. Three wrong tokens in a row mark the card `FRAUD` for good (counted atomically in SQL across nodes). A `cardCvvToken` of 3 or 4 digits only looks like a real CVV and is refused (914) on create, update and re-verify, before anything is derived from it.', errors: '404 906, 903' });
 await account('Account: DeletePaymentInfo', { method: 'DELETE', path: '/account/{uuid}/paymentinfo/{paymentInfoId}', ids: { '{uuid}': acctUser, '{paymentInfoId}': pid }, errors: '404 903' });
 await account('Account: CancelPaymentInfoByOrderId', { method: 'DELETE', path: '/account/{uuid}/orders/{orderId}', ids: { '{uuid}': acctUser, '{orderId}': createBody.orderId },
   note: 'Deletes the card the order created (here already deleted above, hence 903).', errors: '404 903' });
@@ -358,7 +364,7 @@ await exchange('A bad session id (every kind looks the same)', {
   note: 'Non-canonical base64 (whitespace, missing padding), wrong size, bad padding, a wrong key inside, an unknown `Key-Id`, two `Session-Id` headers and a used session key (however re-encoded or re-wrapped) all give exactly this status, code and body: there is no padding oracle. V1 ids that are well-formed but do not decrypt do not fail at all (implicit rejection).',
 });
 
-await exchange('Unauthenticated', { method: 'GET', path: '/v2/cards', auth: 'psk_wrong', note: 'Five failed authentications from one address in a day block it for a minute, ten for five minutes: 429 `RATE_LIMITED` with `Retry-After`.' });
+await exchange('Unauthenticated', { method: 'GET', path: '/v2/cards', auth: 'psk_wrong', note: 'Five failed authentications from one client address in a day block it for a minute, ten for five minutes: then requests from it *without a valid credential* get 429 `RATE_LIMITED` with `Retry-After` (a valid credential always passes). The address is the TCP peer, or the client a trusted proxy names in `X-Forwarded-For` (see docs/deployment.md); IPv6 counts per /64. Separately, each credential and each card has a request rate (per node; defaults 500/s burst 1,000 and 20/s burst 60): past it, 429 `RATE_LIMITED` with `Retry-After`.' });
 await exchange('Health', { method: 'GET', path: '/healthz', note: 'Liveness.' });
 await exchange('Readiness', { method: 'GET', path: '/readyz', note: 'Database reachable and an active RSA key loaded; 503 `NOT_READY` otherwise.' });
 await exchange('Metrics', { method: 'GET', path: '/metrics', note: 'Prometheus text format: `paysecure_http_requests_total` and `paysecure_http_request_duration_seconds` by method, route template and status.' });
@@ -408,6 +414,7 @@ const doc = [
   '| `POST /v{1,2}/pin/verify` | tenant | yes |',
   '| `POST /v2/cards/{token}/pin/unblock` | tenant | no |',
   '| `POST /v2/cards/{token}/cvv2/verify` | tenant or `cvv2:verify` | yes |',
+  '| `POST /v2/cards/{token}/cvv2/unblock` | tenant | no |',
   '| `POST /v2/cvv2/verify` | tenant | yes |',
   '| `POST /v{1,2,3}/tokens` | tenant | yes |',
   '| `POST /v3/token/{method}`, `POST /v3/token/{method}/{encoding}` (`xml`, `json`): Paythru v3 (seed 002) | Paythru apiKey + apiPassword + shaSignature | no |',

@@ -87,6 +87,8 @@ pub const REPLAYED: AccountError = err(400, 913, "The encrypted data was sent be
 pub const INVALID: AccountError = err(400, 914, "Invalid request.");
 /// 429.
 pub const RATE_LIMITED: AccountError = err(429, 429, "Too many failed authentications.");
+/// 429: the credential's request rate is exhausted.
+pub const TOO_MANY_REQUESTS: AccountError = err(429, 429, "Too many requests.");
 /// 500.
 pub const INTERNAL: AccountError = err(500, 999, "Internal error.");
 
@@ -328,7 +330,19 @@ fn cvv_token(card: &CardIn) -> Result<&str> {
             "paymentInfo.card.cardCVVToken must be at most 20 letters and digits",
         ));
     }
+    // A real CVV sent by mistake: refused before anything is derived from
+    // it (a keyed hash of 1 of 10,000 values would be no protection).
+    if cvv_shaped(t) {
+        return Err(invalid(
+            "paymentInfo.card.cardCVVToken must be a token, not a card verification value",
+        ));
+    }
     Ok(t)
+}
+
+/// Whether a CVV token looks like a real CVV/CVC/CID: 3 or 4 digits only.
+pub fn cvv_shaped(token: &str) -> bool {
+    (3..=4).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// A UUID (path ids and the user's uuid), lowercased.
@@ -756,7 +770,10 @@ impl Service {
     }
 
     /// ReVerifyPaymentInfo: the CVV token must be the card's. Three wrong
-    /// ones in a row mark the card `FRAUD`, for good.
+    /// ones in a row mark the card `FRAUD`, for good. Each attempt is one
+    /// atomic counter update in the database (no read-modify-write), so
+    /// concurrent attempts on any number of nodes are all counted and the
+    /// card turns `FRAUD` at exactly [`FRAUD_AFTER`].
     pub async fn reverify_payment_info(
         &self,
         tenant: &str,
@@ -767,8 +784,10 @@ impl Service {
         envelope(r)?;
         let (_, card) = payment(r)?;
         let token = cvv_token(card)?;
+        // A retry only follows a real change of the card (its CVV token
+        // replaced, or FRAUD reached by a concurrent attempt): re-read it.
         for _ in 0..5 {
-            let mut row = self.payment_row(tenant, account, id).await?;
+            let row = self.payment_row(tenant, account, id).await?;
             let answer = |row: &PaymentInfoRow| json!({"data": {"uuid": account, "paymentInfoId": row.id, "status": status_of(row)}});
             if row.status == "FRAUD" {
                 return Ok(answer(&row));
@@ -776,22 +795,27 @@ impl Service {
             let given = self.vault.keyed_mac(&["cvv-token", tenant, &row.id, token]);
             let right = bool::from(given.ct_eq(&row.cvv_token_mac));
             if right {
-                row.cvv_failures = 0;
-                row.status = "ACTIVE".into();
-            } else {
-                row.cvv_failures += 1;
-                if row.cvv_failures >= FRAUD_AFTER {
-                    row.status = "FRAUD".into();
+                if self
+                    .storage
+                    .record_right_cvv_token(tenant, account, &row.id, &row.cvv_token_mac, now())
+                    .await?
+                {
+                    return Ok(answer(&row));
                 }
-            }
-            row.version += 1;
-            row.updated_at = now();
-            if self.storage.update_payment_info(&row).await? {
-                return if right {
-                    Ok(answer(&row))
-                } else {
-                    Err(CVV_UNKNOWN.into())
-                };
+            } else if self
+                .storage
+                .record_wrong_cvv_token(
+                    tenant,
+                    account,
+                    &row.id,
+                    &row.cvv_token_mac,
+                    FRAUD_AFTER,
+                    now(),
+                )
+                .await?
+                .is_some()
+            {
+                return Err(CVV_UNKNOWN.into());
             }
         }
         Err(UPDATE_FAILED

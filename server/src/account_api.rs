@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use crate::account::{
-    self, AccountError, Failure, PaymentRequest, INTERNAL, INVALID, RATE_LIMITED, UNAUTHORIZED,
+    self, AccountError, Failure, PaymentRequest, INTERNAL, INVALID, RATE_LIMITED,
+    TOO_MANY_REQUESTS, UNAUTHORIZED,
 };
 use crate::api::{AppState, ClientIp, OwnErrorBody};
 use crate::error::Error;
@@ -47,14 +48,11 @@ struct Ctx {
 }
 
 /// `Authorization: PLTOKEN <tenant API key>` (throttled like every
-/// credential), and the key: the session key of `Session-Id` if sent, else
-/// the tenant's data key. The session id is opened (and so used up) only
-/// after the credential is accepted.
+/// credential: a valid one passes its address's block, then its rate
+/// limit), and the key: the session key of `Session-Id` if sent, else the
+/// tenant's data key. The session id is opened (and so used up) only after
+/// the credential is accepted.
 async fn context(state: &AppState, headers: &HeaderMap, client: &str) -> Result<Ctx, Failure> {
-    if let Err(secs) = state.service.check_client(client).await? {
-        tracing::warn!(retry_after = secs, "blocked client");
-        return Err(RATE_LIMITED.into());
-    }
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -65,14 +63,23 @@ async fn context(state: &AppState, headers: &HeaderMap, client: &str) -> Result<
         Some(t) => state.service.authenticate(t).await,
         None => Err(Error::Unauthenticated),
     };
-    let tenant = match principal {
-        Ok(Principal::Tenant { tenant_id }) => tenant_id,
-        Ok(Principal::Ephemeral { .. }) => return Err(UNAUTHORIZED.into()),
-        Err(Error::Unauthenticated) => {
-            state.service.record_auth_failure(client).await?;
+    let tenant = match (principal, token) {
+        (Ok(Principal::Tenant { tenant_id }), Some(t)) => {
+            if let Err(Error::RateLimited { retry_after }) = state.service.limit_credential(t) {
+                tracing::warn!(retry_after, "credential rate limit");
+                return Err(TOO_MANY_REQUESTS.into());
+            }
+            tenant_id
+        }
+        (Ok(Principal::Ephemeral { .. }), _) => return Err(UNAUTHORIZED.into()),
+        (Ok(_) | Err(Error::Unauthenticated), _) => {
+            if let Some(secs) = state.service.failed_authentication(client).await? {
+                tracing::warn!(retry_after = secs, "blocked client");
+                return Err(RATE_LIMITED.into());
+            }
             return Err(UNAUTHORIZED.into());
         }
-        Err(e) => return Err(e.into()),
+        (Err(e), _) => return Err(e.into()),
     };
     let principal = Principal::Tenant { tenant_id: tenant };
     let key = match SessionIdHeader::from_headers(headers) {

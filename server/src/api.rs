@@ -1,7 +1,7 @@
 //! HTTP: routes, request/response shapes, extractors and the error envelope.
 //! Handlers only parse, call [`Service`], and map the result.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -140,6 +140,19 @@ impl From<Error> for ApiError {
                 "PIN_BLOCKED",
                 "the PIN is blocked after too many wrong attempts",
             ),
+            Error::Cvv2Blocked => ApiError::new(
+                S::LOCKED,
+                "CVV2_BLOCKED",
+                "CVV2 verification is blocked after too many wrong attempts",
+            ),
+            Error::RateLimited { retry_after } => ApiError {
+                retry_after: Some(i64::try_from(retry_after).unwrap_or(i64::MAX)),
+                ..ApiError::new(
+                    S::TOO_MANY_REQUESTS,
+                    "RATE_LIMITED",
+                    "too many requests; retry later",
+                )
+            },
             e @ (Error::Storage(_) | Error::Crypto(_)) => {
                 // Details to the log only.
                 tracing::error!(error = %e, detail = ?e, "internal error");
@@ -286,25 +299,70 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
-fn client_ip(parts: &Parts) -> IpAddr {
-    parts
+/// The client's throttle key: its address
+/// ([`crate::ratelimit::TrustedProxies::client_address`]:
+/// the peer, or from `X-Forwarded-For` when the peer is a trusted proxy),
+/// IPv6 aggregated per /64 ([`crate::ratelimit::throttle_key`]).
+fn client_key(parts: &Parts, state: &AppState) -> String {
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+        .map_or(crate::ratelimit::UNKNOWN_PEER, |c| c.0.ip());
+    let forwarded = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .into_iter()
+        .map(HeaderValue::as_bytes);
+    let client = state
+        .service
+        .trusted_proxies()
+        .client_address(peer, forwarded);
+    crate::ratelimit::throttle_key(client)
 }
 
-/// The peer's IP address (from the connection, never from headers).
+/// The client's throttle key (see `client_key`): its address from the
+/// connection, or from `X-Forwarded-For` only when the connection comes
+/// from a trusted proxy; IPv6 as its /64.
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(client_ip(parts).to_string()))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_key(parts, state)))
     }
 }
 
+/// The card a card-data route names in its path (`/v1|v2/cards/{token}/…`,
+/// not the unblock calls), for the per-card rate limit.
+async fn card_route_token(parts: &mut Parts, state: &AppState) -> Option<String> {
+    let route = parts.extensions.get::<MatchedPath>()?.as_str();
+    let card_route = (route.starts_with("/v1/cards/{token}/")
+        || route.starts_with("/v2/cards/{token}/"))
+        && !route.ends_with("/unblock");
+    if !card_route {
+        return None;
+    }
+    let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+        .await
+        .ok()?;
+    params
+        .iter()
+        .find(|(name, _)| *name == "token")
+        .map(|(_, v)| v.to_owned())
+}
+
 /// The authenticated caller (`Authorization: Bearer <credential>`).
+///
+/// A valid credential always passes its client's address block (so a bad
+/// client behind a shared address locks out nobody else), then the rate
+/// limits: per credential, and per card on the card-data routes — before
+/// any session id is unwrapped. A missing or unknown credential from a
+/// blocked address gets 429 (not counted: it does not extend the block);
+/// otherwise it counts as a failure of the address (401).
 pub struct Auth(pub Principal);
 
 impl FromRequestParts<AppState> for Auth {
@@ -314,17 +372,6 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let ip = client_ip(parts).to_string();
-        if let Err(secs) = state.service.check_client(&ip).await? {
-            return Err(ApiError {
-                retry_after: Some(secs),
-                ..ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "RATE_LIMITED",
-                    "too many failed authentications; retry later",
-                )
-            });
-        }
         let credential = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -336,15 +383,22 @@ impl FromRequestParts<AppState> for Auth {
             Some(c) => state.service.authenticate(c).await,
             None => Err(Error::Unauthenticated),
         };
-        match result {
-            Ok(p) => Ok(Auth(p)),
-            Err(Error::Unauthenticated) => {
-                if state.service.record_auth_failure(&ip).await?.is_some() {
-                    tracing::warn!(%ip, "client blocked after repeated failed authentications");
+        match (result, credential) {
+            (Ok(p), Some(c)) => {
+                state.service.limit_credential(c)?;
+                if let Some(token) = card_route_token(parts, state).await {
+                    state.service.limit_card(p.tenant_id(), &token)?;
                 }
-                Err(Error::Unauthenticated.into())
+                Ok(Auth(p))
             }
-            Err(e) => Err(e.into()),
+            (Ok(_) | Err(Error::Unauthenticated), _) => {
+                let client = client_key(parts, state);
+                match state.service.failed_authentication(&client).await? {
+                    Some(secs) => Err(ApiError::rate_limited(secs)),
+                    None => Err(Error::Unauthenticated.into()),
+                }
+            }
+            (Err(e), _) => Err(e.into()),
         }
     }
 }
@@ -934,8 +988,20 @@ async fn unblock_pin(
     Ok(Json(state.service.unblock_pin(&p, &token).await?.into()))
 }
 
+#[utoipa::path(post, path = "/v2/cards/{token}/cvv2/unblock", tag = "card data",
+    params(("token" = String, Path)),
+    responses((status = 200, body = CardDto), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+async fn unblock_cvv2(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(token): Path<String>,
+) -> ApiResult<CardDto> {
+    Ok(Json(state.service.unblock_cvv2(&p, &token).await?.into()))
+}
+
 #[utoipa::path(post, path = "/v2/cards/{token}/cvv2/verify", tag = "card data",
-    params(("token" = String, Path)), request_body = Cvv2Body, responses((status = 200, body = Cvv2VerifyResponse)))]
+    params(("token" = String, Path)), request_body = Cvv2Body,
+    responses((status = 200, body = Cvv2VerifyResponse), (status = 423, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
 async fn verify_cvv2(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -957,7 +1023,8 @@ async fn verify_cvv2(
 }
 
 #[utoipa::path(post, path = "/v2/cvv2/verify", tag = "card data",
-    request_body = PanCvv2Body, responses((status = 200, body = Cvv2VerifyResponse)))]
+    request_body = PanCvv2Body,
+    responses((status = 200, body = Cvv2VerifyResponse), (status = 423, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
 async fn verify_cvv2_by_pan(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -1124,6 +1191,7 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
         verify_pin,
         verify_pin_by_pan,
         unblock_pin,
+        unblock_cvv2,
         verify_cvv2,
         verify_cvv2_by_pan,
         pan_to_token,
@@ -1183,6 +1251,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/v2/cards/{token}/reveal", post(reveal))
         .route("/v2/cards/{token}/pin/unblock", post(unblock_pin))
         .route("/v2/cards/{token}/cvv2/verify", post(verify_cvv2))
+        .route("/v2/cards/{token}/cvv2/unblock", post(unblock_cvv2))
         .route("/v2/cvv2/verify", post(verify_cvv2_by_pan))
         .route("/v3/tokens", post(pan_to_token));
     let api = ["v1", "v2"].into_iter().fold(api, |r, v| {

@@ -45,6 +45,16 @@ pub enum Error {
     /// Too many wrong PINs: blocked until unblocked.
     #[error("the PIN is blocked after too many wrong attempts")]
     PinBlocked,
+    /// Too many consecutive wrong CVV2s: CVV2 verification of the card is
+    /// blocked until the tenant unblocks it.
+    #[error("CVV2 verification is blocked after too many wrong attempts")]
+    Cvv2Blocked,
+    /// A request-rate limit (per credential or per card) is exhausted.
+    #[error("too many requests")]
+    RateLimited {
+        /// Seconds to wait before retrying (`Retry-After`).
+        retry_after: u64,
+    },
     /// The storage layer failed.
     #[error("storage error")]
     Storage(#[from] StorageError),

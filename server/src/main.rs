@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use paysecure_server::keys::Purpose;
+use paysecure_server::ratelimit;
 use paysecure_server::service::rfc3339;
 use paysecure_server::storage::{Storage, StorageOptions};
 use paysecure_server::telemetry::{self, Metrics};
@@ -104,6 +105,33 @@ enum Command {
         /// expired ephemeral keys and throttle rows).
         #[arg(long, default_value_t = 30)]
         housekeeping_secs: u64,
+        /// Proxies whose X-Forwarded-For names the client (for the
+        /// failed-authentication throttle): CIDRs or addresses separated by
+        /// commas or spaces; `private` is loopback plus the private ranges
+        /// (10/8, 172.16/12, 192.168/16, 169.254/16, fc00::/7, fe80::/10);
+        /// `none` trusts nobody (the client is always the TCP peer).
+        #[arg(long, env = "PAYSECURE_TRUSTED_PROXIES", default_value = "private")]
+        trusted_proxies: String,
+        /// Requests per second one credential may make (per node).
+        #[arg(long, env = "PAYSECURE_CREDENTIAL_RATE",
+            default_value_t = ratelimit::DEFAULT_CREDENTIAL_RATE.per_second,
+            value_parser = clap::value_parser!(u32).range(1..))]
+        credential_rate: u32,
+        /// Requests one credential may make at once (per node).
+        #[arg(long, env = "PAYSECURE_CREDENTIAL_BURST",
+            default_value_t = ratelimit::DEFAULT_CREDENTIAL_RATE.burst,
+            value_parser = clap::value_parser!(u32).range(1..))]
+        credential_burst: u32,
+        /// Requests per second on one card's data routes (per node).
+        #[arg(long, env = "PAYSECURE_CARD_RATE",
+            default_value_t = ratelimit::DEFAULT_CARD_RATE.per_second,
+            value_parser = clap::value_parser!(u32).range(1..))]
+        card_rate: u32,
+        /// Requests at once on one card's data routes (per node).
+        #[arg(long, env = "PAYSECURE_CARD_BURST",
+            default_value_t = ratelimit::DEFAULT_CARD_RATE.burst,
+            value_parser = clap::value_parser!(u32).range(1..))]
+        card_burst: u32,
     },
     /// Apply the database migrations and exit (serve applies them too).
     Migrate,
@@ -262,9 +290,25 @@ async fn run(cli: Cli) -> Result<(), String> {
             widget_origin,
             frame_ancestors,
             housekeeping_secs,
+            trusted_proxies,
+            credential_rate,
+            credential_burst,
+            card_rate,
+            card_burst,
         } => {
             let config = ServiceConfig {
                 single_use_session_ids: !allow_session_id_reuse,
+                trusted_proxies: ratelimit::TrustedProxies::parse(trusted_proxies)?,
+                rate_limits: ratelimit::RateLimits {
+                    credential: ratelimit::Rate {
+                        per_second: *credential_rate,
+                        burst: *credential_burst,
+                    },
+                    card: ratelimit::Rate {
+                        per_second: *card_rate,
+                        burst: *card_burst,
+                    },
+                },
             };
             let service = Arc::new(open(&cli, config).await?);
             let demo_tenant = if *demo {

@@ -13,12 +13,17 @@ use zeroize::Zeroizing;
 use crate::cvv::{self, CvkPair};
 use crate::error::{Error, Result};
 use crate::keys::{self, hex_lower, KeyRing};
+use crate::ratelimit::{Limiter, RateLimits, TrustedProxies, LIMITER_MAX_KEYS};
 use crate::sessions::{CardGrant, Grant, TenantGrant};
 use crate::storage::{CardFilter, CardRow, EphemeralKeyRow, NewCard, Storage, StorageError};
 use crate::vault::{Binding, Vault};
 
 /// Consecutive wrong PINs that block the PIN.
 pub const PIN_TRY_LIMIT: i64 = 3;
+/// Consecutive wrong CVV2s that block the card's CVV2 verification (until
+/// the tenant unblocks it): 5 of 1,000 possible values, a 0.5% chance for a
+/// guesser, and room for a cardholder's typos.
+pub const CVV2_TRY_LIMIT: i64 = 5;
 /// Longest life of an ephemeral key.
 pub const MAX_EPHEMERAL_TTL_SECS: i64 = 15 * 60;
 const EXID_TAKEN: Error = Error::Conflict {
@@ -281,12 +286,19 @@ pub enum CardIdentifier<'a> {
 pub struct ServiceConfig {
     /// Refuse a session id seen before (default true).
     pub single_use_session_ids: bool,
+    /// Proxies whose `X-Forwarded-For` names the client (default: loopback
+    /// and the private ranges).
+    pub trusted_proxies: TrustedProxies,
+    /// Request-rate limits per credential and per card (per node).
+    pub rate_limits: RateLimits,
 }
 
 impl Default for ServiceConfig {
     fn default() -> Self {
         ServiceConfig {
             single_use_session_ids: true,
+            trusted_proxies: TrustedProxies::default(),
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -304,6 +316,10 @@ pub struct Service {
     /// Held while the key ring reloads: concurrent requests with unknown
     /// session ids share one reload instead of each making their own.
     reload_lock: tokio::sync::Mutex<()>,
+    /// Request rate per credential (keyed by the credential's SHA-256).
+    credential_limiter: Limiter,
+    /// Request rate per (tenant, card).
+    card_limiter: Limiter,
     pub(crate) config: ServiceConfig,
 }
 
@@ -358,6 +374,8 @@ impl Service {
             keys_loaded_at: std::sync::atomic::AtomicI64::new(now()),
             tenant_keys: std::sync::Mutex::new(std::collections::HashMap::new()),
             reload_lock: tokio::sync::Mutex::new(()),
+            credential_limiter: Limiter::new(config.rate_limits.credential, LIMITER_MAX_KEYS),
+            card_limiter: Limiter::new(config.rate_limits.card, LIMITER_MAX_KEYS),
             config,
         })
     }
@@ -511,6 +529,50 @@ impl Service {
             .record_auth_failure(client, now, SHORT_BLOCK, LONG_BLOCK)
             .await?;
         Ok((failures == SHORT_BLOCK.0 || failures >= LONG_BLOCK.0).then_some(until - now))
+    }
+
+    /// A request without a valid credential from `client`: `Some(seconds)`
+    /// while the client is blocked (answer 429; the attempt is not counted,
+    /// so requests made during a block never extend it), else the failure is
+    /// counted (shared by all nodes) and `None` (answer 401).
+    pub async fn failed_authentication(&self, client: &str) -> Result<Option<i64>> {
+        if let Err(secs) = self.check_client(client).await? {
+            return Ok(Some(secs));
+        }
+        if let Some(secs) = self.record_auth_failure(client).await? {
+            tracing::warn!(%client, block_secs = secs, "client blocked after repeated failed authentications");
+        }
+        Ok(None)
+    }
+
+    /// The proxies whose `X-Forwarded-For` is believed.
+    pub fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.config.trusted_proxies
+    }
+
+    /// Takes one request from the rate of `credential` (valid credentials
+    /// only: unknown ones never get a bucket).
+    pub fn limit_credential(&self, credential: &str) -> Result<()> {
+        let key = digest::digest(&digest::SHA256, credential.as_bytes());
+        self.take(&self.credential_limiter, key.as_ref())
+    }
+
+    /// Takes one request from the rate of card `token` of `tenant`.
+    pub fn limit_card(&self, tenant: &str, token: &str) -> Result<()> {
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        for part in [tenant, token] {
+            ctx.update(&(part.len() as u64).to_be_bytes());
+            ctx.update(part.as_bytes());
+        }
+        self.take(&self.card_limiter, ctx.finish().as_ref())
+    }
+
+    fn take(&self, limiter: &Limiter, hash: &[u8]) -> Result<()> {
+        let mut key = [0u8; 32];
+        key.copy_from_slice(hash.get(..32).unwrap_or(&[0u8; 32]));
+        limiter
+            .check(key)
+            .map_err(|retry_after| Error::RateLimited { retry_after })
     }
 
     /// Identifies a bearer credential: a tenant API key (`psk_`) or an
@@ -797,6 +859,7 @@ impl Service {
             .card_by_pan_index(tenant, &self.vault.pan_index(tenant, &pan))
             .await?
         {
+            self.limit_card(tenant, &row.token)?;
             return Ok(CardSummary::from(&row));
         }
         match self
@@ -900,6 +963,10 @@ impl Service {
     }
 
     /// Verifies a CVV2 by recomputation (a grant for `cvv2:verify`).
+    /// Consecutive wrong CVV2s are counted per card in the database
+    /// (atomically, shared by all nodes); the [`CVV2_TRY_LIMIT`]th blocks
+    /// verification ([`Error::Cvv2Blocked`], for right and wrong candidates
+    /// alike) until [`Self::unblock_cvv2`]; a right CVV2 resets the count.
     pub async fn verify_cvv2(&self, grant: &CardGrant, candidate: &str) -> Result<bool> {
         grant.require(&[Scope::Cvv2Verify])?;
         self.verify_cvv2_on(grant.tenant(), grant.card(), candidate)
@@ -915,6 +982,7 @@ impl Service {
     ) -> Result<bool> {
         let tenant = grant.tenant();
         let card = self.card_by_pan(tenant, pan).await?;
+        self.limit_card(tenant, &card.token)?;
         self.verify_cvv2_on(tenant, &card, candidate).await
     }
 
@@ -924,8 +992,33 @@ impl Service {
         }
         let pan = self.open_pan(card)?;
         let cvk = self.cvk(tenant).await?;
-        cvv::verify(&cvk, &pan, &Self::expiry_yymm(card)?, "000", candidate)
-            .map_err(|_| Error::Crypto("CVV computation failed"))
+        let right = cvv::verify(&cvk, &pan, &Self::expiry_yymm(card)?, "000", candidate)
+            .map_err(|_| Error::Crypto("CVV computation failed"))?;
+        // One conditional UPDATE either way: a blocked card answers the same
+        // to a right and a wrong CVV2.
+        let counted = if right {
+            self.storage.record_right_cvv2(tenant, &card.token).await?
+        } else {
+            self.storage
+                .record_wrong_cvv2(tenant, &card.token, CVV2_TRY_LIMIT)
+                .await?
+                .is_some()
+        };
+        if counted {
+            Ok(right)
+        } else {
+            Err(Error::Cvv2Blocked)
+        }
+    }
+
+    /// Unblocks the card's CVV2 verification and clears its count (tenant
+    /// only).
+    pub async fn unblock_cvv2(&self, principal: &Principal, token: &str) -> Result<CardSummary> {
+        let tenant = principal.require_tenant()?;
+        if !self.storage.unblock_cvv2(tenant, token).await? {
+            return Err(Error::CardNotFound);
+        }
+        Ok(CardSummary::from(&self.card_row(tenant, token).await?))
     }
 
     async fn card_by_pan(&self, tenant: &str, pan: &str) -> Result<CardRow> {
@@ -996,7 +1089,9 @@ impl Service {
         pan: &str,
         candidate: &Pin,
     ) -> Result<PinVerification> {
-        let card = self.card_by_pan(grant.tenant(), pan).await?;
+        let tenant = grant.tenant();
+        let card = self.card_by_pan(tenant, pan).await?;
+        self.limit_card(tenant, &card.token)?;
         self.verify_pin_on(&card, candidate).await
     }
 

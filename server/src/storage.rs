@@ -7,10 +7,12 @@ use std::str::FromStr;
 
 mod accounts;
 mod keys;
+mod limits;
 mod session_ids;
 mod tokens;
 
 pub use accounts::PaymentInfoRow;
+pub use limits::CvvTokenCounter;
 pub use tokens::{PaythruCredentialRow, StoredCardRow};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

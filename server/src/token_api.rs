@@ -332,7 +332,8 @@ pub struct CaptureResponse {
 /// paysecure-wasm `encryptCard` for a session the merchant opened. No
 /// credentials: the session key is the capability; one card per session.
 /// Cross-origin (CORS `*`). Unknown session keys count as failed
-/// authentications of the address.
+/// authentications of the address (429 while it is blocked); a valid
+/// session key passes the address's block.
 #[utoipa::path(post, path = "/v3/clientpost/card", tag = "paythru",
     request_body = CaptureBody,
     responses((status = 200, body = CaptureResponse), (status = 400, body = crate::api::ErrorEnvelope),
@@ -342,9 +343,6 @@ async fn clientpost_card(
     ClientIp(client): ClientIp,
     JsonBody(body): JsonBody<CaptureBody>,
 ) -> Result<Json<CaptureResponse>, ApiError> {
-    if let Err(secs) = state.service.check_client(&client).await? {
-        return Err(ApiError::rate_limited(secs));
-    }
     match state
         .service
         .capture_card(&body.session_key, &body.encrypted_card)
@@ -357,8 +355,10 @@ async fn clientpost_card(
         // An unknown session key, and a card that does not open, count as
         // failed attempts of the address (the session is used up either way).
         Err(e @ (Error::BadRequest { .. } | Error::UndecryptableValue)) => {
-            state.service.record_auth_failure(&client).await?;
-            Err(e.into())
+            match state.service.failed_authentication(&client).await? {
+                Some(secs) => Err(ApiError::rate_limited(secs)),
+                None => Err(e.into()),
+            }
         }
         Err(e) => Err(e.into()),
     }

@@ -94,12 +94,17 @@ impl Client<'_> {
     }
 }
 
-async fn send(app: &TestApp, mut req: Request<Body>, key: &SessionKey) -> Answer {
+async fn send(app: &TestApp, req: Request<Body>, key: &SessionKey) -> Answer {
+    send_via(&app.router, req, key).await
+}
+
+/// [`send`] through `router` (another node over the same database).
+async fn send_via(router: &axum::Router, mut req: Request<Body>, key: &SessionKey) -> Answer {
     req.extensions_mut()
         .insert(ConnectInfo::<std::net::SocketAddr>(
             "192.0.2.90:1".parse().unwrap(),
         ));
-    let res = app.router.clone().oneshot(req).await.unwrap();
+    let res = router.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let ctype = res.headers().get("content-type").cloned();
     let text =
@@ -760,7 +765,7 @@ async fn validation_and_card_errors() {
                 Method::POST,
                 &format!("{ONE}/verification"),
                 &[("{u}", USER), ("{p}", &id)],
-                Some(&seed_reverify("999")),
+                Some(&seed_reverify("1000000000000999")),
             )
             .await;
         assert_eq!(r.code(), 906);
@@ -861,4 +866,241 @@ async fn a_refused_credential_does_not_use_up_the_session_id() {
     // Now it is used: the same session id again is refused (911).
     let r = send(&app, req(&app.tenant_key), &key).await;
     assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, 911));
+}
+
+async fn tenant_of(app: &TestApp) -> String {
+    app.service
+        .authenticate(&app.tenant_key)
+        .await
+        .unwrap()
+        .tenant_id()
+        .to_owned()
+}
+
+/// The stored (CVV token MAC, failures, status, version) of a card.
+async fn cvv_state(app: &TestApp, id: &str) -> (Vec<u8>, i64, String, i64) {
+    let row = app
+        .service
+        .storage()
+        .payment_info(&tenant_of(app).await, USER, id)
+        .await
+        .unwrap()
+        .unwrap();
+    (row.cvv_token_mac, row.cvv_failures, row.status, row.version)
+}
+
+/// A real CVV sent as `cardCvvToken` (3 or 4 digits) is refused with the
+/// invalid-field error (914) on create, update and re-verify, and nothing
+/// derived from it is stored: no card created, the stored token MAC, count
+/// and version unchanged.
+#[tokio::test]
+async fn a_cvv_shaped_cvv_token_is_refused_and_nothing_is_stored() {
+    let app = TestApp::new().await;
+    let c = data_key_client(&app).await;
+    let detail = "paymentInfo.card.cardCVVToken must be a token, not a card verification value";
+    for cvv in ["123", "0421"] {
+        let mut b = seed_create("o-cvv", "2099");
+        b["paymentInfo"]["card"]["cardCvvToken"] = json!(cvv);
+        let r = c
+            .call(
+                Method::POST,
+                "/account/{u}/paymentinfo",
+                &[("{u}", USER)],
+                Some(&b),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code(), r.body["error"]["detail"].as_str()),
+            (StatusCode::BAD_REQUEST, 914, Some(detail)),
+            "{cvv}"
+        );
+    }
+    let r = c
+        .call(
+            Method::GET,
+            "/account/{u}/paymentinfo",
+            &[("{u}", USER)],
+            None,
+        )
+        .await;
+    assert_eq!(r.code(), 903, "nothing was stored");
+
+    let r = c
+        .call(
+            Method::POST,
+            "/account/{u}/paymentinfo",
+            &[("{u}", USER)],
+            Some(&seed_create("o-ok", "2099")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let id = r.body["data"]["paymentInfoId"].as_str().unwrap().to_owned();
+    let before = cvv_state(&app, &id).await;
+    let mut u = seed_update("2099");
+    u["paymentInfo"]["card"]["cardCvvToken"] = json!("987");
+    let r = c
+        .call(Method::PUT, ONE, &[("{u}", USER), ("{p}", &id)], Some(&u))
+        .await;
+    assert_eq!(
+        (r.code(), r.body["error"]["detail"].as_str()),
+        (914, Some(detail))
+    );
+    let r = c
+        .call(
+            Method::POST,
+            &format!("{ONE}/verification"),
+            &[("{u}", USER), ("{p}", &id)],
+            Some(&seed_reverify("9876")),
+        )
+        .await;
+    assert_eq!(
+        (r.code(), r.body["error"]["detail"].as_str()),
+        (914, Some(detail))
+    );
+    assert_eq!(cvv_state(&app, &id).await, before, "nothing changed");
+    // The stored token still verifies.
+    let r = c
+        .call(
+            Method::POST,
+            &format!("{ONE}/verification"),
+            &[("{u}", USER), ("{p}", &id)],
+            Some(&seed_reverify("1000000000000016")),
+        )
+        .await;
+    assert_eq!(r.body["data"]["status"], "ACTIVE");
+}
+
+/// CVV tokens racing on two nodes (two services over one database): right
+/// ones are all answered; wrong ones are each counted atomically, the card
+/// turns FRAUD at exactly the third, the others see FRAUD; no attempt is
+/// lost or refused as "kept changing".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_wrong_cvv_tokens_on_two_nodes_mark_fraud_at_exactly_the_limit() {
+    use paysecure_server::account::FRAUD_AFTER;
+    use paysecure_server::storage::{Storage, StorageOptions};
+    use paysecure_server::telemetry::Metrics;
+    use paysecure_server::vault::Vault;
+    use paysecure_server::{router, AppState, Service, ServiceConfig};
+    use std::sync::Arc;
+
+    let app = TestApp::new().await;
+    let c = data_key_client(&app).await;
+    let r = c
+        .call(
+            Method::POST,
+            "/account/{u}/paymentinfo",
+            &[("{u}", USER)],
+            Some(&seed_create("o-race", "2099")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let id = r.body["data"]["paymentInfoId"].as_str().unwrap().to_owned();
+    let storage = Storage::connect(&app.db.url, &StorageOptions::default())
+        .await
+        .unwrap();
+    let other = Service::new(
+        storage,
+        Vault::new(&[42u8; 32]).unwrap(),
+        ServiceConfig::default(),
+    )
+    .await
+    .unwrap();
+    let routers = [
+        app.router.clone(),
+        router(AppState {
+            service: Arc::new(other),
+            metrics: Arc::new(Metrics::default()),
+        }),
+    ];
+    let Keying::DataKey(key) = &c.keying else {
+        unreachable!()
+    };
+    let race = |tokens: Vec<String>| {
+        let mut tasks = vec![];
+        for (i, cvv_token) in tokens.into_iter().enumerate() {
+            let router = routers[i % 2].clone();
+            let key = SessionKey::from_bytes(key.expose_bytes()).unwrap();
+            let (token, id) = (app.tenant_key.clone(), id.clone());
+            tasks.push(tokio::spawn(async move {
+                let seal = |v: &[u8]| body::seal(&key, v, now()).unwrap();
+                let data = seal_reverify(&key, &cvv_token);
+                let req = Request::builder()
+                    .method(Method::POST)
+                    .uri(format!(
+                        "/account/{}/paymentinfo/{}/verification",
+                        seal(USER.as_bytes()),
+                        seal(id.as_bytes())
+                    ))
+                    .header("authorization", format!("PLTOKEN {token}"))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(Body::from(data))
+                    .unwrap();
+                send_via(&router, req, &key).await
+            }));
+        }
+        tasks
+    };
+    // Right tokens racing: all answered ACTIVE (no "kept changing").
+    for t in race(vec!["1000000000000016".to_owned(); 24]) {
+        let r = t.await.unwrap();
+        assert_eq!(r.body["data"]["status"], "ACTIVE", "{}", r.body);
+    }
+    let (mut unknown, mut fraud) = (0, 0);
+    for t in race((0..24).map(|i| format!("20000000000{i:05}")).collect()) {
+        let r = t.await.unwrap();
+        match (r.status, r.code()) {
+            (StatusCode::NOT_FOUND, 906) => unknown += 1,
+            (StatusCode::OK, _) if r.body["data"]["status"] == "FRAUD" => fraud += 1,
+            other => panic!("unexpected {other:?}: {}", r.body),
+        }
+    }
+    assert_eq!((unknown, fraud), (FRAUD_AFTER, 24 - FRAUD_AFTER));
+    let (_, failures, status, _) = cvv_state(&app, &id).await;
+    assert_eq!((failures, status.as_str()), (FRAUD_AFTER, "FRAUD"));
+}
+
+fn seal_reverify(key: &SessionKey, token: &str) -> String {
+    format!(
+        "data={}",
+        body::seal(key, seed_reverify(token).to_string().as_bytes(), now()).unwrap()
+    )
+}
+
+/// The account API's tenant key has the per-credential rate too: past its
+/// burst, 429 (code 429, "Too many requests."), before any body is opened.
+#[tokio::test]
+async fn the_account_api_rate_limits_a_credential() {
+    use paysecure_server::ratelimit::{Rate, RateLimits};
+    let app = TestApp::with_config(paysecure_server::ServiceConfig {
+        rate_limits: RateLimits {
+            credential: Rate {
+                per_second: 1,
+                burst: 2,
+            },
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let c = data_key_client(&app).await;
+    let list = || {
+        c.call(
+            Method::GET,
+            "/account/{u}/paymentinfo",
+            &[("{u}", USER)],
+            None,
+        )
+    };
+    for _ in 0..2 {
+        assert_eq!(list().await.code(), 903);
+    }
+    let r = list().await;
+    assert_eq!(
+        (r.status, r.code(), r.body["error"]["message"].as_str()),
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            429,
+            Some("Too many requests.")
+        )
+    );
 }

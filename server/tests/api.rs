@@ -726,6 +726,7 @@ async fn every_bad_session_id_looks_the_same() {
 async fn session_reuse_can_be_allowed() {
     let app = TestApp::with_config(paysecure_server::ServiceConfig {
         single_use_session_ids: false,
+        ..Default::default()
     })
     .await;
     let token = app.issue_card().await["token"].as_str().unwrap().to_owned();
@@ -839,13 +840,13 @@ async fn authentication_failures_are_rate_limited_per_address() {
             "attempt {i}"
         );
     }
-    // Blocked now, even with the right key.
+    // Blocked now for requests without a valid credential...
     let r = app
         .call_from(
             "198.51.100.7",
             Method::GET,
             "/v2/cards",
-            Some(&app.tenant_key),
+            Some("psk_wrong"),
             &[],
             None,
         )
@@ -856,6 +857,18 @@ async fn authentication_failures_are_rate_limited_per_address() {
     );
     let retry: i64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((59..=60).contains(&retry), "{retry}");
+    // ...but a valid credential is never locked out by its address.
+    let r = app
+        .call_from(
+            "198.51.100.7",
+            Method::GET,
+            "/v2/cards",
+            Some(&app.tenant_key),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
     // Another address is unaffected; missing credentials count too.
     let r = app
         .call_from(
@@ -1158,4 +1171,68 @@ async fn readyz_reflects_the_database() {
             .status,
         StatusCode::OK
     );
+}
+
+/// The per-card rate covers the routes that name the card by PAN (verify
+/// PIN/CVV2 by PAN, PAN to token) as well as by token: with a burst of 3,
+/// the fourth request on one card is 429 `RATE_LIMITED` with `Retry-After`,
+/// whichever route; another card is untouched.
+#[tokio::test]
+async fn the_card_rate_covers_the_by_pan_routes() {
+    use paysecure_server::ratelimit::{Rate, RateLimits};
+    let app = TestApp::with_config(paysecure_server::ServiceConfig {
+        rate_limits: RateLimits {
+            card: Rate {
+                per_second: 1,
+                burst: 3,
+            },
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let token = app.issue_card().await["token"].as_str().unwrap().to_owned();
+    let other = app.issue_card().await["token"].as_str().unwrap().to_owned();
+    let pan = app.pan_of(&token).await; // 1
+    let by_pan = |uri: &'static str, body: fn(&Session, &str) -> Value| {
+        let (app, pan) = (&app, pan.clone());
+        async move {
+            app.card_call(V2, Method::POST, uri, &app.tenant_key, |s| {
+                Some(body(s, &pan))
+            })
+            .await
+            .1
+        }
+    };
+    let r = by_pan(
+        "/v2/cvv2/verify",
+        |s, pan| json!({"pan": enc_text(s, pan), "cvv2": enc_text(s, "000")}),
+    )
+    .await; // 2
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = by_pan("/v2/tokens", |s, pan| json!({"pan": enc_text(s, pan)})).await; // 3
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    for (uri, body) in [
+        (
+            "/v2/tokens",
+            (|s, pan| json!({"pan": enc_text(s, pan)})) as fn(&Session, &str) -> Value,
+        ),
+        (
+            "/v2/cvv2/verify",
+            |s, pan| json!({"pan": enc_text(s, pan), "cvv2": enc_text(s, "000")}),
+        ),
+        (
+            "/v2/pin/verify",
+            |s, pan| json!({"pan": enc_text(s, pan), "pinBlock": enc(s.encrypt_pin(&Pin::new("1234").unwrap()).unwrap())}),
+        ),
+    ] {
+        let r = by_pan(uri, body).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
+            "{uri}"
+        );
+        assert!(r.headers.contains_key("retry-after"), "{uri}");
+    }
+    assert_eq!(app.pan_of(&other).await.len(), 16);
 }

@@ -561,7 +561,8 @@ async fn cli_keys_list_and_rotate_and_migrate() {
 }
 
 /// The limiter keys on the real peer address: failures from 127.0.0.2 block
-/// 127.0.0.2 only, not 127.0.0.3.
+/// 127.0.0.2 only, not 127.0.0.3; and only requests without a valid
+/// credential.
 #[tokio::test]
 async fn failed_logins_block_only_the_offending_address() {
     let (_dir, data, log, db) = tmp().await;
@@ -586,9 +587,24 @@ async fn failed_logins_block_only_the_offending_address() {
             401
         );
     }
-    let blocked = bad.get(&cards).bearer_auth(&key).send().await.unwrap();
+    let blocked = bad
+        .get(&cards)
+        .bearer_auth("psk_nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(blocked.status(), 429);
     assert!(blocked.headers().contains_key("retry-after"));
+    // A valid credential passes the block of its address.
+    assert_eq!(
+        bad.get(&cards)
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     assert_eq!(
         good.get(&cards)
             .bearer_auth(&key)
@@ -730,11 +746,18 @@ async fn cluster_authentication_throttling_counts_across_nodes() {
     for url in [&a.url, &b.url] {
         let r = from
             .get(format!("{url}/v2/cards"))
-            .bearer_auth(&key)
+            .bearer_auth("psk_wrong")
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 429, "blocked on {url}");
+        let r = from
+            .get(format!("{url}/v2/cards"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "a valid key passes on {url}");
     }
 }
 

@@ -320,3 +320,84 @@ pub fn assert_log_clean(server: &Server, secrets: &[&str]) {
         );
     }
 }
+
+/// Another node of a [`Server`]'s cluster: its own process, data dir and
+/// log; the same database and master key.
+pub struct Node {
+    child: Option<Child>,
+    pub url: String,
+    pub log: PathBuf,
+}
+
+impl Server {
+    /// Starts another node on this server's database and master key, with
+    /// `extra` `serve` arguments.
+    pub fn start_node(&self, name: &str, extra: &[&str]) -> Node {
+        let data = self.dir.path().join(format!("data-{name}"));
+        let log = self.dir.path().join(format!("{name}.log"));
+        let log_file = std::fs::File::create(&log).unwrap();
+        let master = std::fs::read_to_string(self.data.join("master.key")).unwrap();
+        let mut child = Command::new(BIN)
+            .args(base_args(&data, &self.db))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("RUST_LOG", "debug")
+            .env("PAYSECURE_MASTER_KEY_FILE", self.data.join("master.key"))
+            .env("PAYSECURE_MASTER_KEY", master.trim())
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+        assert!(
+            url.starts_with("http"),
+            "node did not start: {line}{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        Node {
+            child: Some(child),
+            url,
+            log,
+        }
+    }
+
+    /// One request to `base` (this server's URL or a node's).
+    pub async fn send_to(
+        &self,
+        base: &str,
+        method: reqwest::Method,
+        path: &str,
+        auth: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{base}{path}"));
+        if let Some(a) = auth {
+            req = req.bearer_auth(a);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, body)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
