@@ -65,7 +65,10 @@ async fn context(state: &AppState, headers: &HeaderMap, client: &str) -> Result<
         None => Err(Error::Unauthenticated),
     };
     let tenant = match principal {
-        Ok(Principal::Tenant { tenant_id }) => tenant_id,
+        Ok(Principal::Tenant { tenant_id }) => {
+            tracing::Span::current().record("principal", tenant_id.as_str());
+            tenant_id
+        }
         Ok(Principal::Ephemeral { .. }) => return Err(UNAUTHORIZED.into()),
         Err(Error::Unauthenticated) => {
             state.service.record_auth_failure(client).await?;

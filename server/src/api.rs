@@ -336,7 +336,10 @@ impl FromRequestParts<AppState> for Auth {
             None => Err(Error::Unauthenticated),
         };
         match result {
-            Ok(p) => Ok(Auth(p)),
+            Ok(p) => {
+                crate::telemetry::record_principal(&p);
+                Ok(Auth(p))
+            }
             Err(Error::Unauthenticated) => {
                 if state.service.record_auth_failure(&ip).await?.is_some() {
                     tracing::warn!(%ip, "client blocked after repeated failed authentications");
@@ -1150,9 +1153,12 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
-                    // Method and path only: no query string, no header values.
+                    // Method and path only: no query string, no header values;
+                    // card-shaped digit runs in the path masked. `principal` is
+                    // recorded once the caller authenticates.
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = id)
+                    let path = crate::telemetry::redact_path(req.uri().path());
+                    tracing::info_span!("request", method = %req.method(), path = %path, request_id = id, principal = tracing::field::Empty)
                 })
                 .on_request(())
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Micros)),
