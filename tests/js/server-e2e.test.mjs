@@ -34,9 +34,9 @@ async function issue() {
 
 before(async () => {
   assert.ok(existsSync(BIN), `${BIN} missing: cargo build -p paysecure-server`);
-  apiKey = execFileSync(BIN, ['--data-dir', data, 'tenant', 'create', 'E2E Bank']).toString().trim().split('\n').pop();
+  apiKey = execFileSync(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, 'tenant', 'create', 'E2E Bank']).toString().trim().split('\n').pop();
   secrets.add(apiKey);
-  server = spawn(BIN, ['--data-dir', data, '--log-format', 'json', 'serve', '--listen', '127.0.0.1:0'], {
+  server = spawn(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, '--log-format', 'json', 'serve', '--listen', '127.0.0.1:0'], {
     stdio: ['ignore', 'pipe', openSync(logFile, 'w')],
     env: { ...process.env, RUST_LOG: 'debug' },
   });

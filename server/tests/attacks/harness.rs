@@ -320,3 +320,59 @@ pub fn assert_log_clean(server: &Server, secrets: &[&str]) {
         );
     }
 }
+
+impl Server {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).expect("running")
+    }
+
+    /// `host:port` of the server, for raw TCP clients.
+    pub fn addr(&self) -> String {
+        self.url.split("://").nth(1).unwrap().to_owned()
+    }
+
+    /// As [`Server::start`], serving HTTPS with a fresh self-signed
+    /// certificate for 127.0.0.1; `self.http` trusts it.
+    pub async fn start_tls(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+            .unwrap();
+        let cert_path = dir.path().join("cert.pem");
+        let key_path = dir.path().join("key.pem");
+        std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+        std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+        let data = dir.path().join("data");
+        let log = dir.path().join("server.log");
+        let db = TestDb::new(&data).await;
+        let http = reqwest::Client::builder()
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap(),
+            )
+            .build()
+            .unwrap();
+        let mut s = Server {
+            child: None,
+            url: String::new(),
+            dir,
+            data,
+            log,
+            db,
+            tenant_key: String::new(),
+            http,
+            public_key: dummy_key(),
+            key_id: String::new(),
+        };
+        s.tenant_key = s.create_tenant("Attack Bank");
+        let (cert_arg, key_arg) = (
+            cert_path.display().to_string(),
+            key_path.display().to_string(),
+        );
+        let mut args = vec!["--tls-cert", &cert_arg, "--tls-key", &key_arg];
+        args.extend_from_slice(extra);
+        s.spawn(&args, &[]);
+        assert!(s.url.starts_with("https://"), "{}", s.url);
+        s.refresh_public_key().await;
+        s
+    }
+}
