@@ -13,4 +13,8 @@ bash scripts/build.sh web
 log "building paysecure-server (release)"
 cargo build --quiet --release -p paysecure-server
 log "demo: open http://localhost:${port}/demo/  (card widgets are served from http://127.0.0.1:${port}; Ctrl-C stops)"
-exec target/release/paysecure-server --data-dir "${DEMO_DATA:-.demo-data}" serve --demo --listen "127.0.0.1:${port}"
+# The demo's throwaway master key stays with its data (a real deployment keeps
+# it outside the data directory: see docs/deployment.md).
+demo_data="${DEMO_DATA:-.demo-data}"
+exec target/release/paysecure-server --data-dir "$demo_data" --master-key-file "$demo_data/master.key" \
+  serve --demo --listen "127.0.0.1:${port}"

@@ -16,14 +16,14 @@ const ps = createRequire(import.meta.url)(path.join(root, 'pkg', 'nodejs'));
 const BIN = path.join(root, 'target', 'debug', 'paysecure-server');
 const data = path.join(mkdtempSync(path.join(os.tmpdir(), 'paysecure-doc-')), 'data');
 
-const created = execFileSync(BIN, ['--data-dir', data, 'tenant', 'create', 'Docs Bank']).toString().trim().split('\n');
+const created = execFileSync(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, 'tenant', 'create', 'Docs Bank']).toString().trim().split('\n');
 const apiKey = created.pop();
 const tenantId = created[0].split(' ')[1];
 // V1 is off unless the tenant enables it; this run shows it.
-execFileSync(BIN, ['--data-dir', data, 'tenant', 'allow-v1', tenantId, 'true']);
-const pt = Object.fromEntries(execFileSync(BIN, ['--data-dir', data, 'tenant', 'paythru-credentials', tenantId]).toString()
+execFileSync(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, 'tenant', 'allow-v1', tenantId, 'true']);
+const pt = Object.fromEntries(execFileSync(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, 'tenant', 'paythru-credentials', tenantId]).toString()
   .trim().split('\n').filter((l) => l.includes('=')).map((l) => l.split('=')));
-const server = spawn(BIN, ['--data-dir', data, 'serve', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'ignore'] });
+const server = spawn(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, 'serve', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'ignore'] });
 const url = (await new Promise((ok) => createInterface({ input: server.stdout }).once('line', ok))).trim().split(' ').pop();
 
 const shorten = (v) => {
@@ -302,7 +302,7 @@ await exchange('Get CVV2 envelope (seed 001)', {
 s.free();
 
 // ---- Account payment-information API (seed 003)
-const dataKeyOut = execFileSync(BIN, ['--data-dir', data, 'tenant', 'data-key', tenantId]).toString().trim().split('\n').pop();
+const dataKeyOut = execFileSync(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, 'tenant', 'data-key', tenantId]).toString().trim().split('\n').pop();
 const acctUser = '2a50a2e4-a93a-4823-9674-c63aba792325';
 async function account(title, { method, path: tmpl, ids = {}, body, note, errors }) {
   const sess = S();

@@ -65,6 +65,7 @@ async fn context(state: &AppState, headers: &HeaderMap, client: &str) -> Result<
     };
     let tenant = match (principal, token) {
         (Ok(Principal::Tenant { tenant_id }), Some(t)) => {
+            tracing::Span::current().record("principal", tenant_id.as_str());
             if let Err(Error::RateLimited { retry_after }) = state.service.limit_credential(t) {
                 tracing::warn!(retry_after, "credential rate limit");
                 return Err(TOO_MANY_REQUESTS.into());

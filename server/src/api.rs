@@ -385,6 +385,7 @@ impl FromRequestParts<AppState> for Auth {
         };
         match (result, credential) {
             (Ok(p), Some(c)) => {
+                crate::telemetry::record_principal(&p);
                 state.service.limit_credential(c)?;
                 if let Some(token) = card_route_token(parts, state).await {
                     state.service.limit_card(p.tenant_id(), &token)?;
@@ -1291,9 +1292,12 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
-                    // Method and path only: no query string, no header values.
+                    // Method and path only: no query string, no header values;
+                    // card-shaped digit runs in the path masked. `principal` is
+                    // recorded once the caller authenticates.
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = id)
+                    let path = crate::telemetry::redact_path(req.uri().path());
+                    tracing::info_span!("request", method = %req.method(), path = %path, request_id = id, principal = tracing::field::Empty)
                 })
                 .on_request(())
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Micros)),

@@ -33,6 +33,7 @@ pub mod storage;
 pub mod telemetry;
 pub mod token_api;
 pub mod tokens;
+pub mod transport;
 pub mod vault;
 pub mod verifone;
 pub mod web;

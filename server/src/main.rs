@@ -11,9 +11,13 @@ use paysecure_server::ratelimit;
 use paysecure_server::service::rfc3339;
 use paysecure_server::storage::{Storage, StorageOptions};
 use paysecure_server::telemetry::{self, Metrics};
-use paysecure_server::vault::{MasterKeySource, Vault, MASTER_KEY_ENV};
+use paysecure_server::transport::{self, ConnectionLimits, GuardedAcceptor};
+use paysecure_server::vault::{
+    default_master_key_path, load_master_key, MasterKeySource, MASTER_KEY_ENV,
+};
 use paysecure_server::web::WebConfig;
 use paysecure_server::{router_with, AppState, Service, ServiceConfig};
+use zeroize::Zeroizing;
 
 #[derive(Parser)]
 #[command(
@@ -22,7 +26,7 @@ use paysecure_server::{router_with, AppState, Service, ServiceConfig};
     about = "The PaySecure issuer API over an encrypted card vault"
 )]
 struct Cli {
-    /// Directory for the SQLite database and the master key file.
+    /// Directory for the SQLite database.
     #[arg(
         long,
         global = true,
@@ -31,8 +35,20 @@ struct Cli {
     )]
     data_dir: PathBuf,
     /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in --data-dir].
-    #[arg(long, global = true, env = "DATABASE_URL")]
+    /// May hold a password: its value is never shown in --help.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+    /// The vault's master key file (base64; must be owned by this user,
+    /// mode 0600) [default: $XDG_CONFIG_HOME/paysecure/master.key or
+    /// ~/.config/paysecure/master.key, created on first start; an existing
+    /// <data-dir>/master.key is still used, with a warning].
+    /// PAYSECURE_MASTER_KEY (the key itself, base64) overrides it.
+    #[arg(long, global = true, env = "PAYSECURE_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
+    /// PAYSECURE_MASTER_KEY, taken from the environment (and removed from
+    /// it) first thing in `main`.
+    #[arg(skip)]
+    master_key_env: Option<Zeroizing<String>>,
     /// Largest number of database connections per process.
     #[arg(
         long,
@@ -132,6 +148,19 @@ enum Command {
             default_value_t = ratelimit::DEFAULT_CARD_RATE.burst,
             value_parser = clap::value_parser!(u32).range(1..))]
         card_burst: u32,
+        /// Seconds a client has to send a request's headers (HTTP/1; also
+        /// how long a kept-alive HTTP/1 connection may wait for its next
+        /// request) or a new connection's first bytes.
+        #[arg(long, default_value_t = transport::DEFAULT_HEADER_READ_TIMEOUT_SECS)]
+        header_read_timeout_secs: u64,
+        /// Seconds a connection may go with nothing read or written before it
+        /// is closed (must exceed the 15 s request timeout).
+        #[arg(long, default_value_t = transport::DEFAULT_IDLE_TIMEOUT_SECS)]
+        idle_timeout_secs: u64,
+        /// Most connections open at once; one more is closed as soon as it
+        /// is accepted.
+        #[arg(long, env = "PAYSECURE_MAX_CONNECTIONS", default_value_t = transport::DEFAULT_MAX_CONNECTIONS)]
+        max_connections: usize,
     },
     /// Apply the database migrations and exit (serve applies them too).
     Migrate,
@@ -194,6 +223,22 @@ enum TenantCommand {
         /// The apiKey.
         api_key: String,
     },
+    /// Make a new API key for a tenant; prints it on the last line (shown
+    /// once). The tenant's older keys keep working for --overlap-secs, then
+    /// stop.
+    RotateKey {
+        /// Tenant id (`ten_...`).
+        tenant: String,
+        /// Seconds the older keys keep working (0: they stop now).
+        #[arg(long, default_value_t = paysecure_server::service::DEFAULT_KEY_OVERLAP_SECS)]
+        overlap_secs: i64,
+    },
+    /// Revoke every API key of a tenant at once (running servers refuse them
+    /// within 5 s) and delete its ephemeral keys. `rotate-key` makes a new one.
+    RevokeKey {
+        /// Tenant id (`ten_...`).
+        tenant: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -215,8 +260,33 @@ enum KeysCommand {
     },
 }
 
+/// Takes `PAYSECURE_MASTER_KEY` out of the environment: reads it, wipes its
+/// bytes in the environment block (`/proc/<pid>/environ`, what `ps e` shows,
+/// reads that block, which `remove_var` alone leaves intact), and removes
+/// the variable, so no child process or later reader sees it. Called first
+/// in `main`, while the process has one thread.
+fn take_master_key_env() -> Option<Zeroizing<String>> {
+    let value = std::env::var(MASTER_KEY_ENV).ok().map(Zeroizing::new);
+    if let Ok(name) = std::ffi::CString::new(MASTER_KEY_ENV) {
+        // SAFETY: no other thread exists yet, so nothing reads or changes
+        // the environment meanwhile; `getenv` returns null or a pointer to
+        // the variable's NUL-terminated value in the (writable) environment
+        // block, and exactly its `strlen` bytes are overwritten.
+        unsafe {
+            let p = libc::getenv(name.as_ptr());
+            if !p.is_null() {
+                std::ptr::write_bytes(p, 0, libc::strlen(p));
+            }
+        }
+    }
+    std::env::remove_var(MASTER_KEY_ENV);
+    value
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let master_key_env = take_master_key_env();
+    let mut cli = Cli::parse();
+    cli.master_key_env = master_key_env;
     telemetry::init_logging(matches!(cli.log_format, LogFormat::Json));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -240,11 +310,21 @@ fn main() -> std::process::ExitCode {
 
 async fn open(cli: &Cli, config: ServiceConfig) -> Result<Service, String> {
     create_data_dir(&cli.data_dir)?;
-    let env_key = std::env::var(MASTER_KEY_ENV).ok();
-    let (vault, source) =
-        Vault::load_or_create(&cli.data_dir, env_key.as_deref()).map_err(|e| e.to_string())?;
-    if source == MasterKeySource::Created {
-        tracing::warn!(dir = %cli.data_dir.display(), "created a new master key file; back it up: without it the vault cannot be read");
+    let (vault, source) = load_master_key(
+        cli.master_key_env.as_deref().map(String::as_str),
+        cli.master_key_file.as_deref(),
+        default_master_key_path().as_deref(),
+        &cli.data_dir,
+    )
+    .map_err(|e| e.to_string())?;
+    match source {
+        MasterKeySource::Created(path) => {
+            tracing::warn!(path = %path.display(), "created a new master key file; back it up (apart from the database): without it the vault cannot be read");
+        }
+        MasterKeySource::DataDir(path) => {
+            tracing::warn!(path = %path.display(), default = ?default_master_key_path(), "the master key file is in the data directory, beside the database: move it out (to the default location, or anywhere with --master-key-file)");
+        }
+        MasterKeySource::Environment | MasterKeySource::File(_) => {}
     }
     let options = StorageOptions {
         max_connections: cli.db_max_connections,
@@ -295,7 +375,16 @@ async fn run(cli: Cli) -> Result<(), String> {
             credential_burst,
             card_rate,
             card_burst,
+            header_read_timeout_secs,
+            idle_timeout_secs,
+            max_connections,
         } => {
+            let limits = ConnectionLimits {
+                header_read_timeout: Duration::from_secs(*header_read_timeout_secs),
+                idle_timeout: Duration::from_secs(*idle_timeout_secs),
+                max_connections: *max_connections,
+            };
+            limits.validate().map_err(|e| e.to_string())?;
             let config = ServiceConfig {
                 single_use_session_ids: !allow_session_id_reuse,
                 trusted_proxies: ratelimit::TrustedProxies::parse(trusted_proxies)?,
@@ -333,6 +422,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 tls_cert.clone().zip(tls_key.clone()),
                 web,
                 *housekeeping_secs,
+                limits,
             )
             .await
         }
@@ -444,6 +534,37 @@ async fn run(cli: Cli) -> Result<(), String> {
                 Err("no active credentials with that apiKey".into())
             }
         }
+        Command::Tenant {
+            command:
+                TenantCommand::RotateKey {
+                    tenant,
+                    overlap_secs,
+                },
+        } => {
+            let service = open(&cli, ServiceConfig::default()).await?;
+            let key = service
+                .rotate_tenant_key(tenant, *overlap_secs)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("new API key for {tenant}; the older keys stop working in {overlap_secs} s");
+            println!("API key (shown once; store it now):");
+            println!("{}", key.as_str());
+            Ok(())
+        }
+        Command::Tenant {
+            command: TenantCommand::RevokeKey { tenant },
+        } => {
+            let service = open(&cli, ServiceConfig::default()).await?;
+            let n = service
+                .revoke_tenant_keys(tenant)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{tenant}: {n} API key(s) revoked (running servers refuse them within {} s), ephemeral keys deleted; make a new key with `tenant rotate-key`",
+                paysecure_server::service::TENANT_KEY_CACHE_SECS
+            );
+            Ok(())
+        }
         Command::Keys { command } => {
             let service = open(&cli, ServiceConfig::default()).await?;
             match command {
@@ -516,6 +637,7 @@ async fn serve(
     tls: Option<(PathBuf, PathBuf)>,
     web: WebOptions,
     housekeeping_secs: u64,
+    limits: ConnectionLimits,
 ) -> Result<(), String> {
     let listener = std::net::TcpListener::bind(listen)
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -523,9 +645,10 @@ async fn serve(
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let scheme = if tls.is_some() { "https" } else { "http" };
 
+    let metrics = Arc::new(Metrics::default());
     let state = AppState {
         service: Arc::clone(&service),
-        metrics: Arc::new(Metrics::default()),
+        metrics: Arc::clone(&metrics),
     };
     let extra = if web.www.is_dir() {
         let port = local.port();
@@ -558,7 +681,16 @@ async fn serve(
         }
         axum::Router::new()
     };
-    let app = router_with(state, extra).into_make_service_with_connect_info::<SocketAddr>();
+    let mut app = router_with(state, extra);
+    if tls.is_some() {
+        // HTTPS only: browsers then refuse plain HTTP to this host for two
+        // years, on every response (errors included).
+        app = app.layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static(HSTS),
+        ));
+    }
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
 
     // Pick up key rotations made by `keys rotate` in another process, and
     // drop expired ephemeral keys.
@@ -588,7 +720,10 @@ async fn serve(
                 .await
                 .map_err(|e| format!("cannot load the TLS certificate or key: {e}"))?;
             announce("https", local);
-            axum_server::from_tcp_rustls(listener, config)
+            let mut server = axum_server::from_tcp_rustls(listener, config)
+                .map(|tls| GuardedAcceptor::new(tls, limits, metrics));
+            limits.configure(server.http_builder());
+            server
                 .handle(handle)
                 .serve(app)
                 .await
@@ -596,7 +731,13 @@ async fn serve(
         }
         None => {
             announce("http", local);
-            axum_server::from_tcp(listener)
+            let mut server = axum_server::from_tcp(listener).acceptor(GuardedAcceptor::new(
+                axum_server::accept::DefaultAcceptor::new(),
+                limits,
+                metrics,
+            ));
+            limits.configure(server.http_builder());
+            server
                 .handle(handle)
                 .serve(app)
                 .await
@@ -607,6 +748,9 @@ async fn serve(
     service.storage().close().await;
     served
 }
+
+/// `Strict-Transport-Security` on every HTTPS response.
+const HSTS: &str = "max-age=63072000; includeSubDomains";
 
 fn rustls_default_provider() -> Result<(), ()> {
     rustls::crypto::aws_lc_rs::default_provider()

@@ -554,6 +554,7 @@ impl Service {
             return fail(123);
         }
         let tenant = creds.tenant_id.as_str();
+        tracing::Span::current().record("principal", tenant);
         if let Some(r) = params.value("merchantCustomerReference") {
             if !text_ok(r, 45) {
                 return fail(125);

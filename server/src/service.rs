@@ -311,8 +311,8 @@ pub struct Service {
     /// When the key ring was last loaded (Unix seconds).
     keys_loaded_at: std::sync::atomic::AtomicI64,
     /// Tenant API keys already found: SHA-256 of the key → (tenant id, Unix
-    /// seconds when looked up). See [`Service::authenticate`].
-    tenant_keys: std::sync::Mutex<std::collections::HashMap<Vec<u8>, (String, i64)>>,
+    /// seconds when looked up, the key's expiry). See [`Service::authenticate`].
+    tenant_keys: std::sync::Mutex<std::collections::HashMap<Vec<u8>, CachedTenantKey>>,
     /// Held while the key ring reloads: concurrent requests with unknown
     /// session ids share one reload instead of each making their own.
     reload_lock: tokio::sync::Mutex<()>,
@@ -324,10 +324,17 @@ pub struct Service {
 }
 
 /// How long a tenant API key found in the database is trusted without
-/// asking it again. Keys are neither rotated nor revoked today (a tenant's
-/// key is set once, at creation), so the bound only matters for a future
-/// revocation: it would apply on every node within this many seconds.
-pub const TENANT_KEY_CACHE_SECS: i64 = 30;
+/// asking it again: `tenant revoke-key` (run in another process) takes
+/// effect on every node within this many seconds. A key's expiry (the end
+/// of a rotation's overlap window) is kept in the cached entry and applies
+/// to the second.
+pub const TENANT_KEY_CACHE_SECS: i64 = 5;
+/// Default overlap of `tenant rotate-key`: the old key keeps working this
+/// long after the new one is made.
+pub const DEFAULT_KEY_OVERLAP_SECS: i64 = 24 * 60 * 60;
+
+/// A cached tenant key: (tenant id, Unix seconds when looked up, expiry).
+type CachedTenantKey = (String, i64, Option<i64>);
 /// Most tenant keys remembered per node (the map is emptied when full).
 const TENANT_KEY_CACHE_MAX: usize = 4096;
 
@@ -510,6 +517,54 @@ impl Service {
         Ok((tenant_id, api_key))
     }
 
+    /// Makes a new API key for `tenant_id`; every older usable key keeps
+    /// working for `overlap_secs` more (0: stops now), then stops. The new
+    /// key is shown once: only its SHA-256 is stored.
+    pub async fn rotate_tenant_key(
+        &self,
+        tenant_id: &str,
+        overlap_secs: i64,
+    ) -> Result<Zeroizing<String>> {
+        if overlap_secs < 0 {
+            return Err(Error::bad_request(
+                "INVALID_REQUEST",
+                "the overlap must not be negative",
+            ));
+        }
+        let api_key = Zeroizing::new(format!("psk_{}", base64url(&random_bytes::<32>()?)));
+        let now = now();
+        let found = self
+            .storage
+            .rotate_tenant_key(
+                tenant_id,
+                &sha256(api_key.as_bytes()),
+                now,
+                now.saturating_add(overlap_secs),
+            )
+            .await?;
+        if !found {
+            return Err(Error::bad_request("UNKNOWN_TENANT", "no such tenant"));
+        }
+        Ok(api_key)
+    }
+
+    /// Revokes every API key of `tenant_id` at once, and deletes its
+    /// ephemeral keys (a stolen tenant key may have made some). Running
+    /// nodes refuse the keys within [`TENANT_KEY_CACHE_SECS`]; ephemeral keys
+    /// are looked up in the database on every request, so they stop at once.
+    /// Returns how many API keys were revoked.
+    pub async fn revoke_tenant_keys(&self, tenant_id: &str) -> Result<u64> {
+        let revoked = self
+            .storage
+            .revoke_tenant_keys(tenant_id, now())
+            .await?
+            .ok_or(Error::bad_request("UNKNOWN_TENANT", "no such tenant"))?;
+        if let Ok(mut cache) = self.tenant_keys.lock() {
+            cache.retain(|_, (t, _, _)| t != tenant_id);
+        }
+        Ok(revoked)
+    }
+
     /// `Err(seconds)` while `client` is blocked after failed authentications.
     pub async fn check_client(&self, client: &str) -> Result<std::result::Result<(), i64>> {
         let now = now();
@@ -586,22 +641,24 @@ impl Service {
             // every failure still reaches the database-backed counters.
             let now = now();
             if let Ok(cache) = self.tenant_keys.lock() {
-                if let Some((tenant_id, at)) = cache.get(&hash) {
-                    if now - at < TENANT_KEY_CACHE_SECS {
+                if let Some((tenant_id, at, expires_at)) = cache.get(&hash) {
+                    if now - at < TENANT_KEY_CACHE_SECS && expires_at.is_none_or(|e| now < e) {
                         return Ok(Principal::Tenant {
                             tenant_id: tenant_id.clone(),
                         });
                     }
                 }
             }
-            if let Some(t) = self.storage.tenant_by_key_hash(&hash).await? {
+            if let Some(k) = self.storage.active_tenant_key(&hash, now).await? {
                 if let Ok(mut cache) = self.tenant_keys.lock() {
                     if cache.len() >= TENANT_KEY_CACHE_MAX {
                         cache.clear();
                     }
-                    cache.insert(hash, (t.id.clone(), now));
+                    cache.insert(hash, (k.tenant_id.clone(), now, k.expires_at));
                 }
-                return Ok(Principal::Tenant { tenant_id: t.id });
+                return Ok(Principal::Tenant {
+                    tenant_id: k.tenant_id,
+                });
             }
         } else if credential.starts_with("pse_") {
             if let Some(k) = self.storage.ephemeral_key(&hash, now()).await? {

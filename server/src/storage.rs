@@ -9,10 +9,12 @@ mod accounts;
 mod keys;
 mod limits;
 mod session_ids;
+mod tenant_keys;
 mod tokens;
 
 pub use accounts::PaymentInfoRow;
 pub use limits::CvvTokenCounter;
+pub use tenant_keys::TenantKeyRow;
 pub use tokens::{PaythruCredentialRow, StoredCardRow};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -416,7 +418,7 @@ impl Storage {
 
     // ---- tenants
 
-    /// Inserts a tenant.
+    /// Inserts a tenant and its first API key (by its hash).
     pub async fn insert_tenant(
         &self,
         id: &str,
@@ -425,25 +427,29 @@ impl Storage {
         cvk_sealed: &[u8],
         now: i64,
     ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        // tenants.api_key_hash is legacy (keys are in tenant_api_keys since
+        // migration 0008): it holds the id's bytes, nothing secret.
         sqlx::query("INSERT INTO tenants (id, name, api_key_hash, cvk_sealed, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(id)
             .bind(name)
-            .bind(api_key_hash)
+            .bind(id.as_bytes())
             .bind(cvk_sealed)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(map_unique)?;
+        sqlx::query(
+            "INSERT INTO tenant_api_keys (key_hash, tenant_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(api_key_hash)
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_unique)?;
+        tx.commit().await?;
         Ok(())
-    }
-
-    /// The tenant whose API key hashes to `hash`.
-    pub async fn tenant_by_key_hash(&self, hash: &[u8]) -> Result<Option<TenantRow>> {
-        let row = sqlx::query("SELECT id, name, cvk_sealed FROM tenants WHERE api_key_hash = $1")
-            .bind(hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(tenant_from_row).transpose()?)
     }
 
     /// A tenant by id.

@@ -8,7 +8,7 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use aws_lc_rs::{hkdf, hmac, rand};
@@ -16,9 +16,12 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
-/// Environment variable holding the base64 master key (overrides the file).
+/// Environment variable holding the base64 master key (overrides the file;
+/// the server removes it from its environment as soon as it has read it).
 pub const MASTER_KEY_ENV: &str = "PAYSECURE_MASTER_KEY";
-/// File in the data directory holding the base64 master key (mode 0600).
+/// Name of the master key file (base64, mode 0600): in the default
+/// location (see [`default_master_key_path`]) or, before issue #13, in the
+/// data directory.
 pub const MASTER_KEY_FILE: &str = "master.key";
 
 /// What a sealed value belongs to.
@@ -44,14 +47,251 @@ impl Binding<'_> {
 }
 
 /// Where the master key came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MasterKeySource {
     /// `PAYSECURE_MASTER_KEY`.
     Environment,
-    /// An existing `master.key`.
-    File,
-    /// A `master.key` created now.
-    Created,
+    /// An existing key file.
+    File(PathBuf),
+    /// A key file created now.
+    Created(PathBuf),
+    /// `<data-dir>/master.key`, beside the database (the location before
+    /// issue #13): still read, but the operator should move it.
+    DataDir(PathBuf),
+}
+
+/// Why the master key could not be loaded. The messages name files and
+/// modes, never key material.
+#[derive(Debug, thiserror::Error)]
+pub enum MasterKeyError {
+    /// Neither `XDG_CONFIG_HOME` nor `HOME` is set and no file was given.
+    #[error("no default location for the master key (neither XDG_CONFIG_HOME nor HOME is set): give --master-key-file or PAYSECURE_MASTER_KEY")]
+    NoLocation,
+    /// The file belongs to another user.
+    #[error("refusing the master key file {}: it is owned by uid {owner}, not by the user running the server (uid {uid})", path.display())]
+    WrongOwner {
+        /// The file.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// The effective uid of this process.
+        uid: u32,
+    },
+    /// Group or others have some access to the file.
+    #[error("refusing the master key file {}: its mode is {mode:o}, it must give group and others no access (chmod 600)", path.display())]
+    WrongMode {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// Not a regular file.
+    #[error("refusing the master key file {}: not a regular file", .0.display())]
+    NotAFile(PathBuf),
+    /// Reading or creating the file (or its directory) failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A key given explicitly does not exist, but the data directory holds
+    /// one: starting with a new key would leave the vault unreadable.
+    #[error("no master key at {}, but {} exists: move that file there (or point --master-key-file at it)", wanted.display(), legacy.display())]
+    ElsewhereInDataDir {
+        /// Where the key was expected.
+        wanted: PathBuf,
+        /// The key in the data directory.
+        legacy: PathBuf,
+    },
+    /// The key is not base64 of 32 bytes.
+    #[error("{0}")]
+    Invalid(Error),
+}
+
+/// The default master key file: `$XDG_CONFIG_HOME/paysecure/master.key`,
+/// else `$HOME/.config/paysecure/master.key` (outside the data directory,
+/// so a copy of the data directory or a database backup alone never holds
+/// the key). `None` when neither variable is set (to an absolute path).
+pub fn default_master_key_path() -> Option<PathBuf> {
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    std::env::var_os("XDG_CONFIG_HOME")
+        .and_then(absolute)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .and_then(absolute)
+                .map(|h| h.join(".config"))
+        })
+        .map(|dir| dir.join("paysecure").join(MASTER_KEY_FILE))
+}
+
+/// Whether a key file may be used by the user `uid`: a regular file owned
+/// by `uid` that gives group and others no access.
+fn check_key_file(
+    path: &Path,
+    meta: &fs::Metadata,
+    uid: u32,
+) -> std::result::Result<(), MasterKeyError> {
+    use std::os::unix::fs::MetadataExt;
+    if !meta.is_file() {
+        return Err(MasterKeyError::NotAFile(path.to_owned()));
+    }
+    if meta.uid() != uid {
+        return Err(MasterKeyError::WrongOwner {
+            path: path.to_owned(),
+            owner: meta.uid(),
+            uid,
+        });
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(MasterKeyError::WrongMode {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Reads a key file after checking its owner and mode on the open handle.
+/// `Ok(None)` if it does not exist.
+fn read_key_file(path: &Path) -> std::result::Result<Option<Vault>, MasterKeyError> {
+    use std::io::Read;
+    let mut file = match fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(MasterKeyError::Io {
+                action: "open",
+                path: path.to_owned(),
+                source,
+            })
+        }
+    };
+    let io = |action, source| MasterKeyError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    };
+    let meta = file.metadata().map_err(|e| io("stat", e))?;
+    check_key_file(path, &meta, effective_uid())?;
+    let mut text = Zeroizing::new(String::new());
+    file.read_to_string(&mut text).map_err(|e| io("read", e))?;
+    let key = decode_master(&text).map_err(MasterKeyError::Invalid)?;
+    Vault::new(&key).map(Some).map_err(MasterKeyError::Invalid)
+}
+
+/// Creates a key file with a fresh random key: mode 0600, in a directory
+/// created 0700 if missing. The file appears whole or not at all (written
+/// aside, then hard-linked into place); if another process created it
+/// first, that key is read instead.
+fn create_key_file(path: &Path) -> std::result::Result<Vault, MasterKeyError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let io = |action, source| MasterKeyError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| io("create the directory of", e))?;
+        }
+    }
+    let mut key = Zeroizing::new([0u8; 32]);
+    rand::fill(&mut key[..])
+        .map_err(|_| MasterKeyError::Invalid(Error::Crypto("no randomness")))?;
+    let text = Zeroizing::new(paysecure_wasm::encoding::encode(&key[..]));
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".new-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let written = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+        fs::hard_link(&tmp, path)
+    })();
+    let _ = fs::remove_file(&tmp);
+    match written {
+        Ok(()) => Vault::new(&key[..]).map_err(MasterKeyError::Invalid),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            read_key_file(path)?.ok_or_else(|| io("read", std::io::ErrorKind::NotFound.into()))
+        }
+        Err(e) => Err(io("create", e)),
+    }
+}
+
+/// Loads the vault's master key, in this order:
+///
+/// 1. `env_value` (`PAYSECURE_MASTER_KEY`), if set;
+/// 2. `file` (`--master-key-file`), if given: read, or created on first
+///    start;
+/// 3. `default_file` ([`default_master_key_path`]) if it exists;
+/// 4. `<data_dir>/master.key` if it exists (the old default:
+///    [`MasterKeySource::DataDir`], the caller warns);
+/// 5. else `default_file` is created.
+///
+/// A file must be owned by the effective user and give group and others
+/// no access, else it is refused. A new key is never made while
+/// `<data_dir>/master.key` exists (that would leave the vault unreadable).
+pub fn load_master_key(
+    env_value: Option<&str>,
+    file: Option<&Path>,
+    default_file: Option<&Path>,
+    data_dir: &Path,
+) -> std::result::Result<(Vault, MasterKeySource), MasterKeyError> {
+    if let Some(text) = env_value {
+        let key = decode_master(text).map_err(MasterKeyError::Invalid)?;
+        return Ok((
+            Vault::new(&key).map_err(MasterKeyError::Invalid)?,
+            MasterKeySource::Environment,
+        ));
+    }
+    let legacy = data_dir.join(MASTER_KEY_FILE);
+    let wanted = match file {
+        Some(f) => f.to_owned(),
+        None => {
+            let default = default_file.ok_or(MasterKeyError::NoLocation)?.to_owned();
+            if let Some(v) = read_key_file(&default)? {
+                return Ok((v, MasterKeySource::File(default)));
+            }
+            if let Some(v) = read_key_file(&legacy)? {
+                return Ok((v, MasterKeySource::DataDir(legacy)));
+            }
+            default
+        }
+    };
+    if let Some(v) = read_key_file(&wanted)? {
+        return Ok((v, MasterKeySource::File(wanted)));
+    }
+    if legacy.exists() && !same_file(&legacy, &wanted) {
+        return Err(MasterKeyError::ElsewhereInDataDir { wanted, legacy });
+    }
+    let v = create_key_file(&wanted)?;
+    Ok((v, MasterKeySource::Created(wanted)))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// The vault's keys. Never printed.
@@ -101,52 +341,6 @@ impl Vault {
             replay_key: hmac::Key::new(hmac::HMAC_SHA256, &replay[..]),
             rejection_key: hmac::Key::new(hmac::HMAC_SHA256, &rejection[..]),
         })
-    }
-
-    /// Reads the master key from `PAYSECURE_MASTER_KEY`, else from
-    /// `<data_dir>/master.key`, creating that file (mode 0600) with a fresh
-    /// random key on first start. Refuses a key file others can read.
-    pub fn load_or_create(
-        data_dir: &Path,
-        env_value: Option<&str>,
-    ) -> Result<(Self, MasterKeySource)> {
-        if let Some(text) = env_value {
-            let key = decode_master(text)?;
-            return Ok((Vault::new(&key)?, MasterKeySource::Environment));
-        }
-        let path = data_dir.join(MASTER_KEY_FILE);
-        match fs::read_to_string(&path) {
-            Ok(text) => {
-                let mode = fs::metadata(&path)
-                    .map_err(|_| Error::Crypto("cannot stat the master key file"))?
-                    .permissions()
-                    .mode();
-                if mode & 0o077 != 0 {
-                    return Err(Error::Crypto(
-                        "the master key file must not be readable by group or others (chmod 600)",
-                    ));
-                }
-                let key = decode_master(&text)?;
-                Ok((Vault::new(&key)?, MasterKeySource::File))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut key = Zeroizing::new([0u8; 32]);
-                rand::fill(&mut key[..]).map_err(|_| Error::Crypto("no randomness"))?;
-                let text = Zeroizing::new(paysecure_wasm::encoding::encode(&key[..]));
-                let mut file = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&path)
-                    .map_err(|_| Error::Crypto("cannot create the master key file"))?;
-                file.write_all(text.as_bytes())
-                    .and_then(|_| file.write_all(b"\n"))
-                    .and_then(|_| file.sync_all())
-                    .map_err(|_| Error::Crypto("cannot write the master key file"))?;
-                Ok((Vault::new(&key[..])?, MasterKeySource::Created))
-            }
-            Err(_) => Err(Error::Crypto("cannot read the master key file")),
-        }
     }
 
     /// Seals `plaintext`: `nonce (12) || ciphertext || tag (16)`.
@@ -310,37 +504,121 @@ mod tests {
         );
     }
 
-    #[test]
-    fn master_key_file_is_created_0600_and_reused() {
-        let dir = tempfile::tempdir().unwrap();
-        let (v1, src) = Vault::load_or_create(dir.path(), None).unwrap();
-        assert_eq!(src, MasterKeySource::Created);
-        let mode = fs::metadata(dir.path().join(MASTER_KEY_FILE))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
+    fn sealed_x(v: &Vault) -> Vec<u8> {
+        v.seal(
+            Binding {
+                tenant: "t",
+                subject: "s",
+                field: "f",
+            },
+            b"x",
+        )
+        .unwrap()
+    }
+
+    fn opens_x(v: &Vault, sealed: &[u8]) -> bool {
         let b = Binding {
             tenant: "t",
             subject: "s",
             field: "f",
         };
-        let sealed = v1.seal(b, b"x").unwrap();
-        let (v2, src) = Vault::load_or_create(dir.path(), None).unwrap();
-        assert_eq!(src, MasterKeySource::File);
-        assert_eq!(&v2.open(b, &sealed).unwrap()[..], b"x");
-        fs::set_permissions(
-            dir.path().join(MASTER_KEY_FILE),
-            fs::Permissions::from_mode(0o644),
-        )
-        .unwrap();
-        assert!(Vault::load_or_create(dir.path(), None).is_err());
-        let env = paysecure_wasm::encoding::encode(&[9u8; 32]);
-        assert_eq!(
-            Vault::load_or_create(dir.path(), Some(&env)).unwrap().1,
-            MasterKeySource::Environment
-        );
-        assert!(Vault::load_or_create(dir.path(), Some("AAAA")).is_err());
+        v.open(b, sealed).is_ok_and(|x| &x[..] == b"x")
+    }
+
+    #[test]
+    fn master_key_file_is_created_0600_in_a_0700_dir_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let default = dir.path().join("config/paysecure/master.key");
+        let (v1, src) = load_master_key(None, None, Some(&default), &data).unwrap();
+        assert_eq!(src, MasterKeySource::Created(default.clone()));
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&default), 0o600);
+        assert_eq!(mode(default.parent().unwrap()), 0o700);
+        assert!(!data.join(MASTER_KEY_FILE).exists(), "not in the data dir");
+        let sealed = sealed_x(&v1);
+        let (v2, src) = load_master_key(None, None, Some(&default), &data).unwrap();
+        assert_eq!(src, MasterKeySource::File(default.clone()));
+        assert!(opens_x(&v2, &sealed));
         assert!(format!("{v2:?}").contains("redacted"));
+        // An explicit file wins over the default.
+        let explicit = dir.path().join("elsewhere/key");
+        let (v3, src) = load_master_key(None, Some(&explicit), Some(&default), &data).unwrap();
+        assert_eq!(src, MasterKeySource::Created(explicit.clone()));
+        assert!(!opens_x(&v3, &sealed));
+    }
+
+    #[test]
+    fn master_key_file_readable_by_group_or_others_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k/master.key");
+        load_master_key(None, Some(&path), None, dir.path()).unwrap();
+        for mode in [0o640, 0o604, 0o660, 0o610] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            let e = load_master_key(None, Some(&path), None, dir.path()).unwrap_err();
+            assert!(
+                matches!(e, MasterKeyError::WrongMode { .. }),
+                "{mode:o}: {e}"
+            );
+            assert!(e.to_string().contains("chmod 600"), "{e}");
+        }
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
+        assert!(load_master_key(None, Some(&path), None, dir.path()).is_ok());
+    }
+
+    #[test]
+    fn master_key_file_of_another_user_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        load_master_key(None, Some(&path), None, dir.path()).unwrap();
+        let meta = fs::metadata(&path).unwrap();
+        assert!(check_key_file(&path, &meta, effective_uid()).is_ok());
+        let e = check_key_file(&path, &meta, effective_uid() + 1).unwrap_err();
+        assert!(matches!(e, MasterKeyError::WrongOwner { .. }), "{e}");
+        let e = check_key_file(
+            dir.path(),
+            &fs::metadata(dir.path()).unwrap(),
+            effective_uid(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, MasterKeyError::NotAFile(_)), "{e}");
+    }
+
+    #[test]
+    fn master_key_in_the_data_dir_is_still_used_and_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let legacy = data.join(MASTER_KEY_FILE);
+        let (v1, _) = load_master_key(None, Some(&legacy), None, &data).unwrap();
+        let sealed = sealed_x(&v1);
+        let default = dir.path().join("config/paysecure/master.key");
+        let (v2, src) = load_master_key(None, None, Some(&default), &data).unwrap();
+        assert_eq!(src, MasterKeySource::DataDir(legacy.clone()));
+        assert!(opens_x(&v2, &sealed));
+        assert!(!default.exists(), "no second key made");
+        // An explicit file that does not exist is not created while the
+        // data dir holds a key.
+        let e = load_master_key(None, Some(&default), None, &data).unwrap_err();
+        assert!(
+            matches!(e, MasterKeyError::ElsewhereInDataDir { .. }),
+            "{e}"
+        );
+        assert!(!default.exists());
+        // No location at all.
+        let empty = dir.path().join("empty");
+        assert!(matches!(
+            load_master_key(None, None, None, &empty),
+            Err(MasterKeyError::NoLocation)
+        ));
+    }
+
+    #[test]
+    fn master_key_from_the_environment_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = paysecure_wasm::encoding::encode(&[9u8; 32]);
+        let (_, src) = load_master_key(Some(&env), None, None, dir.path()).unwrap();
+        assert_eq!(src, MasterKeySource::Environment);
+        assert!(load_master_key(Some("AAAA"), None, None, dir.path()).is_err());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "no file made");
     }
 }

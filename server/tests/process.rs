@@ -14,6 +14,9 @@ mod common;
 use common::TestDb;
 
 const BIN: &str = env!("CARGO_BIN_EXE_paysecure-server");
+/// Each test keeps its master key in its own data dir (the default
+/// location, ~/.config/paysecure, is the operator's).
+const MASTER_KEY_FILE_ENV: &str = "PAYSECURE_MASTER_KEY_FILE";
 
 struct Server {
     child: Child,
@@ -38,7 +41,8 @@ impl Server {
         ])
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)
-        .env("RUST_LOG", "debug");
+        .env("RUST_LOG", "debug")
+        .env(MASTER_KEY_FILE_ENV, data.join("master.key"));
         Server::spawn(cmd, log_file)
     }
 
@@ -107,6 +111,7 @@ fn create_tenant(data: &Path, db: &TestDb, name: &str) -> String {
             "create",
             name,
         ])
+        .env(MASTER_KEY_FILE_ENV, data.join("master.key"))
         .output()
         .unwrap();
     assert!(
@@ -478,6 +483,7 @@ async fn serves_https_with_a_given_certificate() {
             "--tls-key",
             "/nonexistent.pem",
         ])
+        .env(MASTER_KEY_FILE_ENV, data.join("master.key"))
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -497,6 +503,7 @@ async fn cli_keys_list_and_rotate_and_migrate() {
                 &db.url,
             ])
             .args(args)
+            .env(MASTER_KEY_FILE_ENV, data.join("master.key"))
             .output()
             .unwrap();
         assert!(
@@ -555,6 +562,7 @@ async fn cli_keys_list_and_rotate_and_migrate() {
             "create",
             " ",
         ])
+        .env(MASTER_KEY_FILE_ENV, data.join("master.key"))
         .output()
         .unwrap();
     assert!(!bad.status.success());

@@ -334,7 +334,7 @@ function assertOpaque(items, where) {
 }
 
 function cli(...args) {
-  const r = spawnSync(BIN, ['--data-dir', data, ...args], { cwd: root, encoding: 'utf8' });
+  const r = spawnSync(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, ...args], { cwd: root, encoding: 'utf8' });
   cliStderr += r.stderr;
   assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
   return r.stdout.trim().split('\n');
@@ -348,7 +348,7 @@ before(async () => {
   assert.match(made[0], /tenant (ten_\S+) created/);
   apiKey = made.at(-1);
   assert.match(apiKey, /^psk_/);
-  server = spawn(BIN, ['--data-dir', data, '--log-format', 'json', 'serve', '--listen', '127.0.0.1:0'], {
+  server = spawn(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, '--log-format', 'json', 'serve', '--listen', '127.0.0.1:0'], {
     cwd: root,
     stdio: ['ignore', 'pipe', openSync(logFile, 'w')],
     env: { ...process.env, RUST_LOG: 'debug' },

@@ -246,7 +246,7 @@ function assertNoCard(requests, pan) {
 }
 
 function cli(...args) {
-  const r = spawnSync(BIN, ['--data-dir', data, ...args], { cwd: root, encoding: 'utf8' });
+  const r = spawnSync(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, ...args], { cwd: root, encoding: 'utf8' });
   cliStderr += r.stderr;
   assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
   return r.stdout.trim().split('\n');
@@ -261,7 +261,7 @@ before(async () => {
   apiKey = made.at(-1);
   creds = Object.fromEntries(cli('tenant', 'paythru-credentials', tenantId).filter((l) => l.includes('=')).map((l) => l.split(/=(.*)/s, 2)));
   assert.deepEqual(Object.keys(creds).sort(), ['apiKey', 'apiPassword', 'shaKey']);
-  server = spawn(BIN, ['--data-dir', data, '--log-format', 'json', 'serve', '--listen', '127.0.0.1:0'], {
+  server = spawn(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, '--log-format', 'json', 'serve', '--listen', '127.0.0.1:0'], {
     cwd: root,
     stdio: ['ignore', 'pipe', openSync(logFile, 'w')],
     env: { ...process.env, RUST_LOG: 'debug' },

@@ -89,7 +89,7 @@ async function openReveal(page, brand) {
 before(async () => {
   assert.ok(existsSync(BIN), 'cargo build -p paysecure-server first');
   mkdirSync(shots, { recursive: true });
-  server = spawn(BIN, ['--data-dir', data, 'serve', '--demo', '--listen', '127.0.0.1:0'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] });
+  server = spawn(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, 'serve', '--demo', '--listen', '127.0.0.1:0'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] });
   const line = await new Promise((ok, fail) => {
     createInterface({ input: server.stdout }).once('line', ok);
     server.once('exit', (c) => fail(new Error(`server exited ${c}`)));

@@ -34,13 +34,13 @@ async function issue() {
 
 before(async () => {
   assert.ok(existsSync(BIN), `${BIN} missing: cargo build -p paysecure-server`);
-  const created = execFileSync(BIN, ['--data-dir', data, 'tenant', 'create', 'E2E Bank']).toString().trim().split('\n');
+  const created = execFileSync(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, 'tenant', 'create', 'E2E Bank']).toString().trim().split('\n');
   apiKey = created.pop();
   secrets.add(apiKey);
   // V1 is off unless a tenant enables it (legacy clients: forge, Java below).
   const tenantId = created[0].split(' ')[1];
-  execFileSync(BIN, ['--data-dir', data, 'tenant', 'allow-v1', tenantId, 'true']);
-  server = spawn(BIN, ['--data-dir', data, '--log-format', 'json', 'serve', '--listen', '127.0.0.1:0'], {
+  execFileSync(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, 'tenant', 'allow-v1', tenantId, 'true']);
+  server = spawn(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, '--log-format', 'json', 'serve', '--listen', '127.0.0.1:0'], {
     stdio: ['ignore', 'pipe', openSync(logFile, 'w')],
     env: { ...process.env, RUST_LOG: 'debug' },
   });

@@ -26,6 +26,8 @@ pub struct Server {
     pub http: reqwest::Client,
     pub public_key: PublicKey,
     key_id: String,
+    /// The V1 key, once [`Server::enable_v1`] fetched it.
+    pub v1_public_key: Option<PublicKey>,
 }
 
 /// The global options every CLI call of one server shares.
@@ -64,6 +66,7 @@ impl Server {
             http: reqwest::Client::new(),
             public_key: dummy_key(),
             key_id: String::new(),
+            v1_public_key: None,
         };
         s.tenant_key = s.create_tenant("Attack Bank");
         s.spawn(extra, env);
@@ -166,11 +169,33 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// A fresh client session and its session id for this server's key.
+    /// A fresh client session and its session id for this server's key
+    /// (the V1 key for V1, once [`Server::enable_v1`] ran).
     pub fn session(&self, version: Version) -> (Session, String) {
         let s = Session::generate(version, KeySize::Aes256).unwrap();
-        let sid = s.session_id(&self.public_key).unwrap();
+        let key = match (version, &self.v1_public_key) {
+            (Version::V1, Some(k)) => k,
+            _ => &self.public_key,
+        };
+        let sid = s.session_id(key).unwrap();
         (s, sid)
+    }
+
+    /// Enables V1 for `tenant_id` through the CLI and fetches the V1 key
+    /// (after the running server's once-a-second reload allowance).
+    pub async fn enable_v1(&mut self, tenant_id: &str) {
+        self.cli(&["tenant", "allow-v1", tenant_id, "true"]);
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let v: Value = self
+            .http
+            .get(format!("{}/v1/public-key", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        self.v1_public_key = Some(PublicKey::parse(v["publicKey"].as_str().unwrap()).unwrap());
     }
 
     /// One request; answers (status, JSON body or the text as a JSON string).
@@ -399,5 +424,62 @@ impl Drop for Node {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+impl Server {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).expect("running")
+    }
+
+    /// `host:port` of the server, for raw TCP clients.
+    pub fn addr(&self) -> String {
+        self.url.split("://").nth(1).unwrap().to_owned()
+    }
+
+    /// As [`Server::start`], serving HTTPS with a fresh self-signed
+    /// certificate for 127.0.0.1; `self.http` trusts it.
+    pub async fn start_tls(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+            .unwrap();
+        let cert_path = dir.path().join("cert.pem");
+        let key_path = dir.path().join("key.pem");
+        std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+        std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+        let data = dir.path().join("data");
+        let log = dir.path().join("server.log");
+        let db = TestDb::new(&data).await;
+        let http = reqwest::Client::builder()
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap(),
+            )
+            .build()
+            .unwrap();
+        let mut s = Server {
+            child: None,
+            url: String::new(),
+            dir,
+            data,
+            log,
+            db,
+            tenant_key: String::new(),
+            http,
+            public_key: dummy_key(),
+            key_id: String::new(),
+            v1_public_key: None,
+        };
+        s.tenant_key = s.create_tenant("Attack Bank");
+        let (cert_arg, key_arg) = (
+            cert_path.display().to_string(),
+            key_path.display().to_string(),
+        );
+        let mut args = vec!["--tls-cert", &cert_arg, "--tls-key", &key_arg];
+        args.extend_from_slice(extra);
+        s.spawn(&args, &[]);
+        assert!(s.url.starts_with("https://"), "{}", s.url);
+        s.refresh_public_key().await;
+        s
     }
 }
