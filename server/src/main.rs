@@ -155,6 +155,16 @@ enum TenantCommand {
         /// The apiKey.
         api_key: String,
     },
+    /// Require (or not, the default) Paythru requests to carry the signed
+    /// `requestTime` and `requestNonce` of the replay profile: for one
+    /// credential (its apiKey) or every credential of a tenant (`ten_...`).
+    PaythruRequireNonce {
+        /// An apiKey, or a tenant id (`ten_...`).
+        target: String,
+        /// `true` or `false`.
+        #[arg(action = clap::ArgAction::Set)]
+        require: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -363,6 +373,20 @@ async fn run(cli: Cli) -> Result<(), String> {
             } else {
                 Err("no active credentials with that apiKey".into())
             }
+        }
+        Command::Tenant {
+            command: TenantCommand::PaythruRequireNonce { target, require },
+        } => {
+            let service = open(&cli, ServiceConfig::default()).await?;
+            service
+                .set_paythru_require_nonce(target, *require)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{target}: Paythru requestTime/requestNonce {}",
+                if *require { "required" } else { "optional" }
+            );
+            Ok(())
         }
         Command::Keys { command } => {
             let service = open(&cli, ServiceConfig::default()).await?;

@@ -392,6 +392,9 @@ impl Service {
         self.storage
             .purge_body_nonces(now() - 2 * crate::account::FRESHNESS_SECS)
             .await?;
+        self.storage
+            .purge_paythru_nonces(now() - crate::paythru::NONCE_RETENTION_SECS)
+            .await?;
         Ok(())
     }
 
