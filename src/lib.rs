@@ -39,6 +39,7 @@ pub mod encoding;
 mod error;
 pub mod jwe;
 pub mod pin_block;
+pub mod pin_policy;
 pub mod public_key;
 mod rsa_encrypt;
 mod secret;
@@ -52,6 +53,7 @@ pub use error::{Error, Result};
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 pub use pin_block::PinBlockFormat;
+pub use pin_policy::{pin_weakness, PinWeakness};
 pub use public_key::{Padding, PublicKey};
 pub use secret::{KeySize, Pin, SessionKey};
 pub use session::{wrap_session_key, EncryptedValue, Session, Version};

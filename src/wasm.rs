@@ -17,8 +17,8 @@ use zeroize::Zeroizing;
 use crate::capture::CardCapture;
 use crate::error::Error;
 use crate::{
-    card, pin_block, EncryptedValue, KeySize, Pin, PinBlockFormat, PublicKey, Session, SessionKey,
-    Version,
+    card, pin_block, pin_policy, EncryptedValue, KeySize, Pin, PinBlockFormat, PublicKey, Session,
+    SessionKey, Version,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -88,6 +88,13 @@ export interface ParsePinBlockOptions {
   /** The card number; required for formats 0 and 3. */
   pan?: string;
 }
+
+/**
+ * Why {@link pinWeakness} finds a PIN too easy to guess: one repeated digit (`1111`), a run of
+ * consecutive digits up or down (`1234`, `4321`, `8901`), one repeated pair (`1212`), or one of the
+ * most common PINs (`2580`, `1004`, ...). The issuer refuses such a PIN with `WEAK_PIN`.
+ */
+export type PinWeaknessCode = 'REPEATED_DIGIT' | 'SEQUENCE' | 'REPEATED_PAIR' | 'COMMON';
 
 /** Card brands {@link cardBrand} recognises. */
 export type CardBrand =
@@ -641,6 +648,27 @@ pub fn parse_pin_block_js(
     let block = string_arg(&block, "the PIN block must be a string")?;
     let (pin, _) = pin_block::decode(&block, pan.as_deref().map(String::as_str)).map_err(to_js)?;
     Ok(pin.expose().to_owned())
+}
+
+/// Why a PIN is too easy to guess, as a stable code, or `null` when it is
+/// fine: the rules the issuer server applies when a PIN is set (it answers
+/// `400 WEAK_PIN`), so a form can say so before sending. Checked in this
+/// order: `'REPEATED_DIGIT'`, `'SEQUENCE'`, `'REPEATED_PAIR'`, `'COMMON'`.
+///
+/// Throws `INVALID_PIN` unless the PIN is 4 to 12 decimal digits,
+/// `INVALID_INPUT` for anything but a string.
+///
+/// @example
+/// ```ts
+/// pinWeakness('1234'); // 'SEQUENCE'
+/// pinWeakness('1432'); // null
+/// ```
+#[wasm_bindgen(js_name = pinWeakness, unchecked_return_type = "PinWeaknessCode | null")]
+pub fn pin_weakness_js(
+    #[wasm_bindgen(unchecked_param_type = "string")] pin: JsValue,
+) -> JsResult<JsValue> {
+    let pin = Pin::new(&string_arg(&pin, "the PIN must be a string of digits")?).map_err(to_js)?;
+    Ok(pin_policy::pin_weakness(&pin).map_or(JsValue::NULL, |w| JsValue::from_str(w.code())))
 }
 
 /// Whether a card number passes the Luhn check. Spaces and hyphens are

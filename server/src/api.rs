@@ -909,7 +909,7 @@ async fn get_pin(
 
 #[utoipa::path(put, path = "/v{version}/cards/{token}/pin", tag = "PIN",
     params(("version" = u8, Path, description = "1 or 2"), ("token" = String, Path)),
-    request_body = PinBlockBody, responses((status = 200, body = SetPinResponse), (status = 423, body = ErrorEnvelope)))]
+    request_body = PinBlockBody, responses((status = 200, body = SetPinResponse), (status = 400, description = "`WEAK_PIN`: too easy to guess (the rules of `pinWeakness`); `INVALID_PIN_BLOCK`", body = ErrorEnvelope), (status = 423, body = ErrorEnvelope)))]
 async fn set_pin(
     State(state): State<AppState>,
     Auth(p): Auth,

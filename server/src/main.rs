@@ -239,6 +239,16 @@ enum TenantCommand {
         /// Tenant id (`ten_...`).
         tenant: String,
     },
+    /// Require (or not, the default) Paythru requests to carry the signed
+    /// `requestTime` and `requestNonce` of the replay profile: for one
+    /// credential (its apiKey) or every credential of a tenant (`ten_...`).
+    PaythruRequireNonce {
+        /// An apiKey, or a tenant id (`ten_...`).
+        target: String,
+        /// `true` or `false`.
+        #[arg(action = clap::ArgAction::Set)]
+        require: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -562,6 +572,20 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!(
                 "{tenant}: {n} API key(s) revoked (running servers refuse them within {} s), ephemeral keys deleted; make a new key with `tenant rotate-key`",
                 paysecure_server::service::TENANT_KEY_CACHE_SECS
+            );
+            Ok(())
+        }
+        Command::Tenant {
+            command: TenantCommand::PaythruRequireNonce { target, require },
+        } => {
+            let service = open(&cli, ServiceConfig::default()).await?;
+            service
+                .set_paythru_require_nonce(target, *require)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{target}: Paythru requestTime/requestNonce {}",
+                if *require { "required" } else { "optional" }
             );
             Ok(())
         }

@@ -2,11 +2,22 @@
 //! credentials, request signatures (§2.5), the IP block (§2.4), the seven
 //! methods (§3), and the error codes of §5.1.
 //!
-//! Two additions of ours, both outside the seed's code list: `107` for a
-//! malformed request (a duplicated, unknown or over-long parameter) and `151`
-//! for an unusable Client POST session key. `createSession` (served at
-//! `/v3/clientpost/session`) opens the Client POST session that
-//! `tokeniseSessionKey` consumes.
+//! Additions of ours, outside the seed's code list: `107` for a malformed
+//! request (a duplicated, unknown or over-long parameter), `151` for an
+//! unusable Client POST session key, and `124` / `126` for the replay
+//! profile below. `createSession` (served at `/v3/clientpost/session`) opens
+//! the Client POST session that `tokeniseSessionKey` consumes.
+//!
+//! **Replay profile.** The seed's signed string has no time, so a captured
+//! request verifies forever. Two optional parameters, signed like any other
+//! (§2.5: they sort between `merchantCustomerReference` and `sessionKey`),
+//! close that: `requestTime` (Unix seconds, within
+//! ±[`REQUEST_WINDOW_SECS`] of the server's clock, else `124`) and
+//! `requestNonce` (16 to 64 of `A-Z a-z 0-9 - _`, accepted once per
+//! credential, else `126`). A credential or a tenant can require them
+//! (`tenant paythru-require-nonce`); when not required but sent, they are
+//! verified all the same (both or neither). Requests without them stay
+//! valid exactly as the seed writes them unless required.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -27,6 +38,13 @@ use crate::vault::Binding;
 pub const API: &str = "paythru";
 /// Life of a Client POST session.
 pub const SESSION_TTL_SECS: i64 = 15 * 60;
+/// How far `requestTime` may be from the server's clock, either way.
+pub const REQUEST_WINDOW_SECS: i64 = 300;
+/// How long an accepted `requestNonce` is remembered: a request with it
+/// could pass the time check until `requestTime + REQUEST_WINDOW_SECS`,
+/// which is at most two windows after it was accepted; one minute more for
+/// clocks of several nodes that disagree.
+pub const NONCE_RETENTION_SECS: i64 = 2 * REQUEST_WINDOW_SECS + 60;
 
 /// A method of the API (the `{method name}` URL segment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +128,9 @@ impl PaythruError {
             121 => "This IP has been blocked for 1 minute because of too many failed attempts",
             122 => "This IP has been blocked for 5 minutes because of too many failed attempts",
             123 => "SHA signature could not be verified",
+            124 => "Request time missing, malformed or outside the accepted window",
             125 => "Invalid merchant reference",
+            126 => "Request nonce missing, malformed or already used",
             144 => "No data sent to update the transaction",
             146 => "Invalid card key",
             147 => "Card key not found",
@@ -139,7 +159,7 @@ impl PaythruError {
     /// 403 for blocks and permissions, 400 otherwise.
     pub fn http_status(&self) -> u16 {
         match self.code {
-            102 | 123 => 401,
+            102 | 123 | 124 | 126 => 401,
             105 | 106 | 121 | 122 | 149 => 403,
             _ => 400,
         }
@@ -266,6 +286,8 @@ const ALIASES: [(&str, &str); 2] = [
 ];
 
 const AUTH: [&str; 3] = ["apiKey", "apiPassword", "shaSignature"];
+/// The replay profile's parameters, accepted by every method.
+const REPLAY: [&str; 2] = ["requestTime", "requestNonce"];
 const CARD_DETAILS: [&str; 5] = [
     "cardNumber",
     "cardExpiry",
@@ -344,6 +366,7 @@ fn parse_params(method: Method, raw: &[(String, Zeroizing<String>)]) -> Result<P
         // Card details and cardKey are recognised everywhere so that their
         // misuse gets its own code (150, 152) rather than 107.
         let known = AUTH.contains(&canon)
+            || REPLAY.contains(&canon)
             || CARD_DETAILS.contains(&canon)
             || canon == "cardKey"
             || accepts(method, canon);
@@ -369,6 +392,22 @@ fn printable(name: &str) -> String {
 
 fn text_ok(value: &str, max: usize) -> bool {
     value.chars().count() <= max && !value.chars().any(char::is_control)
+}
+
+/// `requestTime`: Unix seconds, 1 to 12 digits.
+fn request_time(text: &str) -> Option<i64> {
+    if text.is_empty() || text.len() > 12 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// `requestNonce`: 16 to 64 URL-safe characters (the base64url alphabet).
+fn request_nonce_ok(nonce: &str) -> bool {
+    (16..=64).contains(&nonce.len())
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn card_key_ok(key: &str) -> bool {
@@ -484,6 +523,7 @@ impl Service {
                 .seal(sha_key_binding(&creds.api_key), creds.sha_key.as_bytes())?,
             methods,
             revoked_at: None,
+            require_nonce: false,
         };
         match self.storage.insert_paythru_credentials(&row, now()).await {
             Err(StorageError::Duplicate) => Err(Error::Conflict {
@@ -501,6 +541,34 @@ impl Service {
             .storage
             .revoke_paythru_credentials(api_key, now())
             .await?)
+    }
+
+    /// Requires (or stops requiring) the replay profile's signed
+    /// `requestTime` and `requestNonce`: for one credential (`target` is its
+    /// apiKey) or for every credential of a tenant (`target` is `ten_...`;
+    /// an apiKey is letters and digits only, so the two cannot be confused).
+    pub async fn set_paythru_require_nonce(
+        &self,
+        target: &str,
+        require: bool,
+    ) -> crate::error::Result<()> {
+        let found = if target.starts_with("ten_") {
+            self.storage
+                .set_tenant_paythru_require_nonce(target, require)
+                .await?
+        } else {
+            self.storage
+                .set_paythru_require_nonce(target, require)
+                .await?
+        };
+        if found {
+            Ok(())
+        } else {
+            Err(Error::bad_request(
+                "UNKNOWN_TARGET",
+                "no tenant or Paythru credentials with that id",
+            ))
+        }
     }
 
     /// Handles one request of `method` with its form parameters, from
@@ -553,6 +621,9 @@ impl Service {
             self.count_failure(client).await?;
             return fail(123);
         }
+        // Signed, so fresh and first only with the shaKey: check it before
+        // anything is read or changed.
+        self.check_replay(&creds, &params).await?;
         let tenant = creds.tenant_id.as_str();
         tracing::Span::current().record("principal", tenant);
         if let Some(r) = params.value("merchantCustomerReference") {
@@ -591,15 +662,12 @@ impl Service {
         match method {
             Method::Lookup => self.paythru_lookup(tenant, &params).await,
             Method::Enable | Method::Disable => {
-                let mut row = self.paythru_card(tenant, &params).await?;
-                row.status = if method == Method::Enable {
+                let status = if method == Method::Enable {
                     "ACTIVE"
                 } else {
                     "DISABLED"
-                }
-                .into();
-                self.save_paythru(row).await?;
-                Ok(Outcome::Ok)
+                };
+                self.paythru_set_status(tenant, &params, status).await
             }
             Method::Delete => {
                 let row = self.paythru_card(tenant, &params).await?;
@@ -687,6 +755,65 @@ impl Service {
                 })
             }
         }
+    }
+
+    /// The replay profile: when required, or when either parameter is sent,
+    /// `requestTime` must be within the window and `requestNonce` new for
+    /// these credentials (recorded here, atomically, before the method runs:
+    /// a nonce is used up even when the method then fails).
+    async fn check_replay(
+        &self,
+        creds: &PaythruCredentialRow,
+        params: &Params,
+    ) -> Result<(), Failure> {
+        let (time, nonce) = (params.value("requestTime"), params.value("requestNonce"));
+        if time.is_none() && nonce.is_none() && !creds.require_nonce {
+            return Ok(());
+        }
+        let now = now();
+        match time.and_then(request_time) {
+            Some(t) if (now - t).abs() <= REQUEST_WINDOW_SECS => {}
+            _ => return fail(124),
+        }
+        let Some(nonce) = nonce.filter(|n| request_nonce_ok(n)) else {
+            return fail(126);
+        };
+        if !self
+            .storage
+            .record_paythru_nonce(&creds.api_key, nonce, now)
+            .await?
+        {
+            return fail(126);
+        }
+        Ok(())
+    }
+
+    /// Enable and disable (§3.2, §3.3): a token already in that state is a
+    /// success without a change (nothing written), so a retried request
+    /// answers as the first did.
+    async fn paythru_set_status(
+        &self,
+        tenant: &str,
+        params: &Params,
+        status: &str,
+    ) -> Result<Outcome, Failure> {
+        // Re-read and retry if another request changed the card meanwhile.
+        for _ in 0..5 {
+            let mut row = self.paythru_card(tenant, params).await?;
+            if row.status == status {
+                return Ok(Outcome::Ok);
+            }
+            row.status = status.to_owned();
+            row.version += 1;
+            row.updated_at = now();
+            if self.storage.update_stored_card(&row).await? {
+                return Ok(Outcome::Ok);
+            }
+        }
+        Err(Failure::Internal(Error::Conflict {
+            code: "CONCURRENT_UPDATE",
+            message: "the card kept changing; retry",
+        }))
     }
 
     async fn count_failure(&self, client: &str) -> Result<(), Failure> {
@@ -777,17 +904,6 @@ impl Service {
             code: "CONCURRENT_UPDATE",
             message: "the card kept changing; retry",
         }))
-    }
-
-    async fn save_paythru(&self, mut row: StoredCardRow) -> Result<(), Failure> {
-        row.version += 1;
-        row.updated_at = now();
-        if self.storage.update_stored_card(&row).await? {
-            Ok(())
-        } else {
-            // Deleted or changed meanwhile: report what a retry would see.
-            fail(147)
-        }
     }
 
     async fn paythru_store(
@@ -989,6 +1105,53 @@ mod tests {
         ));
     }
 
+    /// The replay profile's parameters are ordinary §2.5 parameters: the
+    /// worked example of docs/protocol.md (seed §2.5's lookup plus a
+    /// requestTime and a requestNonce, which sort after cardKey).
+    #[test]
+    fn signature_known_answer_with_the_replay_profile() {
+        let p = params(&[
+            ("apiKey", "qyc2o6hvYyGFcGEL3K"),
+            ("apiPassword", "83M3hWArBIsduSMGVa"),
+            ("cardKey", "6bede8cf-7f8b-a5dc-e1b7-5d4cc3618fff"),
+            ("requestTime", "1767225600"),
+            ("requestNonce", "Yc2xN8fR4kP0wLq7vZ3mTb"),
+        ]);
+        assert_eq!(
+            signature(p, SHA_KEY),
+            "cc528a06a321705a76124ad9415f0023475470b63dba70c13202e9fd906ac6a2bff0f12df70a60cf23a2183ccebd923d21f9304cb43d0ecd84c6d41fe9052acc"
+        );
+    }
+
+    #[test]
+    fn request_time_and_nonce_forms() {
+        assert_eq!(request_time("1767225600"), Some(1_767_225_600));
+        assert_eq!(request_time("0"), Some(0));
+        for bad in ["", "-1", "+5", "1.5", "1e9", " 1", "1234567890123"] {
+            assert_eq!(request_time(bad), None, "{bad:?}");
+        }
+        assert!(request_nonce_ok("aZ0-_aZ0-_aZ0-_a"));
+        assert!(request_nonce_ok(&"n".repeat(64)));
+        for bad in [
+            "aZ0-_aZ0-_aZ0-_",
+            "aZ0-_aZ0-_aZ0-_a=",
+            "aZ0-_aZ0-_aZ0-_a.",
+            "aZ0-_aZ0 _aZ0-_a",
+            "aZ0-_aZ0-_aZ0-_é",
+        ] {
+            assert!(!request_nonce_ok(bad), "{bad:?}");
+        }
+        assert!(!request_nonce_ok(&"n".repeat(65)));
+        assert!(parse_params(
+            Method::Delete,
+            &[
+                ("requestTime".into(), Zeroizing::new("1".into())),
+                ("requestNonce".into(), Zeroizing::new("x".into())),
+            ]
+        )
+        .is_ok());
+    }
+
     #[test]
     fn card_keys_and_identifiers() {
         let k = new_card_key().unwrap();
@@ -1016,6 +1179,10 @@ mod tests {
         assert_eq!(PaythruError::of(102).http_status(), 401);
         assert_eq!(PaythruError::of(122).http_status(), 403);
         assert_eq!(PaythruError::of(147).http_status(), 400);
+        for code in [124, 126] {
+            assert_eq!(PaythruError::of(code).http_status(), 401);
+            assert!(PaythruError::of(code).message.len() <= 100);
+        }
         assert!(Method::from_url("createSession").is_none());
         assert_eq!(
             Method::from_url("updateCardKeyDetails"),

@@ -455,6 +455,9 @@ impl Service {
         self.storage
             .purge_body_nonces(now - 2 * crate::account::FRESHNESS_SECS)
             .await?;
+        self.storage
+            .purge_paythru_nonces(now - crate::paythru::NONCE_RETENTION_SECS)
+            .await?;
         Ok(())
     }
 
@@ -1112,13 +1115,23 @@ impl Service {
             .map_err(|_| Error::Crypto("stored PIN block is invalid"))
     }
 
-    /// Sets the card's PIN (a grant for `pin:write`; refused while the
-    /// PIN is blocked).
+    /// Sets the card's PIN (a grant for `pin:write`; refused while the PIN
+    /// is blocked, and refused with `WEAK_PIN` when it is too easy to guess:
+    /// the rules of [`paysecure_wasm::pin_weakness`], which the PIN widget
+    /// shows too).
     pub async fn set_pin(&self, grant: &CardGrant, pin: &Pin) -> Result<()> {
         grant.require(&[Scope::PinWrite])?;
         let (tenant, token, card) = (grant.tenant(), grant.token(), grant.card());
         if card.pin_blocked {
             return Err(Error::PinBlocked);
+        }
+        // One message whatever the rule: which one matched says something
+        // about the digits, and error messages may be logged.
+        if paysecure_wasm::pin_weakness(pin).is_some() {
+            return Err(Error::bad_request(
+                "WEAK_PIN",
+                "the PIN is too easy to guess (one repeated digit, a run, a repeated pair or a common PIN); choose another",
+            ));
         }
         let block = pin_block::encode(pin, PinBlockFormat::Iso2, None)
             .map_err(|_| Error::Crypto("PIN block"))?;

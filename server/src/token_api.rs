@@ -254,14 +254,17 @@ async fn paythru(
 /// `tokeniseSessionKey`. Form body with `apiKey`, `apiPassword` and
 /// `shaSignature` (SHA-512 of the sorted `name=value` + shaKey); answers in
 /// XML (`paythruResponse` root) or JSON. Errors: `errorCode` (§5.1),
-/// `traceCode`, `errorMessage`, with status 400, 401 or 403.
+/// `traceCode`, `errorMessage`, with status 400, 401 or 403. Replay
+/// profile (optional unless the credentials or tenant require it): signed
+/// `requestTime` (Unix seconds, ±300 s) and `requestNonce` (16-64 URL-safe
+/// characters, once per apiKey).
 #[utoipa::path(post, path = "/v3/token/{method}/{encoding}", tag = "paythru",
     params(("method" = String, Path, description = "lookup | enable | disable | delete | updateCardKeyDetails | create | tokeniseSessionKey"),
            ("encoding" = String, Path, description = "xml | json (optional segment; XML when absent)")),
     request_body(content_type = "application/x-www-form-urlencoded", content = String),
     responses((status = 200, description = "paythruResponse (XML) or JSON object"),
               (status = 400, description = "errorCode/traceCode/errorMessage"),
-              (status = 401, description = "102 credentials, 123 signature"),
+              (status = 401, description = "102 credentials, 123 signature, 124 request time, 126 request nonce"),
               (status = 403, description = "105, 106, 121, 122, 149")))]
 async fn paythru_method(
     State(state): State<AppState>,

@@ -147,7 +147,7 @@ async fn pin_set_get_verify_block_unblock() {
             Method::PUT,
             &format!("/v1/cards/{token}/pin"),
             &key,
-            |s| Some(json!({"pinBlock": enc(s.encrypt_pin(&Pin::new("2468").unwrap()).unwrap())})),
+            |s| Some(json!({"pinBlock": enc(s.encrypt_pin(&Pin::new("2479").unwrap()).unwrap())})),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -163,7 +163,7 @@ async fn pin_set_get_verify_block_unblock() {
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-        assert_eq!(open_pin(&s, &r.body["pinBlock"]), "2468");
+        assert_eq!(open_pin(&s, &r.body["pinBlock"]), "2479");
     }
 
     let verify = |pin: &'static str| {
@@ -182,14 +182,14 @@ async fn pin_set_get_verify_block_unblock() {
             .1
         }
     };
-    let r = verify("2468").await;
+    let r = verify("2479").await;
     assert_eq!(
         (r.body["verified"].clone(), r.body["triesRemaining"].clone()),
         (json!(true), json!(3))
     );
     // A right PIN resets the count: wrong, right, wrong, wrong leaves 1.
     assert_eq!(verify("0000").await.body["triesRemaining"], 2);
-    assert_eq!(verify("2468").await.body["triesRemaining"], 3);
+    assert_eq!(verify("2479").await.body["triesRemaining"], 3);
     assert_eq!(verify("0000").await.body["triesRemaining"], 2);
     assert_eq!(verify("1111").await.body["triesRemaining"], 1);
     let r = verify("2222").await;
@@ -198,7 +198,7 @@ async fn pin_set_get_verify_block_unblock() {
         (json!(false), json!(0))
     );
     // Blocked: even the right PIN gets 423, and so do get/set.
-    let r = verify("2468").await;
+    let r = verify("2479").await;
     assert_eq!((r.status, r.code()), (StatusCode::LOCKED, "PIN_BLOCKED"));
     let (_, r) = app
         .card_call(
@@ -244,13 +244,13 @@ async fn pin_set_get_verify_block_unblock() {
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["pinBlocked"], false);
-    assert_eq!(verify("2468").await.body["verified"], true);
+    assert_eq!(verify("2479").await.body["verified"], true);
 
     // Verify by PAN.
     let pan = app.pan_of(&token).await;
     let (_, r) = app
         .card_call(V1, Method::POST, "/v1/pin/verify", &key, |s| {
-            Some(json!({"pan": enc_text(s, &pan), "pinBlock": enc(s.encrypt_pin(&Pin::new("2468").unwrap()).unwrap())}))
+            Some(json!({"pan": enc_text(s, &pan), "pinBlock": enc(s.encrypt_pin(&Pin::new("2479").unwrap()).unwrap())}))
         })
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);

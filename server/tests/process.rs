@@ -365,7 +365,7 @@ async fn fifty_concurrent_wrong_pins_block_exactly_and_lose_no_update() {
     let server = Server::start(&data, &db, &log, &[]);
     let c = std::sync::Arc::new(Client::new(&server.url, &key).await);
     let token = c.issue().await;
-    c.set_pin(&token, "1357").await;
+    c.set_pin(&token, "1358").await;
     let mut tasks = vec![];
     for i in 0..50 {
         let c = std::sync::Arc::clone(&c);
@@ -398,7 +398,7 @@ async fn fifty_concurrent_wrong_pins_block_exactly_and_lose_no_update() {
     );
     assert_eq!(locked, 47);
     // The right PIN is refused now; after unblocking it works.
-    let (st, _) = c.verify_pin(&token, "1357").await;
+    let (st, _) = c.verify_pin(&token, "1358").await;
     assert_eq!(st, 423);
     let (st, _) = c
         .send(
@@ -409,10 +409,10 @@ async fn fifty_concurrent_wrong_pins_block_exactly_and_lose_no_update() {
         )
         .await;
     assert_eq!(st, 200);
-    let (st, body) = c.verify_pin(&token, "1357").await;
+    let (st, body) = c.verify_pin(&token, "1358").await;
     assert_eq!((st, body["verified"].clone()), (200, json!(true)));
     server.stop();
-    assert_log_clean(&log, &[&key, "\"1357\"", "241357FFFFFFFFFF"]);
+    assert_log_clean(&log, &[&key, "\"1358\"", "241358FFFFFFFFFF"]);
 }
 
 #[tokio::test]
@@ -674,8 +674,8 @@ async fn cluster_a_card_issued_on_a_is_revealed_through_b() {
     let token = ca.issue().await;
     assert_eq!(ca.pan(&token).await, cb.pan(&token).await);
     assert_eq!(ca.cvv2(&token).await, cb.cvv2(&token).await);
-    ca.set_pin(&token, "8080").await;
-    assert_eq!(cb.get_pin(&token).await, "8080");
+    ca.set_pin(&token, "8086").await;
+    assert_eq!(cb.get_pin(&token).await, "8086");
 }
 
 #[tokio::test]
@@ -686,7 +686,7 @@ async fn cluster_fifty_wrong_pins_across_two_nodes_block_at_exactly_three() {
         Client::new(&b.url, &key).await,
     ]);
     let token = clients[0].issue().await;
-    clients[0].set_pin(&token, "2580").await;
+    clients[0].set_pin(&token, "2581").await;
     let mut tasks = vec![];
     for i in 0..50 {
         let clients = std::sync::Arc::clone(&clients);

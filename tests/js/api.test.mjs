@@ -3,10 +3,10 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { ps, publicPem, vectors, throwsCode, unb64, VERSIONS, KEY_BITS } from './helpers.mjs';
 
-const { Session, pinBlock, parsePinBlock, luhnCheck, cardBrand, maskPan } = ps;
+const { Session, pinBlock, parsePinBlock, pinWeakness, luhnCheck, cardBrand, maskPan } = ps;
 
 test('exports the documented names', () => {
-  for (const name of ['Session', 'PublicKey', 'pinBlock', 'parsePinBlock', 'luhnCheck', 'cardBrand', 'maskPan']) {
+  for (const name of ['Session', 'PublicKey', 'pinBlock', 'parsePinBlock', 'pinWeakness', 'luhnCheck', 'cardBrand', 'maskPan']) {
     assert.equal(typeof ps[name], 'function', name);
   }
   for (const m of ['create', 'fromKey']) assert.equal(typeof Session[m], 'function', m);
@@ -104,4 +104,69 @@ test('PIN blocks and card helpers', () => {
   assert.equal(cardBrand('2221000000000009'), 'MASTERCARD');
   assert.equal(cardBrand('6200000000000005'), 'UNIONPAY');
   assert.equal(maskPan('4444333322221111'), '444433******1111');
+});
+
+// The PIN widget's own weak-PIN check as it was before it called
+// pinWeakness (www/widget/pin.js, weakness(pin)), verbatim but for its
+// messages, which are mapped to the codes here.
+function widgetWeaknessBefore(pin) {
+  if (/^(\d)\1+$/.test(pin)) return 'A PIN of one repeated digit is too easy to guess.';
+  const steps = [...pin].slice(1).map((d, i) => (Number(d) - Number(pin[i]) + 10) % 10);
+  if (steps.every((s) => s === 1) || steps.every((s) => s === 9)) return 'A run of consecutive digits is too easy to guess.';
+  if (/^(\d\d)\1+$/.test(pin)) return 'A repeated pair of digits is too easy to guess.';
+  const common = ['1004', '2000', '1122', '1313', '6969', '2580', '0852', '1010', '2001', '1990', '1999', '2468', '1357'];
+  if (common.includes(pin)) return 'That PIN is among the most common ones. Choose another.';
+  return '';
+}
+const OLD_MESSAGE_CODE = {
+  'A PIN of one repeated digit is too easy to guess.': 'REPEATED_DIGIT',
+  'A run of consecutive digits is too easy to guess.': 'SEQUENCE',
+  'A repeated pair of digits is too easy to guess.': 'REPEATED_PAIR',
+  'That PIN is among the most common ones. Choose another.': 'COMMON',
+  '': null,
+};
+
+test('pinWeakness agrees with the widget\'s previous rules on every 4- and 5-digit PIN', () => {
+  const counts = {};
+  for (const length of [4, 5]) {
+    for (let n = 0; n < 10 ** length; n++) {
+      const pin = String(n).padStart(length, '0');
+      const want = OLD_MESSAGE_CODE[widgetWeaknessBefore(pin)];
+      const got = pinWeakness(pin);
+      if (got !== want) assert.fail(`${pin}: pinWeakness ${got}, widget rules ${want}`);
+      counts[got] = (counts[got] ?? 0) + 1;
+    }
+  }
+  // 4 digits: 10 repeated, 20 runs, 90 pairs, 10 common; 5 digits: 10, 20.
+  assert.deepEqual(counts, { REPEATED_DIGIT: 20, SEQUENCE: 40, REPEATED_PAIR: 90, COMMON: 10, null: 110000 - 160 });
+});
+
+test('pinWeakness agrees with the widget\'s previous rules on longer PINs', () => {
+  const pins = [];
+  for (let length = 6; length <= 12; length++) {
+    for (let d = 0; d < 10; d++) {
+      const up = Array.from({ length }, (_, i) => (d + i) % 10).join('');
+      const down = Array.from({ length }, (_, i) => (d - i + 100) % 10).join('');
+      pins.push(String(d).repeat(length), up, down, up.slice(0, -1) + ((Number(up.at(-1)) + 5) % 10));
+      for (let e = 0; e < 10; e++) pins.push(`${d}${e}`.repeat(length / 2 | 0) + (length % 2 ? String(e) : ''));
+    }
+    // Random PINs of this length, seeded so that a failure can be replayed.
+    let seed = length;
+    for (let i = 0; i < 2000; i++) {
+      pins.push(Array.from({ length }, () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % 10; }).join(''));
+    }
+  }
+  const seen = new Set();
+  for (const pin of pins) {
+    assert.equal(pinWeakness(pin), OLD_MESSAGE_CODE[widgetWeaknessBefore(pin)], pin);
+    seen.add(pinWeakness(pin));
+  }
+  assert.deepEqual([...seen].sort(), ['REPEATED_DIGIT', 'REPEATED_PAIR', 'SEQUENCE', null].sort());
+});
+
+test('pinWeakness refuses what is not a PIN', () => {
+  throwsCode(assert, () => pinWeakness('123'), 'INVALID_PIN');
+  throwsCode(assert, () => pinWeakness('12a4'), 'INVALID_PIN');
+  throwsCode(assert, () => pinWeakness('1234567890123'), 'INVALID_PIN');
+  throwsCode(assert, () => pinWeakness(1234), 'INVALID_INPUT');
 });

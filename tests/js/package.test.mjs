@@ -17,7 +17,8 @@ for (const target of ['web', 'bundler', 'nodejs']) {
     // with `any`; the public API must not be.
     const publicDts = dts.replace(/export interface InitOutput \{[\s\S]*?\n\}/, '').replace(/\/\*\*[\s\S]*?\*\//g, '');
     assert.doesNotMatch(publicDts, /\bany\b/, `${target}: 'any' in the public declarations`);
-    for (const name of ['class Session', 'function pinBlock', 'function parsePinBlock', 'function luhnCheck',
+    for (const name of ['class Session', 'function pinBlock', 'function parsePinBlock', 'function pinWeakness',
+      'type PinWeaknessCode', 'function luhnCheck',
       'function cardBrand', 'function maskPan', 'function encryptCard', 'interface CardInput',
       'interface EncryptCardOptions', 'interface PaySecureError', 'type PaySecureErrorCode']) {
       assert.ok(dts.includes(`export ${name}`), `${target}: ${name}`);

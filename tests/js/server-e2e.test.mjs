@@ -110,11 +110,11 @@ test('wasm package, V1: PKCS#1 v1.5 session id, AES-CBC values', async () => {
   secrets.add(pan);
   s.free();
   s = ps.Session.create(publicKeyV1, { version: 'v1' });
-  const set = await api('PUT', `/v1/cards/${token}/pin`, { sessionId: s.sessionId, body: { pinBlock: s.encryptPin('5555') } });
+  const set = await api('PUT', `/v1/cards/${token}/pin`, { sessionId: s.sessionId, body: { pinBlock: s.encryptPin('5739') } });
   assert.equal(set.status, 200);
   s.free();
   s = ps.Session.create(publicKeyV1, { version: 'v1' });
-  const v = await api('POST', '/v1/pin/verify', { sessionId: s.sessionId, body: { pan: s.encrypt(pan), pinBlock: s.encryptPin('5555') } });
+  const v = await api('POST', '/v1/pin/verify', { sessionId: s.sessionId, body: { pan: s.encrypt(pan), pinBlock: s.encryptPin('5739') } });
   assert.deepEqual(v.body, { verified: true, triesRemaining: 3 });
   s.free();
   // A replayed session id is refused.
@@ -190,7 +190,7 @@ test('Java JCE client (V2 and V1) agrees with the wasm package', async () => {
   const out = path.join(root, 'tests', 'java', 'out');
   mkdirSync(out, { recursive: true });
   execFileSync('javac', ['-d', out, path.join(root, 'tests', 'java', 'PaySecureClient.java')]);
-  for (const [version, newPin] of [['V2', '4321'], ['V1', '98765']]) {
+  for (const [version, newPin] of [['V2', '4327'], ['V1', '98764']]) {
     const lines = execFileSync('java', ['-cp', out, 'PaySecureClient', url, apiKey, token, version, newPin]).toString().trim().split('\n');
     const got = Object.fromEntries(lines.map((l) => l.split('=')));
     assert.deepEqual(got, { pan, cvv2, pin: newPin, verified: 'true' }, version);
@@ -216,7 +216,7 @@ test('the server log carries no PAN, PIN block, API key or ephemeral key', async
   // number; a leaked one stands alone.
   const escape = (x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   // Short PINs as JSON strings: as bare digits they can occur by chance.
-  for (const secret of [...secrets, '241432FFFFFFFFFF', '"731946"', '"98765"']) {
+  for (const secret of [...secrets, '241432FFFFFFFFFF', '"731946"', '"98764"']) {
     const token = new RegExp(`(?<![A-Za-z0-9])${escape(secret)}(?![A-Za-z0-9])`);
     assert.ok(!token.test(log), `a secret (${secret.length} chars) is in the server log`);
   }

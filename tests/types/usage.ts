@@ -2,8 +2,8 @@
 // The @ts-expect-error lines fail the compile if a type ever degrades to
 // `any` or loses a union member: they prove the types are precise.
 import {
-  Session, PublicKey, pinBlock, parsePinBlock, luhnCheck, cardBrand, maskPan, encryptCard,
-  type EncryptedValue, type SessionOptions, type PaySecureError, type PaySecureErrorCode,
+  Session, PublicKey, pinBlock, parsePinBlock, pinWeakness, luhnCheck, cardBrand, maskPan, encryptCard,
+  type PinWeaknessCode, type EncryptedValue, type SessionOptions, type PaySecureError, type PaySecureErrorCode,
   type CardBrand, type KeyBits, type PaySecureVersion, type RsaJwk,
   type CardInput, type EncryptCardOptions,
 } from '../../pkg/nodejs/paysecure_wasm';
@@ -34,6 +34,7 @@ const k2 = Session.fromKey(key, { version: 'v3' });
 k2.free();
 const block: string = pinBlock('1432', { format: 0, pan: '4111111111111111' });
 const back: string = parsePinBlock(block, { pan: '4111111111111111' });
+const weakness: PinWeaknessCode | null = pinWeakness('1234');
 const ok: boolean = luhnCheck('4111111111111111');
 const brand: CardBrand = cardBrand('4111');
 const masked: string = maskPan('4111111111111111');
@@ -69,6 +70,10 @@ const wrong: number = s.decrypt(enc);
 s.decrypt({ data: 'x' });
 // @ts-expect-error PIN block formats are 0..3
 pinBlock('1234', { format: 4 });
+// @ts-expect-error pinWeakness may answer null
+const alwaysWeak: PinWeaknessCode = pinWeakness('1432');
+// @ts-expect-error not a weakness code
+const notWeakness: PinWeaknessCode = 'TOO_SHORT';
 // @ts-expect-error not a brand
 const notBrand: CardBrand = 'DINERSCLUB';
 // @ts-expect-error not a code
@@ -86,4 +91,4 @@ encryptCard({ cardNumber: '4444333322221111' }, pem, { keyAlias: 'k1' });
 // @ts-expect-error captureTime is a Date or milliseconds
 encryptCard(card, pem, { keyAlias: 'k1', captureTime: '2026-11-18T11:06:40Z' });
 
-export { id, v, bits, text, bytes, pin, openedBody, wrongBody, back, ok, brand, masked, jwe, jwe2, codeOf, wrong, notBrand, notCode, sid };
+export { id, v, bits, text, bytes, pin, openedBody, wrongBody, back, weakness, alwaysWeak, notWeakness, ok, brand, masked, jwe, jwe2, codeOf, wrong, notBrand, notCode, sid };

@@ -5,7 +5,8 @@
 use js_sys::{Object, Reflect, Uint8Array, JSON};
 use paysecure_wasm::wasm::{
     card_brand_js, encrypt_card_js, luhn_check_js, mask_pan_js, parse_pin_block_js, pin_block_js,
-    FromKeyOptions, JsSession, ParsePinBlockOptions, PinBlockOptions, SessionOptions,
+    pin_weakness_js, FromKeyOptions, JsSession, ParsePinBlockOptions, PinBlockOptions,
+    SessionOptions,
 };
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -391,6 +392,32 @@ fn pin_blocks_and_card_helpers() {
     assert_eq!(code(mask_pan_js(s("1234")).err().unwrap()), "INVALID_PAN");
     assert_eq!(
         code(mask_pan_js(JsValue::UNDEFINED).err().unwrap()),
+        "INVALID_INPUT"
+    );
+}
+
+#[wasm_bindgen_test]
+fn pin_weakness_codes_or_null() {
+    for (pin, want) in [
+        ("1111", "REPEATED_DIGIT"),
+        ("1234", "SEQUENCE"),
+        ("4321", "SEQUENCE"),
+        ("1212", "REPEATED_PAIR"),
+        ("2580", "COMMON"),
+    ] {
+        assert_eq!(
+            pin_weakness_js(s(pin)).unwrap().as_string().unwrap(),
+            want,
+            "{pin}"
+        );
+    }
+    assert!(pin_weakness_js(s("1432")).unwrap().is_null());
+    assert_eq!(
+        code(pin_weakness_js(s("123")).err().unwrap()),
+        "INVALID_PIN"
+    );
+    assert_eq!(
+        code(pin_weakness_js(JsValue::from_f64(1234.0)).err().unwrap()),
         "INVALID_INPUT"
     );
 }

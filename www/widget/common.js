@@ -101,6 +101,7 @@ export function describe(code) {
     case 'RATE_LIMITED': return 'Too many attempts. Wait a minute and try again.';
     case 'PIN_BLOCKED': return 'The PIN is blocked after three wrong attempts. Contact your card issuer to unblock it.';
     case 'PIN_NOT_SET': return 'No PIN has been set for this card yet.';
+    case 'WEAK_PIN': return 'That PIN is too easy to guess. Choose another.';
     case 'CARD_NOT_FOUND': return 'This card could not be found.';
     case 'INVALID_PIN_BLOCK': case 'INVALID_PIN': return 'That PIN is not valid.';
     default: return 'Something went wrong. Please try again.';

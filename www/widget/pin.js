@@ -1,21 +1,29 @@
 // PIN widget: set (with confirmation and weak-PIN refusal), reveal and
 // verify. PINs are encrypted here as ISO 9564 format-2 blocks; the host
 // only hears events.
+import { pinWeakness } from '/pkg/paysecure_wasm.js';
 import { connect, withSession, describe, codeOf, clampMs } from './common.js';
 
 const $ = (id) => document.getElementById(id);
 let ctx;
 let hideTimer = 0;
 
-/** Why a PIN is too easy to guess, or '' if it is not. */
+/**
+ * What the cardholder reads for each weak-PIN code of pinWeakness (the
+ * issuer's own rules, from the paysecure-wasm core: the server refuses the
+ * same PINs with WEAK_PIN).
+ */
+const WEAKNESS_MESSAGES = {
+  REPEATED_DIGIT: 'A PIN of one repeated digit is too easy to guess.',
+  SEQUENCE: 'A run of consecutive digits is too easy to guess.',
+  REPEATED_PAIR: 'A repeated pair of digits is too easy to guess.',
+  COMMON: 'That PIN is among the most common ones. Choose another.',
+};
+
+/** Why a PIN (4 to 12 digits) is too easy to guess, or '' if it is not. */
 export function weakness(pin) {
-  if (/^(\d)\1+$/.test(pin)) return 'A PIN of one repeated digit is too easy to guess.';
-  const steps = [...pin].slice(1).map((d, i) => (Number(d) - Number(pin[i]) + 10) % 10);
-  if (steps.every((s) => s === 1) || steps.every((s) => s === 9)) return 'A run of consecutive digits is too easy to guess.';
-  if (/^(\d\d)\1+$/.test(pin)) return 'A repeated pair of digits is too easy to guess.';
-  const common = ['1004', '2000', '1122', '1313', '6969', '2580', '0852', '1010', '2001', '1990', '1999', '2468', '1357'];
-  if (common.includes(pin)) return 'That PIN is among the most common ones. Choose another.';
-  return '';
+  const code = pinWeakness(pin);
+  return code ? (WEAKNESS_MESSAGES[code] ?? describe('WEAK_PIN')) : '';
 }
 
 function status(id, text, kind = 'info') {

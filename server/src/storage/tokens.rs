@@ -20,6 +20,10 @@ pub struct PaythruCredentialRow {
     pub methods: String,
     /// Unix seconds, if revoked.
     pub revoked_at: Option<i64>,
+    /// Whether requests must carry the signed `requestTime` and
+    /// `requestNonce` (set on these credentials or on their tenant). Read
+    /// only: [`Storage::insert_paythru_credentials`] ignores it.
+    pub require_nonce: bool,
 }
 
 /// A stored card of the Paythru or Verifone API (secrets sealed).
@@ -124,8 +128,9 @@ impl Storage {
     /// Credentials by API key.
     pub async fn paythru_credentials(&self, api_key: &str) -> Result<Option<PaythruCredentialRow>> {
         let row = sqlx::query(
-            "SELECT api_key, tenant_id, password_hash, sha_key_sealed, methods, revoked_at \
-             FROM paythru_credentials WHERE api_key = $1",
+            "SELECT c.api_key, c.tenant_id, c.password_hash, c.sha_key_sealed, c.methods, c.revoked_at, \
+             c.require_nonce + t.paythru_require_nonce \
+             FROM paythru_credentials c JOIN tenants t ON t.id = c.tenant_id WHERE c.api_key = $1",
         )
         .bind(api_key)
         .fetch_optional(&self.pool)
@@ -138,9 +143,61 @@ impl Storage {
                 sha_key_sealed: r.try_get(3)?,
                 methods: r.try_get(4)?,
                 revoked_at: r.try_get(5)?,
+                require_nonce: r.try_get::<i64, _>(6)? > 0,
             })
         })
         .transpose()
+    }
+
+    /// Sets whether these credentials require the signed `requestTime` /
+    /// `requestNonce`; `false` if there are no such credentials.
+    pub async fn set_paythru_require_nonce(&self, api_key: &str, require: bool) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE paythru_credentials SET require_nonce = $2 WHERE api_key = $1")
+                .bind(api_key)
+                .bind(i64::from(require))
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Sets whether every Paythru credential of the tenant requires the
+    /// signed `requestTime` / `requestNonce`; `false` if no such tenant.
+    pub async fn set_tenant_paythru_require_nonce(
+        &self,
+        tenant_id: &str,
+        require: bool,
+    ) -> Result<bool> {
+        let done = sqlx::query("UPDATE tenants SET paythru_require_nonce = $2 WHERE id = $1")
+            .bind(tenant_id)
+            .bind(i64::from(require))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a request nonce of `api_key` as used; `false` if it already
+    /// was (a replay). Atomic across nodes: the primary key decides.
+    pub async fn record_paythru_nonce(&self, api_key: &str, nonce: &str, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO paythru_nonces (api_key, nonce, used_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (api_key, nonce) DO NOTHING",
+        )
+        .bind(api_key)
+        .bind(nonce)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Forgets request nonces recorded before `before`.
+    pub async fn purge_paythru_nonces(&self, before: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM paythru_nonces WHERE used_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// Revokes credentials; `false` if there are none active with that key.
@@ -434,5 +491,58 @@ impl Storage {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Storage, StorageOptions};
+
+    /// One nonce sent 32 times at once to each of two nodes sharing a
+    /// database is accepted exactly once per credential; another
+    /// credential may use it too; purging forgets only old rows.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_paythru_nonce_is_accepted_once_per_credential_across_nodes() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/p.db?mode=rwc", dir.path().display());
+        let a = Storage::connect(&url, &StorageOptions::default())
+            .await
+            .unwrap();
+        let b = Storage::connect(&url, &StorageOptions::default())
+            .await
+            .unwrap();
+        let mut tasks = vec![];
+        for storage in [&a, &b] {
+            for _ in 0..32 {
+                let s = storage.clone();
+                tasks.push(tokio::spawn(async move {
+                    s.record_paythru_nonce("keyA", "nonce-0123456789ab", 1_000)
+                        .await
+                }));
+            }
+        }
+        let mut accepted = 0;
+        for t in tasks {
+            accepted += usize::from(t.await.unwrap().unwrap());
+        }
+        assert_eq!(accepted, 1);
+        assert!(b
+            .record_paythru_nonce("keyB", "nonce-0123456789ab", 1_000)
+            .await
+            .unwrap());
+        assert!(a
+            .record_paythru_nonce("keyA", "nonce-fresh-000000", 2_000)
+            .await
+            .unwrap());
+        assert_eq!(a.purge_paythru_nonces(1_500).await.unwrap(), 2);
+        // Purged: accepted again (the time window refuses such old requests).
+        assert!(a
+            .record_paythru_nonce("keyA", "nonce-0123456789ab", 3_000)
+            .await
+            .unwrap());
+        assert!(!b
+            .record_paythru_nonce("keyA", "nonce-fresh-000000", 3_000)
+            .await
+            .unwrap());
     }
 }
