@@ -84,6 +84,8 @@ enum LogFormat {
     Json,
 }
 
+// Parsed once at start; boxing the serve options would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API.
