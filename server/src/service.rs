@@ -15,7 +15,9 @@ use crate::error::{Error, Result};
 use crate::keys::{self, hex_lower, KeyRing};
 use crate::ratelimit::{Limiter, RateLimits, TrustedProxies, LIMITER_MAX_KEYS};
 use crate::sessions::{CardGrant, Grant, TenantGrant};
-use crate::storage::{CardFilter, CardRow, EphemeralKeyRow, NewCard, Storage, StorageError};
+use crate::storage::{
+    CardFilter, CardRow, EphemeralKeyRow, Guessable, NewCard, Storage, StorageError,
+};
 use crate::vault::{Binding, Vault};
 
 /// Consecutive wrong PINs that block the PIN.
@@ -1057,10 +1059,12 @@ impl Service {
         // One conditional UPDATE either way: a blocked card answers the same
         // to a right and a wrong CVV2.
         let counted = if right {
-            self.storage.record_right_cvv2(tenant, &card.token).await?
+            self.storage
+                .record_right_guess(Guessable::Cvv2, tenant, &card.token)
+                .await?
         } else {
             self.storage
-                .record_wrong_cvv2(tenant, &card.token, CVV2_TRY_LIMIT)
+                .record_wrong_guess(Guessable::Cvv2, tenant, &card.token, CVV2_TRY_LIMIT)
                 .await?
                 .is_some()
         };
@@ -1074,8 +1078,17 @@ impl Service {
     /// Unblocks the card's CVV2 verification and clears its count (tenant
     /// only).
     pub async fn unblock_cvv2(&self, principal: &Principal, token: &str) -> Result<CardSummary> {
+        self.unblock(principal, token, Guessable::Cvv2).await
+    }
+
+    async fn unblock(
+        &self,
+        principal: &Principal,
+        token: &str,
+        secret: Guessable,
+    ) -> Result<CardSummary> {
         let tenant = principal.require_tenant()?;
-        if !self.storage.unblock_cvv2(tenant, token).await? {
+        if !self.storage.unblock_guesses(secret, tenant, token).await? {
             return Err(Error::CardNotFound);
         }
         Ok(CardSummary::from(&self.card_row(tenant, token).await?))
@@ -1178,7 +1191,7 @@ impl Service {
         if right {
             if self
                 .storage
-                .record_right_pin(&card.tenant_id, &card.token)
+                .record_right_guess(Guessable::Pin, &card.tenant_id, &card.token)
                 .await?
             {
                 Ok(PinVerification {
@@ -1191,7 +1204,7 @@ impl Service {
         } else {
             match self
                 .storage
-                .record_wrong_pin(&card.tenant_id, &card.token, PIN_TRY_LIMIT)
+                .record_wrong_guess(Guessable::Pin, &card.tenant_id, &card.token, PIN_TRY_LIMIT)
                 .await?
             {
                 Some(c) => Ok(PinVerification {
@@ -1205,10 +1218,6 @@ impl Service {
 
     /// Unblocks the PIN (tenant only).
     pub async fn unblock_pin(&self, principal: &Principal, token: &str) -> Result<CardSummary> {
-        let tenant = principal.require_tenant()?;
-        if !self.storage.unblock_pin(tenant, token).await? {
-            return Err(Error::CardNotFound);
-        }
-        Ok(CardSummary::from(&self.card_row(tenant, token).await?))
+        self.unblock(principal, token, Guessable::Pin).await
     }
 }

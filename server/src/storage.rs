@@ -191,13 +191,33 @@ pub struct EphemeralKeyRow {
     pub expires_at: i64,
 }
 
-/// Outcome of a PIN attempt counter update.
+/// Outcome of an attempt counter update (see [`Guessable`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PinCounter {
+pub struct AttemptCounter {
     /// Consecutive wrong attempts after this update.
     pub tries: i64,
-    /// Whether the PIN is now blocked.
+    /// Whether the secret is now blocked.
     pub blocked: bool,
+}
+
+/// A card's secret that a caller can guess, with its own counter of
+/// consecutive wrong attempts and its own block (columns of `cards`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guessable {
+    /// The PIN (`pin_tries`, `pin_blocked`).
+    Pin,
+    /// The CVV2 (`cvv2_tries`, `cvv2_blocked`).
+    Cvv2,
+}
+
+impl Guessable {
+    /// (tries column, blocked column): constants, never input.
+    fn columns(self) -> (&'static str, &'static str) {
+        match self {
+            Guessable::Pin => ("pin_tries", "pin_blocked"),
+            Guessable::Cvv2 => ("cvv2_tries", "cvv2_blocked"),
+        }
+    }
 }
 
 const CARD_COLUMNS: &str = "tenant_id, token, pan_sealed, pan_first6, pan_last4, pan_length, brand, expiry_month, \
@@ -552,57 +572,6 @@ impl Storage {
         .bind(tenant_id)
         .bind(token)
         .bind(pin_sealed)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Counts one wrong PIN, atomically, blocking at `limit`. `None` if the
-    /// PIN was already blocked (or the card is gone): no update was made.
-    pub async fn record_wrong_pin(
-        &self,
-        tenant_id: &str,
-        token: &str,
-        limit: i64,
-    ) -> Result<Option<PinCounter>> {
-        let row = sqlx::query(
-            "UPDATE cards SET pin_tries = pin_tries + 1, \
-             pin_blocked = CASE WHEN pin_tries + 1 >= $3 THEN 1 ELSE 0 END \
-             WHERE tenant_id = $1 AND token = $2 AND pin_blocked = 0 \
-             RETURNING pin_tries, pin_blocked",
-        )
-        .bind(tenant_id)
-        .bind(token)
-        .bind(limit)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(PinCounter {
-                tries: r.try_get(0)?,
-                blocked: r.try_get::<i64, _>(1)? != 0,
-            })
-        })
-        .transpose()
-    }
-
-    /// Clears the counter after a right PIN. `false` if the PIN was blocked
-    /// meanwhile (the right PIN does not unblock).
-    pub async fn record_right_pin(&self, tenant_id: &str, token: &str) -> Result<bool> {
-        let done = sqlx::query("UPDATE cards SET pin_tries = 0 WHERE tenant_id = $1 AND token = $2 AND pin_blocked = 0")
-            .bind(tenant_id)
-            .bind(token)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Unblocks the PIN and clears the counter. `false` if no such card.
-    pub async fn unblock_pin(&self, tenant_id: &str, token: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE cards SET pin_tries = 0, pin_blocked = 0 WHERE tenant_id = $1 AND token = $2",
-        )
-        .bind(tenant_id)
-        .bind(token)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)

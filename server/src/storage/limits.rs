@@ -1,12 +1,12 @@
-//! Attempt counters of guessable secrets other than the PIN: the CVV2 of a
-//! card, the CVV token of an account payment card. Each update is one
+//! Attempt counters of guessable secrets: a card's PIN and CVV2
+//! ([`Guessable`]), the CVV token of an account payment card. Each update is one
 //! conditional `UPDATE … RETURNING` (no read-modify-write), so concurrent
 //! attempts on any number of nodes are all counted and the block falls at
 //! exactly the limit.
 
 use sqlx::Row;
 
-use super::{PinCounter, Result, Storage};
+use super::{AttemptCounter, Guessable, Result, Storage};
 
 /// Outcome of a wrong CVV token on an account payment card.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,28 +18,30 @@ pub struct CvvTokenCounter {
 }
 
 impl Storage {
-    /// Counts one wrong CVV2 of a card, atomically, blocking its CVV2
-    /// verification at `limit`. `None` if it was already blocked (or the
-    /// card is gone): nothing was updated.
-    pub async fn record_wrong_cvv2(
+    /// Counts one wrong guess of a card's `secret`, atomically, blocking
+    /// it at `limit`. `None` if it was already blocked (or the card is
+    /// gone): nothing was updated.
+    pub async fn record_wrong_guess(
         &self,
+        secret: Guessable,
         tenant_id: &str,
         token: &str,
         limit: i64,
-    ) -> Result<Option<PinCounter>> {
-        let row = sqlx::query(
-            "UPDATE cards SET cvv2_tries = cvv2_tries + 1, \
-             cvv2_blocked = CASE WHEN cvv2_tries + 1 >= $3 THEN 1 ELSE 0 END \
-             WHERE tenant_id = $1 AND token = $2 AND cvv2_blocked = 0 \
-             RETURNING cvv2_tries, cvv2_blocked",
-        )
+    ) -> Result<Option<AttemptCounter>> {
+        let (tries, blocked) = secret.columns();
+        let row = sqlx::query(&format!(
+            "UPDATE cards SET {tries} = {tries} + 1, \
+             {blocked} = CASE WHEN {tries} + 1 >= $3 THEN 1 ELSE 0 END \
+             WHERE tenant_id = $1 AND token = $2 AND {blocked} = 0 \
+             RETURNING {tries}, {blocked}"
+        ))
         .bind(tenant_id)
         .bind(token)
         .bind(limit)
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| {
-            Ok(PinCounter {
+            Ok(AttemptCounter {
                 tries: r.try_get(0)?,
                 blocked: r.try_get::<i64, _>(1)? != 0,
             })
@@ -47,12 +49,18 @@ impl Storage {
         .transpose()
     }
 
-    /// Clears the CVV2 count after a right CVV2. `false` if verification is
-    /// blocked (a right CVV2 does not unblock) or the card is gone.
-    pub async fn record_right_cvv2(&self, tenant_id: &str, token: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE cards SET cvv2_tries = 0 WHERE tenant_id = $1 AND token = $2 AND cvv2_blocked = 0",
-        )
+    /// Clears the count of a card's `secret` after a right guess. `false`
+    /// if it is blocked (a right guess does not unblock) or the card is gone.
+    pub async fn record_right_guess(
+        &self,
+        secret: Guessable,
+        tenant_id: &str,
+        token: &str,
+    ) -> Result<bool> {
+        let (tries, blocked) = secret.columns();
+        let done = sqlx::query(&format!(
+            "UPDATE cards SET {tries} = 0 WHERE tenant_id = $1 AND token = $2 AND {blocked} = 0"
+        ))
         .bind(tenant_id)
         .bind(token)
         .execute(&self.pool)
@@ -60,35 +68,23 @@ impl Storage {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Unblocks CVV2 verification and clears the count. `false` if no such
+    /// Unblocks a card's `secret` and clears its count. `false` if no such
     /// card.
-    pub async fn unblock_cvv2(&self, tenant_id: &str, token: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE cards SET cvv2_tries = 0, cvv2_blocked = 0 WHERE tenant_id = $1 AND token = $2",
-        )
+    pub async fn unblock_guesses(
+        &self,
+        secret: Guessable,
+        tenant_id: &str,
+        token: &str,
+    ) -> Result<bool> {
+        let (tries, blocked) = secret.columns();
+        let done = sqlx::query(&format!(
+            "UPDATE cards SET {tries} = 0, {blocked} = 0 WHERE tenant_id = $1 AND token = $2"
+        ))
         .bind(tenant_id)
         .bind(token)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
-    }
-
-    /// The CVV2 count and blocked flag of a card (`None`: no such card).
-    pub async fn cvv2_counter(&self, tenant_id: &str, token: &str) -> Result<Option<PinCounter>> {
-        let row = sqlx::query(
-            "SELECT cvv2_tries, cvv2_blocked FROM cards WHERE tenant_id = $1 AND token = $2",
-        )
-        .bind(tenant_id)
-        .bind(token)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(PinCounter {
-                tries: r.try_get(0)?,
-                blocked: r.try_get::<i64, _>(1)? != 0,
-            })
-        })
-        .transpose()
     }
 
     /// Counts one wrong CVV token of a user's payment card, atomically,

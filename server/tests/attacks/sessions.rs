@@ -480,3 +480,101 @@ async fn concurrent_unknown_session_ids_share_one_key_reload() {
         "{reloads} reloads for 40 concurrent unknown ids"
     );
 }
+
+/// The same session id raced on two nodes sharing one database (a relay
+/// sending it everywhere at once): it opens exactly once.
+#[tokio::test]
+async fn one_session_id_raced_on_two_nodes_opens_exactly_once() {
+    let s = Server::start(&[]).await;
+    let node = s.start_node("b", &[]);
+    let token = s.issue_card().await;
+    let (_, sid) = s.session(V2);
+    let mut tasks = vec![];
+    for i in 0..20 {
+        let base = if i % 2 == 0 {
+            s.url.clone()
+        } else {
+            node.url.clone()
+        };
+        let (http, key, token, sid) = (
+            s.http.clone(),
+            s.tenant_key.clone(),
+            token.clone(),
+            sid.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            http.post(format!("{base}/v2/cards/{token}/pan"))
+                .bearer_auth(key)
+                .header("session-id", sid)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = vec![];
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|&s| s == 200 || s == 400),
+        "{statuses:?}"
+    );
+}
+
+/// A client announcing a gigabyte body: the server answers 413 after at
+/// most the 64 KiB limit and stops reading, with no decryption and no
+/// memory growth to speak of.
+#[tokio::test]
+async fn a_gigabyte_body_is_refused_at_the_limit_without_reading_it() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Server::start(&[]).await;
+    let token = s.issue_card().await;
+    let (_, sid) = s.session(V2);
+    let rss = || {
+        std::fs::read_to_string(format!("/proc/{}/status", s.pid()))
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .unwrap()
+    };
+    let before = rss();
+    let mut c = tokio::net::TcpStream::connect(s.addr()).await.unwrap();
+    let head = format!(
+        "PUT /v2/cards/{token}/pin HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\
+         session-id: {sid}\r\ncontent-type: application/json\r\ncontent-length: 1073741824\r\n\r\n",
+        s.tenant_key
+    );
+    c.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![b'a'; 64 * 1024];
+    let mut sent = 0usize;
+    // Keep sending until the server stops reading (or 8 MiB, far past the limit).
+    while sent < 8 * 1024 * 1024 {
+        match tokio::time::timeout(std::time::Duration::from_secs(2), c.write_all(&chunk)).await {
+            Ok(Ok(())) => sent += chunk.len(),
+            _ => break,
+        }
+    }
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), c.read(&mut answer))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    let text = String::from_utf8_lossy(&answer[..n]);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(
+        rss() < before + 16 * 1024,
+        "RSS grew from {before} kB to {} kB",
+        rss()
+    );
+    // The session id was never opened (refused before the unwrap).
+    let (st, _) = pan(&s, &token, &s.tenant_key, &[("session-id", &sid)], "v2").await;
+    assert_eq!(st, 200);
+}
