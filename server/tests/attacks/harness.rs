@@ -207,21 +207,8 @@ impl Server {
         headers: &[(&str, &str)],
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.url));
-        if let Some(a) = auth {
-            req = req.bearer_auth(a);
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, body)
+        self.send_to(&self.url, method, path, auth, headers, body)
+            .await
     }
 
     /// Issues a sandbox card for the tenant; returns its token.
