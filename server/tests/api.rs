@@ -1236,3 +1236,86 @@ async fn the_card_rate_covers_the_by_pan_routes() {
     }
     assert_eq!(app.pan_of(&other).await.len(), 16);
 }
+
+/// `expiresAt` is enforced: housekeeping rotates an active key a day before
+/// it expires (the old key keeps decrypting until then, at most), and a key
+/// past its expiry opens nothing, with or without `Key-Id`.
+#[tokio::test]
+async fn key_expiry_is_enforced_with_automatic_rotation_before_it() {
+    let mut app = TestApp::new().await;
+    let token = app.issue_card().await["token"].as_str().unwrap().to_owned();
+    let uri = format!("/v2/cards/{token}/pan");
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
+    let old = app
+        .call(Method::GET, "/v2/public-key", None, &[], None)
+        .await
+        .body["keyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = paysecure_server::service::now();
+    // The active key expires in 100 s: inside the rotation overlap.
+    sqlx::query("UPDATE rsa_keys SET expires_at = $1 WHERE key_id = $2")
+        .bind(now + 100)
+        .bind(&old)
+        .execute(&pool)
+        .await
+        .unwrap();
+    app.service.reload_keys().await.unwrap();
+    let (_, before_rotation) = app.session(V2);
+    app.service.housekeeping().await.unwrap();
+    let new = app
+        .call(Method::GET, "/v2/public-key", None, &[], None)
+        .await
+        .body["keyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new, old, "rotated before expiry");
+    // The old key still opens its ids until it expires.
+    let r = app
+        .call(
+            Method::POST,
+            &uri,
+            Some(&app.tenant_key),
+            &[("session-id", &before_rotation)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // Past its expiry: refused, also when named.
+    let (_, late) = app.session(V2);
+    sqlx::query("UPDATE rsa_keys SET expires_at = $1 WHERE key_id = $2")
+        .bind(now - 1)
+        .bind(&old)
+        .execute(&pool)
+        .await
+        .unwrap();
+    app.service.reload_keys().await.unwrap();
+    for headers in [
+        vec![("session-id", late.as_str())],
+        vec![("session-id", late.as_str()), ("key-id", old.as_str())],
+    ] {
+        let r = app
+            .call(Method::POST, &uri, Some(&app.tenant_key), &headers, None)
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::BAD_REQUEST, "INVALID_SESSION_ID")
+        );
+    }
+    // And the new key works.
+    app.refresh_public_key().await;
+    let (_, fresh) = app.session(V2);
+    let r = app
+        .call(
+            Method::POST,
+            &uri,
+            Some(&app.tenant_key),
+            &[("session-id", &fresh)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
