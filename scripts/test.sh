@@ -5,7 +5,7 @@
 #   rust      cargo test: unit, known-answer vectors, tamper and property tests;
 #             the server's router tests, real-process tests (restart, TLS,
 #             concurrency) and two-node cluster tests on PostgreSQL
-#   rust-pg   the server's router, token-API and process tests again, on PostgreSQL
+#   rust-pg   the server's router, token-API, process and attack tests again, on PostgreSQL
 #   wasm      wasm-bindgen tests in Node and in headless Chromium
 #   package   wasm-pack build for web, bundler and nodejs; TypeScript check
 #   js        node --test: API, node-forge, WebCrypto, OpenSSL, Java JCE interop,
@@ -54,7 +54,7 @@ cargo build --quiet -p paysecure-server   # the binary the JS end-to-end suite s
 
 log "rust-pg: the server suite again, on PostgreSQL (a fresh database per test)"
 PAYSECURE_TEST_POSTGRES="${PAYSECURE_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/postgres}" \
-  cargo test -p paysecure-server --test api --test tokens --test ni_cvv2 --test accounts --test process -- --skip cluster_ 2>&1 | tee "$logs/rust-pg.log"
+  cargo test -p paysecure-server --test api --test tokens --test ni_cvv2 --test accounts --test process --test attacks -- --skip cluster_ 2>&1 | tee "$logs/rust-pg.log"
 count_cargo rust-pg "$logs/rust-pg.log"
 
 log "wasm: wasm-bindgen tests in Node"
