@@ -278,7 +278,10 @@ enum KeysCommand {
 /// the variable, so no child process or later reader sees it. Called first
 /// in `main`, while the process has one thread.
 fn take_master_key_env() -> Option<Zeroizing<String>> {
-    let value = std::env::var(MASTER_KEY_ENV).ok().map(Zeroizing::new);
+    // Not UTF-8: kept (as replacement characters) so that decoding fails
+    // with a clear error instead of silently falling back to a key file.
+    let value =
+        std::env::var_os(MASTER_KEY_ENV).map(|v| Zeroizing::new(v.to_string_lossy().into_owned()));
     if let Ok(name) = std::ffi::CString::new(MASTER_KEY_ENV) {
         // SAFETY: no other thread exists yet, so nothing reads or changes
         // the environment meanwhile; `getenv` returns null or a pointer to
@@ -747,7 +750,7 @@ async fn serve(
                 .map_err(|e| format!("cannot load the TLS certificate or key: {e}"))?;
             announce("https", local);
             let mut server = axum_server::from_tcp_rustls(listener, config)
-                .map(|tls| GuardedAcceptor::new(tls, limits, metrics));
+                .map(|rustls| GuardedAcceptor::new(rustls, limits, metrics));
             limits.configure(server.http_builder());
             server
                 .handle(handle)

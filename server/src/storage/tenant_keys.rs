@@ -77,8 +77,9 @@ impl Storage {
         Ok(true)
     }
 
-    /// Revokes every key of `tenant_id` and deletes its ephemeral keys; the
-    /// number of API keys revoked, or `None` if there is no such tenant.
+    /// Revokes every usable key of `tenant_id` (expired ones stay as they
+    /// are) and deletes its ephemeral keys; the number of API keys revoked,
+    /// or `None` if there is no such tenant.
     pub async fn revoke_tenant_keys(&self, tenant_id: &str, now: i64) -> Result<Option<u64>> {
         let mut tx = self.pool.begin().await?;
         let exists = sqlx::query("SELECT 1 FROM tenants WHERE id = $1")
@@ -90,7 +91,8 @@ impl Storage {
             return Ok(None);
         }
         let revoked = sqlx::query(
-            "UPDATE tenant_api_keys SET revoked_at = $2 WHERE tenant_id = $1 AND revoked_at IS NULL",
+            "UPDATE tenant_api_keys SET revoked_at = $2 \
+             WHERE tenant_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
         )
         .bind(tenant_id)
         .bind(now)
@@ -103,5 +105,94 @@ impl Storage {
             .await?;
         tx.commit().await?;
         Ok(Some(revoked))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::sha256;
+    use crate::storage::StorageOptions;
+
+    /// A database at the schema before migration 0008, with two tenants
+    /// whose keys are in `tenants.api_key_hash`.
+    async fn old_schema(url: &str) {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(url).await.unwrap();
+        let before = sqlx::migrate::Migrator {
+            migrations: sqlx::migrate!("./migrations/sqlite")
+                .migrations
+                .iter()
+                .filter(|m| m.version < 8)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into(),
+            ..sqlx::migrate!("./migrations/sqlite")
+        };
+        before.run(&pool).await.unwrap();
+        for (id, key) in [("ten_old", "psk_old"), ("ten_other", "psk_other")] {
+            sqlx::query("INSERT INTO tenants (id, name, api_key_hash, cvk_sealed, created_at) VALUES ($1, 'x', $2, $3, 7)")
+                .bind(id)
+                .bind(sha256(key.as_bytes()))
+                .bind(&b"-"[..])
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+    }
+
+    #[tokio::test]
+    async fn existing_keys_move_to_the_key_table_then_rotate_and_revoke() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        old_schema(&url).await;
+        let s = Storage::connect(&url, &StorageOptions::default())
+            .await
+            .unwrap();
+        let old = sha256(b"psk_old");
+        let k = s.active_tenant_key(&old, 1_000).await.unwrap().unwrap();
+        assert_eq!((k.tenant_id.as_str(), k.expires_at), ("ten_old", None));
+        let legacy: Vec<u8> = sqlx::query("SELECT api_key_hash FROM tenants WHERE id = 'ten_old'")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(legacy, b"ten_old", "no credential hash left in tenants");
+
+        // Rotation: the old key works until the overlap ends.
+        let new = sha256(b"psk_new");
+        assert!(s
+            .rotate_tenant_key("ten_old", &new, 100, 110)
+            .await
+            .unwrap());
+        let k = s.active_tenant_key(&old, 109).await.unwrap().unwrap();
+        assert_eq!(k.expires_at, Some(110));
+        assert!(s.active_tenant_key(&old, 110).await.unwrap().is_none());
+        assert!(s.active_tenant_key(&new, 10_000).await.unwrap().is_some());
+        // A later rotation never lengthens an earlier overlap.
+        let newer = sha256(b"psk_newer");
+        assert!(s
+            .rotate_tenant_key("ten_old", &newer, 105, 500)
+            .await
+            .unwrap());
+        assert!(s.active_tenant_key(&old, 111).await.unwrap().is_none());
+        assert!(s.active_tenant_key(&new, 499).await.unwrap().is_some());
+        assert!(!s
+            .rotate_tenant_key("ten_none", &sha256(b"x"), 1, 2)
+            .await
+            .unwrap());
+
+        // Revocation: every key of the tenant, no other tenant's.
+        assert_eq!(s.revoke_tenant_keys("ten_old", 200).await.unwrap(), Some(2));
+        for h in [&old, &new, &newer] {
+            assert!(s.active_tenant_key(h, 201).await.unwrap().is_none());
+        }
+        assert!(s
+            .active_tenant_key(&sha256(b"psk_other"), 201)
+            .await
+            .unwrap()
+            .is_some());
+        assert_eq!(s.revoke_tenant_keys("ten_none", 200).await.unwrap(), None);
     }
 }

@@ -443,6 +443,33 @@ fn run_bare(home: &Path, data: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// As [`run_bare`], for a command that must end by itself: killed (and
+/// the test failed) if it still runs after `secs`.
+fn run_bare_within(home: &Path, data: &Path, args: &[&str], secs: u64) -> std::process::Output {
+    let mut child = Command::new(BIN)
+        .args(["--data-dir", data.to_str().unwrap()])
+        .args(args)
+        .env_remove("PAYSECURE_MASTER_KEY")
+        .env_remove("PAYSECURE_MASTER_KEY_FILE")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("DATABASE_URL")
+        .env("HOME", home)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(secs) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} still running after {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
 fn mode_of(p: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
@@ -501,7 +528,7 @@ async fn a_master_key_file_others_can_read_stops_the_server() {
     assert!(run_bare(&home, &data, &["migrate"]).status.success());
     let key = home.join(".config/paysecure/master.key");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = run_bare(&home, &data, &["serve", "--listen", "127.0.0.1:0"]);
+    let out = run_bare_within(&home, &data, &["serve", "--listen", "127.0.0.1:0"], 20);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stdout).is_empty(),
@@ -510,7 +537,7 @@ async fn a_master_key_file_others_can_read_stops_the_server() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("chmod 600"), "{err}");
     assert!(err.contains(key.to_str().unwrap()), "{err}");
-    if unsafe_euid_is_root() {
+    if running_as_root() {
         // Owned by another user, mode 0600: refused too.
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
         std::os::unix::fs::chown(&key, Some(12345), None).unwrap();
@@ -524,7 +551,7 @@ async fn a_master_key_file_others_can_read_stops_the_server() {
     }
 }
 
-fn unsafe_euid_is_root() -> bool {
+fn running_as_root() -> bool {
     std::fs::metadata("/proc/self")
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
         .unwrap_or(false)
