@@ -66,8 +66,8 @@ test('random bytes are written straight into wasm memory in Chromium, never stag
   assert.deepEqual([...new Set(into)], ['wasm memory']);
 });
 
-test('stack (Chromium): a call leaves no byte on the shadow stack below its own frame', async () => {
-  const report = await page.evaluate(() => {
+test('stack (Chromium): every call wipes the shadow stack its callees used, and nothing deeper is touched', async () => {
+  const { report, problems } = await page.evaluate(() => {
     const { ps, vectors } = window.env;
     const pem = vectors.rsa.public_spki_pem;
     const key = 'YD3rEBXKcb4rc67whX13gR81LAc7YQjXLZgQowkU3/Q=';
@@ -76,22 +76,32 @@ test('stack (Chromium): a call leaves no byte on the shadow stack below its own 
     const p = s.encryptPin('1432');
     const body = s.encryptBody('{"a":1}');
     const calls = {
-      'Session.fromKey': () => ps.Session.fromKey(key).free(),
-      'Session.create v2': () => ps.Session.create(pem).free(),
+      'Session.fromKey': () => ps.Session.fromKey(key),
+      'Session.create v2': () => ps.Session.create(pem),
+      'Session.create v1': () => ps.Session.create(pem, { version: 'v1' }),
       decrypt: () => s.decrypt(v),
       decryptPin: () => s.decryptPin(p),
       encryptPin: () => s.encryptPin('1432'),
+      encryptBody: () => s.encryptBody('{"a":"Zoë"}'),
       decryptBody: () => s.decryptBody(body),
+      exportKey: () => s.exportKey(),
+      pinBlock: () => ps.pinBlock('1234', { format: 3, pan: '4111111111111111' }),
+      parsePinBlock: () => ps.parsePinBlock('241432FFFFFFFFFF'),
       encryptCard: () => ps.encryptCard({ cardNumber: '4111111111111111', expiryMonth: 12, expiryYear: 2031, cvv: '123' },
         pem, { keyAlias: 'k1' }),
     };
-    const out = [];
+    const report = [];
+    const problems = [];
     for (const [name, call] of Object.entries(calls)) {
-      const { depth, left } = window.scan.stackResidue(window.env, call);
-      out.push(`${name}: ${depth} bytes deep, ${left.length} left non-zero, deepest at ${Math.max(0, ...left)}`);
+      let made;
+      const r = window.scan.stackResidue(window.env, () => { made = call(); });
+      made?.free?.();
+      report.push(`${name}: ${r.depth} bytes deep, ${r.wiped} wiped, ${r.frames} above`);
+      if (r.problem) problems.push(`${name}: ${r.problem}`);
     }
     s.free();
-    return out;
+    return { report, problems };
   });
-  console.log(report.join('\n'));
+  console.log(`stack after each call in Chromium:\n${report.join('\n')}`);
+  assert.deepEqual(problems, []);
 });

@@ -446,9 +446,20 @@ export async function residueScan({ ps, memory, stackTop, vectors }) {
   return { rows, findings, table, controls };
 }
 
+/** The bytes of the shadow stack's wipe, as scripts and the README state them. */
+export const STACK_WIPE_BYTES = 8 * 1024;
+
 /**
  * The stack check: paints the (empty) shadow stack, makes one call, and
- * returns how deep the call went and how many bytes it left non-zero.
+ * reads what the call left. A call that wipes the stack its callees used (see
+ * `StackWipe` in src/wasm.rs) leaves, from the deepest byte it touched up:
+ * the wipe's own bookkeeping (a few words holding stack addresses), a run of
+ * zeros, then what the wipe cannot reach: the frames of the exported
+ * function and of the glue's shim (live while it runs), and what the shim
+ * writes after it returned (boxing a returned object into the heap). So the
+ * call is fine when the zero run is most of STACK_WIPE_BYTES (nothing the
+ * callees wrote is left below or inside it) and what is above it is small.
+ * Returns { depth, wiped, frames, problem }.
  */
 export function stackResidue({ memory, stackTop }, call) {
   const PAINT = 0xa5;
@@ -457,7 +468,76 @@ export function stackResidue({ memory, stackTop }, call) {
   const m = new Uint8Array(memory.buffer, 0, stackTop);
   let low = 0;
   while (low < stackTop && m[low] === PAINT) low++;
-  const left = [];
-  for (let i = low; i < stackTop; i++) if (m[i] !== PAINT && m[i] !== 0) left.push(stackTop - i);
-  return { depth: stackTop - low, left };
+  const view = new DataView(memory.buffer);
+  let p = low & ~3;
+  for (let words = 0; words < 4 && p + 4 <= stackTop; words++, p += 4) {
+    const word = view.getUint32(p, true);
+    if (word !== 0 && (word < low || word >= stackTop)) break;
+  }
+  while (p > low && m[p - 1] === 0) p--;
+  const bottom = p;
+  while (p < stackTop && m[p] === 0) p++;
+  const wiped = p - bottom;
+  const frames = stackTop - p;
+  let problem = null;
+  if (wiped < STACK_WIPE_BYTES / 2) {
+    problem = `${stackTop - low} bytes deep, but only ${wiped} zero bytes above the deepest: the stack was not wiped`;
+  } else if (frames > 2048) {
+    problem = `${frames} bytes above the wiped stack`;
+  }
+  return { depth: stackTop - low, wiped, frames, problem };
+}
+
+/**
+ * A deterministic stand-in for crypto.getRandomValues (xorshift32 from
+ * `seed`), installed on `crypto` until the returned function is called.
+ */
+export function deterministicRandom(crypto, seed) {
+  const original = crypto.getRandomValues;
+  let x = seed >>> 0 || 1;
+  crypto.getRandomValues = (array) => {
+    const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+    for (let i = 0; i < bytes.length; i++) {
+      x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+      bytes[i] = x & 0xff;
+    }
+    return array;
+  };
+  return () => { crypto.getRandomValues = original; };
+}
+
+/**
+ * The key-dependence check: `memA` and `memB` are the memories of two fresh
+ * instances after the same calls with the same inputs, randomness and clock,
+ * but different keys. Every byte that differs depends on the key; it must be
+ * explained by a public value of that run (a ciphertext, its base64 or hex, an
+ * IV): any other differing byte is key material left behind, in whatever form
+ * (bitsliced round keys, POLYVAL state, a stack temporary, ...). Returns the
+ * unexplained differing ranges as [[offset, length]].
+ */
+export function unexplainedDifferences(memA, memB, publicsA, publicsB) {
+  const N = 4;
+  const grams = (publics) => {
+    const set = new Set();
+    for (const p of publics) for (let i = 0; i + N <= p.length; i++) set.add(String.fromCharCode(...p.subarray(i, i + N)));
+    return set;
+  };
+  const ga = grams(publicsA), gb = grams(publicsB);
+  const explained = (mem, set, i) => {
+    for (let j = Math.max(0, i - N + 1); j <= i; j++) {
+      if (set.has(String.fromCharCode(...mem.subarray(j, j + N)))) return true;
+    }
+    return false;
+  };
+  const out = [];
+  const len = Math.min(memA.length, memB.length);
+  for (let i = 0; i < len; i++) {
+    if (memA[i] === memB[i]) continue;
+    if (explained(memA, ga, i) && explained(memB, gb, i)) continue;
+    const last = out[out.length - 1];
+    if (last && last[0] + last[1] >= i - 8) last[1] = i - last[0] + 1;
+    else out.push([i, 1]);
+  }
+  if (memA.length !== memB.length) out.push([len, Math.abs(memA.length - memB.length)]);
+  return out;
 }
