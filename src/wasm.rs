@@ -189,9 +189,8 @@ extern "C" {
 // it by scanning the memory after every call.
 
 /// Bytes of shadow stack zeroed below an exported function's frame when it
-/// returns: the deepest call, `Session.create`, uses about 2.9 KiB (measured
-/// by tests/js/residue.test.mjs, which fails if a call leaves any byte of
-/// stack unwiped).
+/// returns: the deepest call, a V1 `decrypt`, uses about 3.7 KiB (measured by
+/// tests/js/residue.test.mjs, which fails if a call leaves stack unwiped).
 const STACK_WIPE_BYTES: usize = 8 * 1024;
 
 /// Zeroes, when dropped, the [`STACK_WIPE_BYTES`] of shadow stack below the

@@ -36,7 +36,7 @@ after(async () => {
 test('residue scan (Chromium): no secret is left in linear memory after any public function', async () => {
   const { findings, table, controls, calls } = await page.evaluate(async () => {
     const r = await window.scan.residueScan(window.env);
-    return { findings: r.findings, table: r.table, controls: r.controls, calls: r.rows.length };
+    return { findings: r.findings, table: r.table, controls: r.controls, calls: r.rows.length - 1 };
   });
   console.log(`residue scan, web build in Chromium, ${calls} calls scanned:\n${table}`);
   assert.ok(controls >= 8, 'the live session keys were seen while alive');

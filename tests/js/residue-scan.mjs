@@ -312,6 +312,17 @@ export async function residueScan({ ps, memory, stackTop, vectors }) {
     if (s.decrypt(panValue) !== pan) throw new Error('decrypt');
     check(`decrypt ${tag}`, snap(), text('decrypted PAN', pan));
 
+    // A failure after decryption: a changed tag (GCM) or last block (CBC)
+    // still has the PAN decrypted into a buffer before the check fails.
+    const pan2 = randomPan('4', 16);
+    const good = await valueOf(version, key, utf8(pan2));
+    const bytes0 = unb64(good.data);
+    bytes0[bytes0.length - 1] ^= 1;
+    let code;
+    try { s.decrypt({ data: b64(bytes0), iv: good.iv }); } catch (e) { code = e.code; }
+    if (code !== 'DECRYPTION_FAILED') throw new Error(`tampered decrypt: ${code}`);
+    check(`decrypt failing after decryption ${tag}`, snap(), text('PAN of the tampered value', pan2));
+
     const pin = randomDigits(12);
     const block = `2C${pin}FF`;
     const pinValue = await valueOf(version, key, utf8(block));
