@@ -9,8 +9,12 @@
 #   wasm      wasm-bindgen tests in Node and in headless Chromium
 #   package   wasm-pack build for web, bundler and nodejs; TypeScript check
 #   js        node --test: API, node-forge, WebCrypto, OpenSSL, Java JCE interop,
-#             and end to end against a real paysecure-server with three clients
-#   browser   node --test + playwright-core: Chromium WebCrypto interop, demo e2e
+#             and end to end against a real paysecure-server with three clients;
+#             the residue scan of the module's memory (tests/js/residue.test.mjs)
+#             and the constant-time check of the RSA kernel's wasm
+#             (tests/js/ct-kernel.test.mjs, scripts/ct-check.mjs)
+#   browser   node --test + playwright-core: Chromium WebCrypto interop, demo e2e,
+#             the residue scan in Chromium
 #   bench     smoke runs of the client and server benchmarks (must run; no timing asserted)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"

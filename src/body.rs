@@ -60,7 +60,7 @@ fn nonce(now: u64, random: [u8; 6]) -> [u8; NONCE_LEN] {
 /// seconds); returns lowercase hex of `nonce || ciphertext || tag`.
 pub fn seal(key: &SessionKey, plaintext: &[u8], now: u64) -> Result<String> {
     let mut random = [0u8; 6];
-    getrandom::getrandom(&mut random)?;
+    getrandom::fill(&mut random)?;
     seal_with_nonce(key, plaintext, &nonce(now, random))
 }
 

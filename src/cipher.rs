@@ -16,6 +16,7 @@ use aes_gcm::aead::{self, AeadInPlace, KeyInit};
 use aes_gcm::AesGcm;
 use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use core::mem::ManuallyDrop;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -75,15 +76,67 @@ fn apply<A: AeadInPlace>(
     }
 }
 
+/// Types made of integers and arrays of them only, with no pointers and no
+/// enums, so that all-zero bytes are a valid value.
+///
+/// # Safety
+///
+/// Implement only for such types: [`WipeOnDrop`] overwrites their storage
+/// with zeros.
+pub(crate) unsafe trait Flat {}
+
+// An AES-GCM instance is the AES key schedule (round keys, fixsliced or
+// AES-NI registers), the GHASH key and state (POLYVAL field elements) and
+// zero-sized markers, in every backend of `aes` 0.8 and `polyval` 0.6.
+// SAFETY: see above; no pointers, no enums, all-zero is a valid value.
+unsafe impl<N> Flat for AesGcm<Aes128, N> {}
+// SAFETY: as for AES-128.
+unsafe impl<N> Flat for AesGcm<Aes192, N> {}
+// SAFETY: as for AES-128.
+unsafe impl<N> Flat for AesGcm<Aes256, N> {}
+
+/// Holds a cipher and, when dropped, drops it and then overwrites every byte
+/// of its storage with zeros, whatever its own `Drop` wipes: `aes-gcm`'s
+/// `zeroize` feature wipes only a temporary, the GHASH/POLYVAL state is wiped
+/// only by `polyval`'s software backend and not by its AES-NI/PMULL one, and
+/// none of that is checked by the compiler.
+pub(crate) struct WipeOnDrop<T: Flat>(ManuallyDrop<T>);
+
+impl<T: Flat> WipeOnDrop<T> {
+    fn new(value: T) -> Self {
+        WipeOnDrop(ManuallyDrop::new(value))
+    }
+}
+
+impl<T: Flat> core::ops::Deref for WipeOnDrop<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Flat> Drop for WipeOnDrop<T> {
+    fn drop(&mut self) {
+        // SAFETY: the value is dropped here, once, and never used again (this
+        // is the wrapper's own drop); what is left is this wrapper's storage,
+        // which `ManuallyDrop` keeps from being dropped a second time. `T` is
+        // `Flat`, so the zeroed bytes are even a valid `T`.
+        unsafe {
+            ManuallyDrop::drop(&mut self.0);
+            zeroize::zeroize_flat_type(&mut self.0 as *mut ManuallyDrop<T>);
+        }
+    }
+}
+
 /// AES-GCM with the protocol's 16-byte IV for one key, with the AES key
 /// schedule and the GHASH key computed once: a [`crate::Session`] keeps one
-/// for all its messages. Wiped on drop.
+/// for all its messages. Wiped on drop, every byte of it.
 pub struct Gcm16(Gcm16Key);
 
 enum Gcm16Key {
-    A128(AesGcm<Aes128, U16>),
-    A192(AesGcm<Aes192, U16>),
-    A256(AesGcm<Aes256, U16>),
+    A128(WipeOnDrop<AesGcm<Aes128, U16>>),
+    A192(WipeOnDrop<AesGcm<Aes192, U16>>),
+    A256(WipeOnDrop<AesGcm<Aes256, U16>>),
 }
 
 impl core::fmt::Debug for Gcm16 {
@@ -98,17 +151,23 @@ impl Gcm16 {
         let k = key.expose_bytes();
         let bad = |_| Error::InvalidKeySize;
         Ok(Gcm16(match key.size() {
-            KeySize::Aes128 => Gcm16Key::A128(AesGcm::new_from_slice(k).map_err(bad)?),
-            KeySize::Aes192 => Gcm16Key::A192(AesGcm::new_from_slice(k).map_err(bad)?),
-            KeySize::Aes256 => Gcm16Key::A256(AesGcm::new_from_slice(k).map_err(bad)?),
+            KeySize::Aes128 => {
+                Gcm16Key::A128(WipeOnDrop::new(AesGcm::new_from_slice(k).map_err(bad)?))
+            }
+            KeySize::Aes192 => {
+                Gcm16Key::A192(WipeOnDrop::new(AesGcm::new_from_slice(k).map_err(bad)?))
+            }
+            KeySize::Aes256 => {
+                Gcm16Key::A256(WipeOnDrop::new(AesGcm::new_from_slice(k).map_err(bad)?))
+            }
         }))
     }
 
     fn apply(&self, iv: &[u8], aad: &[u8], buf: &mut Vec<u8>, direction: Direction) -> Result<()> {
         match &self.0 {
-            Gcm16Key::A128(a) => apply(a, iv, aad, buf, direction),
-            Gcm16Key::A192(a) => apply(a, iv, aad, buf, direction),
-            Gcm16Key::A256(a) => apply(a, iv, aad, buf, direction),
+            Gcm16Key::A128(a) => apply(&**a, iv, aad, buf, direction),
+            Gcm16Key::A192(a) => apply(&**a, iv, aad, buf, direction),
+            Gcm16Key::A256(a) => apply(&**a, iv, aad, buf, direction),
         }
     }
 
@@ -145,15 +204,15 @@ fn gcm(
     buf: &mut Vec<u8>,
     direction: Direction,
 ) -> Result<()> {
-    fn run<A: KeyInit + AeadInPlace>(
+    fn run<A: KeyInit + AeadInPlace + Flat>(
         key: &[u8],
         iv: &[u8],
         aad: &[u8],
         buf: &mut Vec<u8>,
         direction: Direction,
     ) -> Result<()> {
-        let aead = A::new_from_slice(key).map_err(|_| Error::InvalidKeySize)?;
-        apply(&aead, iv, aad, buf, direction)
+        let aead = WipeOnDrop::new(A::new_from_slice(key).map_err(|_| Error::InvalidKeySize)?);
+        apply(&*aead, iv, aad, buf, direction)
     }
     let k = key.expose_bytes();
     if iv.len() == IV_LEN {
@@ -236,4 +295,45 @@ pub fn cbc_decrypt(key: &SessionKey, iv: &[u8], ciphertext: &[u8]) -> Result<Zer
     // padding bytes.
     buf.truncate(len);
     Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::size_of;
+
+    /// The bytes of `value`'s storage after it was dropped where it lies.
+    fn storage_after_drop<T>(value: T) -> Vec<u8> {
+        let mut slot = ManuallyDrop::new(value);
+        // SAFETY: dropped once, then only the slot's raw bytes are read, as
+        // `u8` (the wipe under test initialises every one of them).
+        unsafe {
+            ManuallyDrop::drop(&mut slot);
+            let at = (&slot as *const ManuallyDrop<T>).cast::<u8>();
+            core::slice::from_raw_parts(at, size_of::<T>()).to_vec()
+        }
+    }
+
+    /// The AES key schedule and the GHASH key and state are gone, every byte,
+    /// whatever the backend: natively `polyval`'s AES-NI/PMULL backend has no
+    /// `Drop` at all, so an unwrapped `AesGcm` keeps H after it is dropped.
+    #[test]
+    fn gcm_state_is_wiped_to_the_last_byte_on_drop() {
+        fn check<A: KeyInit + AeadInPlace + Flat>(key_len: usize) {
+            let aead = WipeOnDrop::new(A::new_from_slice(&vec![0x5a; key_len]).unwrap());
+            let mut buf = b"used once, so the GHASH state is not empty".to_vec();
+            let iv = aead::Nonce::<A>::default();
+            apply(&*aead, &iv, b"aad", &mut buf, Direction::Seal).unwrap();
+            let left = storage_after_drop(aead);
+            assert!(left.len() >= 16 * 11, "{} bytes", left.len());
+            assert!(
+                left.iter().all(|&b| b == 0),
+                "{key_len}-byte key: {left:02x?}"
+            );
+        }
+        check::<AesGcm<Aes128, U16>>(16);
+        check::<AesGcm<Aes192, U16>>(24);
+        check::<AesGcm<Aes256, U16>>(32);
+        check::<AesGcm<Aes256, U12>>(32);
+    }
 }

@@ -58,7 +58,7 @@ pub fn encrypt_compact(plaintext: &[u8], public_key: &PublicKey, kid: &str) -> R
     let cek = SessionKey::generate(KeySize::Aes256)?;
     let encrypted_key = public_key.encrypt(cek.expose_bytes(), Padding::OaepSha256)?;
     let mut iv = [0u8; IV_LEN];
-    getrandom::getrandom(&mut iv)?;
+    getrandom::fill(&mut iv)?;
     let sealed = cipher::gcm_encrypt(&cek, &iv, protected.as_bytes(), plaintext)?;
     let (ciphertext, tag) = sealed
         .split_at_checked(sealed.len().saturating_sub(TAG_LEN))

@@ -90,7 +90,7 @@ fn random_fill(nibbles: &mut [u8], format: PinBlockFormat) -> Result<()> {
     let mut pool = Zeroizing::new([0u8; 32]);
     let mut slots = nibbles.iter_mut().peekable();
     while slots.peek().is_some() {
-        getrandom::getrandom(&mut pool[..])?;
+        getrandom::fill(&mut pool[..])?;
         for &r in pool.iter() {
             let nibble = match format {
                 // Uniform over 0..=15.

@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 pub(crate) use paysecure_montgomery::Modulus;
 
 fn random(buf: &mut [u8]) -> Result<()> {
-    getrandom::getrandom(buf).map_err(|_| Error::EncryptionFailed)
+    getrandom::fill(buf).map_err(|_| Error::EncryptionFailed)
 }
 
 /// `out ^= MGF1(seed)` (RFC 8017 B.2.1).

@@ -87,7 +87,7 @@ impl SessionKey {
     /// browser, the OS generator natively).
     pub fn generate(size: KeySize) -> Result<Self> {
         let mut bytes = vec![0u8; size.len()];
-        getrandom::getrandom(&mut bytes)?;
+        getrandom::fill(&mut bytes)?;
         Ok(SessionKey { bytes, size })
     }
 

@@ -135,7 +135,7 @@ impl Session {
     /// Encrypts `plaintext` under a fresh random 16-byte IV.
     pub fn encrypt(&self, plaintext: &[u8]) -> Result<EncryptedValue> {
         let mut iv = [0u8; IV_LEN];
-        getrandom::getrandom(&mut iv)?;
+        getrandom::fill(&mut iv)?;
         let data = if self.version.is_authenticated() {
             self.gcm()?.seal(&iv, &[], plaintext)?
         } else {

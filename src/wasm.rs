@@ -8,11 +8,11 @@
 //! from the glue. Every failure leaves as a JavaScript `Error` whose `name`
 //! is `"PaySecureError"` and whose `code` is [`Error::code`].
 
-use js_sys::{Array, ArrayBuffer, Object, Reflect, Uint8Array};
+use js_sys::{Array, ArrayBuffer, JsString, Object, Reflect, Uint8Array};
 use secrecy::ExposeSecret;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::capture::CardCapture;
 use crate::error::Error;
@@ -173,6 +173,96 @@ extern "C" {
     pub type EncryptCardOptions;
 }
 
+// Secrets cross the boundary without a copy left in linear memory:
+// * strings come in through `read_text`, which has `TextEncoder.encodeInto`
+//   write them straight into a buffer wiped on drop (wasm-bindgen's
+//   `as_string` and `&str` arguments leave the glue's copy, or part of it
+//   after a reallocation, in freed memory);
+// * secrets go out as `JsValue::from_str` of a wiped buffer, which the glue
+//   decodes from a view of that buffer (a returned `String` is freed by the
+//   glue without being wiped);
+// * every exported function that handles one starts with `let _wipe =
+//   StackWipe;`, which zeroes the shadow stack its callees used when it
+//   returns: the AES, GHASH, SHA and Montgomery code keeps blocks, keys and
+//   padded messages in stack temporaries that nothing else wipes.
+// tests/js/residue.test.mjs and tests/browser/residue.test.mjs check all of
+// it by scanning the memory after every call.
+
+/// Bytes of shadow stack zeroed below an exported function's frame when it
+/// returns: the deepest call, a V1 `decrypt`, uses about 3.7 KiB (measured by
+/// tests/js/residue.test.mjs, which fails if a call leaves stack unwiped).
+const STACK_WIPE_BYTES: usize = 8 * 1024;
+
+/// Zeroes, when dropped, the [`STACK_WIPE_BYTES`] of shadow stack below the
+/// frame that holds it. Declared first in an exported function, it is dropped
+/// last, after everything the function called has returned.
+struct StackWipe;
+
+impl Drop for StackWipe {
+    fn drop(&mut self) {
+        wipe_stack();
+    }
+}
+
+/// Its own frame is an array just below the caller's: writing it overwrites
+/// whatever the caller's callees left there.
+#[inline(never)]
+fn wipe_stack() {
+    let mut area = [0u64; STACK_WIPE_BYTES / 8];
+    area.zeroize(); // volatile writes: not optimised away
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `TextEncoder`, to read strings into wiped buffers.
+    #[wasm_bindgen(js_name = TextEncoder)]
+    type Utf8Encoder;
+    #[wasm_bindgen(constructor, js_class = "TextEncoder")]
+    fn new() -> Utf8Encoder;
+    /// `encodeInto(text, dest)`: UTF-8 of `text` written into `dest`, which
+    /// the glue passes as a view of this module's memory.
+    #[wasm_bindgen(method, js_name = encodeInto)]
+    fn encode_into(this: &Utf8Encoder, text: &JsString, dest: &mut [u8]) -> EncodeIntoResult;
+    /// `{ read, written }`.
+    type EncodeIntoResult;
+    #[wasm_bindgen(method, getter)]
+    fn read(this: &EncodeIntoResult) -> f64;
+    #[wasm_bindgen(method, getter)]
+    fn written(this: &EncodeIntoResult) -> f64;
+}
+
+thread_local! {
+    static ENCODER: Utf8Encoder = Utf8Encoder::new();
+}
+
+/// A JavaScript string's UTF-8 text in a buffer wiped on drop, written there
+/// by `TextEncoder.encodeInto` and never reallocated. `None` for anything but
+/// a string. Lone surrogates read as U+FFFD, as with `as_string`.
+fn read_text(v: &JsValue) -> Option<Zeroizing<String>> {
+    let text = v.dyn_ref::<JsString>()?;
+    let units = text.length() as usize;
+    ENCODER.with(|encoder| {
+        // First as if it were ASCII (one byte per UTF-16 unit); otherwise
+        // again, from the start, into a fresh buffer sized for the worst case
+        // (three bytes per unit) while the first one is wiped.
+        let mut buf = Zeroizing::new(vec![0u8; units]);
+        let done = encoder.encode_into(text, &mut buf);
+        let mut written = done.written() as usize;
+        if (done.read() as usize) < units {
+            buf = Zeroizing::new(vec![0u8; 3 * units]);
+            written = encoder.encode_into(text, &mut buf).written() as usize;
+        }
+        buf.truncate(written);
+        match String::from_utf8(core::mem::take(&mut *buf)) {
+            Ok(s) => Some(Zeroizing::new(s)),
+            Err(e) => {
+                e.into_bytes().zeroize();
+                None
+            }
+        }
+    })
+}
+
 /// Converts a core error into a `PaySecureError`.
 fn to_js(e: Error) -> JsValue {
     let err = js_sys::Error::new(&e.to_string());
@@ -209,16 +299,18 @@ fn opt_field(obj: Option<&JsValue>, key: &str, what: &'static str) -> JsResult<O
     })
 }
 
-fn opt_string(obj: Option<&JsValue>, key: &str, what: &'static str) -> JsResult<Option<String>> {
+fn opt_string(
+    obj: Option<&JsValue>,
+    key: &str,
+    what: &'static str,
+) -> JsResult<Option<Zeroizing<String>>> {
     opt_field(obj, key, what)?
-        .map(|v| v.as_string().ok_or_else(|| invalid(what)))
+        .map(|v| read_text(&v).ok_or_else(|| invalid(what)))
         .transpose()
 }
 
 fn string_arg(v: &JsValue, what: &'static str) -> JsResult<Zeroizing<String>> {
-    v.as_string()
-        .map(Zeroizing::new)
-        .ok_or_else(|| invalid(what))
+    read_text(v).ok_or_else(|| invalid(what))
 }
 
 fn read_version(options: Option<&JsValue>) -> JsResult<Version> {
@@ -361,6 +453,7 @@ impl JsPublicKey {
     /// errors are those of {@link Session.create}.
     #[wasm_bindgen(js_name = createSession)]
     pub fn create_session(&self, options: Option<SessionOptions>) -> JsResult<JsSession> {
+        let _wipe = StackWipe;
         session_for(&self.inner, options)
     }
 }
@@ -408,6 +501,7 @@ impl JsSession {
         public_key: JsValue,
         options: Option<SessionOptions>,
     ) -> JsResult<JsSession> {
+        let _wipe = StackWipe;
         let public_key = read_public_key(&public_key)?;
         session_for(&public_key, options)
     }
@@ -424,6 +518,7 @@ impl JsSession {
         #[wasm_bindgen(js_name = keyBase64, unchecked_param_type = "string")] key_base64: JsValue,
         options: Option<FromKeyOptions>,
     ) -> JsResult<JsSession> {
+        let _wipe = StackWipe;
         let options = options.map(JsValue::from);
         let version = read_version(options.as_ref())?;
         let text = string_arg(&key_base64, "the key must be a base64 string")?;
@@ -464,8 +559,9 @@ impl JsSession {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] plaintext: JsValue,
     ) -> JsResult<JsValue> {
-        let bytes: Zeroizing<Vec<u8>> = if let Some(s) = plaintext.as_string() {
-            Zeroizing::new(s.into_bytes())
+        let _wipe = StackWipe;
+        let bytes: Zeroizing<Vec<u8>> = if let Some(mut s) = read_text(&plaintext) {
+            Zeroizing::new(core::mem::take(&mut *s).into_bytes())
         } else if let Some(a) = plaintext.dyn_ref::<Uint8Array>() {
             Zeroizing::new(a.to_vec())
         } else if let Some(b) = plaintext.dyn_ref::<ArrayBuffer>() {
@@ -493,6 +589,7 @@ impl JsSession {
         &self,
         #[wasm_bindgen(unchecked_param_type = "EncryptedValue")] value: JsValue,
     ) -> JsResult<JsValue> {
+        let _wipe = StackWipe;
         let value = read_encrypted(&value)?;
         let text = self.inner.decrypt_string(&value).map_err(to_js)?;
         Ok(JsValue::from_str(text.expose_secret()))
@@ -504,6 +601,7 @@ impl JsSession {
         &self,
         #[wasm_bindgen(unchecked_param_type = "EncryptedValue")] value: JsValue,
     ) -> JsResult<Uint8Array> {
+        let _wipe = StackWipe;
         let value = read_encrypted(&value)?;
         let bytes = self.inner.decrypt(&value).map_err(to_js)?;
         Ok(Uint8Array::from(bytes.expose_secret()))
@@ -523,6 +621,7 @@ impl JsSession {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] pin: JsValue,
     ) -> JsResult<JsValue> {
+        let _wipe = StackWipe;
         let text = string_arg(&pin, "the PIN must be a string of digits")?;
         let pin = Pin::new(&text).map_err(to_js)?;
         self.inner
@@ -542,6 +641,7 @@ impl JsSession {
         &self,
         #[wasm_bindgen(unchecked_param_type = "EncryptedValue")] value: JsValue,
     ) -> JsResult<JsValue> {
+        let _wipe = StackWipe;
         let value = read_encrypted(&value)?;
         let pin = self.inner.decrypt_pin(&value).map_err(to_js)?;
         Ok(JsValue::from_str(pin.expose()))
@@ -567,6 +667,7 @@ impl JsSession {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
     ) -> JsResult<String> {
+        let _wipe = StackWipe;
         let text = string_arg(&text, "the body must be a string")?;
         let now = (js_sys::Date::now() / 1000.0) as u64;
         crate::body::seal(self.inner.key(), text.as_bytes(), now).map_err(to_js)
@@ -575,21 +676,25 @@ impl JsSession {
     /// Decrypts a body made by {@link Session.encryptBody} (or by the
     /// server) to its text. Throws `DECRYPTION_FAILED` for anything that is
     /// not such a body under this session's key.
-    #[wasm_bindgen(js_name = decryptBody)]
+    #[wasm_bindgen(js_name = decryptBody, unchecked_return_type = "string")]
     pub fn decrypt_body(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] hex: JsValue,
-    ) -> JsResult<String> {
+    ) -> JsResult<JsValue> {
+        let _wipe = StackWipe;
         let hex = string_arg(&hex, "the body must be a hex string")?;
         let opened = crate::body::open(self.inner.key(), &hex).map_err(to_js)?;
-        String::from_utf8(opened.plaintext.to_vec()).map_err(|_| to_js(Error::InvalidUtf8))
+        let text =
+            core::str::from_utf8(&opened.plaintext).map_err(|_| to_js(Error::InvalidUtf8))?;
+        Ok(JsValue::from_str(text))
     }
 
     /// The raw session key as base64. Explicit on purpose: only for interop
     /// and tests. The returned string cannot be wiped by this package.
-    #[wasm_bindgen(js_name = exportKey)]
-    pub fn export_key(&self) -> String {
-        self.inner.key().to_base64().to_string()
+    #[wasm_bindgen(js_name = exportKey, unchecked_return_type = "string")]
+    pub fn export_key(&self) -> JsValue {
+        let _wipe = StackWipe;
+        JsValue::from_str(&self.inner.key().to_base64())
     }
 }
 
@@ -602,11 +707,12 @@ impl JsSession {
 /// pinBlock('1432');                                        // '241432FFFFFFFFFF'
 /// pinBlock('1234', { format: 0, pan: '43219876543210987' }); // '0412AC89ABCDEF67'
 /// ```
-#[wasm_bindgen(js_name = pinBlock)]
+#[wasm_bindgen(js_name = pinBlock, unchecked_return_type = "string")]
 pub fn pin_block_js(
     #[wasm_bindgen(unchecked_param_type = "string")] pin: JsValue,
     options: Option<PinBlockOptions>,
-) -> JsResult<String> {
+) -> JsResult<JsValue> {
+    let _wipe = StackWipe;
     let options = options.map(JsValue::from);
     let format = match opt_field(
         options.as_ref(),
@@ -621,12 +727,11 @@ pub fn pin_block_js(
             .ok_or_else(|| invalid("options.format must be 0, 1, 2 or 3"))?
             .map_err(to_js)?,
     };
-    let pan =
-        opt_string(options.as_ref(), "pan", "options.pan must be a string")?.map(Zeroizing::new);
+    let pan = opt_string(options.as_ref(), "pan", "options.pan must be a string")?;
     let pin = Pin::new(&string_arg(&pin, "the PIN must be a string of digits")?).map_err(to_js)?;
     let block =
         pin_block::encode(&pin, format, pan.as_deref().map(String::as_str)).map_err(to_js)?;
-    Ok(block.to_string())
+    Ok(JsValue::from_str(&block))
 }
 
 /// Reads the PIN out of an ISO 9564-1 PIN block (formats 0-3, detected from
@@ -637,17 +742,17 @@ pub fn pin_block_js(
 /// parsePinBlock('241432FFFFFFFFFF');                                // '1432'
 /// parsePinBlock('0412AC89ABCDEF67', { pan: '43219876543210987' }); // '1234'
 /// ```
-#[wasm_bindgen(js_name = parsePinBlock)]
+#[wasm_bindgen(js_name = parsePinBlock, unchecked_return_type = "string")]
 pub fn parse_pin_block_js(
     #[wasm_bindgen(unchecked_param_type = "string")] block: JsValue,
     options: Option<ParsePinBlockOptions>,
-) -> JsResult<String> {
+) -> JsResult<JsValue> {
+    let _wipe = StackWipe;
     let options = options.map(JsValue::from);
-    let pan =
-        opt_string(options.as_ref(), "pan", "options.pan must be a string")?.map(Zeroizing::new);
+    let pan = opt_string(options.as_ref(), "pan", "options.pan must be a string")?;
     let block = string_arg(&block, "the PIN block must be a string")?;
     let (pin, _) = pin_block::decode(&block, pan.as_deref().map(String::as_str)).map_err(to_js)?;
-    Ok(pin.expose().to_owned())
+    Ok(JsValue::from_str(pin.expose()))
 }
 
 /// Why a PIN is too easy to guess, as a stable code, or `null` when it is
@@ -667,6 +772,7 @@ pub fn parse_pin_block_js(
 pub fn pin_weakness_js(
     #[wasm_bindgen(unchecked_param_type = "string")] pin: JsValue,
 ) -> JsResult<JsValue> {
+    let _wipe = StackWipe;
     let pin = Pin::new(&string_arg(&pin, "the PIN must be a string of digits")?).map_err(to_js)?;
     Ok(pin_policy::pin_weakness(&pin).map_or(JsValue::NULL, |w| JsValue::from_str(w.code())))
 }
@@ -680,9 +786,8 @@ pub fn pin_weakness_js(
 /// ```
 #[wasm_bindgen(js_name = luhnCheck)]
 pub fn luhn_check_js(#[wasm_bindgen(unchecked_param_type = "string")] pan: JsValue) -> bool {
-    pan.as_string()
-        .map(Zeroizing::new)
-        .is_some_and(|p| card::luhn_check(&p))
+    let _wipe = StackWipe;
+    read_text(&pan).is_some_and(|p| card::luhn_check(&p))
 }
 
 /// The card brand from the leading digits (partial numbers are fine).
@@ -696,6 +801,7 @@ pub fn luhn_check_js(#[wasm_bindgen(unchecked_param_type = "string")] pan: JsVal
 pub fn card_brand_js(
     #[wasm_bindgen(unchecked_param_type = "string")] pan: JsValue,
 ) -> JsResult<String> {
+    let _wipe = StackWipe;
     let pan = string_arg(&pan, "the PAN must be a string")?;
     card::card_brand(&pan)
         .map(|b| b.as_str().to_owned())
@@ -713,6 +819,7 @@ pub fn card_brand_js(
 pub fn mask_pan_js(
     #[wasm_bindgen(unchecked_param_type = "string")] pan: JsValue,
 ) -> JsResult<String> {
+    let _wipe = StackWipe;
     let pan = string_arg(&pan, "the PAN must be a string")?;
     card::mask_pan(&pan).map_err(to_js)
 }
@@ -762,6 +869,7 @@ pub fn encrypt_card_js(
     options: EncryptCardOptions,
 ) -> JsResult<String> {
     const CARD: &str = "the card must be an object { cardNumber, expiryMonth, expiryYear, ... }";
+    let _wipe = StackWipe;
     let card = JsValue::from(card);
     let options = JsValue::from(options);
     if !card.is_object() {
@@ -770,11 +878,7 @@ pub fn encrypt_card_js(
     let get = |key: &str| opt_field(Some(&card), key, CARD);
     let text = |key: &str, what: &'static str| -> JsResult<Option<Zeroizing<String>>> {
         get(key)?
-            .map(|v| {
-                v.as_string()
-                    .map(Zeroizing::new)
-                    .ok_or_else(|| invalid(what))
-            })
+            .map(|v| read_text(&v).ok_or_else(|| invalid(what)))
             .transpose()
     };
     let number = text("cardNumber", "card.cardNumber must be a string")?

@@ -7,9 +7,13 @@
 //! `paysecure-wasm`'s `src/rsa_encrypt.rs` for the padding and the reasons.
 //!
 //! Constant time: the base (a padded secret) only flows through
-//! [`Modulus::mul`], whose loops and final subtraction depend on lengths
-//! alone (the subtraction is a masked select). The modulus and the exponent
-//! are public; square-and-multiply branches on the exponent's bits.
+//! [`Modulus::mul`] and `sqr`, whose loops and final subtraction depend on
+//! lengths alone (the subtraction is a masked select, behind an optimisation
+//! barrier: `subtle`'s `Choice`). The modulus and the exponent are public;
+//! square-and-multiply branches on the exponent's bits. `scripts/ct-check.mjs`
+//! checks the compiled WebAssembly of `pow_public`, `mul` and `sqr` (kept out
+//! of line for it) for branches, selects and memory addresses that depend on
+//! secret data.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -17,6 +21,7 @@ extern crate alloc;
 
 use alloc::vec;
 use alloc::vec::Vec;
+use subtle::{Choice, ConditionallySelectable};
 use zeroize::Zeroizing;
 
 /// An odd RSA modulus with its Montgomery constants (all public).
@@ -136,7 +141,9 @@ impl Modulus {
 
     /// Montgomery product `out = a·b·R⁻¹ mod n` for `a, b < n`: the full
     /// product, then [`Self::redc`]. Constant time in `a` and `b`. `t` is
-    /// scratch of `2·limbs`.
+    /// scratch of `2·limbs`. Out of line, so that the constant-time check
+    /// finds it in the WebAssembly.
+    #[inline(never)]
     fn mul(&self, out: &mut [u32], a: &[u32], b: &[u32], t: &mut [u32]) {
         let l = self.limbs();
         let (a, b) = (&a[..l], &b[..l]);
@@ -159,6 +166,8 @@ impl Modulus {
     /// with each cross term computed once, then a separated Montgomery
     /// reduction (SOS). About 25% fewer multiplications than [`Self::mul`];
     /// constant time in `a` likewise. `t` is scratch of `2·limbs + 2`.
+    /// Out of line, like [`Self::mul`].
+    #[inline(never)]
     fn sqr(&self, out: &mut [u32], a: &[u32], t: &mut [u32]) {
         let l = self.limbs();
         let (a, out) = (&a[..l], &mut out[..l]);
@@ -228,15 +237,19 @@ impl Modulus {
             *o = d as u32;
             borrow = d >> 63;
         }
-        let keep_t = (extra.wrapping_sub(borrow) >> 63) as u32;
-        let mask = keep_t.wrapping_neg();
-        for (o, &tj) in out.iter_mut().zip(hi) {
-            *o = (*o & !mask) | (tj & mask);
+        // The select, behind a barrier: without one LLVM compiles the masked
+        // select into `if keep_t { copy t }`, a branch on secret data (it
+        // did, in the wasm build). `Choice::from` reads the bit through a
+        // volatile load, so the optimiser cannot know it is 0 or 1.
+        let keep_t = Choice::from((extra.wrapping_sub(borrow) >> 63) as u8);
+        for (o, tj) in out.iter_mut().zip(hi) {
+            o.conditional_assign(tj, keep_t);
         }
     }
 
     /// `m^e mod n` for `m < n` given as `limbs·4`-or-fewer big-endian bytes;
-    /// returns `len` big-endian bytes.
+    /// returns `len` big-endian bytes. Out of line, like [`Self::mul`].
+    #[inline(never)]
     pub fn pow_public(&self, m_be: &[u8], e: u64, len: usize) -> Zeroizing<Vec<u8>> {
         let l = self.limbs();
         let m = limbs_of(m_be, l);
