@@ -8,14 +8,15 @@
 //! from the glue. Every failure leaves as a JavaScript `Error` whose `name`
 //! is `"PaySecureError"` and whose `code` is [`Error::code`].
 
-use js_sys::{Array, ArrayBuffer, Object, Reflect, Uint8Array};
+use js_sys::{Object, Reflect, Uint8Array};
 use secrecy::ExposeSecret;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use zeroize::Zeroizing;
 
 use crate::capture::CardCapture;
 use crate::error::Error;
+use crate::limits::{self, Limit};
+use crate::wasm_input;
 use crate::{
     card, pin_block, pin_policy, EncryptedValue, KeySize, Pin, PinBlockFormat, PublicKey, Session,
     SessionKey, Version,
@@ -31,16 +32,28 @@ export type KeyBits = 128 | 192 | 256;
 
 /** Options of {@link Session.create}. */
 export interface SessionOptions {
-  /** Protocol version; default `'v2'`. */
+  /** Protocol version; default `'v2'`. `'v1'` is legacy: see {@link FromKeyOptions.allowLegacyCbc}. */
   version?: PaySecureVersion;
   /** Session key size; default `256`. */
   keyBits?: KeyBits;
+  /** See {@link FromKeyOptions.allowLegacyCbc}. */
+  allowLegacyCbc?: boolean;
 }
 
 /** Options of {@link Session.fromKey}. */
 export interface FromKeyOptions {
-  /** Protocol version; default `'v2'`. */
+  /** Protocol version; default `'v2'`. `'v1'` is legacy: see `allowLegacyCbc`. */
   version?: PaySecureVersion;
+  /**
+   * Allows a `'v1'` session to decrypt (`decrypt`, `decryptBytes`, `decryptPin`); default `false`,
+   * and without it they throw `LEGACY_CBC_DISABLED`. V1 values are AES-CBC **without a MAC**:
+   * unauthenticated, so anyone on the path can alter them undetected, and wherever an attacker can
+   * observe whether a relayed V1 value decrypts, that is a padding oracle that reveals the plaintext.
+   * Every V1 decryption failure is therefore the same `DECRYPTION_FAILED` error with the same
+   * message. Use V2 or V3 (AES-GCM); enable this only to talk to an issuer that has nothing else.
+   * It has no effect on `'v2'`/`'v3'` sessions or on encryption.
+   */
+  allowLegacyCbc?: boolean;
 }
 
 /**
@@ -53,7 +66,12 @@ export interface EncryptedValue {
   iv: string;
 }
 
-/** An RSA public key as a JSON Web Key (RFC 7517/7518). */
+/**
+ * An RSA public key as a JSON Web Key (RFC 7517/7518). A JWK with any private or symmetric member
+ * (`d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`, `k`) is refused with `PRIVATE_JWK`; `use`, if present,
+ * must be `'enc'` and `key_ops`, if present, must include `'encrypt'` or `'wrapKey'`
+ * (else `INVALID_PUBLIC_KEY`).
+ */
 export interface RsaJwk {
   kty: 'RSA';
   /** Modulus, base64url. */
@@ -62,7 +80,8 @@ export interface RsaJwk {
   e: string;
   alg?: string;
   kid?: string;
-  use?: string;
+  use?: 'enc';
+  key_ops?: string[];
 }
 
 /**
@@ -129,20 +148,36 @@ export interface EncryptCardOptions {
   captureTime?: Date | number;
 }
 
-/** Stable codes of {@link PaySecureError}. */
+/**
+ * Stable codes of {@link PaySecureError}.
+ *
+ * Input limits (`INPUT_TOO_LARGE`, checked before anything is copied into WebAssembly memory;
+ * text in JavaScript `.length` units, and plaintexts and bodies again in UTF-8 bytes):
+ * a public key (PEM, base64 DER, JWK text, each JWK member) 16 KiB, a JWK's `key_ops` 16 entries;
+ * a value's `data` 64 KiB and `iv` 256; `encrypt` plaintext 32 KiB (text or bytes);
+ * `encryptBody` 1 MiB, `decryptBody` 2 MiB of hex; a session key 256; everything else (PIN, PIN
+ * block, PAN, CVV, names, key alias, version, option strings) 256.
+ *
+ * `RANDOM_UNAVAILABLE` is any failure of the platform CSPRNG, including during RSA padding.
+ * `OBJECT_FREED`: a method or getter of a `Session` or `PublicKey` after its `free()`.
+ * `LEGACY_CBC_DISABLED`: see {@link FromKeyOptions.allowLegacyCbc}.
+ */
 export type PaySecureErrorCode =
-  | 'INVALID_PUBLIC_KEY' | 'WEAK_PUBLIC_KEY' | 'INVALID_KEY_SIZE' | 'UNSUPPORTED_VERSION'
-  | 'INVALID_BASE64' | 'INVALID_IV' | 'DECRYPTION_FAILED' | 'INVALID_UTF8'
+  | 'INVALID_PUBLIC_KEY' | 'WEAK_PUBLIC_KEY' | 'PRIVATE_JWK' | 'INVALID_KEY_SIZE'
+  | 'UNSUPPORTED_VERSION' | 'INVALID_BASE64' | 'INVALID_IV' | 'DECRYPTION_FAILED' | 'INVALID_UTF8'
   | 'INVALID_PIN' | 'INVALID_PIN_BLOCK' | 'INVALID_PAN' | 'INVALID_CARD' | 'INVALID_INPUT'
+  | 'INPUT_TOO_LARGE' | 'LEGACY_CBC_DISABLED' | 'OBJECT_FREED'
   | 'RANDOM_UNAVAILABLE' | 'ENCRYPTION_FAILED';
 
 /**
- * What every function of this package throws on failure.
- * `DECRYPTION_FAILED` is deliberately opaque: a wrong key, a bad tag and bad padding look alike.
+ * What every function and method of this package throws on failure, and nothing else: whatever
+ * the arguments (wrong types, oversized, hostile getters or proxies), a call returns or throws
+ * a `PaySecureError`. `DECRYPTION_FAILED` is deliberately opaque: a wrong key, a bad tag and bad
+ * padding look alike. Test for it with {@link isPaySecureError}.
  *
  * @example
  * try { session.decrypt(value) } catch (e) {
- *   if (e instanceof Error && e.name === 'PaySecureError') console.log((e as PaySecureError).code)
+ *   if (isPaySecureError(e)) console.log(e.code)
  * }
  */
 export interface PaySecureError extends Error {
@@ -211,14 +246,21 @@ fn opt_field(obj: Option<&JsValue>, key: &str, what: &'static str) -> JsResult<O
 
 fn opt_string(obj: Option<&JsValue>, key: &str, what: &'static str) -> JsResult<Option<String>> {
     opt_field(obj, key, what)?
-        .map(|v| v.as_string().ok_or_else(|| invalid(what)))
+        .map(|v| string_arg(&v, limits::SHORT_TEXT, what).map(|s| s.to_string()))
         .transpose()
 }
 
-fn string_arg(v: &JsValue, what: &'static str) -> JsResult<Zeroizing<String>> {
-    v.as_string()
-        .map(Zeroizing::new)
-        .ok_or_else(|| invalid(what))
+/// A string argument of at most `limit` (`INPUT_TOO_LARGE`), its length
+/// checked before it is copied; `INVALID_INPUT` for anything else.
+fn string_arg(v: &JsValue, limit: Limit, what: &'static str) -> JsResult<Zeroizing<String>> {
+    wasm_input::string(v, limit, what).map_err(to_js)
+}
+
+/// `options.allowLegacyCbc`: absent or a boolean.
+fn read_allow_legacy_cbc(options: Option<&JsValue>) -> JsResult<bool> {
+    const WHAT: &str = "options.allowLegacyCbc must be a boolean";
+    opt_field(options, "allowLegacyCbc", WHAT)?
+        .map_or(Ok(false), |v| v.as_bool().ok_or_else(|| invalid(WHAT)))
 }
 
 fn read_version(options: Option<&JsValue>) -> JsResult<Version> {
@@ -229,9 +271,10 @@ fn read_version(options: Option<&JsValue>) -> JsResult<Version> {
     )? {
         None => Ok(Version::default()),
         Some(v) => {
-            let s = v
-                .as_string()
-                .ok_or_else(|| to_js(Error::UnsupportedVersion))?;
+            let s = wasm_input::string(&v, limits::SHORT_TEXT, "").map_err(|e| match e {
+                Error::InputTooLarge(_) => to_js(e),
+                _ => to_js(Error::UnsupportedVersion),
+            })?;
             Version::parse(&s).map_err(to_js)
         }
     }
@@ -242,15 +285,13 @@ fn read_encrypted(value: &JsValue) -> JsResult<EncryptedValue> {
     if !value.is_object() {
         return Err(invalid(WHAT));
     }
-    let field = |k: &str| {
-        Reflect::get(value, &JsValue::from_str(k))
-            .ok()
-            .and_then(|v| v.as_string())
-            .ok_or_else(|| invalid(WHAT))
+    let field = |k: &str, limit: Limit| {
+        let v = Reflect::get(value, &JsValue::from_str(k)).map_err(|_| invalid(WHAT))?;
+        string_arg(&v, limit, WHAT).map(|s| s.to_string())
     };
     Ok(EncryptedValue {
-        data: field("data")?,
-        iv: field("iv")?,
+        data: field("data", limits::ENCRYPTED_DATA)?,
+        iv: field("iv", limits::IV)?,
     })
 }
 
@@ -267,33 +308,25 @@ fn write_encrypted(v: EncryptedValue) -> JsValue {
 
 fn read_public_key(input: &JsValue) -> JsResult<PublicKey> {
     const WHAT: &str = "a public key must be a PEM or base64 string, or an RSA JWK";
-    let jwk = if let Some(text) = input.as_string() {
+    let jwk = if input.is_string() {
+        let text = string_arg(input, limits::PUBLIC_KEY, WHAT)?;
         if !text.trim_start().starts_with('{') {
             return PublicKey::parse(&text).map_err(to_js);
         }
         js_sys::JSON::parse(&text)
             .map_err(|_| to_js(Error::InvalidPublicKey("the JWK text is not valid JSON")))?
-    } else if input.is_object() && !Array::is_array(input) {
+    } else if input.is_object() && !wasm_input::is_array(input) {
         input.clone()
     } else {
         return Err(invalid(WHAT));
     };
-    let member = |k: &str| {
-        Reflect::get(&jwk, &JsValue::from_str(k))
-            .ok()
-            .and_then(|v| v.as_string())
-    };
-    if member("kty").as_deref() != Some("RSA") {
-        return Err(to_js(Error::InvalidPublicKey(
-            "the JWK's kty must be \"RSA\"",
-        )));
+    if !jwk.is_object() {
+        return Err(to_js(Error::InvalidPublicKey("the JWK is not an object")));
     }
-    match (member("n"), member("e")) {
-        (Some(n), Some(e)) => PublicKey::from_jwk(&n, &e).map_err(to_js),
-        _ => Err(to_js(Error::InvalidPublicKey(
-            "the JWK needs string members n and e",
-        ))),
-    }
+    PublicKey::from_jwk_members(|name| {
+        wasm_input::jwk_member(&jwk, name, limits::PUBLIC_KEY, limits::JWK_KEY_OPS)
+    })
+    .map_err(to_js)
 }
 
 fn session_for(public_key: &PublicKey, options: Option<SessionOptions>) -> JsResult<JsSession> {
@@ -313,11 +346,13 @@ fn session_for(public_key: &PublicKey, options: Option<SessionOptions>) -> JsRes
             KeySize::from_bits(bits as u32).map_err(to_js)?
         }
     };
+    let allow_legacy_cbc = read_allow_legacy_cbc(options.as_ref())?;
     let inner = Session::generate(version, size).map_err(to_js)?;
     let session_id = inner.session_id(public_key).map_err(to_js)?;
     Ok(JsSession {
         inner,
         session_id: Some(session_id),
+        allow_legacy_cbc,
     })
 }
 
@@ -387,6 +422,8 @@ impl JsPublicKey {
 pub struct JsSession {
     inner: Session,
     session_id: Option<String>,
+    /// V1 decryption enabled (`allowLegacyCbc: true`).
+    allow_legacy_cbc: bool,
 }
 
 #[wasm_bindgen(js_class = Session)]
@@ -426,11 +463,17 @@ impl JsSession {
     ) -> JsResult<JsSession> {
         let options = options.map(JsValue::from);
         let version = read_version(options.as_ref())?;
-        let text = string_arg(&key_base64, "the key must be a base64 string")?;
+        let allow_legacy_cbc = read_allow_legacy_cbc(options.as_ref())?;
+        let text = string_arg(
+            &key_base64,
+            limits::SESSION_KEY,
+            "the key must be a base64 string",
+        )?;
         let key = SessionKey::from_base64(&text).map_err(to_js)?;
         Ok(JsSession {
             inner: Session::new(version, key),
             session_id: None,
+            allow_legacy_cbc,
         })
     }
 
@@ -464,14 +507,15 @@ impl JsSession {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] plaintext: JsValue,
     ) -> JsResult<JsValue> {
-        let bytes: Zeroizing<Vec<u8>> = if let Some(s) = plaintext.as_string() {
-            Zeroizing::new(s.into_bytes())
-        } else if let Some(a) = plaintext.dyn_ref::<Uint8Array>() {
-            Zeroizing::new(a.to_vec())
-        } else if let Some(b) = plaintext.dyn_ref::<ArrayBuffer>() {
-            Zeroizing::new(Uint8Array::new(b).to_vec())
+        const WHAT: &str = "plaintext must be a string or a Uint8Array";
+        let bytes: Zeroizing<Vec<u8>> = if plaintext.is_string() {
+            let mut text = string_arg(&plaintext, limits::PLAINTEXT, WHAT)?;
+            limits::PLAINTEXT.check(text.len()).map_err(to_js)?;
+            Zeroizing::new(core::mem::take(&mut *text).into_bytes())
         } else {
-            return Err(invalid("plaintext must be a string or a Uint8Array"));
+            wasm_input::bytes(&plaintext, limits::PLAINTEXT)
+                .map_err(to_js)?
+                .ok_or_else(|| invalid(WHAT))?
         };
         self.inner
             .encrypt(&bytes)
@@ -493,7 +537,7 @@ impl JsSession {
         &self,
         #[wasm_bindgen(unchecked_param_type = "EncryptedValue")] value: JsValue,
     ) -> JsResult<JsValue> {
-        let value = read_encrypted(&value)?;
+        let value = self.read_value(&value)?;
         let text = self.inner.decrypt_string(&value).map_err(to_js)?;
         Ok(JsValue::from_str(text.expose_secret()))
     }
@@ -504,7 +548,7 @@ impl JsSession {
         &self,
         #[wasm_bindgen(unchecked_param_type = "EncryptedValue")] value: JsValue,
     ) -> JsResult<Uint8Array> {
-        let value = read_encrypted(&value)?;
+        let value = self.read_value(&value)?;
         let bytes = self.inner.decrypt(&value).map_err(to_js)?;
         Ok(Uint8Array::from(bytes.expose_secret()))
     }
@@ -523,7 +567,11 @@ impl JsSession {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] pin: JsValue,
     ) -> JsResult<JsValue> {
-        let text = string_arg(&pin, "the PIN must be a string of digits")?;
+        let text = string_arg(
+            &pin,
+            limits::SHORT_TEXT,
+            "the PIN must be a string of digits",
+        )?;
         let pin = Pin::new(&text).map_err(to_js)?;
         self.inner
             .encrypt_pin(&pin)
@@ -542,7 +590,7 @@ impl JsSession {
         &self,
         #[wasm_bindgen(unchecked_param_type = "EncryptedValue")] value: JsValue,
     ) -> JsResult<JsValue> {
-        let value = read_encrypted(&value)?;
+        let value = self.read_value(&value)?;
         let pin = self.inner.decrypt_pin(&value).map_err(to_js)?;
         Ok(JsValue::from_str(pin.expose()))
     }
@@ -567,7 +615,8 @@ impl JsSession {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
     ) -> JsResult<String> {
-        let text = string_arg(&text, "the body must be a string")?;
+        let text = string_arg(&text, limits::BODY, "the body must be a string")?;
+        limits::BODY.check(text.len()).map_err(to_js)?;
         let now = (js_sys::Date::now() / 1000.0) as u64;
         crate::body::seal(self.inner.key(), text.as_bytes(), now).map_err(to_js)
     }
@@ -580,9 +629,22 @@ impl JsSession {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] hex: JsValue,
     ) -> JsResult<String> {
-        let hex = string_arg(&hex, "the body must be a hex string")?;
+        let hex = string_arg(&hex, limits::BODY_HEX, "the body must be a hex string")?;
         let opened = crate::body::open(self.inner.key(), &hex).map_err(to_js)?;
         String::from_utf8(opened.plaintext.to_vec()).map_err(|_| to_js(Error::InvalidUtf8))
+    }
+
+    /// The `{ data, iv }` argument of the decrypt methods. V1 (unauthenticated
+    /// AES-CBC) needs the session's explicit opt-in, and then every failure,
+    /// a malformed argument included, is the one opaque `DECRYPTION_FAILED`.
+    fn read_value(&self, value: &JsValue) -> JsResult<EncryptedValue> {
+        if self.inner.version().is_authenticated() {
+            return read_encrypted(value);
+        }
+        if !self.allow_legacy_cbc {
+            return Err(to_js(Error::LegacyCbcDisabled));
+        }
+        read_encrypted(value).map_err(|_| to_js(Error::DecryptionFailed))
     }
 
     /// The raw session key as base64. Explicit on purpose: only for interop
@@ -623,7 +685,12 @@ pub fn pin_block_js(
     };
     let pan =
         opt_string(options.as_ref(), "pan", "options.pan must be a string")?.map(Zeroizing::new);
-    let pin = Pin::new(&string_arg(&pin, "the PIN must be a string of digits")?).map_err(to_js)?;
+    let pin = Pin::new(&string_arg(
+        &pin,
+        limits::SHORT_TEXT,
+        "the PIN must be a string of digits",
+    )?)
+    .map_err(to_js)?;
     let block =
         pin_block::encode(&pin, format, pan.as_deref().map(String::as_str)).map_err(to_js)?;
     Ok(block.to_string())
@@ -645,7 +712,7 @@ pub fn parse_pin_block_js(
     let options = options.map(JsValue::from);
     let pan =
         opt_string(options.as_ref(), "pan", "options.pan must be a string")?.map(Zeroizing::new);
-    let block = string_arg(&block, "the PIN block must be a string")?;
+    let block = string_arg(&block, limits::SHORT_TEXT, "the PIN block must be a string")?;
     let (pin, _) = pin_block::decode(&block, pan.as_deref().map(String::as_str)).map_err(to_js)?;
     Ok(pin.expose().to_owned())
 }
@@ -667,7 +734,12 @@ pub fn parse_pin_block_js(
 pub fn pin_weakness_js(
     #[wasm_bindgen(unchecked_param_type = "string")] pin: JsValue,
 ) -> JsResult<JsValue> {
-    let pin = Pin::new(&string_arg(&pin, "the PIN must be a string of digits")?).map_err(to_js)?;
+    let pin = Pin::new(&string_arg(
+        &pin,
+        limits::SHORT_TEXT,
+        "the PIN must be a string of digits",
+    )?)
+    .map_err(to_js)?;
     Ok(pin_policy::pin_weakness(&pin).map_or(JsValue::NULL, |w| JsValue::from_str(w.code())))
 }
 
@@ -680,9 +752,7 @@ pub fn pin_weakness_js(
 /// ```
 #[wasm_bindgen(js_name = luhnCheck)]
 pub fn luhn_check_js(#[wasm_bindgen(unchecked_param_type = "string")] pan: JsValue) -> bool {
-    pan.as_string()
-        .map(Zeroizing::new)
-        .is_some_and(|p| card::luhn_check(&p))
+    wasm_input::string(&pan, limits::SHORT_TEXT, "").is_ok_and(|p| card::luhn_check(&p))
 }
 
 /// The card brand from the leading digits (partial numbers are fine).
@@ -696,7 +766,7 @@ pub fn luhn_check_js(#[wasm_bindgen(unchecked_param_type = "string")] pan: JsVal
 pub fn card_brand_js(
     #[wasm_bindgen(unchecked_param_type = "string")] pan: JsValue,
 ) -> JsResult<String> {
-    let pan = string_arg(&pan, "the PAN must be a string")?;
+    let pan = string_arg(&pan, limits::SHORT_TEXT, "the PAN must be a string")?;
     card::card_brand(&pan)
         .map(|b| b.as_str().to_owned())
         .map_err(to_js)
@@ -713,13 +783,18 @@ pub fn card_brand_js(
 pub fn mask_pan_js(
     #[wasm_bindgen(unchecked_param_type = "string")] pan: JsValue,
 ) -> JsResult<String> {
-    let pan = string_arg(&pan, "the PAN must be a string")?;
+    let pan = string_arg(&pan, limits::SHORT_TEXT, "the PAN must be a string")?;
     card::mask_pan(&pan).map_err(to_js)
 }
 
 /// A whole number (a JS number or a string of digits) in `0..=9999`.
 fn small_number(v: &JsValue, what: &'static str) -> JsResult<u32> {
-    let n = match v.as_string() {
+    let text = match wasm_input::string_length(v) {
+        Some(len) if len <= 4 => v.as_string(),
+        Some(_) => return Err(to_js(Error::InvalidCard(what))),
+        None => None,
+    };
+    let n = match text {
         Some(s) if !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()) => {
             s.parse::<u32>().ok()
         }
@@ -770,11 +845,7 @@ pub fn encrypt_card_js(
     let get = |key: &str| opt_field(Some(&card), key, CARD);
     let text = |key: &str, what: &'static str| -> JsResult<Option<Zeroizing<String>>> {
         get(key)?
-            .map(|v| {
-                v.as_string()
-                    .map(Zeroizing::new)
-                    .ok_or_else(|| invalid(what))
-            })
+            .map(|v| string_arg(&v, limits::SHORT_TEXT, what))
             .transpose()
     };
     let number = text("cardNumber", "card.cardNumber must be a string")?
@@ -812,8 +883,9 @@ pub fn encrypt_card_js(
         .ok_or_else(|| invalid("options.keyAlias (the server's key id) is required"))?;
     let millis = match opt_field(Some(&options), "captureTime", OPTS)? {
         None => js_sys::Date::now(),
-        Some(v) if v.is_instance_of::<js_sys::Date>() => js_sys::Date::from(v).get_time(),
-        Some(v) => v.as_f64().ok_or_else(|| invalid(OPTS))?,
+        Some(v) => wasm_input::date_millis(&v)
+            .or_else(|| v.as_f64())
+            .ok_or_else(|| invalid(OPTS))?,
     };
     if !(0.0..=4_102_444_800_000.0).contains(&millis) {
         return Err(invalid("options.captureTime is out of range"));
@@ -822,4 +894,56 @@ pub fn encrypt_card_js(
     capture
         .encrypt(&public_key, &alias, (millis / 1000.0) as u64)
         .map_err(to_js)
+}
+
+/// Every code a `PaySecureError` can carry: those of [`Error::code`], and
+/// `OBJECT_FREED`, which the JavaScript glue throws for a method called
+/// after `free()` (see `src/glue_guard.js`).
+pub const ERROR_CODES: [&str; 19] = [
+    "INVALID_PUBLIC_KEY",
+    "WEAK_PUBLIC_KEY",
+    "PRIVATE_JWK",
+    "INVALID_KEY_SIZE",
+    "UNSUPPORTED_VERSION",
+    "INVALID_BASE64",
+    "INVALID_IV",
+    "DECRYPTION_FAILED",
+    "INVALID_UTF8",
+    "INVALID_PIN",
+    "INVALID_PIN_BLOCK",
+    "INVALID_PAN",
+    "INVALID_CARD",
+    "INVALID_INPUT",
+    "INPUT_TOO_LARGE",
+    "LEGACY_CBC_DISABLED",
+    "OBJECT_FREED",
+    "RANDOM_UNAVAILABLE",
+    "ENCRYPTION_FAILED",
+];
+
+/// Whether `e` is an error thrown by this package: an object whose `name`
+/// is `'PaySecureError'`, whose `message` is a string and whose `code` is
+/// one of the stable codes. Never throws (a throwing getter reads as
+/// `false`).
+///
+/// @example
+/// ```ts
+/// try { session.decrypt(value) } catch (e) {
+///   if (isPaySecureError(e) && e.code === 'DECRYPTION_FAILED') askAgain();
+///   else throw e;
+/// }
+/// ```
+#[wasm_bindgen(js_name = isPaySecureError, unchecked_return_type = "e is PaySecureError")]
+pub fn is_pay_secure_error_js(
+    #[wasm_bindgen(unchecked_param_type = "unknown")] e: JsValue,
+) -> bool {
+    let text = |key: &str| {
+        wasm_input::get(&e, key, "")
+            .ok()
+            .flatten()
+            .and_then(|v| wasm_input::string(&v, limits::SHORT_TEXT, "").ok())
+    };
+    text("name").is_some_and(|n| n.as_str() == "PaySecureError")
+        && text("message").is_some()
+        && text("code").is_some_and(|c| ERROR_CODES.contains(&c.as_str()))
 }
