@@ -9,15 +9,13 @@
 // `__wbg_ptr` reaches Rust as an address. Here every object's address is
 // kept in a private WeakMap, recorded when the glue wraps it:
 // * a method or getter of a freed object throws a PaySecureError with code
-//   OBJECT_FREED; of anything that is not one of this module's objects,
-//   INVALID_INPUT; the object's own `__wbg_ptr` is never read;
+//   OBJECT_FREED; of anything that is not one of this module's objects of
+//   that class, INVALID_INPUT; the object's own `__wbg_ptr` is never read;
 // * `free()` (and `[Symbol.dispose]()`) releases the object once (calling it
 //   again does nothing) and is safe during a call on the same object (say,
 //   from a getter of an argument): the Rust object is then wiped and
 //   released when that call returns.
 (() => {
-  const live = new WeakMap();
-  const freed = new WeakSet();
   const fail = (code, message) => {
     const e = new Error(message);
     e.name = 'PaySecureError';
@@ -25,6 +23,10 @@
     return e;
   };
   const guard = (C, registry, release) => {
+    // One map per class: a Session's address must never reach a PublicKey
+    // method (or the other way round).
+    const live = new WeakMap();
+    const freed = new WeakSet();
     const wrap = C.__wrap;
     Object.defineProperty(C, '__wrap', {
       value(ptr) {
