@@ -375,8 +375,9 @@ pub struct JsPublicKey {
 #[wasm_bindgen(js_class = PublicKey)]
 impl JsPublicKey {
     /// Reads a PEM (SPKI or PKCS#1), bare base64 DER, or an RSA JWK (object
-    /// or JSON text). Throws `INVALID_PUBLIC_KEY` or `WEAK_PUBLIC_KEY`
-    /// (under 2048 bits).
+    /// or JSON text). Throws `INVALID_PUBLIC_KEY`, `WEAK_PUBLIC_KEY`
+    /// (under 2048 bits), `PRIVATE_JWK` (a JWK with private members),
+    /// `INPUT_TOO_LARGE` (over 16 KiB, or a JWK member over 16 KiB).
     pub fn parse(
         #[wasm_bindgen(js_name = publicKey, unchecked_param_type = "PublicKeyInput")]
         public_key: JsValue,
@@ -433,7 +434,10 @@ impl JsSession {
     /// key: OAEP with SHA-1 for `v2`/`v3`, PKCS#1 v1.5 for `v1`.
     ///
     /// Throws `INVALID_PUBLIC_KEY`, `WEAK_PUBLIC_KEY` (under 2048 bits),
-    /// `UNSUPPORTED_VERSION` or `INVALID_KEY_SIZE`.
+    /// `PRIVATE_JWK`, `UNSUPPORTED_VERSION`, `INVALID_KEY_SIZE`,
+    /// `INPUT_TOO_LARGE` (a key over 16 KiB), `RANDOM_UNAVAILABLE`.
+    /// `'v1'` sessions decrypt only with `allowLegacyCbc: true`
+    /// (see {@link FromKeyOptions.allowLegacyCbc}).
     ///
     /// @example
     /// ```ts
@@ -450,7 +454,8 @@ impl JsSession {
     }
 
     /// A session over a known key (base64 of 16, 24 or 32 bytes), e.g. on
-    /// the issuer side or in tests. It has no `sessionId`.
+    /// the issuer side or in tests. It has no `sessionId`. `'v1'` sessions
+    /// decrypt only with `allowLegacyCbc: true`.
     ///
     /// @example
     /// ```ts
@@ -496,7 +501,9 @@ impl JsSession {
         self.inner.key().size().bits()
     }
 
-    /// Encrypts text (as UTF-8) or bytes under a fresh random 16-byte IV.
+    /// Encrypts text (as UTF-8) or bytes (a `Uint8Array` or an
+    /// `ArrayBuffer`) under a fresh random 16-byte IV. Throws
+    /// `INPUT_TOO_LARGE` over 32 KiB.
     ///
     /// @example
     /// ```ts
@@ -526,7 +533,10 @@ impl JsSession {
     /// Decrypts a value holding UTF-8 text (a PAN, a CVV2).
     ///
     /// Throws `DECRYPTION_FAILED` for any wrong key, tag, padding or length;
-    /// `INVALID_BASE64`, `INVALID_IV`, `INVALID_INPUT` for malformed values.
+    /// `INVALID_BASE64`, `INVALID_IV`, `INVALID_INPUT` for malformed values,
+    /// `INPUT_TOO_LARGE` for a `data` over 64 KiB or an `iv` over 256.
+    /// V1: `LEGACY_CBC_DISABLED` without `allowLegacyCbc`, and with it every
+    /// failure is `DECRYPTION_FAILED` (V1 is unauthenticated AES-CBC).
     ///
     /// @example
     /// ```ts
@@ -542,7 +552,7 @@ impl JsSession {
         Ok(JsValue::from_str(text.expose_secret()))
     }
 
-    /// Decrypts a value to bytes.
+    /// Decrypts a value to bytes; throws as {@link Session.decrypt} does.
     #[wasm_bindgen(js_name = decryptBytes)]
     pub fn decrypt_bytes(
         &self,
@@ -579,7 +589,8 @@ impl JsSession {
             .map_err(to_js)
     }
 
-    /// Decrypts an encrypted format-2 PIN block and returns the PIN digits.
+    /// Decrypts an encrypted format-2 PIN block and returns the PIN digits;
+    /// throws as {@link Session.decrypt} does, and `INVALID_PIN_BLOCK` (V2/V3).
     ///
     /// @example
     /// ```ts
@@ -599,7 +610,8 @@ impl JsSession {
     /// carries everything: lowercase hex of `nonce || ciphertext || tag`,
     /// AES-GCM under the session key with a 26-byte nonce made of the UTC
     /// time (`yyyyMMddHHmmss`) and 12 random hex digits. The server refuses
-    /// it after 5 minutes, and a second time.
+    /// it after 5 minutes, and a second time. Throws `INPUT_TOO_LARGE` over
+    /// 1 MiB.
     ///
     /// @example
     /// ```ts
@@ -623,7 +635,8 @@ impl JsSession {
 
     /// Decrypts a body made by {@link Session.encryptBody} (or by the
     /// server) to its text. Throws `DECRYPTION_FAILED` for anything that is
-    /// not such a body under this session's key.
+    /// not such a body under this session's key, `INPUT_TOO_LARGE` over
+    /// 2 MiB of hex.
     #[wasm_bindgen(js_name = decryptBody)]
     pub fn decrypt_body(
         &self,
@@ -657,7 +670,8 @@ impl JsSession {
 
 /// Builds an ISO 9564-1 PIN block as 16 uppercase hex characters.
 ///
-/// Formats 0 and 3 need `pan`. Throws `INVALID_PIN`, `INVALID_PAN`, `INVALID_INPUT`.
+/// Formats 0 and 3 need `pan`. Throws `INVALID_PIN`, `INVALID_PAN`, `INVALID_INPUT`,
+/// `INPUT_TOO_LARGE` (a PIN or PAN over 256 characters).
 ///
 /// @example
 /// ```ts
@@ -744,7 +758,8 @@ pub fn pin_weakness_js(
 }
 
 /// Whether a card number passes the Luhn check. Spaces and hyphens are
-/// ignored; anything that is not 12-19 digits is `false`. Never throws.
+/// ignored; anything that is not 12-19 digits (or over 256 characters) is
+/// `false`. Never throws.
 ///
 /// @example
 /// ```ts
@@ -820,7 +835,8 @@ fn small_number(v: &JsValue, what: &'static str) -> JsResult<u32> {
 ///
 /// Throws `INVALID_PAN` (digits, length, Luhn), `INVALID_CARD` (expiry, an
 /// expired card, CVV, name), `INVALID_PUBLIC_KEY`, `WEAK_PUBLIC_KEY`,
-/// `INVALID_INPUT`.
+/// `PRIVATE_JWK`, `INVALID_INPUT`, `INPUT_TOO_LARGE` (a card field over 256
+/// characters, a key over 16 KiB).
 ///
 /// @example
 /// ```ts
