@@ -246,13 +246,19 @@ fn opt_field(obj: Option<&JsValue>, key: &str, what: &'static str) -> JsResult<O
 
 fn opt_string(obj: Option<&JsValue>, key: &str, what: &'static str) -> JsResult<Option<String>> {
     opt_field(obj, key, what)?
-        .map(|v| string_arg(&v, limits::SHORT_TEXT, what).map(|s| s.to_string()))
+        .map(|v| string_arg(&v, what).map(|s| s.to_string()))
         .transpose()
 }
 
-/// A string argument of at most `limit` (`INPUT_TOO_LARGE`), its length
-/// checked before it is copied; `INVALID_INPUT` for anything else.
-fn string_arg(v: &JsValue, limit: Limit, what: &'static str) -> JsResult<Zeroizing<String>> {
+/// A short string argument (a PIN, a PAN, ...: at most
+/// [`limits::SHORT_TEXT`], else `INPUT_TOO_LARGE`), its length checked
+/// before it is copied; `INVALID_INPUT` for anything but a string.
+fn string_arg(v: &JsValue, what: &'static str) -> JsResult<Zeroizing<String>> {
+    string_arg_max(v, limits::SHORT_TEXT, what)
+}
+
+/// [`string_arg`] with another limit.
+fn string_arg_max(v: &JsValue, limit: Limit, what: &'static str) -> JsResult<Zeroizing<String>> {
     wasm_input::string(v, limit, what).map_err(to_js)
 }
 
@@ -287,7 +293,7 @@ fn read_encrypted(value: &JsValue) -> JsResult<EncryptedValue> {
     }
     let field = |k: &str, limit: Limit| {
         let v = Reflect::get(value, &JsValue::from_str(k)).map_err(|_| invalid(WHAT))?;
-        string_arg(&v, limit, WHAT).map(|s| s.to_string())
+        string_arg_max(&v, limit, WHAT).map(|s| s.to_string())
     };
     Ok(EncryptedValue {
         data: field("data", limits::ENCRYPTED_DATA)?,
@@ -309,7 +315,7 @@ fn write_encrypted(v: EncryptedValue) -> JsValue {
 fn read_public_key(input: &JsValue) -> JsResult<PublicKey> {
     const WHAT: &str = "a public key must be a PEM or base64 string, or an RSA JWK";
     let jwk = if input.is_string() {
-        let text = string_arg(input, limits::PUBLIC_KEY, WHAT)?;
+        let text = string_arg_max(input, limits::PUBLIC_KEY, WHAT)?;
         if !text.trim_start().starts_with('{') {
             return PublicKey::parse(&text).map_err(to_js);
         }
@@ -469,7 +475,7 @@ impl JsSession {
         let options = options.map(JsValue::from);
         let version = read_version(options.as_ref())?;
         let allow_legacy_cbc = read_allow_legacy_cbc(options.as_ref())?;
-        let text = string_arg(
+        let text = string_arg_max(
             &key_base64,
             limits::SESSION_KEY,
             "the key must be a base64 string",
@@ -516,7 +522,7 @@ impl JsSession {
     ) -> JsResult<JsValue> {
         const WHAT: &str = "plaintext must be a string or a Uint8Array";
         let bytes: Zeroizing<Vec<u8>> = if plaintext.is_string() {
-            let mut text = string_arg(&plaintext, limits::PLAINTEXT, WHAT)?;
+            let mut text = string_arg_max(&plaintext, limits::PLAINTEXT, WHAT)?;
             limits::PLAINTEXT.check(text.len()).map_err(to_js)?;
             Zeroizing::new(core::mem::take(&mut *text).into_bytes())
         } else {
@@ -577,11 +583,7 @@ impl JsSession {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] pin: JsValue,
     ) -> JsResult<JsValue> {
-        let text = string_arg(
-            &pin,
-            limits::SHORT_TEXT,
-            "the PIN must be a string of digits",
-        )?;
+        let text = string_arg(&pin, "the PIN must be a string of digits")?;
         let pin = Pin::new(&text).map_err(to_js)?;
         self.inner
             .encrypt_pin(&pin)
@@ -627,7 +629,7 @@ impl JsSession {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
     ) -> JsResult<String> {
-        let text = string_arg(&text, limits::BODY, "the body must be a string")?;
+        let text = string_arg_max(&text, limits::BODY, "the body must be a string")?;
         limits::BODY.check(text.len()).map_err(to_js)?;
         let now = (js_sys::Date::now() / 1000.0) as u64;
         crate::body::seal(self.inner.key(), text.as_bytes(), now).map_err(to_js)
@@ -642,7 +644,7 @@ impl JsSession {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] hex: JsValue,
     ) -> JsResult<String> {
-        let hex = string_arg(&hex, limits::BODY_HEX, "the body must be a hex string")?;
+        let hex = string_arg_max(&hex, limits::BODY_HEX, "the body must be a hex string")?;
         let opened = crate::body::open(self.inner.key(), &hex).map_err(to_js)?;
         String::from_utf8(opened.plaintext.to_vec()).map_err(|_| to_js(Error::InvalidUtf8))
     }
@@ -699,12 +701,7 @@ pub fn pin_block_js(
     };
     let pan =
         opt_string(options.as_ref(), "pan", "options.pan must be a string")?.map(Zeroizing::new);
-    let pin = Pin::new(&string_arg(
-        &pin,
-        limits::SHORT_TEXT,
-        "the PIN must be a string of digits",
-    )?)
-    .map_err(to_js)?;
+    let pin = Pin::new(&string_arg(&pin, "the PIN must be a string of digits")?).map_err(to_js)?;
     let block =
         pin_block::encode(&pin, format, pan.as_deref().map(String::as_str)).map_err(to_js)?;
     Ok(block.to_string())
@@ -726,7 +723,7 @@ pub fn parse_pin_block_js(
     let options = options.map(JsValue::from);
     let pan =
         opt_string(options.as_ref(), "pan", "options.pan must be a string")?.map(Zeroizing::new);
-    let block = string_arg(&block, limits::SHORT_TEXT, "the PIN block must be a string")?;
+    let block = string_arg(&block, "the PIN block must be a string")?;
     let (pin, _) = pin_block::decode(&block, pan.as_deref().map(String::as_str)).map_err(to_js)?;
     Ok(pin.expose().to_owned())
 }
@@ -748,12 +745,7 @@ pub fn parse_pin_block_js(
 pub fn pin_weakness_js(
     #[wasm_bindgen(unchecked_param_type = "string")] pin: JsValue,
 ) -> JsResult<JsValue> {
-    let pin = Pin::new(&string_arg(
-        &pin,
-        limits::SHORT_TEXT,
-        "the PIN must be a string of digits",
-    )?)
-    .map_err(to_js)?;
+    let pin = Pin::new(&string_arg(&pin, "the PIN must be a string of digits")?).map_err(to_js)?;
     Ok(pin_policy::pin_weakness(&pin).map_or(JsValue::NULL, |w| JsValue::from_str(w.code())))
 }
 
@@ -781,7 +773,7 @@ pub fn luhn_check_js(#[wasm_bindgen(unchecked_param_type = "string")] pan: JsVal
 pub fn card_brand_js(
     #[wasm_bindgen(unchecked_param_type = "string")] pan: JsValue,
 ) -> JsResult<String> {
-    let pan = string_arg(&pan, limits::SHORT_TEXT, "the PAN must be a string")?;
+    let pan = string_arg(&pan, "the PAN must be a string")?;
     card::card_brand(&pan)
         .map(|b| b.as_str().to_owned())
         .map_err(to_js)
@@ -798,7 +790,7 @@ pub fn card_brand_js(
 pub fn mask_pan_js(
     #[wasm_bindgen(unchecked_param_type = "string")] pan: JsValue,
 ) -> JsResult<String> {
-    let pan = string_arg(&pan, limits::SHORT_TEXT, "the PAN must be a string")?;
+    let pan = string_arg(&pan, "the PAN must be a string")?;
     card::mask_pan(&pan).map_err(to_js)
 }
 
@@ -860,9 +852,7 @@ pub fn encrypt_card_js(
     }
     let get = |key: &str| opt_field(Some(&card), key, CARD);
     let text = |key: &str, what: &'static str| -> JsResult<Option<Zeroizing<String>>> {
-        get(key)?
-            .map(|v| string_arg(&v, limits::SHORT_TEXT, what))
-            .transpose()
+        get(key)?.map(|v| string_arg(&v, what)).transpose()
     };
     let number = text("cardNumber", "card.cardNumber must be a string")?
         .ok_or_else(|| invalid("card.cardNumber is required"))?;
