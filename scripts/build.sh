@@ -24,6 +24,14 @@ for t in "${targets[@]}"; do
   wasm-opt "$wasm" --no-inline='*paysecure_montgomery*Modulus*' -Oz --strip-debug --strip-producers \
     "${WASM_OPT_FEATURES[@]}" -o "$wasm.opt"
   mv "$wasm.opt" "$wasm"
+  # Guard the exported classes (use after free(), forged objects; see the
+  # file). It relies on names of the glue of the pinned wasm-bindgen: check.
+  glue="$out/paysecure_wasm.js"; [ "$t" = bundler ] && glue="$out/paysecure_wasm_bg.js"
+  for name in 'class Session' 'class PublicKey' SessionFinalization PublicKeyFinalization \
+    __wbg_session_free __wbg_publickey_free 'static __wrap(ptr)' 'let wasm'; do
+    grep -q "$name" "$glue" || { echo "build.sh: '$name' not in $glue (wasm-bindgen changed?)" >&2; exit 1; }
+  done
+  cat src/glue_guard.js >>"$glue"
   # The JS glue repeats every doc comment of the .d.ts; ship it without
   # comments and whitespace (identifiers kept, so stack traces stay readable).
   # The declarations keep the docs and examples.

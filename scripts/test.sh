@@ -13,8 +13,10 @@
 #             the residue scan of the module's memory (tests/js/residue.test.mjs)
 #             and the constant-time check of the RSA kernel's wasm
 #             (tests/js/ct-kernel.test.mjs, scripts/ct-check.mjs)
+#             the fast-check hostile-input property test (~45 s)
 #   browser   node --test + playwright-core: Chromium WebCrypto interop, demo e2e,
 #             the residue scan in Chromium
+#   fuzz-client  cargo fuzz smoke run of every client parser (FUZZ_SECONDS each, default 10)
 #   bench     smoke runs of the client and server benchmarks (must run; no timing asserted)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -82,6 +84,10 @@ log "browser: node --test tests/browser (headless Chromium via playwright-core)"
 node --test tests/browser/ 2>&1 | tee "$logs/browser.log"
 count_node browser "$logs/browser.log"
 
+log "fuzz-client: cargo fuzz, every client parser, regression inputs then ${FUZZ_SECONDS:-10} s each"
+bash scripts/fuzz-client.sh 2>&1 | tee "$logs/fuzz-client.log"
+count_node fuzz-client "$logs/fuzz-client.log"
+
 # Benchmarks, smoke versions: they must run end to end (every implementation
 # checked against the others before timing, every Get PAN answered); timings
 # are not asserted here. The full run is `make bench` (bench/report.mjs).
@@ -96,7 +102,7 @@ tail -n 7 "$logs/bench.log"
 total_p=0; total_f=0
 echo
 echo "layer          passed  failed"
-for layer in rust rust-pg wasm-node wasm-chrome js browser; do
+for layer in rust rust-pg wasm-node wasm-chrome js browser fuzz-client; do
   printf '%-14s %6d  %6d\n' "$layer" "${passed[$layer]}" "${failed[$layer]}"
   total_p=$(( total_p + passed[$layer] )); total_f=$(( total_f + failed[$layer] ))
 done

@@ -61,6 +61,19 @@ pub enum Error {
     /// RSA encryption failed (cannot happen for valid keys of 2048 bits or more).
     #[error("RSA encryption failed")]
     EncryptionFailed,
+    /// An argument longer than its documented limit (see [`crate::limits`]),
+    /// refused before it is copied or parsed.
+    #[error("input too large: {0}")]
+    InputTooLarge(&'static str),
+    /// A JWK that carries private-key members (`d`, `p`, `q`, `dp`, `dq`,
+    /// `qi`, `oth`) or a symmetric key (`k`): refused, since a page must never
+    /// hold the issuer's private key.
+    #[error("the JWK contains private key material")]
+    PrivateJwk,
+    /// V1 (AES-CBC, no MAC) decryption was not explicitly enabled. V1 values
+    /// are unauthenticated; a session opts in with `allowLegacyCbc: true`.
+    #[error("V1 (unauthenticated AES-CBC) decryption is disabled; opt in with allowLegacyCbc")]
+    LegacyCbcDisabled,
 }
 
 impl Error {
@@ -82,6 +95,9 @@ impl Error {
             Error::InvalidInput(_) => "INVALID_INPUT",
             Error::RandomUnavailable => "RANDOM_UNAVAILABLE",
             Error::EncryptionFailed => "ENCRYPTION_FAILED",
+            Error::InputTooLarge(_) => "INPUT_TOO_LARGE",
+            Error::PrivateJwk => "PRIVATE_JWK",
+            Error::LegacyCbcDisabled => "LEGACY_CBC_DISABLED",
         }
     }
 }
@@ -92,5 +108,40 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 impl From<getrandom::Error> for Error {
     fn from(_: getrandom::Error) -> Self {
         Error::RandomUnavailable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_one_the_javascript_guard_knows() {
+        let all = [
+            Error::InvalidPublicKey(""),
+            Error::WeakPublicKey { bits: 1 },
+            Error::InvalidKeySize,
+            Error::UnsupportedVersion,
+            Error::InvalidBase64(""),
+            Error::InvalidIv(""),
+            Error::DecryptionFailed,
+            Error::InvalidUtf8,
+            Error::InvalidPin(""),
+            Error::InvalidPinBlock(""),
+            Error::InvalidPan(""),
+            Error::InvalidCard(""),
+            Error::InvalidInput(""),
+            Error::RandomUnavailable,
+            Error::EncryptionFailed,
+            Error::InputTooLarge(""),
+            Error::PrivateJwk,
+            Error::LegacyCbcDisabled,
+        ];
+        for e in &all {
+            assert!(crate::wasm::ERROR_CODES.contains(&e.code()), "{e:?}");
+        }
+        // ... and the list has nothing else but the glue's OBJECT_FREED.
+        assert_eq!(crate::wasm::ERROR_CODES.len(), all.len() + 1);
+        assert!(crate::wasm::ERROR_CODES.contains(&"OBJECT_FREED"));
     }
 }

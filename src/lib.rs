@@ -38,6 +38,7 @@ pub mod cipher;
 pub mod encoding;
 mod error;
 pub mod jwe;
+pub mod limits;
 pub mod pin_block;
 pub mod pin_policy;
 pub mod public_key;
@@ -45,6 +46,7 @@ mod rsa_encrypt;
 mod secret;
 mod session;
 pub mod wasm;
+mod wasm_input;
 
 pub use error::{Error, Result};
 
@@ -54,6 +56,6 @@ pub use error::{Error, Result};
 struct ReadmeDoctests;
 pub use pin_block::PinBlockFormat;
 pub use pin_policy::{pin_weakness, PinWeakness};
-pub use public_key::{Padding, PublicKey};
+pub use public_key::{JwkMember, Padding, PublicKey};
 pub use secret::{KeySize, Pin, SessionKey};
 pub use session::{wrap_session_key, EncryptedValue, Session, Version};

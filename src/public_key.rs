@@ -62,6 +62,23 @@ impl core::fmt::Debug for PublicKey {
     }
 }
 
+/// One member of a JWK, as [`PublicKey::from_jwk_members`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwkMember {
+    /// Not there (JavaScript `undefined`).
+    Absent,
+    /// A string.
+    Text(String),
+    /// An array of strings (`key_ops`).
+    TextList(Vec<String>),
+    /// Anything else: `null`, a number, an object, a mixed array.
+    Other,
+}
+
+/// JWK members that only a private (or symmetric) key has (RFC 7518 §6.3.2,
+/// §6.4.1).
+pub const JWK_PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
 const PEM_SPKI: &str = "PUBLIC KEY";
 const PEM_PKCS1: &str = "RSA PUBLIC KEY";
 
@@ -139,6 +156,58 @@ impl PublicKey {
         let e = encoding::decode_base64url(e, "e")
             .map_err(|_| Error::InvalidPublicKey("JWK member e is not base64url"))?;
         Self::from_components(&n, &e)
+    }
+
+    /// From a whole JWK (RFC 7517), read through `member`, which returns
+    /// each named member as the caller's JSON reader sees it. Refuses, in
+    /// this order:
+    /// * any private or symmetric member (`d`, `p`, `q`, `dp`, `dq`, `qi`,
+    ///   `oth`, `k`): [`Error::PrivateJwk`];
+    /// * `kty` other than `"RSA"`, `use` present but not `"enc"`, `key_ops`
+    ///   present without `"encrypt"` or `"wrapKey"`, `n` or `e` missing or not
+    ///   base64url: [`Error::InvalidPublicKey`];
+    ///
+    /// then checks the key as [`PublicKey::from_components`] does.
+    pub fn from_jwk_members<F>(mut member: F) -> Result<Self>
+    where
+        F: FnMut(&str) -> Result<JwkMember>,
+    {
+        for private in JWK_PRIVATE_MEMBERS {
+            if !matches!(member(private)?, JwkMember::Absent) {
+                return Err(Error::PrivateJwk);
+            }
+        }
+        let text = |m: JwkMember| match m {
+            JwkMember::Text(t) => Some(t),
+            _ => None,
+        };
+        if text(member("kty")?).as_deref() != Some("RSA") {
+            return Err(Error::InvalidPublicKey("the JWK's kty must be \"RSA\""));
+        }
+        match member("use")? {
+            JwkMember::Absent => {}
+            JwkMember::Text(u) if u == "enc" => {}
+            _ => {
+                return Err(Error::InvalidPublicKey(
+                    "the JWK's use must be \"enc\" (an encryption key)",
+                ))
+            }
+        }
+        match member("key_ops")? {
+            JwkMember::Absent => {}
+            JwkMember::TextList(ops) if ops.iter().any(|o| o == "encrypt" || o == "wrapKey") => {}
+            _ => {
+                return Err(Error::InvalidPublicKey(
+                    "the JWK's key_ops must include \"encrypt\" or \"wrapKey\"",
+                ))
+            }
+        }
+        match (text(member("n")?), text(member("e")?)) {
+            (Some(n), Some(e)) => Self::from_jwk(&n, &e),
+            _ => Err(Error::InvalidPublicKey(
+                "the JWK needs string members n and e",
+            )),
+        }
     }
 
     /// From big-endian modulus and public exponent bytes. Every other
@@ -235,4 +304,84 @@ fn pem_body(text: &str) -> Result<(&str, &str)> {
         ));
     }
     Ok((label, body))
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    const JWK: &str = include_str!("../tests/data/rsa2048-public.jwk.json");
+
+    /// `from_jwk_members` over a JSON object, as the fuzz target reads it.
+    fn from_json(text: &str) -> Result<PublicKey> {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        PublicKey::from_jwk_members(|name| {
+            Ok(match v.get(name) {
+                None => JwkMember::Absent,
+                Some(serde_json::Value::String(s)) => JwkMember::Text(s.clone()),
+                Some(serde_json::Value::Array(a)) => a
+                    .iter()
+                    .map(|x| x.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+                    .map_or(JwkMember::Other, JwkMember::TextList),
+                Some(_) => JwkMember::Other,
+            })
+        })
+    }
+
+    fn with(extra: &str) -> String {
+        let base = JWK.trim_end().trim_end_matches('}');
+        format!("{base}, {extra} }}")
+    }
+
+    #[test]
+    fn jwk_with_public_members_only_is_accepted() {
+        assert_eq!(from_json(JWK).unwrap().bits(), 2048);
+        for ok in [
+            r#""use": "enc""#,
+            r#""key_ops": ["encrypt"]"#,
+            r#""key_ops": ["verify", "wrapKey"]"#,
+            r#""alg": "RSA-OAEP", "kid": "k1""#,
+        ] {
+            assert!(from_json(&with(ok)).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn jwk_with_private_members_is_refused_with_private_jwk() {
+        for member in JWK_PRIVATE_MEMBERS {
+            for value in [r#""AQAB""#, "null", "[]", "1"] {
+                let text = with(&format!(r#""{member}": {value}"#));
+                assert_eq!(from_json(&text), Err(Error::PrivateJwk), "{member}");
+            }
+        }
+        assert_eq!(Error::PrivateJwk.code(), "PRIVATE_JWK");
+    }
+
+    #[test]
+    fn jwk_use_and_key_ops_are_honoured() {
+        for bad in [
+            r#""use": "sig""#,
+            r#""use": "ENC""#,
+            r#""use": null"#,
+            r#""use": ["enc"]"#,
+            r#""key_ops": ["verify"]"#,
+            r#""key_ops": []"#,
+            r#""key_ops": "encrypt""#,
+            r#""key_ops": ["encrypt", 1]"#,
+        ] {
+            assert!(
+                matches!(from_json(&with(bad)), Err(Error::InvalidPublicKey(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            from_json(r#"{"kty": "EC", "n": "AQAB", "e": "AQAB"}"#),
+            Err(Error::InvalidPublicKey(_))
+        ));
+        assert!(matches!(
+            from_json(r#"{"kty": "RSA", "n": 1, "e": "AQAB"}"#),
+            Err(Error::InvalidPublicKey(_))
+        ));
+    }
 }

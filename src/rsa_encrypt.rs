@@ -22,8 +22,14 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 pub(crate) use paysecure_montgomery::Modulus;
 
+/// Padding randomness. A platform RNG failure is reported as such
+/// ([`Error::RandomUnavailable`]), not as an encryption failure.
 fn random(buf: &mut [u8]) -> Result<()> {
-    getrandom::fill(buf).map_err(|_| Error::EncryptionFailed)
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    if tests::RNG_FAILS.with(std::cell::Cell::get) {
+        return Err(Error::RandomUnavailable);
+    }
+    getrandom::fill(buf).map_err(|_| Error::RandomUnavailable)
 }
 
 /// `out ^= MGF1(seed)` (RFC 8017 B.2.1).
@@ -89,8 +95,24 @@ pub(crate) fn pkcs1v15_encode(message: &[u8], k: usize) -> Result<Zeroizing<Vec<
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    thread_local! {
+        /// Makes [`random`] fail on this test's thread.
+        pub(crate) static RNG_FAILS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    #[test]
+    fn rng_failure_during_rsa_is_random_unavailable_not_encryption_failed() {
+        RNG_FAILS.with(|f| f.set(true));
+        let oaep = oaep_encode::<sha1::Sha1>(b"key", 256).map(|_| ());
+        let v15 = pkcs1v15_encode(b"key", 256).map(|_| ());
+        RNG_FAILS.with(|f| f.set(false));
+        assert_eq!(oaep, Err(Error::RandomUnavailable));
+        assert_eq!(v15, Err(Error::RandomUnavailable));
+        assert_eq!(Error::RandomUnavailable.code(), "RANDOM_UNAVAILABLE");
+    }
 
     #[test]
     fn encodings_have_their_structure() {

@@ -148,7 +148,16 @@ impl Session {
     }
 
     /// Decrypts a value to bytes.
+    ///
+    /// In V1 (AES-CBC, unauthenticated) every failure, whether malformed
+    /// base64, a bad IV, bad padding or a wrong length, is the one opaque
+    /// [`Error::DecryptionFailed`]: nothing about a relayed value may be
+    /// learnt from how it fails.
     pub fn decrypt(&self, value: &EncryptedValue) -> Result<SecretSlice<u8>> {
+        self.decrypt_inner(value).map_err(|e| self.content_error(e))
+    }
+
+    fn decrypt_inner(&self, value: &EncryptedValue) -> Result<SecretSlice<u8>> {
         let data = encoding::decode(&value.data, "data")?;
         let iv = self.read_iv(&value.iv)?;
         let mut plain = if self.version.is_authenticated() {

@@ -8,7 +8,7 @@
 //! from the glue. Every failure leaves as a JavaScript `Error` whose `name`
 //! is `"PaySecureError"` and whose `code` is [`Error::code`].
 
-use js_sys::{Array, ArrayBuffer, JsString, Object, Reflect, Uint8Array};
+use js_sys::{JsString, Object, Reflect, Uint8Array};
 use secrecy::ExposeSecret;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -16,6 +16,8 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::capture::CardCapture;
 use crate::error::Error;
+use crate::limits::{self, Limit};
+use crate::wasm_input;
 use crate::{
     card, pin_block, pin_policy, EncryptedValue, KeySize, Pin, PinBlockFormat, PublicKey, Session,
     SessionKey, Version,
@@ -31,16 +33,28 @@ export type KeyBits = 128 | 192 | 256;
 
 /** Options of {@link Session.create}. */
 export interface SessionOptions {
-  /** Protocol version; default `'v2'`. */
+  /** Protocol version; default `'v2'`. `'v1'` is legacy: see {@link FromKeyOptions.allowLegacyCbc}. */
   version?: PaySecureVersion;
   /** Session key size; default `256`. */
   keyBits?: KeyBits;
+  /** See {@link FromKeyOptions.allowLegacyCbc}. */
+  allowLegacyCbc?: boolean;
 }
 
 /** Options of {@link Session.fromKey}. */
 export interface FromKeyOptions {
-  /** Protocol version; default `'v2'`. */
+  /** Protocol version; default `'v2'`. `'v1'` is legacy: see `allowLegacyCbc`. */
   version?: PaySecureVersion;
+  /**
+   * Allows a `'v1'` session to decrypt (`decrypt`, `decryptBytes`, `decryptPin`); default `false`,
+   * and without it they throw `LEGACY_CBC_DISABLED`. V1 values are AES-CBC **without a MAC**:
+   * unauthenticated, so anyone on the path can alter them undetected, and wherever an attacker can
+   * observe whether a relayed V1 value decrypts, that is a padding oracle that reveals the plaintext.
+   * Every V1 decryption failure is therefore the same `DECRYPTION_FAILED` error with the same
+   * message. Use V2 or V3 (AES-GCM); enable this only to talk to an issuer that has nothing else.
+   * It has no effect on `'v2'`/`'v3'` sessions or on encryption.
+   */
+  allowLegacyCbc?: boolean;
 }
 
 /**
@@ -53,7 +67,12 @@ export interface EncryptedValue {
   iv: string;
 }
 
-/** An RSA public key as a JSON Web Key (RFC 7517/7518). */
+/**
+ * An RSA public key as a JSON Web Key (RFC 7517/7518). A JWK with any private or symmetric member
+ * (`d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`, `k`) is refused with `PRIVATE_JWK`; `use`, if present,
+ * must be `'enc'` and `key_ops`, if present, must include `'encrypt'` or `'wrapKey'`
+ * (else `INVALID_PUBLIC_KEY`).
+ */
 export interface RsaJwk {
   kty: 'RSA';
   /** Modulus, base64url. */
@@ -62,7 +81,8 @@ export interface RsaJwk {
   e: string;
   alg?: string;
   kid?: string;
-  use?: string;
+  use?: 'enc';
+  key_ops?: string[];
 }
 
 /**
@@ -129,20 +149,36 @@ export interface EncryptCardOptions {
   captureTime?: Date | number;
 }
 
-/** Stable codes of {@link PaySecureError}. */
+/**
+ * Stable codes of {@link PaySecureError}.
+ *
+ * Input limits (`INPUT_TOO_LARGE`, checked before anything is copied into WebAssembly memory;
+ * text in JavaScript `.length` units, and plaintexts and bodies again in UTF-8 bytes):
+ * a public key (PEM, base64 DER, JWK text, each JWK member) 16 KiB, a JWK's `key_ops` 16 entries;
+ * a value's `data` 64 KiB and `iv` 256; `encrypt` plaintext 32 KiB (text or bytes);
+ * `encryptBody` 1 MiB, `decryptBody` 2 MiB of hex; a session key 256; everything else (PIN, PIN
+ * block, PAN, CVV, names, key alias, version, option strings) 256.
+ *
+ * `RANDOM_UNAVAILABLE` is any failure of the platform CSPRNG, including during RSA padding.
+ * `OBJECT_FREED`: a method or getter of a `Session` or `PublicKey` after its `free()`.
+ * `LEGACY_CBC_DISABLED`: see {@link FromKeyOptions.allowLegacyCbc}.
+ */
 export type PaySecureErrorCode =
-  | 'INVALID_PUBLIC_KEY' | 'WEAK_PUBLIC_KEY' | 'INVALID_KEY_SIZE' | 'UNSUPPORTED_VERSION'
-  | 'INVALID_BASE64' | 'INVALID_IV' | 'DECRYPTION_FAILED' | 'INVALID_UTF8'
+  | 'INVALID_PUBLIC_KEY' | 'WEAK_PUBLIC_KEY' | 'PRIVATE_JWK' | 'INVALID_KEY_SIZE'
+  | 'UNSUPPORTED_VERSION' | 'INVALID_BASE64' | 'INVALID_IV' | 'DECRYPTION_FAILED' | 'INVALID_UTF8'
   | 'INVALID_PIN' | 'INVALID_PIN_BLOCK' | 'INVALID_PAN' | 'INVALID_CARD' | 'INVALID_INPUT'
+  | 'INPUT_TOO_LARGE' | 'LEGACY_CBC_DISABLED' | 'OBJECT_FREED'
   | 'RANDOM_UNAVAILABLE' | 'ENCRYPTION_FAILED';
 
 /**
- * What every function of this package throws on failure.
- * `DECRYPTION_FAILED` is deliberately opaque: a wrong key, a bad tag and bad padding look alike.
+ * What every function and method of this package throws on failure, and nothing else: whatever
+ * the arguments (wrong types, oversized, hostile getters or proxies), a call returns or throws
+ * a `PaySecureError`. `DECRYPTION_FAILED` is deliberately opaque: a wrong key, a bad tag and bad
+ * padding look alike. Test for it with {@link isPaySecureError}.
  *
  * @example
  * try { session.decrypt(value) } catch (e) {
- *   if (e instanceof Error && e.name === 'PaySecureError') console.log((e as PaySecureError).code)
+ *   if (isPaySecureError(e)) console.log(e.code)
  * }
  */
 export interface PaySecureError extends Error {
@@ -238,7 +274,7 @@ thread_local! {
 /// A JavaScript string's UTF-8 text in a buffer wiped on drop, written there
 /// by `TextEncoder.encodeInto` and never reallocated. `None` for anything but
 /// a string. Lone surrogates read as U+FFFD, as with `as_string`.
-fn read_text(v: &JsValue) -> Option<Zeroizing<String>> {
+pub(crate) fn read_text(v: &JsValue) -> Option<Zeroizing<String>> {
     let text = v.dyn_ref::<JsString>()?;
     let units = text.length() as usize;
     ENCODER.with(|encoder| {
@@ -305,12 +341,27 @@ fn opt_string(
     what: &'static str,
 ) -> JsResult<Option<Zeroizing<String>>> {
     opt_field(obj, key, what)?
-        .map(|v| read_text(&v).ok_or_else(|| invalid(what)))
+        .map(|v| string_arg(&v, what))
         .transpose()
 }
 
+/// A short string argument (a PIN, a PAN, ...: at most
+/// [`limits::SHORT_TEXT`], else `INPUT_TOO_LARGE`), its length checked
+/// before it is copied; `INVALID_INPUT` for anything but a string.
 fn string_arg(v: &JsValue, what: &'static str) -> JsResult<Zeroizing<String>> {
-    read_text(v).ok_or_else(|| invalid(what))
+    string_arg_max(v, limits::SHORT_TEXT, what)
+}
+
+/// [`string_arg`] with another limit.
+fn string_arg_max(v: &JsValue, limit: Limit, what: &'static str) -> JsResult<Zeroizing<String>> {
+    wasm_input::string(v, limit, what).map_err(to_js)
+}
+
+/// `options.allowLegacyCbc`: absent or a boolean.
+fn read_allow_legacy_cbc(options: Option<&JsValue>) -> JsResult<bool> {
+    const WHAT: &str = "options.allowLegacyCbc must be a boolean";
+    opt_field(options, "allowLegacyCbc", WHAT)?
+        .map_or(Ok(false), |v| v.as_bool().ok_or_else(|| invalid(WHAT)))
 }
 
 fn read_version(options: Option<&JsValue>) -> JsResult<Version> {
@@ -321,9 +372,10 @@ fn read_version(options: Option<&JsValue>) -> JsResult<Version> {
     )? {
         None => Ok(Version::default()),
         Some(v) => {
-            let s = v
-                .as_string()
-                .ok_or_else(|| to_js(Error::UnsupportedVersion))?;
+            let s = wasm_input::string(&v, limits::SHORT_TEXT, "").map_err(|e| match e {
+                Error::InputTooLarge(_) => to_js(e),
+                _ => to_js(Error::UnsupportedVersion),
+            })?;
             Version::parse(&s).map_err(to_js)
         }
     }
@@ -334,15 +386,13 @@ fn read_encrypted(value: &JsValue) -> JsResult<EncryptedValue> {
     if !value.is_object() {
         return Err(invalid(WHAT));
     }
-    let field = |k: &str| {
-        Reflect::get(value, &JsValue::from_str(k))
-            .ok()
-            .and_then(|v| v.as_string())
-            .ok_or_else(|| invalid(WHAT))
+    let field = |k: &str, limit: Limit| {
+        let v = Reflect::get(value, &JsValue::from_str(k)).map_err(|_| invalid(WHAT))?;
+        string_arg_max(&v, limit, WHAT).map(|s| s.to_string())
     };
     Ok(EncryptedValue {
-        data: field("data")?,
-        iv: field("iv")?,
+        data: field("data", limits::ENCRYPTED_DATA)?,
+        iv: field("iv", limits::IV)?,
     })
 }
 
@@ -359,33 +409,25 @@ fn write_encrypted(v: EncryptedValue) -> JsValue {
 
 fn read_public_key(input: &JsValue) -> JsResult<PublicKey> {
     const WHAT: &str = "a public key must be a PEM or base64 string, or an RSA JWK";
-    let jwk = if let Some(text) = input.as_string() {
+    let jwk = if input.is_string() {
+        let text = string_arg_max(input, limits::PUBLIC_KEY, WHAT)?;
         if !text.trim_start().starts_with('{') {
             return PublicKey::parse(&text).map_err(to_js);
         }
         js_sys::JSON::parse(&text)
             .map_err(|_| to_js(Error::InvalidPublicKey("the JWK text is not valid JSON")))?
-    } else if input.is_object() && !Array::is_array(input) {
+    } else if input.is_object() && !wasm_input::is_array(input) {
         input.clone()
     } else {
         return Err(invalid(WHAT));
     };
-    let member = |k: &str| {
-        Reflect::get(&jwk, &JsValue::from_str(k))
-            .ok()
-            .and_then(|v| v.as_string())
-    };
-    if member("kty").as_deref() != Some("RSA") {
-        return Err(to_js(Error::InvalidPublicKey(
-            "the JWK's kty must be \"RSA\"",
-        )));
+    if !jwk.is_object() {
+        return Err(to_js(Error::InvalidPublicKey("the JWK is not an object")));
     }
-    match (member("n"), member("e")) {
-        (Some(n), Some(e)) => PublicKey::from_jwk(&n, &e).map_err(to_js),
-        _ => Err(to_js(Error::InvalidPublicKey(
-            "the JWK needs string members n and e",
-        ))),
-    }
+    PublicKey::from_jwk_members(|name| {
+        wasm_input::jwk_member(&jwk, name, limits::PUBLIC_KEY, limits::JWK_KEY_OPS)
+    })
+    .map_err(to_js)
 }
 
 fn session_for(public_key: &PublicKey, options: Option<SessionOptions>) -> JsResult<JsSession> {
@@ -405,11 +447,13 @@ fn session_for(public_key: &PublicKey, options: Option<SessionOptions>) -> JsRes
             KeySize::from_bits(bits as u32).map_err(to_js)?
         }
     };
+    let allow_legacy_cbc = read_allow_legacy_cbc(options.as_ref())?;
     let inner = Session::generate(version, size).map_err(to_js)?;
     let session_id = inner.session_id(public_key).map_err(to_js)?;
     Ok(JsSession {
         inner,
         session_id: Some(session_id),
+        allow_legacy_cbc,
     })
 }
 
@@ -432,8 +476,9 @@ pub struct JsPublicKey {
 #[wasm_bindgen(js_class = PublicKey)]
 impl JsPublicKey {
     /// Reads a PEM (SPKI or PKCS#1), bare base64 DER, or an RSA JWK (object
-    /// or JSON text). Throws `INVALID_PUBLIC_KEY` or `WEAK_PUBLIC_KEY`
-    /// (under 2048 bits).
+    /// or JSON text). Throws `INVALID_PUBLIC_KEY`, `WEAK_PUBLIC_KEY`
+    /// (under 2048 bits), `PRIVATE_JWK` (a JWK with private members),
+    /// `INPUT_TOO_LARGE` (over 16 KiB, or a JWK member over 16 KiB).
     pub fn parse(
         #[wasm_bindgen(js_name = publicKey, unchecked_param_type = "PublicKeyInput")]
         public_key: JsValue,
@@ -480,6 +525,8 @@ impl JsPublicKey {
 pub struct JsSession {
     inner: Session,
     session_id: Option<String>,
+    /// V1 decryption enabled (`allowLegacyCbc: true`).
+    allow_legacy_cbc: bool,
 }
 
 #[wasm_bindgen(js_class = Session)]
@@ -489,7 +536,10 @@ impl JsSession {
     /// key: OAEP with SHA-1 for `v2`/`v3`, PKCS#1 v1.5 for `v1`.
     ///
     /// Throws `INVALID_PUBLIC_KEY`, `WEAK_PUBLIC_KEY` (under 2048 bits),
-    /// `UNSUPPORTED_VERSION` or `INVALID_KEY_SIZE`.
+    /// `PRIVATE_JWK`, `UNSUPPORTED_VERSION`, `INVALID_KEY_SIZE`,
+    /// `INPUT_TOO_LARGE` (a key over 16 KiB), `RANDOM_UNAVAILABLE`.
+    /// `'v1'` sessions decrypt only with `allowLegacyCbc: true`
+    /// (see {@link FromKeyOptions.allowLegacyCbc}).
     ///
     /// @example
     /// ```ts
@@ -507,7 +557,8 @@ impl JsSession {
     }
 
     /// A session over a known key (base64 of 16, 24 or 32 bytes), e.g. on
-    /// the issuer side or in tests. It has no `sessionId`.
+    /// the issuer side or in tests. It has no `sessionId`. `'v1'` sessions
+    /// decrypt only with `allowLegacyCbc: true`.
     ///
     /// @example
     /// ```ts
@@ -521,11 +572,17 @@ impl JsSession {
         let _wipe = StackWipe;
         let options = options.map(JsValue::from);
         let version = read_version(options.as_ref())?;
-        let text = string_arg(&key_base64, "the key must be a base64 string")?;
+        let allow_legacy_cbc = read_allow_legacy_cbc(options.as_ref())?;
+        let text = string_arg_max(
+            &key_base64,
+            limits::SESSION_KEY,
+            "the key must be a base64 string",
+        )?;
         let key = SessionKey::from_base64(&text).map_err(to_js)?;
         Ok(JsSession {
             inner: Session::new(version, key),
             session_id: None,
+            allow_legacy_cbc,
         })
     }
 
@@ -548,7 +605,9 @@ impl JsSession {
         self.inner.key().size().bits()
     }
 
-    /// Encrypts text (as UTF-8) or bytes under a fresh random 16-byte IV.
+    /// Encrypts text (as UTF-8) or bytes (a `Uint8Array` or an
+    /// `ArrayBuffer`) under a fresh random 16-byte IV. Throws
+    /// `INPUT_TOO_LARGE` over 32 KiB.
     ///
     /// @example
     /// ```ts
@@ -560,14 +619,15 @@ impl JsSession {
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] plaintext: JsValue,
     ) -> JsResult<JsValue> {
         let _wipe = StackWipe;
-        let bytes: Zeroizing<Vec<u8>> = if let Some(mut s) = read_text(&plaintext) {
-            Zeroizing::new(core::mem::take(&mut *s).into_bytes())
-        } else if let Some(a) = plaintext.dyn_ref::<Uint8Array>() {
-            Zeroizing::new(a.to_vec())
-        } else if let Some(b) = plaintext.dyn_ref::<ArrayBuffer>() {
-            Zeroizing::new(Uint8Array::new(b).to_vec())
+        const WHAT: &str = "plaintext must be a string or a Uint8Array";
+        let bytes: Zeroizing<Vec<u8>> = if plaintext.is_string() {
+            let mut text = string_arg_max(&plaintext, limits::PLAINTEXT, WHAT)?;
+            limits::PLAINTEXT.check(text.len()).map_err(to_js)?;
+            Zeroizing::new(core::mem::take(&mut *text).into_bytes())
         } else {
-            return Err(invalid("plaintext must be a string or a Uint8Array"));
+            wasm_input::bytes(&plaintext, limits::PLAINTEXT)
+                .map_err(to_js)?
+                .ok_or_else(|| invalid(WHAT))?
         };
         self.inner
             .encrypt(&bytes)
@@ -578,7 +638,10 @@ impl JsSession {
     /// Decrypts a value holding UTF-8 text (a PAN, a CVV2).
     ///
     /// Throws `DECRYPTION_FAILED` for any wrong key, tag, padding or length;
-    /// `INVALID_BASE64`, `INVALID_IV`, `INVALID_INPUT` for malformed values.
+    /// `INVALID_BASE64`, `INVALID_IV`, `INVALID_INPUT` for malformed values,
+    /// `INPUT_TOO_LARGE` for a `data` over 64 KiB or an `iv` over 256.
+    /// V1: `LEGACY_CBC_DISABLED` without `allowLegacyCbc`, and with it every
+    /// failure is `DECRYPTION_FAILED` (V1 is unauthenticated AES-CBC).
     ///
     /// @example
     /// ```ts
@@ -590,19 +653,19 @@ impl JsSession {
         #[wasm_bindgen(unchecked_param_type = "EncryptedValue")] value: JsValue,
     ) -> JsResult<JsValue> {
         let _wipe = StackWipe;
-        let value = read_encrypted(&value)?;
+        let value = self.read_value(&value)?;
         let text = self.inner.decrypt_string(&value).map_err(to_js)?;
         Ok(JsValue::from_str(text.expose_secret()))
     }
 
-    /// Decrypts a value to bytes.
+    /// Decrypts a value to bytes; throws as {@link Session.decrypt} does.
     #[wasm_bindgen(js_name = decryptBytes)]
     pub fn decrypt_bytes(
         &self,
         #[wasm_bindgen(unchecked_param_type = "EncryptedValue")] value: JsValue,
     ) -> JsResult<Uint8Array> {
         let _wipe = StackWipe;
-        let value = read_encrypted(&value)?;
+        let value = self.read_value(&value)?;
         let bytes = self.inner.decrypt(&value).map_err(to_js)?;
         Ok(Uint8Array::from(bytes.expose_secret()))
     }
@@ -630,7 +693,8 @@ impl JsSession {
             .map_err(to_js)
     }
 
-    /// Decrypts an encrypted format-2 PIN block and returns the PIN digits.
+    /// Decrypts an encrypted format-2 PIN block and returns the PIN digits;
+    /// throws as {@link Session.decrypt} does, and `INVALID_PIN_BLOCK` (V2/V3).
     ///
     /// @example
     /// ```ts
@@ -642,7 +706,7 @@ impl JsSession {
         #[wasm_bindgen(unchecked_param_type = "EncryptedValue")] value: JsValue,
     ) -> JsResult<JsValue> {
         let _wipe = StackWipe;
-        let value = read_encrypted(&value)?;
+        let value = self.read_value(&value)?;
         let pin = self.inner.decrypt_pin(&value).map_err(to_js)?;
         Ok(JsValue::from_str(pin.expose()))
     }
@@ -651,7 +715,8 @@ impl JsSession {
     /// carries everything: lowercase hex of `nonce || ciphertext || tag`,
     /// AES-GCM under the session key with a 26-byte nonce made of the UTC
     /// time (`yyyyMMddHHmmss`) and 12 random hex digits. The server refuses
-    /// it after 5 minutes, and a second time.
+    /// it after 5 minutes, and a second time. Throws `INPUT_TOO_LARGE` over
+    /// 1 MiB.
     ///
     /// @example
     /// ```ts
@@ -668,25 +733,40 @@ impl JsSession {
         #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
     ) -> JsResult<String> {
         let _wipe = StackWipe;
-        let text = string_arg(&text, "the body must be a string")?;
+        let text = string_arg_max(&text, limits::BODY, "the body must be a string")?;
+        limits::BODY.check(text.len()).map_err(to_js)?;
         let now = (js_sys::Date::now() / 1000.0) as u64;
         crate::body::seal(self.inner.key(), text.as_bytes(), now).map_err(to_js)
     }
 
     /// Decrypts a body made by {@link Session.encryptBody} (or by the
     /// server) to its text. Throws `DECRYPTION_FAILED` for anything that is
-    /// not such a body under this session's key.
+    /// not such a body under this session's key, `INPUT_TOO_LARGE` over
+    /// 2 MiB of hex.
     #[wasm_bindgen(js_name = decryptBody, unchecked_return_type = "string")]
     pub fn decrypt_body(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] hex: JsValue,
     ) -> JsResult<JsValue> {
         let _wipe = StackWipe;
-        let hex = string_arg(&hex, "the body must be a hex string")?;
+        let hex = string_arg_max(&hex, limits::BODY_HEX, "the body must be a hex string")?;
         let opened = crate::body::open(self.inner.key(), &hex).map_err(to_js)?;
         let text =
             core::str::from_utf8(&opened.plaintext).map_err(|_| to_js(Error::InvalidUtf8))?;
         Ok(JsValue::from_str(text))
+    }
+
+    /// The `{ data, iv }` argument of the decrypt methods. V1 (unauthenticated
+    /// AES-CBC) needs the session's explicit opt-in, and then every failure,
+    /// a malformed argument included, is the one opaque `DECRYPTION_FAILED`.
+    fn read_value(&self, value: &JsValue) -> JsResult<EncryptedValue> {
+        if self.inner.version().is_authenticated() {
+            return read_encrypted(value);
+        }
+        if !self.allow_legacy_cbc {
+            return Err(to_js(Error::LegacyCbcDisabled));
+        }
+        read_encrypted(value).map_err(|_| to_js(Error::DecryptionFailed))
     }
 
     /// The raw session key as base64. Explicit on purpose: only for interop
@@ -700,7 +780,8 @@ impl JsSession {
 
 /// Builds an ISO 9564-1 PIN block as 16 uppercase hex characters.
 ///
-/// Formats 0 and 3 need `pan`. Throws `INVALID_PIN`, `INVALID_PAN`, `INVALID_INPUT`.
+/// Formats 0 and 3 need `pan`. Throws `INVALID_PIN`, `INVALID_PAN`, `INVALID_INPUT`,
+/// `INPUT_TOO_LARGE` (a PIN or PAN over 256 characters).
 ///
 /// @example
 /// ```ts
@@ -778,7 +859,8 @@ pub fn pin_weakness_js(
 }
 
 /// Whether a card number passes the Luhn check. Spaces and hyphens are
-/// ignored; anything that is not 12-19 digits is `false`. Never throws.
+/// ignored; anything that is not 12-19 digits (or over 256 characters) is
+/// `false`. Never throws.
 ///
 /// @example
 /// ```ts
@@ -787,7 +869,7 @@ pub fn pin_weakness_js(
 #[wasm_bindgen(js_name = luhnCheck)]
 pub fn luhn_check_js(#[wasm_bindgen(unchecked_param_type = "string")] pan: JsValue) -> bool {
     let _wipe = StackWipe;
-    read_text(&pan).is_some_and(|p| card::luhn_check(&p))
+    wasm_input::string(&pan, limits::SHORT_TEXT, "").is_ok_and(|p| card::luhn_check(&p))
 }
 
 /// The card brand from the leading digits (partial numbers are fine).
@@ -826,7 +908,12 @@ pub fn mask_pan_js(
 
 /// A whole number (a JS number or a string of digits) in `0..=9999`.
 fn small_number(v: &JsValue, what: &'static str) -> JsResult<u32> {
-    let n = match v.as_string() {
+    let text = match wasm_input::string_length(v) {
+        Some(len) if len <= 4 => v.as_string(),
+        Some(_) => return Err(to_js(Error::InvalidCard(what))),
+        None => None,
+    };
+    let n = match text {
         Some(s) if !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()) => {
             s.parse::<u32>().ok()
         }
@@ -852,7 +939,8 @@ fn small_number(v: &JsValue, what: &'static str) -> JsResult<u32> {
 ///
 /// Throws `INVALID_PAN` (digits, length, Luhn), `INVALID_CARD` (expiry, an
 /// expired card, CVV, name), `INVALID_PUBLIC_KEY`, `WEAK_PUBLIC_KEY`,
-/// `INVALID_INPUT`.
+/// `PRIVATE_JWK`, `INVALID_INPUT`, `INPUT_TOO_LARGE` (a card field over 256
+/// characters, a key over 16 KiB).
 ///
 /// @example
 /// ```ts
@@ -877,9 +965,7 @@ pub fn encrypt_card_js(
     }
     let get = |key: &str| opt_field(Some(&card), key, CARD);
     let text = |key: &str, what: &'static str| -> JsResult<Option<Zeroizing<String>>> {
-        get(key)?
-            .map(|v| read_text(&v).ok_or_else(|| invalid(what)))
-            .transpose()
+        get(key)?.map(|v| string_arg(&v, what)).transpose()
     };
     let number = text("cardNumber", "card.cardNumber must be a string")?
         .ok_or_else(|| invalid("card.cardNumber is required"))?;
@@ -916,8 +1002,9 @@ pub fn encrypt_card_js(
         .ok_or_else(|| invalid("options.keyAlias (the server's key id) is required"))?;
     let millis = match opt_field(Some(&options), "captureTime", OPTS)? {
         None => js_sys::Date::now(),
-        Some(v) if v.is_instance_of::<js_sys::Date>() => js_sys::Date::from(v).get_time(),
-        Some(v) => v.as_f64().ok_or_else(|| invalid(OPTS))?,
+        Some(v) => wasm_input::date_millis(&v)
+            .or_else(|| v.as_f64())
+            .ok_or_else(|| invalid(OPTS))?,
     };
     if !(0.0..=4_102_444_800_000.0).contains(&millis) {
         return Err(invalid("options.captureTime is out of range"));
@@ -926,4 +1013,56 @@ pub fn encrypt_card_js(
     capture
         .encrypt(&public_key, &alias, (millis / 1000.0) as u64)
         .map_err(to_js)
+}
+
+/// Every code a `PaySecureError` can carry: those of [`Error::code`], and
+/// `OBJECT_FREED`, which the JavaScript glue throws for a method called
+/// after `free()` (see `src/glue_guard.js`).
+pub const ERROR_CODES: [&str; 19] = [
+    "INVALID_PUBLIC_KEY",
+    "WEAK_PUBLIC_KEY",
+    "PRIVATE_JWK",
+    "INVALID_KEY_SIZE",
+    "UNSUPPORTED_VERSION",
+    "INVALID_BASE64",
+    "INVALID_IV",
+    "DECRYPTION_FAILED",
+    "INVALID_UTF8",
+    "INVALID_PIN",
+    "INVALID_PIN_BLOCK",
+    "INVALID_PAN",
+    "INVALID_CARD",
+    "INVALID_INPUT",
+    "INPUT_TOO_LARGE",
+    "LEGACY_CBC_DISABLED",
+    "OBJECT_FREED",
+    "RANDOM_UNAVAILABLE",
+    "ENCRYPTION_FAILED",
+];
+
+/// Whether `e` is an error thrown by this package: an object whose `name`
+/// is `'PaySecureError'`, whose `message` is a string and whose `code` is
+/// one of the stable codes. Never throws (a throwing getter reads as
+/// `false`).
+///
+/// @example
+/// ```ts
+/// try { session.decrypt(value) } catch (e) {
+///   if (isPaySecureError(e) && e.code === 'DECRYPTION_FAILED') askAgain();
+///   else throw e;
+/// }
+/// ```
+#[wasm_bindgen(js_name = isPaySecureError, unchecked_return_type = "e is PaySecureError")]
+pub fn is_pay_secure_error_js(
+    #[wasm_bindgen(unchecked_param_type = "unknown")] e: JsValue,
+) -> bool {
+    let text = |key: &str| {
+        wasm_input::get(&e, key, "")
+            .ok()
+            .flatten()
+            .and_then(|v| wasm_input::string(&v, limits::SHORT_TEXT, "").ok())
+    };
+    text("name").is_some_and(|n| n.as_str() == "PaySecureError")
+        && text("message").is_some()
+        && text("code").is_some_and(|c| ERROR_CODES.contains(&c.as_str()))
 }

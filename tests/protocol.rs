@@ -189,27 +189,31 @@ fn decrypt_error_matrix() {
     for version in [Version::V1, Version::V2, Version::V3] {
         let s = session(version);
         let good = s.encrypt(b"4111111111111111").unwrap();
+        // V1 is unauthenticated: every failure is the one opaque error.
+        let v1_or = |code: &'static str| {
+            if version == Version::V1 {
+                "DECRYPTION_FAILED"
+            } else {
+                code
+            }
+        };
         assert_eq!(
             code(s.decrypt(&ev("***", &good.iv))),
-            "INVALID_BASE64",
+            v1_or("INVALID_BASE64"),
             "{version:?}"
         );
         assert_eq!(
             code(s.decrypt(&ev(&good.data, "***"))),
-            if version == Version::V1 {
-                "INVALID_IV"
-            } else {
-                "INVALID_BASE64"
-            }
+            v1_or("INVALID_BASE64")
         );
         assert_eq!(
             code(s.decrypt(&ev(&good.data, "AAAA"))),
-            "INVALID_IV",
+            v1_or("INVALID_IV"),
             "{version:?}"
         );
         assert_eq!(
             code(s.decrypt(&ev(&good.data, &encoding::encode(&[0; 17])))),
-            "INVALID_IV"
+            v1_or("INVALID_IV")
         );
         assert_eq!(
             code(s.decrypt(&ev("", &good.iv))),
@@ -237,6 +241,36 @@ fn decrypt_error_matrix() {
             other.decrypt(&good).unwrap_err().to_string(),
             "decryption failed"
         );
+    }
+}
+
+#[test]
+fn every_v1_decrypt_failure_is_one_opaque_error() {
+    let s = session(Version::V1);
+    let good = s.encrypt(b"1234").unwrap();
+    let bad_pad = {
+        let mut raw = encoding::decode(&good.data, "d").unwrap().to_vec();
+        raw[0] ^= 0x80;
+        encoding::encode(&raw)
+    };
+    for value in [
+        ev("***", &good.iv),
+        ev(&good.data, "***"),
+        ev(&good.data, "AAAA"),
+        ev(&good.data, &encoding::encode(&[0; 17])),
+        ev("", &good.iv),
+        ev("AAAA", &good.iv),
+        ev(&bad_pad, &good.iv),
+        ev(&encoding::encode(&[7; 32]), &good.iv),
+    ] {
+        for err in [
+            s.decrypt(&value).map(|_| ()).unwrap_err(),
+            s.decrypt_string(&value).map(|_| ()).unwrap_err(),
+            s.decrypt_pin(&value).map(|_| ()).unwrap_err(),
+        ] {
+            assert_eq!(err, Error::DecryptionFailed, "{value:?}");
+            assert_eq!(err.to_string(), "decryption failed");
+        }
     }
 }
 

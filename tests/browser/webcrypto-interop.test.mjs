@@ -74,7 +74,7 @@ test("Chromium's AES-GCM with 16-byte IVs, both directions (AES-128/256; Chromiu
 
 test("Chromium's AES-CBC (V1), both directions", async () => {
   const results = await page.evaluate(async () => {
-    const s = ps.Session.create(vectors.rsa.public_spki_pem, { version: 'v1' });
+    const s = ps.Session.create(vectors.rsa.public_spki_pem, { version: 'v1', allowLegacyCbc: true });
     const key = await crypto.subtle.importKey('raw', unb64(s.exportKey()), 'AES-CBC', false, ['encrypt', 'decrypt']);
     const v = s.encrypt('123');
     const plain = await crypto.subtle.decrypt({ name: 'AES-CBC', iv: unb64(v.iv) }, key, unb64(v.data));
@@ -91,7 +91,7 @@ test('reference vectors decrypt in the browser build, AES-192 included', async (
   const results = await page.evaluate(() =>
     vectors.aes_cases.map((c) => {
       const v2 = ps.Session.fromKey(c.session_key_b64);
-      const v1 = ps.Session.fromKey(c.session_key_b64, { version: 'v1' });
+      const v1 = ps.Session.fromKey(c.session_key_b64, { version: 'v1', allowLegacyCbc: true });
       const r = [v2.decrypt({ data: c.aes_gcm_ct_tag_b64, iv: c.iv_b64 }), v1.decrypt({ data: c.aes_cbc_ct_b64, iv: c.iv_b64 }), c.plaintext];
       v2.free();
       v1.free();
@@ -103,6 +103,25 @@ test('reference vectors decrypt in the browser build, AES-192 included', async (
     assert.equal(gcm, want);
     assert.equal(cbc, want);
   }
+});
+
+test('in the browser too: V1 decryption is opt-in, use after free() is OBJECT_FREED, hostile arguments are PaySecureErrors', async () => {
+  const r = await page.evaluate(() => {
+    const code = (f) => { try { f(); return 'no error'; } catch (e) { return ps.isPaySecureError(e) ? e.code : `${e.name}: ${e.message}`; } };
+    const key = vectors.aes_cases[0].session_key_b64;
+    const v1 = ps.Session.fromKey(key, { version: 'v1' });
+    const value = v1.encrypt('1');
+    const s = ps.Session.fromKey(key);
+    s.free();
+    const trap = new Proxy({}, { get() { throw new Error('trap'); }, getPrototypeOf() { throw new Error('trap'); } });
+    const k = ps.Session.fromKey(key);
+    const out = [code(() => v1.decrypt(value)), code(() => s.exportKey()), code(() => k.encrypt(trap)),
+      code(() => k.decrypt(trap)), code(() => ps.Session.create(trap)), code(() => k.encrypt('A'.repeat(40000)))];
+    v1.free();
+    k.free();
+    return out;
+  });
+  assert.deepEqual(r, ['LEGACY_CBC_DISABLED', 'OBJECT_FREED', 'INVALID_INPUT', 'INVALID_INPUT', 'INVALID_INPUT', 'INPUT_TOO_LARGE']);
 });
 
 test('errors in the browser are PaySecureErrors with codes', async () => {

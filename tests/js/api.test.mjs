@@ -1,12 +1,15 @@
 // The package's JavaScript surface, as an application sees it.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { ps, publicPem, vectors, throwsCode, unb64, VERSIONS, KEY_BITS } from './helpers.mjs';
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { ps, root, publicPem, vectors, throwsCode, unb64, VERSIONS, KEY_BITS } from './helpers.mjs';
 
 const { Session, pinBlock, parsePinBlock, pinWeakness, luhnCheck, cardBrand, maskPan } = ps;
 
 test('exports the documented names', () => {
-  for (const name of ['Session', 'PublicKey', 'pinBlock', 'parsePinBlock', 'pinWeakness', 'luhnCheck', 'cardBrand', 'maskPan']) {
+  for (const name of ['Session', 'PublicKey', 'isPaySecureError', 'pinBlock', 'parsePinBlock', 'pinWeakness', 'luhnCheck', 'cardBrand', 'maskPan']) {
     assert.equal(typeof ps[name], 'function', name);
   }
   for (const m of ['create', 'fromKey']) assert.equal(typeof Session[m], 'function', m);
@@ -25,7 +28,8 @@ test('Session.create defaults to v2 and AES-256', () => {
 test('every version and key size round-trips text, bytes and PINs', () => {
   for (const version of VERSIONS) {
     for (const keyBits of KEY_BITS) {
-      const s = Session.create(publicPem, { version, keyBits });
+      // V1 decryption is an explicit opt-in (unauthenticated AES-CBC).
+      const s = Session.create(publicPem, { version, keyBits, allowLegacyCbc: version === 'v1' });
       assert.equal(s.version, version);
       assert.equal(s.keyBits, keyBits);
       const v = s.encrypt('4111111111111111');
@@ -45,7 +49,7 @@ test('fromKey reads the reference vectors', () => {
     const v2 = Session.fromKey(c.session_key_b64);
     assert.equal(v2.sessionId, undefined);
     assert.equal(v2.decrypt({ data: c.aes_gcm_ct_tag_b64, iv: c.iv_b64 }), c.plaintext, c.id);
-    const v1 = Session.fromKey(c.session_key_b64, { version: 'v1' });
+    const v1 = Session.fromKey(c.session_key_b64, { version: 'v1', allowLegacyCbc: true });
     assert.equal(v1.decrypt({ data: c.aes_cbc_ct_b64, iv: c.iv_b64 }), c.plaintext, c.id);
   }
 });
@@ -76,14 +80,138 @@ test('failures are PaySecureErrors with stable codes', () => {
   s.free();
 });
 
-test('free() wipes the session; later use throws, and Symbol.dispose frees', () => {
+test('free() wipes the session; later use throws OBJECT_FREED, and Symbol.dispose frees', () => {
   const s = Session.create(publicPem);
   s.free();
-  assert.throws(() => s.exportKey());
+  throwsCode(assert, () => s.exportKey(), 'OBJECT_FREED');
+  throwsCode(assert, () => s.sessionId, 'OBJECT_FREED');
+  s.free(); // a second free() does nothing
   const t = Session.fromKey(vectors.aes_cases[0].session_key_b64);
   assert.equal(typeof t[Symbol.dispose], 'function');
   t[Symbol.dispose]();
-  assert.throws(() => t.encrypt('x'));
+  throwsCode(assert, () => t.encrypt('x'), 'OBJECT_FREED');
+  const key = ps.PublicKey.parse(publicPem);
+  key.free();
+  throwsCode(assert, () => key.bits, 'OBJECT_FREED');
+  throwsCode(assert, () => key.createSession(), 'OBJECT_FREED');
+});
+
+test('methods called on anything but a live object of this module throw INVALID_INPUT', () => {
+  const s = Session.fromKey(vectors.aes_cases[0].session_key_b64);
+  const value = s.encrypt('x');
+  // A forged or edited address never reaches WebAssembly.
+  throwsCode(assert, () => Session.prototype.decrypt.call({ __wbg_ptr: 8 }, value), 'INVALID_INPUT');
+  throwsCode(assert, () => Session.prototype.exportKey.call(Object.create(Session.prototype)), 'INVALID_INPUT');
+  throwsCode(assert, () => Reflect.get(Session.prototype, 'version', {}), 'INVALID_INPUT');
+  // A live object of the other class is not one either (its address is a Session's).
+  const key = ps.PublicKey.parse(publicPem);
+  throwsCode(assert, () => Reflect.get(ps.PublicKey.prototype, 'bits', s), 'INVALID_INPUT');
+  throwsCode(assert, () => ps.PublicKey.prototype.createSession.call(s), 'INVALID_INPUT');
+  throwsCode(assert, () => Session.prototype.exportKey.call(key), 'INVALID_INPUT');
+  ps.PublicKey.prototype.free.call(s); // not a PublicKey: nothing happens
+  assert.equal(s.decrypt(value), 'x');
+  key.free();
+  s.__wbg_ptr = 12345;
+  assert.equal(s.decrypt(value), 'x');
+  Object.freeze(s);
+  assert.equal(s.decrypt(value), 'x');
+  s.free();
+  throwsCode(assert, () => s.decrypt(value), 'OBJECT_FREED');
+});
+
+test('free() from inside a call (a getter of an argument) waits for the call, then frees', () => {
+  const s = Session.fromKey(vectors.aes_cases[0].session_key_b64);
+  const value = s.encrypt('4111111111111111');
+  const reentrant = { get data() { s.free(); return value.data; }, iv: value.iv };
+  assert.equal(s.decrypt(reentrant), '4111111111111111');
+  throwsCode(assert, () => s.decrypt(value), 'OBJECT_FREED');
+  // Reentrant calls into the same session work.
+  const t = Session.fromKey(vectors.aes_cases[0].session_key_b64);
+  const nested = { get data() { assert.equal(t.decrypt(value), '4111111111111111'); return value.data; }, iv: value.iv };
+  assert.equal(t.decrypt(nested), '4111111111111111');
+  t.free();
+});
+
+test('V1 decryption is an explicit opt-in, and every V1 failure is one opaque error', () => {
+  const key = vectors.aes_cases[0].session_key_b64;
+  const v1 = Session.fromKey(key, { version: 'v1' });
+  const value = v1.encrypt('4111111111111111'); // encrypting needs no opt-in
+  for (const m of ['decrypt', 'decryptBytes', 'decryptPin']) throwsCode(assert, () => v1[m](value), 'LEGACY_CBC_DISABLED');
+  const created = Session.create(publicPem, { version: 'v1' });
+  throwsCode(assert, () => created.decrypt(created.encrypt('1')), 'LEGACY_CBC_DISABLED');
+  const opted = Session.fromKey(key, { version: 'v1', allowLegacyCbc: true });
+  assert.equal(opted.decrypt(value), '4111111111111111');
+  const raw = unb64(value.data);
+  raw[raw.length - 17] ^= 1; // bad padding
+  for (const bad of [{ data: raw.toString('base64'), iv: value.iv }, { data: '@@', iv: value.iv },
+    { data: value.data, iv: 'AAAA' }, { data: value.data }, 'nope', null, { data: 'A'.repeat(70000), iv: value.iv }]) {
+    for (const m of ['decrypt', 'decryptBytes', 'decryptPin']) {
+      assert.throws(() => opted[m](bad), { name: 'PaySecureError', code: 'DECRYPTION_FAILED', message: 'decryption failed' });
+    }
+  }
+  throwsCode(assert, () => Session.fromKey(key, { version: 'v1', allowLegacyCbc: 1 }), 'INVALID_INPUT');
+  for (const s of [v1, created, opted]) s.free();
+});
+
+test('isPaySecureError is a type guard for this package\'s errors', () => {
+  assert.equal(typeof ps.isPaySecureError, 'function');
+  let caught;
+  try { Session.fromKey('AAAA'); } catch (e) { caught = e; }
+  assert.equal(ps.isPaySecureError(caught), true);
+  const s = Session.fromKey(vectors.aes_cases[0].session_key_b64);
+  s.free();
+  try { s.exportKey(); } catch (e) { caught = e; }
+  assert.equal(ps.isPaySecureError(caught), true);
+  for (const v of [new Error('x'), Object.assign(new Error('x'), { name: 'PaySecureError', code: 'NOPE' }),
+    null, undefined, 'PaySecureError', 1, {}, new Proxy({}, { get() { throw new Error('trap'); } })]) {
+    assert.equal(ps.isPaySecureError(v), false);
+  }
+});
+
+test('every argument has a size limit: INPUT_TOO_LARGE', () => {
+  const s = Session.fromKey(vectors.aes_cases[0].session_key_b64);
+  const big = (n) => 'A'.repeat(n);
+  throwsCode(assert, () => s.encrypt(big(32 * 1024 + 1)), 'INPUT_TOO_LARGE');
+  throwsCode(assert, () => s.encrypt(new Uint8Array(32 * 1024 + 1)), 'INPUT_TOO_LARGE');
+  throwsCode(assert, () => s.decrypt({ data: big(64 * 1024 + 1), iv: 'A' }), 'INPUT_TOO_LARGE');
+  throwsCode(assert, () => s.encryptBody(big(1024 * 1024 + 1)), 'INPUT_TOO_LARGE');
+  throwsCode(assert, () => Session.create(big(16 * 1024 + 1)), 'INPUT_TOO_LARGE');
+  throwsCode(assert, () => pinBlock(big(257)), 'INPUT_TOO_LARGE');
+  throwsCode(assert, () => maskPan(big(257)), 'INPUT_TOO_LARGE');
+  assert.equal(luhnCheck(`${'0'.repeat(300)}4111111111111111`), false);
+  s.free();
+});
+
+test('a 100 MB argument is refused before it reaches WebAssembly memory', () => {
+  // In a child process whose WebAssembly.Instance is observed, to see the module's memory.
+  const script = `
+    const I = WebAssembly.Instance; let exports;
+    WebAssembly.Instance = function (m, i) { const x = new I(m, i); exports = x.exports; return x; };
+    const ps = require(${JSON.stringify(path.join(root, 'pkg', 'nodejs'))});
+    const s = ps.Session.fromKey('${vectors.aes_cases[0].session_key_b64}');
+    const huge = 'A'.repeat(100 * 1024 * 1024);
+    const before = exports.memory.buffer.byteLength;
+    const codes = [];
+    for (const f of [() => s.encrypt(huge), () => s.decrypt({ data: huge, iv: huge }), () => s.encryptBody(huge),
+      () => s.decryptBody(huge), () => ps.Session.create(huge), () => ps.pinBlock(huge), () => ps.encryptCard(
+        { cardNumber: huge, expiryMonth: 1, expiryYear: 2031 }, huge, { keyAlias: 'k' })]) {
+      try { f(); } catch (e) { codes.push(e.code); }
+    }
+    console.log(JSON.stringify({ grew: exports.memory.buffer.byteLength - before, codes }));`;
+  const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }));
+  assert.deepEqual(out.codes, Array(7).fill('INPUT_TOO_LARGE'));
+  assert.equal(out.grew, 0);
+});
+
+test('JWKs with private members are refused (PRIVATE_JWK); use and key_ops are honoured', () => {
+  const jwk = JSON.parse(readFileSync(new URL('../data/rsa2048-public.jwk.json', import.meta.url), 'utf8'));
+  for (const m of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']) {
+    throwsCode(assert, () => Session.create({ ...jwk, [m]: 'AQAB' }), 'PRIVATE_JWK');
+    throwsCode(assert, () => ps.PublicKey.parse(JSON.stringify({ ...jwk, [m]: 'AQAB' })), 'PRIVATE_JWK');
+  }
+  ps.PublicKey.parse({ ...jwk, use: 'enc', key_ops: ['wrapKey'] }).free();
+  throwsCode(assert, () => Session.create({ ...jwk, use: 'sig' }), 'INVALID_PUBLIC_KEY');
+  throwsCode(assert, () => Session.create({ ...jwk, key_ops: ['verify'] }), 'INVALID_PUBLIC_KEY');
 });
 
 test('PIN blocks and card helpers', () => {

@@ -101,7 +101,7 @@ test('wasm package, V2: ephemeral key, reveal, set/get/verify PIN', async () => 
 
 test('wasm package, V1: PKCS#1 v1.5 session id, AES-CBC values', async () => {
   const token = await issue();
-  let s = ps.Session.create(publicKeyV1, { version: 'v1' });
+  let s = ps.Session.create(publicKeyV1, { version: 'v1', allowLegacyCbc: true });
   secrets.add(s.sessionId);
   const r = await api('POST', `/v1/cards/${token}/pan`, { sessionId: s.sessionId });
   assert.equal(r.status, 200, JSON.stringify(r.body));

@@ -3,6 +3,7 @@
 // `any` or loses a union member: they prove the types are precise.
 import {
   Session, PublicKey, pinBlock, parsePinBlock, pinWeakness, luhnCheck, cardBrand, maskPan, encryptCard,
+  isPaySecureError, type FromKeyOptions,
   type PinWeaknessCode, type EncryptedValue, type SessionOptions, type PaySecureError, type PaySecureErrorCode,
   type CardBrand, type KeyBits, type PaySecureVersion, type RsaJwk,
   type CardInput, type EncryptCardOptions,
@@ -11,7 +12,7 @@ import {
 declare const pem: string;
 declare const jwk: RsaJwk;
 
-const opts: SessionOptions = { version: 'v1', keyBits: 192 };
+const opts: SessionOptions = { version: 'v1', keyBits: 192, allowLegacyCbc: true };
 const s: Session = Session.create(pem, opts);
 const s2 = Session.create(jwk);
 const issuer: PublicKey = PublicKey.parse(pem);
@@ -32,6 +33,8 @@ const sealedBody: string = s.encryptBody(JSON.stringify({ data: { uuid: 'x' } })
 const openedBody: string = s2.decryptBody(sealedBody);
 const k2 = Session.fromKey(key, { version: 'v3' });
 k2.free();
+const legacy: FromKeyOptions = { version: 'v1', allowLegacyCbc: true };
+Session.fromKey(key, legacy).free();
 const block: string = pinBlock('1432', { format: 0, pan: '4111111111111111' });
 const back: string = parsePinBlock(block, { pan: '4111111111111111' });
 const weakness: PinWeaknessCode | null = pinWeakness('1234');
@@ -50,10 +53,24 @@ function codeOf(e: unknown): PaySecureErrorCode | undefined {
   return undefined;
 }
 
+// isPaySecureError narrows `unknown` to PaySecureError: no cast needed.
+function codeOf2(e: unknown): PaySecureErrorCode | undefined {
+  if (isPaySecureError(e)) {
+    const newCodes: PaySecureErrorCode[] = ['INPUT_TOO_LARGE', 'PRIVATE_JWK', 'LEGACY_CBC_DISABLED', 'OBJECT_FREED'];
+    return newCodes.includes(e.code) ? e.code : e.code;
+  }
+  // @ts-expect-error without the guard, e is unknown
+  return e.code;
+}
+
 // @ts-expect-error keyBits is 128 | 192 | 256
 Session.create(pem, { keyBits: 512 });
 // @ts-expect-error version is 'v1' | 'v2' | 'v3'
 Session.create(pem, { version: 'v4' });
+// @ts-expect-error allowLegacyCbc is a boolean
+Session.fromKey(key, { version: 'v1', allowLegacyCbc: 'yes' });
+// @ts-expect-error a JWK's use is 'enc'
+const sigJwk: RsaJwk = { kty: 'RSA', n: 'AQAB', e: 'AQAB', use: 'sig' };
 // @ts-expect-error a public key is a string or an RSA JWK
 Session.create(42);
 // @ts-expect-error encrypt takes a string or a Uint8Array
@@ -91,4 +108,4 @@ encryptCard({ cardNumber: '4444333322221111' }, pem, { keyAlias: 'k1' });
 // @ts-expect-error captureTime is a Date or milliseconds
 encryptCard(card, pem, { keyAlias: 'k1', captureTime: '2026-11-18T11:06:40Z' });
 
-export { id, v, bits, text, bytes, pin, openedBody, wrongBody, back, weakness, alwaysWeak, notWeakness, ok, brand, masked, jwe, jwe2, codeOf, wrong, notBrand, notCode, sid };
+export { id, v, bits, text, bytes, pin, openedBody, wrongBody, back, weakness, alwaysWeak, notWeakness, ok, brand, masked, jwe, jwe2, codeOf, codeOf2, sigJwk, wrong, notBrand, notCode, sid };

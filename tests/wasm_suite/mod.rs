@@ -4,9 +4,9 @@
 
 use js_sys::{Object, Reflect, Uint8Array, JSON};
 use paysecure_wasm::wasm::{
-    card_brand_js, encrypt_card_js, luhn_check_js, mask_pan_js, parse_pin_block_js, pin_block_js,
-    pin_weakness_js, FromKeyOptions, JsSession, ParsePinBlockOptions, PinBlockOptions,
-    SessionOptions,
+    card_brand_js, encrypt_card_js, is_pay_secure_error_js, luhn_check_js, mask_pan_js,
+    parse_pin_block_js, pin_block_js, pin_weakness_js, FromKeyOptions, JsPublicKey, JsSession,
+    ParsePinBlockOptions, PinBlockOptions, SessionOptions,
 };
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -165,7 +165,10 @@ fn decrypts_the_reference_vectors() {
         ] {
             let session = JsSession::from_key(
                 s(&c.session_key_b64),
-                opts::<FromKeyOptions>(&[("version", s(version))]),
+                opts::<FromKeyOptions>(&[
+                    ("version", s(version)),
+                    ("allowLegacyCbc", JsValue::TRUE),
+                ]),
             )
             .unwrap();
             assert!(session.session_id().is_none());
@@ -188,8 +191,11 @@ fn decrypts_the_reference_vectors() {
             .decrypt_pin(obj(&[("data", s(&c.aes_gcm_ct_tag_b64)), ("iv", s(&iv))]))
             .unwrap();
         assert_eq!(got.as_string().unwrap(), c.pin);
-        let v1 =
-            JsSession::from_key(s(&key), opts::<FromKeyOptions>(&[("version", s("v1"))])).unwrap();
+        let v1 = JsSession::from_key(
+            s(&key),
+            opts::<FromKeyOptions>(&[("version", s("v1")), ("allowLegacyCbc", JsValue::TRUE)]),
+        )
+        .unwrap();
         let got = v1
             .decrypt_pin(obj(&[("data", s(&c.aes_cbc_ct_b64)), ("iv", s(&iv))]))
             .unwrap();
@@ -205,6 +211,7 @@ fn round_trips_text_bytes_and_pins() {
             let o = opts::<SessionOptions>(&[
                 ("version", s(version)),
                 ("keyBits", JsValue::from_f64(bits)),
+                ("allowLegacyCbc", JsValue::TRUE),
             ]);
             let session = JsSession::create(s(&pem()), o).unwrap();
             let text = "PAN 4111 1111 1111 1111 — ünïcødé ✓";
@@ -224,7 +231,10 @@ fn round_trips_text_bytes_and_pins() {
             // A peer holding the exported key reads it.
             let peer = JsSession::from_key(
                 s(&session.export_key().as_string().unwrap()),
-                opts::<FromKeyOptions>(&[("version", s(version))]),
+                opts::<FromKeyOptions>(&[
+                    ("version", s(version)),
+                    ("allowLegacyCbc", JsValue::TRUE),
+                ]),
             )
             .unwrap();
             let value = session.encrypt(s("024")).unwrap();
@@ -530,11 +540,399 @@ fn encrypted_bodies_round_trip_and_refuse_tampering() {
     t[60] = if t[60] == b'0' { b'1' } else { b'0' };
     let tampered = String::from_utf8(t).unwrap();
     assert_eq!(
-        code(session.decrypt_body(s(&tampered)).unwrap_err()),
+        code(session.decrypt_body(s(&tampered)).err().unwrap()),
         "DECRYPTION_FAILED"
     );
     assert_eq!(
-        code(session.decrypt_body(JsValue::from_f64(1.0)).unwrap_err()),
+        code(session.decrypt_body(JsValue::from_f64(1.0)).err().unwrap()),
         "INVALID_INPUT"
     );
+}
+
+fn v1_session(allow: Option<JsValue>) -> JsSession {
+    let mut o = vec![("version", s("v1"))];
+    if let Some(a) = allow {
+        o.push(("allowLegacyCbc", a));
+    }
+    JsSession::from_key(
+        s("YD3rEBXKcb4rc67whX13gR81LAc7YQjXLZgQowkU3/Q="),
+        opts::<FromKeyOptions>(&o),
+    )
+    .unwrap()
+}
+
+#[wasm_bindgen_test]
+fn v1_decryption_needs_the_explicit_opt_in() {
+    for allow in [None, Some(JsValue::FALSE)] {
+        let v1 = v1_session(allow);
+        // Encrypting (a PIN to the issuer) needs no opt-in ...
+        let value = v1.encrypt_pin(s("1432")).unwrap();
+        // ... decrypting does, whatever the argument.
+        for arg in [value.clone(), JsValue::NULL, s("x")] {
+            assert_eq!(
+                code(v1.decrypt(arg.clone()).err().unwrap()),
+                "LEGACY_CBC_DISABLED"
+            );
+            assert_eq!(
+                code(v1.decrypt_bytes(arg.clone()).err().unwrap()),
+                "LEGACY_CBC_DISABLED"
+            );
+            assert_eq!(
+                code(v1.decrypt_pin(arg).err().unwrap()),
+                "LEGACY_CBC_DISABLED"
+            );
+        }
+        let opted = v1_session(Some(JsValue::TRUE));
+        assert_eq!(
+            opted.decrypt_pin(value).unwrap().as_string().unwrap(),
+            "1432"
+        );
+    }
+    // The same through Session.create and PublicKey.createSession.
+    let o = opts::<SessionOptions>(&[("version", s("v1"))]);
+    let v1 = JsSession::create(s(&pem()), o).unwrap();
+    let value = v1.encrypt(s("1")).unwrap();
+    assert_eq!(
+        code(v1.decrypt(value.clone()).err().unwrap()),
+        "LEGACY_CBC_DISABLED"
+    );
+    let key = JsPublicKey::parse(s(&pem())).unwrap();
+    let o = opts::<SessionOptions>(&[("version", s("v1")), ("allowLegacyCbc", JsValue::TRUE)]);
+    let v1 = key.create_session(o).unwrap();
+    let value = v1.encrypt(s("1")).unwrap();
+    assert_eq!(v1.decrypt(value).unwrap().as_string().unwrap(), "1");
+    // V2 ignores the option; a non-boolean is refused.
+    let o = opts::<SessionOptions>(&[("allowLegacyCbc", JsValue::TRUE)]);
+    let v2 = JsSession::create(s(&pem()), o).unwrap();
+    assert_eq!(
+        v2.decrypt(v2.encrypt(s("2")).unwrap())
+            .unwrap()
+            .as_string()
+            .unwrap(),
+        "2"
+    );
+    let o = opts::<FromKeyOptions>(&[("version", s("v1")), ("allowLegacyCbc", s("yes"))]);
+    assert_eq!(
+        code(
+            JsSession::from_key(s("YD3rEBXKcb4rc67whX13gR81LAc7YQjXLZgQowkU3/Q="), o)
+                .err()
+                .unwrap()
+        ),
+        "INVALID_INPUT"
+    );
+}
+
+/// The error's message.
+fn message(err: &JsValue) -> String {
+    String::from(err.dyn_ref::<js_sys::Error>().unwrap().message())
+}
+
+#[wasm_bindgen_test]
+fn every_v1_failure_is_one_opaque_error() {
+    let v1 = v1_session(Some(JsValue::TRUE));
+    let good = v1.encrypt(s("4111111111111111")).unwrap();
+    let data = get(&good, "data").as_string().unwrap();
+    let iv = get(&good, "iv").as_string().unwrap();
+    let mut raw = paysecure_wasm::encoding::decode(&data, "d")
+        .unwrap()
+        .to_vec();
+    let last = raw.len() - 17;
+    raw[last] ^= 1; // breaks the padding
+    let bad_padding = paysecure_wasm::encoding::encode(&raw);
+    let cases = [
+        obj(&[("data", s(&bad_padding)), ("iv", s(&iv))]),
+        obj(&[("data", s("%%%")), ("iv", s(&iv))]),
+        obj(&[("data", s(&data)), ("iv", s("AAAA"))]),
+        obj(&[("data", s("AAAA")), ("iv", s(&iv))]),
+        obj(&[("data", JsValue::from_f64(1.0)), ("iv", s(&iv))]),
+        obj(&[("data", s(&data))]),
+        obj(&[("data", s(&"A".repeat(70_000))), ("iv", s(&iv))]),
+        JsValue::NULL,
+        s("{}"),
+    ];
+    for value in cases {
+        for err in [
+            v1.decrypt(value.clone()).err().unwrap(),
+            v1.decrypt_bytes(value.clone())
+                .map(JsValue::from)
+                .err()
+                .unwrap(),
+            v1.decrypt_pin(value).err().unwrap(),
+        ] {
+            assert_eq!(message(&err), "decryption failed");
+            assert_eq!(code(err), "DECRYPTION_FAILED");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn oversized_arguments_are_input_too_large() {
+    let session = JsSession::create(s(&pem()), None).unwrap();
+    let good = session.encrypt(s("1")).unwrap();
+    let iv = get(&good, "iv").as_string().unwrap();
+    let long = |n: usize| s(&"A".repeat(n));
+    let too_large = |r: Result<JsValue, JsValue>| code(r.err().unwrap());
+    let value = obj(&[("data", long(64 * 1024 + 1)), ("iv", s(&iv))]);
+    assert_eq!(too_large(session.decrypt(value)), "INPUT_TOO_LARGE");
+    let value = obj(&[("data", get(&good, "data")), ("iv", long(257))]);
+    assert_eq!(too_large(session.decrypt(value)), "INPUT_TOO_LARGE");
+    assert_eq!(
+        too_large(session.encrypt(long(32 * 1024 + 1))),
+        "INPUT_TOO_LARGE"
+    );
+    // 32 Ki code units, but more than 32 KiB of UTF-8.
+    assert_eq!(
+        too_large(session.encrypt(s(&"é".repeat(20_000)))),
+        "INPUT_TOO_LARGE"
+    );
+    let bytes = Uint8Array::new_with_length(32 * 1024 + 1);
+    assert_eq!(too_large(session.encrypt(bytes.into())), "INPUT_TOO_LARGE");
+    let buffer = js_sys::ArrayBuffer::new(32 * 1024 + 1);
+    assert_eq!(too_large(session.encrypt(buffer.into())), "INPUT_TOO_LARGE");
+    assert!(session
+        .encrypt(Uint8Array::new_with_length(32 * 1024).into())
+        .is_ok());
+    assert_eq!(too_large(session.encrypt_pin(long(257))), "INPUT_TOO_LARGE");
+    assert_eq!(
+        code(session.encrypt_body(long(1024 * 1024 + 1)).err().unwrap()),
+        "INPUT_TOO_LARGE"
+    );
+    assert_eq!(
+        code(
+            session
+                .decrypt_body(long(2 * (26 + 1024 * 1024 + 16) + 1))
+                .err()
+                .unwrap()
+        ),
+        "INPUT_TOO_LARGE"
+    );
+    assert_eq!(
+        code(JsSession::create(long(16 * 1024 + 1), None).err().unwrap()),
+        "INPUT_TOO_LARGE"
+    );
+    let jwk = JSON::parse(RSA2048_JWK).unwrap();
+    Reflect::set(&jwk, &s("n"), &long(16 * 1024 + 1)).unwrap();
+    assert_eq!(
+        code(JsPublicKey::parse(jwk).err().unwrap()),
+        "INPUT_TOO_LARGE"
+    );
+    assert_eq!(
+        code(JsSession::from_key(long(257), None).err().unwrap()),
+        "INPUT_TOO_LARGE"
+    );
+    let o = opts::<SessionOptions>(&[("version", long(257))]);
+    assert_eq!(
+        code(JsSession::create(s(&pem()), o).err().unwrap()),
+        "INPUT_TOO_LARGE"
+    );
+    for r in [
+        pin_block_js(long(257), None).err(),
+        parse_pin_block_js(long(257), None).err(),
+        card_brand_js(long(257)).err(),
+        mask_pan_js(long(257)).err(),
+    ] {
+        assert_eq!(code(r.unwrap()), "INPUT_TOO_LARGE");
+    }
+    assert_eq!(
+        code(pin_weakness_js(long(257)).err().unwrap()),
+        "INPUT_TOO_LARGE"
+    );
+    let pan = opts::<PinBlockOptions>(&[("format", JsValue::from_f64(0.0)), ("pan", long(257))]);
+    assert_eq!(
+        code(pin_block_js(s("1234"), pan).err().unwrap()),
+        "INPUT_TOO_LARGE"
+    );
+    assert!(!luhn_check_js(s(&format!(
+        "{}{}",
+        "0".repeat(300),
+        "4111111111111111"
+    ))));
+    let card = obj(&[
+        ("cardNumber", s("4444333322221111")),
+        ("expiryMonth", s(&"1".repeat(300))),
+        ("expiryYear", s("2031")),
+        ("cardholderName", long(257)),
+    ]);
+    let options = obj(&[("keyAlias", s("k"))]);
+    assert_eq!(
+        code(
+            encrypt_card_js(card.unchecked_into(), s(&pem()), options.unchecked_into())
+                .err()
+                .unwrap()
+        ),
+        "INVALID_CARD"
+    );
+    let card = obj(&[
+        ("cardNumber", s("4444333322221111")),
+        ("expiryMonth", s("12")),
+        ("expiryYear", s("2031")),
+        ("cardholderName", long(257)),
+    ]);
+    let options = obj(&[("keyAlias", s("k"))]);
+    assert_eq!(
+        code(
+            encrypt_card_js(card.unchecked_into(), s(&pem()), options.unchecked_into())
+                .err()
+                .unwrap()
+        ),
+        "INPUT_TOO_LARGE"
+    );
+}
+
+#[wasm_bindgen_test]
+fn jwk_private_members_use_and_key_ops() {
+    for member in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
+        let jwk = JSON::parse(RSA2048_JWK).unwrap();
+        Reflect::set(&jwk, &s(member), &s("AQAB")).unwrap();
+        assert_eq!(
+            code(JsPublicKey::parse(jwk.clone()).err().unwrap()),
+            "PRIVATE_JWK"
+        );
+        let text = JSON::stringify(&jwk).unwrap().as_string().unwrap();
+        assert_eq!(
+            code(JsSession::create(s(&text), None).err().unwrap()),
+            "PRIVATE_JWK"
+        );
+    }
+    let with = |k: &str, v: JsValue| {
+        let jwk = JSON::parse(RSA2048_JWK).unwrap();
+        Reflect::set(&jwk, &s(k), &v).unwrap();
+        JsPublicKey::parse(jwk)
+    };
+    assert!(with("use", s("enc")).is_ok());
+    assert_eq!(
+        code(with("use", s("sig")).err().unwrap()),
+        "INVALID_PUBLIC_KEY"
+    );
+    let ops = |xs: &[&str]| JsValue::from(xs.iter().map(|x| s(x)).collect::<js_sys::Array>());
+    assert!(with("key_ops", ops(&["wrapKey"])).is_ok());
+    assert!(with("key_ops", ops(&["encrypt", "verify"])).is_ok());
+    assert_eq!(
+        code(with("key_ops", ops(&["verify"])).err().unwrap()),
+        "INVALID_PUBLIC_KEY"
+    );
+    assert_eq!(
+        code(with("key_ops", s("encrypt")).err().unwrap()),
+        "INVALID_PUBLIC_KEY"
+    );
+    let many: Vec<&str> = vec!["encrypt"; 17];
+    assert_eq!(
+        code(with("key_ops", ops(&many)).err().unwrap()),
+        "INPUT_TOO_LARGE"
+    );
+}
+
+/// `new Proxy({}, handler)` whose every trap throws.
+fn hostile_proxy() -> JsValue {
+    let thrower = js_sys::Function::new_no_args("throw new TypeError('trap')");
+    let handler = Object::new();
+    for trap in [
+        "get",
+        "has",
+        "getPrototypeOf",
+        "ownKeys",
+        "getOwnPropertyDescriptor",
+    ] {
+        Reflect::set(&handler, &s(trap), &thrower).unwrap();
+    }
+    js_sys::Proxy::new(&Object::new(), &handler).into()
+}
+
+/// `{ get [key]() { throw } }`.
+fn throwing_getter(key: &str) -> JsValue {
+    let o = Object::new();
+    let desc = Object::new();
+    Reflect::set(&desc, &s("get"), &js_sys::Function::new_no_args("throw 1")).unwrap();
+    Object::define_property(&o, &s(key), &desc);
+    o.into()
+}
+
+#[wasm_bindgen_test]
+fn hostile_arguments_throw_only_pay_secure_errors() {
+    let session = JsSession::create(s(&pem()), None).unwrap();
+    let key = JsPublicKey::parse(s(&pem())).unwrap();
+    let fake_u8 =
+        Object::create(&Reflect::get_prototype_of(&Uint8Array::new_with_length(1)).unwrap());
+    let fake_date = Object::create(&Reflect::get_prototype_of(&js_sys::Date::new_0()).unwrap());
+    let hostile = [
+        hostile_proxy(),
+        throwing_getter("data"),
+        throwing_getter("version"),
+        throwing_getter("kty"),
+        throwing_getter("cardNumber"),
+        fake_u8.into(),
+    ];
+    for h in hostile {
+        let h = || h.clone();
+        let results: Vec<Result<JsValue, JsValue>> = vec![
+            session.encrypt(h()),
+            session.decrypt(h()),
+            session.decrypt_bytes(h()).map(JsValue::from),
+            session.decrypt_pin(h()),
+            session.encrypt_pin(h()),
+            session.encrypt_body(h()).map(JsValue::from),
+            session.decrypt_body(h()),
+            JsSession::create(h(), None).map(JsValue::from),
+            JsSession::create(s(&pem()), Some(h().unchecked_into())).map(JsValue::from),
+            JsSession::from_key(h(), None).map(JsValue::from),
+            key.create_session(Some(h().unchecked_into()))
+                .map(JsValue::from),
+            JsPublicKey::parse(h()).map(JsValue::from),
+            pin_block_js(h(), None),
+            pin_block_js(s("1234"), Some(h().unchecked_into())),
+            parse_pin_block_js(s("241432FFFFFFFFFF"), Some(h().unchecked_into())),
+            encrypt_card_js(h().unchecked_into(), s(&pem()), obj(&[]).unchecked_into())
+                .map(JsValue::from),
+            pin_weakness_js(h()),
+            card_brand_js(h()).map(JsValue::from),
+            mask_pan_js(h()).map(JsValue::from),
+        ];
+        for r in results {
+            if let Err(e) = r {
+                code(e);
+            }
+        }
+        assert!(!luhn_check_js(h()));
+        assert!(!is_pay_secure_error_js(h()));
+    }
+    // A captureTime that only pretends to be a Date.
+    let card = obj(&[
+        ("cardNumber", s("4444333322221111")),
+        ("expiryMonth", s("12")),
+        ("expiryYear", s("2031")),
+    ]);
+    let options = obj(&[("keyAlias", s("k")), ("captureTime", fake_date.into())]);
+    assert_eq!(
+        code(
+            encrypt_card_js(card.unchecked_into(), s(&pem()), options.unchecked_into())
+                .err()
+                .unwrap()
+        ),
+        "INVALID_INPUT"
+    );
+    // The session still works.
+    let v = session.encrypt(s("ok")).unwrap();
+    assert_eq!(session.decrypt(v).unwrap().as_string().unwrap(), "ok");
+}
+
+#[wasm_bindgen_test]
+fn is_pay_secure_error_recognises_only_this_packages_errors() {
+    let err = JsSession::from_key(s("AAAA"), None).err().unwrap();
+    assert!(is_pay_secure_error_js(err));
+    let plain = js_sys::Error::new("x");
+    assert!(!is_pay_secure_error_js(plain.clone().into()));
+    plain.set_name("PaySecureError");
+    assert!(!is_pay_secure_error_js(plain.clone().into()));
+    Reflect::set(&plain, &s("code"), &s("NOT_A_CODE")).unwrap();
+    assert!(!is_pay_secure_error_js(plain.clone().into()));
+    Reflect::set(&plain, &s("code"), &s("OBJECT_FREED")).unwrap();
+    assert!(is_pay_secure_error_js(plain.into()));
+    for v in [
+        JsValue::NULL,
+        JsValue::UNDEFINED,
+        s("PaySecureError"),
+        JsValue::from_f64(1.0),
+    ] {
+        assert!(!is_pay_secure_error_js(v));
+    }
 }
