@@ -116,6 +116,27 @@ impl Service {
     /// card was encrypted for. Refused: an unknown or retired key, a card
     /// captured more than 15 minutes ago, anything that does not decrypt.
     pub fn open_encrypted_card(&self, text: &str, alias: Option<&str>) -> Result<CapturedCard> {
+        let (parsed, kid) = Service::parse_encrypted_card(text, alias)?;
+        let cek = self
+            .keyring()
+            .unwrap_content_key(&kid, parsed.encrypted_key())
+            .ok_or(Error::bad_request(
+                "UNKNOWN_KEY_ALIAS",
+                "the public key alias names no current key (unknown or retired); fetch /v2/public-key again",
+            ))?
+            .map_err(|_| BAD_CARD)?;
+        let plain = jwe::decrypt_content(&parsed, &cek).map_err(|_| BAD_CARD)?;
+        Service::check_captured_card(&plain, now())
+    }
+
+    /// The pure step before the RSA operation of [`Service::open_encrypted_card`]:
+    /// splits the compact JWE and checks its header (`alg`, `enc`, and `kid`
+    /// against `alias` when given). Returns the parts and the `kid`. Public
+    /// for the fuzz targets.
+    pub fn parse_encrypted_card(
+        text: &str,
+        alias: Option<&str>,
+    ) -> Result<(jwe::CompactJwe, String)> {
         let parsed = jwe::parse_compact(text).map_err(|_| BAD_CARD)?;
         let header: JweHeader = serde_json::from_str(parsed.header()).map_err(|_| BAD_CARD)?;
         if header.alg != jwe::ALG || header.enc != jwe::ENC {
@@ -130,18 +151,16 @@ impl Service {
                 "public_key_alias is not the key the card was encrypted for",
             ));
         }
-        let cek = self
-            .keyring()
-            .unwrap_content_key(&header.kid, parsed.encrypted_key())
-            .ok_or(Error::bad_request(
-                "UNKNOWN_KEY_ALIAS",
-                "the public key alias names no current key (unknown or retired); fetch /v2/public-key again",
-            ))?
-            .map_err(|_| BAD_CARD)?;
-        let plain = jwe::decrypt_content(&parsed, &cek).map_err(|_| BAD_CARD)?;
-        let card: CardJson = serde_json::from_slice(&plain).map_err(|_| BAD_CARD)?;
+        Ok((parsed, header.kid))
+    }
+
+    /// The pure step after decryption of [`Service::open_encrypted_card`]:
+    /// reads and checks the captured card JSON at time `now` (Unix seconds).
+    /// Public for the fuzz targets.
+    pub fn check_captured_card(plain: &[u8], now: i64) -> Result<CapturedCard> {
+        let card: CardJson = serde_json::from_slice(plain).map_err(|_| BAD_CARD)?;
         let captured = parse_rfc3339(&card.capture_time).ok_or(BAD_CARD)?;
-        let age = now() - captured;
+        let age = now - captured;
         if age > CAPTURE_VALIDITY_SECS {
             return Err(Error::bad_request(
                 "CAPTURE_EXPIRED",
