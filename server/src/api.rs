@@ -1039,7 +1039,7 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
     doc.merge(crate::token_api::TokenApiDoc::openapi());
     doc.merge(crate::ni_api::NiApiDoc::openapi());
     doc.merge(crate::account_api::AccountApiDoc::openapi());
-    doc
+    crate::openapi::complete(doc)
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.
@@ -1139,13 +1139,14 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .with_state(state)
+        // Inside the envelope, so that their 408 and 413 are JSON too.
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(middleware::from_fn(error_envelope))
         // Card data must never be cached; nothing is sniffed; no referrers.
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()
