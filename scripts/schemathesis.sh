@@ -62,8 +62,15 @@ export PS_PAYTHRU_API_KEY=$(sed -n 's/^apiKey=//p' <<<"$paythru")
 export PS_PAYTHRU_API_PASSWORD=$(sed -n 's/^apiPassword=//p' <<<"$paythru")
 export PS_PAYTHRU_SHA_KEY=$(sed -n 's/^shaKey=//p' <<<"$paythru")
 
+# Client POST sessions for the capture route's positive cases, opened before
+# any run (the runs' failed-credential probes get this address blocked).
+for run in ${SCHEMATHESIS_RUNS:-tenant ephemeral}; do
+  PS_AUTH_KEY=unused "$venv/bin/python" scripts/schemathesis_hooks.py sessions 80 >"$work/sessions-$run"
+done
+
 status=0
 for run in ${SCHEMATHESIS_RUNS:-tenant ephemeral}; do
+  export PS_CAPTURE_SESSIONS="$work/sessions-$run"
   case "$run" in
     tenant) export PS_AUTH_KEY="$tenant_key" ;;
     ephemeral) export PS_AUTH_KEY="$ephemeral" ;;

@@ -14,12 +14,32 @@
 //! body limit) is added everywhere; what an annotation already says is
 //! kept, and given a body where it has none.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::{OpenApi, ToSchema};
 
 use crate::paythru::Method;
 use crate::service::{Scope, MAX_EPHEMERAL_TTL_SECS};
+
+/// A JSON integer, also when written with a zero fraction (`900.0`): JSON
+/// Schema's `integer`, which `/openapi.json` promises, includes those.
+pub fn integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    n.as_i64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0)
+                .map(|f| f as i64)
+        })
+        .ok_or_else(|| serde::de::Error::custom("not an integer"))
+}
+
+/// [`integer`], optional.
+pub fn optional_integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "integer")] i64);
+    Ok(Option::<Wrap>::deserialize(d)?.map(|Wrap(n)| n))
+}
 
 /// The kinds of routes, by how they authenticate and answer errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -601,6 +621,10 @@ fn constrain_path_params(path: &str, op: &mut Value) {
                     .collect::<Vec<_>>(),
             })),
             Some("encoding") => Some(json!({ "type": "string", "enum": ["xml", "json"] })),
+            // A reuse token (verifone::check_id).
+            Some("id") if path.starts_with("/api/v2/card/") => {
+                Some(json!({ "type": "string", "pattern": "^[A-Za-z0-9_.~-]{14,255}$" }))
+            }
             _ => None,
         };
         if let Some(schema) = values {
@@ -633,6 +657,64 @@ fn add_unencoded_variants(paths: &mut Map<String, Value>) {
     }
 }
 
+/// Links from the answers that create a card or a token to the routes that
+/// take it (for clients, and for schemathesis's stateful phase).
+fn add_links(paths: &mut Map<String, Value>) {
+    let links = [
+        (
+            "/api/v2/card",
+            "put",
+            "200",
+            "/reuse_token",
+            "id",
+            &[
+                "vf_get",
+                "vf_patch",
+                "vf_delete",
+                "vf_suspend",
+                "vf_activate",
+            ][..],
+        ),
+        (
+            "/v2/cards",
+            "post",
+            "201",
+            "/token",
+            "token",
+            &[
+                "get_pan",
+                "get_cvv2",
+                "reveal",
+                "get_pin",
+                "set_pin",
+                "verify_pin",
+                "unblock_pin",
+                "verify_cvv2",
+            ],
+        ),
+    ];
+    for (path, method, status, field, param, targets) in links {
+        let Some(response) = paths
+            .get_mut(path)
+            .and_then(|item| item.get_mut(method))
+            .and_then(|op| op.pointer_mut(&format!("/responses/{status}")))
+        else {
+            continue;
+        };
+        let mut map = Map::new();
+        for target in targets {
+            map.insert(
+                target.to_string(),
+                json!({
+                    "operationId": target,
+                    "parameters": { *param: format!("$response.body#{field}") },
+                }),
+            );
+        }
+        response["links"] = Value::Object(map);
+    }
+}
+
 /// The schemas that hold an `Encrypted` value (directly or one level down).
 fn encrypted_schemas(doc: &Value) -> Vec<String> {
     let mut names = vec!["Encrypted".to_owned()];
@@ -655,6 +737,11 @@ fn encrypted_schemas(doc: &Value) -> Vec<String> {
     }
     names
 }
+
+const UUID: &str = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+const DATE: &str = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
+/// A compact JWE: five base64url parts.
+const JWE: &str = "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]*){4}$";
 
 /// What the service checks in a body that a schema can say too (so that
 /// schema-valid requests are not refused): the ephemeral key's scopes and
@@ -693,6 +780,58 @@ fn constrain_schemas(doc: &mut Value) {
         ),
         ("Encrypted", "data", json!({ "pattern": base64 })),
         ("Encrypted", "iv", json!({ "pattern": base64 })),
+        // PUT and PATCH /api/v2/card (Service::vf_put_card, vf_patch_card).
+        ("PutCard", "token_scope", json!({ "pattern": UUID })),
+        ("PutCard", "token_type", json!({ "enum": ["REUSE", null] })),
+        (
+            "PutCard",
+            "reuse_token_type",
+            json!({ "enum": ["INTERNAL", null] }),
+        ),
+        (
+            "PutCard",
+            "card_brand",
+            json!({ "pattern": "^[A-Z0-9_]{2,20}$" }),
+        ),
+        (
+            "PutCard",
+            "token_expiry_date",
+            json!({ "format": "date", "pattern": DATE }),
+        ),
+        ("PutCard", "encrypted_card", json!({ "pattern": JWE })),
+        ("PatchCard", "encrypted_card", json!({ "pattern": JWE })),
+        ("PatchCard", "cvv", json!({ "pattern": "^[0-9]{3,4}$" })),
+        (
+            "PatchCard",
+            "card_holder_name",
+            json!({ "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]{1,30}$" }),
+        ),
+        // 3 to 254 bytes with an @ neither first nor last, no space or control.
+        (
+            "PatchCard",
+            "card_holder_email",
+            json!({ "pattern": "^[!-?A-~][!-~]*@[!-~]*[!-?A-~]$", "minLength": 3, "maxLength": 254 }),
+        ),
+        (
+            "PatchCard",
+            "expiry_month",
+            json!({ "minimum": 1, "maximum": 12 }),
+        ),
+        (
+            "PatchCard",
+            "expiry_year",
+            json!({ "minimum": 2000, "maximum": 2099 }),
+        ),
+        (
+            "PatchCard",
+            "token_expiry_date",
+            json!({ "format": "date", "pattern": DATE }),
+        ),
+        (
+            "PatchCard",
+            "scheme_token_action",
+            json!({ "enum": ["CREATE", "DELETE", "SUSPEND", "ACTIVATE"] }),
+        ),
     ];
     for (schema, property, extra) in rules {
         let pointer = format!("/components/schemas/{schema}/properties/{property}");
@@ -702,13 +841,50 @@ fn constrain_schemas(doc: &mut Value) {
             }
         }
     }
+    // A PATCH must change something: at least one field, none null (null
+    // is "not sent"), and public_key_alias only with encrypted_card.
+    if let Some(patch) = doc.pointer_mut("/components/schemas/PatchCard") {
+        if let Some(props) = patch["properties"].as_object_mut() {
+            for p in props.values_mut() {
+                let non_null = p["type"]
+                    .as_array()
+                    .and_then(|types| types.iter().find(|t| *t != "null").cloned());
+                if let Some(t) = non_null {
+                    p["type"] = t;
+                }
+            }
+        }
+        patch["minProperties"] = json!(1);
+        patch["dependentRequired"] = json!({ "public_key_alias": ["encrypted_card"] });
+    }
+    // A V1/V2 answer is `{ token }`; V3 adds the card's masked details
+    // (a flattened optional CardDto, which the derive renders as a oneOf
+    // with null that no answer matches).
+    let card = doc
+        .pointer("/components/schemas/CardDto/properties")
+        .cloned();
+    if let (Some(Value::Object(mut props)), Some(tr)) =
+        (card, doc.pointer_mut("/components/schemas/TokenResponse"))
+    {
+        props.insert(
+            "token".into(),
+            json!({ "type": "string", "description": "Card token." }),
+        );
+        *tr = json!({
+            "type": "object",
+            "description": "PAN to token response: the token; V3 adds the masked card details (the fields of CardDto).",
+            "required": ["token"],
+            "properties": props,
+        });
+    }
 }
 
-/// Completes `doc` (see the module documentation).
-pub fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+/// Completes `doc` (see the module documentation) as JSON (utoipa's own
+/// types would drop some of it, e.g. a link's `operationId`).
+pub fn complete(mut doc: utoipa::openapi::OpenApi) -> Value {
     doc.merge(Formats::openapi());
     let Ok(mut v) = serde_json::to_value(&doc) else {
-        return doc;
+        return Value::Null;
     };
     let encrypted = encrypted_schemas(&v);
     constrain_schemas(&mut v);
@@ -727,6 +903,7 @@ pub fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     });
     if let Some(paths) = v.get_mut("paths").and_then(Value::as_object_mut) {
         add_unencoded_variants(paths);
+        add_links(paths);
         // operationIds must be unique: the Get CVV2 envelope's handler and
         // the card API's share a name (the envelope's gets a prefix).
         let mut seen = std::collections::HashSet::new();
@@ -751,5 +928,5 @@ pub fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             }
         }
     }
-    serde_json::from_value(v).unwrap_or(doc)
+    v
 }

@@ -140,6 +140,10 @@ async fn openapi_documents_every_status_and_error_body_by_route_kind() {
             Kind::Static => {}
         }
     }
+    // Links from created tokens to the routes that take them.
+    let link = &doc["paths"]["/api/v2/card"]["put"]["responses"]["200"]["links"]["vf_get"];
+    assert_eq!(link["operationId"], "vf_get");
+    assert_eq!(link["parameters"]["id"], "$response.body#/reuse_token");
     // Domain answers of the card API.
     let op = |path: &str, m: &str| doc["paths"][path][m].clone();
     let statuses = |o: Value| -> Vec<String> {
