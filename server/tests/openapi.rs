@@ -140,6 +140,11 @@ async fn openapi_documents_every_status_and_error_body_by_route_kind() {
             Kind::Static => {}
         }
     }
+    // A V1/V2 token answer is { token }: the schema must accept it.
+    let token = &doc["components"]["schemas"]["TokenResponse"];
+    assert_eq!(token["required"], json!(["token"]));
+    assert!(token.get("oneOf").is_none() && token.get("allOf").is_none());
+    assert!(token["properties"]["maskedPan"].is_object());
     // Links from created tokens to the routes that take them.
     let link = &doc["paths"]["/api/v2/card"]["put"]["responses"]["200"]["links"]["vf_get"];
     assert_eq!(link["operationId"], "vf_get");
@@ -284,5 +289,48 @@ async fn an_oversized_body_is_refused_in_the_documented_envelope_with_security_h
         assert_eq!(r.headers["content-type"], "application/json");
         assert_eq!(r.headers["cache-control"], "no-store");
         assert_eq!(r.headers["x-content-type-options"], "nosniff");
+    }
+}
+
+/// JSON Schema's `integer` (what the document says of `ttlSeconds` and the
+/// Verifone expiry) includes `900.0`: such schema-valid bodies are served,
+/// numbers with a fraction are still refused.
+#[tokio::test]
+async fn integral_numbers_written_with_a_fraction_are_integers_as_the_schema_says() {
+    let app = TestApp::new().await;
+    let card = app.issue_card().await["token"].as_str().unwrap().to_owned();
+    for (ttl, status) in [
+        (json!(60.0), StatusCode::CREATED),
+        (json!(60), StatusCode::CREATED),
+        (json!(60.5), StatusCode::BAD_REQUEST),
+        (json!(1e300), StatusCode::BAD_REQUEST),
+    ] {
+        let r = app
+            .call(
+                Method::POST,
+                "/v2/ephemeral-keys",
+                Some(&app.tenant_key),
+                &[],
+                Some(json!({ "token": card, "scopes": ["pan"], "ttlSeconds": ttl })),
+            )
+            .await;
+        assert_eq!(r.status, status, "{ttl}: {:?}", r.body);
+    }
+    // The body is read (no token by that id: 404), not refused as a shape.
+    let uri = "/api/v2/card/no-such-token-000000";
+    for (month, status) in [
+        (json!(10.0), StatusCode::NOT_FOUND),
+        (json!(10.5), StatusCode::BAD_REQUEST),
+    ] {
+        let r = app
+            .call(
+                Method::PATCH,
+                uri,
+                Some(&app.tenant_key),
+                &[],
+                Some(json!({ "expiry_month": month, "expiry_year": 2099.0 })),
+            )
+            .await;
+        assert_eq!(r.status, status, "{month}: {:?}", r.body);
     }
 }
