@@ -6,6 +6,11 @@
 #             the server's router tests, real-process tests (restart, TLS,
 #             concurrency) and two-node cluster tests on PostgreSQL
 #   rust-pg   the server's router, token-API, process and attack tests again, on PostgreSQL
+#   fuzz      every cargo-fuzz target for FUZZ_SECONDS (default 20) from its seed
+#             corpus, after replaying its regression inputs (scripts/fuzz.sh)
+#   schemathesis  schemathesis --checks all (stateful phase included) against a
+#             live server's /openapi.json, with a tenant key and an ephemeral
+#             key (scripts/schemathesis.sh)
 #   wasm      wasm-bindgen tests in Node and in headless Chromium
 #   package   wasm-pack build for web, bundler and nodejs; TypeScript check
 #   js        node --test: API, node-forge, WebCrypto, OpenSSL, Java JCE interop,
@@ -41,6 +46,12 @@ count_cargo() { # layer logfile
   passed[$1]=$(( ${passed[$1]:-0} + p )); failed[$1]=$(( ${failed[$1]:-0} + f ))
   [ "$p" -gt 0 ] || { echo "$1: the runner reported no passed tests" >&2; exit 1; }
 }
+count_lines() { # layer logfile pass-regex fail-regex: one line per passed / failed run
+  local p f
+  p=$(grep -Ec "$3" "$2" || true); f=$(grep -Ec "$4" "$2" || true)
+  passed[$1]=$(( ${passed[$1]:-0} + p )); failed[$1]=$(( ${failed[$1]:-0} + f ))
+  [ "$p" -gt 0 ] || [ "$f" -gt 0 ] || { echo "$1: no run reported" >&2; exit 1; }
+}
 count_node() { # layer logfile
   local p f
   p=$(awk '/^# pass / { print $3 }' "$2"); f=$(awk '/^# fail / { print $3 }' "$2")
@@ -62,6 +73,14 @@ log "rust-pg: the server suite again, on PostgreSQL (a fresh database per test)"
 PAYSECURE_TEST_POSTGRES="${PAYSECURE_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/postgres}" \
   cargo test -p paysecure-server --test api --test tokens --test ni_cvv2 --test accounts --test process --test attacks -- --skip cluster_ 2>&1 | tee "$logs/rust-pg.log"
 count_cargo rust-pg "$logs/rust-pg.log"
+
+log "fuzz: cargo fuzz, every target for ${FUZZ_SECONDS:-20} s from its seeds, regression inputs first"
+bash scripts/fuzz.sh 2>&1 | tee "$logs/fuzz.log" || true
+count_lines fuzz "$logs/fuzz.log" '^fuzz: [a-z_]+ passed: Done [0-9]+ runs' '^fuzz: [a-z_]+ FAILED'
+
+log "schemathesis: --checks all against a live server's /openapi.json (tenant key, ephemeral key)"
+bash scripts/schemathesis.sh 2>&1 | tee "$logs/schemathesis.log" || true
+count_lines schemathesis "$logs/schemathesis.log" '^schemathesis: [a-z]+ run passed' '^schemathesis: ([a-z]+ run FAILED|server answered [1-9]|.*logged [1-9])'
 
 log "wasm: wasm-bindgen tests in Node"
 wasm-pack test --node -- --test wasm_node 2>&1 | tee "$logs/wasm-node.log"
@@ -102,7 +121,7 @@ tail -n 7 "$logs/bench.log"
 total_p=0; total_f=0
 echo
 echo "layer          passed  failed"
-for layer in rust rust-pg wasm-node wasm-chrome js browser fuzz-client; do
+for layer in rust rust-pg fuzz schemathesis wasm-node wasm-chrome js browser fuzz-client; do
   printf '%-14s %6d  %6d\n' "$layer" "${passed[$layer]}" "${failed[$layer]}"
   total_p=$(( total_p + passed[$layer] )); total_f=$(( total_f + failed[$layer] ))
 done

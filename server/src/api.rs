@@ -745,6 +745,7 @@ pub struct EphemeralKeyBody {
     /// `pan`, `cvv2`, `pin:read`, `pin:write`, `pin:verify`, `cvv2:verify`, `reveal`.
     pub scopes: Vec<String>,
     /// 1-900.
+    #[serde(deserialize_with = "crate::openapi::integer")]
     pub ttl_seconds: i64,
 }
 
@@ -1159,18 +1160,18 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "this document")))]
-async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+async fn openapi() -> Json<serde_json::Value> {
     Json(api_doc())
 }
 
 /// The whole OpenAPI document: the PaySecure card API and the merchant
-/// tokenisation APIs.
-pub fn api_doc() -> utoipa::openapi::OpenApi {
+/// tokenisation APIs, completed by [`crate::openapi::complete`].
+pub fn api_doc() -> serde_json::Value {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::token_api::TokenApiDoc::openapi());
     doc.merge(crate::ni_api::NiApiDoc::openapi());
     doc.merge(crate::account_api::AccountApiDoc::openapi());
-    doc
+    crate::openapi::complete(doc)
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.
@@ -1281,13 +1282,14 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .with_state(state)
+        // Inside the envelope, so that their 408 and 413 are JSON too.
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(middleware::from_fn(error_envelope))
         // Card data must never be cached; nothing is sniffed; no referrers.
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()

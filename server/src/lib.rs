@@ -25,6 +25,7 @@ pub mod cvv;
 pub mod error;
 pub mod keys;
 pub mod ni_api;
+pub mod openapi;
 pub mod paythru;
 pub mod ratelimit;
 pub mod service;

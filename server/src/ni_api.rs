@@ -266,6 +266,98 @@ fn yymm_ok(s: &str) -> bool {
             .is_some_and(|m| (1..=12).contains(&m))
 }
 
+/// A Get CVV2 request that passed every check that needs neither the
+/// database nor a key: the envelope's shape, the header, the identifier and
+/// the expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedRequest {
+    /// `card_identifier_id`: 1 to 32 characters.
+    pub card_identifier_id: String,
+    /// `CONTRACT_NUMBER` or `EXID`.
+    pub card_identifier_type: String,
+    /// `YYMM`.
+    pub expiry_date: String,
+}
+
+impl CheckedRequest {
+    /// The card the request names.
+    pub fn identifier(&self) -> CardIdentifier<'_> {
+        if self.card_identifier_type == "EXID" {
+            CardIdentifier::Exid(&self.card_identifier_id)
+        } else {
+            CardIdentifier::ContractNumber(&self.card_identifier_id)
+        }
+    }
+}
+
+/// What [`parse_request`] makes of a request body.
+#[derive(Debug, Clone)]
+pub struct ParsedRequest {
+    /// The request's header as far as it could be read (echoed in the
+    /// answer even when the request is refused).
+    pub header: Map<String, Value>,
+    /// The body fields echoed in the answer (identifier masked); empty when
+    /// the envelope or its header is not valid.
+    pub echo: Map<String, Value>,
+    /// The checked request, or `INVALID_REQUEST` (error code 100).
+    pub checked: Result<CheckedRequest, NiError>,
+}
+
+/// The pure first step of Get CVV2: parses and checks the envelope of
+/// untrusted bytes (no I/O, no keys). The handler authenticates the caller
+/// before it acts on the result; public for the fuzz targets.
+pub fn parse_request(body: &[u8]) -> ParsedRequest {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    // What can be echoed even from a request that is not valid.
+    let header = parsed
+        .as_ref()
+        .and_then(|v| v.pointer("/NISrvRequest/request_get_cvv2/header"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut echo = Map::new();
+    let checked = check_request(parsed, &mut echo);
+    ParsedRequest {
+        header,
+        echo,
+        checked,
+    }
+}
+
+fn check_request(
+    parsed: Option<Value>,
+    echo: &mut Map<String, Value>,
+) -> Result<CheckedRequest, NiError> {
+    let envelope = parsed
+        .and_then(|v| serde_json::from_value::<Envelope>(v).ok())
+        .ok_or(INVALID_REQUEST)?;
+    let req = envelope.request.request_get_cvv2;
+    if !check_header(&req.header) {
+        return Err(INVALID_REQUEST);
+    }
+    let b = req.body;
+    echo.insert(
+        "card_identifier_id".into(),
+        mask_identifier(&b.card_identifier_id).into(),
+    );
+    echo.insert(
+        "card_identifier_type".into(),
+        b.card_identifier_type.clone().into(),
+    );
+    echo.insert("expiry_date".into(), b.expiry_date.clone().into());
+    let id_ok = !b.card_identifier_id.is_empty()
+        && b.card_identifier_id.chars().count() <= 32
+        && matches!(b.card_identifier_type.as_str(), "CONTRACT_NUMBER" | "EXID");
+    if !id_ok || !yymm_ok(&b.expiry_date) {
+        return Err(INVALID_REQUEST);
+    }
+    Ok(CheckedRequest {
+        card_identifier_id: b.card_identifier_id,
+        card_identifier_type: b.card_identifier_type,
+        expiry_date: b.expiry_date,
+    })
+}
+
 /// Get CVV2 (seed 001). Bearer authentication (the bank's API key, or an
 /// ephemeral key with scope `cvv2` for the card). With a `Session-Id` header
 /// (recommended) the CVV2 comes back as `{ data, iv }` under the session
@@ -284,52 +376,26 @@ async fn get_cvv2(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let parsed: Option<Value> = serde_json::from_slice(&body).ok();
-    // What can be echoed even from a request that is not valid.
-    let header = parsed
-        .as_ref()
-        .and_then(|v| v.pointer("/NISrvRequest/request_get_cvv2/header"))
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let mut out = Map::new();
+    let ParsedRequest {
+        header,
+        echo: mut out,
+        checked,
+    } = parse_request(&body);
     let fail = |e: NiError, out: &Map<String, Value>| answer(&header, Err((e, out.clone())));
     let Auth(principal) = match auth {
         Ok(a) => a,
-        Err(e) => return fail(from_api(&e), &out),
+        Err(e) => return fail(from_api(&e), &Map::new()),
     };
-    let Some(envelope) = parsed.and_then(|v| serde_json::from_value::<Envelope>(v).ok()) else {
-        return fail(INVALID_REQUEST, &out);
-    };
-    let req = envelope.request.request_get_cvv2;
-    if !check_header(&req.header) {
-        return fail(INVALID_REQUEST, &out);
-    }
-    let b = &req.body;
-    out.insert(
-        "card_identifier_id".into(),
-        mask_identifier(&b.card_identifier_id).into(),
-    );
-    out.insert(
-        "card_identifier_type".into(),
-        b.card_identifier_type.clone().into(),
-    );
-    out.insert("expiry_date".into(), b.expiry_date.clone().into());
-    let id = match b.card_identifier_type.as_str() {
-        _ if b.card_identifier_id.is_empty() || b.card_identifier_id.chars().count() > 32 => None,
-        "CONTRACT_NUMBER" => Some(CardIdentifier::ContractNumber(&b.card_identifier_id)),
-        "EXID" => Some(CardIdentifier::Exid(&b.card_identifier_id)),
-        _ => None,
-    };
-    let (Some(id), true) = (id, yymm_ok(&b.expiry_date)) else {
-        return fail(INVALID_REQUEST, &out);
+    let (id, expiry_date) = match &checked {
+        Ok(c) => (c.identifier(), c.expiry_date.as_str()),
+        Err(e) => return fail(*e, &out),
     };
     // Authorize the card (credential, scope, existence, expiry) before
     // any RSA work; then decide how the CVV2 travels. The session id is
     // opened (and used up) only for an authorized, valid request.
     let grant = match state
         .service
-        .grant_envelope_cvv2(&principal, id, &b.expiry_date)
+        .grant_envelope_cvv2(&principal, id, expiry_date)
         .await
     {
         Ok(g) => g,

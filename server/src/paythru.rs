@@ -382,6 +382,20 @@ fn parse_params(method: Method, raw: &[(String, Zeroizing<String>)]) -> Result<P
     Ok(Params(map))
 }
 
+/// The pure parameter check every request starts with (names the method
+/// knows, aliases folded, each at most once), as [`Service::paythru`] makes
+/// it; public for the fuzz targets. Returns the canonical names, sorted.
+pub fn check_params(
+    method: Method,
+    raw: &[(String, Zeroizing<String>)],
+) -> Result<Vec<String>, PaythruError> {
+    match parse_params(method, raw) {
+        Ok(params) => Ok(params.0.into_keys().collect()),
+        Err(Failure::Api(e)) => Err(e),
+        Err(Failure::Internal(_)) => Err(PaythruError::of(107)),
+    }
+}
+
 /// A parameter name safe to echo (it is not a secret, but bound its size).
 fn printable(name: &str) -> String {
     name.chars()

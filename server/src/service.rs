@@ -784,7 +784,7 @@ impl Service {
         .into_iter()
         .flatten()
         {
-            if field.len() > 200 {
+            if field.chars().count() > 200 {
                 return Err(Error::bad_request(
                     "INVALID_REQUEST",
                     "text fields are at most 200 characters",

@@ -122,6 +122,38 @@ impl Service {
         text: &str,
         alias: Option<&str>,
     ) -> Result<CapturedCard> {
+        let (parsed, kid) = Service::parse_encrypted_card(text, alias)?;
+        let cek = self
+            .keyring()
+            .unwrap_content_key(&kid, parsed.encrypted_key())
+            .ok_or(Error::bad_request(
+                "UNKNOWN_KEY_ALIAS",
+                "the public key alias names no current key (unknown or retired); fetch /v2/public-key again",
+            ))?
+            .map_err(|_| BAD_CARD)?;
+        // An encrypted card opens once: a copy from a log, a HAR file or a
+        // relay cannot vault the card again (in this or another tenant).
+        self.use_up("jwe-cek", cek.expose_bytes(), &kid)
+            .await
+            .map_err(|e| match e {
+                Error::InvalidSession => Error::bad_request(
+                    "CARD_ALREADY_USED",
+                    "this encrypted card was used before; capture the card again",
+                ),
+                other => other,
+            })?;
+        let plain = jwe::decrypt_content(&parsed, &cek).map_err(|_| BAD_CARD)?;
+        Service::check_captured_card(&plain, now())
+    }
+
+    /// The pure step before the RSA operation of [`Service::open_encrypted_card`]:
+    /// splits the compact JWE and checks its header (`alg`, `enc`, and `kid`
+    /// against `alias` when given). Returns the parts and the `kid`. Public
+    /// for the fuzz targets.
+    pub fn parse_encrypted_card(
+        text: &str,
+        alias: Option<&str>,
+    ) -> Result<(jwe::CompactJwe, String)> {
         let parsed = jwe::parse_compact(text).map_err(|_| BAD_CARD)?;
         let header: JweHeader = serde_json::from_str(parsed.header()).map_err(|_| BAD_CARD)?;
         if header.alg != jwe::ALG || header.enc != jwe::ENC {
@@ -136,29 +168,16 @@ impl Service {
                 "public_key_alias is not the key the card was encrypted for",
             ));
         }
-        let cek = self
-            .keyring()
-            .unwrap_content_key(&header.kid, parsed.encrypted_key())
-            .ok_or(Error::bad_request(
-                "UNKNOWN_KEY_ALIAS",
-                "the public key alias names no current key (unknown or retired); fetch /v2/public-key again",
-            ))?
-            .map_err(|_| BAD_CARD)?;
-        // An encrypted card opens once: a copy from a log, a HAR file or a
-        // relay cannot vault the card again (in this or another tenant).
-        self.use_up("jwe-cek", cek.expose_bytes(), &header.kid)
-            .await
-            .map_err(|e| match e {
-                Error::InvalidSession => Error::bad_request(
-                    "CARD_ALREADY_USED",
-                    "this encrypted card was used before; capture the card again",
-                ),
-                other => other,
-            })?;
-        let plain = jwe::decrypt_content(&parsed, &cek).map_err(|_| BAD_CARD)?;
-        let card: CardJson = serde_json::from_slice(&plain).map_err(|_| BAD_CARD)?;
+        Ok((parsed, header.kid))
+    }
+
+    /// The pure step after decryption of [`Service::open_encrypted_card`]:
+    /// reads and checks the captured card JSON at time `now` (Unix seconds).
+    /// Public for the fuzz targets.
+    pub fn check_captured_card(plain: &[u8], now: i64) -> Result<CapturedCard> {
+        let card: CardJson = serde_json::from_slice(plain).map_err(|_| BAD_CARD)?;
         let captured = parse_rfc3339(&card.capture_time).ok_or(BAD_CARD)?;
-        let age = now() - captured;
+        let age = now - captured;
         if age > CAPTURE_VALIDITY_SECS {
             return Err(Error::bad_request(
                 "CAPTURE_EXPIRED",

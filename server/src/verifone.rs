@@ -59,8 +59,10 @@ pub struct PatchCard {
     /// 3 to 254 characters with an `@`.
     pub card_holder_email: Option<String>,
     /// 1 to 12.
+    #[serde(default, deserialize_with = "crate::openapi::optional_integer")]
     pub expiry_month: Option<i64>,
     /// Four digits.
+    #[serde(default, deserialize_with = "crate::openapi::optional_integer")]
     pub expiry_year: Option<i64>,
     /// `YYYY-MM-DD`.
     pub token_expiry_date: Option<String>,
