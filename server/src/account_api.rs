@@ -15,8 +15,7 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use crate::account::{
-    self, AccountError, Failure, PaymentRequest, INTERNAL, INVALID, RATE_LIMITED,
-    TOO_MANY_REQUESTS, UNAUTHORIZED,
+    self, AccountError, Failure, PaymentRequest, INTERNAL, INVALID, TOO_MANY_REQUESTS, UNAUTHORIZED,
 };
 use crate::api::{AppState, ClientIp, OwnErrorBody};
 use crate::error::Error;
@@ -74,9 +73,10 @@ async fn context(state: &AppState, headers: &HeaderMap, client: &str) -> Result<
         }
         (Ok(Principal::Ephemeral { .. }), _) => return Err(UNAUTHORIZED.into()),
         (Ok(_) | Err(Error::Unauthenticated), _) => {
+            // Always 910: a blocked address is no longer counted, and a
+            // valid credential is never refused for its address.
             if let Some(secs) = state.service.failed_authentication(client).await? {
                 tracing::warn!(retry_after = secs, "blocked client");
-                return Err(RATE_LIMITED.into());
             }
             return Err(UNAUTHORIZED.into());
         }

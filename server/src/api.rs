@@ -75,8 +75,8 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    /// 429 with `Retry-After`, for an address blocked after failed
-    /// authentications.
+    /// 429 with `Retry-After`, for a Client POST capture from an address
+    /// blocked after failed attempts.
     pub(crate) fn rate_limited(secs: i64) -> Self {
         ApiError {
             retry_after: Some(secs),
@@ -392,12 +392,17 @@ impl FromRequestParts<AppState> for Auth {
                 }
                 Ok(Auth(p))
             }
+            // No valid credential: always 401, the request's problem is its
+            // credential. An address blocked after repeated failures is no
+            // longer counted (no write) and is told when to retry; a valid
+            // credential is never refused for its address.
             (Ok(_) | Err(Error::Unauthenticated), _) => {
                 let client = client_key(parts, state);
-                match state.service.failed_authentication(&client).await? {
-                    Some(secs) => Err(ApiError::rate_limited(secs)),
-                    None => Err(Error::Unauthenticated.into()),
-                }
+                let blocked = state.service.failed_authentication(&client).await?;
+                Err(ApiError {
+                    retry_after: blocked,
+                    ..Error::Unauthenticated.into()
+                })
             }
             (Err(e), _) => Err(e.into()),
         }

@@ -362,7 +362,7 @@ fn shared_responses(kind: Kind, session: bool) -> Vec<(&'static str, Value)> {
                 ("401", envelope("UNAUTHORIZED: missing or invalid credential")),
                 ("403", envelope("FORBIDDEN: the credential may not do this (an ephemeral key's card or scopes, or a call that needs the tenant's API key)")),
                 ("429", json!({
-                    "description": "RATE_LIMITED: too many failed authentications from this client, or too many requests; see Retry-After",
+                    "description": "RATE_LIMITED: too many requests for this credential or card; see Retry-After (an address blocked after failed authentications gets 401 with Retry-After)",
                     "headers": { "Retry-After": { "description": "seconds", "schema": { "type": "integer" } } },
                     "content": json_content(schema_ref("ErrorEnvelope")),
                 })),

@@ -851,9 +851,10 @@ async fn authentication_failures_are_rate_limited_per_address() {
             None,
         )
         .await;
+    // Blocked: still 401 (no valid credential), now with Retry-After.
     assert_eq!(
         (r.status, r.code()),
-        (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED")
+        (StatusCode::UNAUTHORIZED, "UNAUTHORIZED")
     );
     let retry: i64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((59..=60).contains(&retry), "{retry}");
