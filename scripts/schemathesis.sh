@@ -43,7 +43,15 @@ tenant_key=$(tail -n 1 <<<"$created")
 paythru=$(cli tenant paythru-credentials "$tenant")
 data_key=$(cli tenant data-key "$tenant" | tail -n 1)
 
-"$bin" --data-dir "$work/data" serve --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/server.log" &
+# schemathesis sends hundreds of requests a second at the run's one card
+# with one ephemeral key, far past what a cardholder's browser does: the
+# per-card and per-credential rates (whose 429s have their own attack tests,
+# server/tests/attacks/limits.rs) are raised for this run so that every
+# answer is the operation's own. The failed-authentication throttle stays as
+# it ships.
+"$bin" --data-dir "$work/data" serve --listen 127.0.0.1:0 \
+  --card-rate 5000 --card-burst 10000 --credential-rate 5000 --credential-burst 10000 \
+  >"$work/stdout" 2>"$work/server.log" &
 pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$work/stdout" 2>/dev/null && break; sleep 0.1; done
 url=$(awk '/listening on/ { print $NF; exit }' "$work/stdout")
