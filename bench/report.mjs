@@ -834,7 +834,7 @@ async function main() {
     md.push(`| \`chromium --version\` | ${esc(machineFacts.chromium)}${browser ? ` (Playwright reports ${browser.env.browserVersion})` : ''} |`);
     md.push(`| \`node --version\` | ${machineFacts.node}${node ? ` (V8 ${node.env.v8}, OpenSSL ${node.env.openssl})` : ''} |`);
     md.push(`| node-forge | ${browser?.env.forgeVersion ?? node?.env.forgeVersion ?? 'n/a'} (\`node_modules/node-forge/dist/forge.min.js\` in the page, \`require('node-forge')\` in Node) |`);
-    md.push(`| sjcl | ${browser?.env.sjclVersion ?? node?.env.sjclVersion ?? 'not installed'} (\`node_modules/sjcl/sjcl.js\`; seed 000 makes its session keys with it) |`);
+    md.push(`| sjcl | ${browser?.env.sjclVersion ?? node?.env.sjclVersion ?? 'not installed'} (\`node_modules/sjcl/sjcl.js\`; the PaySecure document's JavaScript example makes its session keys with it) |`);
     md.push(`| paysecure-wasm | \`pkg/web\` in the page, \`pkg/nodejs\` in Node, built from commit ${machineFacts.commit}; .wasm SHA-256 ${machineFacts.wasmSha256 ? `\`${machineFacts.wasmSha256.web}…\` (web), \`${machineFacts.wasmSha256.nodejs}…\` (nodejs)` : 'n/a'} |`);
   }
   if (server) {
@@ -847,9 +847,9 @@ async function main() {
     md.push('Client: every operation, for each implementation, on the RSA-2048 public key of `tests/data/paysecure-v1-v2.json` (`rsa.public_spki_pem`):');
     md.push('');
     const forgeKey = (browser ?? node)?.env.forgeKeySource?.startsWith('sjcl')
-      ? '4 × `sjcl.codec.hex.fromBits(sjcl.random.randomWords(2, 0))` (as seed 000)'
+      ? '4 × `sjcl.codec.hex.fromBits(sjcl.random.randomWords(2, 0))` (as the PaySecure document does)'
       : '`forge.random.getBytesSync(32)` (sjcl not installed)';
-    md.push('| operation | paysecure-wasm | node-forge (as seed 000 uses it) | WebCrypto (`crypto.subtle`, each op awaited) |');
+    md.push('| operation | paysecure-wasm | node-forge (as the PaySecure document's JavaScript client uses it) | WebCrypto (`crypto.subtle`, each op awaited) |');
     md.push('| --- | --- | --- | --- |');
     md.push(`| wrap | \`issuer.createSession()\` + \`sessionId\` (+ \`free()\`) with \`issuer = PublicKey.parse(pem)\` made once, as the other two use a key parsed or imported once: a fresh 32-byte key from \`crypto.getRandomValues\`, RSA-OAEP SHA-1 (our Montgomery kernel), base64 | session key: ${forgeKey}; \`forge.util.hexToBytes\`, \`encode64\`, \`publicKey.encrypt(text, 'RSA-OAEP', { md: sha1, mgf1: { md: sha1 } })\` with a key parsed once, \`encode64\` | \`getRandomValues\` 32 bytes, base64, \`encrypt({ name: 'RSA-OAEP' })\` with a key imported once (\`spki\`, SHA-1), base64 |`);
     md.push('| pinEncrypt | `session.encryptPin(\'1432\')` on an existing session | format-2 block built in JS, 16-byte IV from `forge.random`, `createCipher(\'AES-GCM\')`, `encode64(ct + tag)`, `encode64(iv)` | format-2 block, `getRandomValues` 16-byte IV, `encrypt({ name: \'AES-GCM\', iv })` with an imported key, base64 |');
@@ -865,7 +865,7 @@ async function main() {
       md.push(`Instantiation: ${p.instantiations} times, each from a unique copy of the \`.wasm\` (an extra custom section holding a nonce; same code) so that V8's per-process cache of compiled modules cannot serve it. In Chromium: \`WebAssembly.instantiateStreaming(fetch(url), stubImports)\` (fetch from the loopback server included), \`fetch\` alone and \`WebAssembly.instantiate(bytes, stubImports)\` alone (compile + instantiate: the #8 target), and a fresh instance of the glue module's \`init({ module_or_path: url })\` (real imports and \`__wbindgen_start\`). In Node: \`readFileSync\` + \`new WebAssembly.Module\` + \`new WebAssembly.Instance\`, as the \`pkg/nodejs\` glue does.`);
       md.push('');
     }
-    md.push(`Sizes: \`gzip -9\` is \`zlib.gzipSync(bytes, { level: 9 })\`; 1 KB = 1024 B. sjcl (seed 000's other library) is ${sizes?.missing?.length ? 'not installed in `node_modules`, so only forge.min.js is measured; the issue\'s baseline for forge.min.js + sjcl.js is ' + fmtBytes(ISSUE_BASELINE.docsBundle.raw) + ' raw, ' + fmtBytes(ISSUE_BASELINE.docsBundle.gzip9) + ' gzip' : 'included'}.`);
+    md.push(`Sizes: \`gzip -9\` is \`zlib.gzipSync(bytes, { level: 9 })\`; 1 KB = 1024 B. sjcl (the PaySecure document's other library) is ${sizes?.missing?.length ? 'not installed in `node_modules`, so only forge.min.js is measured; the issue\'s baseline for forge.min.js + sjcl.js is ' + fmtBytes(ISSUE_BASELINE.docsBundle.raw) + ' raw, ' + fmtBytes(ISSUE_BASELINE.docsBundle.gzip9) + ' gzip' : 'included'}.`);
     md.push('');
   }
   if (server) md.push('Server: see [Server method](#server-method).', '');

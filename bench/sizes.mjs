@@ -1,5 +1,5 @@
 // Sizes of what a page downloads: the web build of paysecure-wasm (.wasm and
-// JS glue) and the libraries seed 000's example loads (forge.min.js, and
+// JS glue) and the libraries the PaySecure document's JavaScript example loads (forge.min.js, and
 // sjcl.js when it is installed), raw and gzip -9 (zlib level 9). JSON on stdout.
 //   node bench/sizes.mjs
 import { existsSync, readFileSync } from 'node:fs';

@@ -4,7 +4,7 @@
 //
 // Three implementations of each operation:
 //   paysecure-wasm  this crate (pkg/web in the browser, pkg/nodejs in Node);
-//   node-forge      as seed 000's JavaScript example uses it: the session key
+//   node-forge      as the PaySecure document's JavaScript example uses it: the session key
 //                   from sjcl.random (4 × randomWords(2, 0) as hex), forge
 //                   RSA-OAEP SHA-1 over the base64 text of the key, AES-GCM
 //                   with a 16-byte IV from forge.random; minus that example's
@@ -91,7 +91,7 @@ export async function makeImpls(env) {
     },
   };
 
-  // node-forge, as seed 000's example: base64 text of the key under
+  // node-forge, as the PaySecure document's example: base64 text of the key under
   // RSA-OAEP (SHA-1, MGF1-SHA-1), AES-GCM with a 16-byte IV, data = ct || tag.
   const fPub = forge.pki.publicKeyFromPem(pem);
   const fKey = forge.util.decode64(keyB64);
@@ -164,7 +164,7 @@ export async function makeImpls(env) {
   };
 
   return {
-    forgeKeySource: sjcl ? 'sjcl.random.randomWords (as seed 000)' : 'forge.random.getBytesSync (sjcl not installed)',
+    forgeKeySource: sjcl ? 'sjcl.random.randomWords (as the PaySecure document does)' : 'forge.random.getBytesSync (sjcl not installed)',
     impls: { 'paysecure-wasm': ours, 'node-forge': forgeImpl, webcrypto },
     session,
     dispose: () => session.free(),

@@ -1,4 +1,4 @@
-// The account payment-information API (seed 003) in headless Chromium against
+// The account payment-information API in headless Chromium against
 // a real paysecure-server. A merchant's account page (this file's own small
 // server on http://localhost:M) loads the web build, reads the issuer's
 // public key cross-origin from http://127.0.0.1:A (GET /v2/public-key allows

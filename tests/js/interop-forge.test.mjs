@@ -1,4 +1,4 @@
-// Interop with node-forge, the library seed 000's JavaScript client uses.
+// Interop with node-forge, the library the PaySecure document's JavaScript client uses.
 // Both directions: what we send, forge reads; what forge sends, we read.
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -91,7 +91,7 @@ test('AES-CBC (V1) both ways with forge', () => {
   }
 });
 
-test("seed 000's decrypt example trusts a random tag; we refuse a forged one", () => {
+test("the PaySecure document's decrypt example trusts a random tag; we refuse a forged one", () => {
   const s = Session.create(publicPem);
   const v = s.encryptPin('1432');
   const raw = forgeBytes(v.data);

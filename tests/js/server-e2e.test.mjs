@@ -1,6 +1,6 @@
 // End to end over real HTTP against a real paysecure-server process, with
 // three independent clients: this package (nodejs build), node-forge
-// following seed 000's JavaScript flow, and Java JCE (V1 and V2).
+// following the PaySecure document's JavaScript flow, and Java JCE (V1 and V2).
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -126,7 +126,7 @@ test('wasm package, V1: PKCS#1 v1.5 session id, AES-CBC values', async () => {
   s.free();
 });
 
-test("node-forge, seed 000's flow (V2 OAEP + GCM, and V1 PKCS#1 + CBC)", async () => {
+test("node-forge, the PaySecure document's JavaScript flow (V2 OAEP + GCM, and V1 PKCS#1 + CBC)", async () => {
   const token = await issue();
   const forgePublic = forge.pki.publicKeyFromPem(publicKey);
   const forgePublicV1 = forge.pki.publicKeyFromPem(publicKeyV1);
