@@ -849,7 +849,7 @@ async function main() {
     const forgeKey = (browser ?? node)?.env.forgeKeySource?.startsWith('sjcl')
       ? '4 × `sjcl.codec.hex.fromBits(sjcl.random.randomWords(2, 0))` (as the PaySecure document does)'
       : '`forge.random.getBytesSync(32)` (sjcl not installed)';
-    md.push('| operation | paysecure-wasm | node-forge (as the PaySecure document's JavaScript client uses it) | WebCrypto (`crypto.subtle`, each op awaited) |');
+    md.push('| operation | paysecure-wasm | node-forge (as the PaySecure document\'s JavaScript client uses it) | WebCrypto (`crypto.subtle`, each op awaited) |');
     md.push('| --- | --- | --- | --- |');
     md.push(`| wrap | \`issuer.createSession()\` + \`sessionId\` (+ \`free()\`) with \`issuer = PublicKey.parse(pem)\` made once, as the other two use a key parsed or imported once: a fresh 32-byte key from \`crypto.getRandomValues\`, RSA-OAEP SHA-1 (our Montgomery kernel), base64 | session key: ${forgeKey}; \`forge.util.hexToBytes\`, \`encode64\`, \`publicKey.encrypt(text, 'RSA-OAEP', { md: sha1, mgf1: { md: sha1 } })\` with a key parsed once, \`encode64\` | \`getRandomValues\` 32 bytes, base64, \`encrypt({ name: 'RSA-OAEP' })\` with a key imported once (\`spki\`, SHA-1), base64 |`);
     md.push('| pinEncrypt | `session.encryptPin(\'1432\')` on an existing session | format-2 block built in JS, 16-byte IV from `forge.random`, `createCipher(\'AES-GCM\')`, `encode64(ct + tag)`, `encode64(iv)` | format-2 block, `getRandomValues` 16-byte IV, `encrypt({ name: \'AES-GCM\', iv })` with an imported key, base64 |');
