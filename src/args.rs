@@ -1,7 +1,9 @@
-//! Reading optional fields and string arguments, with `PaySecureError`s.
+//! Reading optional fields, string arguments and public keys, with
+//! `PaySecureError`s.
 
 use js_sys::Reflect;
 use paysecure_core::limits::{self, Limit};
+use paysecure_core::{Error, PublicKey};
 use wasm_bindgen::JsValue;
 use zeroize::Zeroizing;
 
@@ -53,4 +55,28 @@ pub(crate) fn string_arg_max(
     what: &'static str,
 ) -> JsResult<Zeroizing<String>> {
     wasm_input::string(v, limit, what).map_err(to_js)
+}
+
+/// A public key argument: PEM or base64 text, JWK text, or a JWK object.
+pub(crate) fn read_public_key(input: &JsValue) -> JsResult<PublicKey> {
+    const WHAT: &str = "a public key must be a PEM or base64 string, or an RSA JWK";
+    let jwk = if input.is_string() {
+        let text = string_arg_max(input, limits::PUBLIC_KEY, WHAT)?;
+        if !text.trim_start().starts_with('{') {
+            return PublicKey::parse(&text).map_err(to_js);
+        }
+        js_sys::JSON::parse(&text)
+            .map_err(|_| to_js(Error::InvalidPublicKey("the JWK text is not valid JSON")))?
+    } else if input.is_object() && !wasm_input::is_array(input) {
+        input.clone()
+    } else {
+        return Err(invalid(WHAT));
+    };
+    if !jwk.is_object() {
+        return Err(to_js(Error::InvalidPublicKey("the JWK is not an object")));
+    }
+    PublicKey::from_jwk_members(|name| {
+        wasm_input::jwk_member(&jwk, name, limits::PUBLIC_KEY, limits::JWK_KEY_OPS)
+    })
+    .map_err(to_js)
 }

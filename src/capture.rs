@@ -5,9 +5,8 @@ use paysecure_core::Error;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use crate::args::{opt_field, opt_string, string_arg};
+use crate::args::{opt_field, opt_string, read_public_key, string_arg};
 use crate::error::{invalid, to_js, JsResult};
-use crate::public_key::read_public_key;
 use crate::stack_wipe::StackWipe;
 use crate::wasm_input;
 

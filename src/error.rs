@@ -31,6 +31,8 @@ pub(crate) fn invalid(what: &'static str) -> JsValue {
 /// order of [`ErrorCode::ALL`]), and last `OBJECT_FREED`, which the
 /// JavaScript glue throws for a method called after `free()` (see
 /// `src/glue_guard.js`).
+// Evaluated at compile time: an index out of range fails the build.
+#[allow(clippy::indexing_slicing)]
 pub const ERROR_CODES: [&str; ErrorCode::ALL.len() + 1] = {
     let mut codes = ["OBJECT_FREED"; ErrorCode::ALL.len() + 1];
     let mut i = 0;

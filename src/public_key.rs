@@ -1,37 +1,12 @@
 //! `PublicKey`: the issuer's RSA key, parsed once.
 
-use paysecure_core::{limits, Error, PublicKey};
+use paysecure_core::PublicKey;
 use wasm_bindgen::prelude::*;
 
-use crate::args::string_arg_max;
-use crate::error::{invalid, to_js, JsResult};
+use crate::args::read_public_key;
+use crate::error::JsResult;
 use crate::session::{session_for, JsSession, SessionOptions};
 use crate::stack_wipe::StackWipe;
-use crate::wasm_input;
-
-/// A public key argument: PEM or base64 text, JWK text, or a JWK object.
-pub(crate) fn read_public_key(input: &JsValue) -> JsResult<PublicKey> {
-    const WHAT: &str = "a public key must be a PEM or base64 string, or an RSA JWK";
-    let jwk = if input.is_string() {
-        let text = string_arg_max(input, limits::PUBLIC_KEY, WHAT)?;
-        if !text.trim_start().starts_with('{') {
-            return PublicKey::parse(&text).map_err(to_js);
-        }
-        js_sys::JSON::parse(&text)
-            .map_err(|_| to_js(Error::InvalidPublicKey("the JWK text is not valid JSON")))?
-    } else if input.is_object() && !wasm_input::is_array(input) {
-        input.clone()
-    } else {
-        return Err(invalid(WHAT));
-    };
-    if !jwk.is_object() {
-        return Err(to_js(Error::InvalidPublicKey("the JWK is not an object")));
-    }
-    PublicKey::from_jwk_members(|name| {
-        wasm_input::jwk_member(&jwk, name, limits::PUBLIC_KEY, limits::JWK_KEY_OPS)
-    })
-    .map_err(to_js)
-}
 
 /// An issuer's RSA public key, read and checked once: parse it when the page
 /// loads, then make a session per request with {@link PublicKey.createSession}

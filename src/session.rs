@@ -9,9 +9,8 @@ use secrecy::ExposeSecret;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use crate::args::{opt_field, string_arg, string_arg_max};
+use crate::args::{opt_field, read_public_key, string_arg, string_arg_max};
 use crate::error::{invalid, to_js, JsResult};
-use crate::public_key::read_public_key;
 use crate::stack_wipe::StackWipe;
 use crate::wasm_input;
 
