@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
 use aws_lc_rs::rsa::{KeySize as RsaKeySize, OaepPrivateDecryptingKey, PrivateDecryptingKey};
-use paysecure_wasm::{KeySize, PublicKey, Session, Version};
+use paysecure_core::{KeySize, PublicKey, Session, Version};
 use serde_json::{json, Value};
 use sqlx::Connection;
 
@@ -322,7 +322,7 @@ fn aws_lc_rate(seconds: f64, threads: usize) -> Result<f64, String> {
     let public = PublicKey::from_der(spki.as_ref()).map_err(|e| e.to_string())?;
     let session = Session::generate(Version::V2, KeySize::Aes256).map_err(|e| e.to_string())?;
     let id = session.session_id(&public).map_err(|e| e.to_string())?;
-    let ciphertext = paysecure_wasm::encoding::decode(&id, "id").map_err(|e| e.to_string())?;
+    let ciphertext = paysecure_core::encoding::decode(&id, "id").map_err(|e| e.to_string())?;
     let key = Arc::new(OaepPrivateDecryptingKey::new(private).map_err(|_| "not an OAEP key")?);
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
@@ -425,7 +425,7 @@ fn fresh_ids(public: &PublicKey, n: usize) -> Vec<(Session, String)> {
 async fn main() {
     let args = parse_args();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let master = paysecure_wasm::encoding::encode(&[0x42; 32]);
+    let master = paysecure_core::encoding::encode(&[0x42; 32]);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency.max(64))
         .build()
@@ -557,7 +557,7 @@ async fn main() {
             .json()
             .await
             .expect("json");
-        let value: paysecure_wasm::EncryptedValue = paysecure_wasm::EncryptedValue {
+        let value: paysecure_core::EncryptedValue = paysecure_core::EncryptedValue {
             data: answer["pan"]["data"].as_str().unwrap_or_default().into(),
             iv: answer["pan"]["iv"].as_str().unwrap_or_default().into(),
         };
@@ -565,7 +565,7 @@ async fn main() {
             .decrypt_string(&value)
             .map(|p| {
                 use secrecy::ExposeSecret;
-                paysecure_wasm::card::luhn_check(p.expose_secret())
+                paysecure_core::card::luhn_check(p.expose_secret())
             })
             .unwrap_or(false);
         if !pan_ok {

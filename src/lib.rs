@@ -1,26 +1,46 @@
 //! # paysecure-wasm
 //!
-//! The cardholder side of the PaySecure protocol (V1, V2, V3), as a plain
-//! Rust library and, compiled to WebAssembly, as the `paysecure-wasm` npm
-//! package.
+//! The `paysecure-wasm` npm package: a thin wasm-bindgen facade over
+//! [`paysecure_core`], which holds the protocol. Each module here exports one
+//! area of the JavaScript API and only converts between JavaScript values and
+//! the core's types and errors:
 //!
-//! The browser makes a fresh AES session key, wraps it under the issuer's RSA
-//! public key (the *session id*), and exchanges card data with the issuer as
-//! `{ data, iv }` values under that key, so nothing in between sees a PAN,
-//! CVV2 or PIN.
+//! | module | exports |
+//! | --- | --- |
+//! | [`session`] | `Session` |
+//! | [`public_key`] | `PublicKey` |
+//! | [`pin`] | `pinBlock`, `parsePinBlock`, `pinWeakness` |
+//! | [`card`] | `luhnCheck`, `cardBrand`, `maskPan` |
+//! | [`capture`] | `encryptCard` |
+//! | [`error`] | `isPaySecureError`; every failure as a `PaySecureError` |
 //!
-//! ```
-//! use paysecure_wasm::{KeySize, Pin, Session, Version};
+//! The hand-written TypeScript (option objects, `EncryptedValue`,
+//! `PaySecureErrorCode`, ...) is `src/paysecure.d.ts`, emitted into the
+//! generated declarations as is. The modules are public so that the
+//! `wasm-bindgen-test` suites can drive them from Rust; they only work on
+//! `wasm32` (natively, any call into `js_sys` panics).
 //!
-//! let session = Session::generate(Version::V2, KeySize::Aes256)?;
-//! let sent = session.encrypt_pin(&Pin::new("1432")?)?;
-//! assert_eq!(session.decrypt_pin(&sent)?.expose(), "1432");
-//! # Ok::<(), paysecure_wasm::Error>(())
-//! ```
+//! Arguments arrive as `JsValue` and are checked here (`wasm_input`), so that
+//! a wrong type is a `PaySecureError` with code `INVALID_INPUT` rather than a
+//! `TypeError` from the glue. Every failure leaves as a JavaScript `Error`
+//! whose `name` is `"PaySecureError"` and whose `code` is the core's
+//! [`ErrorCode`](paysecure_core::ErrorCode) text.
 //!
-//! The core is target-independent and tested natively; the `#[wasm_bindgen]`
-//! adapter lives in the `wasm` module and only converts types and errors.
-#![deny(missing_docs)]
+//! Secrets cross the boundary without a copy left in linear memory:
+//! * strings come in through `read_text`, which has `TextEncoder.encodeInto`
+//!   write them straight into a buffer wiped on drop (wasm-bindgen's
+//!   `as_string` and `&str` arguments leave the glue's copy, or part of it
+//!   after a reallocation, in freed memory);
+//! * secrets go out as `JsValue::from_str` of a wiped buffer, which the glue
+//!   decodes from a view of that buffer (a returned `String` is freed by the
+//!   glue without being wiped);
+//! * every exported function that handles one starts with `let _wipe =
+//!   StackWipe;`, which zeroes the shadow stack its callees used when it
+//!   returns: the AES, GHASH, SHA and Montgomery code keeps blocks, keys and
+//!   padded messages in stack temporaries that nothing else wipes.
+//!
+//! tests/js/residue.test.mjs and tests/browser/residue.test.mjs check all of
+//! it by scanning the memory after every call.
 #![cfg_attr(
     not(test),
     deny(
@@ -31,31 +51,17 @@
     )
 )]
 
-pub mod body;
+mod args;
 pub mod capture;
 pub mod card;
-pub mod cipher;
-pub mod encoding;
-mod error;
-pub mod jwe;
-pub mod limits;
-pub mod pin_block;
-pub mod pin_policy;
+pub mod error;
+pub mod pin;
 pub mod public_key;
-mod rsa_encrypt;
-mod secret;
-mod session;
-pub mod wasm;
+pub mod session;
+mod stack_wipe;
 mod wasm_input;
 
-pub use error::{Error, Result};
+use wasm_bindgen::prelude::wasm_bindgen;
 
-// The README's Rust example is compiled and run as a doctest.
-#[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-struct ReadmeDoctests;
-pub use pin_block::PinBlockFormat;
-pub use pin_policy::{pin_weakness, PinWeakness};
-pub use public_key::{JwkMember, Padding, PublicKey};
-pub use secret::{KeySize, Pin, SessionKey};
-pub use session::{wrap_session_key, EncryptedValue, Session, Version};
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = concat!("\n", include_str!("paysecure.d.ts"));

@@ -1,241 +1,380 @@
-//! The PaySecure protocol, client side: versions, session ids, and the
-//! `{ data, iv }` values exchanged under a session key.
+//! `Session`: session keys, session ids and the encrypt/decrypt methods.
 
-use secrecy::{SecretSlice, SecretString};
+use js_sys::{Object, Reflect, Uint8Array};
+use paysecure_core::limits::{self, Limit};
+use paysecure_core::{
+    EncryptedValue, Error, KeySize, Pin, PublicKey, Session, SessionKey, Version,
+};
+use secrecy::ExposeSecret;
+use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use crate::cipher::{self, IV_LEN};
-use crate::encoding;
-use crate::error::{Error, Result};
-use crate::pin_block::{self, PinBlockFormat};
-use crate::public_key::{Padding, PublicKey};
-use crate::secret::{KeySize, Pin, SessionKey};
+use crate::args::{opt_field, read_public_key, string_arg, string_arg_max};
+use crate::error::{invalid, to_js, JsResult};
+use crate::stack_wipe::StackWipe;
+use crate::wasm_input;
 
-/// PaySecure protocol version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Version {
-    /// RSAES-PKCS1-v1_5 session ids, AES-CBC/PKCS#7 data.
-    V1,
-    /// RSA-OAEP (SHA-1) session ids, AES-GCM data with 16-byte IVs.
-    #[default]
-    V2,
-    /// The V2 scheme under the V3 endpoints.
-    V3,
+#[wasm_bindgen]
+extern "C" {
+    /// `{ version?, keyBits? }`, see the TypeScript declaration.
+    #[wasm_bindgen(typescript_type = "SessionOptions")]
+    pub type SessionOptions;
+    /// `{ version? }`, see the TypeScript declaration.
+    #[wasm_bindgen(typescript_type = "FromKeyOptions")]
+    pub type FromKeyOptions;
 }
 
-impl Version {
-    /// Parses `"v1"`, `"v2"` or `"v3"` (case-insensitive).
-    pub fn parse(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "v1" => Ok(Version::V1),
-            "v2" => Ok(Version::V2),
-            "v3" => Ok(Version::V3),
-            _ => Err(Error::UnsupportedVersion),
-        }
-    }
+/// `options.allowLegacyCbc`: absent or a boolean.
+fn read_allow_legacy_cbc(options: Option<&JsValue>) -> JsResult<bool> {
+    const WHAT: &str = "options.allowLegacyCbc must be a boolean";
+    opt_field(options, "allowLegacyCbc", WHAT)?
+        .map_or(Ok(false), |v| v.as_bool().ok_or_else(|| invalid(WHAT)))
+}
 
-    /// `"v1"`, `"v2"` or `"v3"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Version::V1 => "v1",
-            Version::V2 => "v2",
-            Version::V3 => "v3",
+fn read_version(options: Option<&JsValue>) -> JsResult<Version> {
+    match opt_field(
+        options,
+        "version",
+        "options.version must be 'v1', 'v2' or 'v3'",
+    )? {
+        None => Ok(Version::default()),
+        Some(v) => {
+            let s = wasm_input::string(&v, limits::SHORT_TEXT, "").map_err(|e| match e {
+                Error::InputTooLarge(_) => to_js(e),
+                _ => to_js(Error::UnsupportedVersion),
+            })?;
+            Version::parse(&s).map_err(to_js)
         }
-    }
-
-    /// The RSA padding that wraps session keys in this version.
-    pub fn padding(self) -> Padding {
-        match self {
-            Version::V1 => Padding::Pkcs1v15,
-            Version::V2 | Version::V3 => Padding::OaepSha1,
-        }
-    }
-
-    /// Whether data is authenticated (AES-GCM) rather than only encrypted (AES-CBC).
-    pub fn is_authenticated(self) -> bool {
-        !matches!(self, Version::V1)
     }
 }
 
-/// An encrypted value on the wire: `{ "data": base64, "iv": base64 }`.
-///
-/// For V2/V3 `data` is `ciphertext || 16-byte GCM tag`; for V1 it is the
-/// AES-CBC ciphertext.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EncryptedValue {
-    /// Base64 ciphertext (with the tag appended for V2/V3).
-    pub data: String,
-    /// Base64 IV.
-    pub iv: String,
+fn read_encrypted(value: &JsValue) -> JsResult<EncryptedValue> {
+    const WHAT: &str = "expected an object { data, iv } with base64 strings";
+    if !value.is_object() {
+        return Err(invalid(WHAT));
+    }
+    let field = |k: &str, limit: Limit| {
+        let v = Reflect::get(value, &JsValue::from_str(k)).map_err(|_| invalid(WHAT))?;
+        string_arg_max(&v, limit, WHAT).map(|s| s.to_string())
+    };
+    Ok(EncryptedValue {
+        data: field("data", limits::ENCRYPTED_DATA)?,
+        iv: field("iv", limits::IV)?,
+    })
 }
 
-/// Wraps `key` for `public_key` as the protocol's session id: RSA over the
-/// UTF-8 bytes of the key's base64 text, then base64.
-pub fn wrap_session_key(
+fn write_encrypted(v: EncryptedValue) -> JsValue {
+    let obj = Object::new();
+    let _ = Reflect::set(
+        &obj,
+        &JsValue::from_str("data"),
+        &JsValue::from_str(&v.data),
+    );
+    let _ = Reflect::set(&obj, &JsValue::from_str("iv"), &JsValue::from_str(&v.iv));
+    obj.into()
+}
+
+pub(crate) fn session_for(
     public_key: &PublicKey,
-    key: &SessionKey,
-    version: Version,
-) -> Result<String> {
-    let text = key.to_base64();
-    let wrapped = public_key.encrypt(text.as_bytes(), version.padding())?;
-    Ok(encoding::encode(&wrapped))
+    options: Option<SessionOptions>,
+) -> JsResult<JsSession> {
+    let options = options.map(JsValue::from);
+    let version = read_version(options.as_ref())?;
+    let size = match opt_field(
+        options.as_ref(),
+        "keyBits",
+        "options.keyBits must be 128, 192 or 256",
+    )? {
+        None => KeySize::Aes256,
+        Some(v) => {
+            let bits = v
+                .as_f64()
+                .filter(|b| b.fract() == 0.0 && (0.0..=1024.0).contains(b))
+                .ok_or_else(|| to_js(Error::InvalidKeySize))?;
+            KeySize::from_bits(bits as u32).map_err(to_js)?
+        }
+    };
+    let allow_legacy_cbc = read_allow_legacy_cbc(options.as_ref())?;
+    let inner = Session::generate(version, size).map_err(to_js)?;
+    let session_id = inner.session_id(public_key).map_err(to_js)?;
+    Ok(JsSession {
+        inner,
+        session_id: Some(session_id),
+        allow_legacy_cbc,
+    })
 }
 
-/// One session: a version and a session key.
+/// A PaySecure session: a fresh AES session key and, when created for an
+/// issuer's public key, the session id that carries it.
 ///
-/// Drop wipes the key.
-#[derive(Debug)]
-pub struct Session {
-    version: Version,
-    key: SessionKey,
-    /// The expanded AES-GCM key, made on first use (V2/V3).
-    gcm: std::sync::OnceLock<cipher::Gcm16>,
+/// Call {@link Session.free} (or use `using`) when done: it wipes the key
+/// from WebAssembly memory. Garbage collection frees it too, but later.
+///
+/// @example
+/// ```ts
+/// import { Session } from 'paysecure-wasm';
+/// const s = Session.create(issuerPublicKeyPem); // v2, AES-256
+/// const res = await fetch(`/v2/cards/${token}/pan`, {
+///   method: 'POST',
+///   headers: { 'Session-Id': s.sessionId!, Authorization: `Bearer ${ephemeralKey}` },
+/// });
+/// const { pan } = await res.json();
+/// console.log(s.decrypt(pan)); // '4111111111111111'
+/// s.free();
+/// ```
+#[wasm_bindgen(js_name = Session)]
+pub struct JsSession {
+    inner: Session,
+    session_id: Option<String>,
+    /// V1 decryption enabled (`allowLegacyCbc: true`).
+    allow_legacy_cbc: bool,
 }
 
-impl Session {
-    /// A session over an existing key.
-    pub fn new(version: Version, key: SessionKey) -> Self {
-        Session {
-            version,
-            key,
-            gcm: std::sync::OnceLock::new(),
-        }
+#[wasm_bindgen(js_class = Session)]
+impl JsSession {
+    /// Makes a fresh session key from the platform CSPRNG
+    /// (`crypto.getRandomValues`) and wraps it under the issuer's RSA public
+    /// key: OAEP with SHA-1 for `v2`/`v3`, PKCS#1 v1.5 for `v1`.
+    ///
+    /// Throws `INVALID_PUBLIC_KEY`, `WEAK_PUBLIC_KEY` (under 2048 bits),
+    /// `PRIVATE_JWK`, `UNSUPPORTED_VERSION`, `INVALID_KEY_SIZE`,
+    /// `INPUT_TOO_LARGE` (a key over 16 KiB), `RANDOM_UNAVAILABLE`.
+    /// `'v1'` sessions decrypt only with `allowLegacyCbc: true`
+    /// (see {@link FromKeyOptions.allowLegacyCbc}).
+    ///
+    /// @example
+    /// ```ts
+    /// const s = Session.create(pem, { version: 'v2', keyBits: 256 });
+    /// headers['Session-Id'] = s.sessionId!;
+    /// ```
+    pub fn create(
+        #[wasm_bindgen(js_name = publicKey, unchecked_param_type = "PublicKeyInput")]
+        public_key: JsValue,
+        options: Option<SessionOptions>,
+    ) -> JsResult<JsSession> {
+        let _wipe = StackWipe;
+        let public_key = read_public_key(&public_key)?;
+        session_for(&public_key, options)
     }
 
-    /// A session with a fresh random key of the given size.
-    pub fn generate(version: Version, size: KeySize) -> Result<Self> {
-        Ok(Session::new(version, SessionKey::generate(size)?))
-    }
-
-    /// The protocol version.
-    pub fn version(&self) -> Version {
-        self.version
-    }
-
-    /// The expanded GCM key, made once.
-    fn gcm(&self) -> Result<&cipher::Gcm16> {
-        if let Some(g) = self.gcm.get() {
-            return Ok(g);
-        }
-        let g = cipher::Gcm16::new(&self.key)?;
-        Ok(self.gcm.get_or_init(|| g))
-    }
-
-    /// The session key.
-    pub fn key(&self) -> &SessionKey {
-        &self.key
-    }
-
-    /// The session id to send for this session's key (fresh RSA randomness
-    /// on every call).
-    pub fn session_id(&self, public_key: &PublicKey) -> Result<String> {
-        wrap_session_key(public_key, &self.key, self.version)
-    }
-
-    /// Encrypts `plaintext` under a fresh random 16-byte IV.
-    pub fn encrypt(&self, plaintext: &[u8]) -> Result<EncryptedValue> {
-        let mut iv = [0u8; IV_LEN];
-        getrandom::fill(&mut iv)?;
-        let data = if self.version.is_authenticated() {
-            self.gcm()?.seal(&iv, &[], plaintext)?
-        } else {
-            cipher::cbc_encrypt(&self.key, &iv, plaintext)?
-        };
-        Ok(EncryptedValue {
-            data: encoding::encode(&data),
-            iv: encoding::encode(&iv),
+    /// A session over a known key (base64 of 16, 24 or 32 bytes), e.g. on
+    /// the issuer side or in tests. It has no `sessionId`. `'v1'` sessions
+    /// decrypt only with `allowLegacyCbc: true`.
+    ///
+    /// @example
+    /// ```ts
+    /// const s = Session.fromKey('YD3rEBXKcb4rc67whX13gR81LAc7YQjXLZgQowkU3/Q=', { version: 'v2' });
+    /// ```
+    #[wasm_bindgen(js_name = fromKey)]
+    pub fn from_key(
+        #[wasm_bindgen(js_name = keyBase64, unchecked_param_type = "string")] key_base64: JsValue,
+        options: Option<FromKeyOptions>,
+    ) -> JsResult<JsSession> {
+        let _wipe = StackWipe;
+        let options = options.map(JsValue::from);
+        let version = read_version(options.as_ref())?;
+        let allow_legacy_cbc = read_allow_legacy_cbc(options.as_ref())?;
+        let text = string_arg_max(
+            &key_base64,
+            limits::SESSION_KEY,
+            "the key must be a base64 string",
+        )?;
+        let key = SessionKey::from_base64(&text).map_err(to_js)?;
+        Ok(JsSession {
+            inner: Session::new(version, key),
+            session_id: None,
+            allow_legacy_cbc,
         })
     }
 
-    /// Decrypts a value to bytes.
-    ///
-    /// In V1 (AES-CBC, unauthenticated) every failure, whether malformed
-    /// base64, a bad IV, bad padding or a wrong length, is the one opaque
-    /// [`Error::DecryptionFailed`]: nothing about a relayed value may be
-    /// learnt from how it fails.
-    pub fn decrypt(&self, value: &EncryptedValue) -> Result<SecretSlice<u8>> {
-        self.decrypt_inner(value).map_err(|e| self.content_error(e))
+    /// The session id (base64) to send in the `Session-Id` header;
+    /// `undefined` for sessions made with {@link Session.fromKey}.
+    #[wasm_bindgen(getter, js_name = sessionId)]
+    pub fn session_id(&self) -> Option<String> {
+        self.session_id.clone()
     }
 
-    fn decrypt_inner(&self, value: &EncryptedValue) -> Result<SecretSlice<u8>> {
-        let data = encoding::decode(&value.data, "data")?;
-        let iv = self.read_iv(&value.iv)?;
-        let mut plain = if self.version.is_authenticated() {
-            match <&[u8; IV_LEN]>::try_from(&iv[..]) {
-                Ok(iv16) => self.gcm()?.open(iv16, &[], &data)?,
-                Err(_) => cipher::gcm_decrypt(&self.key, &iv, &[], &data)?,
-            }
+    /// The protocol version: `'v1'`, `'v2'` or `'v3'`.
+    #[wasm_bindgen(getter, unchecked_return_type = "PaySecureVersion")]
+    pub fn version(&self) -> String {
+        self.inner.version().as_str().to_owned()
+    }
+
+    /// The session key size in bits: 128, 192 or 256.
+    #[wasm_bindgen(getter, js_name = keyBits, unchecked_return_type = "KeyBits")]
+    pub fn key_bits(&self) -> u32 {
+        self.inner.key().size().bits()
+    }
+
+    /// Encrypts text (as UTF-8) or bytes (a `Uint8Array` or an
+    /// `ArrayBuffer`) under a fresh random 16-byte IV. Throws
+    /// `INPUT_TOO_LARGE` over 32 KiB.
+    ///
+    /// @example
+    /// ```ts
+    /// const body = { cvv2: s.encrypt('024') }; // { data, iv }
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "EncryptedValue")]
+    pub fn encrypt(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] plaintext: JsValue,
+    ) -> JsResult<JsValue> {
+        let _wipe = StackWipe;
+        const WHAT: &str = "plaintext must be a string or a Uint8Array";
+        let bytes: Zeroizing<Vec<u8>> = if plaintext.is_string() {
+            let mut text = string_arg_max(&plaintext, limits::PLAINTEXT, WHAT)?;
+            limits::PLAINTEXT.check(text.len()).map_err(to_js)?;
+            Zeroizing::new(core::mem::take(&mut *text).into_bytes())
         } else {
-            cipher::cbc_decrypt(&self.key, &iv, &data)?
+            wasm_input::bytes(&plaintext, limits::PLAINTEXT)
+                .map_err(to_js)?
+                .ok_or_else(|| invalid(WHAT))?
         };
-        Ok(SecretSlice::from(core::mem::take(&mut *plain)))
+        self.inner
+            .encrypt(&bytes)
+            .map(write_encrypted)
+            .map_err(to_js)
     }
 
-    /// Decrypts a value that holds UTF-8 text.
+    /// Decrypts a value holding UTF-8 text (a PAN, a CVV2).
     ///
-    /// Non-UTF-8 plaintext is [`Error::InvalidUtf8`] in V2/V3 (authenticated,
-    /// so it truly is what the sender sent) but [`Error::DecryptionFailed`] in
-    /// V1, where telling it apart from bad padding would hand an attacker a
-    /// decryption oracle.
-    pub fn decrypt_string(&self, value: &EncryptedValue) -> Result<SecretString> {
-        use secrecy::ExposeSecret;
-        let bytes = self.decrypt(value)?;
-        let text = core::str::from_utf8(bytes.expose_secret())
-            .map_err(|_| self.content_error(Error::InvalidUtf8))?;
-        Ok(SecretString::from(text))
-    }
-
-    /// Builds the ISO 9564 format-2 block of `pin` (`"241432FFFFFFFFFF"`)
-    /// and encrypts its 16 ASCII bytes.
-    pub fn encrypt_pin(&self, pin: &Pin) -> Result<EncryptedValue> {
-        let block = pin_block::encode(pin, PinBlockFormat::Iso2, None)?;
-        self.encrypt(block.as_bytes())
-    }
-
-    /// Decrypts a format-2 PIN block and returns the PIN.
+    /// Throws `DECRYPTION_FAILED` for any wrong key, tag, padding or length;
+    /// `INVALID_BASE64`, `INVALID_IV`, `INVALID_INPUT` for malformed values,
+    /// `INPUT_TOO_LARGE` for a `data` over 64 KiB or an `iv` over 256.
+    /// V1: `LEGACY_CBC_DISABLED` without `allowLegacyCbc`, and with it every
+    /// failure is `DECRYPTION_FAILED` (V1 is unauthenticated AES-CBC).
     ///
-    /// A malformed block is [`Error::InvalidPinBlock`] in V2/V3 and, for the
-    /// reason given at [`Session::decrypt_string`], [`Error::DecryptionFailed`] in V1.
-    pub fn decrypt_pin(&self, value: &EncryptedValue) -> Result<Pin> {
-        use secrecy::ExposeSecret;
-        let bytes = self.decrypt(value)?;
-        let bad_block =
-            || self.content_error(Error::InvalidPinBlock("the PIN block is not ISO format 2"));
-        let block = core::str::from_utf8(bytes.expose_secret()).map_err(|_| bad_block())?;
-        match pin_block::decode(block, None) {
-            Ok((pin, PinBlockFormat::Iso2)) => Ok(pin),
-            Ok(_) => Err(bad_block()),
-            Err(e) => Err(self.content_error(e)),
-        }
+    /// @example
+    /// ```ts
+    /// const pan = s.decrypt(response.pan); // '4111111111111111'
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "string")]
+    pub fn decrypt(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "EncryptedValue")] value: JsValue,
+    ) -> JsResult<JsValue> {
+        let _wipe = StackWipe;
+        let value = self.read_value(&value)?;
+        let text = self.inner.decrypt_string(&value).map_err(to_js)?;
+        Ok(JsValue::from_str(text.expose_secret()))
     }
 
-    /// In V1 nothing about a plaintext may be reported beyond "failed".
-    fn content_error(&self, e: Error) -> Error {
-        if self.version.is_authenticated() {
-            e
-        } else {
-            Error::DecryptionFailed
-        }
+    /// Decrypts a value to bytes; throws as {@link Session.decrypt} does.
+    #[wasm_bindgen(js_name = decryptBytes)]
+    pub fn decrypt_bytes(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "EncryptedValue")] value: JsValue,
+    ) -> JsResult<Uint8Array> {
+        let _wipe = StackWipe;
+        let value = self.read_value(&value)?;
+        let bytes = self.inner.decrypt(&value).map_err(to_js)?;
+        Ok(Uint8Array::from(bytes.expose_secret()))
     }
 
-    /// Reads an IV: base64 of 16 bytes (or 12 for GCM); in V1 also the
-    /// 16-character text form of the V1 documentation, whose UTF-8 bytes are
-    /// the IV (e.g. `"Xb6qbV2L6d1F92YU"`).
-    fn read_iv(&self, iv: &str) -> Result<Zeroizing<Vec<u8>>> {
-        let decoded = encoding::decode(iv, "iv");
-        match (self.version, decoded) {
-            (_, Ok(bytes)) if bytes.len() == IV_LEN => Ok(bytes),
-            (Version::V2 | Version::V3, Ok(bytes)) if bytes.len() == cipher::GCM_SHORT_IV_LEN => {
-                Ok(bytes)
-            }
-            (Version::V1, _) if iv.len() == IV_LEN => Ok(Zeroizing::new(iv.as_bytes().to_vec())),
-            (Version::V1, _) => Err(Error::InvalidIv(
-                "a V1 IV must be base64 of 16 bytes or a 16-character text",
-            )),
-            (_, Ok(_)) => Err(Error::InvalidIv(
-                "an AES-GCM IV must be 16 bytes (or 12 bytes)",
-            )),
-            (_, Err(e)) => Err(e),
+    /// Builds the ISO 9564 format-2 PIN block (`'241432FFFFFFFFFF'` for
+    /// `'1432'`) and encrypts it. Throws `INVALID_PIN` unless the PIN is
+    /// 4 to 12 decimal digits.
+    ///
+    /// @example
+    /// ```ts
+    /// await fetch(`/v2/cards/${token}/pin`, { method: 'PUT', headers,
+    ///   body: JSON.stringify({ pinBlock: s.encryptPin('1432') }) });
+    /// ```
+    #[wasm_bindgen(js_name = encryptPin, unchecked_return_type = "EncryptedValue")]
+    pub fn encrypt_pin(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] pin: JsValue,
+    ) -> JsResult<JsValue> {
+        let _wipe = StackWipe;
+        let text = string_arg(&pin, "the PIN must be a string of digits")?;
+        let pin = Pin::new(&text).map_err(to_js)?;
+        self.inner
+            .encrypt_pin(&pin)
+            .map(write_encrypted)
+            .map_err(to_js)
+    }
+
+    /// Decrypts an encrypted format-2 PIN block and returns the PIN digits;
+    /// throws as {@link Session.decrypt} does, and `INVALID_PIN_BLOCK` (V2/V3).
+    ///
+    /// @example
+    /// ```ts
+    /// const pin = s.decryptPin(response.pinBlock); // '1432'
+    /// ```
+    #[wasm_bindgen(js_name = decryptPin, unchecked_return_type = "string")]
+    pub fn decrypt_pin(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "EncryptedValue")] value: JsValue,
+    ) -> JsResult<JsValue> {
+        let _wipe = StackWipe;
+        let value = self.read_value(&value)?;
+        let pin = self.inner.decrypt_pin(&value).map_err(to_js)?;
+        Ok(JsValue::from_str(pin.expose()))
+    }
+
+    /// Encrypts text (a JSON body, a path id) the way seed 003's account API
+    /// carries everything: lowercase hex of `nonce || ciphertext || tag`,
+    /// AES-GCM under the session key with a 26-byte nonce made of the UTC
+    /// time (`yyyyMMddHHmmss`) and 12 random hex digits. The server refuses
+    /// it after 5 minutes, and a second time. Throws `INPUT_TOO_LARGE` over
+    /// 1 MiB.
+    ///
+    /// @example
+    /// ```ts
+    /// const s = Session.create(pem);
+    /// const res = await fetch(`/account/${s.encryptBody(uuid)}/paymentinfo`, {
+    ///   method: 'POST', headers: { 'Session-Id': s.sessionId!, Authorization: `PLTOKEN ${token}`,
+    ///     'Content-Type': 'application/x-www-form-urlencoded' },
+    ///   body: new URLSearchParams({ data: s.encryptBody(JSON.stringify(paymentInfo)) }) });
+    /// const { data } = JSON.parse(s.decryptBody(await res.text()));
+    /// ```
+    #[wasm_bindgen(js_name = encryptBody)]
+    pub fn encrypt_body(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
+    ) -> JsResult<String> {
+        let _wipe = StackWipe;
+        let text = string_arg_max(&text, limits::BODY, "the body must be a string")?;
+        limits::BODY.check(text.len()).map_err(to_js)?;
+        let now = (js_sys::Date::now() / 1000.0) as u64;
+        paysecure_core::body::seal(self.inner.key(), text.as_bytes(), now).map_err(to_js)
+    }
+
+    /// Decrypts a body made by {@link Session.encryptBody} (or by the
+    /// server) to its text. Throws `DECRYPTION_FAILED` for anything that is
+    /// not such a body under this session's key, `INPUT_TOO_LARGE` over
+    /// 2 MiB of hex.
+    #[wasm_bindgen(js_name = decryptBody, unchecked_return_type = "string")]
+    pub fn decrypt_body(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] hex: JsValue,
+    ) -> JsResult<JsValue> {
+        let _wipe = StackWipe;
+        let hex = string_arg_max(&hex, limits::BODY_HEX, "the body must be a hex string")?;
+        let opened = paysecure_core::body::open(self.inner.key(), &hex).map_err(to_js)?;
+        let text =
+            core::str::from_utf8(&opened.plaintext).map_err(|_| to_js(Error::InvalidUtf8))?;
+        Ok(JsValue::from_str(text))
+    }
+
+    /// The `{ data, iv }` argument of the decrypt methods. V1 (unauthenticated
+    /// AES-CBC) needs the session's explicit opt-in, and then every failure,
+    /// a malformed argument included, is the one opaque `DECRYPTION_FAILED`.
+    fn read_value(&self, value: &JsValue) -> JsResult<EncryptedValue> {
+        if self.inner.version().is_authenticated() {
+            return read_encrypted(value);
         }
+        if !self.allow_legacy_cbc {
+            return Err(to_js(Error::LegacyCbcDisabled));
+        }
+        read_encrypted(value).map_err(|_| to_js(Error::DecryptionFailed))
+    }
+
+    /// The raw session key as base64. Explicit on purpose: only for interop
+    /// and tests. The returned string cannot be wiped by this package.
+    #[wasm_bindgen(js_name = exportKey, unchecked_return_type = "string")]
+    pub fn export_key(&self) -> JsValue {
+        let _wipe = StackWipe;
+        JsValue::from_str(&self.inner.key().to_base64())
     }
 }

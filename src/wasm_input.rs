@@ -1,4 +1,4 @@
-//! Reading JavaScript arguments safely, for the `wasm` adapter.
+//! Reading JavaScript arguments safely, for the adapters.
 //!
 //! Two rules, so that no argument can crash or corrupt the instance:
 //!
@@ -16,14 +16,14 @@
 //!   [`Limit`], so an oversized argument never reaches linear memory.
 
 use js_sys::{Array, ArrayBuffer, Function, JsString, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
-use crate::error::{Error, Result};
-use crate::limits::Limit;
-use crate::public_key::JwkMember;
+use paysecure_core::limits::Limit;
+use paysecure_core::{Error, JwkMember, Result};
 
-#[wasm_bindgen::prelude::wasm_bindgen]
+#[wasm_bindgen]
 extern "C" {
     /// `Array.isArray`, which throws for a revoked Proxy: caught.
     #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
@@ -80,7 +80,7 @@ pub(crate) fn string(v: &JsValue, limit: Limit, what: &'static str) -> Result<Ze
     // Copied by `TextEncoder.encodeInto` into a pre-sized buffer wiped on
     // drop (no reallocation, no copy the glue frees unwiped): a string
     // primitive runs no caller code.
-    crate::wasm::read_text(v).ok_or(Error::InvalidInput(what))
+    read_text(v).ok_or(Error::InvalidInput(what))
 }
 
 /// `obj[key]` through `Reflect.get`; `None` for `undefined`. A throwing
@@ -132,7 +132,8 @@ pub(crate) fn bytes(v: &JsValue, limit: Limit) -> Result<Option<Zeroizing<Vec<u8
         let set = method(&typed_array, "set")?;
         // SAFETY: the view covers exactly `out`, which outlives it, and is
         // used for this one `set` only, before anything can allocate (and so
-        // grow or move linear memory).
+        // grow or move linear memory). The crate's only unsafe code.
+        #[allow(unsafe_code)]
         let view = unsafe { Uint8Array::view_mut_raw(out.as_mut_ptr(), len) };
         Reflect::apply(&set, &view, &Array::of1(&source))
             .map_err(|_| Error::InvalidInput("the bytes cannot be read"))?;
@@ -151,7 +152,7 @@ pub(crate) fn date_millis(v: &JsValue) -> Option<f64> {
     Reflect::apply(&get_time, v, &Array::new()).ok()?.as_f64()
 }
 
-/// One JWK member, for [`crate::PublicKey::from_jwk_members`]: strings of
+/// One JWK member, for [`paysecure_core::PublicKey::from_jwk_members`]: strings of
 /// at most `limit`, and arrays (read as array-likes through `Reflect`) of
 /// at most `list_limit` strings.
 pub(crate) fn jwk_member(
@@ -188,4 +189,55 @@ pub(crate) fn jwk_member(
         items.push(string(&item, limit, WHAT)?.to_string());
     }
     Ok(JwkMember::TextList(items))
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `TextEncoder`, to read strings into wiped buffers.
+    #[wasm_bindgen(js_name = TextEncoder)]
+    type Utf8Encoder;
+    #[wasm_bindgen(constructor, js_class = "TextEncoder")]
+    fn new() -> Utf8Encoder;
+    /// `encodeInto(text, dest)`: UTF-8 of `text` written into `dest`, which
+    /// the glue passes as a view of this module's memory.
+    #[wasm_bindgen(method, js_name = encodeInto)]
+    fn encode_into(this: &Utf8Encoder, text: &JsString, dest: &mut [u8]) -> EncodeIntoResult;
+    /// `{ read, written }`.
+    type EncodeIntoResult;
+    #[wasm_bindgen(method, getter)]
+    fn read(this: &EncodeIntoResult) -> f64;
+    #[wasm_bindgen(method, getter)]
+    fn written(this: &EncodeIntoResult) -> f64;
+}
+
+thread_local! {
+    static ENCODER: Utf8Encoder = Utf8Encoder::new();
+}
+
+/// A JavaScript string's UTF-8 text in a buffer wiped on drop, written there
+/// by `TextEncoder.encodeInto` and never reallocated. `None` for anything but
+/// a string. Lone surrogates read as U+FFFD, as with `as_string`.
+pub(crate) fn read_text(v: &JsValue) -> Option<Zeroizing<String>> {
+    let text = v.dyn_ref::<JsString>()?;
+    let units = text.length() as usize;
+    ENCODER.with(|encoder| {
+        // First as if it were ASCII (one byte per UTF-16 unit); otherwise
+        // again, from the start, into a fresh buffer sized for the worst case
+        // (three bytes per unit) while the first one is wiped.
+        let mut buf = Zeroizing::new(vec![0u8; units]);
+        let done = encoder.encode_into(text, &mut buf);
+        let mut written = done.written() as usize;
+        if (done.read() as usize) < units {
+            buf = Zeroizing::new(vec![0u8; 3 * units]);
+            written = encoder.encode_into(text, &mut buf).written() as usize;
+        }
+        buf.truncate(written);
+        match String::from_utf8(core::mem::take(&mut *buf)) {
+            Ok(s) => Some(Zeroizing::new(s)),
+            Err(e) => {
+                e.into_bytes().zeroize();
+                None
+            }
+        }
+    })
 }

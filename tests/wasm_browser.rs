@@ -4,5 +4,6 @@
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+#[path = "../crates/core/tests/it/common.rs"]
 mod common;
 mod wasm_suite;

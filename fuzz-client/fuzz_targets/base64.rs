@@ -5,10 +5,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paysecure_wasm::encoding::{
+use paysecure_core::encoding::{
     decode, decode_base64url, decode_canonical, encode, encode_base64url,
 };
-use paysecure_wasm::Error;
+use paysecure_core::Error;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = core::str::from_utf8(data) else {

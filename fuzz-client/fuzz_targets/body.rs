@@ -1,10 +1,11 @@
-//! Seed 003's encrypted bodies (`decryptBody`): hex of a 26-byte time nonce,
-//! ciphertext and tag, opened under a fixed key. Anything that is not such a
-//! body is the one `DecryptionFailed`; what opens re-seals to the same text.
+//! The account payment-information API's encrypted bodies (`decryptBody`):
+//! hex of a 26-byte time nonce, ciphertext and tag, opened under a fixed key.
+//! Anything that is not such a body is the one `DecryptionFailed`; what opens
+//! re-seals to the same text.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paysecure_wasm::{body, Error, SessionKey};
+use paysecure_core::{body, Error, SessionKey};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = core::str::from_utf8(data) else {

@@ -6,8 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paysecure_wasm::capture::CardCapture;
-use paysecure_wasm::card;
+use paysecure_core::capture::CardCapture;
+use paysecure_core::card;
 
 fn number(field: Option<&str>) -> u32 {
     field.and_then(|f| f.parse().ok()).unwrap_or(0)

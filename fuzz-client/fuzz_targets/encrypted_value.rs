@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paysecure_wasm::{EncryptedValue, Error, Session, SessionKey, Version};
+use paysecure_core::{EncryptedValue, Error, Session, SessionKey, Version};
 
 /// The README's example key (AES-256); its first 16 / 24 bytes for the others.
 const KEY: [u8; 32] = [

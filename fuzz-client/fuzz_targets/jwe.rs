@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paysecure_wasm::{jwe, Error, SessionKey};
+use paysecure_core::{jwe, Error, SessionKey};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = core::str::from_utf8(data) else {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paysecure_wasm::{Error, PublicKey};
+use paysecure_core::{Error, PublicKey};
 
 fuzz_target!(|data: &[u8]| {
     match PublicKey::from_der(data) {

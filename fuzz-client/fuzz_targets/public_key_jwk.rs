@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paysecure_wasm::public_key::JWK_PRIVATE_MEMBERS;
-use paysecure_wasm::{Error, JwkMember, PublicKey};
+use paysecure_core::public_key::JWK_PRIVATE_MEMBERS;
+use paysecure_core::{Error, JwkMember, PublicKey};
 use serde_json::Value;
 
 fn member(jwk: &Value, name: &str) -> JwkMember {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paysecure_wasm::{Error, Padding, PublicKey};
+use paysecure_core::{Error, Padding, PublicKey};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = core::str::from_utf8(data) else {

@@ -1,5 +1,5 @@
 //! The account API's encrypted bodies (seed 003): hex of `nonce ||
-//! ciphertext || tag`, opened with `paysecure_wasm::body::open` as
+//! ciphertext || tag`, opened with `paysecure_core::body::open` as
 //! `Service::open_body` does (a path segment, or the `data=` field of a form
 //! body), then read as a UUID path id or the request JSON.
 //!
@@ -11,8 +11,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use paysecure_server::account::{uuid, PaymentRequest};
-use paysecure_wasm::body;
-use paysecure_wasm::SessionKey;
+use paysecure_core::body;
+use paysecure_core::SessionKey;
 
 /// The key the committed seeds are sealed with (the vectors' session key).
 const KEY_A: [u8; 32] = [

@@ -9,8 +9,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paysecure_wasm::pin_block::{self, PinBlockFormat};
-use paysecure_wasm::{EncryptedValue, Pin, Session, SessionKey, Version};
+use paysecure_core::pin_block::{self, PinBlockFormat};
+use paysecure_core::{EncryptedValue, Pin, Session, SessionKey, Version};
 use secrecy::ExposeSecret;
 
 /// The test vectors' session key.

@@ -14,7 +14,7 @@
 use libfuzzer_sys::fuzz_target;
 use paysecure_server::tokens::check_pan;
 use paysecure_server::Service;
-use paysecure_wasm::{jwe, SessionKey};
+use paysecure_core::{jwe, SessionKey};
 
 /// The content key of the committed seeds.
 const CEK: [u8; 32] = *b"paysecure-fuzz-jwe-content-key!!";

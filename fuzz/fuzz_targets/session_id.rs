@@ -1,6 +1,6 @@
 //! The `Session-Id` and `Key-Id` headers: what the server parses before
 //! any RSA operation (`paysecure_server::sessions::SessionIdHeader`, over
-//! `paysecure_wasm::encoding::decode_canonical`), and the RSA plaintext a
+//! `paysecure_core::encoding::decode_canonical`), and the RSA plaintext a
 //! session id wraps, which is attacker-chosen too: anyone can encrypt to
 //! the public key.
 //!
@@ -15,8 +15,8 @@
 use axum::http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use paysecure_server::sessions::SessionIdHeader;
-use paysecure_wasm::encoding::{decode_canonical, encode};
-use paysecure_wasm::SessionKey;
+use paysecure_core::encoding::{decode_canonical, encode};
+use paysecure_core::SessionKey;
 
 fuzz_target!(|data: &[u8]| {
     // Bytes → base64 → the same bytes.

@@ -1,6 +1,6 @@
 //! The account payment-information API (seed 003), independent of HTTP: a
 //! user's stored cards, every request and answer encrypted
-//! ([`paysecure_wasm::body`]) under the session key of a PaySecure session id
+//! ([`paysecure_core::body`]) under the session key of a PaySecure session id
 //! or the tenant's data key.
 //!
 //! Errors use the seed's envelope `{"error":{"code","message","detail"}}`
@@ -9,9 +9,9 @@
 //! unauthorized, 911 undecryptable, 912 stale, 913 replayed, 914 invalid
 //! parameter.
 
-use paysecure_wasm::body;
-use paysecure_wasm::card::{self, CardBrand};
-use paysecure_wasm::{KeySize, SessionKey};
+use paysecure_core::body;
+use paysecure_core::card::{self, CardBrand};
+use paysecure_core::{KeySize, SessionKey};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use paysecure_wasm::{SessionKey, Version};
+use paysecure_core::{SessionKey, Version};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 

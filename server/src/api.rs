@@ -16,7 +16,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use paysecure_wasm::{EncryptedValue, Pin, Session, Version};
+use paysecure_core::{EncryptedValue, Pin, Session, Version};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -477,11 +477,13 @@ fn open_text(session: &Session, v: &Encrypted) -> Result<secrecy::SecretString, 
 }
 
 fn open_pin(session: &Session, v: &Encrypted) -> Result<Pin, ApiError> {
-    session.decrypt_pin(&v.into()).map_err(|e| match e.code() {
-        "INVALID_PIN_BLOCK" | "INVALID_PIN" => ApiError::bad_request(
-            "INVALID_PIN_BLOCK",
-            "the PIN block is not an ISO 9564 format-2 block of a 4-12 digit PIN",
-        ),
+    session.decrypt_pin(&v.into()).map_err(|e| match e {
+        paysecure_core::Error::InvalidPinBlock(_) | paysecure_core::Error::InvalidPin(_) => {
+            ApiError::bad_request(
+                "INVALID_PIN_BLOCK",
+                "the PIN block is not an ISO 9564 format-2 block of a 4-12 digit PIN",
+            )
+        }
         _ => Error::UndecryptableValue.into(),
     })
 }

@@ -13,7 +13,7 @@ use aws_lc_rs::rsa::{
     KeySize, OaepPrivateDecryptingKey, Pkcs1PrivateDecryptingKey, PrivateDecryptingKey,
     OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256,
 };
-use paysecure_wasm::{PublicKey, SessionKey};
+use paysecure_core::{PublicKey, SessionKey};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -125,7 +125,7 @@ impl LoadedKey {
 
     /// The public key as SPKI PEM.
     pub fn public_pem(&self) -> String {
-        let b64 = paysecure_wasm::encoding::encode(&self.public_spki);
+        let b64 = paysecure_core::encoding::encode(&self.public_spki);
         let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
         for chunk in b64.as_bytes().chunks(64) {
             pem.push_str(&String::from_utf8_lossy(chunk));

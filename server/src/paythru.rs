@@ -1009,10 +1009,10 @@ impl Service {
             return Err(UNKNOWN);
         }
         Ok(CapturedSummary {
-            masked_pan: paysecure_wasm::card::mask_pan(&card.pan).unwrap_or_default(),
+            masked_pan: paysecure_core::card::mask_pan(&card.pan).unwrap_or_default(),
             expiry_month: card.expiry_month,
             expiry_year: card.expiry_year,
-            brand: paysecure_wasm::card::card_brand(&card.pan)
+            brand: paysecure_core::card::card_brand(&card.pan)
                 .map(|b| b.as_str().to_owned())
                 .unwrap_or_default(),
         })

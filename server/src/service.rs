@@ -4,9 +4,9 @@ use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::digest;
-use paysecure_wasm::card::{self, CardBrand};
-use paysecure_wasm::pin_block::{self, PinBlockFormat};
-use paysecure_wasm::{Pin, Version};
+use paysecure_core::card::{self, CardBrand};
+use paysecure_core::pin_block::{self, PinBlockFormat};
+use paysecure_core::{Pin, Version};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -66,7 +66,7 @@ pub fn rfc3339(secs: i64) -> String {
 
 /// Unpadded base64url (RFC 4648 §5), as JWKs and credentials use.
 pub fn base64url(bytes: &[u8]) -> String {
-    paysecure_wasm::encoding::encode(bytes)
+    paysecure_core::encoding::encode(bytes)
         .trim_end_matches('=')
         .replace('+', "-")
         .replace('/', "_")
@@ -1130,7 +1130,7 @@ impl Service {
 
     /// Sets the card's PIN (a grant for `pin:write`; refused while the PIN
     /// is blocked, and refused with `WEAK_PIN` when it is too easy to guess:
-    /// the rules of [`paysecure_wasm::pin_weakness`], which the PIN widget
+    /// the rules of [`paysecure_core::pin_weakness`], which the PIN widget
     /// shows too).
     pub async fn set_pin(&self, grant: &CardGrant, pin: &Pin) -> Result<()> {
         grant.require(&[Scope::PinWrite])?;
@@ -1140,7 +1140,7 @@ impl Service {
         }
         // One message whatever the rule: which one matched says something
         // about the digits, and error messages may be logged.
-        if paysecure_wasm::pin_weakness(pin).is_some() {
+        if paysecure_core::pin_weakness(pin).is_some() {
             return Err(Error::bad_request(
                 "WEAK_PIN",
                 "the PIN is too easy to guess (one repeated digit, a run, a repeated pair or a common PIN); choose another",

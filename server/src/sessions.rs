@@ -21,7 +21,7 @@
 //! unwrap has still used its session up.
 
 use axum::http::HeaderMap;
-use paysecure_wasm::{Session, Version};
+use paysecure_core::{Session, Version};
 
 use crate::error::{Error, Result};
 use crate::keys::Purpose;
@@ -76,7 +76,7 @@ impl SessionIdHeader {
         if text.len() > MAX_SESSION_ID_LEN {
             return Err(Error::InvalidSession);
         }
-        let ciphertext = paysecure_wasm::encoding::decode_canonical(text, "session id")
+        let ciphertext = paysecure_core::encoding::decode_canonical(text, "session id")
             .map_err(|_| Error::InvalidSession)?;
         if !(64..=1024).contains(&ciphertext.len()) {
             return Err(Error::InvalidSession);

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use paysecure_wasm::card::{self, CardBrand};
-use paysecure_wasm::jwe;
+use paysecure_core::card::{self, CardBrand};
+use paysecure_core::jwe;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 

@@ -212,7 +212,7 @@ fn create_key_file(path: &Path) -> std::result::Result<Vault, MasterKeyError> {
     let mut key = Zeroizing::new([0u8; 32]);
     rand::fill(&mut key[..])
         .map_err(|_| MasterKeyError::Invalid(Error::Crypto("no randomness")))?;
-    let text = Zeroizing::new(paysecure_wasm::encoding::encode(&key[..]));
+    let text = Zeroizing::new(paysecure_core::encoding::encode(&key[..]));
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(format!(".new-{}", std::process::id()));
     let tmp = PathBuf::from(tmp);
@@ -438,7 +438,7 @@ impl Vault {
 }
 
 fn decode_master(text: &str) -> Result<Zeroizing<Vec<u8>>> {
-    let key = paysecure_wasm::encoding::decode(text, "master key")
+    let key = paysecure_core::encoding::decode(text, "master key")
         .map_err(|_| Error::Crypto("the master key is not base64"))?;
     if key.len() != 32 {
         return Err(Error::Crypto("the master key must be 32 bytes"));
@@ -615,7 +615,7 @@ mod tests {
     #[test]
     fn master_key_from_the_environment_wins() {
         let dir = tempfile::tempdir().unwrap();
-        let env = paysecure_wasm::encoding::encode(&[9u8; 32]);
+        let env = paysecure_core::encoding::encode(&[9u8; 32]);
         let (_, src) = load_master_key(Some(&env), None, None, dir.path()).unwrap();
         assert_eq!(src, MasterKeySource::Environment);
         assert!(load_master_key(Some("AAAA"), None, None, dir.path()).is_err());

@@ -252,11 +252,11 @@ pub async fn seed_demo(service: &Service, data_dir: &Path) -> Result<String> {
             )
             .await?;
         if i == 0 {
-            let pin = paysecure_wasm::Pin::new("1432").map_err(|_| Error::Crypto("demo PIN"))?;
+            let pin = paysecure_core::Pin::new("1432").map_err(|_| Error::Crypto("demo PIN"))?;
             let grant = service
                 .grant_card(
                     &principal,
-                    paysecure_wasm::Version::V2,
+                    paysecure_core::Version::V2,
                     &card.token,
                     crate::service::Scope::PinWrite,
                 )

@@ -12,8 +12,8 @@ use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode};
 use common::TestApp;
 use http_body_util::BodyExt;
+use paysecure_core::{body, KeySize, Session, SessionKey, Version};
 use paysecure_server::service::Principal;
-use paysecure_wasm::{body, KeySize, Session, SessionKey, Version};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 

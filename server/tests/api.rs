@@ -5,8 +5,8 @@ mod common;
 
 use axum::http::{Method, StatusCode};
 use common::{enc, enc_text, open, open_pin, TestApp};
-use paysecure_wasm::card::luhn_check;
-use paysecure_wasm::{encoding, KeySize, Pin, Session, Version};
+use paysecure_core::card::luhn_check;
+use paysecure_core::{encoding, KeySize, Pin, Session, Version};
 use serde_json::{json, Value};
 
 const V1: Version = Version::V1;
@@ -24,7 +24,7 @@ async fn public_key_is_published_as_pem_and_jwk() {
     assert_eq!(r.body["jwk"]["kid"], r.body["keyId"]);
     assert_eq!(r.body["jwk"]["e"], "AQAB");
     let from_jwk =
-        paysecure_wasm::PublicKey::from_jwk(r.body["jwk"]["n"].as_str().unwrap(), "AQAB").unwrap();
+        paysecure_core::PublicKey::from_jwk(r.body["jwk"]["n"].as_str().unwrap(), "AQAB").unwrap();
     assert_eq!(from_jwk, app.public_key);
     assert_eq!(app.public_key.bits(), 2048);
     assert!(r.body["expiresAt"].as_str().unwrap().ends_with('Z'));
@@ -666,7 +666,7 @@ async fn every_bad_session_id_looks_the_same() {
                 .await;
             if version == V1 && implicit.contains(name) {
                 assert_eq!(r.status, StatusCode::OK, "{prefix} {name}");
-                let ev = paysecure_wasm::EncryptedValue {
+                let ev = paysecure_core::EncryptedValue {
                     data: r.body["pan"]["data"].as_str().unwrap().into(),
                     iv: r.body["pan"]["iv"].as_str().unwrap().into(),
                 };
@@ -795,7 +795,7 @@ async fn key_rotation_keeps_the_previous_key_until_retired() {
         // Made for the old key before the second rotation.
         let s = Session::generate(V2, KeySize::Aes128).unwrap();
         let old_pk =
-            paysecure_wasm::PublicKey::parse(&app.service.keyring().keys()[1].public_pem())
+            paysecure_core::PublicKey::parse(&app.service.keyring().keys()[1].public_pem())
                 .unwrap();
         let sid = s.session_id(&old_pk).unwrap();
         (s, sid)

@@ -6,8 +6,8 @@ mod common;
 
 use axum::http::{Method, StatusCode};
 use common::{open, TestApp};
+use paysecure_core::Version;
 use paysecure_server::service::Principal;
-use paysecure_wasm::Version;
 use serde_json::{json, Value};
 
 const PATH: &str = "/pin-management/v2/cvv2";

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use paysecure_wasm::{EncryptedValue, KeySize, Pin, PublicKey, Session, Version};
+use paysecure_core::{EncryptedValue, KeySize, Pin, PublicKey, Session, Version};
 use serde_json::{json, Value};
 
 mod common;
@@ -634,7 +634,7 @@ async fn cluster() -> (tempfile::TempDir, TestDb, Server, Server, String) {
         .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into());
     let db = TestDb::postgres(&admin).await;
     let dir = tempfile::tempdir().unwrap();
-    let master = paysecure_wasm::encoding::encode(&[0x33; 32]);
+    let master = paysecure_core::encoding::encode(&[0x33; 32]);
     let out = Command::new(BIN)
         .args([
             "--data-dir",
@@ -785,7 +785,7 @@ async fn cluster_a_key_rotated_through_a_decrypts_on_b() {
         ])
         .env(
             "PAYSECURE_MASTER_KEY",
-            paysecure_wasm::encoding::encode(&[0x33; 32]),
+            paysecure_core::encoding::encode(&[0x33; 32]),
         )
         .output()
         .unwrap();

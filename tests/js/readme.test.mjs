@@ -1,4 +1,4 @@
-// Runs every ```js block of README.md against the built nodejs package, so
+// Runs every ```js block of the npm README (src/npm-README.md) against the built nodejs package, so
 // the README's examples (and the values they assert) stay true.
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { root } from './helpers.mjs';
 
-const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+const readme = readFileSync(path.join(root, 'src', 'npm-README.md'), 'utf8');
 const blocks = [...readme.matchAll(/^```js\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
 
 test('README has runnable JavaScript examples', () => {

@@ -463,7 +463,7 @@ export const STACK_WIPE_BYTES = 8 * 1024;
 /**
  * The stack check: paints the (empty) shadow stack, makes one call, and
  * reads what the call left. A call that wipes the stack its callees used (see
- * `StackWipe` in src/wasm.rs) leaves, from the deepest byte it touched up:
+ * `StackWipe` in src/stack_wipe.rs) leaves, from the deepest byte it touched up:
  * the wipe's own bookkeeping (a few words holding stack addresses), a run of
  * zeros, then what the wipe cannot reach: the frames of the exported
  * function and of the glue's shim (live while it runs), and what the shim

@@ -3,11 +3,14 @@
 //! `wasm_browser.rs`.
 
 use js_sys::{Object, Reflect, Uint8Array, JSON};
-use paysecure_wasm::wasm::{
-    card_brand_js, encrypt_card_js, is_pay_secure_error_js, luhn_check_js, mask_pan_js,
-    parse_pin_block_js, pin_block_js, pin_weakness_js, FromKeyOptions, JsPublicKey, JsSession,
-    ParsePinBlockOptions, PinBlockOptions, SessionOptions,
+use paysecure_wasm::capture::encrypt_card_js;
+use paysecure_wasm::card::{card_brand_js, luhn_check_js, mask_pan_js};
+use paysecure_wasm::error::is_pay_secure_error_js;
+use paysecure_wasm::pin::{
+    parse_pin_block_js, pin_block_js, pin_weakness_js, ParsePinBlockOptions, PinBlockOptions,
 };
+use paysecure_wasm::public_key::JsPublicKey;
+use paysecure_wasm::session::{FromKeyOptions, JsSession, SessionOptions};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -46,7 +49,7 @@ fn pem() -> String {
 }
 
 fn b64len(v: &str) -> usize {
-    paysecure_wasm::encoding::decode(v, "x").unwrap().len()
+    paysecure_core::encoding::decode(v, "x").unwrap().len()
 }
 
 #[wasm_bindgen_test]
@@ -184,8 +187,8 @@ fn decrypts_the_reference_vectors() {
         }
     }
     for c in &v.pin_blocks {
-        let key = paysecure_wasm::encoding::encode(&unhex(&c.session_key_hex));
-        let iv = paysecure_wasm::encoding::encode(&unhex(&c.iv_hex));
+        let key = paysecure_core::encoding::encode(&unhex(&c.session_key_hex));
+        let iv = paysecure_core::encoding::encode(&unhex(&c.iv_hex));
         let v2 = JsSession::from_key(s(&key), None).unwrap();
         let got = v2
             .decrypt_pin(obj(&[("data", s(&c.aes_gcm_ct_tag_b64)), ("iv", s(&iv))]))
@@ -249,11 +252,11 @@ fn every_failure_is_a_pay_secure_error() {
     let good = session.encrypt(s("4111111111111111")).unwrap();
     let data = get(&good, "data").as_string().unwrap();
     let iv = get(&good, "iv").as_string().unwrap();
-    let mut raw = paysecure_wasm::encoding::decode(&data, "d")
+    let mut raw = paysecure_core::encoding::decode(&data, "d")
         .unwrap()
         .to_vec();
     raw[0] ^= 1;
-    let tampered = paysecure_wasm::encoding::encode(&raw);
+    let tampered = paysecure_core::encoding::encode(&raw);
     let cases: Vec<(JsValue, &str)> = vec![
         (
             obj(&[("data", s(&tampered)), ("iv", s(&iv))]),
@@ -454,7 +457,7 @@ fn encrypt_card_makes_a_jwe_for_the_key_alias() {
         options(&[("keyAlias", s("rsa-1")), ("captureTime", at.into())]),
     )
     .unwrap();
-    let parsed = paysecure_wasm::jwe::parse_compact(&jwe).unwrap();
+    let parsed = paysecure_core::jwe::parse_compact(&jwe).unwrap();
     assert_eq!(
         parsed.header(),
         r#"{"alg":"RSA-OAEP-256","enc":"A256GCM","kid":"rsa-1"}"#
@@ -534,8 +537,8 @@ fn encrypted_bodies_round_trip_and_refuse_tampering() {
         r#"{"data":{"uuid":"x"}}"#
     );
     // The core opens it with the same key (and sees the same time).
-    let core_key = paysecure_wasm::SessionKey::from_base64(key).unwrap();
-    assert!(paysecure_wasm::body::open(&core_key, &hex).is_ok());
+    let core_key = paysecure_core::SessionKey::from_base64(key).unwrap();
+    assert!(paysecure_core::body::open(&core_key, &hex).is_ok());
     let mut t = hex.clone().into_bytes();
     t[60] = if t[60] == b'0' { b'1' } else { b'0' };
     let tampered = String::from_utf8(t).unwrap();
@@ -633,12 +636,12 @@ fn every_v1_failure_is_one_opaque_error() {
     let good = v1.encrypt(s("4111111111111111")).unwrap();
     let data = get(&good, "data").as_string().unwrap();
     let iv = get(&good, "iv").as_string().unwrap();
-    let mut raw = paysecure_wasm::encoding::decode(&data, "d")
+    let mut raw = paysecure_core::encoding::decode(&data, "d")
         .unwrap()
         .to_vec();
     let last = raw.len() - 17;
     raw[last] ^= 1; // breaks the padding
-    let bad_padding = paysecure_wasm::encoding::encode(&raw);
+    let bad_padding = paysecure_core::encoding::encode(&raw);
     let cases = [
         obj(&[("data", s(&bad_padding)), ("iv", s(&iv))]),
         obj(&[("data", s("%%%")), ("iv", s(&iv))]),

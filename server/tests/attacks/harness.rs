@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use paysecure_wasm::{EncryptedValue, KeySize, Pin, PublicKey, Session, Version};
+use paysecure_core::{EncryptedValue, KeySize, Pin, PublicKey, Session, Version};
 use serde_json::{json, Value};
 
 pub use crate::common::TestDb;

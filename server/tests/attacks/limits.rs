@@ -3,7 +3,7 @@
 //! flooding one credential or one card.
 #![allow(unused_imports)]
 
-use paysecure_wasm::Version;
+use paysecure_core::Version;
 use reqwest::Method;
 use serde_json::{json, Value};
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use paysecure_wasm::{body, KeySize, Pin, Session, SessionKey, Version};
+use paysecure_core::{body, KeySize, Pin, Session, SessionKey, Version};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -596,7 +596,7 @@ async fn a_master_key_left_in_the_data_dir_still_opens_the_vault_with_a_warning(
 async fn the_master_key_environment_variable_is_wiped_after_reading() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let master = paysecure_wasm::encoding::encode(&[0x5a; 32]);
+    let master = paysecure_core::encoding::encode(&[0x5a; 32]);
     let mut child = Command::new(BIN)
         .args(["--data-dir", data.to_str().unwrap()])
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -943,7 +943,7 @@ async fn every_route_family_leaves_no_secret_in_the_log() {
     assert!(answer.contains("cardKey"), "{answer}");
 
     // Verifone: PUT a captured card (JWE with PAN and CVV).
-    let capture = paysecure_wasm::capture::CardCapture::new("5555555555554444", 12, 2039)
+    let capture = paysecure_core::capture::CardCapture::new("5555555555554444", 12, 2039)
         .unwrap()
         .with_cvv("737")
         .unwrap()

@@ -4,7 +4,7 @@
 //! off by default and without a padding oracle when on, single-use card
 //! captures, key revocation and single-flight key reloads.
 
-use paysecure_wasm::{KeySize, PublicKey, Session, Version};
+use paysecure_core::{KeySize, PublicKey, Session, Version};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -127,7 +127,7 @@ async fn credentials_and_scopes_are_checked_before_any_rsa_work() {
     let pan_other_card = s.ephemeral(&other, &["pan"]).await;
     let before = used_rows(&s).await;
     let (session, sid) = s.session(V2);
-    let garbage = paysecure_wasm::encoding::encode(&[0x5a; 256]);
+    let garbage = paysecure_core::encoding::encode(&[0x5a; 256]);
     let calls: Vec<(Method, String, &str, Option<Value>)> = vec![
         (
             Method::POST,
@@ -318,15 +318,15 @@ async fn v1_is_off_by_default_on_its_own_key_and_has_no_padding_oracle() {
     assert_eq!(open(&good, &b["pan"]), real);
     // Bad paddings, a block that is no key, the V2 key's padding: all
     // answer 200 with a PAN under a key nobody knows.
-    let mut flipped = paysecure_wasm::encoding::decode(&good_sid, "sid")
+    let mut flipped = paysecure_core::encoding::decode(&good_sid, "sid")
         .unwrap()
         .to_vec();
     flipped[7] ^= 0x40;
     let not_a_key =
-        paysecure_wasm::encoding::encode(&v1_key.encrypt(b"hello", V1.padding()).unwrap());
+        paysecure_core::encoding::encode(&v1_key.encrypt(b"hello", V1.padding()).unwrap());
     for (name, sid) in [
-        ("flipped", paysecure_wasm::encoding::encode(&flipped)),
-        ("random", paysecure_wasm::encoding::encode(&[0x33; 256])),
+        ("flipped", paysecure_core::encoding::encode(&flipped)),
+        ("random", paysecure_core::encoding::encode(&[0x33; 256])),
         ("not a key", not_a_key),
         (
             "OAEP for the V1 key",

@@ -66,6 +66,7 @@ pub const JWK_KEY_OPS: Limit = limit(16, "a JWK's key_ops is limited to 16 entri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorCode;
 
     #[test]
     fn limits_refuse_one_past_the_max_with_input_too_large() {
@@ -81,7 +82,7 @@ mod tests {
             assert_eq!(l.check(l.max), Ok(()));
             assert_eq!(l.check(l.max + 1), Err(Error::InputTooLarge(l.message)));
         }
-        assert_eq!(Error::InputTooLarge("x").code(), "INPUT_TOO_LARGE");
+        assert_eq!(Error::InputTooLarge("x").code(), ErrorCode::InputTooLarge);
     }
 
     #[test]

@@ -1,15 +1,17 @@
-//! Fixtures shared by the native integration tests. The data is compiled in
+//! Fixtures shared by the core's integration tests and, through `#[path]`,
+//! by the wasm facade's `tests/wasm_suite`. The data stays in the repository's
+//! `tests/data/` (the JavaScript and Java tests read it too) and is compiled in
 //! (`include_str!`), so a missing file fails the build instead of skipping.
 #![allow(dead_code)]
 
 use serde::Deserialize;
 
-pub const PAYSECURE_VECTORS: &str = include_str!("../data/paysecure-v1-v2.json");
-pub const WYCHEPROOF_GCM: &str = include_str!("../data/aes_gcm_ext_iv.json");
-pub const RSA2048_PKCS1_PEM: &str = include_str!("../data/rsa2048-public-pkcs1.pem");
-pub const RSA2048_JWK: &str = include_str!("../data/rsa2048-public.jwk.json");
-pub const RSA1024_PEM: &str = include_str!("../data/rsa1024-public.pem");
-pub const EC_P256_PEM: &str = include_str!("../data/ec-p256-public.pem");
+pub const PAYSECURE_VECTORS: &str = include_str!("../../../../tests/data/paysecure-v1-v2.json");
+pub const WYCHEPROOF_GCM: &str = include_str!("../../../../tests/data/aes_gcm_ext_iv.json");
+pub const RSA2048_PKCS1_PEM: &str = include_str!("../../../../tests/data/rsa2048-public-pkcs1.pem");
+pub const RSA2048_JWK: &str = include_str!("../../../../tests/data/rsa2048-public.jwk.json");
+pub const RSA1024_PEM: &str = include_str!("../../../../tests/data/rsa1024-public.pem");
+pub const EC_P256_PEM: &str = include_str!("../../../../tests/data/ec-p256-public.pem");
 
 #[derive(Deserialize)]
 pub struct PaySecureVectors {

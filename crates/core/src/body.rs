@@ -1,9 +1,9 @@
-//! Encrypted bodies of the account payment-information API (seed 003).
+//! Encrypted bodies of the account payment-information API.
 //!
 //! Every path id, the `data=` form field and every response body is
 //! `hex(nonce || ciphertext || tag)`: AES-GCM under the session key, no AAD,
 //! a 16-byte tag, and a 26-byte nonce of ASCII text: the UTC time as
-//! `yyyyMMddHHmmss` followed by 12 random lowercase hex digits (the seed's
+//! `yyyyMMddHHmmss` followed by 12 random lowercase hex digits (the API document's
 //! examples begin `3230313530393234313530363231336263383630333332313836`,
 //! which is `201509241506213bc860332186`). GCM takes the 208-bit nonce
 //! through GHASH, as Java's `GCMParameterSpec`, OpenSSL and WebCrypto do.
@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::secret::SessionKey;
 
 /// Length of the nonce: 14 timestamp digits and 12 hex digits.
-pub const NONCE_LEN: usize = 26;
+pub const NONCE_LEN: usize = cipher::GCM_BODY_NONCE_LEN;
 
 /// An opened body: the plaintext, its nonce and the nonce's time.
 pub struct Opened {
@@ -158,8 +158,8 @@ mod tests {
     use crate::KeySize;
 
     #[test]
-    fn the_seeds_nonces_decode_as_timestamps() {
-        // The first 26 bytes of the seed's request and response examples.
+    fn the_documented_nonces_decode_as_timestamps() {
+        // The first 26 bytes of the API document's request and response examples.
         let req = unhex("3230313530393234313530363231336263383630333332313836").unwrap();
         assert_eq!(&req[..], b"201509241506213bc860332186");
         let n: [u8; NONCE_LEN] = req[..].try_into().unwrap();

@@ -171,7 +171,7 @@ mod tests {
     fn key_pair() -> (RsaPrivateKey, PublicKey) {
         use rsa::pkcs8::DecodePrivateKey;
         let vectors: serde_json::Value =
-            serde_json::from_str(include_str!("../tests/data/paysecure-v1-v2.json")).unwrap();
+            serde_json::from_str(include_str!("../../../tests/data/paysecure-v1-v2.json")).unwrap();
         let pem = vectors["rsa"]["private_pkcs8_pem"].as_str().unwrap();
         let private = RsaPrivateKey::from_pkcs8_pem(pem).unwrap();
         let public = PublicKey::from_components(

@@ -97,6 +97,7 @@ pub(crate) fn pkcs1v15_encode(message: &[u8], k: usize) -> Result<Zeroizing<Vec<
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub(crate) mod tests {
     use super::*;
+    use crate::ErrorCode;
 
     thread_local! {
         /// Makes [`random`] fail on this test's thread.
@@ -111,7 +112,10 @@ pub(crate) mod tests {
         RNG_FAILS.with(|f| f.set(false));
         assert_eq!(oaep, Err(Error::RandomUnavailable));
         assert_eq!(v15, Err(Error::RandomUnavailable));
-        assert_eq!(Error::RandomUnavailable.code(), "RANDOM_UNAVAILABLE");
+        assert_eq!(
+            Error::RandomUnavailable.code(),
+            ErrorCode::RandomUnavailable
+        );
     }
 
     #[test]

@@ -212,6 +212,7 @@ pub fn decode(block: &str, pan: Option<&str>) -> Result<(Pin, PinBlockFormat)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorCode;
 
     fn pin(p: &str) -> Pin {
         Pin::new(p).unwrap()
@@ -256,7 +257,7 @@ mod tests {
             decode("3412ACDD99DDBB55", Some("4111111111111111"))
                 .unwrap_err()
                 .code(),
-            "INVALID_PIN_BLOCK"
+            ErrorCode::InvalidPinBlock
         );
     }
 
@@ -285,17 +286,17 @@ mod tests {
 
     #[test]
     fn refuses_malformed_blocks() {
-        let cases: &[(&str, &str)] = &[
-            ("241432FFFFFFFFF", "INVALID_PIN_BLOCK"), // 15 chars (seed 000's example)
-            ("241432FFFFFFFFFFF", "INVALID_PIN_BLOCK"), // 17 chars
-            ("231432FFFFFFFFFF", "INVALID_PIN_BLOCK"), // length 3
-            ("2D1432FFFFFFFFFF", "INVALID_PIN_BLOCK"), // length 13
-            ("24143AFFFFFFFFFF", "INVALID_PIN_BLOCK"), // non-decimal digit
-            ("241432FFFFFFFFFE", "INVALID_PIN_BLOCK"), // bad fill
-            ("441432FFFFFFFFFF", "INVALID_PIN_BLOCK"), // format 4 is not hex-text
-            ("2414 2FFFFFFFFFF", "INVALID_PIN_BLOCK"),
-            ("241432FFFFFFFFFé", "INVALID_PIN_BLOCK"),
-            ("041234FFFFFFFFFF", "INVALID_PAN"), // format 0 without PAN
+        let cases: &[(&str, ErrorCode)] = &[
+            ("241432FFFFFFFFF", ErrorCode::InvalidPinBlock), // 15 chars (the PaySecure document's example)
+            ("241432FFFFFFFFFFF", ErrorCode::InvalidPinBlock), // 17 chars
+            ("231432FFFFFFFFFF", ErrorCode::InvalidPinBlock), // length 3
+            ("2D1432FFFFFFFFFF", ErrorCode::InvalidPinBlock), // length 13
+            ("24143AFFFFFFFFFF", ErrorCode::InvalidPinBlock), // non-decimal digit
+            ("241432FFFFFFFFFE", ErrorCode::InvalidPinBlock), // bad fill
+            ("441432FFFFFFFFFF", ErrorCode::InvalidPinBlock), // format 4 is not hex-text
+            ("2414 2FFFFFFFFFF", ErrorCode::InvalidPinBlock),
+            ("241432FFFFFFFFFé", ErrorCode::InvalidPinBlock),
+            ("041234FFFFFFFFFF", ErrorCode::InvalidPan), // format 0 without PAN
         ];
         for (block, code) in cases {
             assert_eq!(decode(block, None).unwrap_err().code(), *code, "{block}");
@@ -309,7 +310,7 @@ mod tests {
         let block = encode(&pin("1234"), PinBlockFormat::Iso0, Some("4111111111111111")).unwrap();
         assert_eq!(
             decode(&block, Some("5500000000000004")).unwrap_err().code(),
-            "INVALID_PIN_BLOCK"
+            ErrorCode::InvalidPinBlock
         );
     }
 }

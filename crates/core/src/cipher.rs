@@ -28,8 +28,9 @@ pub const TAG_LEN: usize = 16;
 pub const IV_LEN: usize = 16;
 /// The other GCM IV length accepted on decryption (NIST SP 800-38D's 96 bits).
 pub const GCM_SHORT_IV_LEN: usize = 12;
-/// The GCM nonce length of seed 003's encrypted bodies ([`crate::body`]).
-pub const GCM_BODY_NONCE_LEN: usize = crate::body::NONCE_LEN;
+/// The GCM nonce length of the account payment-information API's encrypted
+/// bodies ([`crate::body`]): 14 timestamp digits and 12 hex digits.
+pub const GCM_BODY_NONCE_LEN: usize = 26;
 
 /// Runs `$body` with `$C` bound to the AES type of `$size`.
 macro_rules! with_aes {
@@ -83,16 +84,20 @@ fn apply<A: AeadInPlace>(
 ///
 /// Implement only for such types: [`WipeOnDrop`] overwrites their storage
 /// with zeros.
+#[allow(unsafe_code)] // the crate's only unsafe code: this trait, its impls and the wipe
 pub(crate) unsafe trait Flat {}
 
 // An AES-GCM instance is the AES key schedule (round keys, fixsliced or
 // AES-NI registers), the GHASH key and state (POLYVAL field elements) and
 // zero-sized markers, in every backend of `aes` 0.8 and `polyval` 0.6.
 // SAFETY: see above; no pointers, no enums, all-zero is a valid value.
+#[allow(unsafe_code)]
 unsafe impl<N> Flat for AesGcm<Aes128, N> {}
 // SAFETY: as for AES-128.
+#[allow(unsafe_code)]
 unsafe impl<N> Flat for AesGcm<Aes192, N> {}
 // SAFETY: as for AES-128.
+#[allow(unsafe_code)]
 unsafe impl<N> Flat for AesGcm<Aes256, N> {}
 
 /// Holds a cipher and, when dropped, drops it and then overwrites every byte
@@ -116,6 +121,7 @@ impl<T: Flat> core::ops::Deref for WipeOnDrop<T> {
 }
 
 impl<T: Flat> Drop for WipeOnDrop<T> {
+    #[allow(unsafe_code)]
     fn drop(&mut self) {
         // SAFETY: the value is dropped here, once, and never used again (this
         // is the wrapper's own drop); what is left is this wrapper's storage,
@@ -303,6 +309,7 @@ mod tests {
     use core::mem::size_of;
 
     /// The bytes of `value`'s storage after it was dropped where it lies.
+    #[allow(unsafe_code)]
     fn storage_after_drop<T>(value: T) -> Vec<u8> {
         let mut slot = ManuallyDrop::new(value);
         // SAFETY: dropped once, then only the slot's raw bytes are read, as

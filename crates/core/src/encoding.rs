@@ -11,7 +11,7 @@ use base64ct::{Base64, Base64Unpadded, Encoding};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::secret::collect_secret;
+use crate::wipe::collect_secret;
 
 /// Decodes standard base64, tolerating whitespace and missing padding.
 ///

@@ -8,19 +8,6 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 use crate::encoding;
 use crate::error::{Error, Result};
 
-/// Collects `chars` into a string that is wiped on drop, allocated once at
-/// `capacity` bytes: a growing buffer would leave unwiped partial copies of a
-/// secret behind each reallocation. `capacity` must be enough (the input's
-/// byte length is, for a filtered copy of it).
-pub(crate) fn collect_secret(
-    capacity: usize,
-    chars: impl Iterator<Item = char>,
-) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::with_capacity(capacity));
-    out.extend(chars);
-    out
-}
-
 /// AES key sizes the protocol allows (the session key's length selects it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeySize {
@@ -185,6 +172,7 @@ impl fmt::Debug for Pin {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorCode;
 
     #[test]
     fn key_debug_is_redacted() {
@@ -250,7 +238,11 @@ mod tests {
             " 1234",
             "12.4",
         ] {
-            assert_eq!(Pin::new(bad).unwrap_err().code(), "INVALID_PIN", "{bad:?}");
+            assert_eq!(
+                Pin::new(bad).unwrap_err().code(),
+                ErrorCode::InvalidPin,
+                "{bad:?}"
+            );
         }
     }
 
@@ -269,7 +261,7 @@ mod tests {
             SessionKey::from_session_id_plaintext(&[0xff, 0xfe])
                 .unwrap_err()
                 .code(),
-            "INVALID_BASE64"
+            ErrorCode::InvalidBase64
         );
     }
 }

@@ -1,13 +1,10 @@
 //! Protocol behaviour: error codes for every kind of bad input, public-key
 //! forms, and property-based round trips.
-#![cfg(not(target_arch = "wasm32"))]
 
-mod common;
-
-use common::{paysecure, EC_P256_PEM, RSA1024_PEM, RSA2048_JWK, RSA2048_PKCS1_PEM};
-use paysecure_wasm::{
-    encoding, EncryptedValue, Error, KeySize, Pin, PinBlockFormat, PublicKey, Session, SessionKey,
-    Version,
+use crate::common::{paysecure, EC_P256_PEM, RSA1024_PEM, RSA2048_JWK, RSA2048_PKCS1_PEM};
+use paysecure_core::{
+    encoding, EncryptedValue, Error, ErrorCode, KeySize, Pin, PinBlockFormat, PublicKey, Session,
+    SessionKey, Version,
 };
 use proptest::prelude::*;
 use rsa::pkcs8::EncodePublicKey;
@@ -17,7 +14,7 @@ fn session(version: Version) -> Session {
     Session::generate(version, KeySize::Aes256).unwrap()
 }
 
-fn code<T: std::fmt::Debug>(r: Result<T, Error>) -> &'static str {
+fn code<T: std::fmt::Debug>(r: Result<T, Error>) -> ErrorCode {
     r.unwrap_err().code()
 }
 
@@ -27,7 +24,7 @@ fn code<T: std::fmt::Debug>(r: Result<T, Error>) -> &'static str {
 fn public_key_accepts_every_documented_form() {
     let v = paysecure();
     let spki = PublicKey::parse(&v.rsa.public_spki_pem).unwrap();
-    // What seed 000's JavaScript builds: markers glued to the body, no newlines.
+    // What the PaySecure document's JavaScript builds: markers glued to the body, no newlines.
     let body: String = v
         .rsa
         .public_spki_pem
@@ -64,7 +61,10 @@ fn public_key_refusals_have_clear_codes() {
         PublicKey::parse(RSA1024_PEM).unwrap_err(),
         Error::WeakPublicKey { bits: 1024 }
     );
-    assert_eq!(code(PublicKey::parse(EC_P256_PEM)), "INVALID_PUBLIC_KEY");
+    assert_eq!(
+        code(PublicKey::parse(EC_P256_PEM)),
+        ErrorCode::InvalidPublicKey
+    );
     let msg = PublicKey::parse(EC_P256_PEM).unwrap_err().to_string();
     assert!(msg.contains("not an RSA key"), "{msg}");
     let mismatched = v
@@ -85,14 +85,21 @@ fn public_key_refusals_have_clear_codes() {
         private_as_public.as_str(),
         truncated,
     ] {
-        assert_eq!(code(PublicKey::parse(bad)), "INVALID_PUBLIC_KEY", "{bad:?}");
+        assert_eq!(
+            code(PublicKey::parse(bad)),
+            ErrorCode::InvalidPublicKey,
+            "{bad:?}"
+        );
     }
     // JWK members.
     assert_eq!(
         code(PublicKey::from_jwk("!!", "AQAB")),
-        "INVALID_PUBLIC_KEY"
+        ErrorCode::InvalidPublicKey
     );
-    assert_eq!(code(PublicKey::from_jwk("", "AQAB")), "WEAK_PUBLIC_KEY");
+    assert_eq!(
+        code(PublicKey::from_jwk("", "AQAB")),
+        ErrorCode::WeakPublicKey
+    );
 }
 
 #[test]
@@ -107,19 +114,19 @@ fn public_key_sanity_checks_on_components() {
     even[255] = 0x02;
     assert_eq!(
         code(PublicKey::from_components(&even, &e)),
-        "INVALID_PUBLIC_KEY"
+        ErrorCode::InvalidPublicKey
     );
     assert_eq!(
         code(PublicKey::from_components(&n, &[0x01])),
-        "INVALID_PUBLIC_KEY"
+        ErrorCode::InvalidPublicKey
     );
     assert_eq!(
         code(PublicKey::from_components(&n, &[0x02])),
-        "INVALID_PUBLIC_KEY"
+        ErrorCode::InvalidPublicKey
     );
     assert_eq!(
         code(PublicKey::from_components(&n, &n)),
-        "INVALID_PUBLIC_KEY"
+        ErrorCode::InvalidPublicKey
     );
     // One bit short of the floor.
     let mut n2047 = n.clone();
@@ -152,7 +159,7 @@ fn public_key_sanity_checks_on_components() {
     huge[2048] = 0x01;
     assert_eq!(
         code(PublicKey::from_components(&huge, &e)),
-        "INVALID_PUBLIC_KEY"
+        ErrorCode::InvalidPublicKey
     );
 }
 
@@ -170,7 +177,11 @@ fn versions() {
     assert_eq!(Version::parse("V2").unwrap(), Version::V2);
     assert_eq!(Version::parse("v3").unwrap(), Version::V3);
     for bad in ["", "v4", "2", "v2 ", "version2"] {
-        assert_eq!(code(Version::parse(bad)), "UNSUPPORTED_VERSION", "{bad:?}");
+        assert_eq!(
+            code(Version::parse(bad)),
+            ErrorCode::UnsupportedVersion,
+            "{bad:?}"
+        );
     }
     assert_eq!(Version::default(), Version::V2);
 }
@@ -190,52 +201,55 @@ fn decrypt_error_matrix() {
         let s = session(version);
         let good = s.encrypt(b"4111111111111111").unwrap();
         // V1 is unauthenticated: every failure is the one opaque error.
-        let v1_or = |code: &'static str| {
+        let v1_or = |code: ErrorCode| {
             if version == Version::V1 {
-                "DECRYPTION_FAILED"
+                ErrorCode::DecryptionFailed
             } else {
                 code
             }
         };
         assert_eq!(
             code(s.decrypt(&ev("***", &good.iv))),
-            v1_or("INVALID_BASE64"),
+            v1_or(ErrorCode::InvalidBase64),
             "{version:?}"
         );
         assert_eq!(
             code(s.decrypt(&ev(&good.data, "***"))),
-            v1_or("INVALID_BASE64")
+            v1_or(ErrorCode::InvalidBase64)
         );
         assert_eq!(
             code(s.decrypt(&ev(&good.data, "AAAA"))),
-            v1_or("INVALID_IV"),
+            v1_or(ErrorCode::InvalidIv),
             "{version:?}"
         );
         assert_eq!(
             code(s.decrypt(&ev(&good.data, &encoding::encode(&[0; 17])))),
-            v1_or("INVALID_IV")
+            v1_or(ErrorCode::InvalidIv)
         );
         assert_eq!(
             code(s.decrypt(&ev("", &good.iv))),
-            "DECRYPTION_FAILED",
+            ErrorCode::DecryptionFailed,
             "{version:?}"
         );
         assert_eq!(
             code(s.decrypt(&ev("AAAA", &good.iv))),
-            "DECRYPTION_FAILED",
+            ErrorCode::DecryptionFailed,
             "{version:?}"
         );
         // Another key, same IV.
         let other = session(version);
         assert_eq!(
             code(other.decrypt(&good)),
-            "DECRYPTION_FAILED",
+            ErrorCode::DecryptionFailed,
             "{version:?}"
         );
         // Truncation.
         let raw = encoding::decode(&good.data, "d").unwrap();
         let cut = encoding::encode(&raw[..raw.len() - 1]);
-        assert_eq!(code(s.decrypt(&ev(&cut, &good.iv))), "DECRYPTION_FAILED");
+        assert_eq!(
+            code(s.decrypt(&ev(&cut, &good.iv))),
+            ErrorCode::DecryptionFailed
+        );
         // The error text is the same for every decryption failure.
         assert_eq!(
             other.decrypt(&good).unwrap_err().to_string(),
@@ -278,7 +292,7 @@ fn every_v1_decrypt_failure_is_one_opaque_error() {
 fn v1_accepts_the_16_character_text_iv_of_the_v1_docs() {
     let key = SessionKey::from_bytes(&[0x42; 32]).unwrap();
     let text_iv = "Xb6qbV2L6d1F92YU";
-    let ct = paysecure_wasm::cipher::cbc_encrypt(&key, text_iv.as_bytes(), b"024").unwrap();
+    let ct = paysecure_core::cipher::cbc_encrypt(&key, text_iv.as_bytes(), b"024").unwrap();
     let s = Session::new(Version::V1, key);
     let got = s
         .decrypt_string(&ev(&encoding::encode(&ct), text_iv))
@@ -288,7 +302,7 @@ fn v1_accepts_the_16_character_text_iv_of_the_v1_docs() {
     let key = SessionKey::from_bytes(&[0x42; 32]).unwrap();
     let iv12 = encoding::decode(text_iv, "iv").unwrap();
     assert_eq!(iv12.len(), 12);
-    let sealed = paysecure_wasm::cipher::gcm_encrypt(&key, &iv12, &[], b"024").unwrap();
+    let sealed = paysecure_core::cipher::gcm_encrypt(&key, &iv12, &[], b"024").unwrap();
     let s = Session::new(Version::V2, key);
     assert_eq!(
         s.decrypt_string(&ev(&encoding::encode(&sealed), text_iv))
@@ -304,34 +318,46 @@ fn content_errors_are_reported_only_when_authenticated() {
     let iv = [3u8; 16];
     let iv_b64 = encoding::encode(&iv);
     for (plain, want_v2, want_utf8_v2) in [
-        (&b"not a pin block!"[..], "INVALID_PIN_BLOCK", None),
-        (&b"241432FFFFFFFFFF"[..], "", None),
-        (&b"\xff\xfe"[..], "INVALID_PIN_BLOCK", Some("INVALID_UTF8")),
-        (&b"141234FFFFFFFFFF"[..], "INVALID_PIN_BLOCK", None), // format 1 is not the protocol's
+        (
+            &b"not a pin block!"[..],
+            Some(ErrorCode::InvalidPinBlock),
+            None,
+        ),
+        (&b"241432FFFFFFFFFF"[..], None, None),
+        (
+            &b"\xff\xfe"[..],
+            Some(ErrorCode::InvalidPinBlock),
+            Some(ErrorCode::InvalidUtf8),
+        ),
+        (
+            &b"141234FFFFFFFFFF"[..],
+            Some(ErrorCode::InvalidPinBlock),
+            None,
+        ), // format 1 is not the protocol's
     ] {
         let v2 = Session::new(Version::V2, key.clone());
         let sealed =
-            encoding::encode(&paysecure_wasm::cipher::gcm_encrypt(&key, &iv, &[], plain).unwrap());
+            encoding::encode(&paysecure_core::cipher::gcm_encrypt(&key, &iv, &[], plain).unwrap());
         let v1 = Session::new(Version::V1, key.clone());
-        let cbc = encoding::encode(&paysecure_wasm::cipher::cbc_encrypt(&key, &iv, plain).unwrap());
-        if want_v2.is_empty() {
+        let cbc = encoding::encode(&paysecure_core::cipher::cbc_encrypt(&key, &iv, plain).unwrap());
+        let Some(want_v2) = want_v2 else {
             assert_eq!(
                 v2.decrypt_pin(&ev(&sealed, &iv_b64)).unwrap().expose(),
                 "1432"
             );
             assert_eq!(v1.decrypt_pin(&ev(&cbc, &iv_b64)).unwrap().expose(), "1432");
             continue;
-        }
+        };
         assert_eq!(code(v2.decrypt_pin(&ev(&sealed, &iv_b64))), want_v2);
         assert_eq!(
             code(v1.decrypt_pin(&ev(&cbc, &iv_b64))),
-            "DECRYPTION_FAILED"
+            ErrorCode::DecryptionFailed
         );
         if let Some(want) = want_utf8_v2 {
             assert_eq!(code(v2.decrypt_string(&ev(&sealed, &iv_b64))), want);
             assert_eq!(
                 code(v1.decrypt_string(&ev(&cbc, &iv_b64))),
-                "DECRYPTION_FAILED"
+                ErrorCode::DecryptionFailed
             );
         }
     }
@@ -435,16 +461,16 @@ proptest! {
 
     #[test]
     fn pin_block_round_trip_every_format(pin in "[0-9]{4,12}", pan_body in "[0-9]{11,18}", fmt in 0u32..4) {
-        let pan = format!("{pan_body}{}", paysecure_wasm::card::luhn_check_digit(&pan_body).unwrap());
+        let pan = format!("{pan_body}{}", paysecure_core::card::luhn_check_digit(&pan_body).unwrap());
         let format = PinBlockFormat::from_number(fmt).unwrap();
         let p = Pin::new(&pin).unwrap();
-        let block = paysecure_wasm::pin_block::encode(&p, format, Some(&pan)).unwrap();
+        let block = paysecure_core::pin_block::encode(&p, format, Some(&pan)).unwrap();
         prop_assert_eq!(block.len(), 16);
         prop_assert!(block.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_lowercase()));
-        let (got, f) = paysecure_wasm::pin_block::decode(&block, Some(&pan)).unwrap();
+        let (got, f) = paysecure_core::pin_block::decode(&block, Some(&pan)).unwrap();
         prop_assert_eq!(got.expose(), pin.as_str());
         prop_assert_eq!(f, format);
-        prop_assert!(paysecure_wasm::card::luhn_check(&pan));
+        prop_assert!(paysecure_core::card::luhn_check(&pan));
     }
 
     #[test]
@@ -509,12 +535,12 @@ proptest! {
             let _ = s.decrypt(&v);
             let _ = s.decrypt_pin(&v);
         }
-        let _ = paysecure_wasm::pin_block::decode(&block, Some(&data));
-        let _ = paysecure_wasm::pin_block::decode(&block, None);
+        let _ = paysecure_core::pin_block::decode(&block, Some(&data));
+        let _ = paysecure_core::pin_block::decode(&block, None);
         let _ = PublicKey::parse(&key);
         let _ = SessionKey::from_base64(&key);
-        let _ = paysecure_wasm::card::card_brand(&data);
-        let _ = paysecure_wasm::card::mask_pan(&data);
-        let _ = paysecure_wasm::card::luhn_check(&data);
+        let _ = paysecure_core::card::card_brand(&data);
+        let _ = paysecure_core::card::mask_pan(&data);
+        let _ = paysecure_core::card::luhn_check(&data);
     }
 }

@@ -3,15 +3,13 @@
 //!   with OpenSSL and cross-checked against node-forge, WebCrypto and Java JCE;
 //! * `tests/data/aes_gcm_ext_iv.json`: Google Wycheproof AES-GCM cases with
 //!   128-bit IVs (see tests/data/README.md for provenance).
-#![cfg(not(target_arch = "wasm32"))]
 
-mod common;
-
-use common::{paysecure, unhex, wycheproof};
-use paysecure_wasm::cipher::{cbc_decrypt, cbc_encrypt, gcm_decrypt, gcm_encrypt};
-use paysecure_wasm::encoding;
-use paysecure_wasm::{
-    EncryptedValue, Error, Padding, Pin, PinBlockFormat, PublicKey, Session, SessionKey, Version,
+use crate::common::{paysecure, unhex, wycheproof};
+use paysecure_core::cipher::{cbc_decrypt, cbc_encrypt, gcm_decrypt, gcm_encrypt};
+use paysecure_core::encoding;
+use paysecure_core::{
+    EncryptedValue, Error, ErrorCode, Padding, Pin, PinBlockFormat, PublicKey, Session, SessionKey,
+    Version,
 };
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::{Oaep, Pkcs1v15Encrypt, RsaPrivateKey};
@@ -84,7 +82,7 @@ fn paysecure_pin_blocks_every_length() {
     assert_eq!(lengths, (4..=12).collect::<Vec<_>>());
     for c in &v.pin_blocks {
         let pin = Pin::new(&c.pin).unwrap();
-        let block = paysecure_wasm::pin_block::encode(&pin, PinBlockFormat::Iso2, None).unwrap();
+        let block = paysecure_core::pin_block::encode(&pin, PinBlockFormat::Iso2, None).unwrap();
         assert_eq!(&*block, &c.pin_block_ascii);
         let k = key(&c.session_key_hex);
         let iv = unhex(&c.iv_hex);
@@ -156,7 +154,7 @@ fn our_session_ids_decrypt_with_the_private_key() {
     let public = PublicKey::parse(&v.rsa.public_spki_pem).unwrap();
     assert_eq!(public.bits(), v.rsa.bits);
     for version in [Version::V1, Version::V2, Version::V3] {
-        for size in paysecure_wasm::KeySize::ALL {
+        for size in paysecure_core::KeySize::ALL {
             let s = Session::generate(version, size).unwrap();
             let sid = s.session_id(&public).unwrap();
             let ct = encoding::decode(&sid, "sid").unwrap();
@@ -289,6 +287,6 @@ fn cbc_wrong_padding_and_lengths_are_opaque() {
     );
     assert_eq!(
         cbc_decrypt(&k, &iv[..12], &ct).unwrap_err().code(),
-        "INVALID_IV"
+        ErrorCode::InvalidIv
     );
 }

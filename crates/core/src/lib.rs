@@ -1,0 +1,33 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+pub mod body;
+pub mod capture;
+pub mod card;
+pub mod cipher;
+pub mod encoding;
+mod error;
+pub mod jwe;
+pub mod limits;
+pub mod pin_block;
+pub mod pin_policy;
+pub mod public_key;
+mod rsa_encrypt;
+mod secret;
+mod session;
+mod wipe;
+
+pub use error::{Error, ErrorCode, Result};
+pub use pin_block::PinBlockFormat;
+pub use pin_policy::{pin_weakness, PinWeakness};
+pub use public_key::{JwkMember, Padding, PublicKey};
+pub use secret::{KeySize, Pin, SessionKey};
+pub use session::{wrap_session_key, EncryptedValue, Session, Version};

@@ -1,0 +1,7 @@
+//! The core's one integration-test binary (native only: the wasm facade's
+//! suites run the same API inside JavaScript engines).
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+mod protocol;
+mod vectors;

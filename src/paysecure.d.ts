@@ -1,0 +1,160 @@
+/** PaySecure protocol version: `v1` (RSA PKCS#1 v1.5 + AES-CBC), `v2` and `v3` (RSA-OAEP SHA-1 + AES-GCM). */
+export type PaySecureVersion = 'v1' | 'v2' | 'v3';
+
+/** AES session key size in bits. */
+export type KeyBits = 128 | 192 | 256;
+
+/** Options of {@link Session.create}. */
+export interface SessionOptions {
+  /** Protocol version; default `'v2'`. `'v1'` is legacy: see {@link FromKeyOptions.allowLegacyCbc}. */
+  version?: PaySecureVersion;
+  /** Session key size; default `256`. */
+  keyBits?: KeyBits;
+  /** See {@link FromKeyOptions.allowLegacyCbc}. */
+  allowLegacyCbc?: boolean;
+}
+
+/** Options of {@link Session.fromKey}. */
+export interface FromKeyOptions {
+  /** Protocol version; default `'v2'`. `'v1'` is legacy: see `allowLegacyCbc`. */
+  version?: PaySecureVersion;
+  /**
+   * Allows a `'v1'` session to decrypt (`decrypt`, `decryptBytes`, `decryptPin`); default `false`,
+   * and without it they throw `LEGACY_CBC_DISABLED`. V1 values are AES-CBC **without a MAC**:
+   * unauthenticated, so anyone on the path can alter them undetected, and wherever an attacker can
+   * observe whether a relayed V1 value decrypts, that is a padding oracle that reveals the plaintext.
+   * Every V1 decryption failure is therefore the same `DECRYPTION_FAILED` error with the same
+   * message. Use V2 or V3 (AES-GCM); enable this only to talk to an issuer that has nothing else.
+   * It has no effect on `'v2'`/`'v3'` sessions or on encryption.
+   */
+  allowLegacyCbc?: boolean;
+}
+
+/**
+ * An encrypted value as the PaySecure API exchanges it.
+ * V2/V3: `data` is base64(ciphertext || 16-byte GCM tag). V1: base64 AES-CBC ciphertext.
+ * `iv` is base64 of the 16-byte IV (V1 also accepts the 16-character text form on decryption).
+ */
+export interface EncryptedValue {
+  data: string;
+  iv: string;
+}
+
+/**
+ * An RSA public key as a JSON Web Key (RFC 7517/7518). A JWK with any private or symmetric member
+ * (`d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`, `k`) is refused with `PRIVATE_JWK`; `use`, if present,
+ * must be `'enc'` and `key_ops`, if present, must include `'encrypt'` or `'wrapKey'`
+ * (else `INVALID_PUBLIC_KEY`).
+ */
+export interface RsaJwk {
+  kty: 'RSA';
+  /** Modulus, base64url. */
+  n: string;
+  /** Public exponent, base64url. */
+  e: string;
+  alg?: string;
+  kid?: string;
+  use?: 'enc';
+  key_ops?: string[];
+}
+
+/**
+ * The issuer's RSA public key (at least 2048 bits): SPKI PEM (`-----BEGIN PUBLIC KEY-----`),
+ * PKCS#1 PEM (`-----BEGIN RSA PUBLIC KEY-----`), bare base64 of the SPKI DER, a JWK object,
+ * or the JWK's JSON text.
+ */
+export type PublicKeyInput = string | RsaJwk;
+
+/** ISO 9564-1 PIN block format. */
+export type PinBlockFormat = 0 | 1 | 2 | 3;
+
+/** Options of {@link pinBlock}. */
+export interface PinBlockOptions {
+  /** ISO 9564-1 format; default `2` (the PaySecure format). */
+  format?: PinBlockFormat;
+  /** The card number; required for formats 0 and 3. */
+  pan?: string;
+}
+
+/** Options of {@link parsePinBlock}. */
+export interface ParsePinBlockOptions {
+  /** The card number; required for formats 0 and 3. */
+  pan?: string;
+}
+
+/**
+ * Why {@link pinWeakness} finds a PIN too easy to guess: one repeated digit (`1111`), a run of
+ * consecutive digits up or down (`1234`, `4321`, `8901`), one repeated pair (`1212`), or one of the
+ * most common PINs (`2580`, `1004`, ...). The issuer refuses such a PIN with `WEAK_PIN`.
+ */
+export type PinWeaknessCode = 'REPEATED_DIGIT' | 'SEQUENCE' | 'REPEATED_PAIR' | 'COMMON';
+
+/** Card brands {@link cardBrand} recognises. */
+export type CardBrand =
+  | 'VISA' | 'MASTERCARD' | 'AMEX' | 'DISCOVER' | 'JCB'
+  | 'DINERS' | 'UNIONPAY' | 'MAESTRO' | 'UNKNOWN';
+
+/** The card a cardholder typed, as {@link encryptCard} takes it. */
+export interface CardInput {
+  /** 12 to 19 digits passing the Luhn check; spaces and hyphens are ignored. */
+  cardNumber: string;
+  /** 1 to 12. */
+  expiryMonth: number | string;
+  /** YYYY, or YY meaning 20YY. */
+  expiryYear: number | string;
+  /** 3 or 4 digits. */
+  cvv?: string;
+  /** As printed on the card, 1 to 50 characters. */
+  cardholderName?: string;
+  /** Card sequence number, 1 to 3 digits. */
+  sequenceNumber?: string;
+  /** "Valid from" month, 1 to 12 (with `startYear`). */
+  startMonth?: number | string;
+  /** "Valid from" year, YYYY or YY (with `startMonth`). */
+  startYear?: number | string;
+}
+
+/** Options of {@link encryptCard}. */
+export interface EncryptCardOptions {
+  /** The id of the server key `publicKey` is (`keyId` of `GET /v2/public-key`): the JWE `kid`. */
+  keyAlias: string;
+  /** When the card was captured; default now. Sent as `captureTime`; the server refuses it 15 minutes later. */
+  captureTime?: Date | number;
+}
+
+/**
+ * Stable codes of {@link PaySecureError}.
+ *
+ * Input limits (`INPUT_TOO_LARGE`, checked before anything is copied into WebAssembly memory;
+ * text in JavaScript `.length` units, and plaintexts and bodies again in UTF-8 bytes):
+ * a public key (PEM, base64 DER, JWK text, each JWK member) 16 KiB, a JWK's `key_ops` 16 entries;
+ * a value's `data` 64 KiB and `iv` 256; `encrypt` plaintext 32 KiB (text or bytes);
+ * `encryptBody` 1 MiB, `decryptBody` 2 MiB of hex; a session key 256; everything else (PIN, PIN
+ * block, PAN, CVV, names, key alias, version, option strings) 256.
+ *
+ * `RANDOM_UNAVAILABLE` is any failure of the platform CSPRNG, including during RSA padding.
+ * `OBJECT_FREED`: a method or getter of a `Session` or `PublicKey` after its `free()`.
+ * `LEGACY_CBC_DISABLED`: see {@link FromKeyOptions.allowLegacyCbc}.
+ */
+export type PaySecureErrorCode =
+  | 'INVALID_PUBLIC_KEY' | 'WEAK_PUBLIC_KEY' | 'PRIVATE_JWK' | 'INVALID_KEY_SIZE'
+  | 'UNSUPPORTED_VERSION' | 'INVALID_BASE64' | 'INVALID_IV' | 'DECRYPTION_FAILED' | 'INVALID_UTF8'
+  | 'INVALID_PIN' | 'INVALID_PIN_BLOCK' | 'INVALID_PAN' | 'INVALID_CARD' | 'INVALID_INPUT'
+  | 'INPUT_TOO_LARGE' | 'LEGACY_CBC_DISABLED' | 'OBJECT_FREED'
+  | 'RANDOM_UNAVAILABLE' | 'ENCRYPTION_FAILED';
+
+/**
+ * What every function and method of this package throws on failure, and nothing else: whatever
+ * the arguments (wrong types, oversized, hostile getters or proxies), a call returns or throws
+ * a `PaySecureError`. `DECRYPTION_FAILED` is deliberately opaque: a wrong key, a bad tag and bad
+ * padding look alike. Test for it with {@link isPaySecureError}.
+ *
+ * @example
+ * try { session.decrypt(value) } catch (e) {
+ *   if (isPaySecureError(e)) console.log(e.code)
+ * }
+ */
+export interface PaySecureError extends Error {
+  name: 'PaySecureError';
+  code: PaySecureErrorCode;
+}
