@@ -15,7 +15,9 @@ BENCH_FLAGS ?=
 # Only `make fuzz` defaults to an hour per target; the test layers' smoke run
 # is scripts/fuzz.sh's default (10 s) unless FUZZ_SECONDS is in the environment.
 FUZZ_SECONDS ?= 3600
-export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+# ~/.cargo/bin only when cargo is not on PATH already (a fresh rustup install).
+CARGO_BIN := $(if $(shell command -v cargo),,$(HOME)/.cargo/bin:)
+export PATH := $(CURDIR)/node_modules/.bin:$(CARGO_BIN)$(PATH)
 
 .PHONY: help setup build lint test test-rust test-pg test-fuzz test-schemathesis test-wasm \
 	test-js test-browser test-bench-smoke demo bench bench-quick api-doc fuzz
@@ -23,7 +25,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 help: ## this list
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  make %-18s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-demo: ## build what the demo needs (nothing else) and serve it: http://localhost:$${PORT:-8080}/demo/
+demo: ## build only what the demo needs and serve it at http://localhost:8080/demo/ (PORT=...)
 	@bash scripts/demo.sh
 
 setup: ## install everything the tests need (idempotent: seconds when done)
@@ -63,12 +65,12 @@ test-browser: build ## node --test tests/browser (headless Chromium)
 test-bench-smoke: build ## the benchmarks as a smoke run (no timing asserted)
 	@bash scripts/test.sh bench-smoke
 
-bench: ## every benchmark -> $(OUT)/performance.md, $(OUT)/perf/ (release server)
+bench: ## every benchmark (release server) -> docs/performance.md, docs/perf/ (OUT=dir)
 	@bash scripts/setup.sh all
 	@bash scripts/build.sh web nodejs
 	node bench/report.mjs --out $(OUT) $(BENCH_FLAGS)
 
-bench-quick: ## the benchmarks as a smoke run -> $(QUICK_OUT)/performance.md
+bench-quick: ## the benchmarks as a smoke run -> target/bench-quick/performance.md
 	@bash scripts/setup.sh all
 	@bash scripts/build.sh web nodejs
 	node bench/report.mjs --quick --out $(QUICK_OUT) $(BENCH_FLAGS)
