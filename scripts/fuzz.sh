@@ -54,7 +54,7 @@ for dir in "${dirs[@]}"; do
   work="${CARGO_TARGET_DIR:-$ROOT/target}/fuzz/$dir"
   pass=0; fail=0
   for t in "${targets[@]}"; do
-    [ -x "$bins/$t" ] || { echo "fuzz: $dir: $t FAILED: no binary $bins/$t" >&2; fail=$((fail + 1)); continue; }
+    [ -x "$bins/$t" ] || { echo "fuzz: $dir/$t FAILED: no binary $bins/$t" >&2; fail=$((fail + 1)); continue; }
     scratch="$work/corpus/$t"; tlog="$work/$t.log"
     mkdir -p "$scratch" "$dir/artifacts/$t"
     regressions=0
@@ -62,7 +62,7 @@ for dir in "${dirs[@]}"; do
       regressions=$(find "$dir/regressions/$t" -type f | wc -l)
       if ! "$bins/$t" -runs=0 "$dir/regressions/$t" >"$work/$t-regressions.log" 2>&1; then
         tail -n 30 "$work/$t-regressions.log" >&2
-        echo "fuzz: $dir: $t FAILED on a regression input ($dir/regressions/$t)"
+        echo "fuzz: $dir/$t FAILED on a regression input ($dir/regressions/$t)"
         fail=$((fail + 1)); continue
       fi
     fi
@@ -70,11 +70,11 @@ for dir in "${dirs[@]}"; do
         -artifact_prefix="$dir/artifacts/$t/" "$scratch" "$dir/corpus/$t" >"$tlog" 2>&1; then
       runs=$(grep -Eo 'Done [0-9]+ runs' "$tlog" | awk '{ print $2 }')
       cov=$(grep -Eo 'cov: [0-9]+' "$tlog" | tail -n 1 | awk '{ print $2 }')
-      echo "fuzz: $dir: $t passed: ${runs:-?} runs in $seconds s ($(( ${runs:-0} / seconds )) execs/s, coverage ${cov:-?} edges, $regressions regression inputs replayed)"
+      echo "fuzz: $dir/$t passed: ${runs:-?} runs in $seconds s ($(( ${runs:-0} / seconds )) execs/s, coverage ${cov:-?} edges, $regressions regression inputs replayed)"
       pass=$((pass + 1))
     else
       tail -n 40 "$tlog" >&2
-      echo "fuzz: $dir: $t FAILED: input in $dir/artifacts/$t/ (add it to $dir/regressions/$t/ once fixed)"
+      echo "fuzz: $dir/$t FAILED: input in $dir/artifacts/$t/ (add it to $dir/regressions/$t/ once fixed)"
       fail=$((fail + 1))
     fi
   done
