@@ -322,7 +322,10 @@ export function listings() {
   for (const f of [artifact, shippedWasm]) if (!existsSync(f)) throw new Error(`${f} is missing: run scripts/build.sh web`);
   const dir = mkdtempSync(path.join(tmpdir(), 'ct-check-'));
   try {
-    run('wasm-bindgen', [artifact, '--out-dir', dir, '--typescript', '--target', 'web']);
+    // The generator scripts/build.sh uses: $WASM_BINDGEN, else the workspace's
+    // crates/wasm-bindgen-tool build.
+    const bindgen = process.env.WASM_BINDGEN || path.join(root, 'target', 'debug', 'wasm-bindgen');
+    run(bindgen, ['--target', 'web', '--out-dir', dir, artifact]);
     const bg = path.join(dir, 'paysecure_wasm_bg.wasm');
     const same = path.join(dir, 'same.wasm'), named = path.join(dir, 'named.wasm');
     run('wasm-opt', [bg, NO_INLINE, '-Oz', '--strip-debug', '--strip-producers', ...WASM_OPT_FEATURES, '-o', same]);

@@ -1,6 +1,8 @@
 # Sourced by the other scripts: paths and tool locations.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# ~/.cargo/bin only when cargo is not on PATH already (a fresh rustup install).
+command -v cargo >/dev/null || PATH="$HOME/.cargo/bin:$PATH"
+export PATH="$ROOT/node_modules/.bin:$PATH"
 export CHROMEDRIVER_BIN=/usr/bin/chromedriver
 export CHROMIUM_BIN=/usr/bin/chromium
 # Quieter npm.

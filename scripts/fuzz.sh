@@ -1,73 +1,86 @@
 #!/usr/bin/env bash
-# cargo-fuzz (libFuzzer) targets for every parser of paysecure-server that sees
-# untrusted bytes (fuzz/fuzz_targets/*.rs): each target first replays every
-# file of fuzz/regressions/<target>/ (inputs that once failed), then fuzzes
-# for FUZZ_SECONDS from the committed seeds fuzz/corpus/<target>/ (new inputs
-# go to a scratch corpus under fuzz/target/, never into the committed one).
-# Installs cargo-fuzz and nightly's rust-src when missing.
-#   FUZZ_SECONDS   per target (default 20: the CI smoke run)
-#   FUZZ_TARGETS   space-separated subset (default: all)
+# cargo-fuzz (libFuzzer) over one fuzz crate:
+#   fuzz/         every parser of paysecure-server that sees untrusted bytes
+#   fuzz-client/  every client-side parser of paysecure-wasm (run natively):
+#                 public keys (PEM/base64, DER, JWK), base64, PIN blocks,
+#                 { data, iv } values, compact JWE, encrypted bodies, card input
+# Each target first replays every file of <dir>/regressions/<target>/ (inputs
+# that once failed), then fuzzes for FUZZ_SECONDS from the committed seeds
+# <dir>/corpus/<target>/ plus a scratch corpus in target/fuzz/<dir>/corpus/
+# (new inputs go there, never into the committed seeds).
+#   scripts/fuzz.sh fuzz [fuzz-client ...]     # default: both
+#   FUZZ_SECONDS   per target (default 10: the smoke run of `make test`)
+#   FUZZ_TARGETS   space-separated subset (default: all of the crate)
 #   FUZZ_BUILD     smoke: debug build, no sanitizer (fast to build, for short
-#                  runs); full: release + AddressSanitizer (the cargo-fuzz
-#                  default, 4-35x more execs/s). Default: smoke when
-#                  FUZZ_SECONDS <= 60, else full.
-# The long run:  FUZZ_SECONDS=3600 bash scripts/fuzz.sh
-# A crash stops the run and leaves its input in fuzz/artifacts/<target>/;
-# once fixed, copy it into fuzz/regressions/<target>/ (named for what it
-# caught) so that every later run replays it.
+#                  runs); full: release + AddressSanitizer + debug assertions
+#                  (4-35x more execs/s). Default: smoke when FUZZ_SECONDS <= 60.
+# The long run (`make fuzz`):  FUZZ_SECONDS=3600 scripts/fuzz.sh
+# Both crates build into one target directory per mode (target/fuzz/<mode>),
+# so what they share (paysecure-wasm and common crates) is compiled once.
+# A crash leaves its input in <dir>/artifacts/<target>/; once fixed, copy it
+# into <dir>/regressions/<target>/ (named for what it caught) so that every
+# later run replays it. Per crate the output ends with "# pass N" / "# fail M"
+# (targets), the lines scripts/test.sh counts. Installs cargo-fuzz and
+# nightly's rust-src when missing.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
-seconds="${FUZZ_SECONDS:-20}"
+dirs=("$@")
+[ ${#dirs[@]} -gt 0 ] || dirs=(fuzz fuzz-client)
+seconds="${FUZZ_SECONDS:-10}"
 mode="${FUZZ_BUILD:-$([ "$seconds" -le 60 ] && echo smoke || echo full)}"
 
-if ! cargo fuzz --version >/dev/null 2>&1; then
-  log "installing cargo-fuzz"
-  cargo install cargo-fuzz --locked
-fi
-if ! rustup toolchain list | grep -q '^nightly'; then rustup toolchain install nightly --profile minimal; fi
-if ! rustup component list --toolchain nightly --installed | grep -q '^rust-src'; then
-  rustup component add rust-src --toolchain nightly
-fi
+bash scripts/setup.sh fuzz
 
 case "$mode" in
-  smoke) flags=(--dev -s none); target_dir=fuzz/target/smoke; profile=debug ;;
-  full) flags=(); target_dir=fuzz/target; profile=release ;;
+  smoke) flags=(--dev -s none); profile=debug ;;
+  full) flags=(--release --debug-assertions); profile=release ;;
   *) echo "fuzz: FUZZ_BUILD must be smoke or full" >&2; exit 2 ;;
 esac
-triple=$(rustc +nightly -vV | sed -n 's/^host: //p')
-bins="$target_dir/$triple/$profile"
+target_dir="${CARGO_TARGET_DIR:-$ROOT/target}/fuzz/$mode"
+bins="$target_dir/$(rustc +nightly -vV | sed -n 's/^host: //p')/$profile"
 
-start=$(date +%s)
-log "building the fuzz targets ($mode: cargo +nightly fuzz build ${flags[*]})"
-cargo +nightly fuzz build "${flags[@]}" --target-dir "$target_dir"
-log "built in $(( $(date +%s) - start )) s"
-
-targets="${FUZZ_TARGETS:-$(cargo +nightly fuzz list)}"
 status=0
-for t in $targets; do
-  scratch="fuzz/target/corpus/$t"
-  mkdir -p "$scratch" "fuzz/artifacts/$t"
-  if [ -d "fuzz/regressions/$t" ] && [ -n "$(ls -A "fuzz/regressions/$t")" ]; then
-    if ! "$bins/$t" -runs=0 "fuzz/regressions/$t" >"fuzz/target/$t-regressions.log" 2>&1; then
-      tail -n 30 "fuzz/target/$t-regressions.log" >&2
-      echo "fuzz: $t FAILED on a regression input (fuzz/regressions/$t)"; status=1; continue
+for dir in "${dirs[@]}"; do
+  [ -f "$dir/Cargo.toml" ] || { echo "fuzz: $dir is not a fuzz crate" >&2; exit 2; }
+  start=$(date +%s)
+  log "$dir: building the fuzz targets ($mode: cargo +nightly fuzz build ${flags[*]})"
+  cargo +nightly fuzz build --fuzz-dir "$dir" "${flags[@]}" --target-dir "$target_dir"
+  log "$dir: built in $(( $(date +%s) - start )) s"
+
+  read -r -a targets <<<"${FUZZ_TARGETS:-$(cargo +nightly fuzz list --fuzz-dir "$dir" | tr '\n' ' ')}"
+  [ ${#targets[@]} -gt 0 ] || { echo "fuzz: $dir has no targets" >&2; exit 1; }
+  work="${CARGO_TARGET_DIR:-$ROOT/target}/fuzz/$dir"
+  pass=0; fail=0
+  for t in "${targets[@]}"; do
+    [ -x "$bins/$t" ] || { echo "fuzz: $dir/$t FAILED: no binary $bins/$t" >&2; fail=$((fail + 1)); continue; }
+    scratch="$work/corpus/$t"; tlog="$work/$t.log"
+    mkdir -p "$scratch" "$dir/artifacts/$t"
+    regressions=0
+    if [ -d "$dir/regressions/$t" ] && [ -n "$(ls -A "$dir/regressions/$t")" ]; then
+      regressions=$(find "$dir/regressions/$t" -type f | wc -l)
+      if ! "$bins/$t" -runs=0 "$dir/regressions/$t" >"$work/$t-regressions.log" 2>&1; then
+        tail -n 30 "$work/$t-regressions.log" >&2
+        echo "fuzz: $dir/$t FAILED on a regression input ($dir/regressions/$t)"
+        fail=$((fail + 1)); continue
+      fi
     fi
-    echo "fuzz: $t replayed $(ls "fuzz/regressions/$t" | wc -l) regression inputs"
-  fi
-  log "fuzzing $t for $seconds s"
-  if "$bins/$t" -max_total_time="$seconds" -print_final_stats=1 \
-      -artifact_prefix="fuzz/artifacts/$t/" "$scratch" "fuzz/corpus/$t" >"fuzz/target/$t.log" 2>&1; then
-    runs=$(grep -Eo 'Done [0-9]+ runs' "fuzz/target/$t.log" | awk '{ print $2 }')
-    cov=$(grep -Eo 'cov: [0-9]+' "fuzz/target/$t.log" | tail -n 1 | awk '{ print $2 }')
-    # The line scripts/test.sh counts.
-    echo "fuzz: $t passed: Done $runs runs in $seconds s ($(( runs / seconds )) execs/s, coverage $cov)"
-  else
-    tail -n 40 "fuzz/target/$t.log" >&2
-    echo "fuzz: $t FAILED: input in fuzz/artifacts/$t/ (add it to fuzz/regressions/$t/ once fixed)"
-    status=1
-  fi
+    if "$bins/$t" -max_total_time="$seconds" -print_final_stats=1 \
+        -artifact_prefix="$dir/artifacts/$t/" "$scratch" "$dir/corpus/$t" >"$tlog" 2>&1; then
+      runs=$(grep -Eo 'Done [0-9]+ runs' "$tlog" | awk '{ print $2 }')
+      cov=$(grep -Eo 'cov: [0-9]+' "$tlog" | tail -n 1 | awk '{ print $2 }')
+      echo "fuzz: $dir/$t passed: ${runs:-?} runs in $seconds s ($(( ${runs:-0} / seconds )) execs/s, coverage ${cov:-?} edges, $regressions regression inputs replayed)"
+      pass=$((pass + 1))
+    else
+      tail -n 40 "$tlog" >&2
+      echo "fuzz: $dir/$t FAILED: input in $dir/artifacts/$t/ (add it to $dir/regressions/$t/ once fixed)"
+      fail=$((fail + 1))
+    fi
+  done
+  echo "fuzz: $dir: ${#targets[@]} targets, $(( $(date +%s) - start )) s in all"
+  echo "# pass $pass"
+  echo "# fail $fail"
+  [ "$fail" -eq 0 ] || status=1
 done
-log "fuzzing took $(( $(date +%s) - start )) s"
 exit "$status"

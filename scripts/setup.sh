@@ -1,63 +1,122 @@
 #!/usr/bin/env bash
-# Installs whatever this machine lacks to build and test paysecure-wasm.
-# Idempotent: every step checks first, so a second run takes seconds.
+# Installs what this machine lacks, per purpose. Idempotent: every step checks
+# first, so a second run takes seconds.
+#   scripts/setup.sh demo     the wasm32 target and the npm build tools: all
+#                             that `make demo` and `make build` need (the
+#                             wasm-bindgen generator is the workspace's
+#                             crates/wasm-bindgen-tool, built by scripts/build.sh)
+#   scripts/setup.sh fuzz     nightly Rust with rust-src, cargo-fuzz
+#   scripts/setup.sh npm | wasm-target   one step of `demo` (scripts/demo.sh
+#                             runs them apart, to overlap them with compiling)
+#   scripts/setup.sh all      (default) everything the tests need: the above,
+#                             Chromium + chromedriver, a JDK, PostgreSQL
+#                             running, schemathesis, wasm-bindgen-test-runner.
+#                             Independent steps run at the same time (logs in
+#                             target/setup/); apt, npm and pip wait on the
+#                             network while cargo compiles.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
-# 1. Rust's wasm target.
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+what="${1:-all}"
+logs="${CARGO_TARGET_DIR:-$ROOT/target}/setup"
+mkdir -p "$logs"
+
+wasm_target() {
+  rustup target list --installed | grep -qx wasm32-unknown-unknown && return
   log "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
-fi
+}
 
-# 2. wasm-pack (from crates.io; the npm package downloads from GitHub).
-if ! command -v wasm-pack >/dev/null; then
-  log "installing wasm-pack (about 2 minutes)"
-  cargo install wasm-pack --locked
-fi
+# binaryen's wasm-opt, esbuild, typescript, node-forge, playwright-core...,
+# reinstalled only when package-lock.json changes.
+npm_tools() {
+  local stamp=node_modules/.paysecure-lock.sha256 sum
+  sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && return
+  log "installing npm dev tools (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$sum" >"$stamp"
+}
 
-# 3. The wasm-bindgen CLI, exactly the version Cargo.lock pins (otherwise
-#    wasm-pack tries to download one). Not --locked: its lockfile pins a crate
-#    the registry lacks.
-want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
-have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
-if [ "$have" != "$want" ]; then
-  log "installing wasm-bindgen-cli $want (have: ${have:-none}; about 3 minutes)"
-  cargo install wasm-bindgen-cli --version "$want" --force
-fi
+fuzz_tools() {
+  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+  rustup component list --toolchain nightly --installed | grep -q '^rust-src' \
+    || rustup component add rust-src --toolchain nightly
+  command -v cargo-fuzz >/dev/null && return
+  log "installing cargo-fuzz (about 1-2 minutes)"
+  cargo install cargo-fuzz --locked --quiet
+}
 
-# 4. System packages: Chromium and its driver (browser tests), a JDK (Java
-#    interop tests), Node.js (JS tests).
-pkgs=()
-[ -x "$CHROMIUM_BIN" ] || pkgs+=(chromium)
-[ -x "$CHROMEDRIVER_BIN" ] || pkgs+=(chromium-driver)
-command -v javac >/dev/null || pkgs+=(default-jdk-headless)
-command -v node >/dev/null || pkgs+=(nodejs npm)
-if [ ${#pkgs[@]} -gt 0 ]; then
-  log "installing ${pkgs[*]}"
+# Chromium and its driver (browser tests), a JDK (Java interop tests).
+system_packages() {
+  local pkgs=()
+  [ -x "$CHROMIUM_BIN" ] || pkgs+=(chromium)
+  [ -x "$CHROMEDRIVER_BIN" ] || pkgs+=(chromium-driver)
+  command -v javac >/dev/null || pkgs+=(default-jdk-headless)
+  [ ${#pkgs[@]} -gt 0 ] || return 0
+  log "installing ${pkgs[*]} (apt)"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
-fi
+}
 
-# 5. PostgreSQL for the server's second test pass and cluster tests: this
-#    machine kind runs one at 127.0.0.1:5432 (trust auth); start it if stopped.
-if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+# The server's second test pass and cluster tests: this machine kind runs one
+# at 127.0.0.1:5432 (trust auth); start it if stopped.
+postgres() {
+  pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && return
   if command -v pg_ctlcluster >/dev/null && [ -n "$(ls /etc/postgresql 2>/dev/null)" ]; then
     log "starting PostgreSQL"
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start || true
   fi
-  pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable at 127.0.0.1:5432" >&2; exit 1; }
-fi
+  pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable at 127.0.0.1:5432" >&2; return 1; }
+}
 
-# 6. npm tools (binaryen's wasm-opt, esbuild, node-forge, playwright-core, typescript),
-#    reinstalled only when package-lock.json changes.
-stamp=node_modules/.paysecure-lock.sha256
-sum=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
-  log "installing npm dev tools"
-  npm ci --no-audit --no-fund --loglevel=error
-  echo "$sum" > "$stamp"
-fi
+schemathesis_venv() {
+  local version=4.32.5 venv="${CARGO_TARGET_DIR:-$ROOT/target}/schemathesis-venv"
+  "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$version" && return
+  log "installing schemathesis $version into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$version" "cryptography>=42"
+}
 
-log "ready: $(rustc --version | cut -d' ' -f1-2), $(wasm-pack --version), wasm-bindgen $want, $(node --version), $(wasm-opt --version | cut -d' ' -f1-3), $("$CHROMIUM_BIN" --version 2>/dev/null | cut -d' ' -f1-2), javac $(javac -version 2>&1 | cut -d' ' -f2)"
+# The upstream wasm-bindgen-test-runner, compiled in this workspace (shares
+# its dependencies with the rest of target/debug) instead of `cargo install`.
+test_runner() {
+  log "building wasm-bindgen-test-runner (crates/wasm-bindgen-tool)"
+  cargo build --quiet -p wasm-bindgen-tool --features test-runner --bin wasm-bindgen-test-runner
+}
+
+# Runs steps at the same time; each one's output goes to target/setup/<step>.log.
+parallel() {
+  local pids=() names=() i failed=0
+  for step in "$@"; do
+    "$step" >"$logs/$step.log" 2>&1 &
+    pids+=($!); names+=("$step")
+  done
+  for i in "${!pids[@]}"; do
+    if ! wait "${pids[$i]}"; then
+      tail -n 20 "$logs/${names[$i]}.log" >&2
+      echo "setup: ${names[$i]} failed (log: $logs/${names[$i]}.log)" >&2
+      failed=1
+    fi
+  done
+  return "$failed"
+}
+
+command -v node >/dev/null || { echo "setup: Node.js (node, npm) is required: apt-get install nodejs npm" >&2; exit 1; }
+case "$what" in
+  demo)
+    wasm_target
+    npm_tools
+    ;;
+  fuzz) fuzz_tools ;;
+  npm) npm_tools ;;
+  wasm-target) wasm_target ;;
+  all)
+    wasm_target
+    parallel npm_tools system_packages postgres schemathesis_venv fuzz_tools test_runner
+    log "ready: $(rustc --version | cut -d' ' -f1-2), $(node --version), $(wasm-opt --version | cut -d' ' -f1-3), $("$CHROMIUM_BIN" --version 2>/dev/null | cut -d' ' -f1-2), javac $(javac -version 2>&1 | cut -d' ' -f2), $(cargo fuzz --version)"
+    ;;
+  *)
+    echo "usage: scripts/setup.sh [demo|fuzz|npm|wasm-target|all]" >&2; exit 2 ;;
+esac

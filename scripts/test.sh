@@ -1,36 +1,57 @@
 #!/usr/bin/env bash
-# The one test command: installs what is missing (scripts/setup.sh), then runs
-# every layer and checks that each test runner really ran tests.
+# The test command (`make test`): installs what is missing (scripts/setup.sh),
+# runs every layer, checks that each runner really ran tests, and prints one
+# table: passed / failed / seconds per layer.
+#   scripts/test.sh                 every layer (`make test`)
+#   scripts/test.sh rust js ...     just those (the `make test-*` targets)
+# Layers:
 #   lint      cargo fmt --check, clippy (native and wasm32) with -D warnings
-#   rust      cargo test: unit, known-answer vectors, tamper and property tests;
-#             the server's router tests, real-process tests (restart, TLS,
-#             concurrency) and two-node cluster tests on PostgreSQL
-#   rust-pg   the server's router, token-API, process and attack tests again, on PostgreSQL
-#   fuzz      every cargo-fuzz target for FUZZ_SECONDS (default 20) from its seed
-#             corpus, after replaying its regression inputs (scripts/fuzz.sh)
-#   schemathesis  schemathesis --checks all (stateful phase included) against a
-#             live server's /openapi.json, with a tenant key and an ephemeral
-#             key (scripts/schemathesis.sh)
-#   wasm      wasm-bindgen tests in Node and in headless Chromium
-#   package   wasm-pack build for web, bundler and nodejs; TypeScript check
-#   js        node --test: API, node-forge, WebCrypto, OpenSSL, Java JCE interop,
-#             and end to end against a real paysecure-server with three clients;
-#             the residue scan of the module's memory (tests/js/residue.test.mjs)
-#             and the constant-time check of the RSA kernel's wasm
-#             (tests/js/ct-kernel.test.mjs, scripts/ct-check.mjs)
-#             the fast-check hostile-input property test (~45 s)
-#   browser   node --test + playwright-core: Chromium WebCrypto interop, demo e2e,
-#             the residue scan in Chromium
-#   fuzz-client  cargo fuzz smoke run of every client parser (FUZZ_SECONDS each, default 10)
-#   bench     smoke runs of the client and server benchmarks (must run; no timing asserted)
+#   rust      cargo test --workspace: unit, known-answer vectors, tamper and
+#             property tests; the server's router tests, real-process tests
+#             (restart, TLS, concurrency) and two-node cluster tests on PostgreSQL
+#   rust-pg   the server's suite again, on PostgreSQL (a fresh database per test)
+#   fuzz      cargo fuzz, every target of fuzz/ (server parsers) for FUZZ_SECONDS
+#             (default 10) after replaying its regression inputs (scripts/fuzz.sh)
+#   schemathesis  --checks all (stateful phase included) against a live
+#             server's /openapi.json, with a tenant key and an ephemeral key
+#             (scripts/schemathesis.sh). It waits on two processes for a fixed
+#             time, so in a full run it runs in the background while the
+#             wasm-node, wasm-chrome and package layers compile.
+#   wasm-node, wasm-chrome   wasm-bindgen tests in Node and in headless Chromium
+#             (cargo test --target wasm32-unknown-unknown, runner:
+#             wasm-bindgen-test-runner from crates/wasm-bindgen-tool)
+#   package   the npm packages for web, bundler, nodejs (scripts/build.sh); tsc
+#   js        node --test tests/js: API, node-forge, WebCrypto, OpenSSL, Java JCE
+#             interop, end to end against a real paysecure-server with three
+#             clients, the residue scan of the module's memory, the
+#             constant-time check of the RSA kernel's wasm, the fast-check
+#             hostile-input property test (~45 s)
+#   browser   node --test tests/browser + playwright-core: Chromium WebCrypto
+#             interop, demo e2e, the residue scan in Chromium
+#   fuzz-client  cargo fuzz, every client parser of fuzz-client/ (scripts/fuzz.sh)
+#   bench-smoke  smoke runs of the client and server benchmarks (must run; no
+#             timing asserted)
+# A failing layer does not stop the others; the exit status is non-zero if any
+# layer failed. Logs: target/test-logs/<layer>.log.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 start=$(date +%s)
-logs=$(mktemp -d)
-declare -A passed failed
+logs="${CARGO_TARGET_DIR:-$ROOT/target}/test-logs"
+rm -rf "$logs"; mkdir -p "$logs"
+declare -A passed failed seconds broken
+all=(lint rust rust-pg fuzz schemathesis wasm-node wasm-chrome package js browser fuzz-client bench-smoke)
+counted=(rust rust-pg fuzz schemathesis wasm-node wasm-chrome js browser fuzz-client)
 
-bash scripts/setup.sh
+layers=("$@")
+if [ ${#layers[@]} -eq 0 ]; then
+  layers=("${all[@]}")
+  bash scripts/setup.sh all
+fi
+for l in "${layers[@]}"; do
+  [[ " ${all[*]} " == *" $l "* ]] || { echo "test.sh: unknown layer $l (one of: ${all[*]})" >&2; exit 2; }
+done
+want() { [[ " ${layers[*]} " == *" $1 "* ]]; }
 
 # The test data must be the shared reference vectors, byte for byte.
 if [ -f ../shared/vectors/paysecure-v1-v2.json ]; then
@@ -38,93 +59,144 @@ if [ -f ../shared/vectors/paysecure-v1-v2.json ]; then
     || { echo "tests/data/paysecure-v1-v2.json differs from ../shared/vectors" >&2; exit 1; }
 fi
 
-# Sums the "N passed; M failed" lines of cargo / wasm-bindgen-test output.
-count_cargo() { # layer logfile
+# Counting: each adds to passed[layer] / failed[layer] from the layer's log and
+# marks the layer broken when its runner reported nothing.
+count_cargo() { # layer: the "N passed; M failed" lines of cargo / wasm-bindgen-test
   local p f
-  p=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$2" | awk '{ s += $4 } END { print s + 0 }')
-  f=$(grep -Eo '[0-9]+ failed' "$2" | awk '{ s += $1 } END { print s + 0 }')
-  passed[$1]=$(( ${passed[$1]:-0} + p )); failed[$1]=$(( ${failed[$1]:-0} + f ))
-  [ "$p" -gt 0 ] || { echo "$1: the runner reported no passed tests" >&2; exit 1; }
+  p=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$logs/$1.log" | awk '{ s += $4 } END { print s + 0 }')
+  f=$(grep -Eo '[0-9]+ failed' "$logs/$1.log" | awk '{ s += $1 } END { print s + 0 }')
+  passed[$1]=$p; failed[$1]=$f
+  [ "$p" -gt 0 ] || { echo "$1: the runner reported no passed tests" >&2; broken[$1]=1; }
 }
-count_lines() { # layer logfile pass-regex fail-regex: one line per passed / failed run
+count_lines() { # layer pass-regex fail-regex: one line per passed / failed run
   local p f
-  p=$(grep -Ec "$3" "$2" || true); f=$(grep -Ec "$4" "$2" || true)
-  passed[$1]=$(( ${passed[$1]:-0} + p )); failed[$1]=$(( ${failed[$1]:-0} + f ))
-  [ "$p" -gt 0 ] || [ "$f" -gt 0 ] || { echo "$1: no run reported" >&2; exit 1; }
+  p=$(grep -Ec "$2" "$logs/$1.log" || true); f=$(grep -Ec "$3" "$logs/$1.log" || true)
+  passed[$1]=$p; failed[$1]=$f
+  [ "$p" -gt 0 ] || [ "$f" -gt 0 ] || { echo "$1: no run reported" >&2; broken[$1]=1; }
 }
-count_node() { # layer logfile
+count_node() { # layer: node --test's (and scripts/fuzz.sh's) "# pass N" / "# fail M"
   local p f
-  p=$(awk '/^# pass / { print $3 }' "$2"); f=$(awk '/^# fail / { print $3 }' "$2")
-  passed[$1]=$(( ${passed[$1]:-0} + p )); failed[$1]=$(( ${failed[$1]:-0} + f ))
-  [ "$p" -gt 0 ] || { echo "$1: node --test reported no passed tests" >&2; exit 1; }
+  p=$(awk '/^# pass / { s += $3 } END { print s + 0 }' "$logs/$1.log")
+  f=$(awk '/^# fail / { s += $3 } END { print s + 0 }' "$logs/$1.log")
+  passed[$1]=$p; failed[$1]=$f
+  [ "$p" -gt 0 ] || { echo "$1: the runner reported no passed tests" >&2; broken[$1]=1; }
 }
 
-log "lint"
-cargo fmt --all --check
-cargo clippy --quiet --workspace --all-targets -- -D warnings
-cargo clippy --quiet -p paysecure-wasm --all-targets --target wasm32-unknown-unknown -- -D warnings
+# Runs one layer's command with its output on the terminal and in its log,
+# times it, counts it; a non-zero exit marks the layer broken.
+run() { # layer counter command...
+  local layer=$1 counter=$2 t0 rc
+  shift 2
+  t0=$(date +%s)
+  set +e
+  "$@" 2>&1 | tee "$logs/$layer.log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  seconds[$layer]=$(( $(date +%s) - t0 ))
+  [ "$rc" -eq 0 ] || { echo "$layer: exit status $rc (log: $logs/$layer.log)" >&2; broken[$layer]=1; }
+  if [ "$counter" != - ]; then $counter "$layer"; fi
+}
 
-log "rust: cargo test --workspace (the wasm crate's core, and paysecure-server in-process and as a process)"
-cargo test --workspace 2>&1 | tee "$logs/rust.log"
-count_cargo rust "$logs/rust.log"
-cargo build --quiet -p paysecure-server   # the binary the JS end-to-end suite starts
+# The layers' commands.
+lint() {
+  cargo fmt --all --check &&
+    cargo clippy --quiet --workspace --all-targets -- -D warnings &&
+    cargo clippy --quiet -p paysecure-wasm --all-targets --target wasm32-unknown-unknown -- -D warnings
+}
+rust_layer() {
+  cargo test --workspace &&
+    cargo build --quiet -p paysecure-server   # the binary the JS suites, schemathesis and the demo start
+}
+rust_pg() {
+  # MERGE: when the server's tests become one binary (server/tests/it), the
+  # --test list on the next line becomes "--test it".
+  PAYSECURE_TEST_POSTGRES="${PAYSECURE_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/postgres}" cargo test -p paysecure-server --test api --test tokens --test ni_cvv2 --test accounts --test process --test attacks -- --skip cluster_
+}
+wasm_test() { # node|browser
+  local runner="${WASM_BINDGEN_TEST_RUNNER:-}"
+  if [ -z "$runner" ]; then
+    cargo build --quiet -p wasm-bindgen-tool --features test-runner --bin wasm-bindgen-test-runner || return
+    runner="${CARGO_TARGET_DIR:-$ROOT/target}/debug/wasm-bindgen-test-runner"
+  fi
+  # wasm_node.rs has no wasm_bindgen_test_configure!, so the runner picks
+  # Node; wasm_browser.rs says run_in_browser, and CHROMEDRIVER picks the
+  # driver (headless unless NO_HEADLESS is set). The ONLY_* variables make a
+  # suite in the wrong environment report 0 tests (caught by count_cargo)
+  # rather than run in the other one.
+  if [ "$1" = node ]; then
+    WASM_BINDGEN_TEST_ONLY_NODE=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$runner" \
+      cargo test --target wasm32-unknown-unknown -p paysecure-wasm --test wasm_node
+  else
+    WASM_BINDGEN_TEST_ONLY_WEB=1 CHROMEDRIVER="$CHROMEDRIVER_BIN" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$runner" \
+      cargo test --target wasm32-unknown-unknown -p paysecure-wasm --test wasm_browser
+  fi
+}
+package() {
+  bash scripts/build.sh && tsc -p tests/types && log "TypeScript: tests/types/usage.ts compiles under --strict"
+}
+bench_smoke() {
+  # Every implementation is checked against the others before timing, every
+  # Get PAN answered; timings are not asserted. The full run is `make bench`.
+  node bench/report.mjs --quick --out "${CARGO_TARGET_DIR:-target}/bench-smoke"
+}
 
-log "rust-pg: the server suite again, on PostgreSQL (a fresh database per test)"
-PAYSECURE_TEST_POSTGRES="${PAYSECURE_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/postgres}" \
-  cargo test -p paysecure-server --test api --test tokens --test ni_cvv2 --test accounts --test process --test attacks -- --skip cluster_ 2>&1 | tee "$logs/rust-pg.log"
-count_cargo rust-pg "$logs/rust-pg.log"
+if want lint; then log "lint: cargo fmt --check, clippy -D warnings (native, wasm32)"; run lint - lint; fi
+if want rust; then log "rust: cargo test --workspace"; run rust count_cargo rust_layer; fi
+if want rust-pg; then log "rust-pg: the server suite again, on PostgreSQL"; run rust-pg count_cargo rust_pg; fi
 
-log "fuzz: cargo fuzz, every target for ${FUZZ_SECONDS:-20} s from its seeds, regression inputs first"
-bash scripts/fuzz.sh 2>&1 | tee "$logs/fuzz.log" || true
-count_lines fuzz "$logs/fuzz.log" '^fuzz: [a-z_]+ passed: Done [0-9]+ runs' '^fuzz: [a-z_]+ FAILED'
-
-log "schemathesis: --checks all against a live server's /openapi.json (tenant key, ephemeral key)"
-bash scripts/schemathesis.sh 2>&1 | tee "$logs/schemathesis.log" || true
-count_lines schemathesis "$logs/schemathesis.log" '^schemathesis: [a-z]+ run passed' '^schemathesis: ([a-z]+ run FAILED|server answered [1-9]|.*logged [1-9])'
-
-log "wasm: wasm-bindgen tests in Node"
-wasm-pack test --node -- --test wasm_node 2>&1 | tee "$logs/wasm-node.log"
-count_cargo wasm-node "$logs/wasm-node.log"
-
-log "wasm: wasm-bindgen tests in headless Chromium"
-wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER_BIN" -- --test wasm_browser 2>&1 | tee "$logs/wasm-chrome.log"
-count_cargo wasm-chrome "$logs/wasm-chrome.log"
-
-log "package: build web, bundler, nodejs"
-bash scripts/build.sh
-tsc -p tests/types
-log "TypeScript: tests/types/usage.ts compiles under --strict"
-
-log "js: node --test tests/js (API and interop: node-forge, WebCrypto, OpenSSL, Java JCE)"
-node --test tests/js/ 2>&1 | tee "$logs/js.log"
-count_node js "$logs/js.log"
-
-log "browser: node --test tests/browser (headless Chromium via playwright-core)"
-node --test tests/browser/ 2>&1 | tee "$logs/browser.log"
-count_node browser "$logs/browser.log"
-
-log "fuzz-client: cargo fuzz, every client parser, regression inputs then ${FUZZ_SECONDS:-10} s each"
-bash scripts/fuzz-client.sh 2>&1 | tee "$logs/fuzz-client.log"
-count_node fuzz-client "$logs/fuzz-client.log"
-
-# Benchmarks, smoke versions: they must run end to end (every implementation
-# checked against the others before timing, every Get PAN answered); timings
-# are not asserted here. The full run is `make bench` (bench/report.mjs).
-log "bench-smoke: bench/report.mjs --quick: client benchmarks (browser and Node) and the Get PAN load generator (debug build, 200 requests)"
-if ! node bench/report.mjs --quick --out target/bench-smoke >"$logs/bench.log" 2>&1; then
-  tail -n 40 "$logs/bench.log" >&2
-  echo "bench-smoke: node bench/report.mjs --quick failed (last 40 lines above)" >&2
-  exit 1
+schemathesis_pid=
+schemathesis_t0=
+if want schemathesis; then
+  # Needs the server binary; in the background when wasm layers follow.
+  cargo build --quiet -p paysecure-server
+  if want wasm-node || want wasm-chrome || want package; then
+    log "schemathesis: started in the background (log: $logs/schemathesis.log)"
+    schemathesis_t0=$(date +%s)
+    bash scripts/schemathesis.sh >"$logs/schemathesis.log" 2>&1 &
+    schemathesis_pid=$!
+  else
+    log "schemathesis: --checks all against a live server's /openapi.json (tenant key, ephemeral key)"
+    run schemathesis - bash scripts/schemathesis.sh
+  fi
 fi
-tail -n 7 "$logs/bench.log"
+if want wasm-node; then log "wasm-node: wasm-bindgen tests in Node"; run wasm-node count_cargo wasm_test node; fi
+if want wasm-chrome; then log "wasm-chrome: wasm-bindgen tests in headless Chromium"; run wasm-chrome count_cargo wasm_test browser; fi
+if want package; then log "package: npm packages for web, bundler, nodejs; tsc --strict"; run package - package; fi
+if [ -n "$schemathesis_pid" ]; then
+  log "schemathesis: waiting for the background run"
+  wait "$schemathesis_pid" || { echo "schemathesis: exit status $?" >&2; broken[schemathesis]=1; }
+  seconds[schemathesis]=$(( $(date +%s) - schemathesis_t0 ))
+  grep -E '^schemathesis: |^(=+ |Summary|Test cases|Failures)' "$logs/schemathesis.log" || true
+fi
+if want schemathesis; then
+  count_lines schemathesis '^schemathesis: [a-z]+ run passed' \
+    '^schemathesis: ([a-z]+ run FAILED|server answered [1-9]|.*logged [1-9])'
+fi
+# The JS suites start target/debug/paysecure-server (a no-op build after rust).
+node_suite() { cargo build --quiet -p paysecure-server && node --test "$1"; }
+if want js; then log "js: node --test tests/js"; run js count_node node_suite tests/js/; fi
+if want browser; then log "browser: node --test tests/browser (headless Chromium)"; run browser count_node node_suite tests/browser/; fi
+if want fuzz; then log "fuzz: the server's parsers (fuzz/)"; run fuzz count_node bash scripts/fuzz.sh fuzz; fi
+if want fuzz-client; then log "fuzz-client: the client's parsers (fuzz-client/)"; run fuzz-client count_node bash scripts/fuzz.sh fuzz-client; fi
+if want bench-smoke; then
+  log "bench-smoke: bench/report.mjs --quick (client benchmarks in Chromium and Node, Get PAN load on a debug build)"
+  run bench-smoke - bench_smoke
+fi
 
-total_p=0; total_f=0
+total_p=0; total_f=0; status=0
 echo
-echo "layer          passed  failed"
-for layer in rust rust-pg fuzz schemathesis wasm-node wasm-chrome js browser fuzz-client; do
-  printf '%-14s %6d  %6d\n' "$layer" "${passed[$layer]}" "${failed[$layer]}"
-  total_p=$(( total_p + passed[$layer] )); total_f=$(( total_f + failed[$layer] ))
+echo "layer          passed  failed  seconds"
+for layer in "${counted[@]}"; do
+  want "$layer" || continue
+  note=; [ -z "${broken[$layer]:-}" ] || { note="  (runner failed: $logs/$layer.log)"; status=1; }
+  printf '%-14s %6d  %6d  %7d%s\n' "$layer" "${passed[$layer]:-0}" "${failed[$layer]:-0}" "${seconds[$layer]:-0}" "$note"
+  total_p=$(( total_p + ${passed[$layer]:-0} )); total_f=$(( total_f + ${failed[$layer]:-0} ))
+done
+for layer in lint package bench-smoke; do
+  want "$layer" || continue
+  note=ok; [ -z "${broken[$layer]:-}" ] || { note="FAILED ($logs/$layer.log)"; status=1; }
+  printf '%-14s %6s  %6s  %7d  %s\n' "$layer" - - "${seconds[$layer]:-0}" "$note"
 done
 echo "took $(( $(date +%s) - start )) s"
 echo "total: $total_p passed, $total_f failed"
-[ "$total_f" -eq 0 ]
+[ "$total_f" -eq 0 ] && [ "$status" -eq 0 ]

@@ -1,4 +1,5 @@
-// The built npm packages: one per wasm-pack target, each complete and typed.
+// The built npm packages (scripts/build.sh): one per wasm-bindgen target, each
+// complete, typed, and with the fields wasm-pack used to write.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
@@ -12,6 +13,10 @@ for (const target of ['web', 'bundler', 'nodejs']) {
     assert.equal(pkg.name, 'paysecure-wasm');
     assert.equal(pkg.types, 'paysecure_wasm.d.ts');
     for (const f of pkg.files) assert.ok(existsSync(path.join(dir, f)), `${target}: ${f} listed but missing`);
+    assert.ok(pkg.files.includes(pkg.main) && pkg.files.includes(pkg.types), `${target}: main and types are shipped`);
+    for (const field of ['version', 'description', 'license']) assert.equal(typeof pkg[field], 'string', `${target}: ${field}`);
+    assert.equal(pkg.type, target === 'nodejs' ? undefined : 'module', `${target}: module type`);
+    assert.ok(existsSync(path.join(dir, 'README.md')), `${target}: README.md`);
     const dts = readFileSync(path.join(dir, pkg.types), 'utf8');
     // wasm-bindgen's raw export table (InitOutput, web target only) is typed
     // with `any`; the public API must not be.
