@@ -12,7 +12,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paysecure_server::tokens::check_pan;
+use paysecure_server::domain::tokens::check_pan;
 use paysecure_server::Service;
 use paysecure_wasm::{jwe, SessionKey};
 

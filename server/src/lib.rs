@@ -18,27 +18,13 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-pub mod account;
-pub mod account_api;
-pub mod api;
-pub mod cvv;
-pub mod error;
-pub mod keys;
-pub mod ni_api;
-pub mod openapi;
-pub mod paythru;
-pub mod ratelimit;
-pub mod service;
-pub mod sessions;
+pub mod cli;
+pub mod crypto;
+pub mod domain;
+pub mod http;
 pub mod storage;
-pub mod telemetry;
-pub mod token_api;
-pub mod tokens;
-pub mod transport;
-pub mod vault;
-pub mod verifone;
-pub mod web;
+pub mod util;
 
-pub use api::{router, router_with, AppState};
-pub use error::{Error, Result};
-pub use service::{Service, ServiceConfig};
+pub use domain::error::{Error, Result};
+pub use domain::service::{Service, ServiceConfig};
+pub use http::{router, router_with, AppState};

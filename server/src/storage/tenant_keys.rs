@@ -111,8 +111,8 @@ impl Storage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::sha256;
     use crate::storage::StorageOptions;
+    use crate::util::codec::sha256;
 
     /// A database at the schema before migration 0008, with two tenants
     /// whose keys are in `tenants.api_key_hash`.
