@@ -4,14 +4,22 @@
 //! vault. Protocol code comes from the `paysecure-wasm` crate's Rust core; RSA
 //! private-key operations use AWS-LC (constant time).
 //!
-//! Layers: [`api`] (axum: parse, call, map) → [`service`] (the domain) →
-//! [`storage`] (sqlx) with [`vault`] and [`keys`] for the cryptography.
+//! Besides PaySecure V1/V2/V3 the server answers, over the same vault, the
+//! Paythru Card Tokenisation API v3, Verifone-style token management, the
+//! Get CVV2 envelope (`NISrvRequest` / `NISrvResponse`) and the account
+//! payment-information API (`Authorization: PLTOKEN`).
 //!
-//! The other APIs over the same vault, each an HTTP adapter over a domain
-//! module: the Paythru v3 and Verifone-style token APIs ([`token_api`] over
-//! [`paythru`], [`verifone`] and [`tokens`]), the Get CVV2 envelope
-//! ([`ni_api`]) and the account payment-information API ([`account_api`]
-//! over [`account`]).
+//! Layers, each importing only those below it (`tests/it/layers.rs`
+//! enforces it):
+//!
+//! - [`cli`]: the command line (`serve`, `migrate`, `tenant …`, `keys …`);
+//! - [`http`]: axum, tower, utoipa and hyper, one module per API, parsing,
+//!   calling the domain and rendering;
+//! - [`domain`]: the rules of every API over a small core state
+//!   ([`Service`]);
+//! - [`crypto`] (vault, RSA key ring, CVV2) and [`storage`] (sqlx, one
+//!   file per table group), which do not know each other;
+//! - [`util`]: clock, ids, encodings.
 #![deny(missing_docs)]
 #![cfg_attr(
     not(test),

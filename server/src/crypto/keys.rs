@@ -69,7 +69,7 @@ fn binding(key_id: &str) -> Binding<'_> {
 
 /// One usable key pair.
 pub struct LoadedKey {
-    /// Key id.
+    /// `rsa-` and 16 hex digits.
     pub key_id: String,
     /// What the key is for.
     pub purpose: Purpose,
@@ -79,9 +79,9 @@ pub struct LoadedKey {
     pub public_spki: Vec<u8>,
     /// Parsed public key (for PEM/JWK output).
     pub public: PublicKey,
-    /// Unix seconds.
+    /// When the row was written (Unix seconds, UTC).
     pub created_at: i64,
-    /// Unix seconds.
+    /// When it stops being accepted (Unix seconds, UTC).
     pub expires_at: i64,
     oaep: OaepPrivateDecryptingKey,
     pkcs1: Pkcs1PrivateDecryptingKey,
@@ -185,7 +185,7 @@ pub struct KeyRecord {
     pub public_spki: Vec<u8>,
     /// PKCS#8 DER sealed by the vault (bound to the key id).
     pub private_sealed: Vec<u8>,
-    /// Unix seconds.
+    /// When the row was written (Unix seconds, UTC).
     pub created_at: i64,
     /// Unix seconds after which no session id or capture opens with it.
     pub expires_at: i64,

@@ -1,9 +1,9 @@
-//! The account payment-information API (seed 003), independent of HTTP: a
+//! The account payment-information API, independent of HTTP: a
 //! user's stored cards, every request and answer encrypted
 //! ([`paysecure_wasm::body`]) under the session key of a PaySecure session id
 //! or the tenant's data key.
 //!
-//! Errors use the seed's envelope `{"error":{"code","message","detail"}}`
+//! Errors use the API's own envelope `{"error":{"code","message","detail"}}`
 //! with its codes where it has them (903 not found, 906 CVV information,
 //! 933 create failed, 975 update failed) and ours around them: 910
 //! unauthorized, 911 undecryptable, 912 stale, 913 replayed, 914 invalid
@@ -22,6 +22,7 @@ use crate::domain::error::{Code, Error};
 use crate::domain::service::Service;
 use crate::domain::tokens::check_pan;
 use crate::storage::{PaymentInfoRow, StorageError};
+use crate::util::card::masked_pan;
 use crate::util::codec::sha256;
 use crate::util::ids::new_uuid;
 pub use crate::util::ids::uuid;
@@ -669,11 +670,8 @@ impl Service {
     pub async fn get_payment_info(&self, tenant: &str, account: &str, id: &str) -> Result<Value> {
         let row = self.payment_row(tenant, account, id).await?;
         let d = self.payment_details(&row)?;
-        let hidden = usize::try_from(row.pan_length)
-            .unwrap_or(16)
-            .saturating_sub(10);
         let mut card = json!({
-            "cardNum": format!("{}{}{}", row.pan_first6, "*".repeat(hidden), row.pan_last4),
+            "cardNum": masked_pan(&row.pan_first6, row.pan_length, &row.pan_last4),
             "cardExpYear": format!("{:04}", row.expiry_year),
             "cardExpMonth": format!("{:02}", row.expiry_month),
             "cardHolder": d["cardHolder"],

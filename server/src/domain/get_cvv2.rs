@@ -1,7 +1,9 @@
-//! The Get CVV2 envelope API (`NISrvRequest` / `NISrvResponse`, the JSON
-//! envelope of IVR and self-service channels; "NI" is the envelope's own
-//! prefix): how it names a card, and whether a tenant lets it answer CVV2
-//! in clear.
+//! The Get CVV2 envelope API, the JSON envelope of IVR and self-service
+//! channels: a request is an `NISrvRequest` object, every answer an
+//! `NISrvResponse` ("NI" is the prefix the source API gives both objects;
+//! it means nothing else here). This module holds how the envelope names
+//! a card (by token, or by EXID, the external id the tenant assigned) and
+//! whether a tenant lets it answer CVV2 in clear.
 
 use paysecure_wasm::Version;
 
@@ -9,7 +11,7 @@ use crate::domain::error::{Code, Error, Result};
 use crate::domain::service::{Principal, Scope, Service};
 use crate::domain::sessions::CardGrant;
 
-/// How the Get CVV2 envelope (seed 001) names a card.
+/// How the Get CVV2 envelope names a card (`card_identifier_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CardIdentifier<'a> {
     /// `CONTRACT_NUMBER`: the card's token.
@@ -19,7 +21,7 @@ pub enum CardIdentifier<'a> {
 }
 
 impl Service {
-    /// Authorizes the Get CVV2 envelope (seed 001) for a card named as it
+    /// Authorizes the Get CVV2 envelope for a card named as it
     /// names cards, checked against the expiry the caller gave (`YYMM`),
     /// all before any session is opened.
     pub async fn grant_envelope_cvv2(

@@ -1,14 +1,14 @@
-//! The Paythru Card Tokenisation API v3 (seed 002), independent of HTTP:
+//! The Paythru Card Tokenisation API v3, independent of HTTP:
 //! credentials, request signatures (§2.5), the IP block (§2.4), the seven
 //! methods (§3), and the error codes of §5.1.
 //!
-//! Additions of ours, outside the seed's code list: `107` for a malformed
+//! Additions of ours, outside the documented code list: `107` for a malformed
 //! request (a duplicated, unknown or over-long parameter), `151` for an
 //! unusable Client POST session key, and `124` / `126` for the replay
 //! profile below. `createSession` (served at `/v3/clientpost/session`) opens
 //! the Client POST session that `tokeniseSessionKey` consumes.
 //!
-//! **Replay profile.** The seed's signed string has no time, so a captured
+//! **Replay profile.** The documented signed string has no time, so a captured
 //! request verifies forever. Two optional parameters, signed like any other
 //! (§2.5: they sort between `merchantCustomerReference` and `sessionKey`),
 //! close that: `requestTime` (Unix seconds, within
@@ -17,7 +17,7 @@
 //! credential, else `126`). A credential or a tenant can require them
 //! (`tenant paythru-require-nonce`); when not required but sent, they are
 //! verified all the same (both or neither). Requests without them stay
-//! valid exactly as the seed writes them unless required.
+//! valid exactly as the documentation writes them unless required.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -35,7 +35,7 @@ use crate::storage::{PaythruCredentialRow, StorageError, StoredCardRow};
 use crate::util::card::masked_pan;
 use crate::util::codec::hex_lower;
 use crate::util::codec::sha256;
-use crate::util::ids::{random_bytes, uuid};
+use crate::util::ids::{random_bytes, uuid, uuid_text};
 use crate::util::time::now;
 
 /// The API name in `stored_cards.api`.
@@ -117,7 +117,7 @@ pub struct PaythruError {
 }
 
 impl PaythruError {
-    /// The error of `code` with the seed's message.
+    /// The error of `code` with the documented message.
     pub fn of(code: u16) -> Self {
         let message = match code {
             101 => "No data sent",
@@ -186,7 +186,7 @@ fn fail<T>(code: u16) -> Result<T, Failure> {
 
 /// The signature of §2.5: SHA-512 (lowercase hex) of `name=value` + shaKey
 /// for every parameter with a value except `shaSignature`, sorted by name
-/// (byte order; the seed's update example only verifies that way).
+/// (byte order; the documentation's update example only verifies that way).
 pub fn signature<'a>(
     params: impl IntoIterator<Item = (&'a str, &'a str)>,
     sha_key: &str,
@@ -217,7 +217,7 @@ pub struct CardKeyDetail {
     pub merchant_customer_reference: Option<String>,
     /// `enabled`.
     pub enabled: bool,
-    /// `card` node: (name, value) in the seed's order; `None` is unresolved.
+    /// `card` node: (name, value) in the documented order; `None` is unresolved.
     pub card: Vec<(&'static str, Option<String>)>,
     /// `customer` node.
     pub customer: Vec<(&'static str, String)>,
@@ -266,7 +266,8 @@ const ADDRESS: [(&str, usize); 8] = [
 /// Card text fields stored in the details.
 const CARD_TEXT: [(&str, usize); 2] = [("cardDescription", 50), ("cardholderName", 50)];
 
-/// Spellings the seed's parameter tables use besides the canonical ones.
+/// Spellings the documentation's parameter tables use besides the
+/// canonical ones.
 const ALIASES: [(&str, &str); 2] = [
     ("cardholderAdressTown", "cardholderAddressTown"),
     ("cardHolderAddressCounty", "cardholderAddressCounty"),
@@ -411,16 +412,10 @@ fn request_nonce_ok(nonce: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// A new card key: 16 random bytes in the UUID text form (no version bits,
+/// as the Paythru documentation's keys).
 fn new_card_key() -> crate::domain::error::Result<String> {
-    let h = hex_lower(&random_bytes::<16>()?);
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    ))
+    Ok(uuid_text(&random_bytes::<16>()?))
 }
 
 /// Random alphanumeric text of `n` characters (for generated credentials).

@@ -1,7 +1,7 @@
 //! Throttling: who the client is, how often it may fail to authenticate, and
 //! how fast a credential or a card may be used.
 //!
-//! - **Failed authentications** per client address (seed 002's rule): 5
+//! - **Failed authentications** per client address (the Paythru v3 documentation's rule): 5
 //!   failures within a day block the address for 1 minute, 10 (and every one
 //!   after) for 5 minutes. The count lives in the database, so every node of
 //!   a cluster enforces the same limit

@@ -14,8 +14,8 @@ use crate::domain::ratelimit::{Limiter, RateLimits, TrustedProxies, LIMITER_MAX_
 pub use crate::storage::{Backend, CardFilter, StorageOptions};
 use crate::storage::{CardRow, EphemeralKeyRow, Storage, StorageError};
 use crate::util::card::masked_pan;
-use crate::util::codec::{base64url, sha256};
-use crate::util::ids::{random_bytes, random_id};
+use crate::util::codec::sha256;
+use crate::util::ids::{random_credential, random_id};
 use crate::util::time::now;
 use aws_lc_rs::digest;
 
@@ -89,12 +89,12 @@ impl Scope {
 pub enum Principal {
     /// The tenant's own backend, with its API key.
     Tenant {
-        /// Tenant id.
+        /// The owning tenant (`ten_` and 16 hex digits).
         tenant_id: String,
     },
     /// A cardholder's browser, with a short-lived key for one card.
     Ephemeral {
-        /// Tenant id.
+        /// The owning tenant (`ten_` and 16 hex digits).
         tenant_id: String,
         /// The only card it may touch.
         token: String,
@@ -145,31 +145,31 @@ impl Principal {
 /// A card as the API shows it: masked data only.
 #[derive(Debug, Clone)]
 pub struct CardSummary {
-    /// Token.
+    /// The card token (`tok_` and 24 hex digits).
     pub token: String,
     /// e.g. `411111******1111`.
     pub masked_pan: String,
-    /// Brand name.
+    /// The card brand from the BIN (`VISA`, `MASTERCARD`, …).
     pub brand: String,
-    /// Expiry month.
+    /// Expiry month, 1 to 12.
     pub expiry_month: Option<i64>,
-    /// Expiry year.
+    /// Expiry year, four digits.
     pub expiry_year: Option<i64>,
     /// `ACTIVE` or `TOKENIZED`.
     pub status: String,
-    /// Account id.
+    /// The issuer's account id of the card, if the tenant gave one.
     pub account_id: Option<String>,
-    /// Customer id.
+    /// The issuer's customer id, if the tenant gave one.
     pub customer_id: Option<String>,
-    /// Customer reference.
+    /// The tenant's own customer reference, if it gave one.
     pub customer_ref: Option<String>,
-    /// Name on card.
+    /// The cardholder's name as printed on the card.
     pub cardholder_name: Option<String>,
     /// Whether a PIN is set.
     pub pin_set: bool,
     /// Whether the PIN is blocked.
     pub pin_blocked: bool,
-    /// Unix seconds.
+    /// When the row was written (Unix seconds, UTC).
     pub created_at: i64,
 }
 
@@ -195,11 +195,11 @@ impl From<&CardRow> for CardSummary {
 
 /// The clear card data of one card (wiped on drop).
 pub struct CardSecrets {
-    /// PAN digits.
+    /// The PAN, digits only (wiped on drop).
     pub pan: Zeroizing<String>,
-    /// Expiry month.
+    /// Expiry month, 1 to 12.
     pub expiry_month: Option<i64>,
-    /// Expiry year.
+    /// Expiry year, four digits.
     pub expiry_year: Option<i64>,
 }
 
@@ -215,17 +215,18 @@ pub struct PinVerification {
 /// Request to issue a sandbox card.
 #[derive(Debug, Clone, Default)]
 pub struct IssueCard {
-    /// Account id.
+    /// The issuer's account id of the card, if the tenant gave one.
     pub account_id: Option<String>,
-    /// Customer id.
+    /// The issuer's customer id, if the tenant gave one.
     pub customer_id: Option<String>,
-    /// Customer reference.
+    /// The tenant's own customer reference, if it gave one.
     pub customer_ref: Option<String>,
     /// 6 to 11 digit BIN; default [`DEFAULT_BIN`].
     pub bin: Option<String>,
-    /// Name on card.
+    /// The cardholder's name as printed on the card.
     pub cardholder_name: Option<String>,
-    /// External id (seed 001's EXID): 1 to 32 letters, digits, `-` or `_`,
+    /// EXID, the external id the Get CVV2 envelope can name the card by:
+    /// 1 to 32 letters, digits, `-` or `_`,
     /// unique in the tenant.
     pub exid: Option<String>,
 }
@@ -474,7 +475,7 @@ impl Service {
             ));
         }
         let tenant_id = random_id::<8>("ten_")?;
-        let api_key = Zeroizing::new(format!("psk_{}", base64url(&random_bytes::<32>()?)));
+        let api_key = Zeroizing::new(random_credential::<32>("psk_")?);
         let cvk = CvkPair::generate().map_err(|_| Error::Crypto("CVK generation failed"))?;
         let cvk_sealed = self
             .vault
@@ -505,7 +506,7 @@ impl Service {
                 "the overlap must not be negative",
             ));
         }
-        let api_key = Zeroizing::new(format!("psk_{}", base64url(&random_bytes::<32>()?)));
+        let api_key = Zeroizing::new(random_credential::<32>("psk_")?);
         let now = now();
         let found = self
             .storage
@@ -677,7 +678,7 @@ impl Service {
             .map(|s| Scope::parse(s))
             .collect::<Result<Vec<_>>>()?;
         self.card_row(tenant, token).await?;
-        let key = Zeroizing::new(format!("pse_{}", base64url(&random_bytes::<32>()?)));
+        let key = Zeroizing::new(random_credential::<32>("pse_")?);
         let expires_at = now() + ttl_seconds;
         let row = EphemeralKeyRow {
             tenant_id: tenant.to_owned(),

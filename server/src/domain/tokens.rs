@@ -1,5 +1,5 @@
-//! What the two merchant tokenisation APIs (Paythru, seed 002; Verifone,
-//! seed 004) share: opening a card captured in the browser (`encrypted_card`,
+//! What the two merchant tokenisation APIs (the Paythru Card Tokenisation
+//! API v3 and Verifone-style token management) share: opening a card captured in the browser (`encrypted_card`,
 //! a compact JWE made by paysecure-wasm's `encryptCard`), and sealing stored
 //! cards in the vault.
 
@@ -25,7 +25,7 @@ pub const CAPTURE_CLOCK_SKEW_SECS: i64 = 60;
 /// A card the cardholder typed, decrypted (wiped on drop). The CVV is
 /// checked and then dropped: PCI DSS forbids storing it after authorisation.
 pub struct CapturedCard {
-    /// PAN digits.
+    /// The PAN, digits only (wiped on drop).
     pub pan: Zeroizing<String>,
     /// 1..=12.
     pub expiry_month: i64,

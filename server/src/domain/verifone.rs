@@ -1,4 +1,4 @@
-//! Verifone-style token management (seed 004), independent of HTTP: reuse
+//! Verifone-style token management, independent of HTTP: reuse
 //! tokens per card and token scope, created from an `encrypted_card` that
 //! paysecure-wasm made in the cardholder's browser.
 
@@ -11,7 +11,8 @@ use crate::util::time::{now, rfc3339, today, year_month};
 
 /// The API name in `stored_cards.api`.
 pub const API: &str = "verifone";
-/// The standard brand names of seed 004 (other local schemes are allowed).
+/// The standard brand names of Verifone-style token management (other
+/// local schemes are allowed).
 pub const BRANDS: [&str; 9] = [
     "AMEX",
     "CB",
@@ -74,19 +75,19 @@ pub struct TokenView {
     pub reuse_token: String,
     /// Irreversible, stable per card and scope.
     pub analytics_token: String,
-    /// First six digits.
+    /// The PAN's first six digits, kept in clear for the masked PAN.
     pub bin: String,
     /// 1..=12.
     pub expiry_month: i64,
     /// Four digits.
     pub expiry_year: i64,
-    /// Last four digits.
+    /// The PAN's last four digits, kept in clear for the masked PAN.
     pub last_four: String,
     /// Name on the card.
     pub card_holder_name: Option<String>,
     /// E-mail.
     pub card_holder_email: Option<String>,
-    /// Brand.
+    /// The card brand from the BIN (`VISA`, `MASTERCARD`, …).
     pub brand: String,
     /// `YYYY-MM-DD`.
     pub created_at: String,

@@ -1,6 +1,6 @@
-//! HTTP for the account payment-information API (seed 003): `Authorization:
+//! HTTP for the account payment-information API: `Authorization:
 //! PLTOKEN {TOKEN}`, encrypted path ids, an encrypted `data=` form field,
-//! encrypted answers (`text/plain`, hex), and the seed's plain error
+//! encrypted answers (`text/plain`, hex), and the API's plain error
 //! envelope. Handlers parse, call [`crate::domain::account`], and render.
 
 use axum::body::Bytes;
@@ -53,12 +53,7 @@ struct Ctx {
 /// tenant's data key. The session id is opened (and so used up) only after
 /// the credential is accepted.
 async fn context(state: &AppState, headers: &HeaderMap, client: &str) -> Result<Ctx, Failure> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("PLTOKEN "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty() && t.len() <= 200);
+    let token = crate::http::extract::credential(headers, "PLTOKEN ");
     let principal = match token {
         Some(t) => state.service.authenticate(t).await,
         None => Err(Error::Unauthenticated),

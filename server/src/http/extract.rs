@@ -117,13 +117,7 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let credential = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|c| !c.is_empty() && c.len() <= 200);
+        let credential = credential(&parts.headers, "Bearer ");
         let result = match credential {
             Some(c) => state.service.authenticate(c).await,
             None => Err(Error::Unauthenticated),
@@ -204,4 +198,18 @@ pub fn session_id_header(headers: &HeaderMap) -> Result<Option<SessionIdHeader>,
 /// As [`session_id_header`], with a missing header an error.
 pub fn required_session_id_header(headers: &HeaderMap) -> Result<SessionIdHeader, Error> {
     session_id_header(headers)?.ok_or(Error::InvalidSession)
+}
+
+/// The credential of `Authorization: <scheme><credential>`: `Bearer ` for
+/// the card, Verifone-style and Get CVV2 APIs; `PLTOKEN ` for the account
+/// payment-information API, whose scheme name this is (the credential is
+/// the tenant API key either way). Trimmed; `None` if absent, empty, of another scheme
+/// or longer than 200 characters (no credential is that long).
+pub fn credential<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix(scheme))
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && c.len() <= 200)
 }

@@ -1,4 +1,4 @@
-//! HTTP for the Get CVV2 envelope API (seed 001): the `NISrvRequest` /
+//! HTTP for the Get CVV2 envelope API: the `NISrvRequest` /
 //! `NISrvResponse` JSON envelope used by IVR and self-service channels.
 //! Every answer, failures included, is the envelope: the header echoed,
 //! `exception_details` with `status` `S` or `F`, and the body.
@@ -20,7 +20,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::Auth;
 use crate::http::paysecure::seal;
 use crate::http::router::AppState;
-use crate::util::ids::random_bytes;
+use crate::util::ids::random_id;
 use crate::util::time::rfc3339;
 
 /// `application_name` in `exception_details`.
@@ -116,10 +116,7 @@ struct Body {
 /// A process-wide instance id (at most 10 characters), for `instance_id`.
 fn instance_id() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| {
-        let b = random_bytes::<3>().unwrap_or_default();
-        format!("ps-{:02x}{:02x}{:02x}", b[0], b[1], b[2])
-    })
+    ID.get_or_init(|| random_id::<3>("ps-").unwrap_or_else(|_| "ps-000000".to_owned()))
 }
 
 /// `454545XXXXXX1234`: first six and last four kept, `X` between.
@@ -431,7 +428,7 @@ async fn get_cvv2(
         None => Value::String(cvv2.to_string()),
     };
     out.insert("cvv2".into(), value);
-    // The seed's order: identifier, type, cvv2, expiry.
+    // The order of the Get CVV2 specification: identifier, type, cvv2, expiry.
     let expiry = out.remove("expiry_date").unwrap_or_default();
     out.insert("expiry_date".into(), expiry);
     answer(&header, Ok(out))

@@ -57,10 +57,10 @@ pub enum Kind {
     Paythru,
     /// The browser's Client POST capture: the session key in the body.
     Capture,
-    /// The Get CVV2 envelope (seed 001): bearer credential, every answer an
+    /// The Get CVV2 envelope: bearer credential, every answer an
     /// `NISrvResponse`.
     Envelope,
-    /// The account API (seed 003): `Authorization: PLTOKEN`, encrypted ids
+    /// The account API: `Authorization: PLTOKEN`, encrypted ids
     /// and bodies, its own error envelope.
     Account,
 }

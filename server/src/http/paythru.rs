@@ -45,7 +45,7 @@ fn xml_escape(out: &mut String, text: &str) {
     }
 }
 
-/// A response tree, rendered as the seed's XML or JSON.
+/// A response tree, rendered as the Paythru v3 XML or JSON answer.
 enum Node {
     /// Text; `None` is JSON `null` (an empty element in XML).
     Text(Option<String>),

@@ -260,6 +260,29 @@ pub fn init_logging(json: bool) {
     }
 }
 
+/// The middleware that counts every request in [`Metrics`] by method,
+/// matched route and status.
+pub(crate) async fn record_metrics(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let res = next.run(req).await;
+    state.metrics.observe(
+        method.as_str(),
+        &route,
+        res.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    res
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,27 +348,4 @@ mod tests {
             assert_eq!(redact_path(path), want, "{path}");
         }
     }
-}
-
-/// The middleware that counts every request in [`Metrics`] by method,
-/// matched route and status.
-pub(crate) async fn record_metrics(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let start = Instant::now();
-    let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let res = next.run(req).await;
-    state.metrics.observe(
-        method.as_str(),
-        &route,
-        res.status().as_u16(),
-        start.elapsed().as_secs_f64(),
-    );
-    res
 }

@@ -1,4 +1,5 @@
-//! Persistence of the account payment-information API (seed 003).
+//! Persistence of the account payment-information API: tenant data keys,
+//! body nonces (replay) and the payment-information rows.
 
 use sqlx::Row;
 
@@ -9,7 +10,7 @@ use super::{map_unique, Result, Storage, StorageError};
 pub struct PaymentInfoRow {
     /// paymentInfoId.
     pub id: String,
-    /// Owner.
+    /// The tenant that owns the row.
     pub tenant_id: String,
     /// The user's uuid.
     pub account_uuid: String,
@@ -21,15 +22,15 @@ pub struct PaymentInfoRow {
     pub is_default: bool,
     /// HMAC of the PAN.
     pub pan_index: Vec<u8>,
-    /// Sealed PAN.
+    /// The PAN sealed by the vault, bound to tenant, token and field.
     pub pan_sealed: Vec<u8>,
-    /// First six digits.
+    /// The PAN's first six digits, kept in clear for the masked PAN.
     pub pan_first6: String,
-    /// Last four digits.
+    /// The PAN's last four digits, kept in clear for the masked PAN.
     pub pan_last4: String,
-    /// PAN length.
+    /// Digits in the PAN (12 to 19): how many the masked PAN hides.
     pub pan_length: i64,
-    /// Brand.
+    /// The card brand from the BIN (`VISA`, `MASTERCARD`, …).
     pub brand: String,
     /// 1..=12.
     pub expiry_month: i64,
@@ -43,9 +44,9 @@ pub struct PaymentInfoRow {
     pub cvv_failures: i64,
     /// Row version (optimistic concurrency).
     pub version: i64,
-    /// Unix seconds.
+    /// When the card was registered (Unix seconds, UTC): `registeredDate`.
     pub registered_at: i64,
-    /// Unix seconds.
+    /// When the row last changed (Unix seconds, UTC).
     pub updated_at: i64,
 }
 

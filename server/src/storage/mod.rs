@@ -55,7 +55,7 @@ fn map_unique(e: sqlx::Error) -> StorageError {
 /// A tenant row.
 #[derive(Debug, Clone)]
 pub struct TenantRow {
-    /// Tenant id.
+    /// `ten_` and 16 hex digits.
     pub id: String,
     /// Display name.
     pub name: String,
@@ -66,7 +66,7 @@ pub struct TenantRow {
 /// An RSA key row.
 #[derive(Debug, Clone)]
 pub struct RsaKeyRow {
-    /// Key id.
+    /// `rsa-` and 16 hex digits.
     pub key_id: String,
     /// `session` (V2/V3 session ids and JWE captures, RSA-OAEP) or `v1`
     /// (V1 session ids, PKCS#1 v1.5), as the key ring names them.
@@ -77,7 +77,7 @@ pub struct RsaKeyRow {
     pub public_spki: Vec<u8>,
     /// Sealed PKCS#8.
     pub private_sealed: Vec<u8>,
-    /// Unix seconds.
+    /// When the row was written (Unix seconds, UTC).
     pub created_at: i64,
     /// Unix seconds: no session id or capture opens with the key after this.
     pub expires_at: i64,
@@ -88,19 +88,19 @@ pub struct RsaKeyRow {
 /// A card row (secrets sealed).
 #[derive(Debug, Clone)]
 pub struct CardRow {
-    /// Owner.
+    /// The tenant that owns the row.
     pub tenant_id: String,
-    /// Token.
+    /// The card token (`tok_` and 24 hex digits).
     pub token: String,
-    /// Sealed PAN.
+    /// The PAN sealed by the vault, bound to tenant, token and field.
     pub pan_sealed: Vec<u8>,
-    /// First six digits.
+    /// The PAN's first six digits, kept in clear for the masked PAN.
     pub pan_first6: String,
-    /// Last four digits.
+    /// The PAN's last four digits, kept in clear for the masked PAN.
     pub pan_last4: String,
-    /// PAN length.
+    /// Digits in the PAN (12 to 19): how many the masked PAN hides.
     pub pan_length: i64,
-    /// Brand name.
+    /// The card brand from the BIN (`VISA`, `MASTERCARD`, …).
     pub brand: String,
     /// 1..=12, absent for PAN-only tokens.
     pub expiry_month: Option<i64>,
@@ -114,7 +114,7 @@ pub struct CardRow {
     pub customer_id: Option<String>,
     /// Issuer-side customer reference.
     pub customer_ref: Option<String>,
-    /// Name on card.
+    /// The cardholder's name as printed on the card.
     pub cardholder_name: Option<String>,
     /// Sealed PIN block, if a PIN is set.
     pub pin_sealed: Option<Vec<u8>>,
@@ -122,72 +122,73 @@ pub struct CardRow {
     pub pin_tries: i64,
     /// Blocked flag.
     pub pin_blocked: bool,
-    /// Unix seconds.
+    /// When the row was written (Unix seconds, UTC).
     pub created_at: i64,
 }
 
 /// A new card to insert.
 #[derive(Debug, Clone)]
 pub struct NewCard<'a> {
-    /// Owner.
+    /// The tenant that owns the row.
     pub tenant_id: &'a str,
-    /// Token.
+    /// The card token (`tok_` and 24 hex digits).
     pub token: &'a str,
     /// HMAC of the PAN.
     pub pan_index: &'a [u8],
-    /// Sealed PAN.
+    /// The PAN sealed by the vault, bound to tenant, token and field.
     pub pan_sealed: &'a [u8],
     /// First six.
     pub pan_first6: &'a str,
     /// Last four.
     pub pan_last4: &'a str,
-    /// PAN length.
+    /// Digits in the PAN (12 to 19): how many the masked PAN hides.
     pub pan_length: i64,
-    /// Brand.
+    /// The card brand from the BIN (`VISA`, `MASTERCARD`, …).
     pub brand: &'a str,
-    /// Expiry month.
+    /// Expiry month, 1 to 12.
     pub expiry_month: Option<i64>,
-    /// Expiry year.
+    /// Expiry year, four digits.
     pub expiry_year: Option<i64>,
     /// Status.
     pub status: &'a str,
-    /// Account id.
+    /// The issuer's account id of the card, if the tenant gave one.
     pub account_id: Option<&'a str>,
-    /// Customer id.
+    /// The issuer's customer id, if the tenant gave one.
     pub customer_id: Option<&'a str>,
-    /// Customer reference.
+    /// The tenant's own customer reference, if it gave one.
     pub customer_ref: Option<&'a str>,
-    /// Name on card.
+    /// The cardholder's name as printed on the card.
     pub cardholder_name: Option<&'a str>,
-    /// Unix seconds.
+    /// When the row was written (Unix seconds, UTC).
     pub created_at: i64,
-    /// External id the tenant assigned (seed 001's EXID), unique per tenant.
+    /// EXID: the external id the tenant assigned (the Get CVV2 envelope's
+    /// `card_identifier_type` `EXID` names a card by it), unique per tenant.
     pub exid: Option<&'a str>,
 }
 
 /// Filters of the detailed card list (all optional, combined with AND).
 #[derive(Debug, Default, Clone)]
 pub struct CardFilter {
-    /// Account id.
+    /// Only cards of this account id.
     pub account_id: Option<String>,
-    /// Customer id.
+    /// Only cards of this customer id.
     pub customer_id: Option<String>,
-    /// Customer reference.
+    /// Only cards with this customer reference.
     pub customer_ref: Option<String>,
-    /// Token.
+    /// Only the card with this token.
     pub token: Option<String>,
 }
 
 /// An ephemeral key row.
 #[derive(Debug, Clone)]
 pub struct EphemeralKeyRow {
-    /// Owner.
+    /// The tenant that owns the row.
     pub tenant_id: String,
     /// The one card it may touch.
     pub token: String,
     /// Space-separated scopes.
     pub scopes: String,
-    /// Unix seconds.
+    /// When it stops being accepted (Unix seconds, UTC).
     pub expires_at: i64,
 }
 

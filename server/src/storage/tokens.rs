@@ -10,7 +10,7 @@ use super::{map_unique, Result, Storage};
 pub struct PaythruCredentialRow {
     /// `apiKey`.
     pub api_key: String,
-    /// Owner.
+    /// The tenant that owns the row.
     pub tenant_id: String,
     /// SHA-256 of `apiPassword`.
     pub password_hash: Vec<u8>,
@@ -31,7 +31,7 @@ pub struct PaythruCredentialRow {
 pub struct StoredCardRow {
     /// `cardKey` or `reuse_token`.
     pub token: String,
-    /// Owner.
+    /// The tenant that owns the row.
     pub tenant_id: String,
     /// `paythru` or `verifone`.
     pub api: String,
@@ -39,15 +39,15 @@ pub struct StoredCardRow {
     pub scope: String,
     /// HMAC of the PAN.
     pub pan_index: Vec<u8>,
-    /// Sealed PAN.
+    /// The PAN sealed by the vault, bound to tenant, token and field.
     pub pan_sealed: Vec<u8>,
-    /// First six digits.
+    /// The PAN's first six digits, kept in clear for the masked PAN.
     pub pan_first6: String,
-    /// Last four digits.
+    /// The PAN's last four digits, kept in clear for the masked PAN.
     pub pan_last4: String,
-    /// PAN length.
+    /// Digits in the PAN (12 to 19): how many the masked PAN hides.
     pub pan_length: i64,
-    /// Brand.
+    /// The card brand from the BIN (`VISA`, `MASTERCARD`, …).
     pub brand: String,
     /// 1..=12.
     pub expiry_month: i64,
@@ -65,9 +65,9 @@ pub struct StoredCardRow {
     pub token_expiry: Option<String>,
     /// Row version (optimistic concurrency).
     pub version: i64,
-    /// Unix seconds.
+    /// When the row was written (Unix seconds, UTC).
     pub created_at: i64,
-    /// Unix seconds.
+    /// When the row last changed (Unix seconds, UTC).
     pub updated_at: i64,
 }
 
@@ -460,7 +460,7 @@ impl Storage {
         Ok(row.filter(|(_, until)| *until > now))
     }
 
-    // ---- Get CVV2 envelope (seed 001)
+    // ---- the Get CVV2 envelope (NISrvRequest)
 
     /// The token of the card with external id `exid`.
     pub async fn card_token_by_exid(&self, tenant_id: &str, exid: &str) -> Result<Option<String>> {

@@ -21,20 +21,34 @@ pub fn random_id<const N: usize>(prefix: &str) -> Result<String, NoRandomness> {
     ))
 }
 
+/// A random secret credential: `prefix` and `N` random bytes in unpadded
+/// base64url (tenant API keys `psk_…`, ephemeral keys `pse_…`).
+pub fn random_credential<const N: usize>(prefix: &str) -> Result<String, NoRandomness> {
+    Ok(format!(
+        "{prefix}{}",
+        super::codec::base64url(&random_bytes::<N>()?)
+    ))
+}
+
 /// A random (version 4) UUID, lowercase.
 pub fn new_uuid() -> Result<String, NoRandomness> {
     let mut b = random_bytes::<16>()?;
     b[6] = (b[6] & 0x0f) | 0x40; // version 4
     b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
-    let h = super::codec::hex_lower(&b);
-    Ok(format!(
+    Ok(uuid_text(&b))
+}
+
+/// 16 bytes in the UUID text form: lowercase hex in groups of 8-4-4-4-12.
+pub fn uuid_text(bytes: &[u8; 16]) -> String {
+    let h = super::codec::hex_lower(bytes);
+    format!(
         "{}-{}-{}-{}-{}",
         &h[..8],
         &h[8..12],
         &h[12..16],
         &h[16..20],
         &h[20..]
-    ))
+    )
 }
 
 /// `s` lowercased if it is a UUID (five groups of 8-4-4-4-12 hex digits).
