@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 use super::vault::{Binding, Vault};
 use super::{Error, Result};
 use crate::util::ids::random_id;
+use crate::util::time::UnixTime;
 
 /// What a key pair is for. Keys are never shared between purposes: a
 /// PKCS#1 v1.5 decryption oracle on a key lets an attacker invert RSA on it
@@ -79,10 +80,10 @@ pub struct LoadedKey {
     pub public_spki: Vec<u8>,
     /// Parsed public key (for PEM/JWK output).
     pub public: PublicKey,
-    /// When the row was written (Unix seconds, UTC).
-    pub created_at: i64,
-    /// When it stops being accepted (Unix seconds, UTC).
-    pub expires_at: i64,
+    /// When the row was written.
+    pub created_at: UnixTime,
+    /// When it stops being accepted.
+    pub expires_at: UnixTime,
     oaep: OaepPrivateDecryptingKey,
     pkcs1: Pkcs1PrivateDecryptingKey,
 }
@@ -185,12 +186,12 @@ pub struct KeyRecord {
     pub public_spki: Vec<u8>,
     /// PKCS#8 DER sealed by the vault (bound to the key id).
     pub private_sealed: Vec<u8>,
-    /// When the row was written (Unix seconds, UTC).
-    pub created_at: i64,
-    /// Unix seconds after which no session id or capture opens with it.
-    pub expires_at: i64,
-    /// Unix seconds when `keys revoke` retired it.
-    pub revoked_at: Option<i64>,
+    /// When the row was written.
+    pub created_at: UnixTime,
+    /// After this no session id or capture opens with it.
+    pub expires_at: UnixTime,
+    /// When `keys revoke` retired it.
+    pub revoked_at: Option<UnixTime>,
 }
 
 /// The keys that decrypt: per purpose, the active one first.
@@ -312,7 +313,7 @@ impl KeyRing {
 }
 
 /// Makes a new RSA-2048 key pair row for `purpose` (private key sealed).
-pub fn generate(vault: &Vault, purpose: Purpose, now: i64) -> Result<KeyRecord> {
+pub fn generate(vault: &Vault, purpose: Purpose, now: UnixTime) -> Result<KeyRecord> {
     let private = PrivateDecryptingKey::generate(KeySize::Rsa2048)
         .map_err(|_| Error::Internal("RSA key generation failed"))?;
     let pkcs8 = AsDer::<Pkcs8V1Der>::as_der(&private)

@@ -423,7 +423,7 @@ impl Service {
     /// and never have been seen before under this key.
     pub async fn open_body(&self, key: &SessionKey, text: &str) -> Result<Zeroizing<Vec<u8>>> {
         let opened = body::open(key, text).map_err(|_| UNDECRYPTABLE)?;
-        let age = now() - i64::try_from(opened.timestamp).unwrap_or(i64::MAX);
+        let age = now().secs() - i64::try_from(opened.timestamp).unwrap_or(i64::MAX);
         if age.abs() > FRESHNESS_SECS {
             return Err(STALE.into());
         }
@@ -446,7 +446,7 @@ impl Service {
         body::seal(
             key,
             json.as_bytes(),
-            u64::try_from(now()).unwrap_or_default(),
+            u64::try_from(now().secs()).unwrap_or_default(),
         )
         .map_err(|_| Failure::Internal(Error::Crypto("body encryption failed")))
     }
@@ -773,10 +773,11 @@ impl Service {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::time::UnixTime;
 
     #[test]
     fn dates_and_ids() {
-        assert_eq!(us_date(1_449_828_061), "12/11/2015 10:01:01");
+        assert_eq!(us_date(UnixTime(1_449_828_061)), "12/11/2015 10:01:01");
         let id = new_uuid().unwrap();
         assert_eq!(uuid(&id).as_deref(), Some(id.as_str()));
         assert_eq!(id.as_bytes()[14], b'4');

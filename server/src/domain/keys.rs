@@ -6,6 +6,7 @@ use crate::crypto::keys::{generate, KeyRecord, KeyRing, Purpose, ROTATION_OVERLA
 use crate::crypto::vault::Vault;
 use crate::domain::error::Result;
 use crate::storage::{RsaKeyRow, Storage, StorageError};
+use crate::util::time::UnixTime;
 
 pub(crate) fn record(row: RsaKeyRow) -> KeyRecord {
     KeyRecord {
@@ -38,7 +39,7 @@ fn row(record: KeyRecord) -> RsaKeyRow {
 pub async fn load_or_create(
     storage: &Storage,
     vault: &Vault,
-    now: i64,
+    now: UnixTime,
     with_v1: bool,
 ) -> Result<KeyRing> {
     let mut rows = storage.usable_rsa_keys(now).await?;
@@ -72,7 +73,7 @@ pub async fn rotate(
     storage: &Storage,
     vault: &Vault,
     purpose: Purpose,
-    now: i64,
+    now: UnixTime,
 ) -> Result<String> {
     let new = row(generate(vault, purpose, now)?);
     storage
@@ -88,7 +89,7 @@ pub async fn revoke(
     storage: &Storage,
     vault: &Vault,
     key_id: &str,
-    now: i64,
+    now: UnixTime,
 ) -> Result<Option<Purpose>> {
     // Generated up front (the storage transaction cannot call back into
     // fallible key generation); unused if the key was not active.

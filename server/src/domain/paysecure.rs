@@ -131,8 +131,8 @@ impl Service {
                 return Err(EXID_TAKEN);
             }
         }
-        let date =
-            time::OffsetDateTime::from_unix_timestamp(now()).map_err(|_| Error::Crypto("clock"))?;
+        let date = time::OffsetDateTime::from_unix_timestamp(now().secs())
+            .map_err(|_| Error::Crypto("clock"))?;
         let (month, year) = (
             i64::from(u8::from(date.month())),
             i64::from(date.year()) + 3,

@@ -37,6 +37,7 @@ use crate::util::codec::hex_lower;
 use crate::util::codec::sha256;
 use crate::util::ids::{random_bytes, uuid, uuid_text};
 use crate::util::time::now;
+use crate::util::time::UnixTime;
 
 /// The API name in `stored_cards.api`.
 pub const API: &str = "paythru";
@@ -232,12 +233,12 @@ pub enum Outcome {
     Ok,
     /// `cardKeyDetails`.
     Cards(Vec<CardKeyDetail>),
-    /// A Client POST session: its key and expiry (Unix seconds).
+    /// A Client POST session: its key and expiry.
     Session {
         /// The session key (shown once).
         session_key: String,
-        /// Unix seconds.
-        expires_at: i64,
+        /// When the session key stops being accepted (15 minutes on).
+        expires_at: UnixTime,
     },
 }
 
@@ -776,7 +777,7 @@ impl Paythru<'_> {
         }
         let now = now();
         match time.and_then(request_time) {
-            Some(t) if (now - t).abs() <= REQUEST_WINDOW_SECS => {}
+            Some(t) if (now.secs() - t).abs() <= REQUEST_WINDOW_SECS => {}
             _ => return fail(124),
         }
         let Some(nonce) = nonce.filter(|n| request_nonce_ok(n)) else {

@@ -17,6 +17,7 @@ use crate::util::card::masked_pan;
 use crate::util::codec::sha256;
 use crate::util::ids::{random_credential, random_id};
 use crate::util::time::now;
+use crate::util::time::UnixTime;
 use aws_lc_rs::digest;
 
 /// Consecutive wrong PINs that block the PIN.
@@ -169,8 +170,8 @@ pub struct CardSummary {
     pub pin_set: bool,
     /// Whether the PIN is blocked.
     pub pin_blocked: bool,
-    /// When the row was written (Unix seconds, UTC).
-    pub created_at: i64,
+    /// When the row was written.
+    pub created_at: UnixTime,
 }
 
 impl From<&CardRow> for CardSummary {
@@ -283,8 +284,8 @@ pub const TENANT_KEY_CACHE_SECS: i64 = 5;
 /// long after the new one is made.
 pub const DEFAULT_KEY_OVERLAP_SECS: i64 = 24 * 60 * 60;
 
-/// A cached tenant key: (tenant id, Unix seconds when looked up, expiry).
-type CachedTenantKey = (String, i64, Option<i64>);
+/// A cached tenant key: (tenant id, when it was looked up, expiry).
+type CachedTenantKey = (String, UnixTime, Option<UnixTime>);
 /// Most tenant keys remembered per node (the map is emptied when full).
 const TENANT_KEY_CACHE_MAX: usize = 4096;
 
@@ -313,7 +314,7 @@ impl Service {
             storage,
             vault,
             keyring: RwLock::new(Arc::new(ring)),
-            keys_loaded_at: std::sync::atomic::AtomicI64::new(now()),
+            keys_loaded_at: std::sync::atomic::AtomicI64::new(now().secs()),
             tenant_keys: std::sync::Mutex::new(std::collections::HashMap::new()),
             reload_lock: tokio::sync::Mutex::new(()),
             credential_limiter: Limiter::new(config.rate_limits.credential, LIMITER_MAX_KEYS),
@@ -340,7 +341,7 @@ impl Service {
         let ring =
             Arc::new(key_store::load_or_create(&self.storage, &self.vault, now(), false).await?);
         self.keys_loaded_at
-            .store(now(), std::sync::atomic::Ordering::Relaxed);
+            .store(now().secs(), std::sync::atomic::Ordering::Relaxed);
         tracing::debug!(keys = ring.keys().len(), "key ring reloaded");
         match self.keyring.write() {
             Ok(mut k) => *k = ring,
@@ -392,7 +393,7 @@ impl Service {
     pub async fn reload_keys_if_stale(&self) -> Result<bool> {
         use std::sync::atomic::Ordering::Relaxed;
         let seen = self.keys_loaded_at.load(Relaxed);
-        if now() - seen < 1 {
+        if now().secs() - seen < 1 {
             return Ok(false);
         }
         let _one = self.reload_lock.lock().await;
@@ -514,7 +515,7 @@ impl Service {
                 tenant_id,
                 &sha256(api_key.as_bytes()),
                 now,
-                now.saturating_add(overlap_secs),
+                now + overlap_secs,
             )
             .await?;
         if !found {
@@ -617,7 +618,7 @@ impl Service {
             let now = now();
             if let Ok(cache) = self.tenant_keys.lock() {
                 if let Some((tenant_id, at, expires_at)) = cache.get(&hash) {
-                    if now - at < TENANT_KEY_CACHE_SECS && expires_at.is_none_or(|e| now < e) {
+                    if now - *at < TENANT_KEY_CACHE_SECS && expires_at.is_none_or(|e| now < e) {
                         return Ok(Principal::Tenant {
                             tenant_id: tenant_id.clone(),
                         });
@@ -659,7 +660,7 @@ impl Service {
         token: &str,
         scopes: &[String],
         ttl_seconds: i64,
-    ) -> Result<(Zeroizing<String>, i64)> {
+    ) -> Result<(Zeroizing<String>, UnixTime)> {
         let tenant = principal.require_tenant()?;
         if !(1..=MAX_EPHEMERAL_TTL_SECS).contains(&ttl_seconds) {
             return Err(Error::bad_request(

@@ -15,6 +15,7 @@ use crate::domain::error::{Code, Error, Result};
 use crate::domain::service::Service;
 use crate::storage::StoredCardRow;
 pub use crate::util::ids::random_id;
+use crate::util::time::UnixTime;
 use crate::util::time::{now, year_month};
 
 /// How long an `encrypted_card` stays usable after its `captureTime`.
@@ -91,10 +92,10 @@ pub fn check_expiry(month: &str, year: &str) -> Option<(i64, i64)> {
     ((y, m) >= year_month(now()) && y <= 2099).then_some((m, y))
 }
 
-fn parse_rfc3339(s: &str) -> Option<i64> {
+fn parse_rfc3339(s: &str) -> Option<UnixTime> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .ok()
-        .map(|t| t.unix_timestamp())
+        .map(|t| UnixTime(t.unix_timestamp()))
 }
 
 impl Service {
@@ -158,9 +159,9 @@ impl Service {
     }
 
     /// The pure step after decryption of [`Service::open_encrypted_card`]:
-    /// reads and checks the captured card JSON at time `now` (Unix seconds).
+    /// reads and checks the captured card JSON at time `now`.
     /// Public for the fuzz targets.
-    pub fn check_captured_card(plain: &[u8], now: i64) -> Result<CapturedCard> {
+    pub fn check_captured_card(plain: &[u8], now: UnixTime) -> Result<CapturedCard> {
         let card: CardJson = serde_json::from_slice(plain).map_err(|_| BAD_CARD)?;
         let captured = parse_rfc3339(&card.capture_time).ok_or(BAD_CARD)?;
         let age = now - captured;

@@ -7,7 +7,7 @@ use crate::domain::service::{Principal, Service};
 use crate::domain::tokens::CapturedCard;
 use crate::storage::{StorageError, StoredCardRow};
 use crate::util::ids::{random_id, uuid};
-use crate::util::time::{now, rfc3339, today, year_month};
+use crate::util::time::{now, rfc3339, today, year_month, UnixTime};
 
 /// The API name in `stored_cards.api`.
 pub const API: &str = "verifone";
@@ -180,8 +180,8 @@ const CONCURRENT: Error = Error::Conflict {
     message: "the token kept changing; retry",
 };
 
-fn date_of(secs: i64) -> String {
-    rfc3339(secs).get(..10).unwrap_or_default().to_owned()
+fn date_of(t: UnixTime) -> String {
+    rfc3339(t).get(..10).unwrap_or_default().to_owned()
 }
 
 /// Verifone-style token management over the service's state

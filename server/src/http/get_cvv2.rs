@@ -21,7 +21,7 @@ use crate::http::extract::Auth;
 use crate::http::paysecure::seal;
 use crate::http::router::AppState;
 use crate::util::ids::random_id;
-use crate::util::time::rfc3339;
+use crate::util::time::{rfc3339, UnixTime};
 
 /// `application_name` in `exception_details`.
 pub const APPLICATION_NAME: &str = "PAYSECURE";
@@ -142,7 +142,7 @@ fn now_text() -> String {
     let t = time::OffsetDateTime::now_utc();
     format!(
         "{}.{:03}+00:00",
-        rfc3339(t.unix_timestamp()).trim_end_matches('Z'),
+        rfc3339(UnixTime(t.unix_timestamp())).trim_end_matches('Z'),
         t.millisecond()
     )
 }

@@ -24,6 +24,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
 use crate::http::paysecure::CardDto;
 use crate::http::router::AppState;
+use crate::util::time::UnixTime;
 
 /// Where the web files are and who may frame the widgets.
 #[derive(Debug, Clone)]
@@ -164,7 +165,7 @@ struct DemoKeyRequest {
 #[serde(rename_all = "camelCase")]
 struct DemoKey {
     key: String,
-    expires_at: i64,
+    expires_at: UnixTime,
 }
 
 /// What the issuer client's own backend does for its logged-in cardholder:

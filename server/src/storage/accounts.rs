@@ -1,6 +1,7 @@
 //! Persistence of the account payment-information API: tenant data keys,
 //! body nonces (replay) and the payment-information rows.
 
+use crate::util::time::UnixTime;
 use sqlx::Row;
 
 use super::{map_unique, Result, Storage, StorageError};
@@ -44,10 +45,10 @@ pub struct PaymentInfoRow {
     pub cvv_failures: i64,
     /// Row version (optimistic concurrency).
     pub version: i64,
-    /// When the card was registered (Unix seconds, UTC): `registeredDate`.
-    pub registered_at: i64,
-    /// When the row last changed (Unix seconds, UTC).
-    pub updated_at: i64,
+    /// When the card was registered: `registeredDate`.
+    pub registered_at: UnixTime,
+    /// When the row last changed.
+    pub updated_at: UnixTime,
 }
 
 const COLUMNS: &str = "id, tenant_id, account_uuid, order_id, status, is_default, pan_index, pan_sealed, \
@@ -95,7 +96,7 @@ impl Storage {
         &self,
         tenant_id: &str,
         sealed: &[u8],
-        now: i64,
+        now: UnixTime,
     ) -> Result<()> {
         sqlx::query(
             "INSERT INTO tenant_data_keys (tenant_id, key_sealed, created_at) VALUES ($1, $2, $3) \
@@ -110,7 +111,7 @@ impl Storage {
     }
 
     /// Records a body nonce as used; `false` if it already was (replay).
-    pub async fn record_body_nonce(&self, hash: &[u8], now: i64) -> Result<bool> {
+    pub async fn record_body_nonce(&self, hash: &[u8], now: UnixTime) -> Result<bool> {
         match sqlx::query("INSERT INTO used_body_nonces (nonce_hash, used_at) VALUES ($1, $2)")
             .bind(hash)
             .bind(now)
@@ -125,7 +126,7 @@ impl Storage {
     }
 
     /// Forgets nonces older than `before` (they are stale anyway).
-    pub async fn purge_body_nonces(&self, before: i64) -> Result<u64> {
+    pub async fn purge_body_nonces(&self, before: UnixTime) -> Result<u64> {
         let done = sqlx::query("DELETE FROM used_body_nonces WHERE used_at < $1")
             .bind(before)
             .execute(&self.pool)

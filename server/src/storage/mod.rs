@@ -20,6 +20,8 @@ pub use tokens::{PaythruCredentialRow, StoredCardRow};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 
+use crate::util::time::UnixTime;
+
 /// Storage failures. Details go to the logs, never to clients.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -77,12 +79,12 @@ pub struct RsaKeyRow {
     pub public_spki: Vec<u8>,
     /// Sealed PKCS#8.
     pub private_sealed: Vec<u8>,
-    /// When the row was written (Unix seconds, UTC).
-    pub created_at: i64,
-    /// Unix seconds: no session id or capture opens with the key after this.
-    pub expires_at: i64,
-    /// Unix seconds, when `keys revoke` retired the key.
-    pub revoked_at: Option<i64>,
+    /// When the row was written.
+    pub created_at: UnixTime,
+    /// No session id or capture opens with the key after this.
+    pub expires_at: UnixTime,
+    /// When `keys revoke` retired the key.
+    pub revoked_at: Option<UnixTime>,
 }
 
 /// A card row (secrets sealed).
@@ -122,8 +124,8 @@ pub struct CardRow {
     pub pin_tries: i64,
     /// Blocked flag.
     pub pin_blocked: bool,
-    /// When the row was written (Unix seconds, UTC).
-    pub created_at: i64,
+    /// When the row was written.
+    pub created_at: UnixTime,
 }
 
 /// A new card to insert.
@@ -159,8 +161,8 @@ pub struct NewCard<'a> {
     pub customer_ref: Option<&'a str>,
     /// The cardholder's name as printed on the card.
     pub cardholder_name: Option<&'a str>,
-    /// When the row was written (Unix seconds, UTC).
-    pub created_at: i64,
+    /// When the row was written.
+    pub created_at: UnixTime,
     /// EXID: the external id the tenant assigned (the Get CVV2 envelope's
     /// `card_identifier_type` `EXID` names a card by it), unique per tenant.
     pub exid: Option<&'a str>,
@@ -188,8 +190,8 @@ pub struct EphemeralKeyRow {
     pub token: String,
     /// Space-separated scopes.
     pub scopes: String,
-    /// When it stops being accepted (Unix seconds, UTC).
-    pub expires_at: i64,
+    /// When it stops being accepted.
+    pub expires_at: UnixTime,
 }
 
 /// Outcome of an attempt counter update (see [`Guessable`]).
@@ -376,9 +378,13 @@ impl Storage {
 
     // ---- authentication throttle (shared by every node)
 
-    /// Until when (Unix seconds) `client` is blocked, if it is.
-    pub async fn auth_blocked_until(&self, client: &str, now: i64) -> Result<Option<i64>> {
-        let until: Option<i64> =
+    /// Until when `client` is blocked, if it is.
+    pub async fn auth_blocked_until(
+        &self,
+        client: &str,
+        now: UnixTime,
+    ) -> Result<Option<UnixTime>> {
+        let until: Option<UnixTime> =
             sqlx::query_scalar("SELECT blocked_until FROM auth_failures WHERE client = $1")
                 .bind(client)
                 .fetch_optional(&self.pool)
@@ -392,10 +398,10 @@ impl Storage {
     pub async fn record_auth_failure(
         &self,
         client: &str,
-        now: i64,
+        now: UnixTime,
         (short, short_secs): (i64, i64),
         (long, long_secs): (i64, i64),
-    ) -> Result<(i64, i64)> {
+    ) -> Result<(i64, UnixTime)> {
         // Every expression in SET sees the old row; `fresh` restarts the day.
         let row = sqlx::query(
             "INSERT INTO auth_failures (client, window_start, failures, blocked_until) VALUES ($1, $2, 1, 0) \
@@ -420,7 +426,7 @@ impl Storage {
     }
 
     /// Deletes throttle rows whose day is over and that block nothing.
-    pub async fn purge_auth_failures(&self, now: i64) -> Result<u64> {
+    pub async fn purge_auth_failures(&self, now: UnixTime) -> Result<u64> {
         let done = sqlx::query(
             "DELETE FROM auth_failures WHERE window_start <= $1 AND blocked_until <= $2",
         )
@@ -446,7 +452,7 @@ impl Storage {
         name: &str,
         api_key_hash: &[u8],
         cvk_sealed: &[u8],
-        now: i64,
+        now: UnixTime,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         // tenants.api_key_hash is legacy (keys are in tenant_api_keys since
@@ -595,7 +601,7 @@ impl Storage {
     }
 
     /// Deletes expired ephemeral keys; returns how many.
-    pub async fn delete_expired_ephemeral_keys(&self, now: i64) -> Result<u64> {
+    pub async fn delete_expired_ephemeral_keys(&self, now: UnixTime) -> Result<u64> {
         let done = sqlx::query("DELETE FROM ephemeral_keys WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.pool)
@@ -604,7 +610,11 @@ impl Storage {
     }
 
     /// An unexpired ephemeral key by hash.
-    pub async fn ephemeral_key(&self, hash: &[u8], now: i64) -> Result<Option<EphemeralKeyRow>> {
+    pub async fn ephemeral_key(
+        &self,
+        hash: &[u8],
+        now: UnixTime,
+    ) -> Result<Option<EphemeralKeyRow>> {
         let row = sqlx::query("SELECT tenant_id, token, scopes, expires_at FROM ephemeral_keys WHERE key_hash = $1 AND expires_at > $2")
             .bind(hash)
             .bind(now)
@@ -619,5 +629,33 @@ impl Storage {
             })
         })
         .transpose()
+    }
+}
+
+// A point in time is an integer column (Unix seconds) on every backend.
+impl sqlx::Type<sqlx::Any> for UnixTime {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <i64 as sqlx::Type<sqlx::Any>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <i64 as sqlx::Type<sqlx::Any>>::compatible(ty)
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Any> for UnixTime {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <i64 as sqlx::Encode<'q, sqlx::Any>>::encode_by_ref(&self.0, buf)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Any> for UnixTime {
+    fn decode(
+        value: <sqlx::Any as sqlx::Database>::ValueRef<'r>,
+    ) -> std::result::Result<Self, sqlx::error::BoxDynError> {
+        <i64 as sqlx::Decode<'r, sqlx::Any>>::decode(value).map(UnixTime)
     }
 }

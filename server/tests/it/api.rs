@@ -1109,9 +1109,10 @@ async fn runs_on_the_backend_the_run_asked_for() {
 #[tokio::test]
 async fn auth_throttle_rule_in_the_database() {
     use paysecure_server::domain::ratelimit::{LONG_BLOCK, SHORT_BLOCK};
+    use paysecure_server::util::time::UnixTime;
     let app = TestApp::new().await;
     let s = app.service.storage();
-    let now = 1_000_000;
+    let now = UnixTime(1_000_000);
     let mut seen = vec![];
     for _ in 0..11 {
         seen.push(
@@ -1120,7 +1121,7 @@ async fn auth_throttle_rule_in_the_database() {
                 .unwrap(),
         );
     }
-    assert_eq!(seen[3], (4, 0));
+    assert_eq!(seen[3], (4, UnixTime(0)));
     assert_eq!(seen[4], (5, now + 60));
     assert_eq!(seen[8], (9, now + 60));
     assert_eq!(seen[9], (10, now + 300));
