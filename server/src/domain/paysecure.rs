@@ -12,7 +12,10 @@ use zeroize::Zeroizing;
 use crate::crypto::cvv::{self, CvkPair};
 use crate::crypto::vault::Binding;
 use crate::domain::error::{Code, Error, Result};
-use crate::domain::service::*;
+use crate::domain::service::{
+    CardSecrets, CardSummary, IssueCard, PinVerification, Principal, Scope, Service,
+    CVV2_TRY_LIMIT, DEFAULT_BIN, PIN_TRY_LIMIT,
+};
 use crate::domain::sessions::{CardGrant, Grant, TenantGrant};
 use crate::storage::{CardFilter, CardRow, Guessable, NewCard, StorageError};
 use crate::util::ids::{random_bytes, random_id};
