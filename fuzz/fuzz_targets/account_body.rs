@@ -10,7 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paysecure_server::account::{uuid, PaymentRequest};
+use paysecure_server::domain::account::{uuid, PaymentRequest};
 use paysecure_core::body;
 use paysecure_core::SessionKey;
 

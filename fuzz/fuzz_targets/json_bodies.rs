@@ -8,14 +8,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paysecure_server::account::PaymentRequest;
-use paysecure_server::api::{
+use paysecure_server::domain::account::PaymentRequest;
+use paysecure_server::http::paysecure::{
     CardsQuery, Cvv2Body, EphemeralKeyBody, IssueCardBody, PanCvv2Body, PanPinBody, PinBlockBody,
     TokenBody,
 };
-use paysecure_server::service::Scope;
-use paysecure_server::token_api::CaptureBody;
-use paysecure_server::verifone::{PatchCard, PutCard};
+use paysecure_server::domain::service::Scope;
+use paysecure_server::http::paythru::CaptureBody;
+use paysecure_server::http::verifone::{PatchCard, PutCard};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 

@@ -12,7 +12,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paysecure_server::tokens::check_pan;
+use paysecure_server::domain::tokens::check_pan;
+use paysecure_server::util::time::UnixTime;
 use paysecure_server::Service;
 use paysecure_core::{jwe, SessionKey};
 
@@ -21,7 +22,7 @@ const CEK: [u8; 32] = *b"paysecure-fuzz-jwe-content-key!!";
 /// A content key nothing was encrypted with.
 const OTHER: [u8; 32] = *b"paysecure-fuzz-some-other-key!!!";
 /// 2026-01-01T00:00:00Z: a fixed "now" inside the seeds' capture window.
-const NOW: i64 = 1_767_225_600;
+const NOW: UnixTime = UnixTime(1_767_225_600);
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {

@@ -6,8 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paysecure_server::ni_api::{mask_identifier, parse_request, INVALID_REQUEST};
-use paysecure_server::service::CardIdentifier;
+use paysecure_server::http::get_cvv2::{mask_identifier, parse_request, INVALID_REQUEST};
+use paysecure_server::domain::get_cvv2::CardIdentifier;
 
 fuzz_target!(|data: &[u8]| {
     let parsed = parse_request(data);

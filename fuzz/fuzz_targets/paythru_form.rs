@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paysecure_server::paythru::{check_params, signature, Method};
+use paysecure_server::domain::paythru::{check_params, signature, Method};
 use zeroize::Zeroizing;
 
 /// Seed 002's example shaKey: the committed seeds are signed with it.

@@ -1,5 +1,5 @@
 //! The `Session-Id` and `Key-Id` headers: what the server parses before
-//! any RSA operation (`paysecure_server::sessions::SessionIdHeader`, over
+//! any RSA operation (`paysecure_server::http::extract::session_id_header`, over
 //! `paysecure_core::encoding::decode_canonical`), and the RSA plaintext a
 //! session id wraps, which is attacker-chosen too: anyone can encrypt to
 //! the public key.
@@ -14,7 +14,7 @@
 
 use axum::http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use paysecure_server::sessions::SessionIdHeader;
+use paysecure_server::http::extract::session_id_header;
 use paysecure_core::encoding::{decode_canonical, encode};
 use paysecure_core::SessionKey;
 
@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
             headers.insert("key-id", v);
         }
     }
-    if let Ok(Some(_)) = SessionIdHeader::from_headers(&headers) {
+    if let Ok(Some(_)) = session_id_header(&headers) {
         let text = std::str::from_utf8(sid).expect("an accepted id is ASCII");
         assert!(decode_canonical(text, "session id").is_ok());
     }

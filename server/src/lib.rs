@@ -4,41 +4,35 @@
 //! vault. Protocol code comes from the `paysecure-wasm` crate's Rust core; RSA
 //! private-key operations use AWS-LC (constant time).
 //!
-//! Layers: [`api`] (axum: parse, call, map) → [`service`] (the domain) →
-//! [`storage`] (sqlx) with [`vault`] and [`keys`] for the cryptography.
+//! Besides PaySecure V1/V2/V3 the server answers, over the same vault, the
+//! Paythru Card Tokenisation API v3, Verifone-style token management, the
+//! Get CVV2 envelope (`NISrvRequest` / `NISrvResponse`) and the account
+//! payment-information API (`Authorization: PLTOKEN`).
 //!
-//! The other APIs over the same vault, each an HTTP adapter over a domain
-//! module: the Paythru v3 and Verifone-style token APIs ([`token_api`] over
-//! [`paythru`], [`verifone`] and [`tokens`]), the Get CVV2 envelope
-//! ([`ni_api`]) and the account payment-information API ([`account_api`]
-//! over [`account`]).
+//! Layers, each importing only those below it (`tests/it/layers.rs`
+//! enforces it):
+//!
+//! - [`cli`]: the command line (`serve`, `migrate`, `tenant …`, `keys …`);
+//! - [`http`]: axum, tower, utoipa and hyper, one module per API, parsing,
+//!   calling the domain and rendering;
+//! - [`domain`]: the rules of every API over a small core state
+//!   ([`Service`]);
+//! - [`crypto`] (vault, RSA key ring, CVV2) and [`storage`] (sqlx, one
+//!   file per table group), which do not know each other;
+//! - [`util`]: clock, ids, encodings.
 #![deny(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-pub mod account;
-pub mod account_api;
-pub mod api;
-pub mod cvv;
-pub mod error;
-pub mod keys;
-pub mod ni_api;
-pub mod openapi;
-pub mod paythru;
-pub mod ratelimit;
-pub mod service;
-pub mod sessions;
+pub mod cli;
+pub mod crypto;
+pub mod domain;
+pub mod http;
 pub mod storage;
-pub mod telemetry;
-pub mod token_api;
-pub mod tokens;
-pub mod transport;
-pub mod vault;
-pub mod verifone;
-pub mod web;
+pub mod util;
 
-pub use api::{router, router_with, AppState};
-pub use error::{Error, Result};
-pub use service::{Service, ServiceConfig};
+pub use domain::error::{Error, Result};
+pub use domain::service::{Service, ServiceConfig};
+pub use http::{router, router_with, AppState};

@@ -1,5 +1,7 @@
-//! Persistence of the account payment-information API (seed 003).
+//! Persistence of the account payment-information API: tenant data keys,
+//! body nonces (replay) and the payment-information rows.
 
+use crate::util::time::UnixTime;
 use sqlx::Row;
 
 use super::{map_unique, Result, Storage, StorageError};
@@ -9,7 +11,7 @@ use super::{map_unique, Result, Storage, StorageError};
 pub struct PaymentInfoRow {
     /// paymentInfoId.
     pub id: String,
-    /// Owner.
+    /// The tenant that owns the row.
     pub tenant_id: String,
     /// The user's uuid.
     pub account_uuid: String,
@@ -21,15 +23,15 @@ pub struct PaymentInfoRow {
     pub is_default: bool,
     /// HMAC of the PAN.
     pub pan_index: Vec<u8>,
-    /// Sealed PAN.
+    /// The PAN sealed by the vault, bound to tenant, token and field.
     pub pan_sealed: Vec<u8>,
-    /// First six digits.
+    /// The PAN's first six digits, kept in clear for the masked PAN.
     pub pan_first6: String,
-    /// Last four digits.
+    /// The PAN's last four digits, kept in clear for the masked PAN.
     pub pan_last4: String,
-    /// PAN length.
+    /// Digits in the PAN (12 to 19): how many the masked PAN hides.
     pub pan_length: i64,
-    /// Brand.
+    /// The card brand from the BIN (`VISA`, `MASTERCARD`, …).
     pub brand: String,
     /// 1..=12.
     pub expiry_month: i64,
@@ -43,10 +45,10 @@ pub struct PaymentInfoRow {
     pub cvv_failures: i64,
     /// Row version (optimistic concurrency).
     pub version: i64,
-    /// Unix seconds.
-    pub registered_at: i64,
-    /// Unix seconds.
-    pub updated_at: i64,
+    /// When the card was registered: `registeredDate`.
+    pub registered_at: UnixTime,
+    /// When the row last changed.
+    pub updated_at: UnixTime,
 }
 
 const COLUMNS: &str = "id, tenant_id, account_uuid, order_id, status, is_default, pan_index, pan_sealed, \
@@ -94,7 +96,7 @@ impl Storage {
         &self,
         tenant_id: &str,
         sealed: &[u8],
-        now: i64,
+        now: UnixTime,
     ) -> Result<()> {
         sqlx::query(
             "INSERT INTO tenant_data_keys (tenant_id, key_sealed, created_at) VALUES ($1, $2, $3) \
@@ -109,7 +111,7 @@ impl Storage {
     }
 
     /// Records a body nonce as used; `false` if it already was (replay).
-    pub async fn record_body_nonce(&self, hash: &[u8], now: i64) -> Result<bool> {
+    pub async fn record_body_nonce(&self, hash: &[u8], now: UnixTime) -> Result<bool> {
         match sqlx::query("INSERT INTO used_body_nonces (nonce_hash, used_at) VALUES ($1, $2)")
             .bind(hash)
             .bind(now)
@@ -124,7 +126,7 @@ impl Storage {
     }
 
     /// Forgets nonces older than `before` (they are stale anyway).
-    pub async fn purge_body_nonces(&self, before: i64) -> Result<u64> {
+    pub async fn purge_body_nonces(&self, before: UnixTime) -> Result<u64> {
         let done = sqlx::query("DELETE FROM used_body_nonces WHERE used_at < $1")
             .bind(before)
             .execute(&self.pool)

@@ -1,6 +1,7 @@
 //! Persistence of the issuer's RSA key pairs (per purpose), the used
 //! session-id records that depend on them, and the tenant's V1 switch.
 
+use crate::util::time::UnixTime;
 use sqlx::Row;
 
 use super::{map_unique, Result, RsaKeyRow, Storage};
@@ -8,7 +9,7 @@ use super::{map_unique, Result, RsaKeyRow, Storage};
 impl Storage {
     /// Keys that still decrypt at `now`: active or previous, not expired;
     /// active first, then newest first. Every purpose.
-    pub async fn usable_rsa_keys(&self, now: i64) -> Result<Vec<RsaKeyRow>> {
+    pub async fn usable_rsa_keys(&self, now: UnixTime) -> Result<Vec<RsaKeyRow>> {
         self.rsa_keys(
             "WHERE status IN ('active', 'previous') AND expires_at > $1",
             Some(now),
@@ -21,7 +22,7 @@ impl Storage {
         self.rsa_keys("", None).await
     }
 
-    async fn rsa_keys(&self, filter: &str, now: Option<i64>) -> Result<Vec<RsaKeyRow>> {
+    async fn rsa_keys(&self, filter: &str, now: Option<UnixTime>) -> Result<Vec<RsaKeyRow>> {
         let sql = format!(
             "SELECT key_id, purpose, status, public_spki, private_sealed, created_at, expires_at, revoked_at \
              FROM rsa_keys {filter} \
@@ -56,8 +57,8 @@ impl Storage {
     pub async fn rotate_in_rsa_key(
         &self,
         row: &RsaKeyRow,
-        now: i64,
-        previous_until: i64,
+        now: UnixTime,
+        previous_until: UnixTime,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -111,7 +112,7 @@ impl Storage {
         &self,
         key_id: &str,
         replacement: impl FnOnce(&str) -> Option<RsaKeyRow>,
-        now: i64,
+        now: UnixTime,
     ) -> Result<Option<String>> {
         let mut tx = self.pool.begin().await?;
         let found: Option<(String, String)> = sqlx::query(
@@ -144,7 +145,7 @@ impl Storage {
     /// Deletes the used-session-id records of keys that no longer decrypt
     /// (retired, revoked or expired): their window has closed, as no
     /// session id or capture made for those keys can be opened again.
-    pub async fn purge_used_session_ids(&self, now: i64) -> Result<u64> {
+    pub async fn purge_used_session_ids(&self, now: UnixTime) -> Result<u64> {
         let done = sqlx::query(
             "DELETE FROM used_session_ids WHERE key_id NOT IN \
              (SELECT key_id FROM rsa_keys WHERE status IN ('active', 'previous') AND expires_at > $1)",
@@ -164,7 +165,7 @@ impl Storage {
         &self,
         fingerprint: &[u8],
         key_id: &str,
-        now: i64,
+        now: UnixTime,
     ) -> Result<bool> {
         self.session_ids.record(fingerprint, key_id, now).await
     }

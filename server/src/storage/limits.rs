@@ -4,6 +4,7 @@
 //! attempts on any number of nodes are all counted and the block falls at
 //! exactly the limit.
 
+use crate::util::time::UnixTime;
 use sqlx::Row;
 
 use super::{AttemptCounter, Guessable, Result, Storage};
@@ -98,7 +99,7 @@ impl Storage {
         id: &str,
         mac: &[u8],
         limit: i64,
-        now: i64,
+        now: UnixTime,
     ) -> Result<Option<CvvTokenCounter>> {
         let row = sqlx::query(
             "UPDATE payment_infos SET cvv_failures = cvv_failures + 1, \
@@ -134,7 +135,7 @@ impl Storage {
         account_uuid: &str,
         id: &str,
         mac: &[u8],
-        now: i64,
+        now: UnixTime,
     ) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE payment_infos SET cvv_failures = 0, version = version + 1, updated_at = $5 \

@@ -16,6 +16,7 @@
 //! There is no timer: while one batch commits the next one gathers, so a lone
 //! request waits for nothing but its own commit.
 
+use crate::util::time::UnixTime;
 use std::sync::Arc;
 
 use sqlx::AnyPool;
@@ -31,7 +32,7 @@ const QUEUE: usize = 4096;
 struct Pending {
     id_hash: Vec<u8>,
     key_id: String,
-    now: i64,
+    now: UnixTime,
     reply: oneshot::Sender<Result<bool>>,
 }
 
@@ -57,7 +58,7 @@ impl Recorder {
     }
 
     /// Records `id_hash` as used; `false` if it already was.
-    pub async fn record(&self, id_hash: &[u8], key_id: &str, now: i64) -> Result<bool> {
+    pub async fn record(&self, id_hash: &[u8], key_id: &str, now: UnixTime) -> Result<bool> {
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
             id_hash: id_hash.to_vec(),
@@ -115,6 +116,7 @@ async fn commit(pool: &AnyPool, batch: &[Pending]) -> std::result::Result<Vec<bo
 #[cfg(test)]
 mod tests {
     use super::super::{Storage, StorageOptions};
+    use crate::util::time::UnixTime;
 
     /// 64 ids, each recorded twice concurrently on each of two nodes sharing
     /// one database: every id is accepted exactly once, whichever batch and
@@ -136,7 +138,11 @@ mod tests {
                     let s = storage.clone();
                     tasks.push(tokio::spawn(async move {
                         let id = [i; 32];
-                        (i, s.record_session_id(&id, "k", 1_000 + round + node).await)
+                        (
+                            i,
+                            s.record_session_id(&id, "k", UnixTime(1_000 + round + node))
+                                .await,
+                        )
                     }));
                 }
             }
@@ -150,7 +156,13 @@ mod tests {
         }
         assert!(accepted.iter().all(|&n| n == 1), "{accepted:?}");
         // And later, one at a time: still refused; a new id is accepted.
-        assert!(!a.record_session_id(&[7; 32], "k", 2_000).await.unwrap());
-        assert!(b.record_session_id(&[200; 32], "k", 2_000).await.unwrap());
+        assert!(!a
+            .record_session_id(&[7; 32], "k", UnixTime(2_000))
+            .await
+            .unwrap());
+        assert!(b
+            .record_session_id(&[200; 32], "k", UnixTime(2_000))
+            .await
+            .unwrap());
     }
 }

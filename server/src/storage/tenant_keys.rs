@@ -1,6 +1,7 @@
 //! Tenant API keys (migration 0008): more than one per tenant during a
 //! rotation's overlap window, each with an optional expiry and revocation.
 
+use crate::util::time::UnixTime;
 use sqlx::Row;
 
 use super::{map_unique, Result, Storage};
@@ -10,15 +11,19 @@ use super::{map_unique, Result, Storage};
 pub struct TenantKeyRow {
     /// The tenant it belongs to.
     pub tenant_id: String,
-    /// Unix seconds after which it no longer authenticates (set by a
+    /// After this it no longer authenticates (set by a
     /// rotation), or none.
-    pub expires_at: Option<i64>,
+    pub expires_at: Option<UnixTime>,
 }
 
 impl Storage {
     /// The tenant key hashing to `hash` if it authenticates at `now`: not
     /// revoked and not past its expiry.
-    pub async fn active_tenant_key(&self, hash: &[u8], now: i64) -> Result<Option<TenantKeyRow>> {
+    pub async fn active_tenant_key(
+        &self,
+        hash: &[u8],
+        now: UnixTime,
+    ) -> Result<Option<TenantKeyRow>> {
         let row = sqlx::query(
             "SELECT tenant_id, expires_at FROM tenant_api_keys \
              WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
@@ -44,8 +49,8 @@ impl Storage {
         &self,
         tenant_id: &str,
         new_hash: &[u8],
-        now: i64,
-        expires_at: i64,
+        now: UnixTime,
+        expires_at: UnixTime,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let exists = sqlx::query("SELECT 1 FROM tenants WHERE id = $1")
@@ -80,7 +85,7 @@ impl Storage {
     /// Revokes every usable key of `tenant_id` (expired ones stay as they
     /// are) and deletes its ephemeral keys; the number of API keys revoked,
     /// or `None` if there is no such tenant.
-    pub async fn revoke_tenant_keys(&self, tenant_id: &str, now: i64) -> Result<Option<u64>> {
+    pub async fn revoke_tenant_keys(&self, tenant_id: &str, now: UnixTime) -> Result<Option<u64>> {
         let mut tx = self.pool.begin().await?;
         let exists = sqlx::query("SELECT 1 FROM tenants WHERE id = $1")
             .bind(tenant_id)
@@ -111,8 +116,8 @@ impl Storage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::sha256;
     use crate::storage::StorageOptions;
+    use crate::util::codec::sha256;
 
     /// A database at the schema before migration 0008, with two tenants
     /// whose keys are in `tenants.api_key_hash`.
@@ -151,7 +156,11 @@ mod tests {
             .await
             .unwrap();
         let old = sha256(b"psk_old");
-        let k = s.active_tenant_key(&old, 1_000).await.unwrap().unwrap();
+        let k = s
+            .active_tenant_key(&old, UnixTime(1_000))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((k.tenant_id.as_str(), k.expires_at), ("ten_old", None));
         let legacy: Vec<u8> = sqlx::query("SELECT api_key_hash FROM tenants WHERE id = 'ten_old'")
             .fetch_one(&s.pool)
@@ -163,36 +172,70 @@ mod tests {
         // Rotation: the old key works until the overlap ends.
         let new = sha256(b"psk_new");
         assert!(s
-            .rotate_tenant_key("ten_old", &new, 100, 110)
+            .rotate_tenant_key("ten_old", &new, UnixTime(100), UnixTime(110))
             .await
             .unwrap());
-        let k = s.active_tenant_key(&old, 109).await.unwrap().unwrap();
-        assert_eq!(k.expires_at, Some(110));
-        assert!(s.active_tenant_key(&old, 110).await.unwrap().is_none());
-        assert!(s.active_tenant_key(&new, 10_000).await.unwrap().is_some());
+        let k = s
+            .active_tenant_key(&old, UnixTime(109))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(k.expires_at, Some(UnixTime(110)));
+        assert!(s
+            .active_tenant_key(&old, UnixTime(110))
+            .await
+            .unwrap()
+            .is_none());
+        assert!(s
+            .active_tenant_key(&new, UnixTime(10_000))
+            .await
+            .unwrap()
+            .is_some());
         // A later rotation never lengthens an earlier overlap.
         let newer = sha256(b"psk_newer");
         assert!(s
-            .rotate_tenant_key("ten_old", &newer, 105, 500)
+            .rotate_tenant_key("ten_old", &newer, UnixTime(105), UnixTime(500))
             .await
             .unwrap());
-        assert!(s.active_tenant_key(&old, 111).await.unwrap().is_none());
-        assert!(s.active_tenant_key(&new, 499).await.unwrap().is_some());
+        assert!(s
+            .active_tenant_key(&old, UnixTime(111))
+            .await
+            .unwrap()
+            .is_none());
+        assert!(s
+            .active_tenant_key(&new, UnixTime(499))
+            .await
+            .unwrap()
+            .is_some());
         assert!(!s
-            .rotate_tenant_key("ten_none", &sha256(b"x"), 1, 2)
+            .rotate_tenant_key("ten_none", &sha256(b"x"), UnixTime(1), UnixTime(2))
             .await
             .unwrap());
 
         // Revocation: every key of the tenant, no other tenant's.
-        assert_eq!(s.revoke_tenant_keys("ten_old", 200).await.unwrap(), Some(2));
+        assert_eq!(
+            s.revoke_tenant_keys("ten_old", UnixTime(200))
+                .await
+                .unwrap(),
+            Some(2)
+        );
         for h in [&old, &new, &newer] {
-            assert!(s.active_tenant_key(h, 201).await.unwrap().is_none());
+            assert!(s
+                .active_tenant_key(h, UnixTime(201))
+                .await
+                .unwrap()
+                .is_none());
         }
         assert!(s
-            .active_tenant_key(&sha256(b"psk_other"), 201)
+            .active_tenant_key(&sha256(b"psk_other"), UnixTime(201))
             .await
             .unwrap()
             .is_some());
-        assert_eq!(s.revoke_tenant_keys("ten_none", 200).await.unwrap(), None);
+        assert_eq!(
+            s.revoke_tenant_keys("ten_none", UnixTime(200))
+                .await
+                .unwrap(),
+            None
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Persistence of the merchant tokenisation APIs: Paythru credentials,
 //! stored cards (both APIs), Client POST capture sessions.
 
+use crate::util::time::UnixTime;
 use sqlx::Row;
 
 use super::{map_unique, Result, Storage};
@@ -10,7 +11,7 @@ use super::{map_unique, Result, Storage};
 pub struct PaythruCredentialRow {
     /// `apiKey`.
     pub api_key: String,
-    /// Owner.
+    /// The tenant that owns the row.
     pub tenant_id: String,
     /// SHA-256 of `apiPassword`.
     pub password_hash: Vec<u8>,
@@ -18,8 +19,8 @@ pub struct PaythruCredentialRow {
     pub sha_key_sealed: Vec<u8>,
     /// Space-separated methods these credentials may call.
     pub methods: String,
-    /// Unix seconds, if revoked.
-    pub revoked_at: Option<i64>,
+    /// When the credentials were revoked, if they were.
+    pub revoked_at: Option<UnixTime>,
     /// Whether requests must carry the signed `requestTime` and
     /// `requestNonce` (set on these credentials or on their tenant). Read
     /// only: [`Storage::insert_paythru_credentials`] ignores it.
@@ -31,7 +32,7 @@ pub struct PaythruCredentialRow {
 pub struct StoredCardRow {
     /// `cardKey` or `reuse_token`.
     pub token: String,
-    /// Owner.
+    /// The tenant that owns the row.
     pub tenant_id: String,
     /// `paythru` or `verifone`.
     pub api: String,
@@ -39,15 +40,15 @@ pub struct StoredCardRow {
     pub scope: String,
     /// HMAC of the PAN.
     pub pan_index: Vec<u8>,
-    /// Sealed PAN.
+    /// The PAN sealed by the vault, bound to tenant, token and field.
     pub pan_sealed: Vec<u8>,
-    /// First six digits.
+    /// The PAN's first six digits, kept in clear for the masked PAN.
     pub pan_first6: String,
-    /// Last four digits.
+    /// The PAN's last four digits, kept in clear for the masked PAN.
     pub pan_last4: String,
-    /// PAN length.
+    /// Digits in the PAN (12 to 19): how many the masked PAN hides.
     pub pan_length: i64,
-    /// Brand.
+    /// The card brand from the BIN (`VISA`, `MASTERCARD`, …).
     pub brand: String,
     /// 1..=12.
     pub expiry_month: i64,
@@ -65,10 +66,10 @@ pub struct StoredCardRow {
     pub token_expiry: Option<String>,
     /// Row version (optimistic concurrency).
     pub version: i64,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// Unix seconds.
-    pub updated_at: i64,
+    /// When the row was written.
+    pub created_at: UnixTime,
+    /// When the row last changed.
+    pub updated_at: UnixTime,
 }
 
 const STORED_COLUMNS: &str = "token, tenant_id, api, scope, pan_index, pan_sealed, pan_first6, pan_last4, \
@@ -107,7 +108,7 @@ impl Storage {
     pub async fn insert_paythru_credentials(
         &self,
         c: &PaythruCredentialRow,
-        now: i64,
+        now: UnixTime,
     ) -> Result<()> {
         sqlx::query(
             "INSERT INTO paythru_credentials (api_key, tenant_id, password_hash, sha_key_sealed, methods, created_at) \
@@ -178,7 +179,12 @@ impl Storage {
 
     /// Records a request nonce of `api_key` as used; `false` if it already
     /// was (a replay). Atomic across nodes: the primary key decides.
-    pub async fn record_paythru_nonce(&self, api_key: &str, nonce: &str, now: i64) -> Result<bool> {
+    pub async fn record_paythru_nonce(
+        &self,
+        api_key: &str,
+        nonce: &str,
+        now: UnixTime,
+    ) -> Result<bool> {
         let done = sqlx::query(
             "INSERT INTO paythru_nonces (api_key, nonce, used_at) VALUES ($1, $2, $3) \
              ON CONFLICT (api_key, nonce) DO NOTHING",
@@ -192,7 +198,7 @@ impl Storage {
     }
 
     /// Forgets request nonces recorded before `before`.
-    pub async fn purge_paythru_nonces(&self, before: i64) -> Result<u64> {
+    pub async fn purge_paythru_nonces(&self, before: UnixTime) -> Result<u64> {
         let done = sqlx::query("DELETE FROM paythru_nonces WHERE used_at < $1")
             .bind(before)
             .execute(&self.pool)
@@ -201,7 +207,7 @@ impl Storage {
     }
 
     /// Revokes credentials; `false` if there are none active with that key.
-    pub async fn revoke_paythru_credentials(&self, api_key: &str, now: i64) -> Result<bool> {
+    pub async fn revoke_paythru_credentials(&self, api_key: &str, now: UnixTime) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE paythru_credentials SET revoked_at = $2 WHERE api_key = $1 AND revoked_at IS NULL",
         )
@@ -365,7 +371,7 @@ impl Storage {
         hash: &[u8],
         tenant_id: &str,
         customer_ref: Option<&str>,
-        expires_at: i64,
+        expires_at: UnixTime,
     ) -> Result<()> {
         sqlx::query(
             "INSERT INTO capture_sessions (session_hash, tenant_id, customer_ref, expires_at) VALUES ($1, $2, $3, $4)",
@@ -384,7 +390,11 @@ impl Storage {
     /// returns its tenant; `None` if it is unknown, expired, claimed or
     /// done. Atomic (one `UPDATE … RETURNING`): of concurrent captures only
     /// one gets the session, and a capture that then fails has used it up.
-    pub async fn claim_capture_session(&self, hash: &[u8], now: i64) -> Result<Option<String>> {
+    pub async fn claim_capture_session(
+        &self,
+        hash: &[u8],
+        now: UnixTime,
+    ) -> Result<Option<String>> {
         Ok(sqlx::query_scalar(
             "UPDATE capture_sessions SET claimed_at = $2 WHERE session_hash = $1 AND expires_at > $2 \
              AND card_sealed IS NULL AND claimed_at IS NULL RETURNING tenant_id",
@@ -402,7 +412,7 @@ impl Storage {
         &self,
         hash: &[u8],
         card_sealed: &[u8],
-        now: i64,
+        now: UnixTime,
     ) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE capture_sessions SET card_sealed = $2 WHERE session_hash = $1 AND expires_at > $3 \
@@ -423,7 +433,7 @@ impl Storage {
         &self,
         hash: &[u8],
         tenant_id: &str,
-        now: i64,
+        now: UnixTime,
     ) -> Result<Option<(Option<String>, Vec<u8>)>> {
         let row = sqlx::query(
             "DELETE FROM capture_sessions WHERE session_hash = $1 AND tenant_id = $2 AND expires_at > $3 \
@@ -438,7 +448,7 @@ impl Storage {
     }
 
     /// Deletes expired capture sessions; returns how many.
-    pub async fn purge_capture_sessions(&self, now: i64) -> Result<u64> {
+    pub async fn purge_capture_sessions(&self, now: UnixTime) -> Result<u64> {
         let done = sqlx::query("DELETE FROM capture_sessions WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.pool)
@@ -448,19 +458,19 @@ impl Storage {
 
     /// Failures counted for `client` in its current window, and the end of
     /// its block if it is blocked.
-    pub async fn auth_block(&self, client: &str, now: i64) -> Result<Option<(i64, i64)>> {
+    pub async fn auth_block(&self, client: &str, now: UnixTime) -> Result<Option<(i64, UnixTime)>> {
         let row =
             sqlx::query("SELECT failures, blocked_until FROM auth_failures WHERE client = $1")
                 .bind(client)
                 .fetch_optional(&self.pool)
                 .await?;
         let row = row
-            .map(|r| Ok::<_, sqlx::Error>((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)))
+            .map(|r| Ok::<_, sqlx::Error>((r.try_get::<i64, _>(0)?, r.try_get::<UnixTime, _>(1)?)))
             .transpose()?;
         Ok(row.filter(|(_, until)| *until > now))
     }
 
-    // ---- Get CVV2 envelope (seed 001)
+    // ---- the Get CVV2 envelope (NISrvRequest)
 
     /// The token of the card with external id `exid`.
     pub async fn card_token_by_exid(&self, tenant_id: &str, exid: &str) -> Result<Option<String>> {
@@ -497,6 +507,7 @@ impl Storage {
 #[cfg(test)]
 mod tests {
     use super::super::{Storage, StorageOptions};
+    use crate::util::time::UnixTime;
 
     /// One nonce sent 32 times at once to each of two nodes sharing a
     /// database is accepted exactly once per credential; another
@@ -516,7 +527,7 @@ mod tests {
             for _ in 0..32 {
                 let s = storage.clone();
                 tasks.push(tokio::spawn(async move {
-                    s.record_paythru_nonce("keyA", "nonce-0123456789ab", 1_000)
+                    s.record_paythru_nonce("keyA", "nonce-0123456789ab", UnixTime(1_000))
                         .await
                 }));
             }
@@ -527,21 +538,21 @@ mod tests {
         }
         assert_eq!(accepted, 1);
         assert!(b
-            .record_paythru_nonce("keyB", "nonce-0123456789ab", 1_000)
+            .record_paythru_nonce("keyB", "nonce-0123456789ab", UnixTime(1_000))
             .await
             .unwrap());
         assert!(a
-            .record_paythru_nonce("keyA", "nonce-fresh-000000", 2_000)
+            .record_paythru_nonce("keyA", "nonce-fresh-000000", UnixTime(2_000))
             .await
             .unwrap());
-        assert_eq!(a.purge_paythru_nonces(1_500).await.unwrap(), 2);
+        assert_eq!(a.purge_paythru_nonces(UnixTime(1_500)).await.unwrap(), 2);
         // Purged: accepted again (the time window refuses such old requests).
         assert!(a
-            .record_paythru_nonce("keyA", "nonce-0123456789ab", 3_000)
+            .record_paythru_nonce("keyA", "nonce-0123456789ab", UnixTime(3_000))
             .await
             .unwrap());
         assert!(!b
-            .record_paythru_nonce("keyA", "nonce-fresh-000000", 3_000)
+            .record_paythru_nonce("keyA", "nonce-fresh-000000", UnixTime(3_000))
             .await
             .unwrap());
     }

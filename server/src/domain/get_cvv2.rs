@@ -1,0 +1,67 @@
+//! The Get CVV2 envelope API, the JSON envelope of IVR and self-service
+//! channels: a request is an `NISrvRequest` object, every answer an
+//! `NISrvResponse` ("NI" is the prefix the source API gives both objects;
+//! it means nothing else here). This module holds how the envelope names
+//! a card (by token, or by EXID, the external id the tenant assigned) and
+//! whether a tenant lets it answer CVV2 in clear.
+
+use paysecure_core::Version;
+
+use crate::domain::error::{Code, Error, Result};
+use crate::domain::service::{Principal, Scope, Service};
+use crate::domain::sessions::CardGrant;
+
+/// How the Get CVV2 envelope names a card (`card_identifier_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardIdentifier<'a> {
+    /// `CONTRACT_NUMBER`: the card's token.
+    ContractNumber(&'a str),
+    /// `EXID`: the external id the tenant assigned.
+    Exid(&'a str),
+}
+
+impl Service {
+    /// Authorizes the Get CVV2 envelope for a card named as it
+    /// names cards, checked against the expiry the caller gave (`YYMM`),
+    /// all before any session is opened.
+    pub async fn grant_envelope_cvv2(
+        &self,
+        principal: &Principal,
+        id: CardIdentifier<'_>,
+        expiry_yymm: &str,
+    ) -> Result<CardGrant> {
+        let tenant = principal.tenant_id();
+        let token = match id {
+            CardIdentifier::ContractNumber(t) => t.to_owned(),
+            CardIdentifier::Exid(x) => self
+                .storage
+                .card_token_by_exid(tenant, x)
+                .await?
+                .ok_or(Error::CardNotFound)?,
+        };
+        let grant = self
+            .grant_card(principal, Version::V2, &token, Scope::Cvv2)
+            .await?;
+        if Self::expiry_yymm(grant.card())? != expiry_yymm {
+            return Err(Error::bad_request(
+                Code::ExpiryMismatch,
+                "expiry_date does not match the card",
+            ));
+        }
+        Ok(grant)
+    }
+
+    /// Whether the tenant allows the envelope API to answer CVV2 in clear.
+    pub async fn allows_plain_cvv2(&self, tenant: &str) -> Result<bool> {
+        Ok(self.storage.tenant_allows_plain_cvv2(tenant).await?)
+    }
+
+    /// Lets a tenant have CVV2 in clear from the envelope API (or not).
+    pub async fn set_allow_plain_cvv2(&self, tenant: &str, allow: bool) -> Result<()> {
+        if self.storage.set_allow_plain_cvv2(tenant, allow).await? {
+            Ok(())
+        } else {
+            Err(Error::bad_request(Code::UnknownTenant, "no such tenant"))
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The rules of every API, independent of HTTP and SQL: [`service`] holds
+//! the core state (storage, vault, key ring, limiters, tenants and
+//! credentials); each feature is its own module over it.
+
+pub mod account;
+pub mod error;
+pub mod get_cvv2;
+pub mod keys;
+pub mod paysecure;
+pub mod paythru;
+pub mod ratelimit;
+pub mod service;
+pub mod sessions;
+pub mod tokens;
+pub mod verifone;

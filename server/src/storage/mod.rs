@@ -1,0 +1,661 @@
+//! Persistence, behind one type. SQL is kept portable (positional `$n`
+//! parameters, `RETURNING`, integer flags and times) and runs through sqlx's
+//! `Any` driver: SQLite embedded by default.
+
+use std::path::Path;
+use std::str::FromStr;
+
+mod accounts;
+mod keys;
+mod limits;
+mod session_ids;
+mod tenant_keys;
+mod tokens;
+
+pub use accounts::PaymentInfoRow;
+pub use limits::CvvTokenCounter;
+pub use tenant_keys::TenantKeyRow;
+pub use tokens::{PaythruCredentialRow, StoredCardRow};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Row};
+
+use crate::util::time::UnixTime;
+
+/// Storage failures. Details go to the logs, never to clients.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The database returned an error.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying the schema failed.
+    #[error("migration error: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A unique constraint was hit (e.g. the PAN is already vaulted).
+    #[error("duplicate")]
+    Duplicate,
+    /// The database URL is neither `sqlite:` nor `postgres://`.
+    #[error("unsupported database URL (expected sqlite:// or postgres://)")]
+    UnsupportedUrl,
+    /// A group-committed write failed (shared by every request in the batch).
+    #[error("database error in a group commit: {0}")]
+    Batch(std::sync::Arc<sqlx::Error>),
+    /// The group-commit writer task is gone (the runtime is shutting down).
+    #[error("the database writer task has stopped")]
+    WriterGone,
+}
+
+type Result<T> = std::result::Result<T, StorageError>;
+
+fn map_unique(e: sqlx::Error) -> StorageError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Duplicate,
+        _ => StorageError::Database(e),
+    }
+}
+
+/// A tenant row.
+#[derive(Debug, Clone)]
+pub struct TenantRow {
+    /// `ten_` and 16 hex digits.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Sealed CVK pair.
+    pub cvk_sealed: Vec<u8>,
+}
+
+/// An RSA key row.
+#[derive(Debug, Clone)]
+pub struct RsaKeyRow {
+    /// `rsa-` and 16 hex digits.
+    pub key_id: String,
+    /// `session` (V2/V3 session ids and JWE captures, RSA-OAEP) or `v1`
+    /// (V1 session ids, PKCS#1 v1.5), as the key ring names them.
+    pub purpose: String,
+    /// `active`, `previous` or `retired`.
+    pub status: String,
+    /// SubjectPublicKeyInfo DER.
+    pub public_spki: Vec<u8>,
+    /// Sealed PKCS#8.
+    pub private_sealed: Vec<u8>,
+    /// When the row was written.
+    pub created_at: UnixTime,
+    /// No session id or capture opens with the key after this.
+    pub expires_at: UnixTime,
+    /// When `keys revoke` retired the key.
+    pub revoked_at: Option<UnixTime>,
+}
+
+/// A card row (secrets sealed).
+#[derive(Debug, Clone)]
+pub struct CardRow {
+    /// The tenant that owns the row.
+    pub tenant_id: String,
+    /// The card token (`tok_` and 24 hex digits).
+    pub token: String,
+    /// The PAN sealed by the vault, bound to tenant, token and field.
+    pub pan_sealed: Vec<u8>,
+    /// The PAN's first six digits, kept in clear for the masked PAN.
+    pub pan_first6: String,
+    /// The PAN's last four digits, kept in clear for the masked PAN.
+    pub pan_last4: String,
+    /// Digits in the PAN (12 to 19): how many the masked PAN hides.
+    pub pan_length: i64,
+    /// The card brand from the BIN (`VISA`, `MASTERCARD`, …).
+    pub brand: String,
+    /// 1..=12, absent for PAN-only tokens.
+    pub expiry_month: Option<i64>,
+    /// Four digits, absent for PAN-only tokens.
+    pub expiry_year: Option<i64>,
+    /// `ACTIVE` or `TOKENIZED`.
+    pub status: String,
+    /// Issuer-side account id.
+    pub account_id: Option<String>,
+    /// Issuer-side customer id.
+    pub customer_id: Option<String>,
+    /// Issuer-side customer reference.
+    pub customer_ref: Option<String>,
+    /// The cardholder's name as printed on the card.
+    pub cardholder_name: Option<String>,
+    /// Sealed PIN block, if a PIN is set.
+    pub pin_sealed: Option<Vec<u8>>,
+    /// Consecutive wrong PINs.
+    pub pin_tries: i64,
+    /// Blocked flag.
+    pub pin_blocked: bool,
+    /// When the row was written.
+    pub created_at: UnixTime,
+}
+
+/// A new card to insert.
+#[derive(Debug, Clone)]
+pub struct NewCard<'a> {
+    /// The tenant that owns the row.
+    pub tenant_id: &'a str,
+    /// The card token (`tok_` and 24 hex digits).
+    pub token: &'a str,
+    /// HMAC of the PAN.
+    pub pan_index: &'a [u8],
+    /// The PAN sealed by the vault, bound to tenant, token and field.
+    pub pan_sealed: &'a [u8],
+    /// First six.
+    pub pan_first6: &'a str,
+    /// Last four.
+    pub pan_last4: &'a str,
+    /// Digits in the PAN (12 to 19): how many the masked PAN hides.
+    pub pan_length: i64,
+    /// The card brand from the BIN (`VISA`, `MASTERCARD`, …).
+    pub brand: &'a str,
+    /// Expiry month, 1 to 12.
+    pub expiry_month: Option<i64>,
+    /// Expiry year, four digits.
+    pub expiry_year: Option<i64>,
+    /// Status.
+    pub status: &'a str,
+    /// The issuer's account id of the card, if the tenant gave one.
+    pub account_id: Option<&'a str>,
+    /// The issuer's customer id, if the tenant gave one.
+    pub customer_id: Option<&'a str>,
+    /// The tenant's own customer reference, if it gave one.
+    pub customer_ref: Option<&'a str>,
+    /// The cardholder's name as printed on the card.
+    pub cardholder_name: Option<&'a str>,
+    /// When the row was written.
+    pub created_at: UnixTime,
+    /// EXID: the external id the tenant assigned (the Get CVV2 envelope's
+    /// `card_identifier_type` `EXID` names a card by it), unique per tenant.
+    pub exid: Option<&'a str>,
+}
+
+/// Filters of the detailed card list (all optional, combined with AND).
+#[derive(Debug, Default, Clone)]
+pub struct CardFilter {
+    /// Only cards of this account id.
+    pub account_id: Option<String>,
+    /// Only cards of this customer id.
+    pub customer_id: Option<String>,
+    /// Only cards with this customer reference.
+    pub customer_ref: Option<String>,
+    /// Only the card with this token.
+    pub token: Option<String>,
+}
+
+/// An ephemeral key row.
+#[derive(Debug, Clone)]
+pub struct EphemeralKeyRow {
+    /// The tenant that owns the row.
+    pub tenant_id: String,
+    /// The one card it may touch.
+    pub token: String,
+    /// Space-separated scopes.
+    pub scopes: String,
+    /// When it stops being accepted.
+    pub expires_at: UnixTime,
+}
+
+/// Outcome of an attempt counter update (see [`Guessable`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptCounter {
+    /// Consecutive wrong attempts after this update.
+    pub tries: i64,
+    /// Whether the secret is now blocked.
+    pub blocked: bool,
+}
+
+/// A card's secret that a caller can guess, with its own counter of
+/// consecutive wrong attempts and its own block (columns of `cards`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guessable {
+    /// The PIN (`pin_tries`, `pin_blocked`).
+    Pin,
+    /// The CVV2 (`cvv2_tries`, `cvv2_blocked`).
+    Cvv2,
+}
+
+impl Guessable {
+    /// (tries column, blocked column): constants, never input.
+    fn columns(self) -> (&'static str, &'static str) {
+        match self {
+            Guessable::Pin => ("pin_tries", "pin_blocked"),
+            Guessable::Cvv2 => ("cvv2_tries", "cvv2_blocked"),
+        }
+    }
+}
+
+const CARD_COLUMNS: &str = "tenant_id, token, pan_sealed, pan_first6, pan_last4, pan_length, brand, expiry_month, \
+     expiry_year, status, account_id, customer_id, customer_ref, cardholder_name, pin_sealed, pin_tries, \
+     pin_blocked, created_at";
+
+fn tenant_from_row(r: &sqlx::any::AnyRow) -> std::result::Result<TenantRow, sqlx::Error> {
+    Ok(TenantRow {
+        id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        cvk_sealed: r.try_get(2)?,
+    })
+}
+
+fn card_from_row(r: &sqlx::any::AnyRow) -> std::result::Result<CardRow, sqlx::Error> {
+    Ok(CardRow {
+        tenant_id: r.try_get(0)?,
+        token: r.try_get(1)?,
+        pan_sealed: r.try_get(2)?,
+        pan_first6: r.try_get(3)?,
+        pan_last4: r.try_get(4)?,
+        pan_length: r.try_get(5)?,
+        brand: r.try_get(6)?,
+        expiry_month: r.try_get(7)?,
+        expiry_year: r.try_get(8)?,
+        status: r.try_get(9)?,
+        account_id: r.try_get(10)?,
+        customer_id: r.try_get(11)?,
+        customer_ref: r.try_get(12)?,
+        cardholder_name: r.try_get(13)?,
+        pin_sealed: r.try_get(14)?,
+        pin_tries: r.try_get(15)?,
+        pin_blocked: r.try_get::<i64, _>(16)? != 0,
+        created_at: r.try_get(17)?,
+    })
+}
+
+/// Which database engine a [`Storage`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite (embedded, the default).
+    Sqlite,
+    /// PostgreSQL (and wire-compatible engines).
+    Postgres,
+}
+
+impl Backend {
+    /// From a database URL's scheme.
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Connection pool settings.
+#[derive(Debug, Clone)]
+pub struct StorageOptions {
+    /// Largest number of open connections.
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before failing.
+    pub acquire_timeout: std::time::Duration,
+}
+
+impl Default for StorageOptions {
+    fn default() -> Self {
+        StorageOptions {
+            max_connections: 8,
+            acquire_timeout: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+/// The database.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    pool: AnyPool,
+    backend: Backend,
+    session_ids: session_ids::Recorder,
+}
+
+impl Storage {
+    /// Opens (creating if needed) the SQLite database in `data_dir` and
+    /// applies the schema.
+    pub async fn open_sqlite(data_dir: &Path) -> Result<Self> {
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join("paysecure.db").display()
+        );
+        Self::connect(&url, &StorageOptions::default()).await
+    }
+
+    /// Connects to `sqlite://…` or `postgres://…` and applies the schema
+    /// migrations of that backend (idempotent).
+    pub async fn connect(url: &str, options: &StorageOptions) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url).ok_or(StorageError::UnsupportedUrl)?;
+        let connect = AnyConnectOptions::from_str(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // Concurrent writers wait instead of failing; WAL lets
+                        // readers proceed during writes.
+                        sqlx::query("PRAGMA busy_timeout = 10000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(connect)
+            .await?;
+        let session_ids = session_ids::Recorder::start(pool.clone());
+        let storage = Storage {
+            pool,
+            backend,
+            session_ids,
+        };
+        storage.migrate().await?;
+        Ok(storage)
+    }
+
+    /// Applies this backend's pending migrations; returns the schema version.
+    pub async fn migrate(&self) -> Result<i64> {
+        let migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator.run(&self.pool).await?;
+        Ok(migrator.iter().map(|m| m.version).max().unwrap_or(0))
+    }
+
+    /// The engine.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // ---- authentication throttle (shared by every node)
+
+    /// Until when `client` is blocked, if it is.
+    pub async fn auth_blocked_until(
+        &self,
+        client: &str,
+        now: UnixTime,
+    ) -> Result<Option<UnixTime>> {
+        let until: Option<UnixTime> =
+            sqlx::query_scalar("SELECT blocked_until FROM auth_failures WHERE client = $1")
+                .bind(client)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(until.filter(|u| *u > now))
+    }
+
+    /// Counts one failed authentication for `client`, atomically, in a
+    /// window of one day: the `short` failure blocks for `short_secs`, the
+    /// `long`th and later for `long_secs`. Returns (failures, blocked until).
+    pub async fn record_auth_failure(
+        &self,
+        client: &str,
+        now: UnixTime,
+        (short, short_secs): (i64, i64),
+        (long, long_secs): (i64, i64),
+    ) -> Result<(i64, UnixTime)> {
+        // Every expression in SET sees the old row; `fresh` restarts the day.
+        let row = sqlx::query(
+            "INSERT INTO auth_failures (client, window_start, failures, blocked_until) VALUES ($1, $2, 1, 0) \
+             ON CONFLICT (client) DO UPDATE SET \
+             failures = CASE WHEN $2 - auth_failures.window_start >= 86400 THEN 1 ELSE auth_failures.failures + 1 END, \
+             window_start = CASE WHEN $2 - auth_failures.window_start >= 86400 THEN $2 ELSE auth_failures.window_start END, \
+             blocked_until = CASE \
+               WHEN (CASE WHEN $2 - auth_failures.window_start >= 86400 THEN 1 ELSE auth_failures.failures + 1 END) >= $5 THEN $2 + $6 \
+               WHEN (CASE WHEN $2 - auth_failures.window_start >= 86400 THEN 1 ELSE auth_failures.failures + 1 END) = $3 THEN $2 + $4 \
+               ELSE auth_failures.blocked_until END \
+             RETURNING failures, blocked_until",
+        )
+        .bind(client)
+        .bind(now)
+        .bind(short)
+        .bind(short_secs)
+        .bind(long)
+        .bind(long_secs)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
+    /// Deletes throttle rows whose day is over and that block nothing.
+    pub async fn purge_auth_failures(&self, now: UnixTime) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM auth_failures WHERE window_start <= $1 AND blocked_until <= $2",
+        )
+        .bind(now - 86400)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    // ---- tenants
+
+    /// Inserts a tenant and its first API key (by its hash).
+    pub async fn insert_tenant(
+        &self,
+        id: &str,
+        name: &str,
+        api_key_hash: &[u8],
+        cvk_sealed: &[u8],
+        now: UnixTime,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        // tenants.api_key_hash is legacy (keys are in tenant_api_keys since
+        // migration 0008): it holds the id's bytes, nothing secret.
+        sqlx::query("INSERT INTO tenants (id, name, api_key_hash, cvk_sealed, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(name)
+            .bind(id.as_bytes())
+            .bind(cvk_sealed)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_unique)?;
+        sqlx::query(
+            "INSERT INTO tenant_api_keys (key_hash, tenant_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(api_key_hash)
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_unique)?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A tenant by id.
+    pub async fn tenant(&self, id: &str) -> Result<Option<TenantRow>> {
+        let row = sqlx::query("SELECT id, name, cvk_sealed FROM tenants WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(tenant_from_row).transpose()?)
+    }
+
+    // ---- cards
+
+    /// Inserts a card; [`StorageError::Duplicate`] if the token or the PAN
+    /// (for this tenant) exists.
+    pub async fn insert_card(&self, c: &NewCard<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO cards (tenant_id, token, pan_index, pan_sealed, pan_first6, pan_last4, pan_length, brand, \
+             expiry_month, expiry_year, status, account_id, customer_id, customer_ref, cardholder_name, created_at, exid) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        )
+        .bind(c.tenant_id)
+        .bind(c.token)
+        .bind(c.pan_index)
+        .bind(c.pan_sealed)
+        .bind(c.pan_first6)
+        .bind(c.pan_last4)
+        .bind(c.pan_length)
+        .bind(c.brand)
+        .bind(c.expiry_month)
+        .bind(c.expiry_year)
+        .bind(c.status)
+        .bind(c.account_id)
+        .bind(c.customer_id)
+        .bind(c.customer_ref)
+        .bind(c.cardholder_name)
+        .bind(c.created_at)
+        .bind(c.exid)
+        .execute(&self.pool)
+        .await
+        .map_err(map_unique)?;
+        Ok(())
+    }
+
+    /// A card of a tenant by token.
+    pub async fn card(&self, tenant_id: &str, token: &str) -> Result<Option<CardRow>> {
+        let sql = format!("SELECT {CARD_COLUMNS} FROM cards WHERE tenant_id = $1 AND token = $2");
+        let row = sqlx::query(&sql)
+            .bind(tenant_id)
+            .bind(token)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(card_from_row).transpose()?)
+    }
+
+    /// A card of a tenant by PAN index.
+    pub async fn card_by_pan_index(
+        &self,
+        tenant_id: &str,
+        pan_index: &[u8],
+    ) -> Result<Option<CardRow>> {
+        let sql =
+            format!("SELECT {CARD_COLUMNS} FROM cards WHERE tenant_id = $1 AND pan_index = $2");
+        let row = sqlx::query(&sql)
+            .bind(tenant_id)
+            .bind(pan_index)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(card_from_row).transpose()?)
+    }
+
+    /// Cards of a tenant matching every given filter, oldest first.
+    pub async fn cards(&self, tenant_id: &str, f: &CardFilter) -> Result<Vec<CardRow>> {
+        let sql = format!(
+            "SELECT {CARD_COLUMNS} FROM cards WHERE tenant_id = $1 \
+             AND ($2 IS NULL OR account_id = $2) AND ($3 IS NULL OR customer_id = $3) \
+             AND ($4 IS NULL OR customer_ref = $4) AND ($5 IS NULL OR token = $5) \
+             ORDER BY created_at, token LIMIT 1000"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(tenant_id)
+            .bind(f.account_id.as_deref())
+            .bind(f.customer_id.as_deref())
+            .bind(f.customer_ref.as_deref())
+            .bind(f.token.as_deref())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(card_from_row)
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Stores a new sealed PIN block and clears the counter, unless the PIN
+    /// is blocked. Returns `false` if no such card or the PIN is blocked.
+    pub async fn set_pin(&self, tenant_id: &str, token: &str, pin_sealed: &[u8]) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE cards SET pin_sealed = $3, pin_tries = 0 WHERE tenant_id = $1 AND token = $2 AND pin_blocked = 0",
+        )
+        .bind(tenant_id)
+        .bind(token)
+        .bind(pin_sealed)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // ---- ephemeral keys
+
+    /// Stores an ephemeral key.
+    pub async fn insert_ephemeral_key(&self, hash: &[u8], k: &EphemeralKeyRow) -> Result<()> {
+        sqlx::query("INSERT INTO ephemeral_keys (key_hash, tenant_id, token, scopes, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(hash)
+            .bind(&k.tenant_id)
+            .bind(&k.token)
+            .bind(&k.scopes)
+            .bind(k.expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(map_unique)?;
+        Ok(())
+    }
+
+    /// Deletes expired ephemeral keys; returns how many.
+    pub async fn delete_expired_ephemeral_keys(&self, now: UnixTime) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM ephemeral_keys WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// An unexpired ephemeral key by hash.
+    pub async fn ephemeral_key(
+        &self,
+        hash: &[u8],
+        now: UnixTime,
+    ) -> Result<Option<EphemeralKeyRow>> {
+        let row = sqlx::query("SELECT tenant_id, token, scopes, expires_at FROM ephemeral_keys WHERE key_hash = $1 AND expires_at > $2")
+            .bind(hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(EphemeralKeyRow {
+                tenant_id: r.try_get(0)?,
+                token: r.try_get(1)?,
+                scopes: r.try_get(2)?,
+                expires_at: r.try_get(3)?,
+            })
+        })
+        .transpose()
+    }
+}
+
+// A point in time is an integer column (Unix seconds) on every backend.
+impl sqlx::Type<sqlx::Any> for UnixTime {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <i64 as sqlx::Type<sqlx::Any>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <i64 as sqlx::Type<sqlx::Any>>::compatible(ty)
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Any> for UnixTime {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <i64 as sqlx::Encode<'q, sqlx::Any>>::encode_by_ref(&self.0, buf)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Any> for UnixTime {
+    fn decode(
+        value: <sqlx::Any as sqlx::Database>::ValueRef<'r>,
+    ) -> std::result::Result<Self, sqlx::error::BoxDynError> {
+        <i64 as sqlx::Decode<'r, sqlx::Any>>::decode(value).map(UnixTime)
+    }
+}

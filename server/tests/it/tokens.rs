@@ -1,0 +1,1573 @@
+//! Conformance of the merchant tokenisation APIs over the real router, a real
+//! database (SQLite, or PostgreSQL with PAYSECURE_TEST_POSTGRES) and real RSA
+//! keys: the Paythru Card Tokenisation API v3 (seed 002) with its Client POST
+//! capture, and Verifone-style token management (seed 004). Cards are
+//! captured with the paysecure-wasm core's `CardCapture` (what `encryptCard`
+//! runs in the browser). XML answers are read with a real XML parser.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::common::TestApp;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use paysecure_server::domain::paythru::{signature, Method as PtMethod, NewCredentials};
+use paysecure_server::domain::service::Principal;
+use paysecure_core::capture::CardCapture;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use zeroize::Zeroizing;
+
+/// The seed's credentials (§2.5 and every example request).
+const SEED_KEY: &str = "qyc2o6hvYyGFcGEL3K";
+const SEED_PASSWORD: &str = "83M3hWArBIsduSMGVa";
+const SEED_SHA_KEY: &str = "ds45k324l3k423k233";
+const SEED_CARD_KEY: &str = "6bede8cf-7f8b-a5dc-e1b7-5d4cc3618fff";
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Two years from now, as (MM, YYYY).
+fn future_expiry() -> (u32, u32) {
+    let year = 1970 + (now() / 31_556_952) as u32 + 2;
+    (12, year)
+}
+
+async fn tenant_id(app: &TestApp, key: &str) -> String {
+    match app.service.authenticate(key).await.unwrap() {
+        Principal::Tenant { tenant_id } => tenant_id,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn seed_credentials(app: &TestApp) {
+    let tenant = tenant_id(app, &app.tenant_key).await;
+    app.service
+        .paythru()
+        .create_credentials(
+            &tenant,
+            Some(NewCredentials {
+                api_key: SEED_KEY.into(),
+                api_password: Zeroizing::new(SEED_PASSWORD.into()),
+                sha_key: Zeroizing::new(SEED_SHA_KEY.into()),
+            }),
+            None,
+        )
+        .await
+        .unwrap();
+}
+
+struct Raw {
+    status: StatusCode,
+    headers: HeaderMap,
+    text: String,
+}
+
+async fn send(
+    app: &TestApp,
+    ip: &str,
+    method: Method,
+    uri: &str,
+    ctype: &str,
+    body: String,
+) -> Raw {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", ctype)
+        .body(Body::from(body))
+        .unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo::<std::net::SocketAddr>(
+            format!("{ip}:40000").parse().unwrap(),
+        ));
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    Raw {
+        status,
+        headers,
+        text: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+/// The form body of `params`, signed with `sha_key` (unless `sign` is false).
+fn form(params: &[(&str, &str)], sha_key: &str, sign: bool) -> String {
+    let sig = signature(params.iter().copied(), sha_key);
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        ser.append_pair(k, v);
+    }
+    if sign {
+        ser.append_pair("shaSignature", &sig);
+    }
+    ser.finish()
+}
+
+async fn paythru_from(app: &TestApp, ip: &str, path: &str, params: &[(&str, &str)]) -> Raw {
+    let body = form(params, SEED_SHA_KEY, true);
+    send(
+        app,
+        ip,
+        Method::POST,
+        path,
+        "application/x-www-form-urlencoded",
+        body,
+    )
+    .await
+}
+
+async fn paythru(app: &TestApp, path: &str, params: &[(&str, &str)]) -> Raw {
+    paythru_from(app, "192.0.2.10", path, params).await
+}
+
+fn auth<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut p = vec![("apiKey", SEED_KEY), ("apiPassword", SEED_PASSWORD)];
+    p.extend_from_slice(extra);
+    p
+}
+
+fn json_of(r: &Raw) -> Value {
+    assert_eq!(r.headers["content-type"], "application/json", "{}", r.text);
+    serde_json::from_str(&r.text).unwrap()
+}
+
+/// Every element path of an XML document, in document order, and the text
+/// of each leaf (parsed by roxmltree, a real XML parser).
+fn xml_paths(text: &str) -> Vec<(String, String)> {
+    let doc = roxmltree::Document::parse(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let mut out = vec![];
+    fn walk(n: roxmltree::Node, prefix: &str, out: &mut Vec<(String, String)>) {
+        for c in n.children().filter(|c| c.is_element()) {
+            let path = format!("{prefix}/{}", c.tag_name().name());
+            let leaf = !c.children().any(|x| x.is_element());
+            out.push((
+                path.clone(),
+                if leaf {
+                    c.text().unwrap_or("").to_owned()
+                } else {
+                    String::new()
+                },
+            ));
+            walk(c, &path, out);
+        }
+    }
+    walk(doc.root(), "", &mut out);
+    out
+}
+
+fn xml_value(paths: &[(String, String)], path: &str) -> String {
+    paths
+        .iter()
+        .find(|(p, _)| p == path)
+        .unwrap_or_else(|| panic!("{path} missing"))
+        .1
+        .clone()
+}
+
+fn error_of(r: &Raw) -> (u16, String) {
+    let (code, trace) = if r.text.starts_with("<?xml") {
+        let p = xml_paths(&r.text);
+        assert_eq!(p[0].0, "/paythruResponse");
+        (
+            xml_value(&p, "/paythruResponse/errorCode"),
+            xml_value(&p, "/paythruResponse/traceCode"),
+        )
+    } else {
+        let v = json_of(r);
+        (
+            v["errorCode"].as_str().unwrap().to_owned(),
+            v["traceCode"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(trace.len(), 8, "trace code {trace}");
+    assert!(trace.bytes().all(|b| b.is_ascii_digit()));
+    (r.status.as_u16(), code)
+}
+
+/// The seed's lookup example response (§3.1), well-formed as it is.
+const SEED_LOOKUP_XML: &str = r#"<?xml version="1.0" encoding="utf-8"?> <paythruResponse> <cardKeyDetails> <cardKeyDetail> <cardKey>6bede8cf-7f8b-a5dc-e1b7-5d4cc3618fff</cardKey> <cardUniqueIdentifier>6683778953</cardUniqueIdentifier> <merchantCustomerReference/> <enabled>0</enabled> <card> <cardDescription>My Savings card</cardDescription> <cardholderName>John Smith</cardholderName> <cardNumber>444433******1111</cardNumber> <cardExpiryMonth>12</cardExpiryMonth> <cardExpiryYear>2015</cardExpiryYear> <cardType>CREDIT</cardType> <cardScheme/> <cardBank>paythru</cardBank> </card> <customer> <customerTitle>Mr</customerTitle> <customerFirstName>Bob</customerFirstName> <customerSurname>Marty</customerSurname> <customerEmail>bmatry@example.com</customerEmail> <customerMobile>0784561230</customerMobile> <customerTelephone>141998445220</customerTelephone> </customer> <cardholderAddress> <cardholderAddressPropertyName/> <cardholderAddressLine1>10 Downing Street</cardholderAddressLine1> <cardholderAddressLine2/> <cardholderAddressLine3/> <cardholderAddressTown>London</cardholderAddressTown> <cardholderAddressCounty/> <cardholderAddressPostcode>SW1A 2AA</cardholderAddressPostcode> <cardholderAddressCountry>UK</cardholderAddressCountry> </cardholderAddress> </cardKeyDetail> </cardKeyDetails> </paythruResponse>"#;
+
+/// The seed's lookup example response in JSON (§3.1).
+const SEED_LOOKUP_JSON: &str = r#"{ "cardKeyDetails": { "0": { "cardKey": "6bede8cf-7f8b-a5dc-e1b7-5d4cc3618fff", "cardUniqueIdentifier": 6683778953, "merchantCustomerReference": null, "enabled": "0", "card": { "cardDescription":"My Savings card", "cardholderName": "John Smith", "cardNumber": "444433******1111", "cardExpiryMonth": "12", "cardExpiryYear": "2015", "cardType": "CREDIT", "cardScheme": null, "cardBank": "paythru" }, "customer": { "customerTitle": "Mr", "customerFirstName": "Bob", "customerSurname": "Marty", "customerEmail": "bmatry@example.com", "customerMobile": "0784561230", "customerTelephone": "141998445220" }, "cardholderAddress": { "cardholderAddressPropertyName": "", "cardholderAddressLine1": "10 Downing Street", "cardholderAddressLine2": "", "cardholderAddressLine3": "", "cardholderAddressTown": "London", "cardholderAddressCounty": "", "cardholderAddressPostcode": "SW1A 2AA", "cardholderAddressCountry": "UK" } } } }"#;
+
+/// Key paths of a JSON value, in order.
+fn json_keys(v: &Value, prefix: &str, out: &mut Vec<String>) {
+    if let Value::Object(m) = v {
+        for (k, c) in m {
+            let p = format!("{prefix}/{k}");
+            out.push(p.clone());
+            json_keys(c, &p, out);
+        }
+    }
+}
+
+/// The seed's create example (§3.6) with a card that has not expired.
+fn create_params(expiry: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("cardDescription", "My shopping card".into()),
+        ("cardholderName", "MR JOHN SMITH".into()),
+        ("cardNumber", "4444333322221111".into()),
+        ("cardExpiry", expiry.into()),
+        ("customerTitle", "Mr".into()),
+        ("customerFirstName", "John".into()),
+        ("customerSurname", "Smith".into()),
+        ("customerEmail", "johnsmith@example.com".into()),
+        ("customerMobile", "07770123456".into()),
+        ("customerTelephone", "01234123456".into()),
+        ("cardholderAddressPropertyName", "".into()),
+        ("cardholderAddressLine1", "Flat 12B".into()),
+        ("cardholderAddressLine2", "34 The Avenue".into()),
+        ("cardholderAddressLine3", "".into()),
+        ("cardholderAddressTown", "Amersham".into()),
+        ("cardholderAddressCounty", "Buckinghamshire".into()),
+        ("cardholderAddressPostcode", "HP6 6GL".into()),
+        ("cardholderAddressCountry", "UK".into()),
+    ]
+}
+
+async fn create_card(app: &TestApp, reference: Option<&str>) -> String {
+    let (m, y) = future_expiry();
+    let expiry = format!("{m:02}{:02}", y % 100);
+    let owned = create_params(&expiry);
+    let mut params = auth(&[]);
+    params.extend(owned.iter().map(|(k, v)| (*k, v.as_str())));
+    if let Some(r) = reference {
+        params.push(("merchantCustomerReference", r));
+    }
+    let r = paythru(app, "/v3/token/create/json", &params).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    json_of(&r)["cardKeyDetails"]["0"]["cardKey"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The seed's literal example bodies, with the "& " line wrapping removed.
+fn seed_body(text: &str) -> String {
+    text.replace("& ", "&")
+}
+
+#[tokio::test]
+async fn paythru_seed_create_example_replayed() {
+    let app = TestApp::new().await;
+    seed_credentials(&app).await;
+    // Literal: its shaSignature is 127 hex digits (one lost), so it fails.
+    let literal = seed_body("apiKey=qyc2o6hvYyGFcGEL3K& apiPassword=83M3hWArBIsduSMGVa& cardDescription=My+shopping+card& cardholderName=MR+JOHN+SMITH& cardNumber=4444333322221111& cardExpiry=1215& customerTitle=Mr& customerFirstName=John& customerSurname=Smith& customerEmail=johnsmith%40example.com& customerMobile=07770123456& customerTelephone=01234123456& cardholderAddressPropertyName=& cardholderAddressLine1=Flat+12B& cardholderAddressLine2=34+The+Avenue& cardholderAddressLine3=& cardholderAddressTown=Amersham& cardholderAddressCounty=Buckinghamshire& cardholderAddressPostcode=HP6+6GL& cardholderAddressCountry=UK& shaSignature=617345f579d890109daab584fb149b428c8bd83995ec86c3625e0ddecf58e79fc5b0c78c098d35807217d563d776d881341d96302f86da88d91fe1f51baebd9");
+    let r = send(
+        &app,
+        "192.0.2.50",
+        Method::POST,
+        "/v3/token/create/xml",
+        "application/x-www-form-urlencoded",
+        literal,
+    )
+    .await;
+    assert_eq!(error_of(&r), (401, "123".into()));
+    // Signed correctly, the seed's card (12/2015) has expired.
+    let mut params = auth(&[]);
+    let owned = create_params("1215");
+    params.extend(owned.iter().map(|(k, v)| (*k, v.as_str())));
+    let r = paythru(&app, "/v3/token/create/xml", &params).await;
+    assert_eq!(error_of(&r), (400, "109".into()));
+    // With a valid expiry: the seed's XML response, field by field.
+    let (m, y) = future_expiry();
+    let expiry = format!("{m:02}{:02}", y % 100);
+    let mut params = auth(&[]);
+    let owned = create_params(&expiry);
+    params.extend(owned.iter().map(|(k, v)| (*k, v.as_str())));
+    let r = paythru(&app, "/v3/token/create", &params).await; // no segment: XML
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.headers["content-type"], "application/xml; charset=utf-8");
+    let p = xml_paths(&r.text);
+    let seed = xml_paths(SEED_LOOKUP_XML);
+    let names = |v: &[(String, String)]| v.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&p),
+        names(&seed),
+        "same elements in the same order as the seed"
+    );
+    let d = "/paythruResponse/cardKeyDetails/cardKeyDetail";
+    let key = xml_value(&p, &format!("{d}/cardKey"));
+    assert!(key.len() == 36 && key.matches('-').count() == 4, "{key}");
+    assert_eq!(
+        xml_value(&p, &format!("{d}/cardUniqueIdentifier")).len(),
+        10
+    );
+    assert_eq!(xml_value(&p, &format!("{d}/merchantCustomerReference")), "");
+    assert_eq!(xml_value(&p, &format!("{d}/enabled")), "1");
+    for (field, want) in [
+        ("card/cardDescription", "My shopping card"),
+        ("card/cardholderName", "MR JOHN SMITH"),
+        ("card/cardNumber", "444433******1111"),
+        ("card/cardExpiryMonth", "12"),
+        ("card/cardExpiryYear", &y.to_string()),
+        ("card/cardType", ""),
+        ("card/cardScheme", "VISA"),
+        ("card/cardBank", ""),
+        ("customer/customerTitle", "Mr"),
+        ("customer/customerFirstName", "John"),
+        ("customer/customerSurname", "Smith"),
+        ("customer/customerEmail", "johnsmith@example.com"),
+        ("customer/customerMobile", "07770123456"),
+        ("customer/customerTelephone", "01234123456"),
+        ("cardholderAddress/cardholderAddressPropertyName", ""),
+        ("cardholderAddress/cardholderAddressLine1", "Flat 12B"),
+        ("cardholderAddress/cardholderAddressLine2", "34 The Avenue"),
+        ("cardholderAddress/cardholderAddressLine3", ""),
+        ("cardholderAddress/cardholderAddressTown", "Amersham"),
+        (
+            "cardholderAddress/cardholderAddressCounty",
+            "Buckinghamshire",
+        ),
+        ("cardholderAddress/cardholderAddressPostcode", "HP6 6GL"),
+        ("cardholderAddress/cardholderAddressCountry", "UK"),
+    ] {
+        assert_eq!(xml_value(&p, &format!("{d}/{field}")), want, "{field}");
+    }
+    // The same card again is another token with the same unique identifier.
+    let r2 = paythru(&app, "/v3/token/create/xml", &params).await;
+    let p2 = xml_paths(&r2.text);
+    assert_ne!(xml_value(&p2, &format!("{d}/cardKey")), key);
+    assert_eq!(
+        xml_value(&p2, &format!("{d}/cardUniqueIdentifier")),
+        xml_value(&p, &format!("{d}/cardUniqueIdentifier"))
+    );
+}
+
+#[tokio::test]
+async fn paythru_lookup_json_shape_and_criteria() {
+    let app = TestApp::new().await;
+    seed_credentials(&app).await;
+    let a = create_card(&app, Some("cust-1")).await;
+    let b = create_card(&app, Some("cust-1")).await;
+    let c = create_card(&app, None).await;
+    // The seed's lookup request (§3.1), re-signed for our card key.
+    let r = paythru(
+        &app,
+        "/v3/token/lookup/json",
+        &auth(&[("cardKey", &c), ("merchantCustomerReference", "")]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let v = json_of(&r);
+    let (mut ours, mut seed) = (vec![], vec![]);
+    json_keys(&v, "", &mut ours);
+    json_keys(
+        &serde_json::from_str(SEED_LOOKUP_JSON).unwrap(),
+        "",
+        &mut seed,
+    );
+    assert_eq!(ours, seed, "same members in the same order as the seed");
+    let d = &v["cardKeyDetails"]["0"];
+    assert!(
+        d["cardUniqueIdentifier"].is_u64(),
+        "a number, as in the seed"
+    );
+    assert_eq!(d["merchantCustomerReference"], Value::Null);
+    assert_eq!(d["enabled"], "1");
+    assert_eq!(d["card"]["cardType"], Value::Null);
+    assert_eq!(d["cardholderAddress"]["cardholderAddressLine3"], "");
+    // By customer reference: both of that customer's cards, oldest first.
+    let r = paythru(
+        &app,
+        "/v3/token/lookup/json",
+        &auth(&[("merchantCustomerReference", "cust-1")]),
+    )
+    .await;
+    let v = json_of(&r);
+    let keys: Vec<&str> = v["cardKeyDetails"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|d| d["cardKey"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys.len(), 2);
+    assert!(keys.contains(&a.as_str()) && keys.contains(&b.as_str()));
+    assert_eq!(
+        v["cardKeyDetails"]["1"]["merchantCustomerReference"],
+        "cust-1"
+    );
+    // Both criteria must match.
+    let r = paythru(
+        &app,
+        "/v3/token/lookup/json",
+        &auth(&[("cardKey", &a), ("merchantCustomerReference", "cust-1")]),
+    )
+    .await;
+    assert_eq!(json_of(&r)["cardKeyDetails"].as_object().unwrap().len(), 1);
+    let r = paythru(
+        &app,
+        "/v3/token/lookup/json",
+        &auth(&[("cardKey", &c), ("merchantCustomerReference", "cust-1")]),
+    )
+    .await;
+    assert_eq!(error_of(&r), (400, "148".into()));
+    let r = paythru(
+        &app,
+        "/v3/token/lookup/json",
+        &auth(&[("merchantCustomerReference", "nobody")]),
+    )
+    .await;
+    assert_eq!(error_of(&r), (400, "148".into()));
+}
+
+#[tokio::test]
+async fn paythru_signature_known_answer_over_http() {
+    let app = TestApp::new().await;
+    seed_credentials(&app).await;
+    // §2.5's worked example, sent as in §3.1 with the full signature: it
+    // authenticates (the card key is not ours, hence 147, not 123).
+    let body = "apiKey=qyc2o6hvYyGFcGEL3K&apiPassword=83M3hWArBIsduSMGVa&cardKey=6bede8cf-7f8b-a5dc-e1b7-5d4cc3618fff&merchantCustomerReference=&shaSignature=3c1eabc2f773a6ac7a32274e6aa61917d35804516df7258bcb981fa9e6c0ff84999e841734e1894ae527de5662a7a063c2d51ac493caf07f13b4b600ef96fdfe";
+    let r = send(
+        &app,
+        "192.0.2.60",
+        Method::POST,
+        "/v3/token/lookup/xml",
+        "application/x-www-form-urlencoded",
+        body.into(),
+    )
+    .await;
+    assert_eq!(error_of(&r), (400, "147".into()));
+    // Uppercase hex is the same signature.
+    let r = send(&app, "192.0.2.60", Method::POST, "/v3/token/lookup/xml", "application/x-www-form-urlencoded", body.to_uppercase().replace("APIKEY=QYC2O6HVYYGFCGEL3K&APIPASSWORD=83M3HWARBISDUSMGVA&CARDKEY=6BEDE8CF-7F8B-A5DC-E1B7-5D4CC3618FFF&MERCHANTCUSTOMERREFERENCE=&SHASIGNATURE=", "apiKey=qyc2o6hvYyGFcGEL3K&apiPassword=83M3hWArBIsduSMGVa&cardKey=6bede8cf-7f8b-a5dc-e1b7-5d4cc3618fff&merchantCustomerReference=&shaSignature=")).await;
+    assert_eq!(error_of(&r), (400, "147".into()));
+    // The seed's literal request lost the last digit: 123.
+    let r = send(
+        &app,
+        "192.0.2.60",
+        Method::POST,
+        "/v3/token/lookup/xml",
+        "application/x-www-form-urlencoded",
+        body.trim_end_matches('e').into(),
+    )
+    .await;
+    assert_eq!(error_of(&r), (401, "123".into()));
+}
+
+#[tokio::test]
+async fn paythru_enable_disable_update_delete() {
+    let app = TestApp::new().await;
+    seed_credentials(&app).await;
+    let key = create_card(&app, Some("cust-9")).await;
+    for (method, enabled) in [
+        ("disable", "0"),
+        ("disable", "0"),
+        ("enable", "1"),
+        ("enable", "1"),
+        ("disable", "0"),
+    ] {
+        let r = paythru(
+            &app,
+            &format!("/v3/token/{method}/xml"),
+            &auth(&[("cardKey", &key)]),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(
+            xml_paths(&r.text),
+            vec![
+                ("/paythruResponse".into(), String::new()),
+                ("/paythruResponse/result".into(), "OK".into())
+            ]
+        );
+        assert_eq!(lookup_one(&app, &key).await["enabled"], enabled, "{method}");
+    }
+    // A disabled token cannot be updated (149); enabled, it can.
+    let update = auth(&[
+        ("cardKey", &key),
+        ("cardholderAddressPropertyName", ""),
+        ("cardholderAddressLine1", "10 Downing Street"),
+        ("cardholderAddressLine2", ""),
+        ("cardholderAddressLine3", ""),
+        ("cardholderAddressTown", "London"),
+        ("cardholderAddressCounty", ""),
+        ("cardholderAddressPostcode", "SW1A 2AA"),
+        ("cardholderAddressCountry", "UK"),
+    ]);
+    let r = paythru(&app, "/v3/token/updateCardKeyDetails/xml", &update).await;
+    assert_eq!(error_of(&r), (403, "149".into()));
+    paythru(&app, "/v3/token/enable/json", &auth(&[("cardKey", &key)])).await;
+    // The seed's update example (§3.5), re-signed for our card key.
+    let r = paythru(&app, "/v3/token/updateCardKeyDetails/json", &update).await;
+    assert_eq!(json_of(&r), json!({"result": "OK"}));
+    let d = lookup_one(&app, &key).await;
+    let addr = &d["cardholderAddress"];
+    assert_eq!(addr["cardholderAddressLine1"], "10 Downing Street");
+    assert_eq!(addr["cardholderAddressLine2"], "", "sent empty: cleared");
+    assert_eq!(addr["cardholderAddressCounty"], "", "sent empty: cleared");
+    assert_eq!(addr["cardholderAddressTown"], "London");
+    assert_eq!(d["customer"]["customerFirstName"], "John", "absent: kept");
+    assert_eq!(d["card"]["cardDescription"], "My shopping card");
+    // The table's misspelt names are accepted; expiry moves; a name clears.
+    let r = paythru(
+        &app,
+        "/v3/token/updateCardKeyDetails/json",
+        &auth(&[
+            ("cardKey", &key),
+            ("cardholderAdressTown", "Leeds"),
+            ("cardHolderAddressCounty", "West Yorkshire"),
+            ("cardExpiryMonth", "01"),
+            ("cardExpiryYear", "2098"),
+            ("cardholderName", ""),
+        ]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let d = lookup_one(&app, &key).await;
+    assert_eq!(d["cardholderAddress"]["cardholderAddressTown"], "Leeds");
+    assert_eq!(
+        d["cardholderAddress"]["cardholderAddressCounty"],
+        "West Yorkshire"
+    );
+    assert_eq!(
+        (
+            d["card"]["cardExpiryMonth"].as_str(),
+            d["card"]["cardExpiryYear"].as_str()
+        ),
+        (Some("01"), Some("2098"))
+    );
+    assert_eq!(d["card"]["cardholderName"], Value::Null);
+    // The reference, when sent, must match.
+    let r = paythru(
+        &app,
+        "/v3/token/delete/xml",
+        &auth(&[("cardKey", &key), ("merchantCustomerReference", "other")]),
+    )
+    .await;
+    assert_eq!(error_of(&r), (400, "148".into()));
+    let r = paythru(
+        &app,
+        "/v3/token/delete/xml",
+        &auth(&[("cardKey", &key), ("merchantCustomerReference", "cust-9")]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    for method in ["lookup", "delete", "enable"] {
+        let r = paythru(
+            &app,
+            &format!("/v3/token/{method}/xml"),
+            &auth(&[("cardKey", &key)]),
+        )
+        .await;
+        assert_eq!(error_of(&r), (400, "147".into()), "{method} after delete");
+    }
+}
+
+#[tokio::test]
+async fn paythru_every_error_code() {
+    let app = TestApp::new().await;
+    seed_credentials(&app).await;
+    let key = create_card(&app, None).await;
+    let tenant = tenant_id(&app, &app.tenant_key).await;
+    let url = |m: &str| format!("/v3/token/{m}/json");
+    // (code, status, URL segment(s), parameters besides apiKey/apiPassword)
+    let k = key.as_str();
+    let long_ref = "r".repeat(46);
+    let signed: [ErrorCase; 19] = [
+        (103, 400, "purchase/json", vec![("cardKey", k)]),
+        (104, 400, "lookup/yaml", vec![("cardKey", k)]),
+        (107, 400, "lookup/json", vec![("colour", "blue")]),
+        (
+            107,
+            400,
+            "updateCardKeyDetails/json",
+            vec![("cardKey", k), ("customerTitle", "Professor Emeritus")],
+        ),
+        (
+            108,
+            400,
+            "create/json",
+            vec![("cardNumber", "4444333322221112"), ("cardExpiry", "1299")],
+        ),
+        (
+            108,
+            400,
+            "create/json",
+            vec![("cardNumber", "44443333"), ("cardExpiry", "1299")],
+        ),
+        (
+            109,
+            400,
+            "create/json",
+            vec![("cardNumber", "4444333322221111"), ("cardExpiry", "1399")],
+        ),
+        (
+            109,
+            400,
+            "create/json",
+            vec![
+                ("cardNumber", "4444333322221111"),
+                ("cardExpiryMonth", "12"),
+            ],
+        ),
+        (
+            109,
+            400,
+            "updateCardKeyDetails/json",
+            vec![
+                ("cardKey", k),
+                ("cardExpiryMonth", "01"),
+                ("cardExpiryYear", "2001"),
+            ],
+        ),
+        (
+            125,
+            400,
+            "lookup/json",
+            vec![("merchantCustomerReference", &long_ref)],
+        ),
+        (144, 400, "updateCardKeyDetails/json", vec![("cardKey", k)]),
+        (146, 400, "lookup/json", vec![("cardKey", "not-a-card-key")]),
+        (146, 400, "enable/json", vec![]),
+        (147, 400, "lookup/json", vec![("cardKey", SEED_CARD_KEY)]),
+        (
+            148,
+            400,
+            "lookup/json",
+            vec![("merchantCustomerReference", "nobody")],
+        ),
+        (
+            150,
+            400,
+            "enable/json",
+            vec![("cardKey", k), ("cardNumber", "4444333322221111")],
+        ),
+        (
+            150,
+            400,
+            "updateCardKeyDetails/json",
+            vec![("cardKey", k), ("cardNumber", "4444333322221111")],
+        ),
+        (
+            151,
+            400,
+            "tokeniseSessionKey/json",
+            vec![("sessionKey", "xxx")],
+        ),
+        (
+            152,
+            400,
+            "create/json",
+            vec![
+                ("cardKey", k),
+                ("cardNumber", "4444333322221111"),
+                ("cardExpiry", "1299"),
+            ],
+        ),
+    ];
+    for (code, status, path, params) in signed {
+        let r = paythru(&app, &format!("/v3/token/{path}"), &auth(&params)).await;
+        assert_eq!(
+            error_of(&r),
+            (status, code.to_string()),
+            "{code} {path}: {}",
+            r.text
+        );
+        // 104: the encoding asked for is unknown, so the answer is XML.
+        assert_eq!(r.text.starts_with("<?xml"), code == 104, "{code}");
+    }
+    let tokenise_with_key = auth(&[("cardKey", k), ("sessionKey", "xxx")]);
+    let r = paythru(&app, &url("tokeniseSessionKey"), &tokenise_with_key).await;
+    assert_eq!(error_of(&r), (400, "152".into()));
+    // Bodies that cannot be signed this way.
+    let lookup = form(&auth(&[("cardKey", k)]), SEED_SHA_KEY, true);
+    let raw: [(u16, u16, String); 5] = [
+        (101, 400, String::new()),
+        (107, 400, format!("{lookup}&cardKey={k}")), // a parameter twice
+        (
+            102,
+            401,
+            form(
+                &[
+                    ("apiKey", SEED_KEY),
+                    ("apiPassword", "wrong"),
+                    ("cardKey", k),
+                ],
+                SEED_SHA_KEY,
+                true,
+            ),
+        ),
+        (
+            123,
+            401,
+            form(&auth(&[("cardKey", k)]), "not-the-sha-key", true),
+        ),
+        (
+            123,
+            401,
+            form(&auth(&[("cardKey", k)]), SEED_SHA_KEY, false),
+        ),
+    ];
+    for (code, status, body) in raw {
+        let r = post_raw(&app, &url("lookup"), body).await;
+        assert_eq!(
+            error_of(&r),
+            (status, code.to_string()),
+            "{code}: {}",
+            r.text
+        );
+    }
+    // 105: revoked credentials; 106: credentials limited to lookup.
+    app.service
+        .paythru()
+        .revoke_credentials(SEED_KEY)
+        .await
+        .unwrap();
+    let r = paythru(&app, &url("lookup"), &auth(&[("cardKey", &key)])).await;
+    assert_eq!(error_of(&r), (403, "105".into()));
+    let limited = app
+        .service
+        .paythru()
+        .create_credentials(&tenant, None, Some(&[PtMethod::Lookup]))
+        .await
+        .unwrap();
+    let p = [
+        ("apiKey", limited.api_key.as_str()),
+        ("apiPassword", limited.api_password.as_str()),
+        ("cardKey", key.as_str()),
+    ];
+    let r = send(
+        &app,
+        "192.0.2.71",
+        Method::POST,
+        &url("lookup"),
+        "application/x-www-form-urlencoded",
+        form(&p, &limited.sha_key, true),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = send(
+        &app,
+        "192.0.2.71",
+        Method::POST,
+        &url("delete"),
+        "application/x-www-form-urlencoded",
+        form(&p, &limited.sha_key, true),
+    )
+    .await;
+    assert_eq!(error_of(&r), (403, "106".into()));
+    // Tenant isolation: another tenant's credentials do not see the card.
+    let (other, _) = app.service.create_tenant("Other").await.unwrap();
+    let theirs = app
+        .service
+        .paythru()
+        .create_credentials(&other, None, None)
+        .await
+        .unwrap();
+    let p = [
+        ("apiKey", theirs.api_key.as_str()),
+        ("apiPassword", theirs.api_password.as_str()),
+        ("cardKey", key.as_str()),
+    ];
+    let r = send(
+        &app,
+        "192.0.2.72",
+        Method::POST,
+        &url("lookup"),
+        "application/x-www-form-urlencoded",
+        form(&p, &theirs.sha_key, true),
+    )
+    .await;
+    assert_eq!(error_of(&r), (400, "147".into()));
+}
+
+async fn lookup_one(app: &TestApp, key: &str) -> Value {
+    let r = paythru(app, "/v3/token/lookup/json", &auth(&[("cardKey", key)])).await;
+    json_of(&r)["cardKeyDetails"]["0"].clone()
+}
+
+/// (error code, HTTP status, URL segments after /v3/token/, parameters
+/// besides apiKey and apiPassword).
+type ErrorCase<'a> = (u16, u16, &'a str, Vec<(&'a str, &'a str)>);
+
+async fn post_raw(app: &TestApp, path: &str, body: String) -> Raw {
+    send(
+        app,
+        "192.0.2.70",
+        Method::POST,
+        path,
+        "application/x-www-form-urlencoded",
+        body,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn paythru_ip_block_121_then_122() {
+    let app = TestApp::new().await;
+    seed_credentials(&app).await;
+    let bad = [("apiKey", SEED_KEY), ("apiPassword", "wrong")];
+    let ip = "192.0.2.80";
+    for _ in 0..5 {
+        let r = paythru_from(&app, ip, "/v3/token/lookup/xml", &bad).await;
+        assert_eq!(error_of(&r), (401, "102".into()));
+    }
+    // Blocked for a minute, even with the right credentials.
+    let good = auth(&[("merchantCustomerReference", "x")]);
+    let r = paythru_from(&app, ip, "/v3/token/lookup/xml", &good).await;
+    assert_eq!(error_of(&r), (403, "121".into()));
+    // Other addresses are not affected.
+    let r = paythru_from(&app, "192.0.2.81", "/v3/token/lookup/xml", &good).await;
+    assert_eq!(error_of(&r), (400, "148".into()));
+    // After the minute (moved on in the database), five more failures
+    // (signatures count too) block for five minutes.
+    let pool = raw_pool(&app).await;
+    sqlx::query("UPDATE auth_failures SET blocked_until = 0")
+        .execute(&pool)
+        .await
+        .unwrap();
+    for _ in 0..4 {
+        let r = paythru_from(&app, ip, "/v3/token/lookup/xml", &bad).await;
+        assert_eq!(error_of(&r), (401, "102".into()));
+    }
+    let body = form(
+        &auth(&[("merchantCustomerReference", "x")]),
+        "wrong-sha-key",
+        true,
+    );
+    let r = send(
+        &app,
+        ip,
+        Method::POST,
+        "/v3/token/lookup/xml",
+        "application/x-www-form-urlencoded",
+        body,
+    )
+    .await;
+    assert_eq!(error_of(&r), (401, "123".into()));
+    let r = paythru_from(&app, ip, "/v3/token/lookup/json", &good).await;
+    assert_eq!(error_of(&r), (403, "122".into()));
+    let until: i64 = sqlx::query_scalar("SELECT blocked_until FROM auth_failures")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let left = until - now() as i64;
+    assert!((290..=300).contains(&left), "{left}");
+}
+
+async fn raw_pool(app: &TestApp) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(&app.db.url).await.unwrap()
+}
+
+fn key_id(app: &TestApp) -> String {
+    app.service
+        .keyring()
+        .active(paysecure_server::crypto::keys::Purpose::Session)
+        .unwrap()
+        .key_id
+        .clone()
+}
+
+fn encrypted_card(app: &TestApp, pan: &str, name: Option<&str>, at: u64) -> String {
+    let (m, y) = future_expiry();
+    let mut c = CardCapture::new(pan, m, y)
+        .unwrap()
+        .with_cvv("123")
+        .unwrap();
+    if let Some(n) = name {
+        c = c.with_cardholder_name(n).unwrap();
+    }
+    c.encrypt(&app.public_key, &key_id(app), at).unwrap()
+}
+
+#[tokio::test]
+async fn paythru_client_post_capture_then_tokenise() {
+    let app = TestApp::new().await;
+    seed_credentials(&app).await;
+    let r = paythru(
+        &app,
+        "/v3/clientpost/session/json",
+        &auth(&[("merchantCustomerReference", "cust-7")]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let v = json_of(&r);
+    let session = v["sessionKey"].as_str().unwrap().to_owned();
+    assert_eq!(session.len(), 40);
+    assert!(v["expiresAt"].as_str().unwrap().ends_with('Z'));
+    // Nothing captured yet: 151.
+    let r = paythru(
+        &app,
+        "/v3/token/tokeniseSessionKey/json",
+        &auth(&[("sessionKey", &session)]),
+    )
+    .await;
+    assert_eq!(error_of(&r), (400, "151".into()));
+    // The browser's request: cross-origin, JSON, no credentials; the session
+    // key in the body, never in the URL.
+    let capture_with = |session: String, card: String, ip: String| {
+        let app = &app;
+        let body = json!({"sessionKey": session, "encryptedCard": card});
+        async move {
+            app.call_from(
+                &ip,
+                Method::POST,
+                "/v3/clientpost/card",
+                None,
+                &[("origin", "https://shop.example")],
+                Some(body),
+            )
+            .await
+        }
+    };
+    let open_session = || async {
+        let r = paythru(
+            &app,
+            "/v3/clientpost/session/json",
+            &auth(&[("merchantCustomerReference", "cust-8")]),
+        )
+        .await;
+        json_of(&r)["sessionKey"].as_str().unwrap().to_owned()
+    };
+    // Stale, tampered, or for an unknown key: refused, and the session is
+    // used up (a capture session is claimed before its card is decrypted,
+    // so it cannot be replayed as a decryption oracle).
+    let (m, y) = future_expiry();
+    let other_kid = CardCapture::new("5555555555554444", m, y)
+        .unwrap()
+        .encrypt(&app.public_key, "rsa-unknown", now())
+        .unwrap();
+    let mut tampered = encrypted_card(&app, "5555555555554444", None, now());
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let bad_cards = [
+        (
+            encrypted_card(&app, "5555555555554444", None, now() - 16 * 60),
+            "CAPTURE_EXPIRED",
+        ),
+        (
+            encrypted_card(&app, "5555555555554444", None, now() + 10 * 60),
+            "INVALID_CAPTURE_TIME",
+        ),
+        (tampered, "INVALID_ENCRYPTED_CARD"),
+        (other_kid, "UNKNOWN_KEY_ALIAS"),
+        ("U3dhZ2dlciByb2Nrcw==".to_owned(), "INVALID_ENCRYPTED_CARD"),
+    ];
+    // (Each from its own address: failed captures count against it.)
+    for (i, (card, code)) in bad_cards.into_iter().enumerate() {
+        let one = open_session().await;
+        let ip = format!("198.51.100.{}", 10 + i);
+        let r = capture_with(one.clone(), card, ip.clone()).await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, code));
+        let good = encrypted_card(&app, "5555555555554444", None, now());
+        let again = capture_with(one, good, ip).await;
+        assert_eq!(
+            again.code(),
+            "INVALID_SESSION_KEY",
+            "{code}: the session is used up"
+        );
+    }
+    let capture = |card: String| capture_with(session.clone(), card, "198.51.100.4".to_owned());
+    let r = capture(encrypted_card(
+        &app,
+        "4444 3333 2222 1111",
+        Some("MR J HOLDER"),
+        now(),
+    ))
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.headers["access-control-allow-origin"], "*");
+    assert_eq!(r.body["card"]["maskedPan"], "444433******1111");
+    assert_eq!(r.body["card"]["brand"], "VISA");
+    // One card per session: a leaked session key cannot replace it.
+    let replace = capture(encrypted_card(&app, "5555555555554444", None, now())).await;
+    assert_eq!(
+        (replace.status, replace.code()),
+        (StatusCode::BAD_REQUEST, "INVALID_SESSION_KEY")
+    );
+    // The merchant tokenises the session: the card is the first capture.
+    let r = paythru(
+        &app,
+        "/v3/token/tokeniseSessionKey/xml",
+        &auth(&[("sessionKey", &session)]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let p = xml_paths(&r.text);
+    let d = "/paythruResponse/cardKeyDetails/cardKeyDetail";
+    assert_eq!(
+        xml_value(&p, &format!("{d}/card/cardNumber")),
+        "444433******1111"
+    );
+    assert_eq!(
+        xml_value(&p, &format!("{d}/card/cardholderName")),
+        "MR J HOLDER"
+    );
+    assert_eq!(
+        xml_value(&p, &format!("{d}/merchantCustomerReference")),
+        "cust-7"
+    );
+    let key = xml_value(&p, &format!("{d}/cardKey"));
+    let r = paythru(
+        &app,
+        "/v3/token/lookup/json",
+        &auth(&[("merchantCustomerReference", "cust-7")]),
+    )
+    .await;
+    assert_eq!(json_of(&r)["cardKeyDetails"]["0"]["cardKey"], key.as_str());
+    // Single use; and no capture after that.
+    let r = paythru(
+        &app,
+        "/v3/token/tokeniseSessionKey/xml",
+        &auth(&[("sessionKey", &session)]),
+    )
+    .await;
+    assert_eq!(error_of(&r), (400, "151".into()));
+    let again = capture(encrypted_card(&app, "4444333322221111", None, now())).await;
+    assert_eq!(
+        (again.status, again.code()),
+        (StatusCode::BAD_REQUEST, "INVALID_SESSION_KEY")
+    );
+    // CORS preflight.
+    let mut req = Request::builder()
+        .method(Method::OPTIONS)
+        .uri("/v3/clientpost/card")
+        .header("origin", "https://shop.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .body(Body::empty())
+        .unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo::<std::net::SocketAddr>(
+            "198.51.100.4:1".parse().unwrap(),
+        ));
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+}
+
+#[tokio::test]
+async fn paythru_vault_holds_no_clear_pan() {
+    let app = TestApp::new().await;
+    if app.db.is_postgres() {
+        return; // the file check is SQLite's; the binding checks run on both
+    }
+    seed_credentials(&app).await;
+    create_card(&app, Some("cust-1")).await;
+    let pool = raw_pool(&app).await;
+    let rows: Vec<(Vec<u8>, Vec<u8>)> =
+        sqlx::query_as("SELECT pan_sealed, details_sealed FROM stored_cards")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 1);
+    for file in std::fs::read_dir(app.dir.path()).unwrap() {
+        let bytes = std::fs::read(file.unwrap().path()).unwrap();
+        for secret in [
+            "4444333322221111",
+            "johnsmith@example.com",
+            "Amersham",
+            SEED_SHA_KEY,
+            SEED_PASSWORD,
+        ] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} in clear"
+            );
+        }
+    }
+}
+
+// ------------------------------------------------------------------ Verifone
+
+const SCOPE: &str = "0e48425a-f1bc-431a-b7d8-f866de8ba276";
+
+async fn vf(app: &TestApp, method: Method, uri: &str, body: Option<Value>) -> crate::common::Reply {
+    app.call(method, uri, Some(&app.tenant_key), &[], body)
+        .await
+}
+
+fn put_body(app: &TestApp, card: String) -> Value {
+    json!({"token_scope": SCOPE, "encrypted_card": card, "public_key_alias": key_id(app)})
+}
+
+#[tokio::test]
+async fn verifone_token_lifecycle() {
+    let app = TestApp::new().await;
+    let (m, y) = future_expiry();
+    let r = vf(
+        &app,
+        Method::PUT,
+        "/api/v2/card",
+        Some(put_body(
+            &app,
+            encrypted_card(&app, "4929123456781236", Some("MR J HOLDER"), now()),
+        )),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let t = r.body.clone();
+    let id = t["reuse_token"].as_str().unwrap().to_owned();
+    assert!((14..=255).contains(&id.len()));
+    assert_eq!(t["bin"], "492912");
+    assert_eq!(t["last_four"], "1236");
+    assert_eq!(
+        (t["expiry_month"].as_i64(), t["expiry_year"].as_i64()),
+        (Some(i64::from(m)), Some(i64::from(y)))
+    );
+    assert_eq!(t["card_holder_name"], "MR J HOLDER");
+    assert_eq!(t["brand"], "VISA");
+    assert_eq!(t["token_status"], "ACTIVE");
+    assert_eq!(t["token_scope"], SCOPE);
+    assert_eq!(t["reuse_token_type"], "INTERNAL");
+    assert_eq!(t["created_at"].as_str().unwrap().len(), 10);
+    let analytics = t["analytics_token"].as_str().unwrap().to_owned();
+    assert_eq!(analytics.len(), 64);
+    assert_ne!(analytics, id);
+    assert!(!analytics.contains("4929123456781236"));
+    // The same card in the same scope: the same token, updated.
+    let mut body = put_body(
+        &app,
+        encrypted_card(&app, "4929-1234-5678-1236", Some("J HOLDER"), now()),
+    );
+    body["card_brand"] = json!("CB");
+    body["token_expiry_date"] = json!("2099-12-31");
+    let r = vf(&app, Method::PUT, "/api/v2/card", Some(body)).await;
+    assert_eq!(r.body["reuse_token"], id.as_str());
+    assert_eq!(r.body["card_holder_name"], "J HOLDER");
+    assert_eq!(r.body["brand"], "CB");
+    assert_eq!(r.body["token_expiry_date"], "2099-12-31");
+    assert_eq!(r.body["analytics_token"], analytics.as_str());
+    // Another scope: another token, another analytics token.
+    let mut body = put_body(&app, encrypted_card(&app, "4929123456781236", None, now()));
+    body["token_scope"] = json!("11111111-2222-3333-4444-555555555555");
+    let other = vf(&app, Method::PUT, "/api/v2/card", Some(body)).await;
+    assert_ne!(other.body["reuse_token"], id.as_str());
+    assert_ne!(other.body["analytics_token"], analytics.as_str());
+    // GET.
+    let r = vf(&app, Method::GET, &format!("/api/v2/card/{id}"), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["bin"], "492912");
+    // PATCH: partial fields, then a new PAN.
+    let r = vf(&app, Method::PATCH, &format!("/api/v2/card/{id}"), Some(json!({"card_holder_email": "j.holder@example.com", "cvv": "123", "expiry_month": 1, "expiry_year": 2098}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["card_holder_email"], "j.holder@example.com");
+    assert_eq!(
+        (
+            r.body["expiry_month"].as_i64(),
+            r.body["expiry_year"].as_i64()
+        ),
+        (Some(1), Some(2098))
+    );
+    let r = vf(&app, Method::PATCH, &format!("/api/v2/card/{id}"), Some(json!({"encrypted_card": encrypted_card(&app, "5555555555554444", None, now()), "public_key_alias": key_id(&app)}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        (
+            r.body["bin"].as_str(),
+            r.body["last_four"].as_str(),
+            r.body["brand"].as_str()
+        ),
+        (Some("555555"), Some("4444"), Some("MASTERCARD"))
+    );
+    assert_ne!(r.body["analytics_token"], analytics.as_str());
+    assert_eq!(r.body["reuse_token"], id.as_str());
+    // A PAN that already has a token in the scope cannot be relinked.
+    let third = vf(
+        &app,
+        Method::PUT,
+        "/api/v2/card",
+        Some(put_body(
+            &app,
+            encrypted_card(&app, "4111111111111111", None, now()),
+        )),
+    )
+    .await;
+    let r = vf(
+        &app,
+        Method::PATCH,
+        &format!("/api/v2/card/{id}"),
+        Some(json!({"encrypted_card": encrypted_card(&app, "4111111111111111", None, now())})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "CARD_ALREADY_TOKENISED")
+    );
+    assert_ne!(third.body["reuse_token"], id.as_str());
+    // Suspend: visible, not usable; activate again.
+    for _ in 0..2 {
+        let r = vf(
+            &app,
+            Method::PATCH,
+            &format!("/api/v2/card/{id}/suspend"),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+    }
+    assert_eq!(
+        vf(&app, Method::GET, &format!("/api/v2/card/{id}"), None)
+            .await
+            .body["token_status"],
+        "SUSPENDED"
+    );
+    let r = vf(
+        &app,
+        Method::PATCH,
+        &format!("/api/v2/card/{id}"),
+        Some(json!({"card_holder_name": "X"})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "TOKEN_SUSPENDED")
+    );
+    let r = vf(
+        &app,
+        Method::PUT,
+        "/api/v2/card",
+        Some(put_body(
+            &app,
+            encrypted_card(&app, "5555555555554444", None, now()),
+        )),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "TOKEN_SUSPENDED")
+    );
+    let r = vf(
+        &app,
+        Method::PATCH,
+        &format!("/api/v2/card/{id}/activate"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        vf(&app, Method::GET, &format!("/api/v2/card/{id}"), None)
+            .await
+            .body["token_status"],
+        "ACTIVE"
+    );
+    // Delete: irreversible.
+    assert_eq!(
+        vf(&app, Method::DELETE, &format!("/api/v2/card/{id}"), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    for method in [Method::GET, Method::DELETE, Method::PATCH] {
+        let uri = if method == Method::PATCH {
+            format!("/api/v2/card/{id}/activate")
+        } else {
+            format!("/api/v2/card/{id}")
+        };
+        let r = vf(&app, method.clone(), &uri, None).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::NOT_FOUND, "TOKEN_NOT_FOUND"),
+            "{method}"
+        );
+    }
+    // Tenant isolation and credentials.
+    let (_, other_key) = app.service.create_tenant("Other").await.unwrap();
+    let tid = third.body["reuse_token"].as_str().unwrap();
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/api/v2/card/{tid}"),
+            Some(&other_key),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(r.code(), "TOKEN_NOT_FOUND");
+    let r = app
+        .call(Method::GET, &format!("/api/v2/card/{tid}"), None, &[], None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn verifone_token_expiry() {
+    let app = TestApp::new().await;
+    let mut body = put_body(&app, encrypted_card(&app, "4111111111111111", None, now()));
+    body["token_expiry_date"] = json!("2000-01-01");
+    let r = vf(&app, Method::PUT, "/api/v2/card", Some(body.clone())).await;
+    assert_eq!(r.code(), "INVALID_TOKEN_EXPIRY_DATE");
+    body["token_expiry_date"] = json!("2099-01-01");
+    let r = vf(&app, Method::PUT, "/api/v2/card", Some(body)).await;
+    let id = r.body["reuse_token"].as_str().unwrap().to_owned();
+    // The day passes (moved in the database): EXPIRED, and unusable.
+    let pool = raw_pool(&app).await;
+    sqlx::query("UPDATE stored_cards SET token_expiry = '2001-01-01'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let uri = format!("/api/v2/card/{id}");
+    assert_eq!(
+        vf(&app, Method::GET, &uri, None).await.body["token_status"],
+        "EXPIRED"
+    );
+    let r = vf(
+        &app,
+        Method::PATCH,
+        &uri,
+        Some(json!({"card_holder_name": "X"})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "TOKEN_EXPIRED")
+    );
+    let r = vf(&app, Method::PATCH, &format!("{uri}/activate"), None).await;
+    assert_eq!(r.code(), "TOKEN_EXPIRED");
+    let r = vf(
+        &app,
+        Method::PUT,
+        "/api/v2/card",
+        Some(put_body(
+            &app,
+            encrypted_card(&app, "4111111111111111", None, now()),
+        )),
+    )
+    .await;
+    assert_eq!(r.code(), "TOKEN_EXPIRED");
+    // Renewed by a new expiry date.
+    let r = vf(
+        &app,
+        Method::PATCH,
+        &uri,
+        Some(json!({"token_expiry_date": "2099-06-30"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["token_status"], "ACTIVE");
+}
+
+#[tokio::test]
+async fn verifone_validation_and_capture_errors() {
+    let app = TestApp::new().await;
+    let good = || put_body(&app, encrypted_card(&app, "4111111111111111", None, now()));
+    let with = |k: &str, v: Value| {
+        let mut b = good();
+        b[k] = v;
+        b
+    };
+    let (m, y) = future_expiry();
+    let long_name = CardCapture::new("4111111111111111", m, y)
+        .unwrap()
+        .with_cardholder_name(&"N".repeat(31))
+        .unwrap()
+        .encrypt(&app.public_key, &key_id(&app), now())
+        .unwrap();
+    let cases: Vec<(&str, StatusCode, Value)> = vec![
+        // The seed's own examples: its encrypted_card is base64 of "Swagger rocks".
+        (
+            "INVALID_ENCRYPTED_CARD",
+            StatusCode::BAD_REQUEST,
+            with("encrypted_card", json!("U3dhZ2dlciByb2Nrcw==")),
+        ),
+        (
+            "INVALID_TOKEN_SCOPE",
+            StatusCode::BAD_REQUEST,
+            with("token_scope", json!("scope-1")),
+        ),
+        (
+            "INVALID_REQUEST",
+            StatusCode::BAD_REQUEST,
+            with("surprise", json!(1)),
+        ),
+        (
+            "INVALID_REQUEST",
+            StatusCode::BAD_REQUEST,
+            json!({"token_scope": SCOPE, "public_key_alias": key_id(&app)}),
+        ),
+        (
+            "KEY_ALIAS_MISMATCH",
+            StatusCode::BAD_REQUEST,
+            with("public_key_alias", json!("rsa-other")),
+        ),
+        (
+            "UNSUPPORTED_TOKEN_TYPE",
+            StatusCode::BAD_REQUEST,
+            with("token_type", json!("ANALYTICS")),
+        ),
+        (
+            "UNSUPPORTED_REUSE_TOKEN_TYPE",
+            StatusCode::BAD_REQUEST,
+            with("reuse_token_type", json!("EXTERNAL")),
+        ),
+        (
+            "INVALID_CARD_BRAND",
+            StatusCode::BAD_REQUEST,
+            with("card_brand", json!("visa card")),
+        ),
+        (
+            "CAPTURE_EXPIRED",
+            StatusCode::BAD_REQUEST,
+            with(
+                "encrypted_card",
+                json!(encrypted_card(
+                    &app,
+                    "4111111111111111",
+                    None,
+                    now() - 15 * 60 - 5
+                )),
+            ),
+        ),
+        (
+            "INVALID_CARD_HOLDER_NAME",
+            StatusCode::BAD_REQUEST,
+            with("encrypted_card", json!(long_name)),
+        ),
+    ];
+    for (code, status, body) in cases {
+        let r = vf(&app, Method::PUT, "/api/v2/card", Some(body)).await;
+        assert_eq!((r.status, r.code()), (status, code), "{:?}", r.body);
+    }
+    // A capture within 15 minutes is fine.
+    let r = vf(
+        &app,
+        Method::PUT,
+        "/api/v2/card",
+        Some(with(
+            "encrypted_card",
+            json!(encrypted_card(
+                &app,
+                "4111111111111111",
+                None,
+                now() - 14 * 60
+            )),
+        )),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let id = r.body["reuse_token"].as_str().unwrap().to_owned();
+    let uri = format!("/api/v2/card/{id}");
+    for (body, code) in [
+        (json!({}), "EMPTY_UPDATE"),
+        (json!({"cvv": "12"}), "INVALID_CVV"),
+        (
+            json!({"card_holder_name": "N".repeat(31)}),
+            "INVALID_CARD_HOLDER_NAME",
+        ),
+        (
+            json!({"card_holder_email": "no-at-sign"}),
+            "INVALID_CARD_HOLDER_EMAIL",
+        ),
+        (json!({"expiry_month": 13}), "INVALID_CARD_EXPIRY"),
+        (json!({"expiry_year": 2001}), "INVALID_CARD_EXPIRY"),
+        (
+            json!({"scheme_token_action": "EXPLODE"}),
+            "INVALID_SCHEME_TOKEN_ACTION",
+        ),
+        (json!({"public_key_alias": "rsa-x"}), "INVALID_REQUEST"),
+    ] {
+        let r = vf(&app, Method::PATCH, &uri, Some(body.clone())).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::BAD_REQUEST, code),
+            "{body}"
+        );
+    }
+    // The seed's example id is well-formed but unknown; short ids are refused.
+    assert_eq!(
+        vf(&app, Method::GET, "/api/v2/card/VFrandom54965984", None)
+            .await
+            .code(),
+        "TOKEN_NOT_FOUND"
+    );
+    assert_eq!(
+        vf(&app, Method::GET, "/api/v2/card/VFshort", None)
+            .await
+            .code(),
+        "INVALID_TOKEN_ID"
+    );
+    // A retired key is refused; the previous one still works.
+    let card_for_old_key = encrypted_card(&app, "5555555555554444", None, now());
+    let old = key_id(&app);
+    app.service
+        .rotate_keys(paysecure_server::crypto::keys::Purpose::Session)
+        .await
+        .unwrap();
+    let r = vf(&app, Method::PUT, "/api/v2/card", Some(json!({"token_scope": SCOPE, "encrypted_card": card_for_old_key, "public_key_alias": old}))).await;
+    assert_eq!(r.status, StatusCode::OK, "previous key: {:?}", r.body);
+    app.service
+        .rotate_keys(paysecure_server::crypto::keys::Purpose::Session)
+        .await
+        .unwrap();
+    let r = vf(&app, Method::PUT, "/api/v2/card", Some(json!({"token_scope": SCOPE, "encrypted_card": card_for_old_key, "public_key_alias": old}))).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::BAD_REQUEST, "UNKNOWN_KEY_ALIAS")
+    );
+    // An ephemeral (cardholder) key may not manage tokens.
+    let card = app.issue_card().await;
+    let eph = app
+        .ephemeral(card["token"].as_str().unwrap(), &["pan"])
+        .await;
+    let r = app.call(Method::GET, &uri, Some(&eph), &[], None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn openapi_lists_both_apis() {
+    let app = TestApp::new().await;
+    let r = app
+        .call(Method::GET, "/openapi.json", None, &[], None)
+        .await;
+    let paths = r.body["paths"].as_object().unwrap();
+    for p in [
+        "/v3/token/{method}/{encoding}",
+        "/v3/clientpost/session/{encoding}",
+        "/v3/clientpost/card",
+        "/api/v2/card",
+        "/api/v2/card/{id}",
+        "/api/v2/card/{id}/suspend",
+        "/api/v2/card/{id}/activate",
+    ] {
+        assert!(paths.contains_key(p), "{p}");
+    }
+}
+
+/// An encrypted card opens once: a copy (from a log, a HAR file, a relay)
+/// cannot vault the card again, in this tenant or another one. And a PATCH
+/// of a token that does not exist is refused before the card is decrypted
+/// (the card stays unused).
+#[tokio::test]
+async fn an_encrypted_card_opens_once_and_only_after_authorization() {
+    let app = TestApp::new().await;
+    let card = encrypted_card(&app, "5555555555554444", None, now());
+    let r = vf(
+        &app,
+        Method::PATCH,
+        "/api/v2/card/VF000000000000000",
+        Some(json!({"encrypted_card": card, "public_key_alias": key_id(&app)})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+    let r = vf(
+        &app,
+        Method::PUT,
+        "/api/v2/card",
+        Some(put_body(&app, card.clone())),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let (_, other_key) = app.service.create_tenant("Other Bank").await.unwrap();
+    for key in [app.tenant_key.as_str(), other_key.as_str()] {
+        let r = app
+            .call(
+                Method::PUT,
+                "/api/v2/card",
+                Some(key),
+                &[],
+                Some(put_body(&app, card.clone())),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::BAD_REQUEST, "CARD_ALREADY_USED")
+        );
+    }
+}
