@@ -46,7 +46,7 @@ data_key=$(cli tenant data-key "$tenant" | tail -n 1)
 # schemathesis sends hundreds of requests a second at the run's one card
 # with one ephemeral key, far past what a cardholder's browser does: the
 # per-card and per-credential rates (whose 429s have their own attack tests,
-# server/tests/attacks/limits.rs) are raised for this run so that every
+# server/tests/it/attacks/limits.rs) are raised for this run so that every
 # answer is the operation's own. The failed-authentication throttle stays as
 # it ships.
 "$bin" --data-dir "$work/data" serve --listen 127.0.0.1:0 \

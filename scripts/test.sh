@@ -5,7 +5,8 @@
 #   scripts/test.sh                 every layer (`make test`)
 #   scripts/test.sh rust js ...     just those (the `make test-*` targets)
 # Layers:
-#   lint      cargo fmt --check, clippy (native and wasm32) with -D warnings
+#   lint      cargo fmt --check, clippy (native and wasm32) with -D warnings, and
+#             the import rules (server/tests/it/layers.rs, see ARCHITECTURE.md)
 #   rust      cargo test --workspace: unit, known-answer vectors, tamper and
 #             property tests; the server's router tests, real-process tests
 #             (restart, TLS, concurrency) and two-node cluster tests on PostgreSQL
@@ -101,16 +102,21 @@ run() { # layer counter command...
 lint() {
   cargo fmt --all --check &&
     cargo clippy --quiet --workspace --all-targets -- -D warnings &&
-    cargo clippy --quiet -p paysecure-wasm --all-targets --target wasm32-unknown-unknown -- -D warnings
+    cargo clippy --quiet -p paysecure-wasm --all-targets --target wasm32-unknown-unknown -- -D warnings &&
+    # The import rules of ARCHITECTURE.md: server layers only downward, no
+    # module cycle in the server, the core or the facade, frameworks confined.
+    cargo test --quiet -p paysecure-server --test it layers::
 }
 rust_layer() {
-  cargo test --workspace &&
+  cargo test --workspace -- --skip layers:: &&   # layers:: runs in lint
     cargo build --quiet -p paysecure-server   # the binary the JS suites, schemathesis and the demo start
 }
 rust_pg() {
-  # MERGE: when the server's tests become one binary (server/tests/it), the
-  # --test list on the next line becomes "--test it".
-  PAYSECURE_TEST_POSTGRES="${PAYSECURE_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/postgres}" cargo test -p paysecure-server --test api --test tokens --test ni_cvv2 --test accounts --test process --test attacks -- --skip cluster_
+  # The server's suite minus the two-node cluster tests (PostgreSQL-only, in
+  # the rust layer), the OpenAPI document checks and the layer rules (no
+  # database in either).
+  PAYSECURE_TEST_POSTGRES="${PAYSECURE_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/postgres}" \
+    cargo test -p paysecure-server --test it -- --skip cluster_ --skip openapi:: --skip layers::
 }
 wasm_test() { # node|browser
   local runner="${WASM_BINDGEN_TEST_RUNNER:-}"

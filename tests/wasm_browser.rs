@@ -1,5 +1,5 @@
 //! wasm-bindgen tests in headless Chromium:
-//! `wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver -- --test wasm_browser`.
+//! `make test-wasm` (the same runner with CHROMEDRIVER=/usr/bin/chromedriver, headless).
 #![cfg(target_arch = "wasm32")]
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

@@ -55,7 +55,7 @@ const received = [];
 
 // ------------------------------------------------------------ the seed's bodies
 
-/** Seed 003's CreatePaymentInfo example (server/tests/accounts.rs seed_create). */
+/** The account API document's CreatePaymentInfo example (server/tests/it/accounts.rs seed_create). */
 function seedCreate(orderId, year = '2099') {
   return {
     orderId,

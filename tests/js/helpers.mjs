@@ -13,7 +13,7 @@ const pkgDir = path.join(root, 'pkg', 'nodejs');
 if (!existsSync(path.join(pkgDir, 'paysecure_wasm.js'))) {
   throw new Error(`${pkgDir} is missing: run scripts/build.sh nodejs first`);
 }
-/** The package under test, exactly as wasm-pack built it for Node. */
+/** The package under test, exactly as scripts/build.sh built it for Node. */
 export const ps = require(pkgDir);
 export const forge = require('node-forge');
 

@@ -1,5 +1,5 @@
 // The RSA public-key operation (our own Montgomery arithmetic and OAEP /
-// PKCS#1 v1.5 padding, src/rsa_encrypt.rs and crates/montgomery) against
+// PKCS#1 v1.5 padding, crates/core/src/rsa_encrypt.rs and crates/montgomery) against
 // OpenSSL (node:crypto) and node-forge, over keys OpenSSL generates: several
 // sizes, including ones that are not a multiple of 32 bits, and e = 3.
 import test from 'node:test';

@@ -4,7 +4,7 @@
 //! Its own crate so that it can be compiled for speed (`opt-level = 3`)
 //! while the rest of the WebAssembly build is compiled for size
 //! (`opt-level = "z"`): Cargo sets optimisation levels per crate. See
-//! `paysecure-core`'s `src/rsa_encrypt.rs` for the padding and the reasons.
+//! `crates/core/src/rsa_encrypt.rs` for the padding and the reasons.
 //!
 //! Constant time: the base (a padded secret) only flows through
 //! [`Modulus::mul`] and `sqr`, whose loops and final subtraction depend on

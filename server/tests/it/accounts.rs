@@ -10,8 +10,8 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
-use paysecure_server::domain::service::Principal;
 use paysecure_core::{body, KeySize, Session, SessionKey, Version};
+use paysecure_server::domain::service::Principal;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 

@@ -10,11 +10,11 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
+use paysecure_core::{EncryptedValue, KeySize, Pin, PublicKey, Session, Version};
 use paysecure_server::crypto::vault::Vault;
 use paysecure_server::http::telemetry::Metrics;
 use paysecure_server::storage::{Storage, StorageOptions};
 use paysecure_server::{router, AppState, Service, ServiceConfig};
-use paysecure_core::{EncryptedValue, KeySize, Pin, PublicKey, Session, Version};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 

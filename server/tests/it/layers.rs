@@ -202,20 +202,34 @@ fn framework_crates_stay_in_their_layers() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-/// The same graph over another tree, for comparison with an older layout:
-/// `LAYERS_SRC=/path/to/old/server/src cargo test -p paysecure-server
-/// --test it layers::graph_of_another_tree -- --ignored --nocapture`.
+/// The protocol core and the wasm facade: no module cycle in either, and
+/// the core names no JavaScript binding (the server links it).
 #[test]
-#[ignore = "reads the tree named by LAYERS_SRC"]
-fn graph_of_another_tree() {
-    let Some(src) = std::env::var_os("LAYERS_SRC") else {
-        return;
-    };
-    let graph = graph(Path::new(&src));
-    print_graph(&graph);
-    let found = cycles(&graph);
-    println!("elementary cycles: {}", found.len());
-    for c in &found {
-        println!("  {}", c.join(" -> "));
+fn core_and_facade_have_no_module_cycles() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut violations = Vec::new();
+    for (name, src) in [
+        ("crates/core/src", workspace.join("crates/core/src")),
+        ("src", workspace.join("src")),
+    ] {
+        let graph = graph(&src);
+        assert!(graph.len() > 5, "{name}: no modules found");
+        println!("module graph of {name}:");
+        print_graph(&graph);
+        for c in cycles(&graph) {
+            violations.push(format!("{name}: cycle {}", c.join(" -> ")));
+        }
     }
+    let core = workspace.join("crates/core/src");
+    let mut files = Vec::new();
+    rust_files(&core, &mut files);
+    for file in files {
+        let code = code_of(&std::fs::read_to_string(&file).unwrap_or_default());
+        for name in ["wasm_bindgen", "js_sys", "web_sys"] {
+            if code.contains(name) {
+                violations.push(format!("{} names {name}", file.display()));
+            }
+        }
+    }
+    assert!(violations.is_empty(), "{violations:#?}");
 }

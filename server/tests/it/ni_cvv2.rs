@@ -4,8 +4,8 @@
 
 use crate::common::{open, TestApp};
 use axum::http::{Method, StatusCode};
-use paysecure_server::domain::service::Principal;
 use paysecure_core::Version;
+use paysecure_server::domain::service::Principal;
 use serde_json::{json, Value};
 
 const PATH: &str = "/pin-management/v2/cvv2";

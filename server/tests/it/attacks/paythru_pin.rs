@@ -3,8 +3,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use paysecure_server::domain::paythru::signature;
 use paysecure_core::{Pin, Version};
+use paysecure_server::domain::paythru::signature;
 use reqwest::Method;
 use serde_json::{json, Value};
 
