@@ -2,7 +2,7 @@
 """Writes the committed seed corpus fuzz/corpus/<target>/ from real, valid
 inputs: the shared test vectors (session ids, encrypted values, PIN blocks),
 the seed documents' example requests (Get CVV2 envelope, Paythru forms signed
-with seed 002's shaKey, account API bodies), and JWEs made as paysecure-wasm
+with the Paythru document's shaKey, account API bodies), and JWEs made as paysecure-wasm
 `encryptCard` makes them. Deterministic except for the RSA/GCM randomness of
 the JWE and body seeds. Needs the `cryptography` package:
 
@@ -82,7 +82,7 @@ for i, b in enumerate(bodies):
 write("json_bodies", "type-11-query", bytes([11]) + b"accountId=acc-1&customerId=cus-1&customerRef=r&token=tok_1")
 write("json_bodies", "type-12-query-json", bytes([12]) + b'{"accountId":"acc-1","token":"tok_1"}')
 
-# ---- ni_envelope: seed 001's example request.
+# ---- ni_envelope: the Get CVV2 document's example request.
 header = {"msg_id": "223001", "msg_type": "TRANSACTION", "msg_function": "REQ_GET_CVV2", "src_application": "IVR",
           "target_application": "WAY4", "timestamp": "2020-07-20T10:49:02.366+04:00", "tracking_id": "223001", "bank_id": "NIC"}
 for name, (ident, kind) in {"contract": ("4545451234561234", "CONTRACT_NUMBER"), "exid": ("EX-0001", "EXID")}.items():
@@ -90,7 +90,7 @@ for name, (ident, kind) in {"contract": ("4545451234561234", "CONTRACT_NUMBER"),
     write("ni_envelope", name, json.dumps({"NISrvRequest": {"request_get_cvv2": {"header": header, "body": body}}}))
 
 
-# ---- paythru_form: seed 002's examples, signed with its shaKey (§2.5).
+# ---- paythru_form: the Paythru document's examples, signed with its shaKey (§2.5).
 def signed(params):
     pairs = sorted((k, v) for k, v in params if k != "shaSignature" and v)
     sig = hashlib.sha512("".join(f"{k}={v}{SHA_KEY}" for k, v in pairs).encode()).hexdigest()

@@ -1,4 +1,4 @@
-//! The account API's encrypted bodies (seed 003): hex of `nonce ||
+//! The account payment-information API's encrypted bodies: hex of `nonce ||
 //! ciphertext || tag`, opened with `paysecure_core::body::open` as
 //! `Service::open_body` does (a path segment, or the `data=` field of a form
 //! body), then read as a UUID path id or the request JSON.
@@ -10,9 +10,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paysecure_server::domain::account::{uuid, PaymentRequest};
 use paysecure_core::body;
 use paysecure_core::SessionKey;
+use paysecure_server::domain::account::{uuid, PaymentRequest};
 
 /// The key the committed seeds are sealed with (the vectors' session key).
 const KEY_A: [u8; 32] = [

@@ -1,7 +1,7 @@
 //! Every JSON request body the server deserializes, with serde_json as the
-//! `JsonBody` extractor does: the card API's (api.rs), the Client POST
-//! capture and Verifone bodies (token_api.rs, verifone.rs), the account
-//! API's decrypted `data=` JSON (account.rs), and the card list's query
+//! `JsonBody` extractor does: the card API's (http/paysecure.rs), the Client POST
+//! capture and Verifone bodies (http/paythru.rs, http/verifone.rs), the account
+//! API's decrypted `data=` JSON (http/account.rs), and the card list's query
 //! string (serde_urlencoded, as axum's `Query`). The first byte picks the
 //! type. None may panic; what serializes must deserialize back to the same
 //! JSON; accepted scopes must be known scope names.
@@ -9,11 +9,11 @@
 
 use libfuzzer_sys::fuzz_target;
 use paysecure_server::domain::account::PaymentRequest;
+use paysecure_server::domain::service::Scope;
 use paysecure_server::http::paysecure::{
     CardsQuery, Cvv2Body, EphemeralKeyBody, IssueCardBody, PanCvv2Body, PanPinBody, PinBlockBody,
     TokenBody,
 };
-use paysecure_server::domain::service::Scope;
 use paysecure_server::http::paythru::CaptureBody;
 use paysecure_server::http::verifone::{PatchCard, PutCard};
 use serde::de::DeserializeOwned;

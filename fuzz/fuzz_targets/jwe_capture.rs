@@ -12,10 +12,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use paysecure_core::{jwe, SessionKey};
 use paysecure_server::domain::tokens::check_pan;
 use paysecure_server::util::time::UnixTime;
 use paysecure_server::Service;
-use paysecure_core::{jwe, SessionKey};
 
 /// The content key of the committed seeds.
 const CEK: [u8; 32] = *b"paysecure-fuzz-jwe-content-key!!";

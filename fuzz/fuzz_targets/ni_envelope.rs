@@ -1,4 +1,4 @@
-//! The Get CVV2 envelope (seed 001): `ni_api::parse_request`, the pure step
+//! The Get CVV2 envelope (NISrvRequest): `http::get_cvv2::parse_request`, the pure step
 //! the handler runs on the body. Properties: an accepted request names a
 //! card by a 1-32 character identifier of a known type with a valid `YYMM`;
 //! the echoed identifier is masked (only its first six and last four
@@ -6,8 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paysecure_server::http::get_cvv2::{mask_identifier, parse_request, INVALID_REQUEST};
 use paysecure_server::domain::get_cvv2::CardIdentifier;
+use paysecure_server::http::get_cvv2::{mask_identifier, parse_request, INVALID_REQUEST};
 
 fuzz_target!(|data: &[u8]| {
     let parsed = parse_request(data);

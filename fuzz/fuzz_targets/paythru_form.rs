@@ -1,4 +1,4 @@
-//! Paythru v3 requests (seed 002): the form body as the handler decodes it
+//! Paythru Card Tokenisation API v3 requests: the form body as the handler decodes it
 //! (`form_urlencoded::parse`), the parameter check of every method
 //! (`paythru::check_params`) and the §2.5 signature (`paythru::signature`).
 //! Properties: an accepted request has each canonical name once and loses

@@ -14,9 +14,9 @@
 
 use axum::http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use paysecure_server::http::extract::session_id_header;
 use paysecure_core::encoding::{decode_canonical, encode};
 use paysecure_core::SessionKey;
+use paysecure_server::http::extract::session_id_header;
 
 fuzz_target!(|data: &[u8]| {
     // Bytes → base64 → the same bytes.

@@ -1,4 +1,4 @@
-//! The account payment-information API (seed 003) over the real router and
+//! The account payment-information API over the real router and
 //! database (SQLite, or PostgreSQL with PAYSECURE_TEST_POSTGRES): the seed's
 //! example requests re-encrypted under test keys, every answer decrypted and
 //! checked field by field, tampered, stale and replayed bodies, every error.

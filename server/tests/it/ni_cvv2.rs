@@ -1,4 +1,4 @@
-//! The Get CVV2 envelope API (seed 001) over the real router and database
+//! The Get CVV2 envelope API (NISrvRequest / NISrvResponse) over the real router and database
 //! (SQLite, or PostgreSQL with PAYSECURE_TEST_POSTGRES): the seed's request
 //! replayed, every failure answered in the envelope with its HTTP status.
 

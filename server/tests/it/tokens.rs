@@ -1,7 +1,7 @@
 //! Conformance of the merchant tokenisation APIs over the real router, a real
 //! database (SQLite, or PostgreSQL with PAYSECURE_TEST_POSTGRES) and real RSA
-//! keys: the Paythru Card Tokenisation API v3 (seed 002) with its Client POST
-//! capture, and Verifone-style token management (seed 004). Cards are
+//! keys: the Paythru Card Tokenisation API v3 with its Client POST
+//! capture, and Verifone-style token management. Cards are
 //! captured with the paysecure-wasm core's `CardCapture` (what `encryptCard`
 //! runs in the browser). XML answers are read with a real XML parser.
 
