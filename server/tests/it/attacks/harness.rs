@@ -63,7 +63,13 @@ impl Server {
             log,
             db,
             tenant_key: String::new(),
-            http: reqwest::Client::new(),
+            // No pooled connections: several attacks wait past the server's
+            // header-read or idle timeouts, and a kept-alive connection the
+            // server closes meanwhile can race the next request sent on it.
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
             public_key: dummy_key(),
             key_id: String::new(),
             v1_public_key: None,
@@ -439,6 +445,7 @@ impl Server {
         let log = dir.path().join("server.log");
         let db = TestDb::new(&data).await;
         let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
             .add_root_certificate(
                 reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap(),
             )

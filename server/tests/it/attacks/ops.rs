@@ -163,11 +163,12 @@ async fn slow_headers_are_cut_off_at_the_header_read_timeout() {
         (Duration::from_millis(1500)..Duration::from_secs(8)).contains(&closed),
         "closed after {closed:?}"
     );
-    // The server still serves everyone else.
-    assert_eq!(
-        s.send(Method::GET, "/healthz", None, &[], None).await.0,
-        200
-    );
+    // The server still serves everyone else: a new connection (the harness
+    // client's pooled one has been idle past the same timeout, and the
+    // server closing it can race a request sent on it).
+    let mut fresh = TcpStream::connect(s.addr()).await.unwrap();
+    let answer = raw_get(&mut fresh, "/healthz").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 /// Finding 4: before hyper parses anything it reads the first bytes to
@@ -195,11 +196,13 @@ async fn silent_and_preface_trickling_connections_are_closed() {
         }
     }
     let trickle_closed = trickle_closed.expect("a trickled preface kept its connection");
+    // Bounds with room for a loaded machine; without the timeout neither
+    // connection would ever be closed.
     assert!(
-        trickle_closed < Duration::from_secs(5),
+        trickle_closed < Duration::from_secs(8),
         "{trickle_closed:?}"
     );
-    let left = Duration::from_secs(6).saturating_sub(start.elapsed());
+    let left = Duration::from_secs(10).saturating_sub(start.elapsed());
     assert!(
         closed_within(&mut silent, left).await.is_some(),
         "a silent connection stayed open"
