@@ -68,14 +68,17 @@ function hide(reason) {
 
 async function copy(field) {
   if (!card) return;
-  const value = field === 'pan' ? card.pan : card[field];
+  const value = card[field];
   try {
+    // Throws where the frame may not write the clipboard (no
+    // allow="clipboard-write", a Permissions-Policy of the host, no API).
     await navigator.clipboard.writeText(value);
     status('Copied to the clipboard.', 'ok');
     ctx.emit('copied', { field });
   } catch {
-    status('Copying is not allowed here.', 'error');
-    ctx.emit('error', { code: 'CLIPBOARD_DENIED' });
+    // The host shows its own hint; it hears which field, never the value.
+    status('Copying is not available here. Select the number and copy it instead.', 'error');
+    ctx.emit('copy-unavailable', { field });
   }
 }
 

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tower::ServiceBuilder;
-use tower_http::services::ServeDir;
+use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::{SetResponseHeader, SetResponseHeaderLayer};
 
 use crate::domain::error::{Error, Result};
@@ -29,7 +29,7 @@ use crate::util::time::UnixTime;
 /// Where the web files are and who may frame the widgets.
 #[derive(Debug, Clone)]
 pub struct WebConfig {
-    /// The `www/` folder (widget/, sdk/, demo/).
+    /// The `www/` folder (widget/, elements/, demo/).
     pub www: PathBuf,
     /// The web build of paysecure-wasm (`pkg/web`).
     pub pkg: PathBuf,
@@ -54,6 +54,11 @@ fn static_dir(dir: PathBuf, policy: HeaderValue) -> SetResponseHeader<ServeDir, 
         .service(ServeDir::new(dir).append_index_html_on_directories(true))
 }
 
+/// Where script-tag users load the host SDK from.
+pub const SDK_PATH: &str = "/sdk/paysecure-embed.js";
+/// The SDK's source under `www/` (also the npm package's main entry).
+const SDK_SOURCE: &str = "elements/src/index.js";
+
 /// The web routes.
 pub fn routes(cfg: WebConfig) -> Router<AppState> {
     let ancestors = if cfg.frame_ancestors.is_empty() {
@@ -61,11 +66,19 @@ pub fn routes(cfg: WebConfig) -> Router<AppState> {
     } else {
         cfg.frame_ancestors.join(" ")
     };
-    // No inline script anywhere; WebAssembly allowed; only our own origin.
+    // No inline script anywhere; WebAssembly allowed; only our own origin,
+    // except font files: a host's `appearance.fonts` are https font URLs the
+    // frame loads with the CSS Font Loading API (no host stylesheet: style-src
+    // stays 'self'; see docs/widgets.md on what this admits).
     let widget_csp = csp(format!(
         "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self'; frame-ancestors {ancestors}; base-uri 'none'; form-action 'none'"
+         font-src 'self' https:; connect-src 'self'; frame-ancestors {ancestors}; base-uri 'none'; form-action 'none'"
     ));
+    // The host SDK for script-tag users: the very file the npm package
+    // @paysecure/elements ships (www/elements/src/index.js), one source.
+    let sdk_csp = csp(
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'".to_owned(),
+    );
     let host_csp = csp(format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
          frame-src {}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
@@ -77,15 +90,19 @@ pub fn routes(cfg: WebConfig) -> Router<AppState> {
             static_dir(cfg.www.join("widget"), widget_csp.clone()),
         )
         .nest_service("/pkg", static_dir(cfg.pkg.clone(), widget_csp.clone()))
-        .nest_service(
-            "/sdk",
+        .route_service(
+            SDK_PATH,
             // Public script that host pages of other origins import as a module: CORS-readable.
             ServiceBuilder::new()
                 .layer(SetResponseHeaderLayer::overriding(
                     header::ACCESS_CONTROL_ALLOW_ORIGIN,
                     HeaderValue::from_static("*"),
                 ))
-                .service(static_dir(cfg.www.join("sdk"), widget_csp)),
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CONTENT_SECURITY_POLICY,
+                    sdk_csp,
+                ))
+                .service(ServeFile::new(cfg.www.join(SDK_SOURCE))),
         );
     if let Some(tenant) = cfg.demo_tenant.clone() {
         let demo = Arc::new(DemoState {
