@@ -200,7 +200,7 @@ test('Vue Test Utils: the Vue components emit the mock frame events, and unmount
   assert.deepEqual(wrapper.emitted('revealed'), [[{ event: 'revealed' }]]);
   frame.copy('expiry', false);
   await tick();
-  assert.deepEqual(wrapper.emitted('copy-unavailable'), [[{ event: 'copy-unavailable', field: 'expiry' }]]);
+  assert.deepEqual(wrapper.emitted('copyUnavailable'), [[{ event: 'copy-unavailable', field: 'expiry' }]]);
   assert.equal(wrapper.vm.widget.iframe, wrapper.find('iframe').element);
   // A new key remounts: a new frame with a new channel, the old one gone.
   await wrapper.setProps({ ephemeralKey: 'pse_anotheranotheranother' });

@@ -7,8 +7,11 @@ export const EVENT_NAMES = [
   'pin-revealed', 'pin-hidden', 'verified', 'blocked', 'resize', 'error',
 ];
 
-/** 'copy-unavailable' -> 'onCopyUnavailable'. */
-export const callbackName = (event) => 'on' + event.replace(/(^|-)([a-z])/g, (_, __, c) => c.toUpperCase());
+/** 'copy-unavailable' -> 'copyUnavailable' (Vue's emit names). */
+export const camelName = (event) => event.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+
+/** 'copy-unavailable' -> 'onCopyUnavailable' (React's callback props). */
+export const callbackName = (event) => 'on' + camelName(event).replace(/^[a-z]/, (c) => c.toUpperCase());
 
 /** The options of a widget (everything but callbacks), in a stable order. */
 export const OPTION_NAMES = [

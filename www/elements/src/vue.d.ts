@@ -2,8 +2,10 @@
 import type { DefineSetupFnComponent } from 'vue';
 import type { CardRevealOptions, PinOptions, WidgetEvents, WidgetHandle } from './index.js';
 
-/** The emits: each event under its own name, with its payload. */
-export type WidgetEmits = { [K in keyof WidgetEvents]: (event: WidgetEvents[K]) => void };
+/** 'copy-unavailable' -> 'copyUnavailable'. */
+type Camel<S extends string> = S extends `${infer A}-${infer B}` ? `${A}${Capitalize<Camel<B>>}` : S;
+/** The emits: each event under its camelCase name (`@copy-unavailable` in templates), with its payload. */
+export type WidgetEmits = { [K in keyof WidgetEvents as Camel<K>]: (event: WidgetEvents[K]) => void };
 
 export type CardRevealProps = Omit<CardRevealOptions, 'onEvent' | 'style'>;
 export type PinWidgetProps = Omit<PinOptions, 'onEvent' | 'style'>;

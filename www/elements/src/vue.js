@@ -2,11 +2,12 @@
 // defineComponent + h, no SFC (no build step). Server rendering yields an
 // empty <div>: the iframe is mounted in onMounted, which only runs in a
 // browser, and destroyed in onBeforeUnmount. A change of any option
-// remounts the widget; events are re-emitted under their own names
-// (@ready, @revealed, @copy-unavailable, …).
+// remounts the widget; events are re-emitted under their camelCase names
+// (listen with @ready, @revealed, @copy-unavailable, @pin-set, … in templates,
+// onCopyUnavailable in render functions).
 import { defineComponent, h, onBeforeUnmount, onMounted, ref, watch } from 'vue';
 import { mountCardReveal, mountPin } from './index.js';
-import { EVENT_NAMES, pickOptions } from './events.js';
+import { EVENT_NAMES, camelName, pickOptions } from './events.js';
 
 const common = {
   apiOrigin: { type: String, required: true },
@@ -25,13 +26,13 @@ function component(name, mountWidget, extraProps) {
   return defineComponent({
     name,
     props: { ...common, ...extraProps },
-    emits: EVENT_NAMES,
+    emits: EVENT_NAMES.map(camelName),
     setup(props, { emit, expose }) {
       const container = ref(null);
       let widget = null;
       const mountNow = () => {
         widget?.destroy();
-        widget = mountWidget(container.value, { ...pickOptions(props).options, onEvent: (e) => emit(e.event, e) });
+        widget = mountWidget(container.value, { ...pickOptions(props).options, onEvent: (e) => emit(camelName(e.event), e) });
       };
       expose({
         /** The mounted widget's handle (null before mount and after unmount). */
