@@ -31,7 +31,7 @@ demo: ## build only what the demo needs and serve it at http://localhost:8080/de
 setup: ## install everything the tests need (idempotent: seconds when done)
 	@bash scripts/setup.sh all
 
-build: ## the npm packages pkg/web, pkg/bundler, pkg/nodejs (no wasm-pack)
+build: ## the npm packages: pkg/paysecure-wasm (+ target/npm/*.tgz), pkg/elements (no wasm-pack)
 	@bash scripts/setup.sh demo
 	@bash scripts/build.sh
 
@@ -67,17 +67,17 @@ test-bench-smoke: build ## the benchmarks as a smoke run (no timing asserted)
 
 bench: ## every benchmark (release server) -> docs/performance.md, docs/perf/ (OUT=dir)
 	@bash scripts/setup.sh all
-	@bash scripts/build.sh web nodejs
+	@bash scripts/build.sh
 	node bench/report.mjs --out $(OUT) $(BENCH_FLAGS)
 
 bench-quick: ## the benchmarks as a smoke run -> target/bench-quick/performance.md
 	@bash scripts/setup.sh all
-	@bash scripts/build.sh web nodejs
+	@bash scripts/build.sh
 	node bench/report.mjs --quick --out $(QUICK_OUT) $(BENCH_FLAGS)
 
 api-doc: ## docs/api.md from a real run (scripts/gen-api-doc.mjs)
 	@bash scripts/setup.sh demo
-	@bash scripts/build.sh nodejs
+	@bash scripts/build.sh
 	cargo build --quiet -p paysecure-server
 	node scripts/gen-api-doc.mjs
 

@@ -77,8 +77,8 @@ const OP_TARGETS = {
   decrypt: { vs: 'vsWebcrypto', min: 1, text: '≥ 1.0× WebCrypto' },
 };
 const SIZE_TARGETS = {
-  'pkg/web/paysecure_wasm_bg.wasm': { max: 40 * KB, text: '≤ 40 KB gzip' },
-  'pkg/web/paysecure_wasm.js': { max: 6 * KB, text: '≤ 6 KB gzip' },
+  'pkg/paysecure-wasm/paysecure_wasm_bg.wasm': { max: 40 * KB, text: '≤ 40 KB gzip' },
+  'pkg/paysecure-wasm/paysecure_wasm.js': { max: 6 * KB, text: '≤ 6 KB gzip' },
 };
 const INSTANTIATE_TARGET_MS = 5;
 // The issue's baseline (headless Chromium 156 on this machine kind, median ops/s).
@@ -140,10 +140,10 @@ function machine({ server = false } = {}) {
     memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
     chromium: sh(process.env.CHROMIUM_BIN || '/usr/bin/chromium', ['--version']),
     node: process.version,
-    wasmSha256: Object.fromEntries(['web', 'nodejs'].map((t) => {
-      const f = path.join(root, 'pkg', t, 'paysecure_wasm_bg.wasm');
-      return [t, existsSync(f) ? createHash('sha256').update(readFileSync(f)).digest('hex').slice(0, 16) : 'missing'];
-    })),
+    wasmSha256: (() => {
+      const f = path.join(root, 'pkg', 'paysecure-wasm', 'paysecure_wasm_bg.wasm');
+      return existsSync(f) ? createHash('sha256').update(readFileSync(f)).digest('hex').slice(0, 16) : 'missing';
+    })(),
     commit: `${sh('git', ['-C', root, 'rev-parse', '--short', 'HEAD'])}${dirty ? ' (with uncommitted changes in src/, server/, bench/get_pan.rs, Cargo.* or pkg/)' : ''}`,
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     ...serverFacts,
@@ -835,7 +835,7 @@ async function main() {
     md.push(`| \`node --version\` | ${machineFacts.node}${node ? ` (V8 ${node.env.v8}, OpenSSL ${node.env.openssl})` : ''} |`);
     md.push(`| node-forge | ${browser?.env.forgeVersion ?? node?.env.forgeVersion ?? 'n/a'} (\`node_modules/node-forge/dist/forge.min.js\` in the page, \`require('node-forge')\` in Node) |`);
     md.push(`| sjcl | ${browser?.env.sjclVersion ?? node?.env.sjclVersion ?? 'not installed'} (\`node_modules/sjcl/sjcl.js\`; the PaySecure document's JavaScript example makes its session keys with it) |`);
-    md.push(`| paysecure-wasm | \`pkg/web\` in the page, \`pkg/nodejs\` in Node, built from commit ${machineFacts.commit}; .wasm SHA-256 ${machineFacts.wasmSha256 ? `\`${machineFacts.wasmSha256.web}…\` (web), \`${machineFacts.wasmSha256.nodejs}…\` (nodejs)` : 'n/a'} |`);
+    md.push(`| paysecure-wasm | \`pkg/paysecure-wasm\` (the npm package: its browser entry in the page, its Node entry in Node), built from commit ${machineFacts.commit}; .wasm SHA-256 \`${machineFacts.wasmSha256}…\` |`);
   }
   if (server) {
     md.push(`| paysecure-server | \`${server.run?.profile ?? 'release'}\` build (\`cargo build${server.run?.profile === 'debug' ? '' : ' --release'} -p paysecure-server\`) from commit ${machineFacts.commit}${machineFacts.rustc ? `, ${esc(machineFacts.rustc)}` : ''} |`);
@@ -862,7 +862,7 @@ async function main() {
     if (p) {
       md.push(`Timing (${p.name} preset): per operation, each implementation is warmed up for ${p.warmupMs} ms, which also sizes its batch to about ${p.sampleMs} ms; then ${p.rounds} rounds, each timing one batch of every implementation, round-robin with the starting implementation rotated each round (A,B,C, B,C,A, C,A,B, …). Reported: the median over the rounds of ops/s = batch / elapsed (\`performance.now()\`). WebCrypto batches \`await\` every operation; the synchronous libraries are called in a plain loop. The page runs in one tab, same run, nothing else loaded; Node runs the same code (\`bench/client/core.mjs\`) right after.`);
       md.push('');
-      md.push(`Instantiation: ${p.instantiations} times, each from a unique copy of the \`.wasm\` (an extra custom section holding a nonce; same code) so that V8's per-process cache of compiled modules cannot serve it. In Chromium: \`WebAssembly.instantiateStreaming(fetch(url), stubImports)\` (fetch from the loopback server included), \`fetch\` alone and \`WebAssembly.instantiate(bytes, stubImports)\` alone (compile + instantiate: the #8 target), and a fresh instance of the glue module's \`init({ module_or_path: url })\` (real imports and \`__wbindgen_start\`). In Node: \`readFileSync\` + \`new WebAssembly.Module\` + \`new WebAssembly.Instance\`, as the \`pkg/nodejs\` glue does.`);
+      md.push(`Instantiation: ${p.instantiations} times, each from a unique copy of the \`.wasm\` (an extra custom section holding a nonce; same code) so that V8's per-process cache of compiled modules cannot serve it. In Chromium: \`WebAssembly.instantiateStreaming(fetch(url), stubImports)\` (fetch from the loopback server included), \`fetch\` alone and \`WebAssembly.instantiate(bytes, stubImports)\` alone (compile + instantiate: the #8 target), and a fresh instance of the glue module's \`init({ module_or_path: url })\` (real imports and \`__wbindgen_start\`). In Node: \`readFileSync\` + \`new WebAssembly.Module\` + \`new WebAssembly.Instance\`, as the \`pkg/paysecure-wasm\` glue does.`);
       md.push('');
     }
     md.push(`Sizes: \`gzip -9\` is \`zlib.gzipSync(bytes, { level: 9 })\`; 1 KB = 1024 B. sjcl (the PaySecure document's other library) is ${sizes?.missing?.length ? 'not installed in `node_modules`, so only forge.min.js is measured; the issue\'s baseline for forge.min.js + sjcl.js is ' + fmtBytes(ISSUE_BASELINE.docsBundle.raw) + ' raw, ' + fmtBytes(ISSUE_BASELINE.docsBundle.gzip9) + ' gzip' : 'included'}.`);
@@ -926,7 +926,7 @@ async function main() {
   md.push('## Client, Node');
   md.push('');
   if (node) {
-    md.push(`Node ${node.env.node}: \`pkg/nodejs\`, \`require('node-forge')\`, \`globalThis.crypto.subtle\` (OpenSSL ${node.env.openssl}). The #8 targets are stated for the browser; here they are shown for information.`);
+    md.push(`Node ${node.env.node}: \`pkg/paysecure-wasm\`, \`require('node-forge')\`, \`globalThis.crypto.subtle\` (OpenSSL ${node.env.openssl}). The #8 targets are stated for the browser; here they are shown for information.`);
     md.push('');
     md.push(opsTable(node, { informational: true }));
     md.push('');

@@ -10,8 +10,8 @@ import zlib from 'node:zlib';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const FILES = [
-  { name: 'paysecure-wasm .wasm', group: 'paysecure-wasm', file: 'pkg/web/paysecure_wasm_bg.wasm' },
-  { name: 'paysecure-wasm JS glue', group: 'paysecure-wasm', file: 'pkg/web/paysecure_wasm.js' },
+  { name: 'paysecure-wasm .wasm', group: 'paysecure-wasm', file: 'pkg/paysecure-wasm/paysecure_wasm_bg.wasm' },
+  { name: 'paysecure-wasm JS glue', group: 'paysecure-wasm', file: 'pkg/paysecure-wasm/paysecure_wasm.js' },
   { name: 'node-forge forge.min.js', group: 'docs libraries', file: 'node_modules/node-forge/dist/forge.min.js' },
   { name: 'sjcl sjcl.js', group: 'docs libraries', file: 'node_modules/sjcl/sjcl.js', optional: true },
 ];

@@ -1,7 +1,7 @@
 // Writes the seed corpora fuzz-client/corpus/<target>/ from valid inputs
 // (the repository's test keys and vectors, and values made by the built
 // nodejs package). Run once after a format change: node fuzz-client/make-corpus.mjs
-// (needs pkg/nodejs: scripts/build.sh nodejs).
+// (needs pkg/paysecure-wasm: scripts/build.sh).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import crypto from 'node:crypto';
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
-const ps = createRequire(import.meta.url)(path.join(root, 'pkg', 'nodejs'));
+const ps = createRequire(import.meta.url)(path.join(root, 'pkg', 'paysecure-wasm'));
 const vectors = JSON.parse(readFileSync(path.join(root, 'tests/data/paysecure-v1-v2.json'), 'utf8'));
 const pkcs1Pem = readFileSync(path.join(root, 'tests/data/rsa2048-public-pkcs1.pem'), 'utf8');
 const jwkText = readFileSync(path.join(root, 'tests/data/rsa2048-public.jwk.json'), 'utf8');

@@ -1,18 +1,18 @@
 #!/usr/bin/env node
 // Constant-time check of the RSA kernel as it ships (issue #14).
 //
-//   node scripts/ct-check.mjs        (after scripts/build.sh web; run by tests/js/ct-kernel.test.mjs)
+//   node scripts/ct-check.mjs        (after scripts/build.sh; run by tests/js/ct-kernel.test.mjs)
 //
 // Method. The kernel's functions (crates/montgomery: Modulus::pow_public,
 // mul, sqr, kept out of line for this) are read from the shipped
-// pkg/web/paysecure_wasm_bg.wasm, and a taint analysis of their WebAssembly
+// pkg/paysecure-wasm/paysecure_wasm_bg.wasm, and a taint analysis of their WebAssembly
 // asserts that no branch (br_if, if, br_table), no `select` condition, no
 // memory address or length, no indirect call and no division depends on
 // secret data.
 //
 // 1. Names: the shipped module has none. cargo's artifact is run through
 //    wasm-bindgen and wasm-opt exactly as scripts/build.sh does (the result
-//    must equal pkg/web's module byte for byte, so this is what ships), and
+//    must equal pkg/paysecure-wasm's module byte for byte, so this is what ships), and
 //    once more with names kept (`wasm-opt -g`). Each kernel function is found
 //    by name there, and its twin in the shipped module by an identical body
 //    (call targets aside), which is what is analysed.
@@ -43,7 +43,7 @@ export const KERNEL = [
 ];
 
 // wasm-opt's flags in scripts/build.sh (if they drift, the byte-for-byte
-// comparison with pkg/web fails).
+// comparison with pkg/paysecure-wasm fails).
 const NO_INLINE = '--no-inline=*paysecure_montgomery*Modulus*';
 const WASM_OPT_FEATURES = ['--enable-bulk-memory', '--enable-bulk-memory-opt', '--enable-nontrapping-float-to-int',
   '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue'];
@@ -313,13 +313,13 @@ function run(cmd, args) {
 /**
  * Rebuilds the shipped module with and without names from cargo's artifact
  * and returns { named, shipped } wasm-dis listings; throws unless the
- * rebuilt module equals pkg/web's.
+ * rebuilt module equals pkg/paysecure-wasm's.
  */
 export function listings() {
   process.env.PATH = `${path.join(root, 'node_modules', '.bin')}:${path.join(process.env.HOME || '', '.cargo', 'bin')}:${process.env.PATH}`;
   const artifact = path.join(root, 'target', 'wasm32-unknown-unknown', 'wasm-release', 'paysecure_wasm.wasm');
-  const shippedWasm = path.join(root, 'pkg', 'web', 'paysecure_wasm_bg.wasm');
-  for (const f of [artifact, shippedWasm]) if (!existsSync(f)) throw new Error(`${f} is missing: run scripts/build.sh web`);
+  const shippedWasm = path.join(root, 'pkg', 'paysecure-wasm', 'paysecure_wasm_bg.wasm');
+  for (const f of [artifact, shippedWasm]) if (!existsSync(f)) throw new Error(`${f} is missing: run scripts/build.sh`);
   const dir = mkdtempSync(path.join(tmpdir(), 'ct-check-'));
   try {
     // The generator scripts/build.sh uses: $WASM_BINDGEN, else the workspace's
@@ -330,7 +330,7 @@ export function listings() {
     const same = path.join(dir, 'same.wasm'), named = path.join(dir, 'named.wasm');
     run('wasm-opt', [bg, NO_INLINE, '-Oz', '--strip-debug', '--strip-producers', ...WASM_OPT_FEATURES, '-o', same]);
     if (!readFileSync(same).equals(readFileSync(shippedWasm))) {
-      throw new Error('cargo\'s artifact does not rebuild pkg/web\'s module: run scripts/build.sh web again');
+      throw new Error('cargo\'s artifact does not rebuild pkg/paysecure-wasm\'s module: run scripts/build.sh again');
     }
     run('wasm-opt', [bg, NO_INLINE, '-Oz', '-g', '--strip-producers', ...WASM_OPT_FEATURES, '-o', named]);
     return { named: run('wasm-dis', [named]), shipped: run('wasm-dis', [shippedWasm]) };

@@ -55,7 +55,7 @@ while [ ! -f "$logs/generator.ready" ]; do
   sleep 1
 done
 # The web package, while the server compiles.
-WASM_BINDGEN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/wasm-bindgen" bash scripts/build.sh web
+WASM_BINDGEN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/wasm-bindgen" bash scripts/build.sh
 finish native
 trap - EXIT
 

@@ -1,7 +1,7 @@
 // Writes docs/api.md from a real run: starts paysecure-server, calls every
 // endpoint with the paysecure-wasm package as the client, and records each
 // exchange (long base64 values shortened, credentials truncated).
-//   node scripts/gen-api-doc.mjs   (after scripts/build.sh nodejs and cargo build -p paysecure-server)
+//   node scripts/gen-api-doc.mjs   (after scripts/build.sh and cargo build -p paysecure-server)
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ps = createRequire(import.meta.url)(path.join(root, 'pkg', 'nodejs'));
+const ps = createRequire(import.meta.url)(path.join(root, 'pkg', 'paysecure-wasm'));
 const BIN = path.join(root, 'target', 'debug', 'paysecure-server');
 const data = path.join(mkdtempSync(path.join(os.tmpdir(), 'paysecure-doc-')), 'data');
 

@@ -1,6 +1,6 @@
 // A small static file server for the demo and the browser tests.
 // Usage: node scripts/static-server.mjs [--port 8080] [--host 127.0.0.1] URLPREFIX=DIR ...
-//   e.g. node scripts/static-server.mjs /=www /pkg/=pkg/web
+//   e.g. node scripts/static-server.mjs /=www /pkg/=pkg/paysecure-wasm
 // Only GET/HEAD, only files under the mounted folders, correct MIME types
 // (application/wasm matters for streaming compilation), no caching.
 import http from 'node:http';
@@ -29,7 +29,7 @@ const SECURITY_HEADERS = {
 };
 
 /**
- * Serves `mounts` ({ '/': '/abs/www', '/pkg/': '/abs/pkg/web' }) on host:port
+ * Serves `mounts` ({ '/': '/abs/www', '/pkg/': '/abs/pkg/paysecure-wasm' }) on host:port
  * (port 0 = any free one). Resolves to { url, close }.
  */
 export async function serve(mounts, { host = '127.0.0.1', port = 0 } = {}) {

@@ -14,6 +14,12 @@ export interface SessionOptions {
   allowLegacyCbc?: boolean;
 }
 
+/**
+ * A {@link Session} made for an issuer's public key ({@link Session.create},
+ * {@link PublicKey.createSession}): its `sessionId` is always there.
+ */
+export type SessionWithId = Session & { readonly sessionId: string };
+
 /** Options of {@link Session.fromKey}. */
 export interface FromKeyOptions {
   /** Protocol version; default `'v2'`. `'v1'` is legacy: see `allowLegacyCbc`. */
@@ -135,13 +141,18 @@ export interface EncryptCardOptions {
  * `RANDOM_UNAVAILABLE` is any failure of the platform CSPRNG, including during RSA padding.
  * `OBJECT_FREED`: a method or getter of a `Session` or `PublicKey` after its `free()`.
  * `LEGACY_CBC_DISABLED`: see {@link FromKeyOptions.allowLegacyCbc}.
+ * `NOT_INITIALIZED`: a call before {@link initAsync} (browsers, workers, bundlers).
+ * `WASM_BLOCKED_BY_CSP`: {@link initAsync} on a page whose Content-Security-Policy forbids compiling
+ * WebAssembly (`script-src` needs `'wasm-unsafe-eval'`). `WASM_LOAD_FAILED`: the module could not be
+ * fetched or read, or is not this package's module; `cause` holds the underlying error.
  */
 export type PaySecureErrorCode =
   | 'INVALID_PUBLIC_KEY' | 'WEAK_PUBLIC_KEY' | 'PRIVATE_JWK' | 'INVALID_KEY_SIZE'
   | 'UNSUPPORTED_VERSION' | 'INVALID_BASE64' | 'INVALID_IV' | 'DECRYPTION_FAILED' | 'INVALID_UTF8'
   | 'INVALID_PIN' | 'INVALID_PIN_BLOCK' | 'INVALID_PAN' | 'INVALID_CARD' | 'INVALID_INPUT'
   | 'INPUT_TOO_LARGE' | 'LEGACY_CBC_DISABLED' | 'OBJECT_FREED'
-  | 'RANDOM_UNAVAILABLE' | 'ENCRYPTION_FAILED';
+  | 'RANDOM_UNAVAILABLE' | 'ENCRYPTION_FAILED'
+  | 'NOT_INITIALIZED' | 'WASM_BLOCKED_BY_CSP' | 'WASM_LOAD_FAILED';
 
 /**
  * What every function and method of this package throws on failure, and nothing else: whatever

@@ -17,7 +17,7 @@ use crate::stack_wipe::StackWipe;
 /// import { PublicKey } from 'paysecure-wasm';
 /// const issuer = PublicKey.parse(pem);   // once
 /// const s = issuer.createSession();      // per request: v2, AES-256
-/// headers['Session-Id'] = s.sessionId!;
+/// headers['Session-Id'] = s.sessionId;
 /// ```
 #[wasm_bindgen(js_name = PublicKey)]
 pub struct JsPublicKey {
@@ -47,7 +47,7 @@ impl JsPublicKey {
 
     /// A fresh session whose key is wrapped under this key; the options and
     /// errors are those of {@link Session.create}.
-    #[wasm_bindgen(js_name = createSession)]
+    #[wasm_bindgen(js_name = createSession, unchecked_return_type = "SessionWithId")]
     pub fn create_session(&self, options: Option<SessionOptions>) -> JsResult<JsSession> {
         let _wipe = StackWipe;
         session_for(&self.inner, options)

@@ -116,7 +116,7 @@ pub(crate) fn session_for(
 /// const s = Session.create(issuerPublicKeyPem); // v2, AES-256
 /// const res = await fetch(`/v2/cards/${token}/pan`, {
 ///   method: 'POST',
-///   headers: { 'Session-Id': s.sessionId!, Authorization: `Bearer ${ephemeralKey}` },
+///   headers: { 'Session-Id': s.sessionId, Authorization: `Bearer ${ephemeralKey}` },
 /// });
 /// const { pan } = await res.json();
 /// console.log(s.decrypt(pan)); // '4111111111111111'
@@ -145,8 +145,9 @@ impl JsSession {
     /// @example
     /// ```ts
     /// const s = Session.create(pem, { version: 'v2', keyBits: 256 });
-    /// headers['Session-Id'] = s.sessionId!;
+    /// headers['Session-Id'] = s.sessionId; // a string: see SessionWithId
     /// ```
+    #[wasm_bindgen(unchecked_return_type = "SessionWithId")]
     pub fn create(
         #[wasm_bindgen(js_name = publicKey, unchecked_param_type = "PublicKeyInput")]
         public_key: JsValue,
@@ -323,7 +324,7 @@ impl JsSession {
     /// ```ts
     /// const s = Session.create(pem);
     /// const res = await fetch(`/account/${s.encryptBody(uuid)}/paymentinfo`, {
-    ///   method: 'POST', headers: { 'Session-Id': s.sessionId!, Authorization: `PLTOKEN ${token}`,
+    ///   method: 'POST', headers: { 'Session-Id': s.sessionId, Authorization: `PLTOKEN ${token}`,
     ///     'Content-Type': 'application/x-www-form-urlencoded' },
     ///   body: new URLSearchParams({ data: s.encryptBody(JSON.stringify(paymentInfo)) }) });
     /// const { data } = JSON.parse(s.decryptBody(await res.text()));

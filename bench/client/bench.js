@@ -1,9 +1,9 @@
 // The browser side of the client benchmark (issue #8): paysecure-wasm
-// (pkg/web), node-forge (global `forge` from forge.min.js) and WebCrypto on
+// (pkg/paysecure-wasm), node-forge (global `forge` from forge.min.js) and WebCrypto on
 // this page, in this run, interleaved. Driven by run-browser.mjs, which reads
 // `window.__results` (or `window.__error`); also usable by hand from any
 // static server rooted at the repository (`node scripts/static-server.mjs /=.`).
-import init, * as ps from '../../pkg/web/paysecure_wasm.js';
+import init, * as ps from '../../pkg/paysecure-wasm/paysecure_wasm.js';
 import { PRESETS, makeImpls, checkImpls, runOps, stubImports, summarize } from './core.mjs';
 
 const logEl = document.getElementById('log');
@@ -19,8 +19,9 @@ const quick = params.has('quick');
 const preset = PRESETS[quick ? 'quick' : 'full'];
 const freshAvailable = Number(params.get('fresh') || 0);
 
-const WASM_URL = new URL('../../pkg/web/paysecure_wasm_bg.wasm', import.meta.url);
-const GLUE_URL = new URL('../../pkg/web/paysecure_wasm.js', import.meta.url);
+const WASM_URL = new URL('../../pkg/paysecure-wasm/paysecure_wasm_bg.wasm', import.meta.url);
+// The glue module itself (the entry points import it; a fresh copy per `?query`).
+const GLUE_URL = new URL('../../pkg/paysecure-wasm/paysecure_wasm_core.js', import.meta.url);
 
 const hasToBase64 = typeof Uint8Array.prototype.toBase64 === 'function' && typeof Uint8Array.fromBase64 === 'function';
 const b64encode = hasToBase64
@@ -58,7 +59,7 @@ async function measureInstantiate(n) {
   const fetchOnly = [];
   const fromBytes = [];
   const fetchTiny = [];
-  const TINY_URL = new URL('../../pkg/web/package.json', import.meta.url);
+  const TINY_URL = new URL('../../pkg/paysecure-wasm/package.json', import.meta.url);
   for (let i = 0; i < n; i++) {
     let t0 = performance.now();
     const { instance } = await WebAssembly.instantiateStreaming(fetch(url(i)), imports);
@@ -67,7 +68,7 @@ async function measureInstantiate(n) {
 
     const fresh = await import(`${GLUE_URL}?glue=${i}`);
     t0 = performance.now();
-    await fresh.default({ module_or_path: url(n + i) });
+    await fresh.__paysecure.initAsync(url(n + i));
     glue.push(performance.now() - t0);
     if (fresh.pinBlock('1432') !== '241432FFFFFFFFFF') throw new Error('fresh glue instance does not work');
 

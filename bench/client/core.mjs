@@ -3,7 +3,7 @@
 // same checks, the same timing loop, the same result shape.
 //
 // Three implementations of each operation:
-//   paysecure-wasm  this crate (pkg/web in the browser, pkg/nodejs in Node);
+//   paysecure-wasm  this crate (pkg/paysecure-wasm in the browser, pkg/paysecure-wasm in Node);
 //   node-forge      as the PaySecure document's JavaScript example uses it: the session key
 //                   from sjcl.random (4 × randomWords(2, 0) as hex), forge
 //                   RSA-OAEP SHA-1 over the base64 text of the key, AES-GCM

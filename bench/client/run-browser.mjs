@@ -2,7 +2,7 @@
 // Chromium (/usr/bin/chromium, or $CHROMIUM_BIN) through playwright-core and
 // prints its results as JSON on stdout (progress on stderr).
 //   node bench/client/run-browser.mjs [--quick]
-// Needs pkg/web (bash scripts/build.sh) and node_modules (npm ci).
+// Needs pkg/paysecure-wasm (bash scripts/build.sh) and node_modules (npm ci).
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -23,7 +23,7 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 
-const wasmPath = path.join(root, 'pkg', 'web', 'paysecure_wasm_bg.wasm');
+const wasmPath = path.join(root, 'pkg', 'paysecure-wasm', 'paysecure_wasm_bg.wasm');
 const forgePath = path.join(root, 'node_modules', 'node-forge', 'dist', 'forge.min.js');
 for (const [file, fix] of [[wasmPath, 'bash scripts/build.sh'], [forgePath, 'npm ci']]) {
   if (!existsSync(file)) {

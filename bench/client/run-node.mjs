@@ -1,4 +1,4 @@
-// The client benchmark in Node: paysecure-wasm (pkg/nodejs), node-forge and
+// The client benchmark in Node: paysecure-wasm (pkg/paysecure-wasm), node-forge and
 // Node's WebCrypto (globalThis.crypto.subtle), the same operations as the
 // browser page (core.mjs), same output shape, JSON on stdout (progress on
 // stderr).
@@ -16,7 +16,7 @@ const quick = process.argv.includes('--quick');
 const preset = PRESETS[quick ? 'quick' : 'full'];
 const log = (msg) => process.stderr.write(`[run-node] ${msg}\n`);
 
-const pkgDir = path.join(root, 'pkg', 'nodejs');
+const pkgDir = path.join(root, 'pkg', 'paysecure-wasm');
 const wasmPath = path.join(pkgDir, 'paysecure_wasm_bg.wasm');
 if (!existsSync(wasmPath)) {
   log(`${path.relative(root, wasmPath)} is missing: run bash scripts/build.sh first`);
@@ -24,7 +24,7 @@ if (!existsSync(wasmPath)) {
 }
 
 /**
- * Read + compile + instantiate, synchronously as the pkg/nodejs glue does
+ * Read + compile + instantiate, synchronously as the pkg/paysecure-wasm glue does
  * (readFileSync, new WebAssembly.Module, new WebAssembly.Instance), each
  * time from unique bytes (an appended custom section) so that V8's
  * per-process module cache cannot serve it. Stub imports: nothing is called
@@ -45,7 +45,7 @@ function measureInstantiate(n) {
   return {
     syncCompileInstantiateMs: summarize(samples),
     uniqueBytes: true,
-    note: 'readFileSync + new WebAssembly.Module + new WebAssembly.Instance of a unique copy of pkg/nodejs/paysecure_wasm_bg.wasm',
+    note: 'readFileSync + new WebAssembly.Module + new WebAssembly.Instance of a unique copy of pkg/paysecure-wasm/paysecure_wasm_bg.wasm',
   };
 }
 

@@ -191,7 +191,7 @@ function startMerchant() {
       const name = path.basename(url.pathname);
       const type = TYPES[path.extname(name)];
       if (!type) return send(404, 'text/plain', 'not found');
-      return readFile(path.join(root, 'pkg', 'web', name)).then(
+      return readFile(path.join(root, 'pkg', 'paysecure-wasm', name)).then(
         (buf) => res.writeHead(200, { ...headers, 'content-type': type }).end(buf),
         () => send(404, 'text/plain', 'not found'),
       );
@@ -254,7 +254,7 @@ function cli(...args) {
 
 before(async () => {
   assert.ok(existsSync(BIN), `${BIN} missing: cargo build -p paysecure-server`);
-  assert.ok(existsSync(path.join(root, 'pkg', 'web', 'paysecure_wasm.js')), 'pkg/web missing: bash scripts/build.sh');
+  assert.ok(existsSync(path.join(root, 'pkg', 'paysecure-wasm', 'paysecure_wasm.js')), 'pkg/paysecure-wasm missing: bash scripts/build.sh');
   mkdirSync(shots, { recursive: true });
   const made = cli('tenant', 'create', 'Capture Shop');
   tenantId = made[0].match(/tenant (ten_\S+) created/)[1];

@@ -11,7 +11,7 @@ export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export function serve() {
   return serveMounts({
     '/tests/': path.join(root, 'tests'),
-    '/pkg/': path.join(root, 'pkg', 'web'),
+    '/pkg/': path.join(root, 'pkg', 'paysecure-wasm'),
     '/': path.join(root, 'www'),
   });
 }

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { launch, root } from './harness.mjs';
 
-const ps = createRequire(import.meta.url)(path.join(root, 'pkg', 'nodejs'));
+const ps = createRequire(import.meta.url)(path.join(root, 'pkg', 'paysecure-wasm'));
 const BIN = path.join(root, 'target', 'debug', 'paysecure-server');
 const shots = path.join(root, 'target', 'e2e-screenshots');
 const data = path.join(mkdtempSync(path.join(os.tmpdir(), 'paysecure-widgets-')), 'data');

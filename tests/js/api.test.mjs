@@ -187,7 +187,7 @@ test('a 100 MB argument is refused before it reaches WebAssembly memory', () => 
   const script = `
     const I = WebAssembly.Instance; let exports;
     WebAssembly.Instance = function (m, i) { const x = new I(m, i); exports = x.exports; return x; };
-    const ps = require(${JSON.stringify(path.join(root, 'pkg', 'nodejs'))});
+    const ps = require(${JSON.stringify(path.join(root, 'pkg', 'paysecure-wasm'))});
     const s = ps.Session.fromKey('${vectors.aes_cases[0].session_key_b64}');
     const huge = 'A'.repeat(100 * 1024 * 1024);
     const before = exports.memory.buffer.byteLength;

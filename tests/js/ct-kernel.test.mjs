@@ -1,5 +1,5 @@
 // The RSA kernel is constant time as it ships: scripts/ct-check.mjs (its
-// header has the method) finds the kernel's functions in pkg/web's module and
+// header has the method) finds the kernel's functions in pkg/paysecure-wasm's module and
 // checks that no branch, select, memory address or division depends on
 // secret data.
 import test from 'node:test';

@@ -9,9 +9,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, '..', '..');
 const require = createRequire(import.meta.url);
 
-const pkgDir = path.join(root, 'pkg', 'nodejs');
+const pkgDir = path.join(root, 'pkg', 'paysecure-wasm');
 if (!existsSync(path.join(pkgDir, 'paysecure_wasm.js'))) {
-  throw new Error(`${pkgDir} is missing: run scripts/build.sh nodejs first`);
+  throw new Error(`${pkgDir} is missing: run scripts/build.sh first`);
 }
 /** The package under test, exactly as scripts/build.sh built it for Node. */
 export const ps = require(pkgDir);

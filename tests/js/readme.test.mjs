@@ -17,7 +17,7 @@ test('README has runnable JavaScript examples', () => {
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'paysecure-readme-'));
 mkdirSync(path.join(dir, 'node_modules'));
-symlinkSync(path.join(root, 'pkg', 'nodejs'), path.join(dir, 'node_modules', 'paysecure-wasm'), 'dir');
+symlinkSync(path.join(root, 'pkg', 'paysecure-wasm'), path.join(dir, 'node_modules', 'paysecure-wasm'), 'dir');
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 blocks.forEach((code, i) => {

@@ -13,9 +13,9 @@ import {
 } from './residue-scan.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const pkgDir = path.join(root, 'pkg', 'nodejs');
+const pkgDir = path.join(root, 'pkg', 'paysecure-wasm');
 if (!existsSync(path.join(pkgDir, 'paysecure_wasm.js'))) {
-  throw new Error(`${pkgDir} is missing: run scripts/build.sh nodejs first`);
+  throw new Error(`${pkgDir} is missing: run scripts/build.sh first`);
 }
 const require = createRequire(import.meta.url);
 

@@ -7,7 +7,7 @@ import {
   type PinWeaknessCode, type EncryptedValue, type SessionOptions, type PaySecureError, type PaySecureErrorCode,
   type CardBrand, type KeyBits, type PaySecureVersion, type RsaJwk,
   type CardInput, type EncryptCardOptions,
-} from '../../pkg/nodejs/paysecure_wasm';
+} from '../../pkg/paysecure-wasm/paysecure_wasm';
 
 declare const pem: string;
 declare const jwk: RsaJwk;

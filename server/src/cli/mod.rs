@@ -112,7 +112,7 @@ enum Command {
         #[arg(long, default_value = "www")]
         www: PathBuf,
         /// The web build of paysecure-wasm, served at /pkg/.
-        #[arg(long, default_value = "pkg/web")]
+        #[arg(long, default_value = "pkg/paysecure-wasm")]
         pkg: PathBuf,
         /// Origin the widgets are served from [default: http(s)://127.0.0.1:PORT].
         #[arg(long)]

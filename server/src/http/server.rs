@@ -65,7 +65,7 @@ pub async fn serve(
             ancestors.push(format!("{scheme}://localhost:{port}"));
         }
         if !web.pkg.is_dir() {
-            tracing::warn!(pkg = %web.pkg.display(), "the web build of paysecure-wasm is missing: widgets will not load (run scripts/build.sh web)");
+            tracing::warn!(pkg = %web.pkg.display(), "the web build of paysecure-wasm is missing: widgets will not load (run scripts/build.sh)");
         }
         crate::http::web::routes(WebConfig {
             www: web.www,

@@ -31,7 +31,7 @@ use crate::util::time::UnixTime;
 pub struct WebConfig {
     /// The `www/` folder (widget/, elements/, demo/).
     pub www: PathBuf,
-    /// The web build of paysecure-wasm (`pkg/web`).
+    /// The web build of paysecure-wasm (`pkg/paysecure-wasm`).
     pub pkg: PathBuf,
     /// The origin the widgets are served from (what host pages frame).
     pub widget_origin: String,

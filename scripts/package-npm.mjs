@@ -1,0 +1,142 @@
+// Assembles the one npm package `paysecure-wasm` from wasm-bindgen's
+// `--target web` output (scripts/build.sh runs wasm-bindgen and wasm-opt,
+// then this):
+//   node scripts/package-npm.mjs <wasm-bindgen out dir> <package dir>
+//
+// The package (see the `exports` map below):
+//   paysecure_wasm_core.js      the glue, patched (src/js/runtime.js says how),
+//                               with src/js/glue_guard.js and src/js/runtime.js
+//   paysecure_wasm.js           browsers, workers, bundlers, Deno (ESM)
+//   paysecure_wasm.node.mjs     Node.js ESM, Bun; paysecure_wasm.node.cjs: require()
+//   paysecure_wasm.inline.js    `paysecure-wasm/inline`: the module as base64
+//   paysecure_wasm_bg.wasm      one copy, shared by all
+//   paysecure_wasm.d.ts (.d.cts for require): wasm-bindgen's declarations
+//                               (with src/paysecure.d.ts) minus its init
+//                               functions, plus src/js/init.d.ts
+// Every patch of the generated glue is checked: if wasm-bindgen changes the
+// code a patch expects, the build stops here rather than ship a glue that
+// misbehaves.
+import { readFileSync, writeFileSync, copyFileSync, rmSync, mkdirSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const [genDir, outDir] = process.argv.slice(2).map((p) => path.resolve(p));
+if (!genDir || !outDir) {
+  console.error('usage: node scripts/package-npm.mjs <wasm-bindgen out dir> <package dir>');
+  process.exit(2);
+}
+const read = (p) => readFileSync(p, 'utf8');
+const src = (p) => read(path.join(root, 'src', p));
+const fail = (msg) => {
+  console.error(`package-npm: ${msg}`);
+  process.exit(1);
+};
+
+/** Replaces `from` in `text` exactly `times` times, or stops the build. */
+function patch(text, from, to, times = 1) {
+  const n = text.split(from).length - 1;
+  if (n !== times) fail(`expected ${times} × ${JSON.stringify(from)} in the glue, found ${n} (wasm-bindgen changed?)`);
+  return text.split(from).join(to);
+}
+
+// ---- declarations -------------------------------------------------------
+let dts = read(path.join(genDir, 'paysecure_wasm.d.ts'));
+const cut = dts.indexOf('export type InitInput');
+if (cut < 0) fail('no InitInput in the generated declarations');
+dts = dts.slice(0, cut).trimEnd() + '\n' + src('js/init.d.ts');
+const union = /export type PaySecureErrorCode =([^;]*);/.exec(dts);
+if (!union) fail('no PaySecureErrorCode in the declarations');
+const codes = [...union[1].matchAll(/'([A-Z0-9_]+)'/g)].map((m) => m[1]);
+
+// ---- the patched glue ---------------------------------------------------
+let core = read(path.join(genDir, 'paysecure_wasm.js'));
+core = patch(core, 'let wasmModule, wasmInstance, wasm;',
+  'const __ps_uninit = new Proxy({}, { get: (_, prop) => __ps_whenUninitialized(prop) });\n' +
+  'let wasmModule, wasmInstance, wasm = __ps_uninit;');
+core = patch(core, 'if (wasm !== undefined) return wasm;', 'if (wasm !== __ps_uninit) return wasm;', 2);
+core = patch(core, "module_or_path = new URL('paysecure_wasm_bg.wasm', import.meta.url);",
+  "throw new Error('no module source');");
+core = patch(core, 'export function isPaySecureError(', 'function __ps_wasmIsPaySecureError(');
+core = patch(core, 'export { initSync, __wbg_init as default };', '');
+if (core.includes('import.meta')) fail('import.meta left in the glue');
+// The class guard relies on these names of the pinned wasm-bindgen's glue.
+for (const name of ['class Session', 'class PublicKey', 'SessionFinalization', 'PublicKeyFinalization',
+  '__wbg_session_free', '__wbg_publickey_free', 'static __wrap(ptr)']) {
+  if (!core.includes(name)) fail(`'${name}' not in the glue (wasm-bindgen changed?)`);
+}
+const api = [...core.matchAll(/^export (?:class|function) ([A-Za-z_$][\w$]*)/gm)].map((m) => m[1]);
+api.push('isPaySecureError');
+core += '\n' + src('js/glue_guard.js') + '\n' + patch(src('js/runtime.js'), '/*@ERROR_CODES@*/', JSON.stringify(codes));
+
+// ---- the package ----------------------------------------------------------
+rmSync(outDir, { recursive: true, force: true });
+mkdirSync(outDir, { recursive: true });
+const out = (name) => path.join(outDir, name);
+const wasm = readFileSync(path.join(genDir, 'paysecure_wasm_bg.wasm'));
+writeFileSync(out('paysecure_wasm_bg.wasm'), wasm);
+writeFileSync(out('paysecure_wasm_core.js'), core);
+const entry = (file) => patch(src(`js/${file}`), '/*@API@*/', api.join(', '));
+writeFileSync(out('paysecure_wasm.js'), entry('entry-browser.js'));
+writeFileSync(out('paysecure_wasm.node.mjs'), entry('entry-node.mjs'));
+writeFileSync(out('paysecure_wasm.inline.js'),
+  patch(entry('entry-inline.js'), '/*@WASM_BASE64@*/', wasm.toString('base64')));
+// require(): one CommonJS file (the node entry and the glue); import.meta.url
+// becomes the file's own URL.
+esbuild.buildSync({
+  entryPoints: [out('paysecure_wasm.node.mjs')], bundle: true, format: 'cjs', platform: 'node',
+  target: 'node20', outfile: out('paysecure_wasm.node.cjs'), logLevel: 'warning',
+  define: { 'import.meta.url': '__ps_import_meta_url' },
+  banner: { js: "const __ps_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+  minifyWhitespace: true, minifySyntax: true, legalComments: 'none',
+});
+// The glue repeats every doc comment of the declarations: ship the JS without
+// comments and whitespace (identifiers kept, so stack traces stay readable).
+for (const f of ['paysecure_wasm_core.js', 'paysecure_wasm.js', 'paysecure_wasm.node.mjs', 'paysecure_wasm.inline.js']) {
+  const r = esbuild.transformSync(read(out(f)), {
+    format: 'esm', minifyWhitespace: true, minifySyntax: true, legalComments: 'none', target: 'es2022',
+  });
+  writeFileSync(out(f), r.code);
+}
+writeFileSync(out('paysecure_wasm.d.ts'), dts);
+writeFileSync(out('paysecure_wasm.d.cts'), dts);
+copyFileSync(path.join(root, 'src', 'npm-README.md'), out('README.md'));
+for (const l of ['LICENSE-MIT', 'LICENSE-APACHE']) copyFileSync(path.join(root, l), out(l));
+
+const meta = JSON.parse(execFileSync('cargo', ['metadata', '--no-deps', '--format-version', '1'],
+  { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 })).packages.find((p) => p.name === 'paysecure-wasm');
+const types = { import: './paysecure_wasm.d.ts', require: './paysecure_wasm.d.cts' };
+const pkg = {
+  name: 'paysecure-wasm',
+  version: meta.version,
+  description: meta.description,
+  keywords: meta.keywords,
+  license: meta.license,
+  repository: { type: 'git', url: `git+${meta.repository}.git` },
+  homepage: `${meta.repository}#readme`,
+  bugs: { url: `${meta.repository}/issues` },
+  type: 'module',
+  // Conditions are tried in this order; bundlers for the browser skip `node`.
+  exports: {
+    '.': {
+      types,
+      node: { import: './paysecure_wasm.node.mjs', require: './paysecure_wasm.node.cjs' },
+      worker: './paysecure_wasm.js',
+      browser: './paysecure_wasm.js',
+      default: './paysecure_wasm.js',
+    },
+    './inline': { types: './paysecure_wasm.d.ts', default: './paysecure_wasm.inline.js' },
+    './paysecure_wasm_bg.wasm': './paysecure_wasm_bg.wasm',
+    './package.json': './package.json',
+  },
+  // For tools that predate `exports`.
+  main: './paysecure_wasm.node.cjs',
+  module: './paysecure_wasm.js',
+  types: './paysecure_wasm.d.ts',
+  sideEffects: false,
+  files: readdirSync(outDir).filter((f) => f !== 'package.json' && f !== 'README.md').sort(),
+  engines: { node: '>=20' },
+};
+writeFileSync(out('package.json'), JSON.stringify(pkg, null, 2) + '\n');
