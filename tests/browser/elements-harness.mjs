@@ -37,7 +37,7 @@ export async function startStack() {
       }
       let page = pages[url.pathname];
       if (!page) {
-        const dir = Object.keys(pages).find((p) => p.endsWith('/') && url.pathname.startsWith(p));
+        const dir = Object.keys(pages).filter((p) => typeof pages[p] === 'string' && url.pathname.startsWith(p)).sort((x, y) => y.length - x.length)[0];
         if (dir) {
           const file = path.resolve(pages[dir], url.pathname.slice(dir.length));
           if (file.startsWith(path.resolve(pages[dir]) + path.sep) && existsSync(file)) page = { body: readFileSync(file), type: TYPES[path.extname(file)] || 'application/octet-stream' };
@@ -92,7 +92,7 @@ export async function startStack() {
   };
 
   // The card's values as the vault holds them, read through the API with the nodejs build.
-  const ps = createRequire(import.meta.url)(path.join(root, 'pkg', 'nodejs'));
+  const ps = createRequire(import.meta.url)(path.join(root, 'pkg', 'paysecure-wasm'));
   const pk = async () => (await (await fetch(`${stack.apiOrigin}/v2/public-key`)).json()).publicKey;
   stack.vault = async (token) => {
     const s = ps.Session.create(await pk());
