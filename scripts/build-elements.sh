@@ -19,14 +19,16 @@ log "@paysecure/elements: $src -> $out"
 tmp="pkg/.elements.tmp"
 rm -rf "$tmp"
 mkdir -p "$tmp/src"
-# Exactly the files package.json lists (plus package.json and README.md, which npm always packs).
+# Exactly the files package.json lists (plus package.json and README.md, which
+# npm always packs); the licence files are the repository's own (LICENSE-*).
 node -e '
   const fs = require("fs"), path = require("path");
   const [src, tmp] = process.argv.slice(1);
   const pkg = JSON.parse(fs.readFileSync(path.join(src, "package.json"), "utf8"));
   for (const f of [...pkg.files, "package.json", "README.md"]) {
+    const from = f.startsWith("LICENSE") ? f : path.join(src, f);
     fs.mkdirSync(path.dirname(path.join(tmp, f)), { recursive: true });
-    fs.copyFileSync(path.join(src, f), path.join(tmp, f));
+    fs.copyFileSync(from, path.join(tmp, f));
   }
 ' "$src" "$tmp"
 rm -rf "$out"

@@ -36,7 +36,14 @@ test('package.json: name, exports with types per entry, no side effects, licence
     assert.deepEqual(Object.keys(target), ['types', 'default'], `${entry}: types first`);
     for (const file of Object.values(target)) assert.ok(pkg.files.includes(file.slice(2)), `${file} is packed`);
   }
-  assert.ok(pkg.repository?.url && pkg.repository.directory === 'www/elements');
+  // The repository is the crate's (Cargo.toml), as paysecure-wasm's package says too.
+  const repository = cargo.match(/^repository = "(.*)"$/m)[1];
+  assert.deepEqual(pkg.repository, { type: 'git', url: `git+${repository}.git`, directory: 'www/elements' });
+  assert.equal(pkg.bugs.url, `${repository}/issues`);
+  assert.ok(pkg.homepage.startsWith(`${repository}/`));
+  for (const licence of ['LICENSE-MIT', 'LICENSE-APACHE']) {
+    assert.ok(readFileSync(path.join(pkgDir, licence)).equals(readFileSync(path.join(root, licence))), licence);
+  }
   assert.ok(pkg.engines?.node);
   assert.deepEqual(pkg.peerDependenciesMeta, { react: { optional: true }, vue: { optional: true } });
   assert.equal(pkg.dependencies, undefined);

@@ -24,7 +24,8 @@ function upToDate() {
   const packed = statSync(tarball).mtimeMs;
   return packageFiles().every((f) => {
     const built = path.join(pkgDir, f);
-    return existsSync(built) && readFileSync(built).equals(readFileSync(path.join(source, f))) && statSync(path.join(source, f)).mtimeMs <= packed;
+    const from = f.startsWith('LICENSE') ? path.join(root, f) : path.join(source, f);
+    return existsSync(built) && readFileSync(built).equals(readFileSync(from)) && statSync(from).mtimeMs <= packed;
   });
 }
 

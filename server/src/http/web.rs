@@ -77,7 +77,8 @@ pub fn routes(cfg: WebConfig) -> Router<AppState> {
     // The host SDK for script-tag users: the very file the npm package
     // @paysecure/elements ships (www/elements/src/index.js), one source.
     let sdk_csp = csp(
-        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'".to_owned(),
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+            .to_owned(),
     );
     let host_csp = csp(format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
