@@ -100,7 +100,16 @@ const Panel = defineComponent({
         onError: (e) => { status.value = e.code; },
         onCopyUnavailable: (e) => { status.value = e.field; },
       }),
-      h(VuePinWidget, { apiOrigin: 'https://cards.example.com', token, ephemeralKey: pinKey, features: ['set'], onPinSet: () => { status.value = 'PIN set'; } }),
+      h(VuePinWidget, {
+        apiOrigin: 'https://cards.example.com', token, ephemeralKey: pinKey, features: ['set'],
+        onPinSet: () => { status.value = 'PIN set'; },
+        onVerified: (e) => {
+          const left: number = e.triesRemaining;
+          // @ts-expect-error the emit payload is typed: triesRemaining is a number
+          const wrongType: string = e.triesRemaining;
+          status.value = String(left) + wrongType;
+        },
+      }),
       // @ts-expect-error token must be a string
       h(VueCardReveal, { apiOrigin: 'https://cards.example.com', token: 42, ephemeralKey: revealKey }),
     ];
