@@ -24,7 +24,6 @@ import { spawn, execFileSync } from 'node:child_process';
 import {
   cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdtempSync,
 } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
@@ -34,11 +33,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launch } from '../browser/harness.mjs';
+import { install, work, modules } from './install.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
-const work = path.join(root, 'target', 'integration');
-const modules = path.join(work, 'node_modules');
 const BIN = path.join(root, 'target', 'debug', 'paysecure-server');
 const tarballs = {
   'paysecure-wasm': path.join(root, 'target', 'npm', 'paysecure-wasm.tgz'),
@@ -47,42 +45,11 @@ const tarballs = {
 const ONLY = process.env.MATRIX_ONLY ? new RegExp(process.env.MATRIX_ONLY, 'i') : null;
 const PINS = ['2749', '58317', '736194', '4862', '91537'];
 
-const sha = (...files) => {
-  const h = createHash('sha256');
-  for (const f of files) h.update(existsSync(f) ? readFileSync(f) : Buffer.alloc(0));
-  return h.digest('hex');
-};
 const sh = (command, cwd, env = {}, timeout = 600_000) =>
   execFileSync('bash', ['-c', command], {
     cwd, timeout, encoding: 'utf8', maxBuffer: 64 << 20,
     env: { ...process.env, PATH: `${path.join(modules, '.bin')}:${process.env.PATH}`, MODULES: modules, NEXT_TELEMETRY_DISABLED: '1', ...env },
   });
-
-/** npm ci of the tools (only when the lock changed), then the tarballs (only when they changed). */
-function install() {
-  mkdirSync(work, { recursive: true });
-  const lock = path.join(here, 'package-lock.json');
-  const toolsStamp = path.join(work, '.tools.sha256');
-  const toolsSum = sha(path.join(here, 'package.json'), lock);
-  if (!existsSync(toolsStamp) || readFileSync(toolsStamp, 'utf8') !== toolsSum) {
-    cpSync(path.join(here, 'package.json'), path.join(work, 'package.json'));
-    cpSync(lock, path.join(work, 'package-lock.json'));
-    // npm install, not npm ci: the registry here lacks vite 8's Windows-only optional
-    // dependency, which npm ci refuses to skip (the lock still pins every version).
-    rmSync(path.join(modules), { recursive: true, force: true });
-    sh('npm install --no-audit --no-fund --loglevel=error', work);
-    writeFileSync(toolsStamp, toolsSum);
-    rmSync(path.join(work, '.packages.sha256'), { force: true });
-  }
-  const present = Object.entries(tarballs).filter(([, f]) => existsSync(f));
-  const pkgStamp = path.join(work, '.packages.sha256');
-  const pkgSum = sha(...present.map(([, f]) => f));
-  if (!existsSync(pkgStamp) || readFileSync(pkgStamp, 'utf8') !== pkgSum) {
-    sh(`npm install --no-save --no-audit --no-fund --loglevel=error ${present.map(([, f]) => `'${f}'`).join(' ')}`, work);
-    writeFileSync(pkgStamp, pkgSum);
-  }
-  return Object.fromEntries(present);
-}
 
 const freePort = () => new Promise((resolve, reject) => {
   const s = net.createServer();
@@ -214,7 +181,7 @@ async function newCard(i) {
 before(async () => {
   assert.ok(existsSync(BIN), `${BIN} missing: cargo build -p paysecure-server`);
   assert.ok(existsSync(tarballs['paysecure-wasm']), 'target/npm/paysecure-wasm.tgz missing: scripts/build.sh');
-  installed = install();
+  installed = install(tarballs);
   const data = path.join(mkdtempSync(path.join(os.tmpdir(), 'paysecure-matrix-')), 'data');
   const cli = ['--data-dir', data, '--master-key-file', `${data}/master.key`];
   apiKey = execFileSync(BIN, [...cli, 'tenant', 'create', 'Matrix Bank']).toString().trim().split('\n').pop();
