@@ -20,7 +20,7 @@ CARGO_BIN := $(if $(shell command -v cargo),,$(HOME)/.cargo/bin:)
 export PATH := $(CURDIR)/node_modules/.bin:$(CARGO_BIN)$(PATH)
 
 .PHONY: help setup build lint test test-rust test-pg test-fuzz test-schemathesis test-wasm \
-	test-js test-browser test-bench-smoke demo bench bench-quick api-doc fuzz
+	test-js test-browser test-integration test-bench-smoke demo bench bench-quick api-doc fuzz
 
 help: ## this list
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  make %-18s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -61,6 +61,9 @@ test-js: build ## node --test tests/js (API, interop, server end to end)
 
 test-browser: build ## node --test tests/browser (headless Chromium)
 	@bash scripts/test.sh browser
+
+test-integration: build ## the npm tarballs in Vite, webpack, Rollup, esbuild, Next.js, Node, Deno, Bun (MATRIX_ONLY=regex)
+	@bash scripts/test.sh integration
 
 test-bench-smoke: build ## the benchmarks as a smoke run (no timing asserted)
 	@bash scripts/test.sh bench-smoke

@@ -54,7 +54,7 @@ while [ ! -f "$logs/generator.ready" ]; do
   kill -0 "$pid_native" 2>/dev/null || finish native
   sleep 1
 done
-# The web package, while the server compiles.
+# The npm package, while the server compiles.
 WASM_BINDGEN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/wasm-bindgen" bash scripts/build.sh
 finish native
 trap - EXIT

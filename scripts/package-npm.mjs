@@ -135,7 +135,10 @@ const pkg = {
   main: './paysecure_wasm.node.cjs',
   module: './paysecure_wasm.js',
   types: './paysecure_wasm.d.ts',
-  sideEffects: false,
+  // The Node entry's one top-level statement (loading the module on first
+  // use) must run when anything is imported through it: bundlers that honour
+  // `sideEffects` would otherwise bind the imports straight to the glue and skip it.
+  sideEffects: ['./paysecure_wasm.node.mjs', './paysecure_wasm.node.cjs'],
   files: readdirSync(outDir).filter((f) => f !== 'package.json' && f !== 'README.md').sort(),
   engines: { node: '>=20' },
 };

@@ -10,7 +10,8 @@
 #                             runs them apart, to overlap them with compiling)
 #   scripts/setup.sh all      (default) everything the tests need: the above,
 #                             Chromium + chromedriver, a JDK, PostgreSQL
-#                             running, schemathesis, wasm-bindgen-test-runner.
+#                             running, schemathesis, wasm-bindgen-test-runner,
+#                             the integration matrix's tools (target/integration).
 #                             Independent steps run at the same time (logs in
 #                             target/setup/); apt, npm and pip wait on the
 #                             network while cargo compiles.
@@ -86,6 +87,11 @@ test_runner() {
   cargo build --quiet -p wasm-bindgen-tool --features test-runner --bin wasm-bindgen-test-runner
 }
 
+# The integration matrix's bundlers and runtimes (tests/integration/install.mjs).
+integration_tools() {
+  node tests/integration/install.mjs
+}
+
 # Runs steps at the same time; each one's output goes to target/setup/<step>.log.
 parallel() {
   local pids=() names=() i failed=0
@@ -114,7 +120,7 @@ case "$what" in
   wasm-target) wasm_target ;;
   all)
     wasm_target
-    parallel npm_tools system_packages postgres schemathesis_venv fuzz_tools test_runner
+    parallel npm_tools system_packages postgres schemathesis_venv fuzz_tools test_runner integration_tools
     log "ready: $(rustc --version | cut -d' ' -f1-2), $(node --version), $(wasm-opt --version | cut -d' ' -f1-3), $("$CHROMIUM_BIN" --version 2>/dev/null | cut -d' ' -f1-2), javac $(javac -version 2>&1 | cut -d' ' -f2), $(cargo fuzz --version)"
     ;;
   *)

@@ -21,7 +21,7 @@
 #   wasm-node, wasm-chrome   wasm-bindgen tests in Node and in headless Chromium
 #             (cargo test --target wasm32-unknown-unknown, runner:
 #             wasm-bindgen-test-runner from crates/wasm-bindgen-tool)
-#   package   the npm packages for web, bundler, nodejs (scripts/build.sh); tsc
+#   package   the npm packages (scripts/build.sh: paysecure-wasm, @paysecure/elements); tsc
 #   js        node --test tests/js: API, node-forge, WebCrypto, OpenSSL, Java JCE
 #             interop, end to end against a real paysecure-server with three
 #             clients, the residue scan of the module's memory, the
@@ -29,6 +29,13 @@
 #             hostile-input property test (~45 s)
 #   browser   node --test tests/browser + playwright-core: Chromium WebCrypto
 #             interop, demo e2e, the residue scan in Chromium
+#   integration  the packed npm tarballs in fixture apps built with real tools
+#             (Vite 7/8 dev and build, webpack 5 old and new, Rollup, esbuild,
+#             Next.js 16 Turbopack and webpack, Node ESM/CJS, Deno, Bun, a
+#             module Worker, strict CSP; the widget components in Vite), each
+#             running a real session against a real server in Chromium or the
+#             runtime (tests/integration/matrix.test.mjs; table in
+#             target/integration/matrix.md)
 #   fuzz-client  cargo fuzz, every client parser of fuzz-client/ (scripts/fuzz.sh)
 #   bench-smoke  smoke runs of the client and server benchmarks (must run; no
 #             timing asserted)
@@ -41,8 +48,8 @@ start=$(date +%s)
 logs="${CARGO_TARGET_DIR:-$ROOT/target}/test-logs"
 rm -rf "$logs"; mkdir -p "$logs"
 declare -A passed failed seconds broken
-all=(lint rust rust-pg fuzz schemathesis wasm-node wasm-chrome package js browser fuzz-client bench-smoke)
-counted=(rust rust-pg fuzz schemathesis wasm-node wasm-chrome js browser fuzz-client)
+all=(lint rust rust-pg fuzz schemathesis wasm-node wasm-chrome package js browser integration fuzz-client bench-smoke)
+counted=(rust rust-pg fuzz schemathesis wasm-node wasm-chrome js browser integration fuzz-client)
 
 layers=("$@")
 if [ ${#layers[@]} -eq 0 ]; then
@@ -167,7 +174,7 @@ if want schemathesis; then
 fi
 if want wasm-node; then log "wasm-node: wasm-bindgen tests in Node"; run wasm-node count_cargo wasm_test node; fi
 if want wasm-chrome; then log "wasm-chrome: wasm-bindgen tests in headless Chromium"; run wasm-chrome count_cargo wasm_test browser; fi
-if want package; then log "package: npm packages for web, bundler, nodejs; tsc --strict"; run package - package; fi
+if want package; then log "package: the npm packages (scripts/build.sh); tsc --strict"; run package - package; fi
 if [ -n "$schemathesis_pid" ]; then
   log "schemathesis: waiting for the background run"
   wait "$schemathesis_pid" || { echo "schemathesis: exit status $?" >&2; broken[schemathesis]=1; }
@@ -182,6 +189,10 @@ fi
 node_suite() { cargo build --quiet -p paysecure-server && node --test "$1"; }
 if want js; then log "js: node --test tests/js"; run js count_node node_suite tests/js/; fi
 if want browser; then log "browser: node --test tests/browser (headless Chromium)"; run browser count_node node_suite tests/browser/; fi
+if want integration; then
+  log "integration: the npm tarballs in Vite, webpack, Rollup, esbuild, Next.js, Node, Deno, Bun (Chromium)"
+  run integration count_node node_suite tests/integration/
+fi
 if want fuzz; then log "fuzz: the server's parsers (fuzz/)"; run fuzz count_node bash scripts/fuzz.sh fuzz; fi
 if want fuzz-client; then log "fuzz-client: the client's parsers (fuzz-client/)"; run fuzz-client count_node bash scripts/fuzz.sh fuzz-client; fi
 if want bench-smoke; then

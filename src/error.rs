@@ -100,11 +100,7 @@ mod tests {
             .find("export type PaySecureErrorCode =")
             .expect("the declaration");
         let end = start + dts[start..].find(';').expect("its end");
-        let mut declared: Vec<&str> = dts[start..end]
-            .split('\'')
-            .skip(1)
-            .step_by(2)
-            .collect();
+        let mut declared: Vec<&str> = dts[start..end].split('\'').skip(1).step_by(2).collect();
         let mut codes = ERROR_CODES.to_vec();
         declared.sort_unstable();
         codes.sort_unstable();

@@ -14,8 +14,17 @@ before(async () => {
   page.on('pageerror', (e) => console.error('page error:', e));
   await page.goto(`${server.url}/tests/browser/blank.html`);
   await page.evaluate(async () => {
+    // The module's memory, which the package keeps private: noted as it is instantiated.
+    let wasm;
+    const streaming = WebAssembly.instantiateStreaming;
+    WebAssembly.instantiateStreaming = async (...args) => {
+      const r = await streaming(...args);
+      wasm = r.instance.exports;
+      return r;
+    };
     const mod = await import('/pkg/paysecure_wasm.js');
-    const wasm = await mod.default();
+    await mod.initAsync();
+    WebAssembly.instantiateStreaming = streaming;
     const scan = await import('/tests/js/residue-scan.mjs');
     const bytes = new Uint8Array(await (await fetch('/pkg/paysecure_wasm_bg.wasm')).arrayBuffer());
     window.env = {

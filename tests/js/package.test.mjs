@@ -23,7 +23,7 @@ test('one package, with the metadata a registry user expects', () => {
   assert.match(pkg.version, /^\d+\.\d+\.\d+/);
   assert.equal(pkg.license, 'MIT OR Apache-2.0');
   assert.equal(pkg.type, 'module');
-  assert.equal(pkg.sideEffects, false);
+  assert.deepEqual(pkg.sideEffects, ['./paysecure_wasm.node.mjs', './paysecure_wasm.node.cjs']);
   assert.match(pkg.repository.url, /^git\+https:\/\/github\.com\/.+\.git$/);
   assert.equal(pkg.engines.node, '>=20');
   for (const field of ['description', 'homepage']) assert.equal(typeof pkg[field], 'string', field);

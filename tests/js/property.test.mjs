@@ -26,6 +26,7 @@ WebAssembly.Instance = function Instance(module, imports) {
   return instance;
 };
 const { ps, root, vectors, publicPem } = await import('./helpers.mjs');
+ps.initSync(); // in Node the module loads on first use: here, while Instance is watched
 WebAssembly.Instance = RealInstance;
 
 const SECONDS = Number(process.env.PROPERTY_SECONDS ?? 45);

@@ -20,7 +20,7 @@ if (!existsSync(path.join(pkgDir, 'paysecure_wasm.js'))) {
 const require = createRequire(import.meta.url);
 
 /**
- * A fresh instance of the nodejs build: its exports, its memory, which the
+ * A fresh instance of the package's Node build: its exports, its memory, which the
  * glue keeps private (noted as WebAssembly.Instance makes it), and a count of
  * the glue's calls of `__wbindgen_realloc`.
  */
@@ -38,7 +38,9 @@ function load() {
     },
   });
   try {
-    return { ps: require(pkgDir), memory, reallocs };
+    const ps = require(pkgDir);
+    ps.initSync(); // in Node the module loads on first use: here, while Instance is watched
+    return { ps, memory, reallocs };
   } finally {
     WebAssembly.Instance = Instance;
   }

@@ -13,14 +13,18 @@ declare const pem: string;
 declare const jwk: RsaJwk;
 
 const opts: SessionOptions = { version: 'v1', keyBits: 192, allowLegacyCbc: true };
-const s: Session = Session.create(pem, opts);
+const s = Session.create(pem, opts);
 const s2 = Session.create(jwk);
 const issuer: PublicKey = PublicKey.parse(pem);
 const keySize: number = issuer.bits;
-const s3: Session = issuer.createSession({ version: 'v3' });
+const s3 = issuer.createSession({ version: 'v3' });
 // @ts-expect-error createSession takes options, not a key
 issuer.createSession(pem);
-const id: string | undefined = s.sessionId;
+// Sessions made for a key always have their id (SessionWithId); fromKey's may not.
+const id: string = s.sessionId;
+const id3: string = s3.sessionId;
+// @ts-expect-error a fromKey session's id may be undefined
+const noId: string = Session.fromKey('AAAAAAAAAAAAAAAAAAAAAA==').sessionId;
 const v: PaySecureVersion = s.version;
 const bits: KeyBits = s2.keyBits;
 const enc: EncryptedValue = s.encrypt('024');
@@ -95,8 +99,8 @@ const notWeakness: PinWeaknessCode = 'TOO_SHORT';
 const notBrand: CardBrand = 'DINERSCLUB';
 // @ts-expect-error not a code
 const notCode: PaySecureErrorCode = 'OOPS';
-// @ts-expect-error sessionId may be undefined
-const sid: string = s.sessionId;
+// @ts-expect-error a plain Session's sessionId may be undefined
+const sid: string = (k2 as Session).sessionId;
 // @ts-expect-error encryptCard needs options.keyAlias
 encryptCard(card, pem, {});
 // @ts-expect-error encryptCard needs its options
@@ -109,3 +113,16 @@ encryptCard({ cardNumber: '4444333322221111' }, pem, { keyAlias: 'k1' });
 encryptCard(card, pem, { keyAlias: 'k1', captureTime: '2026-11-18T11:06:40Z' });
 
 export { id, v, bits, text, bytes, pin, openedBody, wrongBody, back, weakness, alwaysWeak, notWeakness, ok, brand, masked, jwe, jwe2, codeOf, codeOf2, sigJwk, wrong, notBrand, notCode, sid };
+
+// Loading: initAsync takes a URL, a Response, bytes or nothing; initSync a module or bytes.
+import initDefault, { initAsync, initSync, isInitialized, type WasmSource } from '../../pkg/paysecure-wasm/paysecure_wasm';
+const loaded: Promise<void> = initAsync();
+const src: WasmSource = new URL('https://cdn.example/paysecure_wasm_bg.wasm');
+void initAsync(src);
+void initAsync({ module_or_path: fetch('/x.wasm') });
+void initDefault(new Uint8Array(8));
+initSync({ module: new Uint8Array(8) });
+const ready: boolean = isInitialized();
+// @ts-expect-error initAsync resolves to nothing (not the raw exports)
+const exportsLeak: { memory: WebAssembly.Memory } = await initAsync();
+const loadCode: PaySecureErrorCode = 'WASM_BLOCKED_BY_CSP';
