@@ -121,7 +121,7 @@ window.__revealRef = { current: undefined };
 const root = createRoot(document.getElementById('root'));
 window.__render = (p) => root.render(h(StrictMode, null,
   h(CardReveal, { ...p.reveal, ref: window.__revealRef, onEvent: (e) => window.__events.push(['reveal', e.event]), className: 'reveal' }),
-  h(PinWidget, { ...p.pin, onReady: () => window.__events.push(['pin', 'onReady']), onEvent: (e) => window.__events.push(['pin', e.event]) })));
+  h(PinWidget, { ...p.pin, ref: (w) => { window.__pinRef = w; }, onReady: () => window.__events.push(['pin', 'onReady']), onEvent: (e) => window.__events.push(['pin', e.event]) })));
 window.__unmount = () => root.unmount();
 document.body.dataset.ready = 'true';`;
 
@@ -186,11 +186,14 @@ for (const [flavour, page, options] of [
     assert.equal(s.events.filter((e) => e === 'pin:onReady').length, 1, s.events.join());
     assert.equal(s.refIsIframeOwner, true);
     const first = await p.evaluateHandle(() => document.querySelector('iframe'));
+    const pinFrame = await p.evaluateHandle(() => document.querySelectorAll('iframe')[1]);
 
-    // Same options, new callbacks: no remount.
+    // Same options, new callbacks (and, in React, a new inline callback ref): no remount.
     await p.evaluate((pr) => window.__render(JSON.parse(JSON.stringify(pr))), props);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(await p.evaluate((el) => el === document.querySelector('iframe') && el.isConnected, first), true);
+    assert.equal(await p.evaluate((el) => el === document.querySelectorAll('iframe')[1] && el.isConnected, pinFrame), true);
+    if (flavour.startsWith('react')) assert.equal(await p.evaluate((el) => window.__pinRef.iframe === el, pinFrame), true);
 
     // A new key: the reveal widget remounts (a new frame), still one each.
     const fresh = { ...props, reveal: { ...props.reveal, ephemeralKey: await stack.mintKey(props.reveal.token, ['reveal']) } };
@@ -207,6 +210,7 @@ for (const [flavour, page, options] of [
     assert.equal(s.iframes, 0);
     assert.equal(s.listeners, baseline);
     assert.equal(await p.evaluate(() => window.__revealRef.current ?? null), null);
+    if (flavour.startsWith('react')) assert.equal(await p.evaluate(() => window.__pinRef), null);
     assert.deepEqual(await p.evaluate(() => window.__violations), []);
     assert.deepEqual(errors, []);
     await context.close();

@@ -20,6 +20,10 @@ function component(displayName, mountWidget) {
     // on each render does not remount the widget.
     const latest = useRef(props);
     latest.current = props;
+    // Likewise the ref: an inline callback ref is a new function on every
+    // render, and must not remount the widget.
+    const latestRef = useRef(ref);
+    latestRef.current = ref;
     const { options, key } = pickOptions(props);
     useEffect(() => {
       const widget = mountWidget(container.current, {
@@ -31,14 +35,15 @@ function component(displayName, mountWidget) {
           if (typeof cb === 'function') cb(e);
         },
       });
-      setRef(ref, widget);
+      const target = latestRef.current;
+      setRef(target, widget);
       return () => {
-        setRef(ref, null);
+        setRef(target, null);
         widget.destroy();
       };
       // `key` stands for the options: remount only when one of them changes.
       // eslint-disable-next-line react-hooks/exhaustive-deps
-    }, [key, ref]);
+    }, [key]);
     return createElement('div', { ref: container, id: props.id, className: props.className, style: props.style });
   });
   Widget.displayName = displayName;
