@@ -704,7 +704,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .generate_tav_key(tenant, alg)
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("{tenant}: new TAV key ({}); public key for Mastercard:", alg.as_str());
+            println!(
+                "{tenant}: new TAV key ({}); public key for Mastercard:",
+                alg.as_str()
+            );
             print!("{pem}");
             Ok(())
         }

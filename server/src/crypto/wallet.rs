@@ -88,7 +88,9 @@ type Result<T, E = WalletError> = std::result::Result<T, E>;
 /// Parses one certificate, strictly: DER that re-encodes to the same bytes.
 fn parse_certificate(der: &[u8]) -> Result<Certificate> {
     if der.is_empty() || der.len() > MAX_CERTIFICATE_LEN {
-        return Err(WalletError::Malformed("a certificate is empty or too large"));
+        return Err(WalletError::Malformed(
+            "a certificate is empty or too large",
+        ));
     }
     let cert = Certificate::from_der(der)
         .map_err(|_| WalletError::Malformed("a certificate is not DER X.509"))?;
@@ -182,14 +184,18 @@ fn within_validity(cert: &Certificate, now: i64) -> Result<()> {
 
 /// The extensions this scheme understands; any other critical one fails
 /// the chain (RFC 5280 §4.2).
-fn extension<'a>(
-    cert: &'a Certificate,
+fn extension(
+    cert: &Certificate,
     oid: ObjectIdentifier,
-) -> Result<Option<&'a x509_cert::ext::Extension>> {
+) -> Result<Option<&x509_cert::ext::Extension>> {
     let mut found = None;
     for ext in cert.tbs_certificate.extensions.iter().flatten() {
-        let known = [BASIC_CONSTRAINTS, KEY_USAGE, APPLE_PAY_ISSUER_ENCRYPTION_OID]
-            .contains(&ext.extn_id);
+        let known = [
+            BASIC_CONSTRAINTS,
+            KEY_USAGE,
+            APPLE_PAY_ISSUER_ENCRYPTION_OID,
+        ]
+        .contains(&ext.extn_id);
         if ext.critical && !known {
             return Err(WalletError::Policy(
                 "a certificate has an unknown critical extension",
@@ -231,7 +237,9 @@ pub fn check_root(der: &[u8]) -> Result<String> {
         return Err(WalletError::Config("the root is not a CA certificate"));
     }
     if ec_key(&cert).is_none() {
-        return Err(WalletError::Config("the root's key is not EC P-256 or P-384"));
+        return Err(WalletError::Config(
+            "the root's key is not EC P-256 or P-384",
+        ));
     }
     Ok(cert.tbs_certificate.subject.to_string())
 }
@@ -387,7 +395,7 @@ fn encrypt_pass_data_with(
     let peer = agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, leaf_point);
     let key = agreement::agree(
         ephemeral,
-        &peer,
+        peer,
         WalletError::Policy("the leaf certificate's key is not a valid P-256 point"),
         |z| Ok(concat_kdf_sha256(z, &apple_other_info(&party_v), 32)),
     )?;
@@ -704,7 +712,10 @@ mod tests {
     fn pass_data_opens_with_the_leaf_private_key() {
         let leaf = agreement::PrivateKey::generate(&agreement::ECDH_P256).unwrap();
         let leaf_point = leaf.compute_public_key().unwrap().as_ref().to_vec();
-        for party_v in [ApplePartyV::EphemeralPublicKey, ApplePartyV::Sha256Of("TEAM1234")] {
+        for party_v in [
+            ApplePartyV::EphemeralPublicKey,
+            ApplePartyV::Sha256Of("TEAM1234"),
+        ] {
             let out = encrypt_pass_data(&leaf_point, b"{\"x\":1}", party_v).unwrap();
             assert_eq!(out.ephemeral_public_key.len(), 65);
             let peer =
@@ -713,7 +724,7 @@ mod tests {
                 ApplePartyV::EphemeralPublicKey => out.ephemeral_public_key.clone(),
                 ApplePartyV::Sha256Of(id) => crate::util::codec::sha256(id.as_bytes()),
             };
-            let key = agreement::agree(&leaf, &peer, (), |z| {
+            let key = agreement::agree(&leaf, peer, (), |z| {
                 Ok(concat_kdf_sha256(z, &apple_other_info(&pv), 32))
             })
             .unwrap();
@@ -810,7 +821,7 @@ mod tests {
         }
 
         /// A leaf of `sub`: its DER and its key.
-        pub fn leaf(sub: &Ca, params: CertificateParams) -> (Vec<u8>, KeyPair) {
+        pub fn make_leaf(sub: &Ca, params: CertificateParams) -> (Vec<u8>, KeyPair) {
             let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
             let cert = params.signed_by(&key, sub).unwrap();
             (cert.der().to_vec(), key)
@@ -823,7 +834,7 @@ mod tests {
         for p384 in [false, true] {
             let (root, sub) = cas(p384);
             let roots = vec![root.der().to_vec()];
-            let (leaf, key) = leaf(&sub, leaf_params(true, -1, 30));
+            let (leaf, key) = make_leaf(&sub, leaf_params(true, -1, 30));
             let sub_der = sub.der().to_vec();
             let point = validate_apple_chain(&[&leaf, &sub_der], &roots, NOW).unwrap();
             assert_eq!(point, key.public_key_raw());
@@ -854,10 +865,7 @@ mod tests {
             );
             // A tampered byte in the signed part (the subject's CN).
             let mut tampered = leaf.clone();
-            let at = tampered
-                .windows(8)
-                .position(|w| w == b"Test App")
-                .unwrap();
+            let at = tampered.windows(8).position(|w| w == b"Test App").unwrap();
             tampered[at] ^= 0x20;
             assert_eq!(
                 validate_apple_chain(&[&tampered, &sub_der], &roots, NOW),
@@ -871,14 +879,14 @@ mod tests {
                 Err(WalletError::Malformed(_))
             ));
             // No marker extension; a CA leaf; a sub-CA that is no CA.
-            let (no_marker, _) = leaf(&sub, leaf_params(false, -1, 30));
+            let (no_marker, _) = make_leaf(&sub, leaf_params(false, -1, 30));
             assert!(matches!(
                 validate_apple_chain(&[&no_marker, &sub_der], &roots, NOW),
                 Err(WalletError::Policy(_))
             ));
             let mut ca_leaf_params = leaf_params(true, -1, 30);
             ca_leaf_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-            let (ca_leaf, _) = leaf(&sub, ca_leaf_params);
+            let (ca_leaf, _) = make_leaf(&sub, ca_leaf_params);
             assert!(matches!(
                 validate_apple_chain(&[&ca_leaf, &sub_der], &roots, NOW),
                 Err(WalletError::Policy(_))
@@ -889,7 +897,7 @@ mod tests {
                 &root,
             )
             .unwrap();
-            let (leaf2, _) = leaf(&not_ca, leaf_params(true, -1, 30));
+            let (leaf2, _) = make_leaf(&not_ca, leaf_params(true, -1, 30));
             let not_ca_der = not_ca.der().to_vec();
             assert!(matches!(
                 validate_apple_chain(&[&leaf2, &not_ca_der], &roots, NOW),
@@ -900,7 +908,7 @@ mod tests {
             let mut ext = rcgen::CustomExtension::from_oid_content(&[1, 2, 3, 4], vec![0x05, 0x00]);
             ext.set_criticality(true);
             critical.custom_extensions.push(ext);
-            let (critical_leaf, _) = leaf(&sub, critical);
+            let (critical_leaf, _) = make_leaf(&sub, critical);
             assert!(matches!(
                 validate_apple_chain(&[&critical_leaf, &sub_der], &roots, NOW),
                 Err(WalletError::Policy(_))

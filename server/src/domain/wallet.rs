@@ -42,7 +42,8 @@ pub const MAX_NONCE_LEN: usize = 64;
 pub const MAX_NONCE_SIGNATURE_LEN: usize = 1024;
 
 /// The fields of the TAV's signed message, in order.
-pub const TAV_INCLUDED_FIELDS: &str = "accountNumber|expiryMonth|expiryYear|dataValidUntilTimestamp";
+pub const TAV_INCLUDED_FIELDS: &str =
+    "accountNumber|expiryMonth|expiryYear|dataValidUntilTimestamp";
 
 fn binding<'a>(tenant: &'a str, name: &'a str) -> Binding<'a> {
     Binding {
@@ -306,11 +307,12 @@ impl Service {
     /// the signature over the included fields' values joined by `|`
     /// (`PAN|MM|YY|timestamp`), under the tenant's TAV key.
     fn tav(signer: &TavSigner, card: &CardForWallet, valid_until: &str) -> Result<String> {
-        let (mm, yy) = (format!("{:02}", card.month), format!("{:02}", card.year % 100));
+        let (mm, yy) = (
+            format!("{:02}", card.month),
+            format!("{:02}", card.year % 100),
+        );
         let message = Zeroizing::new(format!("{}|{mm}|{yy}|{valid_until}", card.pan.as_str()));
-        let signature = signer
-            .sign(message.as_bytes())
-            .map_err(wallet_internal)?;
+        let signature = signer.sign(message.as_bytes()).map_err(wallet_internal)?;
         let tav = json!({
             "version": "3",
             "signatureAlgorithm": signer.algorithm().as_str(),
@@ -344,11 +346,12 @@ impl Service {
             Code::InvalidNonce,
             "nonce must be base64 of 1 to 64 bytes",
         ))?;
-        let nonce_signature = decode_bounded(&req.nonce_signature, MAX_NONCE_SIGNATURE_LEN)
-            .ok_or(Error::bad_request(
+        let nonce_signature = decode_bounded(&req.nonce_signature, MAX_NONCE_SIGNATURE_LEN).ok_or(
+            Error::bad_request(
                 Code::InvalidNonceSignature,
                 "nonceSignature must be base64 of 1 to 1024 bytes",
-            ))?;
+            ),
+        )?;
         let chain_refs: Vec<&[u8]> = chain.iter().map(Vec::as_slice).collect();
         let leaf = wallet::validate_apple_chain(&chain_refs, &roots, now().secs())
             .map_err(|e| self.chain_refused(grant, e))?;
@@ -509,4 +512,106 @@ fn decode_chain(certificates: &[String]) -> Result<Vec<Vec<u8>>> {
         .iter()
         .map(|c| decode_bounded(c, wallet::MAX_CERTIFICATE_LEN).ok_or(BAD))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::signature;
+    use x509_cert::der::Decode;
+
+    fn card() -> CardForWallet {
+        CardForWallet {
+            pan: Zeroizing::new("5123450000000008".into()),
+            month: 3,
+            year: 2031,
+            name: Some("ANN \"Q\" NAME".into()),
+        }
+    }
+
+    /// The TAV signs `PAN|MM|YY|timestamp` and carries no PAN itself.
+    #[test]
+    fn tav_signs_pan_expiry_and_validity_in_the_listed_order() {
+        for (alg, verify) in [
+            (
+                TavAlgorithm::EcdsaP256,
+                &signature::ECDSA_P256_SHA256_ASN1 as &'static dyn signature::VerificationAlgorithm,
+            ),
+            (
+                TavAlgorithm::Rsa2048,
+                &signature::RSA_PKCS1_2048_8192_SHA256,
+            ),
+        ] {
+            let (pkcs8, pem) = wallet::generate_tav_key(alg).unwrap();
+            let signer = TavSigner::from_pkcs8(&pkcs8).unwrap();
+            let b64 = Service::tav(&signer, &card(), "2031-01-01T00:00:00Z").unwrap();
+            let raw = paysecure_core::encoding::decode_canonical(&b64, "tav").unwrap();
+            let tav: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+            assert_eq!(tav["version"], "3");
+            assert_eq!(tav["signatureAlgorithm"], alg.as_str());
+            assert_eq!(tav["includedFieldsInOrder"], TAV_INCLUDED_FIELDS);
+            assert_eq!(tav["dataValidUntilTimestamp"], "2031-01-01T00:00:00Z");
+            assert!(!tav.to_string().contains("5123450000000008"));
+            let sig = paysecure_core::encoding::decode(tav["signature"].as_str().unwrap(), "sig")
+                .unwrap();
+            let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+            let spki = paysecure_core::encoding::decode(&body, "spki").unwrap();
+            let spki = x509_cert::spki::SubjectPublicKeyInfoOwned::from_der(&spki).unwrap();
+            let key = signature::UnparsedPublicKey::new(
+                verify,
+                spki.subject_public_key.as_bytes().unwrap().to_vec(),
+            );
+            key.verify(b"5123450000000008|03|31|2031-01-01T00:00:00Z", &sig)
+                .unwrap();
+            assert!(key
+                .verify(b"5123450000000008|03|32|2031-01-01T00:00:00Z", &sig)
+                .is_err());
+        }
+    }
+
+    /// The pass JSON has exactly Apple's key names, and JSON escaping.
+    #[test]
+    fn apple_pass_and_mdes_card_json_use_the_documented_names() {
+        let c = card();
+        let pass = to_json_wiped(&ApplePass {
+            primary_account_number: &c.pan,
+            expiration: "03/31",
+            name: c.name.as_deref().unwrap_or(""),
+            nonce: "0a0b",
+            nonce_signature: "ff",
+        })
+        .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&pass).unwrap(),
+            r#"{"primaryAccountNumber":"5123450000000008","expiration":"03/31","name":"ANN \"Q\" NAME","nonce":"0a0b","nonceSignature":"ff"}"#
+        );
+        let info = to_json_wiped(&MdesCardInfo {
+            account_number: &c.pan,
+            expiry_month: "03",
+            expiry_year: "31",
+            source: "ACCOUNT_ON_FILE",
+            cardholder_name: None,
+            data_valid_until_timestamp: "2031-01-01T00:00:00Z",
+        })
+        .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&info).unwrap(),
+            r#"{"accountNumber":"5123450000000008","expiryMonth":"03","expiryYear":"31","source":"ACCOUNT_ON_FILE","dataValidUntilTimestamp":"2031-01-01T00:00:00Z"}"#
+        );
+    }
+
+    #[test]
+    fn nonces_and_chains_are_canonical_base64_within_bounds() {
+        assert_eq!(decode_bounded("AQID", 64), Some(vec![1, 2, 3]));
+        for bad in [
+            "", "AQI", "AQID ", " AQID", "AQ==x", "AQ=", "AQ-_", "AQ\nID",
+        ] {
+            assert_eq!(decode_bounded(bad, 64), None, "{bad:?}");
+        }
+        let long = paysecure_core::encoding::encode(&[7; 65]);
+        assert_eq!(decode_bounded(&long, 64), None);
+        assert!(decode_chain(&["AQID".into()]).is_err());
+        assert!(decode_chain(&["AQID".into(), "AQID".into()]).is_ok());
+        assert!(decode_chain(&vec!["AQID".to_owned(); 4]).is_err());
+    }
 }

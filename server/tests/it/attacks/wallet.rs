@@ -26,7 +26,9 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 fn unb64(s: &str) -> Vec<u8> {
-    paysecure_core::encoding::decode(s, "test").unwrap().to_vec()
+    paysecure_core::encoding::decode(s, "test")
+        .unwrap()
+        .to_vec()
 }
 
 /// A test Apple PKI: root, sub-CA, a leaf with the marker extension and
@@ -95,7 +97,7 @@ impl ApplePki {
                 .unwrap();
         let eph = unb64(answer["ephemeralPublicKey"].as_str().unwrap());
         let peer = agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, &eph);
-        let key = agreement::agree(&leaf, &peer, (), |z| {
+        let key = agreement::agree(&leaf, peer, (), |z| {
             let mut ctx = digest::Context::new(&digest::SHA256);
             ctx.update(&[0, 0, 0, 1]);
             ctx.update(z);
@@ -199,7 +201,13 @@ async fn first_tenant(s: &Server) -> String {
         .unwrap()
 }
 
-async fn digitize(s: &Server, token: &str, wallet: &str, auth: &str, body: Option<Value>) -> (u16, Value) {
+async fn digitize(
+    s: &Server,
+    token: &str,
+    wallet: &str,
+    auth: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     s.send(
         Method::POST,
         &format!("/v2/cards/{token}/digitization/{wallet}"),
@@ -246,12 +254,17 @@ async fn credentials_scope_card_and_configuration_are_checked_before_any_certifi
     let tenant = first_tenant(&s).await;
     let token = s.issue_card().await;
     let other = s.issue_card().await;
-    let garbage = json!({"certificates": ["AAAA", "AAAA"], "nonce": "!!", "nonceSignature": "!!"});
+    // Two "certificates" that are no DER (base64 of three zero bytes).
+    let garbage = json!({"certificates": ["AAAA", "AAAA"], "nonce": "AQIDBA==", "nonceSignature": "AQIDBA=="});
 
     // Unconfigured tenant: the configuration is checked before the body.
     for wallet in ["apple", "mdes"] {
         let (st, body) = digitize(&s, &token, wallet, &s.tenant_key, Some(garbage.clone())).await;
-        assert_eq!((st, code(&body)), (409, "WALLET_NOT_CONFIGURED"), "{wallet}");
+        assert_eq!(
+            (st, code(&body)),
+            (409, "WALLET_NOT_CONFIGURED"),
+            "{wallet}"
+        );
     }
     let pki = ApplePki::new();
     let mc = Mastercard::new();
@@ -314,7 +327,10 @@ async fn digitization_is_rate_limited_per_card() {
     let limited: Vec<&(u16, Value)> = statuses.iter().filter(|(st, _)| *st == 429).collect();
     assert!(!limited.is_empty(), "{statuses:?}");
     assert!(limited.iter().all(|(_, b)| code(b) == "RATE_LIMITED"));
-    assert!(statuses.iter().take(3).all(|(st, _)| *st == 200), "{statuses:?}");
+    assert!(
+        statuses.iter().take(3).all(|(st, _)| *st == 200),
+        "{statuses:?}"
+    );
     let (st, b) = digitize(&s, &other, "mdes", &s.tenant_key, None).await;
     assert_eq!(st, 200, "another card is not limited: {b}");
 }
@@ -342,9 +358,15 @@ async fn digitization_answers_and_log_carry_no_card_data_in_clear() {
     assert_eq!(pass["nonceSignature"], json!("09".repeat(64)));
     let info = mc.open(&mdes["cardInfo"]);
     assert_eq!(info["accountNumber"], json!(pan));
-    assert_eq!(info["dataValidUntilTimestamp"], mdes["dataValidUntilTimestamp"]);
+    assert_eq!(
+        info["dataValidUntilTimestamp"],
+        mdes["dataValidUntilTimestamp"]
+    );
     // The same TAV construction in both answers (fresh validity each time).
-    for tav in [&apple["activationData"], &mdes["tokenizationAuthenticationValue"]] {
+    for tav in [
+        &apple["activationData"],
+        &mdes["tokenizationAuthenticationValue"],
+    ] {
         let tav: Value = serde_json::from_slice(&unb64(tav.as_str().unwrap())).unwrap();
         assert_eq!(tav["signatureAlgorithm"], json!("ECDSA-SHA256"));
         assert!(!tav.to_string().contains(&pan));
