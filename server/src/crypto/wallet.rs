@@ -211,13 +211,17 @@ fn extension(
     Ok(found)
 }
 
+fn basic_constraints(cert: &Certificate) -> Result<Option<BasicConstraints>> {
+    extension(cert, BASIC_CONSTRAINTS)?
+        .map(|ext| {
+            BasicConstraints::from_der(ext.extn_value.as_bytes())
+                .map_err(|_| WalletError::Malformed("a basicConstraints extension does not parse"))
+        })
+        .transpose()
+}
+
 fn is_ca(cert: &Certificate) -> Result<bool> {
-    match extension(cert, BASIC_CONSTRAINTS)? {
-        None => Ok(false),
-        Some(ext) => BasicConstraints::from_der(ext.extn_value.as_bytes())
-            .map(|bc| bc.ca)
-            .map_err(|_| WalletError::Malformed("a basicConstraints extension does not parse")),
-    }
+    Ok(basic_constraints(cert)?.is_some_and(|bc| bc.ca))
 }
 
 fn key_usage(cert: &Certificate) -> Result<Option<KeyUsage>> {
@@ -286,6 +290,12 @@ pub fn validate_apple_chain(chain: &[&[u8]], roots: &[Vec<u8>], now: i64) -> Res
     }
     if !is_ca(&root)? || !is_ca(sub_ca)? {
         return Err(WalletError::Policy("the sub-CA certificate is not a CA"));
+    }
+    // A root limited to no CA below it cannot have issued the sub-CA.
+    if basic_constraints(&root)?.and_then(|bc| bc.path_len_constraint) == Some(0) {
+        return Err(WalletError::Policy(
+            "the root's path length does not allow a sub-CA",
+        ));
     }
     if let Some(ku) = key_usage(sub_ca)? {
         if !ku.key_cert_sign() {
@@ -402,17 +412,20 @@ fn encrypt_pass_data_with(
     let key = aead::UnboundKey::new(&aead::AES_256_GCM, &key)
         .map(aead::LessSafeKey::new)
         .map_err(|_| WalletError::Internal("AES key"))?;
-    let mut data = plaintext.to_vec();
+    // Room for the tag: appending it must not move the plaintext (which
+    // would leave a copy behind in the freed buffer).
+    let mut data = Zeroizing::new(Vec::with_capacity(plaintext.len() + aead::MAX_TAG_LEN));
+    data.extend_from_slice(plaintext);
     // A zero IV: the scheme's; safe because the key is derived from a fresh
     // ephemeral key and so encrypts exactly one message.
     key.seal_in_place_append_tag(
         aead::Nonce::assume_unique_for_key([0u8; aead::NONCE_LEN]),
         aead::Aad::empty(),
-        &mut data,
+        &mut *data,
     )
     .map_err(|_| WalletError::Internal("AES-GCM"))?;
     Ok(ApplePassData {
-        encrypted_pass_data: data,
+        encrypted_pass_data: data.to_vec(),
         ephemeral_public_key,
     })
 }
@@ -525,8 +538,10 @@ pub fn fle_encrypt(key: &MastercardKey, plaintext: &[u8]) -> Result<FleEnvelope>
     let cbc = cipher::UnboundCipherKey::new(&cipher::AES_128, aes_key.as_slice())
         .and_then(cipher::PaddedBlockEncryptingKey::cbc_pkcs7)
         .map_err(|_| WalletError::Internal("AES key"))?;
-    let mut data = plaintext.to_vec();
-    cbc.less_safe_encrypt(&mut data, cipher::EncryptionContext::Iv128(iv.into()))
+    // Room for the padding: growing must not move the plaintext.
+    let mut data = Zeroizing::new(Vec::with_capacity(plaintext.len() + 16));
+    data.extend_from_slice(plaintext);
+    cbc.less_safe_encrypt(&mut *data, cipher::EncryptionContext::Iv128(iv.into()))
         .map_err(|_| WalletError::Internal("AES-CBC"))?;
     let rsa_key = rsa::PublicEncryptingKey::from_der(&key.spki)
         .map(rsa::OaepPublicEncryptingKey::new)
@@ -911,6 +926,26 @@ mod tests {
             let (critical_leaf, _) = make_leaf(&sub, critical);
             assert!(matches!(
                 validate_apple_chain(&[&critical_leaf, &sub_der], &roots, NOW),
+                Err(WalletError::Policy(_))
+            ));
+            // A root whose path length allows no CA below it.
+            let mut limited = ca_params("Limited Root", true, -10, 3650);
+            limited.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+            let limited = rcgen::CertifiedIssuer::self_signed(
+                limited,
+                rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap(),
+            )
+            .unwrap();
+            let under = rcgen::CertifiedIssuer::signed_by(
+                ca_params("Under a limited root", true, -10, 365),
+                rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap(),
+                &limited,
+            )
+            .unwrap();
+            let (leaf3, _) = make_leaf(&under, leaf_params(true, -1, 30));
+            let under_der = under.der().to_vec();
+            assert!(matches!(
+                validate_apple_chain(&[&leaf3, &under_der], &[limited.der().to_vec()], NOW),
                 Err(WalletError::Policy(_))
             ));
             // Roots: a CA is accepted, a leaf is not.
