@@ -371,6 +371,34 @@ async fn digitization_answers_and_log_carry_no_card_data_in_clear() {
         assert_eq!(tav["signatureAlgorithm"], json!("ECDSA-SHA256"));
         assert!(!tav.to_string().contains(&pan));
     }
+    // The settings are sealed at rest: neither the root nor Mastercard's
+    // key is in any stored value, and each row opens only as its own.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&s.db.url).await.unwrap();
+    let rows: Vec<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT name, value_sealed FROM wallet_settings WHERE tenant_id = $1")
+            .bind(&tenant)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 3, "roots, TAV key, Mastercard key");
+    let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    let spki = mc.spki();
+    for (name, sealed) in &rows {
+        assert!(!contains(sealed, &pki.root_der[..64]), "{name}");
+        assert!(!contains(sealed, &spki[..64]), "{name}");
+        assert!(!contains(sealed, b"-----BEGIN"), "{name}");
+    }
+    // A sealed value moved to another setting no longer opens.
+    let tav = rows.iter().find(|(n, _)| n == "tav_key").unwrap().1.clone();
+    sqlx::query("UPDATE wallet_settings SET value_sealed = $1 WHERE tenant_id = $2 AND name = 'apple_roots'")
+        .bind(tav)
+        .bind(&tenant)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (st, b) = digitize(&s, &token, "apple", &s.tenant_key, Some(pki.body())).await;
+    assert_eq!((st, code(&b)), (500, "INTERNAL"), "{b}");
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let log = s.log_text();
     assert!(log.contains("wallet digitization"));
