@@ -48,7 +48,7 @@ export async function startServer(prefix) {
   });
   const url = line.trim().split(' ').pop();
   const api = async (method, p, { auth = first.apiKey, sessionId, body, raw } = {}) => {
-    const headers = { authorization: `Bearer ${auth}` };
+    const headers = { authorization: `Bearer ${auth}`, connection: 'close' };
     if (sessionId) headers['session-id'] = sessionId;
     if (body !== undefined || raw !== undefined) headers['content-type'] = 'application/json';
     const res = await fetch(`${url}${p}`, { method, headers, body: raw ?? (body && JSON.stringify(body)) });
