@@ -92,7 +92,7 @@ await exchange('Detailed card list', {
 const eph = (await exchange('Ephemeral key', {
   method: 'POST', path: '/v2/ephemeral-keys', auth: apiKey,
   body: { token, scopes: ['reveal', 'pin:read', 'pin:write', 'pin:verify'], ttlSeconds: 300 },
-  note: 'Tenant API key only. A credential for one card and the listed scopes, at most 15 minutes, for the tenant\'s backend to hand to the cardholder\'s browser. Scopes: `pan`, `cvv2`, `pin:read`, `pin:write`, `pin:verify`, `cvv2:verify`, `reveal`.',
+  note: 'Tenant API key only. A credential for one card and the listed scopes, at most 15 minutes, for the tenant\'s backend to hand to the cardholder\'s browser. Scopes: `pan`, `cvv2`, `pin:read`, `pin:write`, `pin:verify`, `cvv2:verify`, `reveal`, `digitize`.',
   errors: '400 `INVALID_SCOPE`, `INVALID_REQUEST` (ttlSeconds outside 1..900); 404 `CARD_NOT_FOUND`; 401; 403',
 })).json.key;
 
@@ -359,6 +359,46 @@ await account('Account: CancelPaymentInfoByOrderId', { method: 'DELETE', path: '
   note: 'Deletes the card the order created (here already deleted above, hence 903).', errors: '404 903' });
 void dataKeyOut;
 
+// Wallet provisioning (issue #17): a test Apple PKI and Mastercard key made
+// with the OpenSSL CLI, configured through the CLI like a real tenant.
+{
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'paysecure-doc-wallet-'));
+  const f = (n) => path.join(dir, n);
+  const ossl = (...a) => execFileSync('openssl', a, { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] });
+  const cliRun = (...a) => execFileSync(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, ...a]).toString();
+  for (const n of ['root', 'sub', 'leaf']) ossl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', f(`${n}.key`));
+  ossl('req', '-x509', '-new', '-key', f('root.key'), '-subj', '/CN=Docs Apple Root CA', '-days', '2',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign', '-out', f('root.pem'));
+  writeFileSync(f('sub.ext'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n');
+  writeFileSync(f('leaf.ext'), 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,keyAgreement\n1.2.840.113635.100.6.39=ASN1:NULL\n');
+  for (const [n, ca, caKey] of [['sub', 'root.pem', 'root.key'], ['leaf', 'sub.pem', 'sub.key']]) {
+    ossl('req', '-new', '-key', f(`${n}.key`), '-subj', `/CN=Docs ${n}`, '-out', f(`${n}.csr`));
+    ossl('x509', '-req', '-in', f(`${n}.csr`), '-CA', f(ca), '-CAkey', f(caKey), '-CAcreateserial', '-days', '2', '-extfile', f(`${n}.ext`), '-out', f(`${n}.pem`));
+  }
+  ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('mc.key'), '-out', f('mc.pem'), '-subj', '/CN=Docs Mastercard', '-days', '2');
+  cliRun('tenant', 'wallet-apple-roots', tenantId, f('root.pem'));
+  cliRun('tenant', 'wallet-tav-key', tenantId);
+  cliRun('tenant', 'wallet-mastercard-key', tenantId, f('mc.pem'));
+  const der = (n) => ossl('x509', '-in', f(`${n}.pem`), '-outform', 'DER').toString('base64');
+  const walletKey = (await exchange('Ephemeral key for wallet provisioning', {
+    method: 'POST', path: '/v2/ephemeral-keys', auth: apiKey,
+    body: { token, scopes: ['digitize'], ttlSeconds: 120 },
+    note: 'The scope `digitize` allows the two digitization routes below on this card, and nothing else.',
+  })).json.key;
+  const common = 'Tenant API key or an ephemeral key with the scope `digitize`; no `Session-Id` (the card is encrypted to the wallet provider\'s key). Checked in this order before any certificate or key work: credential and scope, the card (404), the card is active (409 `CARD_NOT_ACTIVE` for a PAN-only token or an expired card), the tenant\'s settings (409 `WALLET_NOT_CONFIGURED`), the request. Per-card rate limited; audited. Settings: `paysecure-server tenant wallet-apple-roots | wallet-apple-party-v | wallet-mastercard-key | wallet-tav-key TENANT …` (docs/protocol.md, "Wallet provisioning").';
+  await exchange('Generate Apple Digitization Data (Apple Pay in-app provisioning)', {
+    method: 'POST', path: `/v2/cards/${token}/digitization/apple`, auth: walletKey,
+    body: { certificates: [der('leaf'), der('sub')], nonce: 'q83vEg==', nonceSignature: Buffer.from('device nonce signature, as PassKit hands it over').toString('base64') },
+    note: `${common}\n\nThe body is what \`PKAddPaymentPassViewControllerDelegate\` hands the app, each \`Data\` in base64: \`certificates\` (leaf, sub-CA, optionally the root), \`nonce\`, \`nonceSignature\`. The chain must verify up to a configured Apple root (ECDSA, validity, CA flags, the leaf's marker extension 1.2.840.113635.100.6.39). The answer is the \`PKAddPaymentPassRequest\` for \`ECC_V2\`: \`encryptedPassData\` is AES-256-GCM (zero IV) of \`{"primaryAccountNumber","expiration":"MM/YY","name","nonce" (hex),"nonceSignature" (hex)}\` under the key derived (NIST SP 800-56A single-step KDF, SHA-256, OtherInfo \`0x0D "id-aes256-GCM" "Apple"\` + PartyVInfo) from ECDH between \`ephemeralPublicKey\` (uncompressed P-256 point) and the leaf's key; \`activationData\` is the TAV (below).`,
+    errors: '400 `INVALID_REQUEST`, `INVALID_CERTIFICATE_CHAIN`, `UNTRUSTED_CERTIFICATE_CHAIN`, `CERTIFICATE_EXPIRED`, `INVALID_NONCE`, `INVALID_NONCE_SIGNATURE`; 401; 403; 404 `CARD_NOT_FOUND`; 409 `CARD_NOT_ACTIVE`, `WALLET_NOT_CONFIGURED`; 429',
+  });
+  await exchange('Generate MDES Digitization Data (TAV and encrypted card data)', {
+    method: 'POST', path: `/v2/cards/${token}/digitization/mdes`, auth: walletKey,
+    note: `${common}\n\n\`cardInfo\` is Mastercard field-level encryption with MDES's names, hex: AES-128-CBC/PKCS#7 of \`{"accountNumber","expiryMonth","expiryYear","source":"ACCOUNT_ON_FILE","cardholderName","dataValidUntilTimestamp"}\`, the AES key under RSA-OAEP SHA-512 with Mastercard's key (\`publicKeyFingerprint\`: SHA-256 of its certificate or public key, or as configured); \`mastercard-client-encryption\` opens it. The TAV is base64 of \`{"version":"3","signatureAlgorithm","includedFieldsInOrder":"accountNumber|expiryMonth|expiryYear|dataValidUntilTimestamp","dataValidUntilTimestamp","signature"}\`, the signature (ECDSA P-256 or RSA, SHA-256) over those values joined by \`|\` with the tenant's TAV key, whose public key \`tenant wallet-tav-key\` prints. Valid 15 minutes.`,
+    errors: '401; 403; 404 `CARD_NOT_FOUND`; 409 `CARD_NOT_ACTIVE`, `WALLET_NOT_CONFIGURED`; 429',
+  });
+}
+
 await exchange('A bad session id (every kind looks the same)', {
   method: 'POST', path: `/v2/cards/${token}/pan`, auth: apiKey, session: { sessionId: 'AAAA' },
   note: 'Non-canonical base64 (whitespace, missing padding), wrong size, bad padding, a wrong key inside, an unknown `Key-Id`, two `Session-Id` headers and a used session key (however re-encoded or re-wrapped) all give exactly this status, code and body: there is no padding oracle. V1 ids that are well-formed but do not decrypt do not fail at all (implicit rejection).',
@@ -417,6 +457,7 @@ const doc = [
   '| `POST /v2/cards/{token}/cvv2/unblock` | tenant | no |',
   '| `POST /v2/cvv2/verify` | tenant | yes |',
   '| `POST /v{1,2,3}/tokens` | tenant | yes |',
+  '| `POST /v2/cards/{token}/digitization/apple`, `POST /v2/cards/{token}/digitization/mdes` | tenant or `digitize` | no |',
   '| `POST /v3/token/{method}`, `POST /v3/token/{method}/{encoding}` (`xml`, `json`): Paythru v3 (seed 002) | Paythru apiKey + apiPassword + shaSignature | no |',
   '| `POST /v3/clientpost/session`, `POST /v3/clientpost/session/{encoding}` | Paythru credentials | no |',
   '| `POST /v3/clientpost/card` (browser, CORS) | the session key, in the body | no |',

@@ -62,7 +62,7 @@ api() { # method path body -> JSON
 }
 card=$(api POST /v2/cards '{"accountId":"schemathesis"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 ephemeral=$(api POST /v2/ephemeral-keys \
-  "{\"token\":\"$card\",\"scopes\":[\"pan\",\"cvv2\",\"pin:read\",\"pin:write\",\"pin:verify\",\"cvv2:verify\",\"reveal\"],\"ttlSeconds\":900}" \
+  "{\"token\":\"$card\",\"scopes\":[\"pan\",\"cvv2\",\"pin:read\",\"pin:write\",\"pin:verify\",\"cvv2:verify\",\"reveal\",\"digitize\"],\"ttlSeconds\":900}" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
 
 export PS_URL="$url" PS_TENANT_KEY="$tenant_key" PS_CARD="$card" PS_DATA_KEY="$data_key"

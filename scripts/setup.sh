@@ -49,12 +49,15 @@ fuzz_tools() {
   cargo install cargo-fuzz --locked --quiet
 }
 
-# Chromium and its driver (browser tests), a JDK (Java interop tests).
+# Chromium and its driver (browser tests), a JDK (Java interop tests), the
+# OpenSSL CLI (wallet provisioning tests).
 system_packages() {
   local pkgs=()
   [ -x "$CHROMIUM_BIN" ] || pkgs+=(chromium)
   [ -x "$CHROMEDRIVER_BIN" ] || pkgs+=(chromium-driver)
   command -v javac >/dev/null || pkgs+=(default-jdk-headless)
+  # The OpenSSL CLI: test certificates of the wallet suites and scripts/gen-api-doc.mjs.
+  command -v openssl >/dev/null || pkgs+=(openssl)
   [ ${#pkgs[@]} -gt 0 ] || return 0
   log "installing ${pkgs[*]} (apt)"
   apt-get update -qq

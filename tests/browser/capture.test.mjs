@@ -65,7 +65,7 @@ async function paythru(p, params = {}) {
 
 /** The Verifone-style API with the tenant's API key. */
 async function verifone(method, p, body) {
-  const headers = { authorization: `Bearer ${apiKey}` };
+  const headers = { authorization: `Bearer ${apiKey}`, connection: 'close' };
   if (body) headers['content-type'] = 'application/json';
   const res = await fetch(`${apiOrigin}${p}`, { method, headers, body: body && JSON.stringify(body) });
   return { status: res.status, body: await res.json().catch(() => null) };

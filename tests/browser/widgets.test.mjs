@@ -22,7 +22,7 @@ let server, apiOrigin, hostOrigin, apiKey, browser, cards;
 const seen = { pans: new Set(), cvv2s: new Set() };
 
 async function api(method, p, session, body) {
-  const headers = { authorization: `Bearer ${apiKey}` };
+  const headers = { authorization: `Bearer ${apiKey}`, connection: 'close' };
   if (session) headers['session-id'] = session.sessionId;
   if (body) headers['content-type'] = 'application/json';
   const res = await fetch(`${apiOrigin}${p}`, { method, headers, body: body && JSON.stringify(body) });

@@ -293,7 +293,7 @@ for (const name of fixtures) {
   const modes = spec.modes ?? [{ name: `${name} (${spec.build})`, build: spec.build, dist: spec.dist, elements: true }];
   for (const mode of modes) {
     const title = `${mode.name}: ${spec.description ?? name}`;
-    test(title, { skip: ONLY && !ONLY.test(mode.name) && !ONLY.test(name) }, async () => {
+    test(title, { skip: ONLY ? !ONLY.test(mode.name) && !ONLY.test(name) : false }, async () => {
       const row = { mode: mode.name, fixture: name, config: mode.config, ok: false };
       rows.push(row);
       try {
@@ -357,7 +357,7 @@ for (const name of fixtures) {
   }
 }
 
-test("a page whose CSP has no 'wasm-unsafe-eval': initAsync() rejects with WASM_BLOCKED_BY_CSP, catchable", { skip: ONLY && !ONLY.test('csp') }, async () => {
+test("a page whose CSP has no 'wasm-unsafe-eval': initAsync() rejects with WASM_BLOCKED_BY_CSP, catchable", { skip: ONLY ? !ONLY.test('csp') : false }, async () => {
   const row = { mode: "Chromium, CSP `script-src 'self'` (no 'wasm-unsafe-eval')", fixture: 'vanilla (its last Vite build)', ok: false };
   rows.push(row);
   const dist = path.join(work, 'apps', 'vanilla', 'dist');

@@ -253,6 +253,48 @@ enum TenantCommand {
         #[arg(action = clap::ArgAction::Set)]
         require: bool,
     },
+    /// Wallet provisioning: set the Apple root certificate(s) that the
+    /// chains of `POST /v2/cards/{token}/digitization/apple` must lead to
+    /// (PEM, possibly several, or DER files; replaces earlier ones).
+    WalletAppleRoots {
+        /// Tenant id (`ten_...`).
+        tenant: String,
+        /// Certificate files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Wallet provisioning: make the Apple KDF's PartyVInfo the SHA-256 of
+    /// this identifier (as Apple's onboarding names it); without --id, the
+    /// ephemeral public key (the default).
+    WalletApplePartyV {
+        /// Tenant id (`ten_...`).
+        tenant: String,
+        /// The identifier.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Wallet provisioning: set Mastercard's encryption key for MDES card
+    /// data (a certificate or a public key, PEM or DER); prints its
+    /// fingerprint.
+    WalletMastercardKey {
+        /// Tenant id (`ten_...`).
+        tenant: String,
+        /// The certificate or public-key file.
+        file: PathBuf,
+        /// The fingerprint Mastercard gave for the key (hex) [default:
+        /// SHA-256 of the certificate, or of the public key].
+        #[arg(long)]
+        fingerprint: Option<String>,
+    },
+    /// Wallet provisioning: make (or replace) the tenant's TAV signing key;
+    /// prints its public key (PEM) to register with Mastercard.
+    WalletTavKey {
+        /// Tenant id (`ten_...`).
+        tenant: String,
+        /// RSA-2048 (PKCS#1 v1.5, SHA-256) instead of ECDSA P-256.
+        #[arg(long)]
+        rsa: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -591,6 +633,82 @@ async fn run(cli: Cli) -> Result<(), String> {
                 "{target}: Paythru requestTime/requestNonce {}",
                 if *require { "required" } else { "optional" }
             );
+            Ok(())
+        }
+        Command::Tenant {
+            command: TenantCommand::WalletAppleRoots { tenant, files },
+        } => {
+            let mut roots = Vec::new();
+            for file in files {
+                let bytes = std::fs::read(file)
+                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+                roots.extend(
+                    crate::crypto::wallet::certificates_from_file(&bytes)
+                        .map_err(|e| format!("{}: {e}", file.display()))?,
+                );
+            }
+            let service = open(&cli, ServiceConfig::default()).await?;
+            let subjects = service
+                .set_apple_roots(tenant, &roots)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{tenant}: {} Apple root(s) set:", subjects.len());
+            for s in subjects {
+                println!("  {s}");
+            }
+            Ok(())
+        }
+        Command::Tenant {
+            command: TenantCommand::WalletApplePartyV { tenant, id },
+        } => {
+            let service = open(&cli, ServiceConfig::default()).await?;
+            service
+                .set_apple_party_v(tenant, id.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            match id {
+                Some(_) => println!("{tenant}: Apple KDF PartyVInfo = SHA-256 of the identifier"),
+                None => println!("{tenant}: Apple KDF PartyVInfo = the ephemeral public key"),
+            }
+            Ok(())
+        }
+        Command::Tenant {
+            command:
+                TenantCommand::WalletMastercardKey {
+                    tenant,
+                    file,
+                    fingerprint,
+                },
+        } => {
+            let bytes =
+                std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let service = open(&cli, ServiceConfig::default()).await?;
+            let fp = service
+                .set_mastercard_key(tenant, &bytes, fingerprint.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{tenant}: Mastercard encryption key set; publicKeyFingerprint:");
+            println!("{fp}");
+            Ok(())
+        }
+        Command::Tenant {
+            command: TenantCommand::WalletTavKey { tenant, rsa },
+        } => {
+            let alg = if *rsa {
+                crate::crypto::wallet::TavAlgorithm::Rsa2048
+            } else {
+                crate::crypto::wallet::TavAlgorithm::EcdsaP256
+            };
+            let service = open(&cli, ServiceConfig::default()).await?;
+            let pem = service
+                .generate_tav_key(tenant, alg)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{tenant}: new TAV key ({}); public key for Mastercard:",
+                alg.as_str()
+            );
+            print!("{pem}");
             Ok(())
         }
         Command::Keys { command } => {

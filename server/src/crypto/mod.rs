@@ -1,11 +1,12 @@
 //! Server-side cryptography: the vault that seals stored secrets
 //! ([`vault`]), the issuer's RSA key ring ([`keys`]) and the CVV2 algorithm
-//! ([`cvv`]). Nothing here reads the database: the domain loads the rows
+//! ([`cvv`]), and wallet provisioning ([`wallet`]). Nothing here reads the database: the domain loads the rows
 //! and hands them over.
 
 pub mod cvv;
 pub mod keys;
 pub mod vault;
+pub mod wallet;
 
 /// What the vault and the key ring fail with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

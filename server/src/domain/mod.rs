@@ -13,3 +13,4 @@ pub mod service;
 pub mod sessions;
 pub mod tokens;
 pub mod verifone;
+pub mod wallet;

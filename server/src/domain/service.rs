@@ -49,11 +49,13 @@ pub enum Scope {
     Cvv2Verify,
     /// Reveal (PAN + CVV2 + expiry).
     Reveal,
+    /// Wallet provisioning: Apple and MDES digitization data.
+    Digitize,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 8] = [
         Scope::Pan,
         Scope::Cvv2,
         Scope::PinRead,
@@ -61,6 +63,7 @@ impl Scope {
         Scope::PinVerify,
         Scope::Cvv2Verify,
         Scope::Reveal,
+        Scope::Digitize,
     ];
 
     /// The scope's name in the API.
@@ -73,6 +76,7 @@ impl Scope {
             Scope::PinVerify => "pin:verify",
             Scope::Cvv2Verify => "cvv2:verify",
             Scope::Reveal => "reveal",
+            Scope::Digitize => "digitize",
         }
     }
 

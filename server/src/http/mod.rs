@@ -1,6 +1,6 @@
 //! HTTP: the only layer that knows axum, tower, hyper and utoipa. One
 //! module per API ([`paysecure`], [`paythru`], [`verifone`], [`get_cvv2`],
-//! [`account`], [`web`]) over shared [`error`], [`extract`] and [`router`]
+//! [`account`], [`wallet`], [`web`]) over shared [`error`], [`extract`] and [`router`]
 //! modules; [`transport`] is the listener and [`telemetry`] the logs and
 //! metrics. Request and response shapes (DTOs) live beside their handlers.
 
@@ -16,6 +16,7 @@ pub mod server;
 pub mod telemetry;
 pub mod transport;
 pub mod verifone;
+pub mod wallet;
 pub mod web;
 
 pub use router::{api_doc, router, router_with, AppState, BODY_LIMIT, REQUEST_TIMEOUT};

@@ -779,6 +779,22 @@ fn constrain_schemas(doc: &mut Value) {
             json!({ "maxLength": 200 }),
         ),
         ("Encrypted", "data", json!({ "pattern": base64 })),
+        // POST /v2/cards/{token}/digitization/apple (`domain::wallet`).
+        (
+            "AppleDigitizationBody",
+            "certificates",
+            json!({ "minItems": 2, "maxItems": 3, "items": { "type": "string", "pattern": base64, "minLength": 4, "maxLength": 5464 } }),
+        ),
+        (
+            "AppleDigitizationBody",
+            "nonce",
+            json!({ "pattern": base64, "minLength": 4, "maxLength": 88 }),
+        ),
+        (
+            "AppleDigitizationBody",
+            "nonceSignature",
+            json!({ "pattern": base64, "minLength": 4, "maxLength": 1368 }),
+        ),
         ("Encrypted", "iv", json!({ "pattern": base64 })),
         // PUT and PATCH /api/v2/card (`Verifone::put_card`, `Verifone::patch_card`).
         ("PutCard", "token_scope", json!({ "pattern": UUID })),

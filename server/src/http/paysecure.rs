@@ -334,7 +334,7 @@ pub struct IssueCardBody {
 pub struct EphemeralKeyBody {
     /// The one card it may touch.
     pub token: String,
-    /// `pan`, `cvv2`, `pin:read`, `pin:write`, `pin:verify`, `cvv2:verify`, `reveal`.
+    /// `pan`, `cvv2`, `pin:read`, `pin:write`, `pin:verify`, `cvv2:verify`, `reveal`, `digitize`.
     pub scopes: Vec<String>,
     /// 1-900.
     #[serde(deserialize_with = "crate::http::openapi::integer")]

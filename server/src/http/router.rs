@@ -88,6 +88,7 @@ pub fn api_doc() -> serde_json::Value {
     doc.merge(crate::http::verifone::VerifoneApiDoc::openapi());
     doc.merge(crate::http::get_cvv2::NiApiDoc::openapi());
     doc.merge(crate::http::account::AccountApiDoc::openapi());
+    doc.merge(crate::http::wallet::WalletApiDoc::openapi());
     crate::http::openapi::complete(doc)
 }
 
@@ -130,6 +131,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::http::verifone::routes())
         .merge(crate::http::get_cvv2::routes())
         .merge(crate::http::account::routes())
+        .merge(crate::http::wallet::routes())
         .merge(extra)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -11,6 +11,7 @@ mod limits;
 mod session_ids;
 mod tenant_keys;
 mod tokens;
+mod wallet;
 
 pub use accounts::PaymentInfoRow;
 pub use limits::CvvTokenCounter;

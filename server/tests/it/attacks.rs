@@ -9,3 +9,4 @@ mod limits;
 mod ops;
 mod paythru_pin;
 mod sessions;
+mod wallet;

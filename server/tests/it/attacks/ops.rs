@@ -1006,6 +1006,31 @@ async fn every_route_family_leaves_no_secret_in_the_log() {
         .unwrap();
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 
+    // Wallet provisioning (issue #17): Apple and MDES digitization data.
+    let pki = super::wallet::ApplePki::new();
+    let mc = super::wallet::Mastercard::new();
+    super::wallet::configure(&s, &tenant, &pki, &mc);
+    let (st, r) = call(
+        &s,
+        Method::POST,
+        &format!("/v2/cards/{token}/digitization/apple"),
+        Some(&key),
+        None,
+        Some(pki.body()),
+    )
+    .await;
+    assert_eq!(st, 200, "{r}");
+    let (st, r) = call(
+        &s,
+        Method::POST,
+        &format!("/v2/cards/{token}/digitization/mdes"),
+        Some(&key),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{r}");
+
     // Someone puts a PAN in a URL, plain, with dashes, with spaces.
     for path in [
         format!("/v2/cards/{pan}/pan"),
