@@ -91,8 +91,14 @@ test_runner() {
 }
 
 # The integration matrix's bundlers and runtimes (tests/integration/install.mjs).
+# and React 18 for the widget components' test (its own tree: npm cannot hold two react-dom).
 integration_tools() {
   node tests/integration/install.mjs
+  local r18=tests/browser/elements-react18 stamp
+  stamp="$r18/node_modules/.paysecure-lock.sha256"
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(sha256sum "$r18/package-lock.json" | cut -d' ' -f1)" ] && return
+  npm ci --prefix "$r18" --no-audit --no-fund --loglevel=error
+  sha256sum "$r18/package-lock.json" | cut -d' ' -f1 >"$stamp"
 }
 
 # Runs steps at the same time; each one's output goes to target/setup/<step>.log.

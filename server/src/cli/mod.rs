@@ -108,7 +108,7 @@ enum Command {
         /// cardholder app at /demo/ with its ephemeral-key backend.
         #[arg(long)]
         demo: bool,
-        /// Folder with widget/, sdk/ and demo/ (served when it exists).
+        /// Folder with widget/, elements/ and demo/ (served when it exists).
         #[arg(long, default_value = "www")]
         www: PathBuf,
         /// The web build of paysecure-wasm, served at /pkg/.
