@@ -72,7 +72,11 @@ pub fn pin_block_js(
     let pin = Pin::new(&string_arg(&pin, "the PIN must be a string of digits")?).map_err(to_js)?;
     if number == 4 {
         let key = format4_key(options.as_ref())?;
-        let pan = pan.ok_or_else(|| to_js(paysecure_core::Error::InvalidPan("PIN block format 4 needs the PAN")))?;
+        let pan = pan.ok_or_else(|| {
+            to_js(paysecure_core::Error::InvalidPan(
+                "PIN block format 4 needs the PAN",
+            ))
+        })?;
         let block = pin_block4::encipher_hex(&key, &pin, &pan).map_err(to_js)?;
         return Ok(JsValue::from_str(&block));
     }
