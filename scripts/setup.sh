@@ -9,7 +9,8 @@
 #   scripts/setup.sh npm | wasm-target   one step of `demo` (scripts/demo.sh
 #                             runs them apart, to overlap them with compiling)
 #   scripts/setup.sh all      (default) everything the tests need: the above,
-#                             Chromium + chromedriver, a JDK, PostgreSQL
+#                             Chromium + chromedriver, a JDK, SoftHSM2 (the
+#                             PKCS#11 token of the key-custody tests), PostgreSQL
 #                             running, schemathesis, wasm-bindgen-test-runner.
 #                             Independent steps run at the same time (logs in
 #                             target/setup/); apt, npm and pip wait on the
@@ -48,12 +49,15 @@ fuzz_tools() {
   cargo install cargo-fuzz --locked --quiet
 }
 
-# Chromium and its driver (browser tests), a JDK (Java interop tests).
+# Chromium and its driver (browser tests), a JDK (Java interop tests),
+# SoftHSM2 (the PKCS#11 token of the server's key-custody tests and of the
+# rust-hsm layer).
 system_packages() {
   local pkgs=()
   [ -x "$CHROMIUM_BIN" ] || pkgs+=(chromium)
   [ -x "$CHROMEDRIVER_BIN" ] || pkgs+=(chromium-driver)
   command -v javac >/dev/null || pkgs+=(default-jdk-headless)
+  { command -v softhsm2-util >/dev/null && [ -e /usr/lib/softhsm/libsofthsm2.so ]; } || pkgs+=(softhsm2)
   [ ${#pkgs[@]} -gt 0 ] || return 0
   log "installing ${pkgs[*]} (apt)"
   apt-get update -qq

@@ -373,12 +373,16 @@ impl Service {
 
     /// Reloads the key ring from storage (after a rotation elsewhere).
     pub async fn reload_keys(&self) -> Result<()> {
+        // The ring is as fresh as the moment its rows were read, not the
+        // moment it finished loading (loading from an HSM takes a while; a
+        // key rotated in meanwhile must still trigger a reload).
+        let started = now();
         let ring = Arc::new(
-            key_store::load_or_create(&self.storage, &self.vault, &*self.custody, now(), false)
+            key_store::load_or_create(&self.storage, &self.vault, &*self.custody, started, false)
                 .await?,
         );
         self.keys_loaded_at
-            .store(now().secs(), std::sync::atomic::Ordering::Relaxed);
+            .store(started.secs(), std::sync::atomic::Ordering::Relaxed);
         tracing::debug!(keys = ring.keys().len(), "key ring reloaded");
         match self.keyring.write() {
             Ok(mut k) => *k = ring,

@@ -540,3 +540,31 @@ async fn pkcs11_two_server_processes_share_one_token() {
     assert_eq!(listing.lines().count(), 3, "{listing}");
     drop((a, b));
 }
+
+/// JWE captures (RSA-OAEP-256) made by the client core (its own OAEP over
+/// its own RSA kernel) open through the token: with OAEP-256 in the token,
+/// or, on SoftHSM2 (SHA-1 only), raw RSA in the token and the server's
+/// constant-time OAEP decoding. A changed byte anywhere is refused.
+#[tokio::test]
+async fn pkcs11_captures_decrypt_with_oaep_sha256_through_the_token() {
+    use paysecure_core::Padding;
+    let app = TestApp::with_custody(pkcs11_app_custody(), ServiceConfig::default()).await;
+    let ring = app.service.keyring();
+    let kid = ring
+        .active(paysecure_server::crypto::keys::Purpose::Session)
+        .unwrap()
+        .key_id
+        .clone();
+    for round in 0..20u8 {
+        let cek = [round.wrapping_mul(37) ^ 0x5c; 32];
+        let ct = app.public_key.encrypt(&cek, Padding::OaepSha256).unwrap();
+        let opened = ring.unwrap_content_key(&kid, &ct).unwrap().unwrap();
+        assert_eq!(opened.expose_bytes(), &cek);
+        let mut bad = ct.clone();
+        bad[usize::from(round) * 12] ^= 1;
+        assert!(ring.unwrap_content_key(&kid, &bad).unwrap().is_err());
+        // A session id (OAEP SHA-1) is not a capture: refused.
+        let sha1 = app.public_key.encrypt(&cek, Padding::OaepSha1).unwrap();
+        assert!(ring.unwrap_content_key(&kid, &sha1).unwrap().is_err());
+    }
+}

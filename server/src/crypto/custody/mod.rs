@@ -19,6 +19,7 @@
 //! The domain never sees which one it has: it asks for a key pair, a
 //! decryption, a PIN cipher.
 
+mod oaep;
 pub mod pkcs11;
 pub mod software;
 

@@ -11,7 +11,11 @@
 //!   with the matching MGF1, empty label) and `CKM_RSA_PKCS` for V1. The
 //!   process keeps V1's implicit rejection: it computes the synthetic key
 //!   for every V1 session id, and a token error (bad padding) selects it,
-//!   so the API answers alike for good and bad padding.
+//!   so the API answers alike for good and bad padding. A token without
+//!   OAEP over SHA-256 (SoftHSM2 2.6 has SHA-1 only) does the raw RSA
+//!   operation (`CKM_RSA_X_509`) and the process decodes the OAEP padding
+//!   ([`super::oaep`], constant time): the private key still never leaves
+//!   the token.
 //! - The PIN key is an AES-256 key in the token (same attributes, `CKA_ID`
 //!   `pin-…`); a format-4 PIN block is made and opened with `CKM_AES_ECB`
 //!   on single blocks in the token, the XOR with the PAN field in process.
@@ -24,6 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::RvError;
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
@@ -67,11 +72,20 @@ impl std::fmt::Debug for Pkcs11Config {
 }
 
 struct Token {
+    /// Dropped before the context (fields drop in order).
+    sessions: Vec<Mutex<Session>>,
     /// Kept for the life of the sessions (finalized on drop).
     _context: Pkcs11,
-    sessions: Vec<Mutex<Session>>,
     next: AtomicUsize,
     label: String,
+    /// RSA private keys found so far: key id → (handle, modulus bytes).
+    /// Handles stay valid for the process's life; a key destroyed here
+    /// leaves the map. (Key rings reload every housekeeping run: without
+    /// this, each reload would search the token.)
+    rsa_handles: Mutex<std::collections::HashMap<String, (ObjectHandle, usize)>>,
+    /// Set once the token refused `CKM_RSA_PKCS_OAEP` with SHA-256 as a
+    /// mechanism it does not support (SoftHSM2 2.6 takes SHA-1 only).
+    oaep_sha256_unsupported: std::sync::atomic::AtomicBool,
 }
 
 impl Token {
@@ -177,10 +191,12 @@ impl Pkcs11Custody {
         drop(pin);
         Ok(Pkcs11Custody {
             token: Arc::new(Token {
-                _context: context,
                 sessions: sessions.into_iter().map(Mutex::new).collect(),
+                _context: context,
                 next: AtomicUsize::new(0),
                 label: config.token_label,
+                oaep_sha256_unsupported: std::sync::atomic::AtomicBool::new(false),
+                rsa_handles: Mutex::new(std::collections::HashMap::new()),
             }),
         })
     }
@@ -242,6 +258,37 @@ struct TokenRsaKey {
     size: usize,
 }
 
+impl TokenRsaKey {
+    fn token_decrypt(
+        &self,
+        mechanism: &Mechanism<'_>,
+        ciphertext: &[u8],
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, Option<RvError>> {
+        let mut failure = None;
+        let out = self.token.with_session(|s| {
+            s.decrypt(mechanism, self.handle, ciphertext)
+                .map(Zeroizing::new)
+                .map_err(|e| {
+                    if let cryptoki::error::Error::Pkcs11(rv, _) = e {
+                        failure = Some(rv);
+                    }
+                    Error::InvalidSession
+                })
+        });
+        out.map_err(|_| failure)
+    }
+
+    /// RSA-OAEP-256 where the token lacks it: the raw RSA operation
+    /// (`CKM_RSA_X_509`) in the token, the OAEP decoding here.
+    fn oaep_sha256_via_raw(&self, ciphertext: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        let raw = self.token_decrypt(&Mechanism::RsaX509, ciphertext).ok()?;
+        let mut em = Zeroizing::new(vec![0u8; self.size]);
+        let start = self.size.checked_sub(raw.len())?;
+        em.get_mut(start..)?.copy_from_slice(&raw);
+        super::oaep::decode_sha256(&em)
+    }
+}
+
 impl RsaPrivateKey for TokenRsaKey {
     fn size_bytes(&self) -> usize {
         self.size
@@ -254,20 +301,32 @@ impl RsaPrivateKey for TokenRsaKey {
                 PkcsMgfType::MGF1_SHA1,
                 PkcsOaepSource::empty(),
             )),
-            RsaPadding::OaepSha256 => Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
-                MechanismType::SHA256,
-                PkcsMgfType::MGF1_SHA256,
-                PkcsOaepSource::empty(),
-            )),
+            RsaPadding::OaepSha256 => {
+                if self.token.oaep_sha256_unsupported.load(Ordering::Relaxed) {
+                    return self.oaep_sha256_via_raw(ciphertext);
+                }
+                Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
+                    MechanismType::SHA256,
+                    PkcsMgfType::MGF1_SHA256,
+                    PkcsOaepSource::empty(),
+                ))
+            }
             RsaPadding::Pkcs1v15 => Mechanism::RsaPkcs,
         };
-        self.token
-            .with_session(|s| {
-                s.decrypt(&mechanism, self.handle, ciphertext)
-                    .map(Zeroizing::new)
-                    .map_err(|_| Error::InvalidSession)
-            })
-            .ok()
+        match self.token_decrypt(&mechanism, ciphertext) {
+            Ok(plain) => Some(plain),
+            Err(Some(
+                RvError::MechanismInvalid | RvError::MechanismParamInvalid | RvError::ArgumentsBad,
+            )) if padding == RsaPadding::OaepSha256 => {
+                // A limit of the token, not of the ciphertext: remembered.
+                self.token
+                    .oaep_sha256_unsupported
+                    .store(true, Ordering::Relaxed);
+                tracing::info!("the PKCS#11 token has no RSA-OAEP with SHA-256: raw RSA in the token, OAEP decoding in process");
+                self.oaep_sha256_via_raw(ciphertext)
+            }
+            Err(_) => None,
+        }
     }
 }
 
@@ -393,6 +452,20 @@ impl KeyCustody for Pkcs11Custody {
         if id != key_id.as_bytes() {
             return Err(Error::Internal("a stored key reference names another key"));
         }
+        let known = self
+            .token
+            .rsa_handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key_id)
+            .copied();
+        if let Some((handle, size)) = known {
+            return Ok(Box::new(TokenRsaKey {
+                token: Arc::clone(&self.token),
+                handle,
+                size,
+            }));
+        }
         let handle = self.token.find_one(ObjectClass::PRIVATE_KEY, id)?;
         let size = self.token.with_session(|s| {
             let attrs = s
@@ -406,6 +479,11 @@ impl KeyCustody for Pkcs11Custody {
                 })
                 .unwrap_or(0))
         })?;
+        self.token
+            .rsa_handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key_id.to_owned(), (handle, size));
         Ok(Box::new(TokenRsaKey {
             token: Arc::clone(&self.token),
             handle,
@@ -414,6 +492,11 @@ impl KeyCustody for Pkcs11Custody {
     }
 
     fn destroy_rsa(&self, key_id: &str) -> Result<()> {
+        self.token
+            .rsa_handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key_id);
         for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
             for handle in self.token.find(class, key_id.as_bytes())? {
                 self.token.with_session(|s| {
