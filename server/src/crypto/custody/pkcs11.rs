@@ -135,6 +135,19 @@ impl std::fmt::Debug for Pkcs11Custody {
     }
 }
 
+/// Why [`Pkcs11Custody::open_once`] failed: a token not (yet) visible is
+/// worth another look; anything else is final.
+enum OpenError {
+    TokenNotFound(String),
+    Other(String),
+}
+
+impl From<String> for OpenError {
+    fn from(e: String) -> Self {
+        OpenError::Other(e)
+    }
+}
+
 fn describe(what: &str, e: cryptoki::error::Error) -> String {
     // cryptoki's errors name the function and the CKR_ code: no secret.
     format!("PKCS#11: {what}: {e}")
@@ -144,7 +157,27 @@ impl Pkcs11Custody {
     /// Loads the module, finds the token by label, opens the sessions and
     /// logs in. The PIN is wiped when `config` is dropped. Errors name the
     /// module, the label and the PKCS#11 return code, never the PIN.
+    ///
+    /// A token that is not found is looked for again (module reloaded) a
+    /// few times over about two seconds: SoftHSM2's file store can be read
+    /// half-written while another process (another node, the CLI) writes
+    /// the token, and the token then looks absent for a moment.
     pub fn open(config: Pkcs11Config) -> std::result::Result<Self, String> {
+        let mut attempt = 0;
+        loop {
+            match Self::open_once(&config) {
+                Err(OpenError::TokenNotFound(e)) if attempt < 20 => {
+                    attempt += 1;
+                    tracing::debug!(attempt, "{e}; retrying");
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(OpenError::TokenNotFound(e) | OpenError::Other(e)) => return Err(e),
+                Ok(custody) => return Ok(custody),
+            }
+        }
+    }
+
+    fn open_once(config: &Pkcs11Config) -> std::result::Result<Self, OpenError> {
         let context = Pkcs11::new(&config.module).map_err(|e| {
             describe(
                 &format!("cannot load the module {}", config.module.display()),
@@ -164,11 +197,11 @@ impl Pkcs11Custody {
                     .is_ok_and(|t| t.label().trim_end() == config.token_label)
             })
             .ok_or_else(|| {
-                format!(
+                OpenError::TokenNotFound(format!(
                     "PKCS#11: no token labelled {:?} in {}",
                     config.token_label,
                     config.module.display()
-                )
+                ))
             })?;
         let mut sessions = Vec::with_capacity(SESSIONS);
         for _ in 0..SESSIONS {
@@ -185,7 +218,7 @@ impl Pkcs11Custody {
                     cryptoki::error::RvError::UserAlreadyLoggedIn,
                     _,
                 )) => {}
-                Err(e) => return Err(describe("C_Login", e)),
+                Err(e) => return Err(describe("C_Login", e).into()),
             }
         }
         drop(pin);
@@ -194,7 +227,7 @@ impl Pkcs11Custody {
                 sessions: sessions.into_iter().map(Mutex::new).collect(),
                 _context: context,
                 next: AtomicUsize::new(0),
-                label: config.token_label,
+                label: config.token_label.clone(),
                 oaep_sha256_unsupported: std::sync::atomic::AtomicBool::new(false),
                 rsa_handles: Mutex::new(std::collections::HashMap::new()),
             }),
