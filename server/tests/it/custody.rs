@@ -538,6 +538,24 @@ async fn pkcs11_two_server_processes_share_one_token() {
     assert_eq!(pan_via(&http, &b.1, &key, &card, &new).await, 200);
     let listing = cli(&db_dir, &db, &master, &["keys", "list"]);
     assert_eq!(listing.lines().count(), 3, "{listing}");
+    let pins = cli(&db_dir, &db, &master, &["keys", "migrate-pins"]);
+    assert!(pins.contains("format-2 blocks left: 0"), "{pins}");
+
+    // The token PIN given in the environment is wiped from each node's
+    // environment block (/proc/<pid>/environ keeps the name, zeros after).
+    let pin = token_env().pin;
+    for n in [&a, &b] {
+        let environ = std::fs::read(format!("/proc/{}/environ", n.0.id())).unwrap();
+        let text = String::from_utf8_lossy(&environ);
+        assert!(
+            text.contains("PAYSECURE_PKCS11_MODULE="),
+            "read the right process"
+        );
+        assert!(
+            !text.contains(&pin),
+            "the token PIN is in /proc/<pid>/environ"
+        );
+    }
     drop((a, b));
 }
 
