@@ -9,7 +9,8 @@
 #   scripts/setup.sh npm | wasm-target   one step of `demo` (scripts/demo.sh
 #                             runs them apart, to overlap them with compiling)
 #   scripts/setup.sh all      (default) everything the tests need: the above,
-#                             Chromium + chromedriver, a JDK, PostgreSQL
+#                             Chromium + chromedriver, a JDK, SoftHSM2 (the
+#                             PKCS#11 token of the key-custody tests), PostgreSQL
 #                             running, schemathesis, wasm-bindgen-test-runner,
 #                             the integration matrix's tools (target/integration).
 #                             Independent steps run at the same time (logs in
@@ -50,7 +51,8 @@ fuzz_tools() {
 }
 
 # Chromium and its driver (browser tests), a JDK (Java interop tests), the
-# OpenSSL CLI (wallet provisioning tests).
+# OpenSSL CLI (wallet provisioning tests), SoftHSM2 (the PKCS#11 token of the
+# server's key-custody tests and of the rust-hsm layer).
 system_packages() {
   local pkgs=()
   [ -x "$CHROMIUM_BIN" ] || pkgs+=(chromium)
@@ -58,6 +60,7 @@ system_packages() {
   command -v javac >/dev/null || pkgs+=(default-jdk-headless)
   # The OpenSSL CLI: test certificates of the wallet suites and scripts/gen-api-doc.mjs.
   command -v openssl >/dev/null || pkgs+=(openssl)
+  { command -v softhsm2-util >/dev/null && [ -e /usr/lib/softhsm/libsofthsm2.so ]; } || pkgs+=(softhsm2)
   [ ${#pkgs[@]} -gt 0 ] || return 0
   log "installing ${pkgs[*]} (apt)"
   apt-get update -qq

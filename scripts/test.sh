@@ -11,6 +11,12 @@
 #             property tests; the server's router tests, real-process tests
 #             (restart, TLS, concurrency) and two-node cluster tests on PostgreSQL
 #   rust-pg   the server's suite again, on PostgreSQL (a fresh database per test)
+#   rust-hsm  the server's suite again with --key-custody pkcs11, on SQLite and on
+#             PostgreSQL (the rust-pg skips): RSA private keys and the PIN key in a
+#             SoftHSM2 token made for the run (target/softhsm-run, its own
+#             SOFTHSM2_CONF, random PINs); PAYSECURE_TEST_KEY_CUSTODY=pkcs11 tells
+#             the in-process harness, PAYSECURE_KEY_CUSTODY and PAYSECURE_PKCS11_*
+#             the server processes the tests start
 #   fuzz      cargo fuzz, every target of fuzz/ (server parsers) for FUZZ_SECONDS
 #             (default 10) after replaying its regression inputs (scripts/fuzz.sh)
 #   schemathesis  --checks all (stateful phase included) against a live
@@ -48,8 +54,8 @@ start=$(date +%s)
 logs="${CARGO_TARGET_DIR:-$ROOT/target}/test-logs"
 rm -rf "$logs"; mkdir -p "$logs"
 declare -A passed failed seconds broken
-all=(lint rust rust-pg fuzz schemathesis wasm-node wasm-chrome package js browser integration fuzz-client bench-smoke)
-counted=(rust rust-pg fuzz schemathesis wasm-node wasm-chrome js browser integration fuzz-client)
+all=(lint rust rust-pg rust-hsm fuzz schemathesis wasm-node wasm-chrome package js browser integration fuzz-client bench-smoke)
+counted=(rust rust-pg rust-hsm fuzz schemathesis wasm-node wasm-chrome js browser integration fuzz-client)
 
 layers=("$@")
 if [ ${#layers[@]} -eq 0 ]; then
@@ -125,6 +131,23 @@ rust_pg() {
   PAYSECURE_TEST_POSTGRES="${PAYSECURE_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/postgres}" \
     cargo test -p paysecure-server --test it -- --skip cluster_ --skip openapi:: --skip layers::
 }
+rust_hsm() ( # a subshell: the token's variables stay in it
+  local dir="${CARGO_TARGET_DIR:-$ROOT/target}/softhsm-run"
+  export SOFTHSM2_CONF="$dir/softhsm2.conf" PAYSECURE_TEST_KEY_CUSTODY=pkcs11 PAYSECURE_KEY_CUSTODY=pkcs11 \
+    PAYSECURE_PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so PAYSECURE_PKCS11_TOKEN_LABEL=paysecure-test-run
+  fresh_token() { # one per pass: every test adds key objects, and SoftHSM2 slows as they grow
+    local so_pin
+    rm -rf "$dir"; mkdir -p "$dir/tokens"
+    printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n' \
+      "$dir/tokens" >"$SOFTHSM2_CONF"
+    PAYSECURE_PKCS11_PIN=$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n'); so_pin=$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
+    export PAYSECURE_PKCS11_PIN
+    softhsm2-util --init-token --free --label "$PAYSECURE_PKCS11_TOKEN_LABEL" --so-pin "$so_pin" --pin "$PAYSECURE_PKCS11_PIN" >/dev/null
+  }
+  fresh_token && cargo test -p paysecure-server --test it -- --skip layers:: --skip openapi:: &&
+    fresh_token && PAYSECURE_TEST_POSTGRES="${PAYSECURE_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/postgres}" \
+      cargo test -p paysecure-server --test it -- --skip cluster_ --skip openapi:: --skip layers::
+)
 wasm_test() { # node|browser
   local runner="${WASM_BINDGEN_TEST_RUNNER:-}"
   if [ -z "$runner" ]; then
@@ -156,6 +179,7 @@ bench_smoke() {
 if want lint; then log "lint: cargo fmt --check, clippy -D warnings (native, wasm32)"; run lint - lint; fi
 if want rust; then log "rust: cargo test --workspace"; run rust count_cargo rust_layer; fi
 if want rust-pg; then log "rust-pg: the server suite again, on PostgreSQL"; run rust-pg count_cargo rust_pg; fi
+if want rust-hsm; then log "rust-hsm: the server suite with the PKCS#11 key custody (SoftHSM2), SQLite and PostgreSQL"; run rust-hsm count_cargo rust_hsm; fi
 
 schemathesis_pid=
 schemathesis_t0=

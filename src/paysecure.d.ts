@@ -71,21 +71,28 @@ export interface RsaJwk {
  */
 export type PublicKeyInput = string | RsaJwk;
 
-/** ISO 9564-1 PIN block format. */
-export type PinBlockFormat = 0 | 1 | 2 | 3;
+/**
+ * ISO 9564-1 PIN block format: 0-3 are 16 hex characters; 4 is the AES PIN block (ISO 9564-1:2017),
+ * enciphered under an AES key, 32 hex characters.
+ */
+export type PinBlockFormat = 0 | 1 | 2 | 3 | 4;
 
 /** Options of {@link pinBlock}. */
 export interface PinBlockOptions {
   /** ISO 9564-1 format; default `2` (the PaySecure format). */
   format?: PinBlockFormat;
-  /** The card number; required for formats 0 and 3. */
+  /** The card number; required for formats 0, 3 and 4 (12 to 19 digits). */
   pan?: string;
+  /** Format 4 only, and required there: the AES key (16, 24 or 32 bytes) the block is enciphered under. */
+  key?: Uint8Array | ArrayBuffer;
 }
 
 /** Options of {@link parsePinBlock}. */
 export interface ParsePinBlockOptions {
-  /** The card number; required for formats 0 and 3. */
+  /** The card number; required for formats 0, 3 and 4. */
   pan?: string;
+  /** Given: the block is format 4 (32 hex characters), deciphered under this AES key (16, 24 or 32 bytes). */
+  key?: Uint8Array | ArrayBuffer;
 }
 
 /**

@@ -89,8 +89,13 @@ const wrongBody: number = s.decryptBody(sealedBody);
 const wrong: number = s.decrypt(enc);
 // @ts-expect-error an EncryptedValue has data and iv
 s.decrypt({ data: 'x' });
-// @ts-expect-error PIN block formats are 0..3
-pinBlock('1234', { format: 4 });
+// @ts-expect-error PIN block formats are 0..4
+pinBlock('1234', { format: 5 });
+// Format 4 (AES) takes the key as bytes.
+const aesPinBlock: string = pinBlock('1234', { format: 4, pan: '4111111111111111', key: new Uint8Array(16) });
+parsePinBlock(aesPinBlock, { pan: '4111111111111111', key: new Uint8Array(16).buffer });
+// @ts-expect-error the format-4 key is bytes, not text
+pinBlock('1234', { format: 4, pan: '4111111111111111', key: '00112233445566778899aabbccddeeff' });
 // @ts-expect-error pinWeakness may answer null
 const alwaysWeak: PinWeaknessCode = pinWeakness('1432');
 // @ts-expect-error not a weakness code

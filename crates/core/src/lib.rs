@@ -18,6 +18,7 @@ mod error;
 pub mod jwe;
 pub mod limits;
 pub mod pin_block;
+pub mod pin_block4;
 pub mod pin_policy;
 pub mod public_key;
 mod rsa_encrypt;

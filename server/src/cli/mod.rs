@@ -10,6 +10,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use zeroize::Zeroizing;
 
+use crate::crypto::custody::pkcs11::{Pkcs11Config, Pkcs11Custody, PIN_ENV as PKCS11_PIN_ENV};
+use crate::crypto::custody::software::SoftwareCustody;
+use crate::crypto::custody::KeyCustody;
 use crate::crypto::keys::Purpose;
 use crate::crypto::vault::{
     default_master_key_path, load_master_key, MasterKeySource, MASTER_KEY_ENV,
@@ -51,6 +54,32 @@ struct Cli {
     /// it) first thing in `main`.
     #[arg(skip)]
     master_key_env: Option<Zeroizing<String>>,
+    /// Where the RSA private keys and the PIN key live: `software` (sealed
+    /// by the vault, used in this process) or `pkcs11` (generated and used
+    /// inside an HSM; see docs/deployment.md).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "PAYSECURE_KEY_CUSTODY",
+        default_value = "software"
+    )]
+    key_custody: KeyCustodyArg,
+    /// The PKCS#11 module of the HSM (--key-custody pkcs11), e.g.
+    /// /usr/lib/softhsm/libsofthsm2.so.
+    #[arg(long, global = true, env = "PAYSECURE_PKCS11_MODULE")]
+    pkcs11_module: Option<PathBuf>,
+    /// The label of the token (--key-custody pkcs11).
+    #[arg(long, global = true, env = "PAYSECURE_PKCS11_TOKEN_LABEL")]
+    pkcs11_token_label: Option<String>,
+    /// A file holding the token's user PIN (owned by this user, mode 0600);
+    /// PAYSECURE_PKCS11_PIN (the PIN itself) overrides it.
+    #[arg(long, global = true, env = "PAYSECURE_PKCS11_PIN_FILE")]
+    pkcs11_pin_file: Option<PathBuf>,
+    /// PAYSECURE_PKCS11_PIN, taken from the environment (and wiped there)
+    /// first thing in `main`.
+    #[arg(skip)]
+    pkcs11_pin_env: Option<Zeroizing<String>>,
     /// Largest number of database connections per process.
     #[arg(
         long,
@@ -78,6 +107,14 @@ struct Cli {
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum KeyCustodyArg {
+    /// Keys sealed by the vault, operations in this process.
+    Software,
+    /// Keys inside a PKCS#11 token (HSM), operations in the token.
+    Pkcs11,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -309,24 +346,35 @@ enum KeysCommand {
         v1: bool,
     },
     /// Revoke a key at once (compromised): it decrypts nothing from now
-    /// on; an active key is replaced by a new one, with no overlap.
+    /// on; an active key is replaced by a new one, with no overlap (with
+    /// --key-custody pkcs11 its objects are destroyed in the token).
     Revoke {
         /// Key id (`rsa-...`).
         key_id: String,
     },
+    /// Re-encrypt every PIN still stored as a format-2 block (written
+    /// before migration 0011) as a format-4 block under the PIN key; the
+    /// server also does this at every start. Prints the counts.
+    MigratePins,
 }
 
-/// Takes `PAYSECURE_MASTER_KEY` out of the environment: reads it, wipes its
-/// bytes in the environment block (`/proc/<pid>/environ`, what `ps e` shows,
-/// reads that block, which `remove_var` alone leaves intact), and removes
-/// the variable, so no child process or later reader sees it. Called first
-/// in `main`, while the process has one thread.
+/// Takes `PAYSECURE_MASTER_KEY` out of the environment (see
+/// [`take_secret_env`]).
 fn take_master_key_env() -> Option<Zeroizing<String>> {
+    take_secret_env(MASTER_KEY_ENV)
+}
+
+/// Takes a secret variable (`PAYSECURE_MASTER_KEY`, `PAYSECURE_PKCS11_PIN`)
+/// out of the environment: reads it, wipes its bytes in the environment
+/// block (`/proc/<pid>/environ`, what `ps e` shows, reads that block, which
+/// `remove_var` alone leaves intact), and removes the variable, so no child
+/// process or later reader sees it. Called first in `main`, while the
+/// process has one thread.
+fn take_secret_env(var: &str) -> Option<Zeroizing<String>> {
     // Not UTF-8: kept (as replacement characters) so that decoding fails
-    // with a clear error instead of silently falling back to a key file.
-    let value =
-        std::env::var_os(MASTER_KEY_ENV).map(|v| Zeroizing::new(v.to_string_lossy().into_owned()));
-    if let Ok(name) = std::ffi::CString::new(MASTER_KEY_ENV) {
+    // with a clear error instead of silently falling back to a file.
+    let value = std::env::var_os(var).map(|v| Zeroizing::new(v.to_string_lossy().into_owned()));
+    if let Ok(name) = std::ffi::CString::new(var) {
         // SAFETY: no other thread exists yet, so nothing reads or changes
         // the environment meanwhile; `getenv` returns null or a pointer to
         // the variable's NUL-terminated value in the (writable) environment
@@ -338,16 +386,72 @@ fn take_master_key_env() -> Option<Zeroizing<String>> {
             }
         }
     }
-    std::env::remove_var(MASTER_KEY_ENV);
+    std::env::remove_var(var);
     value
+}
+
+/// Reads the token PIN from `path`: a regular file owned by this user that
+/// gives group and others no access; surrounding white space is dropped.
+fn read_pin_file(path: &Path) -> Result<Zeroizing<String>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mut file = std::fs::File::open(path)
+        .map_err(|e| format!("cannot open the PKCS#11 PIN file {}: {e}", path.display()))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    if !meta.is_file() || meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
+        return Err(format!(
+            "refusing the PKCS#11 PIN file {}: it must be a regular file owned by this user with mode 0600",
+            path.display()
+        ));
+    }
+    let mut text = Zeroizing::new(String::new());
+    file.read_to_string(&mut text)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(Zeroizing::new(text.trim().to_owned()))
+}
+
+/// The key custody the command line asks for.
+fn key_custody(cli: &Cli) -> Result<Arc<dyn KeyCustody>, String> {
+    if cli.key_custody == KeyCustodyArg::Software {
+        return Ok(Arc::new(SoftwareCustody));
+    }
+    let module = cli
+        .pkcs11_module
+        .clone()
+        .ok_or("--key-custody pkcs11 needs --pkcs11-module (PAYSECURE_PKCS11_MODULE)")?;
+    let token_label = cli
+        .pkcs11_token_label
+        .clone()
+        .ok_or("--key-custody pkcs11 needs --pkcs11-token-label (PAYSECURE_PKCS11_TOKEN_LABEL)")?;
+    let pin = match (&cli.pkcs11_pin_env, &cli.pkcs11_pin_file) {
+        (Some(pin), _) => pin.clone(),
+        (None, Some(path)) => read_pin_file(path)?,
+        (None, None) => {
+            return Err(format!(
+                "--key-custody pkcs11 needs the token PIN: --pkcs11-pin-file or {PKCS11_PIN_ENV}"
+            ))
+        }
+    };
+    let custody = Pkcs11Custody::open(Pkcs11Config {
+        module,
+        token_label,
+        pin,
+    })?;
+    Ok(Arc::new(custody))
 }
 
 /// The `paysecure-server` command: parses the command line, sets up
 /// logging and the async runtime, and runs the command.
 pub fn main() -> std::process::ExitCode {
     let master_key_env = take_master_key_env();
+    let pkcs11_pin_env = take_secret_env(PKCS11_PIN_ENV);
     let mut cli = Cli::parse();
     cli.master_key_env = master_key_env;
+    cli.pkcs11_pin_env = pkcs11_pin_env;
     telemetry::init_logging(matches!(cli.log_format, LogFormat::Json));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -398,10 +502,11 @@ async fn open(cli: &Cli, config: ServiceConfig) -> Result<Service, String> {
             cli.data_dir.join("paysecure.db").display()
         ),
     };
+    let custody = key_custody(cli)?;
     let storage = connect_database(&url, &options)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
-    Service::new(storage, vault, config)
+    Service::with_custody(storage, vault, custody, config)
         .await
         .map_err(|e| e.to_string())
 }
@@ -738,6 +843,18 @@ async fn run(cli: Cli) -> Result<(), String> {
                         ),
                         None => return Err(format!("no usable key {key_id}")),
                     }
+                }
+                KeysCommand::MigratePins => {
+                    let (done, unreadable) =
+                        service.migrate_pins().await.map_err(|e| e.to_string())?;
+                    let left = service
+                        .legacy_pin_count()
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    println!(
+                        "PINs re-encrypted as format-4 blocks now: {done}; unreadable (left unchanged): {unreadable}; format-2 blocks left: {left}"
+                    );
+                    return Ok(());
                 }
             }
             let rows = service.all_keys().await.map_err(|e| e.to_string())?;

@@ -2,24 +2,22 @@
 //! by the vault, one set per [`Purpose`], rotation keeping the previous key
 //! decrypting for an overlap window, revocation, enforced expiry.
 //!
-//! Session ids are unwrapped with AWS-LC (constant-time RSA), never with the
-//! RustCrypto `rsa` crate (RUSTSEC-2023-0071). Every way a session id can be
-//! bad gives the same [`Error::InvalidSession`]. V1 (PKCS#1 v1.5) session
+//! The private keys live in the key custody ([`super::custody`]): sealed
+//! by the vault and used with AWS-LC (constant-time RSA, never the
+//! RustCrypto `rsa` crate, RUSTSEC-2023-0071), or inside a PKCS#11 token.
+//! Every way a session id can be bad gives the same
+//! [`Error::InvalidSession`]. V1 (PKCS#1 v1.5) session
 //! ids use keys of their own and implicit rejection: a bad padding unwraps
 //! to a synthetic key instead of failing, so there is no padding oracle.
 
-use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
-use aws_lc_rs::rsa::{
-    KeySize, OaepPrivateDecryptingKey, Pkcs1PrivateDecryptingKey, PrivateDecryptingKey,
-    OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256,
-};
 use paysecure_core::{PublicKey, SessionKey};
-use zeroize::Zeroizing;
 
-use super::vault::{Binding, Vault};
+use super::custody::{KeyCustody, RsaPadding, RsaPrivateKey};
+use super::vault::Vault;
 use super::{Error, Result};
 use crate::util::ids::random_id;
 use crate::util::time::UnixTime;
+use zeroize::Zeroizing;
 
 /// What a key pair is for. Keys are never shared between purposes: a
 /// PKCS#1 v1.5 decryption oracle on a key lets an attacker invert RSA on it
@@ -60,14 +58,6 @@ pub const KEY_LIFETIME_SECS: i64 = 365 * 24 * 3600;
 /// public key finish their sessions), at most until its own expiry.
 pub const ROTATION_OVERLAP_SECS: i64 = 24 * 3600;
 
-fn binding(key_id: &str) -> Binding<'_> {
-    Binding {
-        tenant: "-",
-        subject: key_id,
-        field: "rsa_private_key",
-    }
-}
-
 /// One usable key pair.
 pub struct LoadedKey {
     /// `rsa-` and 16 hex digits.
@@ -84,8 +74,7 @@ pub struct LoadedKey {
     pub created_at: UnixTime,
     /// When it stops being accepted.
     pub expires_at: UnixTime,
-    oaep: OaepPrivateDecryptingKey,
-    pkcs1: Pkcs1PrivateDecryptingKey,
+    private: Box<dyn RsaPrivateKey>,
 }
 
 impl std::fmt::Debug for LoadedKey {
@@ -99,16 +88,8 @@ impl std::fmt::Debug for LoadedKey {
 }
 
 impl LoadedKey {
-    fn from_row(row: &KeyRecord, vault: &Vault) -> Result<Self> {
-        let der = vault.open(binding(&row.key_id), &row.private_sealed)?;
-        let load = || {
-            PrivateDecryptingKey::from_pkcs8(&der)
-                .map_err(|_| Error::Internal("stored RSA key is invalid"))
-        };
-        let oaep = OaepPrivateDecryptingKey::new(load()?)
-            .map_err(|_| Error::Internal("RSA key unusable for OAEP"))?;
-        let pkcs1 = Pkcs1PrivateDecryptingKey::new(load()?)
-            .map_err(|_| Error::Internal("RSA key unusable"))?;
+    fn from_row(row: &KeyRecord, vault: &Vault, custody: &dyn KeyCustody) -> Result<Self> {
+        let private = custody.load_rsa(vault, &row.key_id, &row.private_sealed)?;
         let public = PublicKey::from_der(&row.public_spki)
             .map_err(|_| Error::Internal("stored public key is invalid"))?;
         let purpose = Purpose::of(&row.purpose).ok_or(Error::Internal("unknown key purpose"))?;
@@ -120,8 +101,7 @@ impl LoadedKey {
             public,
             created_at: row.created_at,
             expires_at: row.expires_at,
-            oaep,
-            pkcs1,
+            private,
         })
     }
 
@@ -139,14 +119,7 @@ impl LoadedKey {
 
     /// RSA-OAEP (SHA-1) decryption of a V2/V3 session id.
     fn decrypt_oaep(&self, ciphertext: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-        let mut out = Zeroizing::new(vec![0u8; self.oaep.key_size_bytes()]);
-        let len = self
-            .oaep
-            .decrypt(&OAEP_SHA1_MGF1SHA1, ciphertext, &mut out, None)
-            .ok()?
-            .len();
-        out.truncate(len);
-        Some(out)
+        self.private.decrypt(RsaPadding::OaepSha1, ciphertext)
     }
 
     /// PKCS#1 v1.5 decryption of a V1 session id to a session key, with
@@ -158,12 +131,10 @@ impl LoadedKey {
         let synthetic = vault.implicit_rejection(&self.key_id, ciphertext);
         let synthetic = SessionKey::from_bytes(&synthetic[..32])
             .map_err(|_| Error::Internal("implicit rejection key"))?;
-        let mut out = Zeroizing::new(vec![0u8; self.pkcs1.key_size_bytes()]);
         let real = self
-            .pkcs1
-            .decrypt(ciphertext, &mut out)
-            .ok()
-            .and_then(|plain| SessionKey::from_session_id_plaintext(plain).ok());
+            .private
+            .decrypt(RsaPadding::Pkcs1v15, ciphertext)
+            .and_then(|plain| SessionKey::from_session_id_plaintext(&plain).ok());
         Ok(match real {
             Some(key) => (key, true),
             None => (synthetic, false),
@@ -184,7 +155,9 @@ pub struct KeyRecord {
     pub status: String,
     /// SubjectPublicKeyInfo DER.
     pub public_spki: Vec<u8>,
-    /// PKCS#8 DER sealed by the vault (bound to the key id).
+    /// What the key custody stores for the private key: the PKCS#8 DER
+    /// sealed by the vault (bound to the key id), or `pkcs11:` and the key
+    /// id of a key held in a PKCS#11 token.
     pub private_sealed: Vec<u8>,
     /// When the row was written.
     pub created_at: UnixTime,
@@ -202,11 +175,15 @@ pub struct KeyRing {
 
 impl KeyRing {
     /// The ring of these stored keys (the usable ones, as the domain read
-    /// them), each private key opened with the vault.
-    pub fn from_records(records: &[KeyRecord], vault: &Vault) -> Result<Self> {
+    /// them), each private key loaded by the key custody.
+    pub fn from_records(
+        records: &[KeyRecord],
+        vault: &Vault,
+        custody: &dyn KeyCustody,
+    ) -> Result<Self> {
         let keys = records
             .iter()
-            .map(|r| LoadedKey::from_row(r, vault))
+            .map(|r| LoadedKey::from_row(r, vault, custody))
             .collect::<Result<Vec<_>>>()?;
         Ok(KeyRing { keys })
     }
@@ -243,7 +220,7 @@ impl KeyRing {
         self.keys.iter().filter(move |k| {
             k.purpose == purpose
                 && key_id.is_none_or(|id| id == k.key_id)
-                && k.oaep.key_size_bytes() == ciphertext_len
+                && k.private.size_bytes() == ciphertext_len
         })
     }
 
@@ -260,12 +237,10 @@ impl KeyRing {
             .keys
             .iter()
             .find(|k| k.key_id == kid && k.purpose == Purpose::Session)?;
-        let mut out = Zeroizing::new(vec![0u8; key.oaep.key_size_bytes()]);
         let opened = key
-            .oaep
-            .decrypt(&OAEP_SHA256_MGF1SHA256, encrypted_key, &mut out, None)
-            .ok()
-            .and_then(|plain| (plain.len() == 32).then(|| SessionKey::from_bytes(plain)))
+            .private
+            .decrypt(RsaPadding::OaepSha256, encrypted_key)
+            .and_then(|plain| (plain.len() == 32).then(|| SessionKey::from_bytes(&plain)))
             .and_then(|k| k.ok());
         Some(opened.ok_or(Error::UndecryptableValue))
     }
@@ -312,22 +287,22 @@ impl KeyRing {
     }
 }
 
-/// Makes a new RSA-2048 key pair row for `purpose` (private key sealed).
-pub fn generate(vault: &Vault, purpose: Purpose, now: UnixTime) -> Result<KeyRecord> {
-    let private = PrivateDecryptingKey::generate(KeySize::Rsa2048)
-        .map_err(|_| Error::Internal("RSA key generation failed"))?;
-    let pkcs8 = AsDer::<Pkcs8V1Der>::as_der(&private)
-        .map_err(|_| Error::Internal("RSA key export failed"))?;
-    let spki = AsDer::<PublicKeyX509Der>::as_der(&private.public_key())
-        .map_err(|_| Error::Internal("RSA key export failed"))?;
+/// Makes a new RSA-2048 key pair row for `purpose`, its private key made
+/// and kept by the key custody.
+pub fn generate(
+    vault: &Vault,
+    custody: &dyn KeyCustody,
+    purpose: Purpose,
+    now: UnixTime,
+) -> Result<KeyRecord> {
     let key_id = random_id::<8>("rsa-")?;
-    let private_sealed = vault.seal(binding(&key_id), pkcs8.as_ref())?;
+    let new = custody.generate_rsa(vault, &key_id, purpose)?;
     Ok(KeyRecord {
         key_id,
         purpose: purpose.as_str().to_owned(),
         status: "active".into(),
-        public_spki: spki.as_ref().to_vec(),
-        private_sealed,
+        public_spki: new.public_spki,
+        private_sealed: new.private_stored,
         created_at: now,
         expires_at: now + KEY_LIFETIME_SECS,
         revoked_at: None,

@@ -1,8 +1,11 @@
 //! Server-side cryptography: the vault that seals stored secrets
 //! ([`vault`]), the issuer's RSA key ring ([`keys`]) and the CVV2 algorithm
-//! ([`cvv`]), and wallet provisioning ([`wallet`]). Nothing here reads the database: the domain loads the rows
+//! ([`cvv`]), wallet provisioning ([`wallet`]), and the key custody
+//! ([`custody`]: software or PKCS#11) that holds the private and PIN keys.
+//! Nothing here reads the database: the domain loads the rows
 //! and hands them over.
 
+pub mod custody;
 pub mod cvv;
 pub mod keys;
 pub mod vault;

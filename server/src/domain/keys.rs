@@ -1,7 +1,11 @@
 //! The issuer's RSA key pairs over time: the domain reads the stored rows,
 //! hands them to the key ring ([`crate::crypto::keys`]), and writes the
-//! pairs the ring generates (first start, rotation, revocation).
+//! pairs the key custody generates (first start, rotation, revocation). A
+//! pair made but not recorded (another node won the race, or a revocation's
+//! spare was not needed) is destroyed in the custody, so an HSM keeps no
+//! orphan keys.
 
+use crate::crypto::custody::KeyCustody;
 use crate::crypto::keys::{generate, KeyRecord, KeyRing, Purpose, ROTATION_OVERLAP_SECS};
 use crate::crypto::vault::Vault;
 use crate::domain::error::Result;
@@ -39,6 +43,7 @@ fn row(record: KeyRecord) -> RsaKeyRow {
 pub async fn load_or_create(
     storage: &Storage,
     vault: &Vault,
+    custody: &dyn KeyCustody,
     now: UnixTime,
     with_v1: bool,
 ) -> Result<KeyRing> {
@@ -50,11 +55,15 @@ pub async fn load_or_create(
             .iter()
             .any(|r| r.status == "active" && r.purpose == purpose.as_str());
         if needed && !has {
-            let new = row(generate(vault, purpose, now)?);
+            let new = row(generate(vault, custody, purpose, now)?);
             match storage.rotate_in_rsa_key(&new, now, now).await {
+                Ok(()) => {}
                 // Another node created the key at the same moment.
-                Ok(()) | Err(StorageError::Duplicate) => {}
-                Err(e) => return Err(e.into()),
+                Err(StorageError::Duplicate) => custody.destroy_rsa(&new.key_id)?,
+                Err(e) => {
+                    custody.destroy_rsa(&new.key_id)?;
+                    return Err(e.into());
+                }
             }
             created = true;
         }
@@ -63,7 +72,7 @@ pub async fn load_or_create(
         rows = storage.usable_rsa_keys(now).await?;
     }
     let records: Vec<KeyRecord> = rows.into_iter().map(record).collect();
-    Ok(KeyRing::from_records(&records, vault)?)
+    Ok(KeyRing::from_records(&records, vault, custody)?)
 }
 
 /// Rotates `purpose`: a new active key; the old active key keeps
@@ -72,13 +81,18 @@ pub async fn load_or_create(
 pub async fn rotate(
     storage: &Storage,
     vault: &Vault,
+    custody: &dyn KeyCustody,
     purpose: Purpose,
     now: UnixTime,
 ) -> Result<String> {
-    let new = row(generate(vault, purpose, now)?);
-    storage
+    let new = row(generate(vault, custody, purpose, now)?);
+    if let Err(e) = storage
         .rotate_in_rsa_key(&new, now, now + ROTATION_OVERLAP_SECS)
-        .await?;
+        .await
+    {
+        custody.destroy_rsa(&new.key_id)?;
+        return Err(e.into());
+    }
     Ok(new.key_id)
 }
 
@@ -88,6 +102,7 @@ pub async fn rotate(
 pub async fn revoke(
     storage: &Storage,
     vault: &Vault,
+    custody: &dyn KeyCustody,
     key_id: &str,
     now: UnixTime,
 ) -> Result<Option<Purpose>> {
@@ -95,10 +110,18 @@ pub async fn revoke(
     // fallible key generation); unused if the key was not active.
     let mut spare = std::collections::HashMap::new();
     for p in [Purpose::Session, Purpose::V1] {
-        spare.insert(p.as_str(), row(generate(vault, p, now)?));
+        spare.insert(p.as_str(), row(generate(vault, custody, p, now)?));
     }
     let revoked = storage
         .revoke_rsa_key(key_id, |purpose| spare.remove(purpose), now)
-        .await?;
+        .await;
+    for unused in spare.values() {
+        custody.destroy_rsa(&unused.key_id)?;
+    }
+    let revoked = revoked?;
+    if revoked.is_some() {
+        // A revoked key never decrypts again: in an HSM, its objects go.
+        custody.destroy_rsa(key_id)?;
+    }
     Ok(revoked.as_deref().and_then(Purpose::of))
 }

@@ -1,10 +1,10 @@
 //! PaySecure V1/V2/V3 card operations over the vault: sandbox issuing,
 //! PAN to token, the card list, the clear card data a grant allows (PAN,
 //! expiry, CVV2, PIN), PIN and CVV2 verification with their attempt limits,
-//! and unblocking.
+//! and unblocking. PINs are stored as format-4 blocks under the key
+//! custody's PIN key ([`crate::domain::custody`]).
 
 use paysecure_core::card::{self, CardBrand};
-use paysecure_core::pin_block::{self, PinBlockFormat};
 use paysecure_core::Pin;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -31,14 +31,6 @@ pub(crate) fn pan_binding<'a>(tenant: &'a str, token: &'a str) -> Binding<'a> {
         tenant,
         subject: token,
         field: "pan",
-    }
-}
-
-pub(crate) fn pin_binding<'a>(tenant: &'a str, token: &'a str) -> Binding<'a> {
-    Binding {
-        tenant,
-        subject: token,
-        field: "pin_block",
     }
 }
 
@@ -402,14 +394,7 @@ impl Service {
             code: Code::PinNotSet,
             message: "no PIN is set for this card",
         })?;
-        let block = self
-            .vault
-            .open(pin_binding(&card.tenant_id, &card.token), sealed)?;
-        let text = std::str::from_utf8(&block)
-            .map_err(|_| Error::Crypto("stored PIN block is not text"))?;
-        pin_block::decode(text, None)
-            .map(|(pin, _)| pin)
-            .map_err(|_| Error::Crypto("stored PIN block is invalid"))
+        self.open_stored_pin(card, sealed)
     }
 
     /// Sets the card's PIN (a grant for `pin:write`; refused while the PIN
@@ -430,11 +415,10 @@ impl Service {
                 "the PIN is too easy to guess (one repeated digit, a run, a repeated pair or a common PIN); choose another",
             ));
         }
-        let block = pin_block::encode(pin, PinBlockFormat::Iso2, None)
-            .map_err(|_| Error::Crypto("PIN block"))?;
-        let sealed = self
-            .vault
-            .seal(pin_binding(tenant, token), block.as_bytes())?;
+        // The PIN (decrypted from the client's format-2 block by the
+        // caller) goes straight into a format-4 block under the PIN key.
+        let pan = self.open_pan(card)?;
+        let sealed = self.seal_pin(tenant, token, &pan, pin)?;
         if self.storage.set_pin(tenant, token, &sealed).await? {
             Ok(())
         } else {

@@ -4,6 +4,7 @@ use std::sync::{Arc, RwLock};
 
 use zeroize::Zeroizing;
 
+use crate::crypto::custody::{software::SoftwareCustody, KeyCustody, PinKey};
 use crate::crypto::cvv::CvkPair;
 use crate::crypto::keys::{self, KeyRing};
 use crate::crypto::vault::Vault;
@@ -258,10 +259,14 @@ impl Default for ServiceConfig {
     }
 }
 
-/// The service: storage, vault, key ring.
+/// The service: storage, vault, key custody, key ring.
 pub struct Service {
     pub(crate) storage: Storage,
     pub(crate) vault: Vault,
+    /// Where the RSA private keys and the PIN key live.
+    pub(crate) custody: Arc<dyn KeyCustody>,
+    /// The PIN key (format-4 PIN blocks at rest), held by the custody.
+    pub(crate) pin_key: PinKey,
     keyring: RwLock<Arc<KeyRing>>,
     /// When the key ring was last loaded (Unix seconds).
     keys_loaded_at: std::sync::atomic::AtomicI64,
@@ -311,12 +316,29 @@ pub async fn connect_database(
 }
 
 impl Service {
-    /// Opens the service, creating the first RSA key pair if needed.
+    /// Opens the service with the software key custody (keys sealed by the
+    /// vault), creating the first RSA key pair if needed.
     pub async fn new(storage: Storage, vault: Vault, config: ServiceConfig) -> Result<Self> {
-        let ring = key_store::load_or_create(&storage, &vault, now(), false).await?;
-        Ok(Service {
+        Self::with_custody(storage, vault, Arc::new(SoftwareCustody), config).await
+    }
+
+    /// Opens the service with this key custody: loads (or creates) the RSA
+    /// key pairs and the PIN key, and re-encrypts any PIN still stored as a
+    /// format-2 block (migration 0011) as a format-4 block.
+    pub async fn with_custody(
+        storage: Storage,
+        vault: Vault,
+        custody: Arc<dyn KeyCustody>,
+        config: ServiceConfig,
+    ) -> Result<Self> {
+        let ring = key_store::load_or_create(&storage, &vault, &*custody, now(), false).await?;
+        let pin_key =
+            crate::domain::custody::load_or_create_pin_key(&storage, &vault, &*custody).await?;
+        let service = Service {
             storage,
             vault,
+            custody,
+            pin_key,
             keyring: RwLock::new(Arc::new(ring)),
             keys_loaded_at: std::sync::atomic::AtomicI64::new(now().secs()),
             tenant_keys: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -324,7 +346,20 @@ impl Service {
             credential_limiter: Limiter::new(config.rate_limits.credential, LIMITER_MAX_KEYS),
             card_limiter: Limiter::new(config.rate_limits.card, LIMITER_MAX_KEYS),
             config,
-        })
+        };
+        let (_, unreadable) = service.migrate_pins().await?;
+        if unreadable > 0 {
+            tracing::error!(
+                count = unreadable,
+                "stored PINs left as format-2 blocks: they could not be read"
+            );
+        }
+        Ok(service)
+    }
+
+    /// Which key custody the service runs with.
+    pub fn custody(&self) -> &dyn KeyCustody {
+        &*self.custody
     }
 
     /// The storage (for health checks).
@@ -342,10 +377,16 @@ impl Service {
 
     /// Reloads the key ring from storage (after a rotation elsewhere).
     pub async fn reload_keys(&self) -> Result<()> {
-        let ring =
-            Arc::new(key_store::load_or_create(&self.storage, &self.vault, now(), false).await?);
+        // The ring is as fresh as the moment its rows were read, not the
+        // moment it finished loading (loading from an HSM takes a while; a
+        // key rotated in meanwhile must still trigger a reload).
+        let started = now();
+        let ring = Arc::new(
+            key_store::load_or_create(&self.storage, &self.vault, &*self.custody, started, false)
+                .await?,
+        );
         self.keys_loaded_at
-            .store(now().secs(), std::sync::atomic::Ordering::Relaxed);
+            .store(started.secs(), std::sync::atomic::Ordering::Relaxed);
         tracing::debug!(keys = ring.keys().len(), "key ring reloaded");
         match self.keyring.write() {
             Ok(mut k) => *k = ring,
@@ -417,7 +458,15 @@ impl Service {
         let now = now();
         for key in self.keyring().keys() {
             if key.status == "active" && key.expires_at - now <= keys::ROTATION_OVERLAP_SECS {
-                match key_store::rotate(&self.storage, &self.vault, key.purpose, now).await {
+                match key_store::rotate(
+                    &self.storage,
+                    &self.vault,
+                    &*self.custody,
+                    key.purpose,
+                    now,
+                )
+                .await
+                {
                     // Another node rotated it first.
                     Ok(_) | Err(Error::Storage(StorageError::Duplicate)) => {}
                     Err(e) => return Err(e),
@@ -440,14 +489,16 @@ impl Service {
 
     /// Rotates the RSA key pair of `purpose` and reloads.
     pub async fn rotate_keys(&self, purpose: keys::Purpose) -> Result<String> {
-        let id = key_store::rotate(&self.storage, &self.vault, purpose, now()).await?;
+        let id =
+            key_store::rotate(&self.storage, &self.vault, &*self.custody, purpose, now()).await?;
         self.reload_keys().await?;
         Ok(id)
     }
 
     /// Revokes an RSA key pair at once (see [`key_store::revoke`]) and reloads.
     pub async fn revoke_key(&self, key_id: &str) -> Result<Option<keys::Purpose>> {
-        let revoked = key_store::revoke(&self.storage, &self.vault, key_id, now()).await?;
+        let revoked =
+            key_store::revoke(&self.storage, &self.vault, &*self.custody, key_id, now()).await?;
         self.reload_keys().await?;
         Ok(revoked)
     }
@@ -456,7 +507,9 @@ impl Service {
     /// first tenant to enable it creates the V1 key pair.
     pub async fn set_tenant_v1(&self, tenant: &str, enabled: bool) -> Result<()> {
         if enabled && !self.keyring().has_active(keys::Purpose::V1) {
-            let ring = key_store::load_or_create(&self.storage, &self.vault, now(), true).await?;
+            let ring =
+                key_store::load_or_create(&self.storage, &self.vault, &*self.custody, now(), true)
+                    .await?;
             drop(ring);
             self.reload_keys().await?;
         }

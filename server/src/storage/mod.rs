@@ -6,6 +6,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 mod accounts;
+mod custody;
 mod keys;
 mod limits;
 mod session_ids;
@@ -14,6 +15,7 @@ mod tokens;
 mod wallet;
 
 pub use accounts::PaymentInfoRow;
+pub use custody::LegacyPinRow;
 pub use limits::CvvTokenCounter;
 pub use tenant_keys::TenantKeyRow;
 pub use tokens::{PaythruCredentialRow, StoredCardRow};
@@ -121,6 +123,10 @@ pub struct CardRow {
     pub cardholder_name: Option<String>,
     /// Sealed PIN block, if a PIN is set.
     pub pin_sealed: Option<Vec<u8>>,
+    /// The format of the sealed PIN block: `Some(4)` a format-4 block under
+    /// the custody's PIN key; `None` the format-2 text of the rows written
+    /// before migration 0011 (re-encrypted at start).
+    pub pin_format: Option<i64>,
     /// Consecutive wrong PINs.
     pub pin_tries: i64,
     /// Blocked flag.
@@ -226,7 +232,7 @@ impl Guessable {
 
 const CARD_COLUMNS: &str = "tenant_id, token, pan_sealed, pan_first6, pan_last4, pan_length, brand, expiry_month, \
      expiry_year, status, account_id, customer_id, customer_ref, cardholder_name, pin_sealed, pin_tries, \
-     pin_blocked, created_at";
+     pin_blocked, created_at, pin_format";
 
 fn tenant_from_row(r: &sqlx::any::AnyRow) -> std::result::Result<TenantRow, sqlx::Error> {
     Ok(TenantRow {
@@ -256,6 +262,7 @@ fn card_from_row(r: &sqlx::any::AnyRow) -> std::result::Result<CardRow, sqlx::Er
         pin_tries: r.try_get(15)?,
         pin_blocked: r.try_get::<i64, _>(16)? != 0,
         created_at: r.try_get(17)?,
+        pin_format: r.try_get(18)?,
     })
 }
 
@@ -571,11 +578,12 @@ impl Storage {
             .collect::<std::result::Result<_, _>>()?)
     }
 
-    /// Stores a new sealed PIN block and clears the counter, unless the PIN
-    /// is blocked. Returns `false` if no such card or the PIN is blocked.
+    /// Stores a new sealed format-4 PIN block and clears the counter, unless
+    /// the PIN is blocked. Returns `false` if no such card or the PIN is
+    /// blocked.
     pub async fn set_pin(&self, tenant_id: &str, token: &str, pin_sealed: &[u8]) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE cards SET pin_sealed = $3, pin_tries = 0 WHERE tenant_id = $1 AND token = $2 AND pin_blocked = 0",
+            "UPDATE cards SET pin_sealed = $3, pin_format = 4, pin_tries = 0 WHERE tenant_id = $1 AND token = $2 AND pin_blocked = 0",
         )
         .bind(tenant_id)
         .bind(token)

@@ -974,11 +974,10 @@ async fn a_cvv_shaped_cvv_token_is_refused_and_nothing_is_stored() {
 /// lost or refused as "kept changing".
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_wrong_cvv_tokens_on_two_nodes_mark_fraud_at_exactly_the_limit() {
-    use paysecure_server::crypto::vault::Vault;
     use paysecure_server::domain::account::FRAUD_AFTER;
     use paysecure_server::http::telemetry::Metrics;
     use paysecure_server::storage::{Storage, StorageOptions};
-    use paysecure_server::{router, AppState, Service, ServiceConfig};
+    use paysecure_server::{router, AppState, ServiceConfig};
     use std::sync::Arc;
 
     let app = TestApp::new().await;
@@ -996,13 +995,7 @@ async fn concurrent_wrong_cvv_tokens_on_two_nodes_mark_fraud_at_exactly_the_limi
     let storage = Storage::connect(&app.db.url, &StorageOptions::default())
         .await
         .unwrap();
-    let other = Service::new(
-        storage,
-        Vault::new(&[42u8; 32]).unwrap(),
-        ServiceConfig::default(),
-    )
-    .await
-    .unwrap();
+    let other = crate::common::test_service(storage, ServiceConfig::default()).await;
     let routers = [
         app.router.clone(),
         router(AppState {

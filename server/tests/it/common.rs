@@ -11,6 +11,9 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use paysecure_core::{EncryptedValue, KeySize, Pin, PublicKey, Session, Version};
+use paysecure_server::crypto::custody::pkcs11::{Pkcs11Config, Pkcs11Custody};
+use paysecure_server::crypto::custody::software::SoftwareCustody;
+use paysecure_server::crypto::custody::KeyCustody;
 use paysecure_server::crypto::vault::Vault;
 use paysecure_server::http::telemetry::Metrics;
 use paysecure_server::storage::{Storage, StorageOptions};
@@ -27,6 +30,132 @@ pub struct TestDb {
 }
 
 pub const POSTGRES_ENV: &str = "PAYSECURE_TEST_POSTGRES";
+
+/// `pkcs11`: the in-process services of this run use the PKCS#11 key
+/// custody (the token named by `PAYSECURE_PKCS11_MODULE`,
+/// `PAYSECURE_PKCS11_TOKEN_LABEL` and `PAYSECURE_PKCS11_PIN`, the variables
+/// the server processes the tests start read too, with
+/// `PAYSECURE_KEY_CUSTODY=pkcs11`); `scripts/test.sh rust-hsm` sets them
+/// up over a SoftHSM2 token made for the run. Anything else: software.
+pub const KEY_CUSTODY_ENV: &str = "PAYSECURE_TEST_KEY_CUSTODY";
+
+/// Whether this run uses the PKCS#11 custody.
+pub fn pkcs11_run() -> bool {
+    std::env::var(KEY_CUSTODY_ENV).is_ok_and(|v| v == "pkcs11")
+}
+
+/// The PKCS#11 module of SoftHSM2 (Debian's `softhsm2`, installed by
+/// scripts/setup.sh).
+pub const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// How to reach the run's token: what a server process needs in its
+/// environment (`SOFTHSM2_CONF` is set in this process's, and inherited).
+#[derive(Clone, Debug)]
+pub struct TokenEnv {
+    pub module: String,
+    pub label: String,
+    pub pin: String,
+}
+
+impl TokenEnv {
+    /// Points a `paysecure-server` command at the token.
+    pub fn apply(&self, cmd: &mut std::process::Command) {
+        cmd.env("PAYSECURE_KEY_CUSTODY", "pkcs11")
+            .env("PAYSECURE_PKCS11_MODULE", &self.module)
+            .env("PAYSECURE_PKCS11_TOKEN_LABEL", &self.label)
+            .env("PAYSECURE_PKCS11_PIN", &self.pin);
+    }
+}
+
+/// The token of this test process. In a pkcs11 run, the one the
+/// environment names (scripts/test.sh rust-hsm made it); otherwise a
+/// SoftHSM2 token made now for this process, in a directory of its own
+/// under target/tmp with its own `SOFTHSM2_CONF` (set in this process's
+/// environment once, before the module is loaded).
+pub fn token_env() -> TokenEnv {
+    static TOKEN: std::sync::OnceLock<TokenEnv> = std::sync::OnceLock::new();
+    TOKEN
+        .get_or_init(|| {
+            let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
+            if pkcs11_run() {
+                return TokenEnv {
+                    module: var("PAYSECURE_PKCS11_MODULE"),
+                    label: var("PAYSECURE_PKCS11_TOKEN_LABEL"),
+                    pin: var("PAYSECURE_PKCS11_PIN"),
+                };
+            }
+            let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("softhsm-it-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("tokens")).unwrap();
+            let conf = dir.join("softhsm2.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n",
+                    dir.join("tokens").display()
+                ),
+            )
+            .unwrap();
+            std::env::set_var("SOFTHSM2_CONF", &conf);
+            let token = TokenEnv {
+                module: SOFTHSM_MODULE.into(),
+                label: "paysecure-it".into(),
+                pin: "it-user-pin-4821".into(),
+            };
+            let out = std::process::Command::new("softhsm2-util")
+                .args(["--init-token", "--free", "--label", &token.label])
+                .args(["--so-pin", "it-so-pin-9402", "--pin", &token.pin])
+                .env("SOFTHSM2_CONF", &conf)
+                .output()
+                .expect("softhsm2-util runs (scripts/setup.sh installs softhsm2)");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            token
+        })
+        .clone()
+}
+
+/// The PKCS#11 custody over [`token_env`]'s token: one per process (a
+/// PKCS#11 module is initialized once per process), opened on first use.
+pub fn pkcs11_custody() -> Pkcs11Custody {
+    static CUSTODY: std::sync::OnceLock<Pkcs11Custody> = std::sync::OnceLock::new();
+    CUSTODY
+        .get_or_init(|| {
+            let t = token_env();
+            Pkcs11Custody::open(Pkcs11Config {
+                module: t.module.into(),
+                token_label: t.label,
+                pin: zeroize::Zeroizing::new(t.pin),
+            })
+            .expect("the PKCS#11 token of this run opens")
+        })
+        .clone()
+}
+
+/// The key custody of this run's in-process services.
+pub fn test_custody() -> Arc<dyn KeyCustody> {
+    if pkcs11_run() {
+        Arc::new(pkcs11_custody())
+    } else {
+        Arc::new(SoftwareCustody)
+    }
+}
+
+/// A service over `storage` with the test vault key and this run's custody.
+pub async fn test_service(storage: Storage, config: ServiceConfig) -> Service {
+    service_with(storage, test_custody(), config).await
+}
+
+/// A service over `storage` with the test vault key and `custody`.
+pub async fn service_with(
+    storage: Storage,
+    custody: Arc<dyn KeyCustody>,
+    config: ServiceConfig,
+) -> Service {
+    Service::with_custody(storage, Vault::new(&[42u8; 32]).unwrap(), custody, config)
+        .await
+        .unwrap()
+}
 
 impl TestDb {
     pub async fn new(dir: &std::path::Path) -> TestDb {
@@ -122,13 +251,17 @@ impl TestApp {
     }
 
     pub async fn with_config(config: ServiceConfig) -> Self {
+        Self::with_custody(test_custody(), config).await
+    }
+
+    /// The app with this key custody (whatever the run's).
+    pub async fn with_custody(custody: Arc<dyn KeyCustody>, config: ServiceConfig) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = TestDb::new(dir.path()).await;
         let storage = Storage::connect(&db.url, &StorageOptions::default())
             .await
             .unwrap();
-        let vault = Vault::new(&[42u8; 32]).unwrap();
-        let service = Arc::new(Service::new(storage, vault, config).await.unwrap());
+        let service = Arc::new(service_with(storage, custody, config).await);
         let (tenant_id, tenant_key) = service.create_tenant("Test Bank").await.unwrap();
         let state = AppState {
             service: Arc::clone(&service),

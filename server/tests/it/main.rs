@@ -11,6 +11,7 @@ mod accounts;
 mod api;
 mod attacks;
 mod common;
+mod custody;
 mod layers;
 mod ni_cvv2;
 mod openapi;

@@ -1,0 +1,113 @@
+//! The key-custody boundary: where the issuer's private and PIN keys live
+//! and where the operations on them run.
+//!
+//! One trait, [`KeyCustody`], two implementations chosen by configuration
+//! (`--key-custody`):
+//!
+//! - [`software::SoftwareCustody`] (the default, the demo's): RSA private
+//!   keys as PKCS#8 sealed by the vault in `rsa_keys.private_sealed`,
+//!   decrypted in process with AWS-LC; the PIN key an AES-256 key sealed by
+//!   the vault in `custody_keys`.
+//! - [`pkcs11::Pkcs11Custody`]: an HSM through PKCS#11 (SoftHSM2 in tests).
+//!   RSA key pairs are generated inside the token (`CKA_SENSITIVE`,
+//!   not `CKA_EXTRACTABLE`); `rsa_keys.private_sealed` then holds only a
+//!   reference (`pkcs11:` and the object's `CKA_ID`); RSA-OAEP (SHA-1 and
+//!   SHA-256) and PKCS#1 v1.5 decryption run in the token. The PIN key is
+//!   an AES-256 key in the token; format-4 PIN blocks are made and opened
+//!   with AES-ECB on single blocks inside it.
+//!
+//! The domain never sees which one it has: it asks for a key pair, a
+//! decryption, a PIN cipher.
+
+mod oaep;
+pub mod pkcs11;
+pub mod software;
+
+use paysecure_core::pin_block4::PinCipher;
+use zeroize::Zeroizing;
+
+use super::keys::Purpose;
+use super::vault::Vault;
+use super::Result;
+
+/// Which custody a server runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustodyKind {
+    /// Keys sealed by the vault, operations in process.
+    Software,
+    /// Keys inside a PKCS#11 token, operations in the token.
+    Pkcs11,
+}
+
+impl CustodyKind {
+    /// The name used in configuration and stored in `custody_keys.custody`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CustodyKind::Software => "software",
+            CustodyKind::Pkcs11 => "pkcs11",
+        }
+    }
+}
+
+/// The RSA decryptions the protocols need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RsaPadding {
+    /// RSA-OAEP, SHA-1, MGF1-SHA-1, empty label: V2/V3 session ids.
+    OaepSha1,
+    /// RSA-OAEP-256 (SHA-256, MGF1-SHA-256): JWE card captures.
+    OaepSha256,
+    /// RSAES-PKCS1-v1_5: V1 session ids (the caller adds implicit
+    /// rejection).
+    Pkcs1v15,
+}
+
+/// One RSA private key, wherever it lives.
+pub trait RsaPrivateKey: Send + Sync {
+    /// The modulus length in bytes.
+    fn size_bytes(&self) -> usize;
+    /// Decrypts `ciphertext`; `None` for every failure (one opaque result).
+    fn decrypt(&self, padding: RsaPadding, ciphertext: &[u8]) -> Option<Zeroizing<Vec<u8>>>;
+}
+
+/// A new key pair: its public key, and what `rsa_keys.private_sealed`
+/// stores for it (the sealed private key, or a reference into the token).
+pub struct NewRsaKey {
+    /// SubjectPublicKeyInfo DER.
+    pub public_spki: Vec<u8>,
+    /// What the custody needs to load the private key again.
+    pub private_stored: Vec<u8>,
+}
+
+/// The PIN key (format-4 PIN blocks) as the domain uses it.
+pub type PinKey = Box<dyn PinCipher + Send + Sync>;
+
+/// Where the keys are and what runs where. See the module documentation.
+pub trait KeyCustody: Send + Sync + std::fmt::Debug {
+    /// Which implementation this is.
+    fn kind(&self) -> CustodyKind;
+
+    /// Generates an RSA-2048 key pair for `purpose`, named `key_id`.
+    fn generate_rsa(&self, vault: &Vault, key_id: &str, purpose: Purpose) -> Result<NewRsaKey>;
+
+    /// Loads the private key of a stored key pair.
+    fn load_rsa(
+        &self,
+        vault: &Vault,
+        key_id: &str,
+        stored: &[u8],
+    ) -> Result<Box<dyn RsaPrivateKey>>;
+
+    /// Destroys a revoked key pair where the custody can (the token's
+    /// objects); the software custody keeps nothing outside the row.
+    fn destroy_rsa(&self, key_id: &str) -> Result<()>;
+
+    /// Makes a new PIN key; returns what `custody_keys.reference` stores.
+    fn generate_pin_key(&self, vault: &Vault) -> Result<Vec<u8>>;
+
+    /// Loads the PIN key from its stored reference.
+    fn load_pin_key(&self, vault: &Vault, stored: &[u8]) -> Result<PinKey>;
+
+    /// Discards a PIN key made by [`Self::generate_pin_key`] that lost the
+    /// race to be recorded (another node recorded its own first).
+    fn discard_pin_key(&self, stored: &[u8]) -> Result<()>;
+}

@@ -1,0 +1,587 @@
+//! The PKCS#11 custody: keys inside an HSM, through the `cryptoki` crate
+//! (SoftHSM2 in tests; Thales Luna, Utimaco, nShield, CloudHSM and YubiHSM
+//! speak the same interface).
+//!
+//! - RSA key pairs are generated in the token: the private key with
+//!   `CKA_TOKEN`, `CKA_PRIVATE`, `CKA_SENSITIVE`, not `CKA_EXTRACTABLE`,
+//!   `CKA_DECRYPT` only; `CKA_ID` the key id (`rsa-…`), `CKA_LABEL`
+//!   `paysecure <purpose> <key id>`. The database row keeps the public key
+//!   and the reference `pkcs11:<key id>`.
+//! - Decryption runs in the token: `CKM_RSA_PKCS_OAEP` (SHA-1 or SHA-256
+//!   with the matching MGF1, empty label) and `CKM_RSA_PKCS` for V1. The
+//!   process keeps V1's implicit rejection: it computes the synthetic key
+//!   for every V1 session id, and a token error (bad padding) selects it,
+//!   so the API answers alike for good and bad padding. A token without
+//!   OAEP over SHA-256 (SoftHSM2 2.6 has SHA-1 only) does the raw RSA
+//!   operation (`CKM_RSA_X_509`) and the process decodes the OAEP padding
+//!   ([`super::oaep`], constant time): the private key still never leaves
+//!   the token.
+//! - The PIN key is an AES-256 key in the token (same attributes, `CKA_ID`
+//!   `pin-…`); a format-4 PIN block is made and opened with `CKM_AES_ECB`
+//!   on single blocks in the token, the XOR with the PAN field in process.
+//!
+//! Sessions: one login (the PIN is wiped once used) and a small pool of
+//! sessions, each behind a mutex (a PKCS#11 session runs one operation at
+//! a time). Object handles are valid in every session of the process.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::RvError;
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::types::AuthPin;
+use paysecure_core::pin_block4::{PinCipher, BLOCK_LEN};
+use zeroize::Zeroizing;
+
+use super::{CustodyKind, KeyCustody, NewRsaKey, PinKey, RsaPadding, RsaPrivateKey};
+use crate::crypto::keys::Purpose;
+use crate::crypto::vault::Vault;
+use crate::crypto::{Error, Result};
+
+/// How `rsa_keys.private_sealed` and `custody_keys.reference` name an
+/// object in the token: this prefix, then its `CKA_ID`.
+pub const STORED_PREFIX: &[u8] = b"pkcs11:";
+/// The environment variable that may hold the token's user PIN (removed
+/// from the environment once read, like the master key's).
+pub const PIN_ENV: &str = "PAYSECURE_PKCS11_PIN";
+/// Sessions kept open on the token.
+const SESSIONS: usize = 4;
+
+/// Where the token is and how to log in.
+pub struct Pkcs11Config {
+    /// The PKCS#11 module (e.g. `/usr/lib/softhsm/libsofthsm2.so`).
+    pub module: std::path::PathBuf,
+    /// The label of the token to use.
+    pub token_label: String,
+    /// The user PIN (wiped on drop).
+    pub pin: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for Pkcs11Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pkcs11Config")
+            .field("module", &self.module)
+            .field("token_label", &self.token_label)
+            .field("pin", &"<redacted>")
+            .finish()
+    }
+}
+
+struct Token {
+    /// Dropped before the context (fields drop in order).
+    sessions: Vec<Mutex<Session>>,
+    /// Kept for the life of the sessions (finalized on drop).
+    _context: Pkcs11,
+    next: AtomicUsize,
+    label: String,
+    /// RSA private keys found so far: key id → (handle, modulus bytes).
+    /// Handles stay valid for the process's life; a key destroyed here
+    /// leaves the map. (Key rings reload every housekeeping run: without
+    /// this, each reload would search the token.)
+    rsa_handles: Mutex<std::collections::HashMap<String, (ObjectHandle, usize)>>,
+    /// Set once the token refused `CKM_RSA_PKCS_OAEP` with SHA-256 as a
+    /// mechanism it does not support (SoftHSM2 2.6 takes SHA-1 only).
+    oaep_sha256_unsupported: std::sync::atomic::AtomicBool,
+}
+
+impl Token {
+    /// Runs `f` on one of the pool's sessions.
+    fn with_session<T>(&self, f: impl FnOnce(&Session) -> Result<T>) -> Result<T> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        // Take a free session if there is one, else wait for the next in turn.
+        for i in 0..self.sessions.len() {
+            if let Some(m) = self.sessions.get((start + i) % self.sessions.len()) {
+                if let Ok(s) = m.try_lock() {
+                    return f(&s);
+                }
+            }
+        }
+        let m = self
+            .sessions
+            .get(start % self.sessions.len().max(1))
+            .ok_or(Error::Internal("no PKCS#11 session"))?;
+        let s = m.lock().unwrap_or_else(|p| p.into_inner());
+        f(&s)
+    }
+
+    fn find(&self, class: ObjectClass, id: &[u8]) -> Result<Vec<ObjectHandle>> {
+        self.with_session(|s| {
+            s.find_objects(&[Attribute::Class(class), Attribute::Id(id.to_vec())])
+                .map_err(|_| Error::Internal("PKCS#11 object search failed"))
+        })
+    }
+
+    fn find_one(&self, class: ObjectClass, id: &[u8]) -> Result<ObjectHandle> {
+        self.find(class, id)?
+            .into_iter()
+            .next()
+            .ok_or(Error::Internal("a key is missing from the PKCS#11 token"))
+    }
+}
+
+/// Keys in a PKCS#11 token. See the module documentation.
+#[derive(Clone)]
+pub struct Pkcs11Custody {
+    token: Arc<Token>,
+}
+
+impl std::fmt::Debug for Pkcs11Custody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pkcs11Custody(token {:?})", self.token.label)
+    }
+}
+
+/// Why [`Pkcs11Custody::open_once`] failed: a token not (yet) visible is
+/// worth another look; anything else is final.
+enum OpenError {
+    TokenNotFound(String),
+    Other(String),
+}
+
+impl From<String> for OpenError {
+    fn from(e: String) -> Self {
+        OpenError::Other(e)
+    }
+}
+
+fn describe(what: &str, e: cryptoki::error::Error) -> String {
+    // cryptoki's errors name the function and the CKR_ code: no secret.
+    format!("PKCS#11: {what}: {e}")
+}
+
+impl Pkcs11Custody {
+    /// Loads the module, finds the token by label, opens the sessions and
+    /// logs in. The PIN is wiped when `config` is dropped. Errors name the
+    /// module, the label and the PKCS#11 return code, never the PIN.
+    ///
+    /// A token that is not found is looked for again (module reloaded) a
+    /// few times over about two seconds: SoftHSM2's file store can be read
+    /// half-written while another process (another node, the CLI) writes
+    /// the token, and the token then looks absent for a moment.
+    pub fn open(config: Pkcs11Config) -> std::result::Result<Self, String> {
+        let mut attempt = 0;
+        loop {
+            match Self::open_once(&config) {
+                Err(OpenError::TokenNotFound(e)) if attempt < 20 => {
+                    attempt += 1;
+                    tracing::debug!(attempt, "{e}; retrying");
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(OpenError::TokenNotFound(e) | OpenError::Other(e)) => return Err(e),
+                Ok(custody) => return Ok(custody),
+            }
+        }
+    }
+
+    fn open_once(config: &Pkcs11Config) -> std::result::Result<Self, OpenError> {
+        let context = Pkcs11::new(&config.module).map_err(|e| {
+            describe(
+                &format!("cannot load the module {}", config.module.display()),
+                e,
+            )
+        })?;
+        context
+            .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+            .map_err(|e| describe("C_Initialize", e))?;
+        let slot = context
+            .get_slots_with_token()
+            .map_err(|e| describe("C_GetSlotList", e))?
+            .into_iter()
+            .find(|slot| {
+                context
+                    .get_token_info(*slot)
+                    .is_ok_and(|t| t.label().trim_end() == config.token_label)
+            })
+            .ok_or_else(|| {
+                OpenError::TokenNotFound(format!(
+                    "PKCS#11: no token labelled {:?} in {}",
+                    config.token_label,
+                    config.module.display()
+                ))
+            })?;
+        let mut sessions = Vec::with_capacity(SESSIONS);
+        for _ in 0..SESSIONS {
+            let s = context
+                .open_rw_session(slot)
+                .map_err(|e| describe("C_OpenSession", e))?;
+            sessions.push(s);
+        }
+        let pin = AuthPin::new(config.pin.as_str().into());
+        if let Some(first) = sessions.first() {
+            match first.login(UserType::User, Some(&pin)) {
+                Ok(())
+                | Err(cryptoki::error::Error::Pkcs11(
+                    cryptoki::error::RvError::UserAlreadyLoggedIn,
+                    _,
+                )) => {}
+                Err(e) => return Err(describe("C_Login", e).into()),
+            }
+        }
+        drop(pin);
+        Ok(Pkcs11Custody {
+            token: Arc::new(Token {
+                sessions: sessions.into_iter().map(Mutex::new).collect(),
+                _context: context,
+                next: AtomicUsize::new(0),
+                label: config.token_label.clone(),
+                oaep_sha256_unsupported: std::sync::atomic::AtomicBool::new(false),
+                rsa_handles: Mutex::new(std::collections::HashMap::new()),
+            }),
+        })
+    }
+
+    /// Whether the token refuses to give out the material of the key named
+    /// `id` (`rsa-…`: the RSA private key; `pin-…`: the AES PIN key):
+    /// `C_GetAttributeValue` answers `CKR_ATTRIBUTE_SENSITIVE` for every
+    /// secret attribute (`CKA_VALUE` of the AES key; the private exponent,
+    /// primes, CRT exponents and coefficient of the RSA key), and the key is
+    /// `CKA_SENSITIVE` and not `CKA_EXTRACTABLE` (so it cannot be wrapped
+    /// out either). An error if the token holds no such key. For tests and
+    /// audits.
+    pub fn refuses_key_material(&self, id: &str) -> Result<bool> {
+        let (class, secret) = if id.starts_with("rsa-") {
+            (
+                ObjectClass::PRIVATE_KEY,
+                vec![
+                    AttributeType::PrivateExponent,
+                    AttributeType::Prime1,
+                    AttributeType::Prime2,
+                    AttributeType::Exponent1,
+                    AttributeType::Exponent2,
+                    AttributeType::Coefficient,
+                ],
+            )
+        } else {
+            (ObjectClass::SECRET_KEY, vec![AttributeType::Value])
+        };
+        let handle = self.token.find_one(class, id.as_bytes())?;
+        self.token.with_session(|s| {
+            let info = s
+                .get_attribute_info(handle, &secret)
+                .map_err(|_| Error::Internal("C_GetAttributeValue failed"))?;
+            let all_sensitive = info
+                .iter()
+                .all(|i| matches!(i, cryptoki::object::AttributeInfo::Sensitive));
+            let flags = s
+                .get_attributes(
+                    handle,
+                    &[AttributeType::Sensitive, AttributeType::Extractable],
+                )
+                .map_err(|_| Error::Internal("C_GetAttributeValue failed"))?;
+            let sensitive = flags.contains(&Attribute::Sensitive(true));
+            let not_extractable = flags.contains(&Attribute::Extractable(false));
+            Ok(all_sensitive && sensitive && not_extractable)
+        })
+    }
+}
+
+fn stored_id(stored: &[u8]) -> Result<&[u8]> {
+    stored.strip_prefix(STORED_PREFIX).ok_or(Error::Internal(
+        "this key is sealed by the vault (software custody), not held in the PKCS#11 token",
+    ))
+}
+
+struct TokenRsaKey {
+    token: Arc<Token>,
+    handle: ObjectHandle,
+    size: usize,
+}
+
+impl TokenRsaKey {
+    fn token_decrypt(
+        &self,
+        mechanism: &Mechanism<'_>,
+        ciphertext: &[u8],
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, Option<RvError>> {
+        let mut failure = None;
+        let out = self.token.with_session(|s| {
+            s.decrypt(mechanism, self.handle, ciphertext)
+                .map(Zeroizing::new)
+                .map_err(|e| {
+                    if let cryptoki::error::Error::Pkcs11(rv, _) = e {
+                        failure = Some(rv);
+                    }
+                    Error::InvalidSession
+                })
+        });
+        out.map_err(|_| failure)
+    }
+
+    /// RSA-OAEP-256 where the token lacks it: the raw RSA operation
+    /// (`CKM_RSA_X_509`) in the token, the OAEP decoding here.
+    fn oaep_sha256_via_raw(&self, ciphertext: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        let raw = self.token_decrypt(&Mechanism::RsaX509, ciphertext).ok()?;
+        let mut em = Zeroizing::new(vec![0u8; self.size]);
+        let start = self.size.checked_sub(raw.len())?;
+        em.get_mut(start..)?.copy_from_slice(&raw);
+        super::oaep::decode_sha256(&em)
+    }
+}
+
+impl RsaPrivateKey for TokenRsaKey {
+    fn size_bytes(&self) -> usize {
+        self.size
+    }
+
+    fn decrypt(&self, padding: RsaPadding, ciphertext: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        let mechanism = match padding {
+            RsaPadding::OaepSha1 => Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
+                MechanismType::SHA1,
+                PkcsMgfType::MGF1_SHA1,
+                PkcsOaepSource::empty(),
+            )),
+            RsaPadding::OaepSha256 => {
+                if self.token.oaep_sha256_unsupported.load(Ordering::Relaxed) {
+                    return self.oaep_sha256_via_raw(ciphertext);
+                }
+                Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
+                    MechanismType::SHA256,
+                    PkcsMgfType::MGF1_SHA256,
+                    PkcsOaepSource::empty(),
+                ))
+            }
+            RsaPadding::Pkcs1v15 => Mechanism::RsaPkcs,
+        };
+        match self.token_decrypt(&mechanism, ciphertext) {
+            Ok(plain) => Some(plain),
+            Err(Some(
+                RvError::MechanismInvalid | RvError::MechanismParamInvalid | RvError::ArgumentsBad,
+            )) if padding == RsaPadding::OaepSha256 => {
+                // A limit of the token, not of the ciphertext: remembered.
+                self.token
+                    .oaep_sha256_unsupported
+                    .store(true, Ordering::Relaxed);
+                tracing::info!("the PKCS#11 token has no RSA-OAEP with SHA-256: raw RSA in the token, OAEP decoding in process");
+                self.oaep_sha256_via_raw(ciphertext)
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+struct TokenPinKey {
+    token: Arc<Token>,
+    handle: ObjectHandle,
+}
+
+impl TokenPinKey {
+    fn run(&self, encrypt: bool, block: &mut [u8; BLOCK_LEN]) -> paysecure_core::Result<()> {
+        let out = self
+            .token
+            .with_session(|s| {
+                let r = if encrypt {
+                    s.encrypt(&Mechanism::AesEcb, self.handle, &block[..])
+                } else {
+                    s.decrypt(&Mechanism::AesEcb, self.handle, &block[..])
+                };
+                r.map(Zeroizing::new)
+                    .map_err(|_| Error::Internal("PKCS#11 AES operation failed"))
+            })
+            .map_err(|_| paysecure_core::Error::EncryptionFailed)?;
+        if out.len() != BLOCK_LEN {
+            return Err(paysecure_core::Error::EncryptionFailed);
+        }
+        block.copy_from_slice(&out);
+        Ok(())
+    }
+}
+
+impl PinCipher for TokenPinKey {
+    fn encrypt_block(&self, block: &mut [u8; BLOCK_LEN]) -> paysecure_core::Result<()> {
+        self.run(true, block)
+    }
+
+    fn decrypt_block(&self, block: &mut [u8; BLOCK_LEN]) -> paysecure_core::Result<()> {
+        self.run(false, block)
+    }
+}
+
+fn secret_key_template(label: &str, id: &[u8]) -> Vec<Attribute> {
+    vec![
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id.to_vec()),
+    ]
+}
+
+impl KeyCustody for Pkcs11Custody {
+    fn kind(&self) -> CustodyKind {
+        CustodyKind::Pkcs11
+    }
+
+    fn generate_rsa(&self, _vault: &Vault, key_id: &str, purpose: Purpose) -> Result<NewRsaKey> {
+        let label = format!("paysecure {} {key_id}", purpose.as_str());
+        let public_template = vec![
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Encrypt(true),
+            Attribute::Verify(false),
+            Attribute::Wrap(false),
+            Attribute::ModulusBits(2048u64.into()),
+            Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(key_id.as_bytes().to_vec()),
+        ];
+        let mut private_template = secret_key_template(&label, key_id.as_bytes());
+        private_template.extend([
+            Attribute::Decrypt(true),
+            Attribute::Sign(false),
+            Attribute::Unwrap(false),
+        ]);
+        let (n, e) = self.token.with_session(|s| {
+            let (public, _private) = s
+                .generate_key_pair(
+                    &Mechanism::RsaPkcsKeyPairGen,
+                    &public_template,
+                    &private_template,
+                )
+                .map_err(|_| Error::Internal("PKCS#11 RSA key generation failed"))?;
+            let attrs = s
+                .get_attributes(
+                    public,
+                    &[AttributeType::Modulus, AttributeType::PublicExponent],
+                )
+                .map_err(|_| Error::Internal("PKCS#11 public key read failed"))?;
+            let (mut n, mut e) = (None, None);
+            for a in attrs {
+                match a {
+                    Attribute::Modulus(v) => n = Some(v),
+                    Attribute::PublicExponent(v) => e = Some(v),
+                    _ => {}
+                }
+            }
+            Ok((n, e))
+        })?;
+        let (n, e) = n
+            .zip(e)
+            .ok_or(Error::Internal("PKCS#11 public key incomplete"))?;
+        let components = aws_lc_rs::rsa::PublicKeyComponents { n, e };
+        let spki = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(
+            &components,
+        )
+        .map_err(|_| Error::Internal("RSA public key encoding failed"))?;
+        let mut stored = STORED_PREFIX.to_vec();
+        stored.extend_from_slice(key_id.as_bytes());
+        Ok(NewRsaKey {
+            public_spki: spki.as_ref().to_vec(),
+            private_stored: stored,
+        })
+    }
+
+    fn load_rsa(
+        &self,
+        _vault: &Vault,
+        key_id: &str,
+        stored: &[u8],
+    ) -> Result<Box<dyn RsaPrivateKey>> {
+        let id = stored_id(stored)?;
+        if id != key_id.as_bytes() {
+            return Err(Error::Internal("a stored key reference names another key"));
+        }
+        let known = self
+            .token
+            .rsa_handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key_id)
+            .copied();
+        if let Some((handle, size)) = known {
+            return Ok(Box::new(TokenRsaKey {
+                token: Arc::clone(&self.token),
+                handle,
+                size,
+            }));
+        }
+        let handle = self.token.find_one(ObjectClass::PRIVATE_KEY, id)?;
+        let size = self.token.with_session(|s| {
+            let attrs = s
+                .get_attributes(handle, &[AttributeType::Modulus])
+                .map_err(|_| Error::Internal("PKCS#11 key read failed"))?;
+            Ok(attrs
+                .into_iter()
+                .find_map(|a| match a {
+                    Attribute::Modulus(n) => Some(n.len()),
+                    _ => None,
+                })
+                .unwrap_or(0))
+        })?;
+        self.token
+            .rsa_handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key_id.to_owned(), (handle, size));
+        Ok(Box::new(TokenRsaKey {
+            token: Arc::clone(&self.token),
+            handle,
+            size,
+        }))
+    }
+
+    fn destroy_rsa(&self, key_id: &str) -> Result<()> {
+        self.token
+            .rsa_handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key_id);
+        for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
+            for handle in self.token.find(class, key_id.as_bytes())? {
+                self.token.with_session(|s| {
+                    s.destroy_object(handle)
+                        .map_err(|_| Error::Internal("PKCS#11 key destruction failed"))
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn generate_pin_key(&self, _vault: &Vault) -> Result<Vec<u8>> {
+        let id = crate::util::ids::random_id::<8>("pin-")?;
+        let mut template = secret_key_template("paysecure pin key", id.as_bytes());
+        template.extend([
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::ValueLen(32u64.into()),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+            Attribute::Wrap(false),
+            Attribute::Unwrap(false),
+        ]);
+        self.token.with_session(|s| {
+            s.generate_key(&Mechanism::AesKeyGen, &template)
+                .map_err(|_| Error::Internal("PKCS#11 AES key generation failed"))
+        })?;
+        let mut stored = STORED_PREFIX.to_vec();
+        stored.extend_from_slice(id.as_bytes());
+        Ok(stored)
+    }
+
+    fn load_pin_key(&self, _vault: &Vault, stored: &[u8]) -> Result<PinKey> {
+        let handle = self
+            .token
+            .find_one(ObjectClass::SECRET_KEY, stored_id(stored)?)?;
+        Ok(Box::new(TokenPinKey {
+            token: Arc::clone(&self.token),
+            handle,
+        }))
+    }
+
+    fn discard_pin_key(&self, stored: &[u8]) -> Result<()> {
+        for handle in self
+            .token
+            .find(ObjectClass::SECRET_KEY, stored_id(stored)?)?
+        {
+            self.token.with_session(|s| {
+                s.destroy_object(handle)
+                    .map_err(|_| Error::Internal("PKCS#11 key destruction failed"))
+            })?;
+        }
+        Ok(())
+    }
+}

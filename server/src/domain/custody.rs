@@ -1,0 +1,193 @@
+//! The key custody's part of the domain: the PIN key every node agrees on
+//! (recorded once in `custody_keys`), PINs at rest as ISO 9564 format-4
+//! blocks under it, and the re-encryption of the format-2 blocks stored
+//! before migration 0011.
+//!
+//! **PINs at rest.** A PIN is stored as a format-4 block (AES, random fill,
+//! bound to the card's PAN) enciphered under the custody's PIN key, then
+//! sealed by the vault (bound to tenant, card and field). The mode is
+//! reversible on purpose: Get PIN must return the PIN to the cardholder
+//! (translated back to a format-2 block under the session key), which a
+//! one-way verifier (a Visa PVV, an offset) cannot do. With the PKCS#11
+//! custody the PIN key never leaves the token; the clear PIN exists in
+//! this process only while a block is translated (format 2 from the client
+//! → format 4, or back), in [`Pin`] (wiped on drop).
+
+use paysecure_core::pin_block::{self, PinBlockFormat};
+use paysecure_core::pin_block4;
+use paysecure_core::Pin;
+
+use crate::crypto::custody::{KeyCustody, PinKey};
+use crate::crypto::vault::{Binding, Vault};
+use crate::domain::error::{Error, Result};
+use crate::domain::paysecure::pan_binding;
+use crate::domain::service::Service;
+use crate::storage::{CardRow, Storage, StorageError};
+use crate::util::time::now;
+
+/// The `custody_keys` name of the PIN key.
+pub const PIN_KEY_NAME: &str = "pin-key";
+/// The stored PIN format written since migration 0011.
+pub const PIN_FORMAT_4: i64 = 4;
+
+/// The vault binding of a sealed format-4 PIN block (the format-2 text of
+/// older rows was sealed as `pin_block`).
+pub(crate) fn pin4_binding<'a>(tenant: &'a str, token: &'a str) -> Binding<'a> {
+    Binding {
+        tenant,
+        subject: token,
+        field: "pin_block_iso4",
+    }
+}
+
+/// The legacy binding: a format-2 block as 16 ASCII characters.
+pub(crate) fn pin2_binding<'a>(tenant: &'a str, token: &'a str) -> Binding<'a> {
+    Binding {
+        tenant,
+        subject: token,
+        field: "pin_block",
+    }
+}
+
+/// Loads the PIN key recorded in the database, or makes one and records it
+/// (the first node to record wins; a loser discards the key it made).
+pub async fn load_or_create_pin_key(
+    storage: &Storage,
+    vault: &Vault,
+    custody: &dyn KeyCustody,
+) -> Result<PinKey> {
+    let recorded = |kind: String, reference: Vec<u8>| {
+        if kind != custody.kind().as_str() {
+            return Err(Error::Crypto(
+                "the PIN key is held by another key custody than this server's (--key-custody)",
+            ));
+        }
+        Ok(custody.load_pin_key(vault, &reference)?)
+    };
+    if let Some((kind, reference)) = storage.custody_key(PIN_KEY_NAME).await? {
+        return recorded(kind, reference);
+    }
+    let made = custody.generate_pin_key(vault)?;
+    match storage
+        .insert_custody_key(PIN_KEY_NAME, custody.kind().as_str(), &made, now())
+        .await
+    {
+        Ok(()) => Ok(custody.load_pin_key(vault, &made)?),
+        Err(StorageError::Duplicate) => {
+            custody.discard_pin_key(&made)?;
+            let (kind, reference) = storage
+                .custody_key(PIN_KEY_NAME)
+                .await?
+                .ok_or(Error::Crypto("the recorded PIN key disappeared"))?;
+            recorded(kind, reference)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl Service {
+    fn card_pan(
+        &self,
+        tenant: &str,
+        token: &str,
+        pan_sealed: &[u8],
+    ) -> Result<zeroize::Zeroizing<String>> {
+        let raw = self.vault.open(pan_binding(tenant, token), pan_sealed)?;
+        String::from_utf8(raw.to_vec())
+            .map(zeroize::Zeroizing::new)
+            .map_err(|_| Error::Crypto("stored PAN is not text"))
+    }
+
+    /// Seals `pin` for storage: a format-4 block under the PIN key for the
+    /// card's PAN, sealed by the vault.
+    pub(crate) fn seal_pin(
+        &self,
+        tenant: &str,
+        token: &str,
+        pan: &str,
+        pin: &Pin,
+    ) -> Result<Vec<u8>> {
+        let block = pin_block4::encipher(&*self.pin_key, pin, pan)
+            .map_err(|_| Error::Crypto("format 4 PIN block encipherment failed"))?;
+        Ok(self.vault.seal(pin4_binding(tenant, token), &block)?)
+    }
+
+    /// The PIN stored for `card`: a format-4 block deciphered under the
+    /// PIN key (or, for a row not yet re-encrypted, the format-2 block).
+    pub(crate) fn open_stored_pin(&self, card: &CardRow, sealed: &[u8]) -> Result<Pin> {
+        let (tenant, token) = (card.tenant_id.as_str(), card.token.as_str());
+        if card.pin_format == Some(PIN_FORMAT_4) {
+            // A row rewritten by a node without format 4 (during a rolling
+            // upgrade) holds a format-2 block again: its binding tells.
+            if let Ok(block) = self.vault.open(pin4_binding(tenant, token), sealed) {
+                let pan = self.card_pan(tenant, token, &card.pan_sealed)?;
+                return pin_block4::decipher(&*self.pin_key, &block, &pan)
+                    .map_err(|_| Error::Crypto("stored PIN block is invalid"));
+            }
+        }
+        self.open_format2_pin(tenant, token, sealed)
+    }
+
+    fn open_format2_pin(&self, tenant: &str, token: &str, sealed: &[u8]) -> Result<Pin> {
+        let block = self.vault.open(pin2_binding(tenant, token), sealed)?;
+        let text = std::str::from_utf8(&block)
+            .map_err(|_| Error::Crypto("stored PIN block is not text"))?;
+        match pin_block::decode(text, None) {
+            Ok((pin, PinBlockFormat::Iso2)) => Ok(pin),
+            _ => Err(Error::Crypto("stored PIN block is invalid")),
+        }
+    }
+
+    /// How many cards still hold a format-2 PIN block.
+    pub async fn legacy_pin_count(&self) -> Result<i64> {
+        Ok(self.storage.count_legacy_pins().await?)
+    }
+
+    /// Re-encrypts every PIN still stored as a format-2 block (rows written
+    /// before migration 0011) as a format-4 block under the PIN key. A row
+    /// is rewritten only if it still holds the block that was read (a PIN
+    /// set meanwhile is kept); a row that cannot be read is left as it is
+    /// and counted. Returns (re-encrypted, left unreadable). Runs at start;
+    /// `keys migrate-pins` runs it on demand.
+    pub async fn migrate_pins(&self) -> Result<(u64, u64)> {
+        const BATCH: i64 = 200;
+        let (mut done, mut failed) = (0u64, 0u64);
+        let mut after: Option<(String, String)> = None;
+        loop {
+            let rows = self.storage.legacy_pins(after.as_ref(), BATCH).await?;
+            let Some(last) = rows.last() else { break };
+            after = Some((last.tenant_id.clone(), last.token.clone()));
+            for row in &rows {
+                let (tenant, token) = (row.tenant_id.as_str(), row.token.as_str());
+                let resealed = self
+                    .open_format2_pin(tenant, token, &row.pin_sealed)
+                    .and_then(|pin| {
+                        let pan = self.card_pan(tenant, token, &row.pan_sealed)?;
+                        self.seal_pin(tenant, token, &pan, &pin)
+                    });
+                match resealed {
+                    Ok(new) => {
+                        if self
+                            .storage
+                            .replace_legacy_pin(tenant, token, &row.pin_sealed, &new)
+                            .await?
+                        {
+                            done += 1;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(tenant, token, error = %e, "a stored PIN block could not be re-encrypted to format 4; left unchanged");
+                        failed += 1;
+                    }
+                }
+            }
+            if rows.len() < BATCH as usize {
+                break;
+            }
+        }
+        if done > 0 {
+            tracing::info!(count = done, "stored PINs re-encrypted as format-4 blocks");
+        }
+        Ok((done, failed))
+    }
+}

@@ -1,0 +1,588 @@
+//! The key custody (issue #18): PINs at rest as ISO 9564 format-4 blocks,
+//! the re-encryption of the format-2 blocks stored before migration 0011,
+//! and the PKCS#11 custody over a real SoftHSM2 token: key material that
+//! the token refuses to give out, session ids made by the client core that
+//! open only through the token, V1's implicit rejection with the token
+//! doing the unwrapping, revocation destroying the token's objects, and two
+//! server processes sharing one token.
+//!
+//! The PKCS#11 tests run in every pass: in a pkcs11 run
+//! (`scripts/test.sh rust-hsm`) on that run's token, otherwise on a
+//! SoftHSM2 token this test process makes for itself under target/tmp.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use axum::http::{Method, StatusCode};
+use paysecure_core::{KeySize, Pin, PublicKey, Session, Version};
+use paysecure_server::crypto::custody::software::SoftwareCustody;
+use paysecure_server::crypto::vault::{Binding, Vault};
+use paysecure_server::storage::{Storage, StorageOptions};
+use paysecure_server::{Service, ServiceConfig};
+use serde_json::{json, Value};
+use sqlx::{Connection, Row};
+
+use crate::common::{enc, open, open_pin, pkcs11_custody, token_env, TestApp, TestDb};
+
+const BIN: &str = env!("CARGO_BIN_EXE_paysecure-server");
+
+async fn db(url: &str) -> sqlx::AnyConnection {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyConnection::connect(url).await.unwrap()
+}
+
+fn vault() -> Vault {
+    Vault::new(&[42u8; 32]).unwrap()
+}
+
+async fn get_pin(app: &TestApp, token: &str) -> (StatusCode, Option<String>) {
+    let (s, r) = app
+        .card_call(
+            Version::V2,
+            Method::POST,
+            &format!("/v2/cards/{token}/pin"),
+            &app.tenant_key,
+            |_| None,
+        )
+        .await;
+    let pin = (r.status == StatusCode::OK).then(|| open_pin(&s, &r.body["pinBlock"]));
+    (r.status, pin)
+}
+
+/// (token, pin_sealed, pin_format) of every card with a PIN.
+async fn pin_rows(url: &str) -> Vec<(String, String, Vec<u8>, Option<i64>)> {
+    let mut c = db(url).await;
+    sqlx::query(
+        "SELECT tenant_id, token, pin_sealed, pin_format FROM cards WHERE pin_sealed IS NOT NULL",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+    .collect()
+}
+
+#[tokio::test]
+async fn pins_are_stored_as_format4_blocks_never_format2() {
+    let app = TestApp::new().await;
+    let pins = ["2479", "731946", "58203917"];
+    let mut tokens = vec![];
+    for pin in pins {
+        let token = app.issue_card().await["token"].as_str().unwrap().to_owned();
+        app.set_pin(&token, pin).await;
+        tokens.push(token);
+    }
+    // The database, scanned: every PIN is a format-4 block (16 bytes of
+    // AES output under the PIN key), none a format-2 block, none in clear.
+    let rows = pin_rows(&app.db.url).await;
+    assert_eq!(rows.len(), 3);
+    let v = vault();
+    for (tenant, token, sealed, format) in &rows {
+        assert_eq!(*format, Some(4), "{token}");
+        let b = |field| Binding {
+            tenant,
+            subject: token,
+            field,
+        };
+        let block = v
+            .open(b("pin_block_iso4"), sealed)
+            .expect("a format-4 block");
+        assert_eq!(block.len(), 16);
+        assert!(
+            v.open(b("pin_block"), sealed).is_err(),
+            "no format-2 sealing"
+        );
+        for pin in pins {
+            let text = format!("2{:X}{pin}", pin.len());
+            for hay in [&block[..], &sealed[..]] {
+                assert!(!hay.windows(pin.len()).any(|w| w == pin.as_bytes()));
+                assert!(!hay.windows(text.len()).any(|w| w == text.as_bytes()));
+            }
+        }
+    }
+    for (token, pin) in tokens.iter().zip(pins) {
+        assert_eq!(
+            get_pin(&app, token).await,
+            (StatusCode::OK, Some(pin.into()))
+        );
+    }
+    // Two settings of one PIN give two different blocks (random fill).
+    app.set_pin(&tokens[0], "2479").await;
+    let again = pin_rows(&app.db.url).await;
+    let before = rows.iter().find(|r| r.1 == tokens[0]).unwrap();
+    let after = again.iter().find(|r| r.1 == tokens[0]).unwrap();
+    assert_ne!(
+        v.open(
+            Binding {
+                tenant: &before.0,
+                subject: &before.1,
+                field: "pin_block_iso4"
+            },
+            &before.2
+        )
+        .unwrap()[..],
+        v.open(
+            Binding {
+                tenant: &after.0,
+                subject: &after.1,
+                field: "pin_block_iso4"
+            },
+            &after.2
+        )
+        .unwrap()[..]
+    );
+}
+
+/// Writes a PIN the way the server stored it before migration 0011: the
+/// format-2 block as 16 ASCII characters, sealed by the vault.
+async fn write_legacy_pin(url: &str, tenant: &str, token: &str, sealed: &[u8]) {
+    let mut c = db(url).await;
+    let done = sqlx::query(
+        "UPDATE cards SET pin_sealed = $1, pin_format = NULL WHERE tenant_id = $2 AND token = $3",
+    )
+    .bind(sealed)
+    .bind(tenant)
+    .bind(token)
+    .execute(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(done.rows_affected(), 1);
+}
+
+#[tokio::test]
+async fn format2_pins_from_before_0011_are_reencrypted_at_start_and_none_is_lost() {
+    let app = TestApp::new().await;
+    let token = |c: Value| c["token"].as_str().unwrap().to_owned();
+    let (a, b, c) = (
+        token(app.issue_card().await),
+        token(app.issue_card().await),
+        token(app.issue_card().await),
+    );
+    app.set_pin(&a, "2479").await;
+    let legacy = |t: &str, text: &str| {
+        vault()
+            .seal(
+                Binding {
+                    tenant: &app.tenant_id,
+                    subject: t,
+                    field: "pin_block",
+                },
+                text.as_bytes(),
+            )
+            .unwrap()
+    };
+    write_legacy_pin(
+        &app.db.url,
+        &app.tenant_id,
+        &b,
+        &legacy(&b, "247315FFFFFFFFFF"),
+    )
+    .await;
+    // A row that cannot be read (sealed for another card): left as it is.
+    let broken = legacy(&a, "248264FFFFFFFFFF");
+    write_legacy_pin(&app.db.url, &app.tenant_id, &c, &broken).await;
+    assert_eq!(app.service.legacy_pin_count().await.unwrap(), 2);
+    // Before the re-encryption the running server still reads the old row.
+    assert_eq!(
+        get_pin(&app, &b).await,
+        (StatusCode::OK, Some("7315".into()))
+    );
+
+    // A node starting over this database re-encrypts.
+    let storage = Storage::connect(&app.db.url, &StorageOptions::default())
+        .await
+        .unwrap();
+    let restarted = crate::common::test_service(storage, ServiceConfig::default()).await;
+    assert_eq!(
+        restarted.legacy_pin_count().await.unwrap(),
+        1,
+        "only the unreadable row is left"
+    );
+    let rows = pin_rows(&app.db.url).await;
+    let row = |t: &str| rows.iter().find(|r| r.1 == t).unwrap().clone();
+    assert_eq!(row(&b).3, Some(4));
+    assert_eq!(row(&a).3, Some(4));
+    assert_eq!((row(&c).2, row(&c).3), (broken.clone(), None), "unchanged");
+    assert_eq!(
+        get_pin(&app, &a).await,
+        (StatusCode::OK, Some("2479".into()))
+    );
+    assert_eq!(
+        get_pin(&app, &b).await,
+        (StatusCode::OK, Some("7315".into()))
+    );
+    // Run again (what `keys migrate-pins` does): nothing more to do.
+    assert_eq!(restarted.migrate_pins().await.unwrap(), (0, 1));
+    // Verification works on the re-encrypted PIN.
+    let (_, r) = app
+        .card_call(
+            Version::V2,
+            Method::POST,
+            &format!("/v2/cards/{b}/pin/verify"),
+            &app.tenant_key,
+            |s| Some(json!({"pinBlock": enc(s.encrypt_pin(&Pin::new("7315").unwrap()).unwrap())})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["verified"]),
+        (StatusCode::OK, &json!(true))
+    );
+}
+
+fn pkcs11_app_custody() -> Arc<dyn paysecure_server::crypto::custody::KeyCustody> {
+    Arc::new(pkcs11_custody())
+}
+
+#[tokio::test]
+async fn pkcs11_private_and_pin_keys_refuse_to_give_their_material() {
+    let custody = pkcs11_custody();
+    let mut app = TestApp::with_custody(pkcs11_app_custody(), ServiceConfig::default()).await;
+    app.enable_v1().await;
+    let keys = app.service.all_keys().await.unwrap();
+    assert_eq!(keys.len(), 2, "a session and a V1 key pair");
+    for k in &keys {
+        // The row holds a reference, no key material.
+        assert_eq!(k.private_sealed, format!("pkcs11:{}", k.key_id).as_bytes());
+        assert_eq!(
+            custody.refuses_key_material(&k.key_id),
+            Ok(true),
+            "{}",
+            k.key_id
+        );
+    }
+    let mut c = db(&app.db.url).await;
+    let r = sqlx::query("SELECT custody, reference FROM custody_keys WHERE name = 'pin-key'")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(r.get::<String, _>(0), "pkcs11");
+    let reference: Vec<u8> = r.get(1);
+    let id = std::str::from_utf8(reference.strip_prefix(b"pkcs11:").unwrap()).unwrap();
+    assert!(id.starts_with("pin-"), "{id}");
+    assert_eq!(custody.refuses_key_material(id), Ok(true));
+    // A key the token does not hold is an error, not "refused".
+    assert!(custody
+        .refuses_key_material("rsa-0000000000000000")
+        .is_err());
+}
+
+#[tokio::test]
+async fn pkcs11_client_session_ids_open_only_through_the_token() {
+    let mut app = TestApp::with_custody(pkcs11_app_custody(), ServiceConfig::default()).await;
+    let token = app.issue_card().await["token"].as_str().unwrap().to_owned();
+    // The client core wraps a session key for the published key; the
+    // token unwraps it (OAEP SHA-1), for every AES size.
+    for size in KeySize::ALL {
+        let s = Session::generate(Version::V2, size).unwrap();
+        let sid = s.session_id(&app.public_key).unwrap();
+        let r = app
+            .call(
+                Method::POST,
+                &format!("/v2/cards/{token}/pan"),
+                Some(&app.tenant_key),
+                &[("session-id", &sid)],
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert!(paysecure_core::card::luhn_check(&open(&s, &r.body["pan"])));
+    }
+    app.set_pin(&token, "8264").await;
+    assert_eq!(
+        get_pin(&app, &token).await,
+        (StatusCode::OK, Some("8264".into()))
+    );
+
+    // V1 (PKCS#1 v1.5 in the token) with implicit rejection kept: a bad
+    // padding answers like a good id with an unknown key.
+    app.enable_v1().await;
+    let (s, r) = app
+        .card_call(
+            Version::V1,
+            Method::POST,
+            &format!("/v1/cards/{token}/pan"),
+            &app.tenant_key.clone(),
+            |_| None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(paysecure_core::card::luhn_check(&open(&s, &r.body["pan"])));
+    let garbage = {
+        let mut b = [0u8; 256];
+        getrandom::getrandom(&mut b).unwrap();
+        b[0] = 0x01; // below the modulus
+        paysecure_core::encoding::encode(&b)
+    };
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/v1/cards/{token}/pan"),
+            Some(&app.tenant_key),
+            &[("session-id", &garbage)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "implicit rejection: {:?}", r.body);
+
+    // The database alone opens nothing: a server over it without the
+    // token cannot load the keys.
+    let storage = Storage::connect(&app.db.url, &StorageOptions::default())
+        .await
+        .unwrap();
+    let e = Service::with_custody(
+        storage,
+        vault(),
+        Arc::new(SoftwareCustody),
+        ServiceConfig::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("PKCS#11"), "{e}");
+}
+
+#[tokio::test]
+async fn pkcs11_revocation_destroys_the_key_in_the_token() {
+    let custody = pkcs11_custody();
+    let mut app = TestApp::with_custody(pkcs11_app_custody(), ServiceConfig::default()).await;
+    let old = app
+        .service
+        .keyring()
+        .active(paysecure_server::crypto::keys::Purpose::Session)
+        .unwrap()
+        .key_id
+        .clone();
+    let old_public = app.public_key.clone();
+    let new = app
+        .service
+        .rotate_keys(paysecure_server::crypto::keys::Purpose::Session)
+        .await
+        .unwrap();
+    assert_eq!(custody.refuses_key_material(&new), Ok(true));
+    assert_eq!(
+        custody.refuses_key_material(&old),
+        Ok(true),
+        "rotated out, kept for the overlap"
+    );
+    app.service.revoke_key(&old).await.unwrap().unwrap();
+    assert!(
+        custody.refuses_key_material(&old).is_err(),
+        "destroyed in the token"
+    );
+    app.refresh_public_key().await;
+    let token = app.issue_card().await["token"].as_str().unwrap().to_owned();
+    let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/v2/cards/{token}/pan"),
+            Some(&app.tenant_key),
+            &[
+                ("session-id", &s.session_id(&old_public).unwrap()),
+                ("key-id", &old),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.code(), "INVALID_SESSION_ID");
+    assert_eq!(app.pan_of(&token).await.len(), 16);
+}
+
+struct Node(Child, String);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn command(dir: &std::path::Path, db: &TestDb, master: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+    ])
+    .env("PAYSECURE_MASTER_KEY", master);
+    token_env().apply(&mut cmd);
+    cmd
+}
+
+fn node(dir: &std::path::Path, db: &TestDb, master: &str) -> Node {
+    use std::io::BufRead;
+    let mut child = command(dir, db, master)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--housekeeping-secs",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(url.starts_with("http"), "{line}");
+    Node(child, url)
+}
+
+fn cli(dir: &std::path::Path, db: &TestDb, master: &str, args: &[&str]) -> String {
+    let out = command(dir, db, master).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn public_key(http: &reqwest::Client, url: &str) -> (PublicKey, String) {
+    let v: Value = http
+        .get(format!("{url}/v2/public-key"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        PublicKey::parse(v["publicKey"].as_str().unwrap()).unwrap(),
+        v["keyId"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+async fn pan_via(http: &reqwest::Client, url: &str, key: &str, card: &str, pk: &PublicKey) -> u16 {
+    let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
+    let res = http
+        .post(format!("{url}/v2/cards/{card}/pan"))
+        .bearer_auth(key)
+        .header("Session-Id", s.session_id(pk).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    if status == 200 {
+        let v: Value = res.json().await.unwrap();
+        assert!(paysecure_core::card::luhn_check(&open(&s, &v["pan"])));
+    }
+    status
+}
+
+/// Two server processes (and the CLI) over one database and one token: a
+/// key pair made in the token by one node opens session ids on the other;
+/// a rotation by the CLI reaches both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pkcs11_two_server_processes_share_one_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(dir.path()).await;
+    let master = paysecure_core::encoding::encode(&[7u8; 32]);
+    let (da, db_dir) = (dir.path().join("a"), dir.path().join("b"));
+    let a = node(&da, &db, &master);
+    let b = node(&db_dir, &db, &master);
+    let key = cli(
+        &da,
+        &db,
+        &master,
+        &["tenant", "create", "Shared Token Bank"],
+    )
+    .lines()
+    .last()
+    .unwrap()
+    .trim()
+    .to_owned();
+    let http = reqwest::Client::new();
+    let (pk_a, _) = public_key(&http, &a.1).await;
+    let (pk_b, _) = public_key(&http, &b.1).await;
+    assert_eq!(
+        pk_a.modulus_be(),
+        pk_b.modulus_be(),
+        "one key pair for both nodes"
+    );
+    let card: Value = http
+        .post(format!("{}/v2/cards", a.1))
+        .bearer_auth(&key)
+        .json(&json!({"accountId": "shared"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let card = card["token"].as_str().unwrap().to_owned();
+    assert_eq!(pan_via(&http, &b.1, &key, &card, &pk_a).await, 200);
+    assert_eq!(pan_via(&http, &a.1, &key, &card, &pk_a).await, 200);
+
+    // The CLI (a third process on the token) rotates; both nodes use the
+    // new key pair, made in the token, within a housekeeping run or two.
+    let out = cli(&da, &db, &master, &["keys", "rotate"]);
+    assert!(out.contains("rotated"), "{out}");
+    let mut rotated = None;
+    for _ in 0..100 {
+        let (pk, _) = public_key(&http, &a.1).await;
+        let (pk2, _) = public_key(&http, &b.1).await;
+        if pk.modulus_be() != pk_a.modulus_be() && pk2.modulus_be() == pk.modulus_be() {
+            rotated = Some(pk);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let new = rotated.expect("both nodes publish the rotated key");
+    assert_eq!(pan_via(&http, &a.1, &key, &card, &new).await, 200);
+    assert_eq!(pan_via(&http, &b.1, &key, &card, &new).await, 200);
+    let listing = cli(&db_dir, &db, &master, &["keys", "list"]);
+    assert_eq!(listing.lines().count(), 3, "{listing}");
+    let pins = cli(&db_dir, &db, &master, &["keys", "migrate-pins"]);
+    assert!(pins.contains("format-2 blocks left: 0"), "{pins}");
+
+    // The token PIN given in the environment is wiped from each node's
+    // environment block (/proc/<pid>/environ keeps the name, zeros after).
+    let pin = token_env().pin;
+    for n in [&a, &b] {
+        let environ = std::fs::read(format!("/proc/{}/environ", n.0.id())).unwrap();
+        let text = String::from_utf8_lossy(&environ);
+        assert!(
+            text.contains("PAYSECURE_PKCS11_MODULE="),
+            "read the right process"
+        );
+        assert!(
+            !text.contains(&pin),
+            "the token PIN is in /proc/<pid>/environ"
+        );
+    }
+    drop((a, b));
+}
+
+/// JWE captures (RSA-OAEP-256) made by the client core (its own OAEP over
+/// its own RSA kernel) open through the token: with OAEP-256 in the token,
+/// or, on SoftHSM2 (SHA-1 only), raw RSA in the token and the server's
+/// constant-time OAEP decoding. A changed byte anywhere is refused.
+#[tokio::test]
+async fn pkcs11_captures_decrypt_with_oaep_sha256_through_the_token() {
+    use paysecure_core::Padding;
+    let app = TestApp::with_custody(pkcs11_app_custody(), ServiceConfig::default()).await;
+    let ring = app.service.keyring();
+    let kid = ring
+        .active(paysecure_server::crypto::keys::Purpose::Session)
+        .unwrap()
+        .key_id
+        .clone();
+    for round in 0..20u8 {
+        let cek = [round.wrapping_mul(37) ^ 0x5c; 32];
+        let ct = app.public_key.encrypt(&cek, Padding::OaepSha256).unwrap();
+        let opened = ring.unwrap_content_key(&kid, &ct).unwrap().unwrap();
+        assert_eq!(opened.expose_bytes(), &cek);
+        let mut bad = ct.clone();
+        bad[usize::from(round) * 12] ^= 1;
+        assert!(ring.unwrap_content_key(&kid, &bad).unwrap().is_err());
+        // A session id (OAEP SHA-1) is not a capture: refused.
+        let sha1 = app.public_key.encrypt(&cek, Padding::OaepSha1).unwrap();
+        assert!(ring.unwrap_content_key(&kid, &sha1).unwrap().is_err());
+    }
+}
