@@ -19,7 +19,7 @@ FUZZ_SECONDS ?= 3600
 CARGO_BIN := $(if $(shell command -v cargo),,$(HOME)/.cargo/bin:)
 export PATH := $(CURDIR)/node_modules/.bin:$(CARGO_BIN)$(PATH)
 
-.PHONY: help setup build lint test test-rust test-pg test-fuzz test-schemathesis test-wasm \
+.PHONY: help setup build lint test test-rust test-pg test-hsm test-fuzz test-schemathesis test-wasm \
 	test-js test-browser test-integration test-bench-smoke demo bench bench-quick api-doc fuzz
 
 help: ## this list
@@ -46,6 +46,9 @@ test-rust: ## cargo test --workspace
 
 test-pg: ## the server's tests again on PostgreSQL
 	@bash scripts/test.sh rust-pg
+
+test-hsm: ## the server's suite with the PKCS#11 key custody (SoftHSM2), SQLite and PostgreSQL
+	@bash scripts/test.sh rust-hsm
 
 test-fuzz: ## smoke run of every cargo-fuzz target, server (fuzz/) and client (fuzz-client/)
 	@bash scripts/test.sh fuzz fuzz-client
