@@ -108,6 +108,25 @@ impl Token {
         f(&s)
     }
 
+    /// [`Token::with_session`] for operations that create token objects
+    /// (key generation), tried up to five times over about half a second:
+    /// SoftHSM2's file store refuses a write now and then while another
+    /// process (another node, the CLI) writes the same token. A failed
+    /// generation creates nothing, so a retry cannot leave a second key.
+    fn creating<T>(&self, f: impl Fn(&Session) -> Result<T>) -> Result<T> {
+        let mut attempt: u64 = 0;
+        loop {
+            match self.with_session(&f) {
+                Err(e) if attempt < 4 => {
+                    attempt += 1;
+                    tracing::debug!(attempt, "PKCS#11 object creation failed ({e}); retrying");
+                    std::thread::sleep(std::time::Duration::from_millis(50 * attempt));
+                }
+                other => return other,
+            }
+        }
+    }
+
     fn find(&self, class: ObjectClass, id: &[u8]) -> Result<Vec<ObjectHandle>> {
         self.with_session(|s| {
             s.find_objects(&[Attribute::Class(class), Attribute::Id(id.to_vec())])
@@ -435,7 +454,7 @@ impl KeyCustody for Pkcs11Custody {
             Attribute::Sign(false),
             Attribute::Unwrap(false),
         ]);
-        let (n, e) = self.token.with_session(|s| {
+        let (n, e) = self.token.creating(|s| {
             let (public, _private) = s
                 .generate_key_pair(
                     &Mechanism::RsaPkcsKeyPairGen,
@@ -553,7 +572,7 @@ impl KeyCustody for Pkcs11Custody {
             Attribute::Wrap(false),
             Attribute::Unwrap(false),
         ]);
-        self.token.with_session(|s| {
+        self.token.creating(|s| {
             s.generate_key(&Mechanism::AesKeyGen, &template)
                 .map_err(|_| Error::Internal("PKCS#11 AES key generation failed"))
         })?;
