@@ -84,9 +84,9 @@ const issued = (await exchange('Issue a card (sandbox issuing)', {
 const token = issued.token;
 
 await exchange('Detailed card list', {
-  method: 'GET', path: '/v2/cards?accountId=acc-1001', auth: apiKey,
-  note: 'Tenant API key only. Filters `accountId`, `customerId`, `customerRef`, `token`, in any combination (AND). Masked data only.',
-  errors: '400 `INVALID_REQUEST`; 401; 403',
+  method: 'GET', path: '/v2/cards?accountId=acc-1001&limit=2', auth: apiKey,
+  note: 'Tenant API key only. Filters `accountId`, `customerId`, `customerRef`, `token`, in any combination (AND). Masked data only. Paged, oldest first (creation time, then token): `limit` 1 to 500 cards per page (default 100); while `hasMore` is true, ask again with the same filters and `cursor` set to `next` (opaque). No card is listed twice and none that exists throughout the walk is skipped; cards created during it may or may not appear.',
+  errors: '400 `INVALID_PAGE_SIZE` (limit outside 1..500), `INVALID_CURSOR`, `INVALID_REQUEST`; 401; 403',
 });
 
 const eph = (await exchange('Ephemeral key', {

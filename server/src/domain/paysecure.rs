@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::cvv::{self, CvkPair};
 use crate::crypto::vault::Binding;
+use crate::domain::card_list::{CardCursor, CardPage, PageRequest};
 use crate::domain::error::{Code, Error, Result};
 use crate::domain::service::{
     CardSecrets, CardSummary, IssueCard, PinVerification, Principal, Scope, Service,
@@ -256,20 +257,40 @@ impl Service {
         }
     }
 
-    /// The detailed card list (masked).
+    /// One page of the detailed card list (masked), in a stable order: by
+    /// creation time, then token. `page.after` is the `next` cursor of the
+    /// previous page. Cards created while a caller pages may or may not
+    /// appear (those created later than the cursor always do); no card is
+    /// listed twice and none present throughout is skipped.
     pub async fn list_cards(
         &self,
         principal: &Principal,
         filter: &CardFilter,
-    ) -> Result<Vec<CardSummary>> {
+        page: &PageRequest,
+    ) -> Result<CardPage> {
         let tenant = principal.require_tenant()?;
-        Ok(self
+        let after = page
+            .after
+            .as_ref()
+            .map(|c| (c.created_at, c.token.as_str()));
+        let mut rows = self
             .storage
-            .cards(tenant, filter)
-            .await?
-            .iter()
-            .map(CardSummary::from)
-            .collect())
+            .cards(tenant, filter, after, page.limit + 1)
+            .await?;
+        let has_more = rows.len() > page.limit as usize;
+        rows.truncate(page.limit as usize);
+        let next = if has_more {
+            rows.last().map(|r| CardCursor {
+                created_at: r.created_at,
+                token: r.token.clone(),
+            })
+        } else {
+            None
+        };
+        Ok(CardPage {
+            cards: rows.iter().map(CardSummary::from).collect(),
+            next,
+        })
     }
 
     /// PAN and expiry of a card (a grant for `pan` or `reveal`).

@@ -12,6 +12,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use crate::domain::card_list::PageRequest;
 use crate::domain::error::{Code, Error};
 use crate::domain::service::CardFilter;
 use crate::domain::service::{CardSummary, IssueCard, Scope};
@@ -289,11 +290,18 @@ impl From<CardSummary> for CardDto {
     }
 }
 
-/// Detailed card list.
+/// One page of the detailed card list.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct CardsResponse {
-    /// The matching cards.
+    /// The matching cards of this page, oldest first (by creation time,
+    /// then token).
     pub cards: Vec<CardDto>,
+    /// Whether more cards match after this page.
+    pub has_more: bool,
+    /// The `cursor` parameter that fetches the next page (with the same
+    /// filters); `null` on the last page. Opaque: pass it back unchanged.
+    pub next: Option<String>,
 }
 
 /// Filters of the card list (any combination).
@@ -308,6 +316,11 @@ pub struct CardsQuery {
     pub customer_ref: Option<String>,
     /// Token.
     pub token: Option<String>,
+    /// Cards per page, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// The `next` value of the previous page; absent for the first page.
+    pub cursor: Option<String>,
 }
 
 /// Issue a sandbox card.
@@ -670,15 +683,18 @@ async fn list_cards(
 ) -> ApiResult<CardsResponse> {
     let Query(q) = query
         .map_err(|_| ApiError::bad_request(Code::InvalidRequest, "invalid query parameters"))?;
+    let page = PageRequest::new(q.limit, q.cursor.as_deref())?;
     let filter = CardFilter {
         account_id: q.account_id,
         customer_id: q.customer_id,
         customer_ref: q.customer_ref,
         token: q.token,
     };
-    let cards = state.service.list_cards(&p, &filter).await?;
+    let page = state.service.list_cards(&p, &filter, &page).await?;
     Ok(Json(CardsResponse {
-        cards: cards.into_iter().map(CardDto::from).collect(),
+        has_more: page.next.is_some(),
+        next: page.next.map(|c| c.encode()),
+        cards: page.cards.into_iter().map(CardDto::from).collect(),
     }))
 }
 

@@ -17,6 +17,7 @@ use tower::ServiceBuilder;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::{SetResponseHeader, SetResponseHeaderLayer};
 
+use crate::domain::card_list::PageRequest;
 use crate::domain::error::{Error, Result};
 use crate::domain::service::CardFilter;
 use crate::domain::service::{IssueCard, Principal, Service};
@@ -164,10 +165,13 @@ async fn demo_config(
         customer_id: Some(DEMO_CUSTOMER.into()),
         ..CardFilter::default()
     };
-    let cards = state.service.list_cards(&demo.principal(), &filter).await?;
+    let page = state
+        .service
+        .list_cards(&demo.principal(), &filter, &PageRequest::first())
+        .await?;
     Ok(Json(DemoConfig {
         widget_origin: demo.widget_origin.clone(),
-        cards: cards.into_iter().map(CardDto::from).collect(),
+        cards: page.cards.into_iter().map(CardDto::from).collect(),
     }))
 }
 

@@ -556,13 +556,22 @@ impl Storage {
         Ok(row.as_ref().map(card_from_row).transpose()?)
     }
 
-    /// Cards of a tenant matching every given filter, oldest first.
-    pub async fn cards(&self, tenant_id: &str, f: &CardFilter) -> Result<Vec<CardRow>> {
+    /// One page of a tenant's cards matching every given filter, in the
+    /// order (`created_at`, `token`): at most `limit` rows strictly after
+    /// `after` (the last row of the previous page), or from the first.
+    pub async fn cards(
+        &self,
+        tenant_id: &str,
+        f: &CardFilter,
+        after: Option<(UnixTime, &str)>,
+        limit: u32,
+    ) -> Result<Vec<CardRow>> {
         let sql = format!(
             "SELECT {CARD_COLUMNS} FROM cards WHERE tenant_id = $1 \
              AND ($2 IS NULL OR account_id = $2) AND ($3 IS NULL OR customer_id = $3) \
              AND ($4 IS NULL OR customer_ref = $4) AND ($5 IS NULL OR token = $5) \
-             ORDER BY created_at, token LIMIT 1000"
+             AND ($6 IS NULL OR created_at > $6 OR (created_at = $6 AND token > $7)) \
+             ORDER BY created_at, token LIMIT $8"
         );
         let rows = sqlx::query(&sql)
             .bind(tenant_id)
@@ -570,6 +579,9 @@ impl Storage {
             .bind(f.customer_id.as_deref())
             .bind(f.customer_ref.as_deref())
             .bind(f.token.as_deref())
+            .bind(after.map(|(t, _)| t.secs()))
+            .bind(after.map(|(_, token)| token).unwrap_or(""))
+            .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
         Ok(rows

@@ -10,6 +10,7 @@
 mod accounts;
 mod api;
 mod attacks;
+mod card_list;
 mod common;
 mod custody;
 mod layers;
