@@ -14,10 +14,16 @@ use crate::domain::sessions::CardGrant;
 /// How the Get CVV2 envelope names a card (`card_identifier_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CardIdentifier<'a> {
-    /// `CONTRACT_NUMBER`: the card's token.
+    /// `CONTRACT_NUMBER`: the card number itself, or the card's token.
     ContractNumber(&'a str),
     /// `EXID`: the external id the tenant assigned.
     Exid(&'a str),
+}
+
+/// Whether a `CONTRACT_NUMBER` is a card number: 12 to 19 ASCII digits
+/// (a card token is `tok_` and hex, an EXID has its own type).
+pub fn is_card_number(id: &str) -> bool {
+    (12..=19).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit())
 }
 
 impl Service {
@@ -32,6 +38,11 @@ impl Service {
     ) -> Result<CardGrant> {
         let tenant = principal.tenant_id();
         let token = match id {
+            // The card number itself (12 to 19 digits; tokens are `tok_…`):
+            // found through the keyed PAN index, never logged.
+            CardIdentifier::ContractNumber(n) if is_card_number(n) => {
+                self.card_by_pan(tenant, n).await?.token
+            }
             CardIdentifier::ContractNumber(t) => t.to_owned(),
             CardIdentifier::Exid(x) => self
                 .storage
