@@ -25,8 +25,8 @@ use crate::domain::tokens::check_pan;
 use crate::storage::{PaymentInfoRow, StorageError};
 use crate::util::card::masked_pan;
 use crate::util::codec::{hex_lower, sha256};
-use crate::util::ids::{new_uuid, random_bytes};
 pub use crate::util::ids::uuid;
+use crate::util::ids::{new_uuid, random_bytes};
 use crate::util::time::{now, us_date, year_month, UnixTime};
 
 /// How far a body's timestamp may be from the server's clock.
@@ -71,12 +71,18 @@ pub const NOT_FOUND: AccountError =
 pub const NOT_FOUND_CANCEL: AccountError =
     err(400, 903, "This account payment information does not exist");
 /// 903 as GetPaymentInfo (the list) words it.
-pub const NOT_FOUND_LIST: AccountError =
-    err(404, 903, "This account's payment information does not exist");
+pub const NOT_FOUND_LIST: AccountError = err(
+    404,
+    903,
+    "This account's payment information does not exist",
+);
 /// 903 as GetPaymentinfoByPaymentInfoID words it; also for update,
 /// re-verify and reset, which name one card the same way.
-pub const NOT_FOUND_ONE: AccountError =
-    err(404, 903, "This account's payment information does not exist.");
+pub const NOT_FOUND_ONE: AccountError = err(
+    404,
+    903,
+    "This account's payment information does not exist.",
+);
 /// 903 as GetCardExpiries words it.
 pub const NOT_FOUND_EXPIRIES: AccountError =
     err(404, 903, "This account payment information does not exist.");
@@ -640,7 +646,12 @@ impl Service {
             .await?;
         if let Some(c) = &counted {
             if c.status == "FRAUD" {
-                audit(&row.tenant_id, &row.id, "fraud", "CVV mismatches reached the limit");
+                audit(
+                    &row.tenant_id,
+                    &row.id,
+                    "fraud",
+                    "CVV mismatches reached the limit",
+                );
             }
         }
         Ok(counted.is_some())
@@ -839,9 +850,7 @@ impl Service {
         let token = cvv_token(card)?;
         let cvv = self.resolve_cvv_token(tenant, token).await?;
         let row = self.payment_row(tenant, account, id).await?;
-        let answer = |row: &PaymentInfoRow, status: &str| {
-            json!({"data": {"uuid": account, "paymentInfoId": row.id, "status": status}})
-        };
+        let answer = |row: &PaymentInfoRow, status: &str| json!({"data": {"uuid": account, "paymentInfoId": row.id, "status": status}});
         if row.status == "FRAUD" {
             return Ok(answer(&row, "FRAUD"));
         }
@@ -871,12 +880,7 @@ impl Service {
     /// The tenant's way back from `FRAUD`: the card is `ACTIVE` again with
     /// no mismatch counted (an audit event records it). A card that is not
     /// `FRAUD` is left as it is. 903 if there is no such card.
-    pub async fn reset_payment_info(
-        &self,
-        tenant: &str,
-        account: &str,
-        id: &str,
-    ) -> Result<Value> {
+    pub async fn reset_payment_info(&self, tenant: &str, account: &str, id: &str) -> Result<Value> {
         let row = self.payment_row(tenant, account, id).await?;
         if self
             .storage
@@ -935,11 +939,10 @@ impl Service {
         let pan = check_pan(pan)
             .ok_or_else(|| Error::bad_request(Code::InvalidPan, "the PAN is not valid"))?;
         let cvk = self.cvk(tenant).await?;
-        let cvv = Zeroizing::new(
-            cvv::cvv2(&cvk, &pan, expiry_yymm).map_err(|_| {
+        let cvv =
+            Zeroizing::new(cvv::cvv2(&cvk, &pan, expiry_yymm).map_err(|_| {
                 Error::bad_request(Code::InvalidCardExpiry, "the expiry must be YYMM")
-            })?,
-        );
+            })?);
         self.mint_cvv_token(tenant, &cvv).await
     }
 

@@ -135,7 +135,11 @@ impl From<Error> for ApiError {
             Error::Storage(e) if e.is_unavailable() => {
                 // The database is down or unreachable: retry later.
                 tracing::error!(error = %e, detail = ?e, "database unavailable");
-                ApiError::new(S::SERVICE_UNAVAILABLE, Code::NotReady, "service unavailable")
+                ApiError::new(
+                    S::SERVICE_UNAVAILABLE,
+                    Code::NotReady,
+                    "service unavailable",
+                )
             }
             e @ (Error::Storage(_) | Error::Crypto(_)) => {
                 // Details to the log only.

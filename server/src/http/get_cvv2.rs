@@ -95,11 +95,7 @@ const UNAVAILABLE: NiError = ni(
 /// The seed's 504: the request did not complete within the deadline.
 const GATEWAY_TIMEOUT: NiError = ni(StatusCode::GATEWAY_TIMEOUT, "504", "Gateway timeout");
 /// The seed's 596: no such service under `/pin-management/`.
-const SERVICE_NOT_FOUND: NiError = ni(
-    status_596(),
-    "596",
-    "Service not found",
-);
+const SERVICE_NOT_FOUND: NiError = ni(status_596(), "596", "Service not found");
 
 const fn status_596() -> StatusCode {
     match StatusCode::from_u16(596) {

@@ -266,7 +266,10 @@ async fn seed_calls_replayed_and_every_field_checked() {
             Some(&seed_create("251153cb-de49-4afb-9fb5-acb33e332b26", "2018")),
         )
         .await;
-    assert_eq!((r.status, r.code()), (StatusCode::INTERNAL_SERVER_ERROR, 933));
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::INTERNAL_SERVER_ERROR, 933)
+    );
     assert_eq!(
         r.body["error"]["message"],
         "Failed to create payment information."
@@ -1012,7 +1015,10 @@ async fn validation_and_card_errors() {
         .call(
             Method::POST,
             &format!("{ONE}/reset"),
-            &[("{u}", USER), ("{p}", "7eb5db22-c716-46f6-95d1-f54dc63fa3e1")],
+            &[
+                ("{u}", USER),
+                ("{p}", "7eb5db22-c716-46f6-95d1-f54dc63fa3e1"),
+            ],
             None,
         )
         .await;
@@ -1078,8 +1084,7 @@ async fn a_refused_credential_does_not_use_up_the_session_id() {
             .header("content-type", "application/x-www-form-urlencoded")
             .body(Body::from(format!(
                 "data={}",
-                body::seal(&key, data.to_string().as_bytes(), now())
-                .unwrap()
+                body::seal(&key, data.to_string().as_bytes(), now()).unwrap()
             )))
             .unwrap()
     };
@@ -1378,7 +1383,11 @@ async fn unknown_ids_are_903_before_the_body_is_looked_at() {
         let seal = |v: &str| body::seal(&key, v.as_bytes(), now()).unwrap();
         let req = Request::builder()
             .method(Method::PUT)
-            .uri(format!("/account/{}/paymentinfo/{}", seal(USER), seal(unknown)))
+            .uri(format!(
+                "/account/{}/paymentinfo/{}",
+                seal(USER),
+                seal(unknown)
+            ))
             .header("authorization", format!("PLTOKEN {}", app.tenant_key))
             .header("session-id", sid)
             .header("content-type", "application/x-www-form-urlencoded")
@@ -1434,8 +1443,14 @@ async fn cvv_tokens_are_one_time_short_lived_and_tenant_bound() {
     let mint = |auth: Option<String>, body: Value| {
         let app = &app;
         async move {
-            app.call(Method::POST, "/v2/cvv-tokens", auth.as_deref(), &[], Some(body))
-                .await
+            app.call(
+                Method::POST,
+                "/v2/cvv-tokens",
+                auth.as_deref(),
+                &[],
+                Some(body),
+            )
+            .await
         }
     };
     let key = Some(app.tenant_key.clone());
@@ -1444,7 +1459,9 @@ async fn cvv_tokens_are_one_time_short_lived_and_tenant_bound() {
     let token = r.body["cvvToken"].as_str().unwrap().to_owned();
     assert!(token.len() == 20 && token.bytes().all(|b| b.is_ascii_digit()));
     let expires = r.body["expiresAt"].as_str().unwrap();
-    let expires = time::OffsetDateTime::parse(expires, &time::format_description::well_known::Rfc3339).unwrap();
+    let expires =
+        time::OffsetDateTime::parse(expires, &time::format_description::well_known::Rfc3339)
+            .unwrap();
     let ttl = expires.unix_timestamp() - now() as i64;
     assert!((595..=600).contains(&ttl), "{ttl}");
     assert!(!r.body.to_string().contains(&format!("\"{cvv}\"")));
@@ -1522,20 +1539,34 @@ async fn cvv_tokens_are_one_time_short_lived_and_tenant_bound() {
     app.service.housekeeping().await.unwrap();
     assert_eq!(count().await, 0);
     // Refused: not 3-4 digits; no or an ephemeral credential; unknown fields.
-    for bad in [json!({"cvv": "12"}), json!({"cvv": "12345"}), json!({"cvv": "12a"})] {
+    for bad in [
+        json!({"cvv": "12"}),
+        json!({"cvv": "12345"}),
+        json!({"cvv": "12a"}),
+    ] {
         let r = mint(key.clone(), bad.clone()).await;
-        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "INVALID_CVV"), "{bad}");
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::BAD_REQUEST, "INVALID_CVV"),
+            "{bad}"
+        );
     }
     let r = mint(key.clone(), json!({"cvv": "123", "pan": VISA})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = mint(None, json!({"cvv": "123"})).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let card = app.issue_card().await;
-    let eph = app.ephemeral(card["token"].as_str().unwrap(), &["cvv2"]).await;
+    let eph = app
+        .ephemeral(card["token"].as_str().unwrap(), &["cvv2"])
+        .await;
     let r = mint(Some(eph), json!({"cvv": "123"})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // In the OpenAPI document.
-    let r = app.call(Method::GET, "/openapi.json", None, &[], None).await;
+    let r = app
+        .call(Method::GET, "/openapi.json", None, &[], None)
+        .await;
     assert!(r.body["paths"]["/v2/cvv-tokens"]["post"].is_object());
-    assert!(r.body["paths"]["/account/{uuid}/paymentinfo/{paymentInfoId}/reset"]["post"].is_object());
+    assert!(
+        r.body["paths"]["/account/{uuid}/paymentinfo/{paymentInfoId}/reset"]["post"].is_object()
+    );
 }

@@ -418,12 +418,7 @@ async fn raw(
 /// The envelope of a failure that happened before the request could be
 /// read: every node present, `status` F, the given code.
 fn assert_bare_failure(r: &crate::common::Reply, status: StatusCode, code: &str) {
-    assert_eq!(
-        outcome(r),
-        (status, "F".into(), code.into()),
-        "{}",
-        r.body
-    );
+    assert_eq!(outcome(r), (status, "F".into(), code.into()), "{}", r.body);
     let res = response(r);
     assert_eq!(res["header"]["msg_function"], "REP_GET_CVV2");
     assert_eq!(res["exception_details"]["application_name"], "PAYSECURE");
@@ -475,7 +470,10 @@ async fn contract_number_may_be_the_card_number() {
     assert_eq!(b["card_identifier_id"], masked.as_str());
     assert_eq!(b["card_identifier_type"], "CONTRACT_NUMBER");
     assert_eq!(open(&s, &b["cvv2"]), expected_cvv2);
-    assert!(!r.body.to_string().contains(&pan), "the PAN is never echoed");
+    assert!(
+        !r.body.to_string().contains(&pan),
+        "the PAN is never echoed"
+    );
     // A card number this tenant did not issue: card not found (101).
     let r = app
         .call(
@@ -519,7 +517,11 @@ async fn transport_failures_are_envelopes_too() {
         assert_bare_failure(&r, StatusCode::METHOD_NOT_ALLOWED, "405");
         assert_eq!(r.headers["allow"], "POST", "{m}");
     }
-    for ct in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+    for ct in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
         let r = raw(&app, Method::POST, PATH, ct, good.clone()).await;
         assert_eq!(
             outcome(&r),
@@ -561,8 +563,19 @@ async fn transport_failures_are_envelopes_too() {
         assert_bare_failure(&r, StatusCode::BAD_REQUEST, "100");
     }
     // The seed's 596 "Service Not Found" for any other service.
-    for path in ["/pin-management/v2/cvv3", "/pin-management/v1/cvv2", "/pin-management/"] {
-        let r = raw(&app, Method::POST, path, Some("application/json"), good.clone()).await;
+    for path in [
+        "/pin-management/v2/cvv3",
+        "/pin-management/v1/cvv2",
+        "/pin-management/",
+    ] {
+        let r = raw(
+            &app,
+            Method::POST,
+            path,
+            Some("application/json"),
+            good.clone(),
+        )
+        .await;
         assert_bare_failure(&r, StatusCode::from_u16(596).unwrap(), "596");
     }
     // msg_type as strictly as msg_function: TRANSACTION, or absent.
@@ -582,7 +595,13 @@ async fn transport_failures_are_envelopes_too() {
     };
     for bad in [json!("QUERY"), json!("transaction"), json!(""), json!(7)] {
         let r = app
-            .call(Method::POST, PATH, Some(&app.tenant_key), &[], Some(with_type(bad.clone())))
+            .call(
+                Method::POST,
+                PATH,
+                Some(&app.tenant_key),
+                &[],
+                Some(with_type(bad.clone())),
+            )
             .await;
         assert_eq!(
             outcome(&r),
@@ -591,7 +610,13 @@ async fn transport_failures_are_envelopes_too() {
         );
     }
     let r = app
-        .call(Method::POST, PATH, Some(&app.tenant_key), &[], Some(with_type(Value::Null)))
+        .call(
+            Method::POST,
+            PATH,
+            Some(&app.tenant_key),
+            &[],
+            Some(with_type(Value::Null)),
+        )
         .await;
     assert_eq!(
         outcome(&r),

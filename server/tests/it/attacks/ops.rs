@@ -977,6 +977,16 @@ async fn every_route_family_leaves_no_secret_in_the_log() {
         .unwrap()
         .as_secs();
     let uuid = "2a50a2e4-a93a-4823-9674-c63aba792325";
+    // The sandbox CVV token service's CLI: a token for this card's own CVV.
+    let cvv_token = s
+        .cli_with_input(
+            &["tenant", "cvv-token", &tenant, "--expiry", "3908"],
+            "378282246310005\n",
+        )
+        .trim()
+        .to_owned();
+    assert!(cvv_token.len() == 20 && cvv_token.bytes().all(|b| b.is_ascii_digit()));
+    secrets.push(cvv_token.clone());
     let payload = json!({
         "orderId": "4e260748-60d6-4985-80da-bfdf481bffdf", "udid": "2083718938012321038243",
         "billingInfo": {"firstName": "John", "lastName": "Doe", "dateOfBirth": "19870704",
@@ -984,7 +994,7 @@ async fn every_route_family_leaves_no_secret_in_the_log() {
             "addressInfo": {"street": "1 Road", "city": "London", "state": "London", "postalCode": "SW1E 5RS", "countryCode": "GB"}},
         "paymentInfo": {"paymentType": "CreditCard", "isDefault": true, "card": {
             "cardNum": "378282246310005", "cardExpYear": "2039", "cardExpMonth": "08", "cardHolder": "John Doe",
-            "cardNickName": "Card1", "cardCvvToken": "1000000000000016"}},
+            "cardNickName": "Card1", "cardCvvToken": cvv_token}},
         "accessCountryCode": "GB", "ipAddress": "127.0.0.1"
     });
     let path = format!(
