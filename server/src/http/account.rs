@@ -399,7 +399,8 @@ async fn reset(
 #[serde(deny_unknown_fields)]
 pub struct CvvTokenBody {
     /// The card verification value: 3 or 4 digits.
-    pub cvv: String,
+    #[schema(value_type = String)]
+    pub cvv: Zeroizing<String>,
 }
 
 impl std::fmt::Debug for CvvTokenBody {
@@ -432,8 +433,7 @@ async fn mint_cvv_token(
     JsonBody(body): JsonBody<CvvTokenBody>,
 ) -> Result<(StatusCode, Json<CvvTokenResponse>), ApiError> {
     let tenant = p.require_tenant()?;
-    let cvv = Zeroizing::new(body.cvv);
-    let (token, expires) = state.service.mint_cvv_token(tenant, &cvv).await?;
+    let (token, expires) = state.service.mint_cvv_token(tenant, &body.cvv).await?;
     Ok((
         StatusCode::CREATED,
         Json(CvvTokenResponse {

@@ -911,6 +911,16 @@ async fn every_route_family_leaves_no_secret_in_the_log() {
             "body": {"card_identifier_id": "LOG-1", "card_identifier_type": "EXID", "expiry_date": yymm}}}
     }))).await;
     assert_eq!(st, 200, "{r}");
+    // And by the card number itself (CONTRACT_NUMBER): never in the log.
+    let (_sess, sid) = session(&mut secrets);
+    let (st, r) = call(&s, Method::POST, "/pin-management/v2/cvv2", Some(&key), Some(&sid), Some(json!({
+        "NISrvRequest": {"request_get_cvv2": {
+            "header": {"msg_id": "2", "msg_type": "TRANSACTION", "msg_function": "REQ_GET_CVV2",
+                       "src_application": "IVR", "target_application": "WAY4",
+                       "timestamp": "2020-07-20T10:49:02.366+04:00", "tracking_id": "2", "bank_id": "NIC"},
+            "body": {"card_identifier_id": pan, "card_identifier_type": "CONTRACT_NUMBER", "expiry_date": yymm}}}
+    }))).await;
+    assert_eq!(st, 200, "{r}");
 
     // Paythru: credentials, then a signed create with the real card.
     let creds = s.cli(&["tenant", "paythru-credentials", &tenant]);
