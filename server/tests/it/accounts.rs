@@ -1570,3 +1570,45 @@ async fn cvv_tokens_are_one_time_short_lived_and_tenant_bound() {
         r.body["paths"]["/account/{uuid}/paymentinfo/{paymentInfoId}/reset"]["post"].is_object()
     );
 }
+
+/// The CVV token service's route has the per-credential rate too: past its
+/// burst, 429 before anything is minted.
+#[tokio::test]
+async fn the_cvv_token_service_is_rate_limited_per_credential() {
+    use paysecure_server::domain::ratelimit::{Rate, RateLimits};
+    let app = TestApp::with_config(paysecure_server::ServiceConfig {
+        rate_limits: RateLimits {
+            credential: Rate {
+                per_second: 1,
+                burst: 2,
+            },
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let mint = || {
+        app.call(
+            Method::POST,
+            "/v2/cvv-tokens",
+            Some(&app.tenant_key),
+            &[],
+            Some(json!({"cvv": "123"})),
+        )
+    };
+    for _ in 0..2 {
+        assert_eq!(mint().await.status, StatusCode::CREATED);
+    }
+    let r = mint().await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED")
+    );
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cvv_tokens")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 2, "nothing minted past the rate");
+}

@@ -997,6 +997,11 @@ async fn every_route_family_leaves_no_secret_in_the_log() {
         .to_owned();
     assert!(cvv_token.len() == 20 && cvv_token.bytes().all(|b| b.is_ascii_digit()));
     secrets.push(cvv_token.clone());
+    // Without --expiry it reads the CVV itself; not 3-4 digits: refused.
+    let plain = s.cli_with_input(&["tenant", "cvv-token", &tenant], "123\n");
+    assert_eq!(plain.trim().len(), 20, "{plain}");
+    let out = s.cli_output(&["tenant", "cvv-token", &tenant]);
+    assert!(!out.status.success(), "no CVV on standard input");
     let payload = json!({
         "orderId": "4e260748-60d6-4985-80da-bfdf481bffdf", "udid": "2083718938012321038243",
         "billingInfo": {"firstName": "John", "lastName": "Doe", "dateOfBirth": "19870704",
