@@ -1612,3 +1612,96 @@ async fn the_cvv_token_service_is_rate_limited_per_credential() {
         .unwrap();
     assert_eq!(n, 2, "nothing minted past the rate");
 }
+
+/// Captured log output (JSON lines) of the current thread.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+/// FRAUD and its reset are audit events (`paysecure::audit`: tenant,
+/// paymentInfoId, action), and no CVV, token or card number is logged.
+#[tokio::test]
+async fn fraud_and_its_reset_are_audited_and_nothing_secret_is_logged() {
+    let cap = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(cap.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = TestApp::new().await;
+    let c = data_key_client(&app).await;
+    let r = c
+        .call(
+            Method::POST,
+            "/account/{u}/paymentinfo",
+            &[("{u}", USER)],
+            Some(&with_token(&app, seed_create("o-audit", "2099"), VISA).await),
+        )
+        .await;
+    let id = r.body["data"]["paymentInfoId"].as_str().unwrap().to_owned();
+    let mut tokens = vec![];
+    for _ in 0..FRAUD_AFTER_TEST {
+        let t = wrong_token(&app, VISA, "2099", "08").await;
+        tokens.push(t.clone());
+        let r = c
+            .call(
+                Method::POST,
+                &format!("{ONE}/verification"),
+                &[("{u}", USER), ("{p}", &id)],
+                Some(&seed_reverify(&t)),
+            )
+            .await;
+        assert_eq!(r.code(), 906);
+    }
+    let r = c
+        .call(
+            Method::POST,
+            &format!("{ONE}/reset"),
+            &[("{u}", USER), ("{p}", &id)],
+            None,
+        )
+        .await;
+    assert_eq!(r.body["data"]["status"], "ACTIVE");
+    let text = String::from_utf8(cap.0.lock().unwrap().clone()).unwrap();
+    let audit: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "paysecure::audit")
+        .collect();
+    let actions: Vec<&str> = audit
+        .iter()
+        .map(|v| v["fields"]["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["fraud", "reset"], "{text}");
+    for v in &audit {
+        assert_eq!(v["fields"]["payment_info"], id.as_str());
+        assert_eq!(v["fields"]["tenant"], app.tenant_id.as_str());
+    }
+    let cvv = card_cvv(&app, VISA, "2099", "08").await;
+    for secret in tokens
+        .iter()
+        .map(String::as_str)
+        .chain([VISA, &format!("\"{cvv}\"")[..]])
+    {
+        assert!(!text.contains(secret), "{secret} in the log");
+    }
+}
+
+const FRAUD_AFTER_TEST: i64 = paysecure_server::domain::account::FRAUD_AFTER;
