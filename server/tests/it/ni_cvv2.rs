@@ -488,6 +488,44 @@ async fn contract_number_may_be_the_card_number() {
         outcome(&r),
         (StatusCode::BAD_REQUEST, "F".into(), "101".into())
     );
+    // An ephemeral key (scope cvv2) for this card: its own card by number
+    // works; another card's number and a number of no card answer alike
+    // (403), so the key learns nothing about other cards.
+    let eph = app.ephemeral(&token, &["cvv2"]).await;
+    let (other_token, _) = card_with_exid(&app, "EX-PAN-2").await;
+    let other_pan = app.pan_of(&other_token).await;
+    let (_, sid) = app.session(Version::V2);
+    let r = app
+        .call(
+            Method::POST,
+            PATH,
+            Some(&eph),
+            &[("session-id", &sid)],
+            Some(seed_request(&pan, "CONTRACT_NUMBER", &yymm)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    for (id, id_type) in [
+        (other_pan.as_str(), "CONTRACT_NUMBER"),
+        ("4111111111111111", "CONTRACT_NUMBER"),
+        ("EX-PAN-2", "EXID"),
+        ("EX-NONE", "EXID"),
+    ] {
+        let r = app
+            .call(
+                Method::POST,
+                PATH,
+                Some(&eph),
+                &[],
+                Some(seed_request(id, id_type, &yymm)),
+            )
+            .await;
+        assert_eq!(
+            outcome(&r),
+            (StatusCode::FORBIDDEN, "F".into(), "403".into()),
+            "{id_type}"
+        );
+    }
     // Another tenant's card number is not found either.
     let (_, other_key) = app.service.create_tenant("Other Bank").await.unwrap();
     let r = app
