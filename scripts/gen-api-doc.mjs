@@ -296,8 +296,8 @@ const niRequest = (id, type, expiry) => ({ NISrvRequest: { request_get_cvv2: {
 s = S();
 await exchange('Get CVV2 envelope (seed 001)', {
   method: 'POST', path: '/pin-management/v2/cvv2', auth: apiKey, session: s, body: niRequest('99984100148297467162', 'EXID', yymm),
-  note: 'For IVR and self-service channels. `card_identifier_type` is `CONTRACT_NUMBER` (the card token) or `EXID` (the external id given when the card was issued: `POST /v2/cards` with `exid`); `expiry_date` (`YYMM`) must match the card. The header is echoed (`msg_function` `REP_GET_CVV2`, plus `instance_id`), `card_identifier_id` is masked, and with a `Session-Id` (recommended) the CVV2 is `{ data, iv }` under the session key; without one it is sent in clear only if the bank allows it (`paysecure-server tenant allow-plain-cvv2 TENANT true`). Field lengths as the seed: `msg_id` 12, `msg_type` 12, `msg_function` 50, `src_application` 10, `target_application` 10, `timestamp` 30, `tracking_id` 30, `bank_id` 4, `card_identifier_id` 32.',
-  errors: 'always the envelope, with `exception_details.status` `F`: 400 `error_code` 100 invalid request, 101 card not found, 102 expiry mismatch, 103 invalid Session-Id, 105 no expiry; 401 `401`; 403 `104` (clear CVV2 not allowed) or `403` (an ephemeral key without scope `cvv2` or for another card); 429 `429`; 500 `999`',
+  note: 'For IVR and self-service channels. `card_identifier_type` is `CONTRACT_NUMBER` (the card number itself, found through the keyed PAN index and never logged, or the card token) or `EXID` (the external id given when the card was issued: `POST /v2/cards` with `exid`); `expiry_date` (`YYMM`) must match the card. The header is echoed (`msg_function` `REP_GET_CVV2`, plus `instance_id`), `card_identifier_id` is masked, and with a `Session-Id` (recommended) the CVV2 is `{ data, iv }` under the session key; without one it is sent in clear only if the bank allows it (`paysecure-server tenant allow-plain-cvv2 TENANT true`). Field lengths as the seed: `msg_id` 12, `msg_type` 12, `msg_function` 50, `src_application` 10, `target_application` 10, `timestamp` 30, `tracking_id` 30, `bank_id` 4, `card_identifier_id` 32. `msg_type` and `msg_function` may be left out; when present they must be `TRANSACTION` and `REQ_GET_CVV2`.',
+  errors: 'always the envelope, with `exception_details.status` `F`: 400 `error_code` 100 invalid request (malformed JSON too), 101 card not found, 102 expiry mismatch, 103 invalid Session-Id, 105 no expiry; 401 `401`; 403 `104` (clear CVV2 not allowed) or `403` (an ephemeral key without scope `cvv2` or for another card); 405 `405` (not POST); 413 `413` (body over 16 KiB); 415 `415` (not `application/json`); 429 `429`; 500 `999`; 502 `502` (unusable answer from the card data store); 503 `503` (card data store unavailable); 504 `504` (past the 10 s deadline); 596 `596` (another service under `/pin-management/`)',
 });
 s.free();
 
@@ -335,28 +335,41 @@ const createBody = {
     card: { cardNum: '4111111111111111', cardExpYear: '2099', cardExpMonth: '08', cardHolder: 'John Doe', cardNickName: 'Card1', cardCvvToken: '1000000000000016' } },
   accessCountryCode: 'GB', ipAddress: '127.0.0.1',
 };
+// The CVV token service: a one-time token for a CVV (the API), or for a
+// card's own CVV2 (the sandbox CLI, the CVV read on standard input, never shown).
+const cvvTokenFor = (pan, yymm) => execFileSync(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, 'tenant', 'cvv-token', tenantId, '--expiry', yymm],
+  { input: `${pan}\n`, stdio: ['pipe', 'pipe', 'ignore'] }).toString().trim();
+await exchange('CVV token service (cardCVVToken)', {
+  method: 'POST', path: '/v2/cvv-tokens', auth: apiKey, body: { cvv: '123' },
+  note: 'Tenant API key. Seed 003 calls `cardCVVToken` a "SAKA token for decryption of the Card Verification Value": this mints one. It resolves once, for this tenant only, within 10 minutes; the CVV is held sealed until then and never stored with a card. The sandbox CLI `paysecure-server tenant cvv-token TENANT --expiry YYMM` reads a card number on standard input and mints a token for that card\'s own CVV2 (under the tenant\'s CVK), which it never shows; without `--expiry` it reads the CVV.',
+  errors: '400 INVALID_CVV (not 3 or 4 digits), INVALID_REQUEST; 401; 403 (an ephemeral key); 429',
+});
+createBody.paymentInfo.card.cardCvvToken = cvvTokenFor('4111111111111111', '9908');
 const acctCommon = 'Every path id, the `data=` field and every answer is `encryptBody`/`decryptBody` text: hex of a 26-byte nonce (UTC `yyyyMMddHHmmss` + 12 hex digits), the AES-GCM ciphertext and tag, under the session key of `Session-Id`, or, without one, the tenant\'s data key (`paysecure-server tenant data-key TENANT`). Values older or newer than 5 minutes, or sent twice, are refused.';
 const acctCreated = await account('Account: CreatePaymentInfo', {
   method: 'POST', path: '/account/{uuid}/paymentinfo', ids: { '{uuid}': acctUser }, body: createBody,
-  note: `Seed 003. \`Authorization: PLTOKEN\` with the tenant API key. ${acctCommon} Checks the card (Luhn, not expired, a CVV token present) and the seed\'s sizes and Mandatory fields; the user\'s first card is the default.`,
-  errors: '400 933 (card refused: number, expired, already registered, orderId reused), 914 (a field: the detail names it), 911 (does not decrypt), 912 (stale), 913 (replayed); 401 910',
+  note: `Seed 003. \`Authorization: PLTOKEN\` with the tenant API key. ${acctCommon} Checks the seed\'s sizes and Mandatory fields, the card (Luhn, not expired), then resolves the CVV token (from the CVV token service) and checks its CVV against the card\'s CVV2; the user\'s first card is the default.`,
+  errors: '500 933 (card refused, as the seed answers it: number `[23] …`, expired, CVV not the card\'s, already registered, orderId reused); 404 906 (the CVV token is unknown, used, expired or another tenant\'s); 400 914 (a field: the detail names it), 911 (does not decrypt), 912 (stale), 913 (replayed); 401 910',
 });
 const pid = acctCreated.data.paymentInfoId;
 await account('Account: GetPaymentinfoByPaymentInfoID', { method: 'GET', path: '/account/{uuid}/paymentinfo/{paymentInfoId}', ids: { '{uuid}': acctUser, '{paymentInfoId}': pid },
   note: 'The card number is masked: the full PAN never leaves the vault through this API. `status` is `ACTIVE`, `INACTIVE` (expired) or `FRAUD`.', errors: '404 903' });
 const upd = JSON.parse(JSON.stringify(createBody));
 delete upd.paymentInfo.card.cardNum; upd.orderId = '4e260748-60d6-4985-80da-bfdf481bffdf'; upd.paymentInfo.card.cardExpYear = '2098';
+upd.paymentInfo.card.cardCvvToken = cvvTokenFor('4111111111111111', '9808');
 await account('Account: UpdatePaymentInfo', { method: 'PUT', path: '/account/{uuid}/paymentinfo/{paymentInfoId}', ids: { '{uuid}': acctUser, '{paymentInfoId}': pid }, body: upd,
-  note: 'Everything but the card number, which cannot change.', errors: '400 975 (expired card, or a FRAUD card), 914; 404 903' });
-await account('Account: GetPaymentInfo (list)', { method: 'GET', path: '/account/{uuid}/paymentinfo', ids: { '{uuid}': acctUser }, errors: '404 903 (no cards)' });
+  note: 'Everything but the card number, which cannot change. The card must exist (903) before the body is looked at; a fresh CVV token for the card\'s CVV with the new expiry.', errors: '500 975 (expired card, a FRAUD card, a CVV not the card\'s: counted as on re-verify); 404 903, 906; 400 914' });
+await account('Account: GetPaymentInfo (list)', { method: 'GET', path: '/account/{uuid}/paymentinfo', ids: { '{uuid}': acctUser }, errors: '404 903 "This account\'s payment information does not exist" (no cards)' });
 await account('Account: GetCardExpiries', { method: 'GET', path: '/account/{uuid}/paymentinfo/expiries', ids: { '{uuid}': acctUser },
-  note: 'Cards that have expired or expire this month or next.', errors: '404 903' });
+  note: 'Cards that have expired or expire this month or next; `expired` tells which (`true`: past its expiry month, `false`: about to expire).', errors: '404 903 "This account payment information does not exist."' });
 await account('Account: ReVerifyPaymentInfo', { method: 'POST', path: '/account/{uuid}/paymentinfo/{paymentInfoId}/verification', ids: { '{uuid}': acctUser, '{paymentInfoId}': pid },
-  body: { orderId: 'f98a9325-89fb-4aa0-8ac9-30869b5f1a79', udid: '2083718938012321038243', paymentInfo: { paymentType: 'CreditCard', card: { cardCvvToken: '1000000000000183' } }, accessCountryCode: 'KR', ipAddress: '127.0.0.1' },
-  note: 'The CVV token must be the card\'s (stored only as an HMAC): here it is not. Three wrong tokens in a row mark the card `FRAUD` for good (counted atomically in SQL across nodes). A `cardCvvToken` of 3 or 4 digits only looks like a real CVV and is refused (914) on create, update and re-verify, before anything is derived from it.', errors: '404 906, 903' });
+  body: { orderId: 'f98a9325-89fb-4aa0-8ac9-30869b5f1a79', udid: '2083718938012321038243', paymentInfo: { paymentType: 'CreditCard', card: { cardCvvToken: cvvTokenFor('4111111111111111', '9808') } }, accessCountryCode: 'KR', ipAddress: '127.0.0.1' },
+  note: 'Any fresh CVV token (here not the one given at create or update) whose CVV is the card\'s: `ACTIVE`. A token that is unknown, used, expired or another tenant\'s: 906 with `detail` null, as the seed. A CVV that is not the card\'s: 906 with a detail; three in a row (re-verify or update) mark the card `FRAUD` (counted atomically in SQL across nodes), which then answers `FRAUD` to any CVV until the tenant resets it (`POST /account/{uuid}/paymentinfo/{paymentInfoId}/reset`, audited). A `cardCvvToken` of 3 or 4 digits only looks like a real CVV and is refused (914) on create, update and re-verify, before anything is derived from it.', errors: '404 906, 903' });
+await account('Account: reset a FRAUD card (ours)', { method: 'POST', path: '/account/{uuid}/paymentinfo/{paymentInfoId}/reset', ids: { '{uuid}': acctUser, '{paymentInfoId}': pid },
+  note: 'Not in seed 003: the tenant\'s way back after CVV mismatches. A `FRAUD` card is `ACTIVE` again with no mismatch counted (an audit event `paysecure::audit`); any other card is left as it is.', errors: '404 903' });
 await account('Account: DeletePaymentInfo', { method: 'DELETE', path: '/account/{uuid}/paymentinfo/{paymentInfoId}', ids: { '{uuid}': acctUser, '{paymentInfoId}': pid }, errors: '404 903' });
 await account('Account: CancelPaymentInfoByOrderId', { method: 'DELETE', path: '/account/{uuid}/orders/{orderId}', ids: { '{uuid}': acctUser, '{orderId}': createBody.orderId },
-  note: 'Deletes the card the order created (here already deleted above, hence 903).', errors: '404 903' });
+  note: 'Deletes the card the order created (here already deleted above, hence 903, answered 400 as the seed\'s "400 Not Found").', errors: '400 903 "This account payment information does not exist"' });
 void dataKeyOut;
 
 // Wallet provisioning (issue #17): a test Apple PKI and Mastercard key made
@@ -463,7 +476,8 @@ const doc = [
   '| `POST /v3/clientpost/card` (browser, CORS) | the session key, in the body | no |',
   '| `PUT /api/v2/card`, `GET` / `PATCH` / `DELETE /api/v2/card/{id}`, `PATCH /api/v2/card/{id}/suspend`, `PATCH /api/v2/card/{id}/activate`: Verifone-style (seed 004) | tenant | no |',
   '| `POST /pin-management/v2/cvv2`: Get CVV2 envelope (seed 001) | tenant or `cvv2` | recommended |',
-  '| `DELETE /account/{uuid}/orders/{orderId}`, `POST` / `GET /account/{uuid}/paymentinfo`, `GET /account/{uuid}/paymentinfo/expiries`, `GET` / `PUT` / `DELETE /account/{uuid}/paymentinfo/{paymentInfoId}`, `POST /account/{uuid}/paymentinfo/{paymentInfoId}/verification`: account API (seed 003) | `PLTOKEN` tenant key | yes, or the tenant data key |',
+  '| `DELETE /account/{uuid}/orders/{orderId}`, `POST` / `GET /account/{uuid}/paymentinfo`, `GET /account/{uuid}/paymentinfo/expiries`, `GET` / `PUT` / `DELETE /account/{uuid}/paymentinfo/{paymentInfoId}`, `POST /account/{uuid}/paymentinfo/{paymentInfoId}/verification`, `POST /account/{uuid}/paymentinfo/{paymentInfoId}/reset`: account API (seed 003) | `PLTOKEN` tenant key | yes, or the tenant data key |',
+  '| `POST /v2/cvv-tokens`: the CVV token service (`cardCVVToken`) | tenant | no |',
   '| `GET /healthz`, `/readyz`, `/metrics`, `/openapi.json` | none | no |',
   '',
   ...sections.flatMap((x) => [

@@ -11,8 +11,9 @@
 // origin, and the merchant's server relays /account/* to the issuer verbatim
 // (method, Authorization, Session-Id, Content-Type, body): it passes on
 // opaque hex it cannot read, and that is asserted. Paths:
-//   lifecycle  create, get (every field), update, list, re-verify with the
-//              right and a wrong CVV token, expiries, delete, get -> 903;
+//   lifecycle  create, get (every field), update, list, re-verify with a
+//              fresh token (not the create's or the update's) and a used one,
+//              expiries, delete, get -> 903;
 //   refusals   a flipped hex digit in an id or in data= (911), the same
 //              request sent twice (its Session-Id is single use: 911), a
 //              wrong PLTOKEN (910), cancel by order id;
@@ -40,14 +41,14 @@ const logFile = path.join(dir, 'server.log');
 const PAN = '4111111111111111';
 const MASKED = '411111******1111';
 const EMAIL = 'abc@xyz.com';
-const CVV_TOKEN = '1000000000000016';
-const CVV_TOKEN_2 = '2000000000000024';
+/** Every CVV token minted (one use each): none may reach the log. */
+const minted = [];
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const US_DATE_RE = /^(\d{2})\/(\d{2})\/(\d{4}) (\d{2}):(\d{2}):(\d{2})$/;
 const HEX_RE = /^[0-9a-f]+$/;
 
 let server, apiOrigin, merchant, merchantOrigin, browser;
-let apiKey, cliStderr = '';
+let apiKey, tenantId, cliStderr = '';
 /** What the merchant's relay passed on: request and answer, as it saw them. */
 const relayed = [];
 /** Every request the merchant's server received (page, assets, relay). */
@@ -56,7 +57,7 @@ const received = [];
 // ------------------------------------------------------------ the seed's bodies
 
 /** The account API document's CreatePaymentInfo example (server/tests/it/accounts.rs seed_create). */
-function seedCreate(orderId, year = '2099') {
+function seedCreate(orderId, token, year = '2099') {
   return {
     orderId,
     udid: '2083718938012321038243',
@@ -84,7 +85,7 @@ function seedCreate(orderId, year = '2099') {
         cardExpMonth: '08',
         cardHolder: 'John Doe',
         cardNickName: 'Card1',
-        cardCvvToken: CVV_TOKEN,
+        cardCvvToken: token,
       },
     },
     accessCountryCode: 'GB',
@@ -333,6 +334,19 @@ function assertOpaque(items, where) {
   }
 }
 
+/** A CVV token for the card's own CVV (expiry YYMM), from the sandbox CLI
+ * (`tenant cvv-token`): the card number on standard input, the CVV never shown. */
+function cvvToken(yymm) {
+  const r = spawnSync(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, 'tenant', 'cvv-token', tenantId, '--expiry', yymm],
+    { cwd: root, encoding: 'utf8', input: `${PAN}\n` });
+  cliStderr += r.stderr;
+  assert.equal(r.status, 0, r.stderr);
+  const token = r.stdout.trim();
+  assert.match(token, /^\d{20}$/);
+  minted.push(token);
+  return token;
+}
+
 function cli(...args) {
   const r = spawnSync(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, ...args], { cwd: root, encoding: 'utf8' });
   cliStderr += r.stderr;
@@ -346,6 +360,7 @@ before(async () => {
   mkdirSync(shots, { recursive: true });
   const made = cli('tenant', 'create', 'Account Shop');
   assert.match(made[0], /tenant (ten_\S+) created/);
+  tenantId = /tenant (ten_\S+) created/.exec(made[0])[1];
   apiKey = made.at(-1);
   assert.match(apiKey, /^psk_/);
   server = spawn(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, '--log-format', 'json', 'serve', '--listen', '127.0.0.1:0'], {
@@ -410,7 +425,7 @@ test('lifecycle in the browser: create, get, update, list, re-verify, expiries, 
   const { page, context, errors, requests, call } = await accountPage();
   const user = randomUUID();
   const order = randomUUID();
-  const created = seedCreate(order);
+  const created = seedCreate(order, cvvToken('9908'));
   const before = relayed.length;
 
   // CreatePaymentInfo.
@@ -453,10 +468,11 @@ test('lifecycle in the browser: create, get, update, list, re-verify, expiries, 
 
   // UpdatePaymentInfo: no cardNum; a new expiry, nickname, city, CVV token;
   // `isDefault: false` cannot leave the user without a default card.
-  const changed = seedCreate('4e260748-60d6-4985-80da-bfdf481bffdf');
+  const updateToken = cvvToken('9909');
+  const changed = seedCreate('4e260748-60d6-4985-80da-bfdf481bffdf', updateToken);
   delete changed.paymentInfo.card.cardNum;
   changed.paymentInfo.isDefault = false;
-  Object.assign(changed.paymentInfo.card, { cardExpMonth: '09', cardNickName: 'Travel', cardCvvToken: CVV_TOKEN_2 });
+  Object.assign(changed.paymentInfo.card, { cardExpMonth: '09', cardNickName: 'Travel' });
   changed.billingInfo.addressInfo.city = 'Westminster';
   const u = await call('PUT', '/account/{u}/paymentinfo/{p}', { u: user, p: id }, changed);
   assert.equal(u.status, 200, JSON.stringify(u.json));
@@ -485,11 +501,12 @@ test('lifecycle in the browser: create, get, update, list, re-verify, expiries, 
     },
   });
 
-  // ReVerifyPaymentInfo: the token the update set is right; the old one is not (906).
-  const ok = await call('POST', '/account/{u}/paymentinfo/{p}/verification', { u: user, p: id }, seedReverify(CVV_TOKEN_2));
+  // ReVerifyPaymentInfo: a fresh token (neither the create's nor the
+  // update's) for the card's CVV is ACTIVE, as in the seed; a used one is 906.
+  const ok = await call('POST', '/account/{u}/paymentinfo/{p}/verification', { u: user, p: id }, seedReverify(cvvToken('9909')));
   assert.equal(ok.status, 200, JSON.stringify(ok.json));
   assert.deepEqual(ok.json, { data: { uuid: user, paymentInfoId: id, status: 'ACTIVE' } });
-  const wrong = await call('POST', '/account/{u}/paymentinfo/{p}/verification', { u: user, p: id }, seedReverify(CVV_TOKEN));
+  const wrong = await call('POST', '/account/{u}/paymentinfo/{p}/verification', { u: user, p: id }, seedReverify(updateToken));
   assert.equal(wrong.status, 404);
   assert.equal(wrong.contentType, 'application/json');
   assert.deepEqual(wrong.json, { error: { code: 906, message: 'cvv information does not exist.', detail: null } });
@@ -509,7 +526,7 @@ test('lifecycle in the browser: create, get, update, list, re-verify, expiries, 
   const gone = await call('GET', '/account/{u}/paymentinfo/{p}', { u: user, p: id });
   assert.equal(gone.status, 404);
   assert.equal(gone.json.error.code, 903);
-  assert.equal(gone.json.error.message, 'This account payment information does not exist.');
+  assert.equal(gone.json.error.message, "This account's payment information does not exist.");
   const none = await call('GET', '/account/{u}/paymentinfo', { u: user });
   assert.equal(none.status, 404);
   assert.equal(none.json.error.code, 903);
@@ -547,12 +564,13 @@ test('refusals in the browser: tampered ids and data (911), a replayed request (
   const order = randomUUID();
   const before = relayed.length;
 
-  // A tampered data= field: nothing is created.
-  const t0 = await call('POST', '/account/{u}/paymentinfo', { u: user }, seedCreate(order), { tamper: 'data' });
+  // A tampered data= field: nothing is created (and the token is not used).
+  const created = seedCreate(order, cvvToken('9908'));
+  const t0 = await call('POST', '/account/{u}/paymentinfo', { u: user }, created, { tamper: 'data' });
   assert.equal(t0.status, 400);
   assert.deepEqual(t0.json, { error: { code: 911, message: 'The encrypted data could not be decrypted.', detail: null } });
 
-  const c = await call('POST', '/account/{u}/paymentinfo', { u: user }, seedCreate(order));
+  const c = await call('POST', '/account/{u}/paymentinfo', { u: user }, created);
   assert.equal(c.status, 200, JSON.stringify(c.json));
   const id = c.json.data.paymentInfoId;
 
@@ -590,8 +608,8 @@ test('refusals in the browser: tampered ids and data (911), a replayed request (
   assert.equal(x.status, 200, JSON.stringify(x.json));
   assert.deepEqual(x.json, { data: { orderId: order } });
   const x2 = await call('DELETE', '/account/{u}/orders/{o}', { u: user, o: order });
-  assert.equal(x2.status, 404);
-  assert.equal(x2.json.error.code, 903);
+  assert.equal(x2.status, 400, 'the seed\'s "400 Not Found"');
+  assert.deepEqual(x2.json, { error: { code: 903, message: 'This account payment information does not exist', detail: null } });
   const empty = await call('GET', '/account/{u}/paymentinfo/{p}', { u: user, p: id });
   assert.equal(empty.status, 404);
   assert.equal(empty.json.error.code, 903);
@@ -610,12 +628,12 @@ test('the server log carries no PAN, e-mail, API key or session id', async () =>
   const log = readFileSync(logFile, 'utf8') + cliStderr;
   assert.match(log, /"path":"\/account\/[0-9a-f]+\/paymentinfo"/, 'the account requests were logged');
   assert.ok(relayed.length > 20);
+  assert.ok(minted.length >= 4, 'CVV tokens were minted');
   for (const [what, secret] of [
     ['the PAN', PAN],
     ['the e-mail', EMAIL],
     ['the tenant API key', apiKey],
-    ['a CVV token', CVV_TOKEN],
-    ['a CVV token', CVV_TOKEN_2],
+    ...minted.map((t) => ['a CVV token', t]),
   ]) {
     assert.ok(!log.includes(secret), `${what} is in the server log`);
   }

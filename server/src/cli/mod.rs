@@ -189,6 +189,12 @@ enum Command {
             default_value_t = ratelimit::DEFAULT_CARD_RATE.burst,
             value_parser = clap::value_parser!(u32).range(1..))]
         card_burst: u32,
+        /// Milliseconds the Get CVV2 envelope may take before it answers
+        /// 504 Gateway Timeout in its own format (below the 15 s request
+        /// timeout).
+        #[arg(long, env = "PAYSECURE_ENVELOPE_DEADLINE_MS", default_value_t = 10_000,
+            value_parser = clap::value_parser!(u64).range(1..15_000))]
+        envelope_deadline_ms: u64,
         /// Seconds a client has to send a request's headers (HTTP/1; also
         /// how long a kept-alive HTTP/1 connection may wait for its next
         /// request) or a new connection's first bytes.
@@ -331,6 +337,18 @@ enum TenantCommand {
         /// RSA-2048 (PKCS#1 v1.5, SHA-256) instead of ECDSA P-256.
         #[arg(long)]
         rsa: bool,
+    },
+    /// The sandbox CVV token service: mints a one-time `cardCVVToken` for
+    /// the account API (valid 10 minutes, this tenant only). Reads one line
+    /// from standard input: the CVV (3 or 4 digits); with `--expiry`, a
+    /// card number instead, and the token holds that card's own CVV2 under
+    /// the tenant's CVK (never shown). Prints the token.
+    CvvToken {
+        /// Tenant id (`ten_...`).
+        tenant: String,
+        /// The card's expiry `YYMM`: standard input is a card number.
+        #[arg(long)]
+        expiry: Option<String>,
     },
 }
 
@@ -541,6 +559,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             credential_burst,
             card_rate,
             card_burst,
+            envelope_deadline_ms,
             header_read_timeout_secs,
             idle_timeout_secs,
             max_connections,
@@ -564,6 +583,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                         burst: *card_burst,
                     },
                 },
+                envelope_deadline: Duration::from_millis(*envelope_deadline_ms),
             };
             let service = Arc::new(open(&cli, config).await?);
             let demo_tenant = if *demo {
@@ -664,6 +684,27 @@ async fn run(cli: Cli) -> Result<(), String> {
                 "{tenant}: V1 {}",
                 if *allow { "enabled" } else { "disabled" }
             );
+            Ok(())
+        }
+        Command::Tenant {
+            command: TenantCommand::CvvToken { tenant, expiry },
+        } => {
+            let mut line = Zeroizing::new(String::new());
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| format!("standard input: {e}"))?;
+            let value = line.trim();
+            let service = open(&cli, ServiceConfig::default()).await?;
+            let minted = match expiry {
+                Some(yymm) => service.mint_cvv_token_for_card(tenant, value, yymm).await,
+                None => service.mint_cvv_token(tenant, value).await,
+            };
+            let (token, expires) = minted.map_err(|e| e.to_string())?;
+            eprintln!(
+                "CVV token for {tenant}, one use, until {}:",
+                rfc3339(expires)
+            );
+            println!("{token}");
             Ok(())
         }
         Command::Tenant {

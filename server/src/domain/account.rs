@@ -17,20 +17,21 @@ use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::crypto::cvv;
 use crate::crypto::vault::Binding;
 use crate::domain::error::{Code, Error};
 use crate::domain::service::Service;
 use crate::domain::tokens::check_pan;
 use crate::storage::{PaymentInfoRow, StorageError};
 use crate::util::card::masked_pan;
-use crate::util::codec::sha256;
-use crate::util::ids::new_uuid;
+use crate::util::codec::{hex_lower, sha256};
 pub use crate::util::ids::uuid;
-use crate::util::time::{now, us_date, year_month};
+use crate::util::ids::{new_uuid, random_bytes};
+use crate::util::time::{now, us_date, year_month, UnixTime};
 
 /// How far a body's timestamp may be from the server's clock.
 pub const FRESHNESS_SECS: i64 = 5 * 60;
-/// Failed re-verifications that mark a card `FRAUD`.
+/// Consecutive CVV mismatches (re-verify or update) that mark a card `FRAUD`.
 pub const FRAUD_AFTER: i64 = 3;
 
 /// An error of this API: HTTP status, code, message, detail.
@@ -62,19 +63,54 @@ impl AccountError {
     }
 }
 
-/// 903.
+/// 903 as DeletePaymentInfo words it (404, no full stop).
 pub const NOT_FOUND: AccountError =
+    err(404, 903, "This account payment information does not exist");
+/// 903 as CancelPaymentInfoByOrderId words it: the seed's status line is
+/// "400 Not Found", and 400 is the number a client reads.
+pub const NOT_FOUND_CANCEL: AccountError =
+    err(400, 903, "This account payment information does not exist");
+/// 903 as GetPaymentInfo (the list) words it.
+pub const NOT_FOUND_LIST: AccountError = err(
+    404,
+    903,
+    "This account's payment information does not exist",
+);
+/// 903 as GetPaymentinfoByPaymentInfoID words it; also for update,
+/// re-verify and reset, which name one card the same way.
+pub const NOT_FOUND_ONE: AccountError = err(
+    404,
+    903,
+    "This account's payment information does not exist.",
+);
+/// 903 as GetCardExpiries words it.
+pub const NOT_FOUND_EXPIRIES: AccountError =
     err(404, 903, "This account payment information does not exist.");
-/// 906.
+/// 906: the CVV token does not resolve (unknown, used, expired, another
+/// tenant's), or, on re-verify, the CVV it resolved to is not the card's.
 pub const CVV_UNKNOWN: AccountError = err(404, 906, "cvv information does not exist.");
-/// 933.
-pub const CREATE_FAILED: AccountError = err(400, 933, "Failed to create payment information.");
-/// 975.
+/// 933 (the seed answers it with 500).
+pub const CREATE_FAILED: AccountError = err(500, 933, "Failed to create payment information.");
+/// 975 (the seed answers it with 500).
 pub const UPDATE_FAILED: AccountError = err(
-    400,
+    500,
     975,
     "An unexpected error occurred during update payment information. Please try again.",
 );
+/// The seed's own detail for a card number that is not valid.
+pub const INVALID_ACCOUNT_NUMBER: &str =
+    "[23] Invalid credit card information. Please re-enter. (Invalid account number)";
+/// The detail of 933 when the CVV the token resolved to is not the card's.
+pub const INVALID_CVV: &str =
+    "Invalid credit card information. Please re-enter. (Invalid card verification value)";
+/// The detail of 975 when the card cannot be authorized (the seed's own):
+/// a `FRAUD` card, or a CVV that is not the card's.
+pub const CANNOT_AUTHORIZE: &str = "Cannot authorize this card information.";
+/// The detail of 906 on re-verify when the CVV is not the card's (an
+/// unresolvable token has none, as in the seed).
+pub const CVV_MISMATCH: &str = "The card verification value does not match the card.";
+/// How long a minted CVV token resolves.
+pub const CVV_TOKEN_TTL_SECS: i64 = 10 * 60;
 /// 910.
 pub const UNAUTHORIZED: AccountError = err(401, 910, "Unauthorized.");
 /// 911.
@@ -451,7 +487,10 @@ impl Service {
         .map_err(|_| Failure::Internal(Error::Crypto("body encryption failed")))
     }
 
-    /// CreatePaymentInfo.
+    /// CreatePaymentInfo. The CVV token is resolved last, after every other
+    /// check (a refused request does not use it up); the CVV it resolves to
+    /// must be the card's: the CVV2 of the tenant's CVK for this card number
+    /// and expiry.
     pub async fn create_payment_info(
         &self,
         tenant: &str,
@@ -466,12 +505,9 @@ impl Service {
             .as_deref()
             .filter(|n| !n.is_empty())
             .ok_or_else(|| invalid("paymentInfo.card.cardNum is mandatory"))?;
-        let pan =
-            check_pan(pan).filter(|p| p.len() <= 19).ok_or_else(|| {
-                Failure::Api(CREATE_FAILED.with(
-                    "Invalid credit card information. Please re-enter. (Invalid account number)",
-                ))
-            })?;
+        let pan = check_pan(pan)
+            .filter(|p| p.len() <= 19)
+            .ok_or_else(|| Failure::Api(CREATE_FAILED.with(INVALID_ACCOUNT_NUMBER)))?;
         let (month, year) = expiry(card, CREATE_FAILED)?;
         let token = cvv_token(card)?;
         let details = details_json(billing, device, card)?;
@@ -485,6 +521,10 @@ impl Service {
             return Err(CREATE_FAILED
                 .with("This card is already registered for the user.")
                 .into());
+        }
+        let cvv = self.resolve_cvv_token(tenant, token).await?;
+        if !self.cvv_is_cards(tenant, &pan, month, year, &cvv).await? {
+            return Err(CREATE_FAILED.with(INVALID_CVV).into());
         }
         let id = new_uuid()?;
         let t = now();
@@ -515,7 +555,8 @@ impl Service {
             details_sealed: self
                 .vault
                 .seal(binding(tenant, &id, "details"), sealed_details.as_bytes())?,
-            cvv_token_mac: self.vault.keyed_mac(&["cvv-token", tenant, &id, token]),
+            // Nothing about the CVV or its token is kept with the card.
+            cvv_token_mac: Vec::new(),
             cvv_failures: 0,
             version: 1,
             registered_at: t,
@@ -541,7 +582,13 @@ impl Service {
         self.storage
             .payment_info(tenant, account, id)
             .await?
-            .ok_or(Failure::Api(NOT_FOUND))
+            .ok_or(Failure::Api(NOT_FOUND_ONE))
+    }
+
+    /// That a user's card exists (903 as GetPaymentinfoByPaymentInfoID words
+    /// it): checked before a request's body is opened or validated.
+    pub async fn require_payment_info(&self, tenant: &str, account: &str, id: &str) -> Result<()> {
+        self.payment_row(tenant, account, id).await.map(drop)
     }
 
     fn payment_details(&self, row: &PaymentInfoRow) -> Result<Value> {
@@ -553,7 +600,67 @@ impl Service {
             .map_err(|_| Failure::Internal(Error::Crypto("details are not JSON")))
     }
 
-    /// UpdatePaymentInfo (the card number itself never changes).
+    /// The card number of a stored card, opened from the vault.
+    fn payment_pan(&self, row: &PaymentInfoRow) -> Result<Zeroizing<String>> {
+        let raw = self
+            .vault
+            .open(binding(&row.tenant_id, &row.id, "pan"), &row.pan_sealed)?;
+        String::from_utf8(raw.to_vec())
+            .map(Zeroizing::new)
+            .map_err(|_| Failure::Internal(Error::Crypto("stored PAN is not text")))
+    }
+
+    /// Whether `cvv` is the card's: the CVV2 the tenant's CVK gives for this
+    /// card number and expiry (service code `000`), compared in constant
+    /// time. A value that is not 3 or 4 digits is simply not the card's.
+    async fn cvv_is_cards(
+        &self,
+        tenant: &str,
+        pan: &str,
+        month: i64,
+        year: i64,
+        cvv: &str,
+    ) -> Result<bool> {
+        let cvk = self.cvk(tenant).await?;
+        let yymm = format!("{:02}{:02}", year.rem_euclid(100), month);
+        match cvv::verify(&cvk, pan, &yymm, "000", cvv) {
+            Ok(right) => Ok(right),
+            Err(cvv::CvvError::InvalidCandidate) => Ok(false),
+            Err(_) => Err(Failure::Internal(Error::Crypto("CVV computation failed"))),
+        }
+    }
+
+    /// Counts a CVV that is not the card's (atomically, shared by every
+    /// node); the [`FRAUD_AFTER`]th marks the card `FRAUD`. `false` if the
+    /// card was `FRAUD` already (or is gone).
+    async fn count_wrong_cvv(&self, row: &PaymentInfoRow) -> Result<bool> {
+        let counted = self
+            .storage
+            .record_wrong_cvv(
+                &row.tenant_id,
+                &row.account_uuid,
+                &row.id,
+                FRAUD_AFTER,
+                now(),
+            )
+            .await?;
+        if let Some(c) = &counted {
+            if c.status == "FRAUD" {
+                audit(
+                    &row.tenant_id,
+                    &row.id,
+                    "fraud",
+                    "CVV mismatches reached the limit",
+                );
+            }
+        }
+        Ok(counted.is_some())
+    }
+
+    /// UpdatePaymentInfo (the card number itself never changes). The card
+    /// must exist (903) before the body is checked; the CVV token must
+    /// resolve (906) to the card's CVV for the new expiry, else 975 and the
+    /// mismatch is counted as on re-verify.
     pub async fn update_payment_info(
         &self,
         tenant: &str,
@@ -561,6 +668,7 @@ impl Service {
         id: &str,
         r: &PaymentRequest,
     ) -> Result<Value> {
+        self.require_payment_info(tenant, account, id).await?;
         let device = envelope(r)?;
         let billing = billing(&r.billing_info)?;
         let (p, card) = payment(r)?;
@@ -572,12 +680,16 @@ impl Service {
         let (month, year) = expiry(card, UPDATE_FAILED)?;
         let token = cvv_token(card)?;
         let details = details_json(billing, device, card)?;
+        let cvv = self.resolve_cvv_token(tenant, token).await?;
         for _ in 0..5 {
             let mut row = self.payment_row(tenant, account, id).await?;
             if row.status == "FRAUD" {
-                return Err(UPDATE_FAILED
-                    .with("Cannot authorize this card information.")
-                    .into());
+                return Err(UPDATE_FAILED.with(CANNOT_AUTHORIZE).into());
+            }
+            let pan = self.payment_pan(&row)?;
+            if !self.cvv_is_cards(tenant, &pan, month, year, &cvv).await? {
+                self.count_wrong_cvv(&row).await?;
+                return Err(UPDATE_FAILED.with(CANNOT_AUTHORIZE).into());
             }
             row.expiry_month = month;
             row.expiry_year = year;
@@ -585,7 +697,7 @@ impl Service {
                 binding(tenant, &row.id, "details"),
                 Zeroizing::new(details.to_string()).as_bytes(),
             )?;
-            row.cvv_token_mac = self.vault.keyed_mac(&["cvv-token", tenant, &row.id, token]);
+            row.cvv_token_mac = Vec::new();
             row.cvv_failures = 0;
             row.status = "ACTIVE".into();
             // A user keeps a default card: `true` makes this one the
@@ -626,22 +738,22 @@ impl Service {
         Ok(json!({"data": {"uuid": account}}))
     }
 
-    /// CancelPaymentInfoByOrderId.
+    /// CancelPaymentInfoByOrderId. An order id that cannot exist (empty,
+    /// longer than 36 characters) is simply not found.
     pub async fn cancel_payment_info(
         &self,
         tenant: &str,
         account: &str,
         order: &str,
     ) -> Result<Value> {
-        if order.is_empty() || order.chars().count() > 36 {
-            return Err(invalid("orderId must be 1 to 36 characters"));
-        }
-        if !self
-            .storage
-            .delete_payment_info_by_order(tenant, account, order)
-            .await?
+        if order.is_empty()
+            || order.chars().count() > 36
+            || !self
+                .storage
+                .delete_payment_info_by_order(tenant, account, order)
+                .await?
         {
-            return Err(NOT_FOUND.into());
+            return Err(NOT_FOUND_CANCEL.into());
         }
         Ok(json!({"data": {"orderId": order}}))
     }
@@ -650,7 +762,7 @@ impl Service {
     pub async fn list_payment_infos(&self, tenant: &str, account: &str) -> Result<Value> {
         let rows = self.storage.payment_infos(tenant, account).await?;
         if rows.is_empty() {
-            return Err(NOT_FOUND.into());
+            return Err(NOT_FOUND_LIST.into());
         }
         let infos: Vec<Value> = rows
             .iter()
@@ -691,13 +803,15 @@ impl Service {
     }
 
     /// GetCardExpiries: the user's cards that have expired or expire this
-    /// month or next.
+    /// month or next, each marked: `expired` is `true` for a card past its
+    /// expiry month, `false` for one about to expire.
     pub async fn card_expiries(&self, tenant: &str, account: &str) -> Result<Value> {
         let rows = self.storage.payment_infos(tenant, account).await?;
         if rows.is_empty() {
-            return Err(NOT_FOUND.into());
+            return Err(NOT_FOUND_EXPIRIES.into());
         }
-        let (y, m) = year_month(now());
+        let current = year_month(now());
+        let (y, m) = current;
         let horizon = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
         let infos: Vec<Value> = rows
             .iter()
@@ -705,6 +819,7 @@ impl Service {
             .map(|r| {
                 json!({
                     "paymentInfoId": r.id,
+                    "expired": (r.expiry_year, r.expiry_month) < current,
                     "paymentInfo": {"paymentType": "CreditCard", "card": {
                         "cardExpYear": format!("{:04}", r.expiry_year),
                         "cardExpMonth": format!("{:02}", r.expiry_month),
@@ -715,11 +830,13 @@ impl Service {
         Ok(json!({"data": {"uuid": account, "totalCount": infos.len(), "paymentInfos": infos}}))
     }
 
-    /// ReVerifyPaymentInfo: the CVV token must be the card's. Three wrong
-    /// ones in a row mark the card `FRAUD`, for good. Each attempt is one
-    /// atomic counter update in the database (no read-modify-write), so
-    /// concurrent attempts on any number of nodes are all counted and the
-    /// card turns `FRAUD` at exactly [`FRAUD_AFTER`].
+    /// ReVerifyPaymentInfo: the card must exist (903) before the body is
+    /// checked; the CVV token must resolve (906, detail null); the CVV it
+    /// resolves to is checked against the card. A mismatch answers 906 with
+    /// a detail and is counted (one atomic update, shared by every node);
+    /// the [`FRAUD_AFTER`]th marks the card `FRAUD`, which then answers
+    /// `FRAUD` to any token until the tenant resets it
+    /// ([`Self::reset_payment_info`]). A right CVV clears the count.
     pub async fn reverify_payment_info(
         &self,
         tenant: &str,
@@ -727,47 +844,148 @@ impl Service {
         id: &str,
         r: &PaymentRequest,
     ) -> Result<Value> {
+        self.require_payment_info(tenant, account, id).await?;
         envelope(r)?;
         let (_, card) = payment(r)?;
         let token = cvv_token(card)?;
-        // A retry only follows a real change of the card (its CVV token
-        // replaced, or FRAUD reached by a concurrent attempt): re-read it.
-        for _ in 0..5 {
-            let row = self.payment_row(tenant, account, id).await?;
-            let answer = |row: &PaymentInfoRow| json!({"data": {"uuid": account, "paymentInfoId": row.id, "status": status_of(row)}});
-            if row.status == "FRAUD" {
-                return Ok(answer(&row));
-            }
-            let given = self.vault.keyed_mac(&["cvv-token", tenant, &row.id, token]);
-            let right = bool::from(given.ct_eq(&row.cvv_token_mac));
-            if right {
-                if self
-                    .storage
-                    .record_right_cvv_token(tenant, account, &row.id, &row.cvv_token_mac, now())
-                    .await?
-                {
-                    return Ok(answer(&row));
-                }
-            } else if self
-                .storage
-                .record_wrong_cvv_token(
-                    tenant,
-                    account,
-                    &row.id,
-                    &row.cvv_token_mac,
-                    FRAUD_AFTER,
-                    now(),
-                )
-                .await?
-                .is_some()
-            {
-                return Err(CVV_UNKNOWN.into());
-            }
+        let cvv = self.resolve_cvv_token(tenant, token).await?;
+        let row = self.payment_row(tenant, account, id).await?;
+        let answer = |row: &PaymentInfoRow, status: &str| json!({"data": {"uuid": account, "paymentInfoId": row.id, "status": status}});
+        if row.status == "FRAUD" {
+            return Ok(answer(&row, "FRAUD"));
         }
-        Err(UPDATE_FAILED
-            .with("The payment information kept changing; retry.")
-            .into())
+        let pan = self.payment_pan(&row)?;
+        if self
+            .cvv_is_cards(tenant, &pan, row.expiry_month, row.expiry_year, &cvv)
+            .await?
+        {
+            if self
+                .storage
+                .record_right_cvv(tenant, account, &row.id, now())
+                .await?
+            {
+                return Ok(answer(&row, status_of(&row)));
+            }
+            // FRAUD reached meanwhile by concurrent mismatches (or deleted).
+            let row = self.payment_row(tenant, account, id).await?;
+            return Ok(answer(&row, status_of(&row)));
+        }
+        if self.count_wrong_cvv(&row).await? {
+            return Err(CVV_UNKNOWN.with(CVV_MISMATCH).into());
+        }
+        let row = self.payment_row(tenant, account, id).await?;
+        Ok(answer(&row, status_of(&row)))
     }
+
+    /// The tenant's way back from `FRAUD`: the card is `ACTIVE` again with
+    /// no mismatch counted (an audit event records it). A card that is not
+    /// `FRAUD` is left as it is. 903 if there is no such card.
+    pub async fn reset_payment_info(&self, tenant: &str, account: &str, id: &str) -> Result<Value> {
+        let row = self.payment_row(tenant, account, id).await?;
+        if self
+            .storage
+            .reset_payment_info_fraud(tenant, account, id, now())
+            .await?
+        {
+            audit(tenant, &row.id, "reset", "FRAUD cleared by the tenant");
+        }
+        let row = self.payment_row(tenant, account, id).await?;
+        Ok(json!({"data": {"uuid": account, "paymentInfoId": row.id, "status": status_of(&row)}}))
+    }
+
+    /// The CVV token service (the seed's "SAKA token for decryption of the
+    /// Card Verification Value"): mints a one-time token, valid
+    /// [`CVV_TOKEN_TTL_SECS`], that only `tenant` can resolve, for `cvv`
+    /// (3 or 4 digits). The CVV is kept sealed by the vault (bound to
+    /// tenant and token) until the token is used or expires. Returns the
+    /// token (20 digits, as the seed's examples) and its expiry.
+    pub async fn mint_cvv_token(
+        &self,
+        tenant: &str,
+        cvv: &str,
+    ) -> crate::domain::error::Result<(String, UnixTime)> {
+        if !cvv_shaped(cvv) {
+            return Err(Error::bad_request(
+                Code::InvalidCvv,
+                "a card verification value is 3 or 4 digits",
+            ));
+        }
+        if self.storage.tenant(tenant).await?.is_none() {
+            return Err(Error::bad_request(Code::UnknownTenant, "no such tenant"));
+        }
+        let token = new_cvv_token()?;
+        let mac = self.vault.keyed_mac(&["cvv-token", tenant, &token]);
+        let subject = hex_lower(&mac);
+        let sealed = self
+            .vault
+            .seal(binding(tenant, &subject, "cvv-token"), cvv.as_bytes())?;
+        let t = now();
+        let expires = t + CVV_TOKEN_TTL_SECS;
+        self.storage
+            .insert_cvv_token(&mac, tenant, &sealed, t, expires)
+            .await?;
+        Ok((token, expires))
+    }
+
+    /// The sandbox's helper: a CVV token for the card's own CVV (the CVV2
+    /// the tenant's CVK gives for `pan` and `expiry_yymm`), which is never
+    /// shown. For integration tests against cards that were not issued here.
+    pub async fn mint_cvv_token_for_card(
+        &self,
+        tenant: &str,
+        pan: &str,
+        expiry_yymm: &str,
+    ) -> crate::domain::error::Result<(String, UnixTime)> {
+        let pan = check_pan(pan)
+            .ok_or_else(|| Error::bad_request(Code::InvalidPan, "the PAN is not valid"))?;
+        let cvk = self.cvk(tenant).await?;
+        let cvv =
+            Zeroizing::new(cvv::cvv2(&cvk, &pan, expiry_yymm).map_err(|_| {
+                Error::bad_request(Code::InvalidCardExpiry, "the expiry must be YYMM")
+            })?);
+        self.mint_cvv_token(tenant, &cvv).await
+    }
+
+    /// Resolves (and so uses up) a CVV token of `tenant`: the CVV, or 906
+    /// when the token is unknown, used, expired or another tenant's.
+    async fn resolve_cvv_token(&self, tenant: &str, token: &str) -> Result<Zeroizing<String>> {
+        let mac = self.vault.keyed_mac(&["cvv-token", tenant, token]);
+        let Some(sealed) = self.storage.take_cvv_token(tenant, &mac, now()).await? else {
+            return Err(CVV_UNKNOWN.into());
+        };
+        let subject = hex_lower(&mac);
+        let raw = self
+            .vault
+            .open(binding(tenant, &subject, "cvv-token"), &sealed)?;
+        String::from_utf8(raw.to_vec())
+            .map(Zeroizing::new)
+            .map_err(|_| Failure::Internal(Error::Crypto("sealed CVV is not text")))
+    }
+}
+
+/// A new CVV token: `1` and 19 random digits (rejection-sampled, so
+/// uniform).
+fn new_cvv_token() -> crate::domain::error::Result<String> {
+    const BOUND: u64 = 10_000_000_000_000_000_000;
+    for _ in 0..64 {
+        let n = u64::from_le_bytes(random_bytes::<8>()?);
+        if n < BOUND {
+            return Ok(format!("1{n:019}"));
+        }
+    }
+    Err(Error::Crypto("no randomness"))
+}
+
+/// One audit event about a user's card: tenant, paymentInfoId (not
+/// secret), action. Never card data.
+fn audit(tenant: &str, payment_info: &str, action: &'static str, what: &'static str) {
+    tracing::info!(
+        target: "paysecure::audit",
+        tenant,
+        payment_info,
+        action,
+        "{what}"
+    );
 }
 
 #[cfg(test)]

@@ -247,6 +247,9 @@ pub struct ServiceConfig {
     pub trusted_proxies: TrustedProxies,
     /// Request-rate limits per credential and per card (per node).
     pub rate_limits: RateLimits,
+    /// How long the Get CVV2 envelope may take before it answers 504
+    /// (default 10 s, below the transport's 15 s request timeout).
+    pub envelope_deadline: std::time::Duration,
 }
 
 impl Default for ServiceConfig {
@@ -255,6 +258,7 @@ impl Default for ServiceConfig {
             single_use_session_ids: true,
             trusted_proxies: TrustedProxies::default(),
             rate_limits: RateLimits::default(),
+            envelope_deadline: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -481,6 +485,7 @@ impl Service {
         self.storage
             .purge_body_nonces(now - 2 * crate::domain::account::FRESHNESS_SECS)
             .await?;
+        self.storage.purge_cvv_tokens(now).await?;
         self.storage
             .purge_paythru_nonces(now - crate::domain::paythru::NONCE_RETENTION_SECS)
             .await?;
@@ -636,6 +641,11 @@ impl Service {
     /// The proxies whose `X-Forwarded-For` is believed.
     pub fn trusted_proxies(&self) -> &TrustedProxies {
         &self.config.trusted_proxies
+    }
+
+    /// How long the Get CVV2 envelope may take before it answers 504.
+    pub fn envelope_deadline(&self) -> std::time::Duration {
+        self.config.envelope_deadline
     }
 
     /// Takes one request from the rate of `credential` (valid credentials

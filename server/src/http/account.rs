@@ -19,9 +19,12 @@ use crate::domain::account::{
 };
 use crate::domain::error::Error;
 use crate::domain::service::Principal;
-use crate::http::error::OwnErrorBody;
-use crate::http::extract::ClientIp;
+use crate::http::error::{ApiError, ErrorEnvelope, OwnErrorBody};
+use crate::http::extract::{Auth, ClientIp, JsonBody};
 use crate::http::router::AppState;
+use crate::util::time::rfc3339;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 fn error_response(e: &AccountError) -> Response {
     let body = json!({"error": {"code": e.code, "message": e.message, "detail": e.detail}});
@@ -101,18 +104,19 @@ async fn context(state: &AppState, headers: &HeaderMap, client: &str) -> Result<
     Ok(Ctx { tenant, key })
 }
 
-/// Decrypts a path id; it must be a UUID.
-async fn path_id(state: &AppState, ctx: &Ctx, hex: &str, name: &str) -> Result<String, Failure> {
+/// Decrypts a path id; it must be a UUID, else `unknown` (an id that is
+/// not a UUID names nothing: the call's 903).
+async fn path_id(
+    state: &AppState,
+    ctx: &Ctx,
+    hex: &str,
+    unknown: AccountError,
+) -> Result<String, Failure> {
     let raw = state.service.open_body(&ctx.key, hex).await?;
     std::str::from_utf8(&raw)
         .ok()
         .and_then(account::uuid)
-        .ok_or_else(|| {
-            Failure::Api(AccountError {
-                detail: Some(format!("{name} must be a UUID")),
-                ..INVALID
-            })
-        })
+        .ok_or(Failure::Api(unknown))
 }
 
 /// Decrypts the `data=` form field to the request.
@@ -159,6 +163,27 @@ enum Call {
     List(String),
     Expiries(String),
     Reverify(String, String),
+    Reset(String, String),
+}
+
+impl Call {
+    /// The call's 903, worded as the seed words it for that call.
+    fn not_found(&self) -> AccountError {
+        match self {
+            Call::Cancel(..) => account::NOT_FOUND_CANCEL,
+            Call::Delete(..) => account::NOT_FOUND,
+            Call::List(..) => account::NOT_FOUND_LIST,
+            Call::Expiries(..) => account::NOT_FOUND_EXPIRIES,
+            // CreatePaymentInfo names a user who may have no card yet.
+            Call::Create(..) => AccountError {
+                detail: Some("uuid must be a UUID".into()),
+                ..INVALID
+            },
+            Call::Update(..) | Call::Get(..) | Call::Reverify(..) | Call::Reset(..) => {
+                account::NOT_FOUND_ONE
+            }
+        }
+    }
 }
 
 async fn run(
@@ -174,40 +199,50 @@ async fn run(
     };
     let result = async {
         let s = &state.service;
+        let unknown = call.not_found();
         match &call {
             Call::Cancel(u, o) => {
-                let u = path_id(&state, &ctx, u, "uuid").await?;
+                let u = path_id(&state, &ctx, u, unknown.clone()).await?;
                 let raw = s.open_body(&ctx.key, o).await?;
-                let order = String::from_utf8(raw.to_vec()).map_err(|_| Failure::Api(INVALID))?;
+                let order = String::from_utf8(raw.to_vec()).map_err(|_| Failure::Api(unknown))?;
                 s.cancel_payment_info(&ctx.tenant, &u, &order).await
             }
             Call::Create(u) => {
-                let u = path_id(&state, &ctx, u, "uuid").await?;
+                let u = path_id(&state, &ctx, u, unknown).await?;
                 let r = data(&state, &ctx, &body).await?;
                 s.create_payment_info(&ctx.tenant, &u, &r).await
             }
-            Call::Update(u, p) | Call::Delete(u, p) | Call::Get(u, p) | Call::Reverify(u, p) => {
-                let u = path_id(&state, &ctx, u, "uuid").await?;
-                let p = path_id(&state, &ctx, p, "paymentInfoId").await?;
+            Call::Update(u, p)
+            | Call::Delete(u, p)
+            | Call::Get(u, p)
+            | Call::Reverify(u, p)
+            | Call::Reset(u, p) => {
+                let u = path_id(&state, &ctx, u, unknown.clone()).await?;
+                let p = path_id(&state, &ctx, p, unknown).await?;
                 match &call {
+                    // The card must exist before its body is even opened:
+                    // an unknown id is 903, never a validation error.
                     Call::Update(..) => {
+                        s.require_payment_info(&ctx.tenant, &u, &p).await?;
                         let r = data(&state, &ctx, &body).await?;
                         s.update_payment_info(&ctx.tenant, &u, &p, &r).await
                     }
                     Call::Reverify(..) => {
+                        s.require_payment_info(&ctx.tenant, &u, &p).await?;
                         let r = data(&state, &ctx, &body).await?;
                         s.reverify_payment_info(&ctx.tenant, &u, &p, &r).await
                     }
+                    Call::Reset(..) => s.reset_payment_info(&ctx.tenant, &u, &p).await,
                     Call::Delete(..) => s.delete_payment_info(&ctx.tenant, &u, &p).await,
                     _ => s.get_payment_info(&ctx.tenant, &u, &p).await,
                 }
             }
             Call::List(u) => {
-                let u = path_id(&state, &ctx, u, "uuid").await?;
+                let u = path_id(&state, &ctx, u, unknown).await?;
                 s.list_payment_infos(&ctx.tenant, &u).await
             }
             Call::Expiries(u) => {
-                let u = path_id(&state, &ctx, u, "uuid").await?;
+                let u = path_id(&state, &ctx, u, unknown).await?;
                 s.card_expiries(&ctx.tenant, &u).await
             }
         }
@@ -224,7 +259,7 @@ async fn run(
     params(("uuid" = String, Path, description = "encrypted (hex of nonce || ciphertext || tag)"),
            ("orderId" = String, Path, description = "encrypted")),
     responses((status = 200, description = "encrypted {\"data\":{\"orderId\"}}"),
-              (status = 404, description = "903"), (status = 400, description = "911, 912, 913, 914"),
+              (status = 400, description = "903 (as the seed: \"400 Not Found\"), 911, 912, 913"),
               (status = 401, description = "910")))]
 async fn cancel(
     State(s): State<AppState>,
@@ -242,7 +277,8 @@ async fn cancel(
     params(("uuid" = String, Path, description = "encrypted")),
     request_body(content_type = "application/x-www-form-urlencoded", content = String, description = "data=<encrypted JSON>"),
     responses((status = 200, description = "encrypted {\"data\":{\"uuid\",\"paymentInfoId\",\"registeredDate\"}}"),
-              (status = 400, description = "933 (card refused), 911-914")))]
+              (status = 400, description = "911-914"), (status = 404, description = "906: the CVV token does not resolve"),
+              (status = 500, description = "933: card refused (invalid number, expired, CVV not the card's, already registered), as the seed answers it")))]
 async fn create(
     State(s): State<AppState>,
     h: HeaderMap,
@@ -267,7 +303,8 @@ async fn list(
     run(s, h, c, Call::List(u), Bytes::new()).await
 }
 
-/// GetCardExpiries: cards expired or expiring this month or next.
+/// GetCardExpiries: cards expired or expiring this month or next; each
+/// entry's `expired` tells which (`true`: past its expiry month).
 #[utoipa::path(get, path = "/account/{uuid}/paymentinfo/expiries", tag = "account",
     params(("uuid" = String, Path, description = "encrypted")),
     responses((status = 200, description = "encrypted {\"data\":{\"uuid\",\"totalCount\",\"paymentInfos\"}}"),
@@ -299,7 +336,8 @@ async fn get_one(
     params(("uuid" = String, Path, description = "encrypted"), ("paymentInfoId" = String, Path, description = "encrypted")),
     request_body(content_type = "application/x-www-form-urlencoded", content = String, description = "data=<encrypted JSON>"),
     responses((status = 200, description = "encrypted {\"data\":{\"uuid\",\"paymentInfoId\",\"status\",\"updatedDate\"}}"),
-              (status = 400, description = "975 (card refused), 911-914"), (status = 404, description = "903")))]
+              (status = 400, description = "911-914"), (status = 404, description = "903 (checked before the body), 906 (CVV token does not resolve)"),
+              (status = 500, description = "975: card refused (FRAUD, CVV not the card's, expired), as the seed answers it")))]
 async fn update(
     State(s): State<AppState>,
     h: HeaderMap,
@@ -323,13 +361,14 @@ async fn remove(
     run(s, h, c, Call::Delete(u, p), Bytes::new()).await
 }
 
-/// ReVerifyPaymentInfo: the CVV token must be the card's; three wrong ones
-/// mark the card FRAUD.
+/// ReVerifyPaymentInfo: the CVV token (any fresh one from the CVV token
+/// service) must resolve, and its CVV be the card's; three mismatches mark
+/// the card FRAUD (reset: `POST .../reset`).
 #[utoipa::path(post, path = "/account/{uuid}/paymentinfo/{paymentInfoId}/verification", tag = "account",
     params(("uuid" = String, Path, description = "encrypted"), ("paymentInfoId" = String, Path, description = "encrypted")),
     request_body(content_type = "application/x-www-form-urlencoded", content = String, description = "data=<encrypted JSON>"),
     responses((status = 200, description = "encrypted {\"data\":{\"uuid\",\"paymentInfoId\",\"status\"}}"),
-              (status = 404, description = "903, 906")))]
+              (status = 404, description = "903 (checked before the body); 906: the CVV token does not resolve (detail null) or its CVV is not the card's (with a detail)")))]
 async fn reverify(
     State(s): State<AppState>,
     h: HeaderMap,
@@ -338,6 +377,70 @@ async fn reverify(
     body: Bytes,
 ) -> Response {
     run(s, h, c, Call::Reverify(u, p), body).await
+}
+
+/// Resets a `FRAUD` card to `ACTIVE` (the tenant's way back after CVV
+/// mismatches; audited). Not in the seed.
+#[utoipa::path(post, path = "/account/{uuid}/paymentinfo/{paymentInfoId}/reset", tag = "account",
+    params(("uuid" = String, Path, description = "encrypted"), ("paymentInfoId" = String, Path, description = "encrypted")),
+    responses((status = 200, description = "encrypted {\"data\":{\"uuid\",\"paymentInfoId\",\"status\"}}"),
+              (status = 404, description = "903")))]
+async fn reset(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    ClientIp(c): ClientIp,
+    Path((u, p)): Path<(String, String)>,
+) -> Response {
+    run(s, h, c, Call::Reset(u, p), Bytes::new()).await
+}
+
+/// Mint a CVV token.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CvvTokenBody {
+    /// The card verification value: 3 or 4 digits.
+    #[schema(value_type = String)]
+    pub cvv: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for CvvTokenBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CvvTokenBody { cvv: <redacted> }")
+    }
+}
+
+/// A minted CVV token.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CvvTokenResponse {
+    /// The token for `cardCVVToken`: 20 digits, one use.
+    pub cvv_token: String,
+    /// When it stops resolving (RFC 3339, UTC).
+    pub expires_at: String,
+}
+
+/// The CVV token service (the seed's "SAKA token for decryption of the Card
+/// Verification Value"): a one-time token, valid 10 minutes, that only this
+/// tenant can resolve, for a CVV. The CVV is held sealed until the token is
+/// used or expires; nothing about it is kept with a card.
+#[utoipa::path(post, path = "/v2/cvv-tokens", tag = "account", request_body = CvvTokenBody,
+    responses((status = 201, body = CvvTokenResponse), (status = 400, body = ErrorEnvelope),
+              (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+              (status = 429, body = ErrorEnvelope)))]
+async fn mint_cvv_token(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    JsonBody(body): JsonBody<CvvTokenBody>,
+) -> Result<(StatusCode, Json<CvvTokenResponse>), ApiError> {
+    let tenant = p.require_tenant()?;
+    let (token, expires) = state.service.mint_cvv_token(tenant, &body.cvv).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CvvTokenResponse {
+            cvv_token: token,
+            expires_at: rfc3339(expires),
+        }),
+    ))
 }
 
 /// The routes.
@@ -354,12 +457,17 @@ pub fn routes() -> Router<AppState> {
             "/account/{uuid}/paymentinfo/{payment_info_id}/verification",
             post(reverify),
         )
+        .route(
+            "/account/{uuid}/paymentinfo/{payment_info_id}/reset",
+            post(reset),
+        )
+        .route("/v2/cvv-tokens", post(mint_cvv_token))
 }
 
 /// The OpenAPI paths of this module.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(cancel, create, list, expiries, get_one, update, remove, reverify),
+    paths(cancel, create, list, expiries, get_one, update, remove, reverify, reset, mint_cvv_token),
     tags((name = "account", description = "Account payment information (seed 003): every id and body encrypted"))
 )]
 pub struct AccountApiDoc;

@@ -132,6 +132,15 @@ impl From<Error> for ApiError {
                     "too many requests; retry later",
                 )
             },
+            Error::Storage(e) if e.is_unavailable() => {
+                // The database is down or unreachable: retry later.
+                tracing::error!(error = %e, detail = ?e, "database unavailable");
+                ApiError::new(
+                    S::SERVICE_UNAVAILABLE,
+                    Code::NotReady,
+                    "service unavailable",
+                )
+            }
             e @ (Error::Storage(_) | Error::Crypto(_)) => {
                 // Details to the log only.
                 tracing::error!(error = %e, detail = ?e, "internal error");

@@ -5,11 +5,10 @@
 
 use std::sync::OnceLock;
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{any, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -69,6 +68,45 @@ const RATE_LIMITED: NiError = ni(
     "Too many failed authentications",
 );
 const INTERNAL: NiError = ni(StatusCode::INTERNAL_SERVER_ERROR, "999", "Internal error");
+const METHOD_NOT_ALLOWED: NiError = ni(
+    StatusCode::METHOD_NOT_ALLOWED,
+    "405",
+    "Method not allowed: use POST",
+);
+const PAYLOAD_TOO_LARGE: NiError = ni(
+    StatusCode::PAYLOAD_TOO_LARGE,
+    "413",
+    "Request body too large",
+);
+const UNSUPPORTED_MEDIA_TYPE: NiError = ni(
+    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    "415",
+    "Content-Type must be application/json",
+);
+/// The seed's 502: an answer from the card data store that cannot be used.
+const BAD_GATEWAY: NiError = ni(StatusCode::BAD_GATEWAY, "502", "Bad gateway");
+/// The seed's 503: the card data store (database, with the sealed keys) is
+/// unavailable.
+const UNAVAILABLE: NiError = ni(
+    StatusCode::SERVICE_UNAVAILABLE,
+    "503",
+    "Service unavailable",
+);
+/// The seed's 504: the request did not complete within the deadline.
+const GATEWAY_TIMEOUT: NiError = ni(StatusCode::GATEWAY_TIMEOUT, "504", "Gateway timeout");
+/// The seed's 596: no such service under `/pin-management/`.
+const SERVICE_NOT_FOUND: NiError = ni(status_596(), "596", "Service not found");
+
+const fn status_596() -> StatusCode {
+    match StatusCode::from_u16(596) {
+        Ok(s) => s,
+        Err(_) => StatusCode::NOT_FOUND,
+    }
+}
+
+/// The largest request body this route reads (an envelope is a few hundred
+/// bytes); larger ones answer 413 in the envelope.
+pub const ENVELOPE_BODY_LIMIT: usize = 16 * 1024;
 
 /// Header fields, their maximum lengths, and whether they are required.
 const HEADER: [(&str, usize, bool); 8] = [
@@ -216,6 +254,7 @@ fn from_api(e: &ApiError) -> NiError {
         StatusCode::UNAUTHORIZED => UNAUTHORIZED,
         StatusCode::TOO_MANY_REQUESTS => RATE_LIMITED,
         StatusCode::FORBIDDEN => FORBIDDEN,
+        StatusCode::SERVICE_UNAVAILABLE => UNAVAILABLE,
         StatusCode::BAD_REQUEST if e.code() == Code::InvalidSessionId => INVALID_SESSION,
         StatusCode::BAD_REQUEST => INVALID_REQUEST,
         _ => INTERNAL,
@@ -236,6 +275,14 @@ fn from_domain(e: Error) -> NiError {
         Error::Forbidden(_) => FORBIDDEN,
         Error::Unauthenticated => UNAUTHORIZED,
         Error::InvalidSession => INVALID_SESSION,
+        Error::Storage(e) if e.is_unavailable() => {
+            tracing::error!(error = %e, detail = ?e, "card data store unavailable");
+            UNAVAILABLE
+        }
+        Error::Storage(e) if e.is_bad_answer() => {
+            tracing::error!(error = %e, detail = ?e, "unusable answer from the card data store");
+            BAD_GATEWAY
+        }
         e @ (Error::Storage(_) | Error::Crypto(_)) => {
             tracing::error!(error = %e, detail = ?e, "internal error");
             INTERNAL
@@ -254,7 +301,7 @@ fn check_header(header: &Map<String, Value>) -> bool {
                 s.chars().count() <= *max
                     && !(*required && s.is_empty())
                     && (*name != "msg_function" || s == "REQ_GET_CVV2")
-                    && (*name != "msg_type" || !s.is_empty())
+                    && (*name != "msg_type" || s == "TRANSACTION")
             }
             Some(_) => false,
         })
@@ -361,7 +408,10 @@ fn check_request(
     })
 }
 
-/// Get CVV2 (seed 001). Bearer authentication (the bank's API key, or an
+/// Get CVV2 (seed 001). `CONTRACT_NUMBER` is the card number itself (12 to
+/// 19 digits, found through the keyed PAN index) or the card's token;
+/// `EXID` the external id given at issue. Every failure is the
+/// `NISrvResponse` envelope. Bearer authentication (the bank's API key, or an
 /// ephemeral key with scope `cvv2` for the card). With a `Session-Id` header
 /// (recommended) the CVV2 comes back as `{ data, iv }` under the session
 /// key; without one, in clear only if the bank allows it (`paysecure-server
@@ -372,16 +422,29 @@ fn check_request(
               (status = 400, description = "status F; error_code 100 invalid request, 101 card not found, 102 expiry mismatch, 103 invalid Session-Id, 105 no expiry"),
               (status = 401, description = "error_code 401"),
               (status = 403, description = "error_code 104 (clear CVV2 not allowed) or 403"),
-              (status = 500, description = "error_code 999")))]
+              (status = 405, description = "error_code 405: a method other than POST (Allow: POST)"),
+              (status = 413, description = "error_code 413: body over 16 KiB"),
+              (status = 415, description = "error_code 415: Content-Type not application/json"),
+              (status = 429, description = "error_code 429"),
+              (status = 500, description = "error_code 999"),
+              (status = 502, description = "error_code 502: unusable answer from the card data store"),
+              (status = 503, description = "error_code 503: the card data store (database, sealed keys) unavailable"),
+              (status = 504, description = "error_code 504: not answered within the deadline (10 s)")))]
 async fn get_cvv2(
     State(state): State<AppState>,
     auth: Result<Auth, ApiError>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
+    // A body over the route's limit, or one that cannot be read, is answered
+    // in the envelope (nothing of it can be echoed).
+    let body = match axum::body::to_bytes(body, ENVELOPE_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(_) => return answer(&Map::new(), Err((PAYLOAD_TOO_LARGE, Map::new()))),
+    };
     let ParsedRequest {
         header,
-        echo: mut out,
+        echo,
         checked,
     } = parse_request(&body);
     let fail = |e: NiError, out: &Map<String, Value>| answer(&header, Err((e, out.clone())));
@@ -389,54 +452,148 @@ async fn get_cvv2(
         Ok(a) => a,
         Err(e) => return fail(from_api(&e), &Map::new()),
     };
-    let (id, expiry_date) = match &checked {
-        Ok(c) => (c.identifier(), c.expiry_date.as_str()),
-        Err(e) => return fail(*e, &out),
+    if !is_json(&headers) {
+        return fail(UNSUPPORTED_MEDIA_TYPE, &Map::new());
+    }
+    let checked = match checked {
+        Ok(c) => c,
+        Err(e) => return fail(e, &echo),
     };
+    // Past the deadline (the card data store too slow), 504 in the envelope.
+    let work = respond(&state, &principal, &headers, &checked, echo.clone());
+    match tokio::time::timeout(state.service.envelope_deadline(), work).await {
+        Ok(Ok(out)) => answer(&header, Ok(out)),
+        Ok(Err(e)) => fail(e, &echo),
+        Err(_) => {
+            tracing::error!("Get CVV2 envelope: deadline exceeded");
+            fail(GATEWAY_TIMEOUT, &echo)
+        }
+    }
+}
+
+/// `Content-Type: application/json` (parameters such as `charset` allowed).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The work of an authenticated, well-formed request: the body fields of
+/// the answer, or the failure.
+async fn respond(
+    state: &AppState,
+    principal: &crate::domain::service::Principal,
+    headers: &HeaderMap,
+    checked: &CheckedRequest,
+    mut out: Map<String, Value>,
+) -> Result<Map<String, Value>, NiError> {
     // Authorize the card (credential, scope, existence, expiry) before
     // any RSA work; then decide how the CVV2 travels. The session id is
     // opened (and used up) only for an authorized, valid request.
-    let grant = match state
+    let grant = state
         .service
-        .grant_envelope_cvv2(&principal, id, expiry_date)
+        .grant_envelope_cvv2(principal, checked.identifier(), &checked.expiry_date)
         .await
-    {
-        Ok(g) => g,
-        Err(e) => return fail(from_domain(e), &out),
+        .map_err(from_domain)?;
+    let session = match crate::http::extract::session_id_header(headers) {
+        Ok(Some(sid)) => Some(
+            state
+                .service
+                .open_session(&grant, &sid)
+                .await
+                .map_err(from_domain)?,
+        ),
+        Ok(None) => {
+            if state
+                .service
+                .allows_plain_cvv2(principal.tenant_id())
+                .await
+                .map_err(from_domain)?
+            {
+                None
+            } else {
+                return Err(PLAIN_NOT_ALLOWED);
+            }
+        }
+        Err(_) => return Err(INVALID_SESSION),
     };
-    let session = match crate::http::extract::session_id_header(&headers) {
-        Ok(Some(sid)) => match state.service.open_session(&grant, &sid).await {
-            Ok(s) => Some(s),
-            Err(e) => return fail(from_domain(e), &out),
-        },
-        Ok(None) => match state.service.allows_plain_cvv2(principal.tenant_id()).await {
-            Ok(true) => None,
-            Ok(false) => return fail(PLAIN_NOT_ALLOWED, &out),
-            Err(e) => return fail(from_domain(e), &out),
-        },
-        Err(_) => return fail(INVALID_SESSION, &out),
-    };
-    let cvv2 = match state.service.cvv2(&grant).await {
-        Ok(cvv2) => cvv2,
-        Err(e) => return fail(from_domain(e), &out),
-    };
+    let cvv2 = state.service.cvv2(&grant).await.map_err(from_domain)?;
     let value = match &session {
-        Some(s) => match seal(s, &cvv2) {
-            Ok(enc) => json!({"data": enc.data, "iv": enc.iv}),
-            Err(_) => return fail(INTERNAL, &out),
-        },
+        Some(s) => {
+            let enc = seal(s, &cvv2).map_err(|_| INTERNAL)?;
+            json!({"data": enc.data, "iv": enc.iv})
+        }
         None => Value::String(cvv2.to_string()),
     };
     out.insert("cvv2".into(), value);
     // The order of the Get CVV2 specification: identifier, type, cvv2, expiry.
     let expiry = out.remove("expiry_date").unwrap_or_default();
     out.insert("expiry_date".into(), expiry);
-    answer(&header, Ok(out))
+    Ok(out)
+}
+
+/// Any other method on the route: 405 in the envelope, with `Allow: POST`.
+async fn wrong_method() -> Response {
+    let mut res = answer(&Map::new(), Err((METHOD_NOT_ALLOWED, Map::new())));
+    res.headers_mut().insert(
+        axum::http::header::ALLOW,
+        axum::http::HeaderValue::from_static("POST"),
+    );
+    res
+}
+
+/// Any other path under `/pin-management/`: the seed's 596.
+async fn no_such_service() -> Response {
+    answer(&Map::new(), Err((SERVICE_NOT_FOUND, Map::new())))
+}
+
+/// Middleware (outside the router's body limit and request timeout, inside
+/// the generic error envelope): a failure under `/pin-management/` that no
+/// handler answered in the envelope (the global body limit's 413, the
+/// request timeout's 408) is answered in the envelope.
+pub(crate) async fn envelope_failures(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !req.uri().path().starts_with("/pin-management/") {
+        return next.run(req).await;
+    }
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || res
+            .extensions()
+            .get::<crate::http::error::OwnErrorBody>()
+            .is_some()
+    {
+        return res;
+    }
+    let e = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => PAYLOAD_TOO_LARGE,
+        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => GATEWAY_TIMEOUT,
+        StatusCode::METHOD_NOT_ALLOWED => METHOD_NOT_ALLOWED,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => UNSUPPORTED_MEDIA_TYPE,
+        StatusCode::NOT_FOUND => SERVICE_NOT_FOUND,
+        StatusCode::TOO_MANY_REQUESTS => RATE_LIMITED,
+        StatusCode::UNAUTHORIZED => UNAUTHORIZED,
+        StatusCode::FORBIDDEN => FORBIDDEN,
+        StatusCode::SERVICE_UNAVAILABLE => UNAVAILABLE,
+        s if s.is_client_error() => INVALID_REQUEST,
+        _ => INTERNAL,
+    };
+    answer(&Map::new(), Err((e, Map::new())))
 }
 
 /// The route.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/pin-management/v2/cvv2", post(get_cvv2))
+    Router::new()
+        .route(
+            "/pin-management/v2/cvv2",
+            post(get_cvv2).fallback(wrong_method),
+        )
+        .route("/pin-management/{*rest}", any(no_such_service))
 }
 
 /// The OpenAPI path of this module.

@@ -401,7 +401,20 @@ fn shared_responses(kind: Kind, session: bool) -> Vec<(&'static str, Value)> {
                 ("403", own("status F; error_code 104 (clear CVV2 not allowed) or 403")),
                 ("429", own("status F; error_code 429")),
                 ("500", own("status F; error_code 999")),
+                ("405", own("status F; error_code 405: a method other than POST")),
+                ("415", own("status F; error_code 415: Content-Type is not application/json")),
+                ("502", own("status F; error_code 502: an unusable answer from the card data store")),
+                ("503", own("status F; error_code 503: the card data store is unavailable")),
+                ("504", own("status F; error_code 504: no answer within the deadline")),
             ]);
+            // In the envelope too: the body limit (16 KiB on this route);
+            // a request past the time limit answers 504, never 408.
+            out.retain(|(code, _)| *code != "408");
+            for (code, r) in out.iter_mut() {
+                if *code == "413" {
+                    *r = own("status F; error_code 413: the body is larger than 16 KiB");
+                }
+            }
         }
         Kind::Account => {
             let own = |description: &str| {

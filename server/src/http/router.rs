@@ -144,6 +144,8 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         // Inside the envelope, so that their 408 and 413 are JSON too.
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        // The Get CVV2 envelope answers even these failures in its own format.
+        .layer(middleware::from_fn(crate::http::get_cvv2::envelope_failures))
         .layer(middleware::from_fn(error_envelope))
         // Card data must never be cached; nothing is sniffed; no referrers.
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))

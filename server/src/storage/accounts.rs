@@ -39,7 +39,8 @@ pub struct PaymentInfoRow {
     pub expiry_year: i64,
     /// Sealed JSON of the other fields.
     pub details_sealed: Vec<u8>,
-    /// HMAC of the CVV token.
+    /// Unused since migration 0013 (written empty): the card keeps nothing
+    /// about a CVV or a CVV token.
     pub cvv_token_mac: Vec<u8>,
     /// Consecutive failed re-verifications.
     pub cvv_failures: i64,
@@ -287,6 +288,86 @@ impl Storage {
         .bind(tenant_id)
         .bind(account_uuid)
         .bind(order_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Stores a minted CVV token (its keyed HMAC, the CVV sealed).
+    pub async fn insert_cvv_token(
+        &self,
+        token_mac: &[u8],
+        tenant_id: &str,
+        cvv_sealed: &[u8],
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO cvv_tokens (token_mac, tenant_id, cvv_sealed, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_mac)
+        .bind(tenant_id)
+        .bind(cvv_sealed)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_unique)?;
+        Ok(())
+    }
+
+    /// Takes a CVV token: deletes it (one statement, so a token resolves
+    /// once even when two nodes race) and returns its sealed CVV, if it
+    /// existed for this tenant and had not expired at `now`.
+    pub async fn take_cvv_token(
+        &self,
+        tenant_id: &str,
+        token_mac: &[u8],
+        now: UnixTime,
+    ) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query(
+            "DELETE FROM cvv_tokens WHERE token_mac = $1 AND tenant_id = $2 \
+             RETURNING cvv_sealed, expires_at",
+        )
+        .bind(token_mac)
+        .bind(tenant_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let expires_at: UnixTime = row.try_get(1)?;
+        Ok((expires_at > now).then(|| row.try_get(0)).transpose()?)
+    }
+
+    /// Deletes CVV tokens that expired before `now`.
+    pub async fn purge_cvv_tokens(&self, now: UnixTime) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM cvv_tokens WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Puts a `FRAUD` card back to `ACTIVE` with no failures counted;
+    /// `false` if there is no such card or it is not `FRAUD`.
+    pub async fn reset_payment_info_fraud(
+        &self,
+        tenant_id: &str,
+        account_uuid: &str,
+        id: &str,
+        now: UnixTime,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE payment_infos SET status = 'ACTIVE', cvv_failures = 0, version = version + 1, \
+             updated_at = $4 WHERE tenant_id = $1 AND account_uuid = $2 AND id = $3 \
+             AND status = 'FRAUD'",
+        )
+        .bind(tenant_id)
+        .bind(account_uuid)
+        .bind(id)
+        .bind(now)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)

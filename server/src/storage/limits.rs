@@ -88,31 +88,29 @@ impl Storage {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Counts one wrong CVV token of a user's payment card, atomically,
-    /// marking it `FRAUD` at `limit`, provided its CVV token is still the one
-    /// checked (`mac`). `None` if the card is `FRAUD` already, is gone, or its
-    /// CVV token changed meanwhile (nothing was updated).
-    pub async fn record_wrong_cvv_token(
+    /// Counts one wrong CVV (the CVV a token resolved to did not match the
+    /// card) of a user's payment card, atomically, marking it `FRAUD` at
+    /// `limit`. `None` if the card is `FRAUD` already or is gone (nothing
+    /// was updated).
+    pub async fn record_wrong_cvv(
         &self,
         tenant_id: &str,
         account_uuid: &str,
         id: &str,
-        mac: &[u8],
         limit: i64,
         now: UnixTime,
     ) -> Result<Option<CvvTokenCounter>> {
         let row = sqlx::query(
             "UPDATE payment_infos SET cvv_failures = cvv_failures + 1, \
-             status = CASE WHEN cvv_failures + 1 >= $5 THEN 'FRAUD' ELSE status END, \
-             version = version + 1, updated_at = $6 \
-             WHERE tenant_id = $1 AND account_uuid = $2 AND id = $3 AND cvv_token_mac = $4 \
+             status = CASE WHEN cvv_failures + 1 >= $4 THEN 'FRAUD' ELSE status END, \
+             version = version + 1, updated_at = $5 \
+             WHERE tenant_id = $1 AND account_uuid = $2 AND id = $3 \
              AND status <> 'FRAUD' \
              RETURNING cvv_failures, status",
         )
         .bind(tenant_id)
         .bind(account_uuid)
         .bind(id)
-        .bind(mac)
         .bind(limit)
         .bind(now)
         .fetch_optional(&self.pool)
@@ -126,26 +124,23 @@ impl Storage {
         .transpose()
     }
 
-    /// Clears the failures of a user's payment card after a right CVV
-    /// token, provided it is still that token (`mac`) and the card is not
-    /// `FRAUD`. `false` if nothing was updated.
-    pub async fn record_right_cvv_token(
+    /// Clears the failures of a user's payment card after a right CVV,
+    /// provided the card is not `FRAUD`. `false` if nothing was updated
+    /// (the card is `FRAUD`, or gone).
+    pub async fn record_right_cvv(
         &self,
         tenant_id: &str,
         account_uuid: &str,
         id: &str,
-        mac: &[u8],
         now: UnixTime,
     ) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE payment_infos SET cvv_failures = 0, version = version + 1, updated_at = $5 \
-             WHERE tenant_id = $1 AND account_uuid = $2 AND id = $3 AND cvv_token_mac = $4 \
-             AND status <> 'FRAUD'",
+            "UPDATE payment_infos SET cvv_failures = 0, version = version + 1, updated_at = $4 \
+             WHERE tenant_id = $1 AND account_uuid = $2 AND id = $3 AND status <> 'FRAUD'",
         )
         .bind(tenant_id)
         .bind(account_uuid)
         .bind(id)
-        .bind(mac)
         .bind(now)
         .execute(&self.pool)
         .await?;

@@ -48,6 +48,59 @@ pub enum StorageError {
     WriterGone,
 }
 
+impl StorageError {
+    /// Whether the database is unavailable (not the request's fault, nor a
+    /// bug): connections refused, closed or timed out; PostgreSQL's
+    /// connection-exception, shutdown, missing-database and
+    /// insufficient-resources classes; SQLite's busy, locked, I/O,
+    /// cannot-open, not-a-database and corrupt results.
+    pub fn is_unavailable(&self) -> bool {
+        let e = match self {
+            StorageError::Database(e) => e,
+            StorageError::Batch(e) => e.as_ref(),
+            StorageError::WriterGone => return true,
+            _ => return false,
+        };
+        match e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                if let Ok(n) = code.parse::<i64>() {
+                    // SQLite (extended codes: the primary one is the low byte).
+                    matches!(n & 0xff, 5 | 6 | 10 | 11 | 14 | 26)
+                } else {
+                    code.starts_with("08")
+                        || code.starts_with("53")
+                        || code.starts_with("57P")
+                        || code == "3D000"
+                }
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the database answered something that cannot be used (a
+    /// protocol or decoding failure): the seed's "bad gateway".
+    pub fn is_bad_answer(&self) -> bool {
+        let e = match self {
+            StorageError::Database(e) => e,
+            StorageError::Batch(e) => e.as_ref(),
+            _ => return false,
+        };
+        matches!(
+            e,
+            sqlx::Error::Protocol(_)
+                | sqlx::Error::Decode(_)
+                | sqlx::Error::ColumnDecode { .. }
+                | sqlx::Error::TypeNotFound { .. }
+        )
+    }
+}
+
 type Result<T> = std::result::Result<T, StorageError>;
 
 fn map_unique(e: sqlx::Error) -> StorageError {

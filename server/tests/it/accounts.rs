@@ -187,6 +187,68 @@ fn client(app: &TestApp) -> Client<'_> {
 
 const ONE: &str = "/account/{u}/paymentinfo/{p}";
 
+/// The card's CVV, as the user would type it: the CVV2 of the tenant's CVK
+/// for this card number and expiry (the vault key of the test services).
+async fn card_cvv(app: &TestApp, pan: &str, year: &str, month: &str) -> String {
+    use paysecure_server::crypto::cvv;
+    use paysecure_server::crypto::vault::{Binding, Vault};
+    let t = app
+        .service
+        .storage()
+        .tenant(&app.tenant_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let raw = Vault::new(&[42u8; 32])
+        .unwrap()
+        .open(
+            Binding {
+                tenant: &app.tenant_id,
+                subject: "-",
+                field: "cvk",
+            },
+            &t.cvk_sealed,
+        )
+        .unwrap();
+    let cvk = cvv::CvkPair::from_bytes(&raw).unwrap();
+    cvv::cvv2(&cvk, pan, &format!("{}{}", &year[2..], month)).unwrap()
+}
+
+/// A fresh token from the CVV token service for `cvv`.
+async fn token_for(app: &TestApp, cvv: &str) -> String {
+    let (token, _) = app
+        .service
+        .mint_cvv_token(&app.tenant_id, cvv)
+        .await
+        .unwrap();
+    assert!(token.len() == 20 && token.bytes().all(|b| b.is_ascii_digit()));
+    token
+}
+
+/// A fresh token for the card's own CVV.
+async fn right_token(app: &TestApp, pan: &str, year: &str, month: &str) -> String {
+    token_for(app, &card_cvv(app, pan, year, month).await).await
+}
+
+/// A fresh token for a CVV that is not the card's.
+async fn wrong_token(app: &TestApp, pan: &str, year: &str, month: &str) -> String {
+    let right: u32 = card_cvv(app, pan, year, month).await.parse().unwrap();
+    token_for(app, &format!("{:03}", (right + 1) % 1000)).await
+}
+
+/// `body` with a fresh token for the card's own CVV.
+async fn with_token(app: &TestApp, mut body: Value, pan: &str) -> Value {
+    let card = &body["paymentInfo"]["card"];
+    let (y, m) = (
+        card["cardExpYear"].as_str().unwrap().to_owned(),
+        card["cardExpMonth"].as_str().unwrap().to_owned(),
+    );
+    body["paymentInfo"]["card"]["cardCvvToken"] = json!(right_token(app, pan, &y, &m).await);
+    body
+}
+
+const VISA: &str = "4111111111111111";
+
 fn uuid_ok(s: &str) -> bool {
     s.len() == 36 && s.matches('-').count() == 4
 }
@@ -195,7 +257,7 @@ fn uuid_ok(s: &str) -> bool {
 async fn seed_calls_replayed_and_every_field_checked() {
     let app = TestApp::new().await;
     let c = client(&app);
-    // The literal example: its card expired in 2018.
+    // The literal example: its card expired in 2018 (500, as the seed).
     let r = c
         .call(
             Method::POST,
@@ -204,19 +266,42 @@ async fn seed_calls_replayed_and_every_field_checked() {
             Some(&seed_create("251153cb-de49-4afb-9fb5-acb33e332b26", "2018")),
         )
         .await;
-    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, 933));
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::INTERNAL_SERVER_ERROR, 933)
+    );
     assert_eq!(
         r.body["error"]["message"],
         "Failed to create payment information."
     );
     assert_eq!(r.body["error"]["detail"], "The card has expired.");
-    // With a card that has not expired.
+    // The seed's literal CVV token was never minted: 906, detail null.
     let r = c
         .call(
             Method::POST,
             "/account/{u}/paymentinfo",
             &[("{u}", USER)],
             Some(&seed_create("251153cb-de49-4afb-9fb5-acb33e332b26", "2099")),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, 906));
+    assert_eq!(
+        r.body["error"],
+        json!({"code": 906, "message": "cvv information does not exist.", "detail": null})
+    );
+    // With a card that has not expired and a token minted for its CVV.
+    let body = with_token(
+        &app,
+        seed_create("251153cb-de49-4afb-9fb5-acb33e332b26", "2099"),
+        VISA,
+    )
+    .await;
+    let r = c
+        .call(
+            Method::POST,
+            "/account/{u}/paymentinfo",
+            &[("{u}", USER)],
+            Some(&body),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -259,13 +344,13 @@ async fn seed_calls_replayed_and_every_field_checked() {
     assert_eq!(card["cardLastNum"], "1111");
     assert!(card.get("cardCvvToken").is_none());
 
-    // UpdatePaymentInfo (the seed's example).
+    // UpdatePaymentInfo (the seed's example, with a new token for the CVV).
     let r = c
         .call(
             Method::PUT,
             ONE,
             &[("{u}", USER), ("{p}", &id)],
-            Some(&seed_update("2098")),
+            Some(&with_token(&app, seed_update("2098"), VISA).await),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -300,6 +385,7 @@ async fn seed_calls_replayed_and_every_field_checked() {
     let mut second = seed_create("8bae8471-0785-4c39-b016-086f8d54d58a", &this_month.0);
     second["paymentInfo"]["card"]["cardNum"] = json!("5555555555554444");
     second["paymentInfo"]["card"]["cardExpMonth"] = json!(this_month.1);
+    let second = with_token(&app, second, "5555555555554444").await;
     let r = c
         .call(
             Method::POST,
@@ -344,13 +430,15 @@ async fn seed_calls_replayed_and_every_field_checked() {
         .await;
     let d = &r.body["data"];
     assert_eq!(d["totalCount"], 1);
-    assert_eq!(d["paymentInfos"][0]["paymentInfoId"], id2.as_str());
+    // The seed's fields, and which card is about to expire (not expired).
     assert_eq!(
-        d["paymentInfos"][0]["paymentInfo"]["card"],
-        json!({"cardExpYear": this_month.0, "cardExpMonth": this_month.1})
+        d["paymentInfos"][0],
+        json!({"paymentInfoId": id2, "expired": false, "paymentInfo": {"paymentType": "CreditCard",
+            "card": {"cardExpYear": this_month.0, "cardExpMonth": this_month.1}}})
     );
 
-    // ReVerifyPaymentInfo: the seed's token is not this card's: 906; the right one: ACTIVE.
+    // ReVerifyPaymentInfo: the seed's literal token was never minted: 906
+    // exactly as the seed (detail null).
     let r = c
         .call(
             Method::POST,
@@ -361,21 +449,35 @@ async fn seed_calls_replayed_and_every_field_checked() {
         .await;
     assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, 906));
     assert_eq!(
-        r.body["error"]["message"],
-        "cvv information does not exist."
+        r.body["error"],
+        json!({"code": 906, "message": "cvv information does not exist.", "detail": null})
     );
+    // A token other than the create's and the update's, for the card's
+    // CVV: ACTIVE, as the seed's example.
+    let token = right_token(&app, VISA, "2098", "08").await;
     let r = c
         .call(
             Method::POST,
             &format!("{ONE}/verification"),
             &[("{u}", USER), ("{p}", &id)],
-            Some(&seed_reverify("1000000000000016")),
+            Some(&seed_reverify(&token)),
         )
         .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(
         r.body["data"],
         json!({"uuid": USER, "paymentInfoId": id, "status": "ACTIVE"})
     );
+    // The token was used up.
+    let r = c
+        .call(
+            Method::POST,
+            &format!("{ONE}/verification"),
+            &[("{u}", USER), ("{p}", &id)],
+            Some(&seed_reverify(&token)),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, 906));
 
     // CancelPaymentInfoByOrderId, then DeletePaymentInfo.
     let r = c
@@ -393,6 +495,15 @@ async fn seed_calls_replayed_and_every_field_checked() {
         r.body["data"],
         json!({"orderId": "8bae8471-0785-4c39-b016-086f8d54d58a"})
     );
+    // Each call's 903 exactly as the seed words it (status, code, message,
+    // detail null).
+    let not_found = |r: &Answer, status: StatusCode, message: &str| {
+        assert_eq!(r.status, status, "{}", r.body);
+        assert_eq!(
+            r.body,
+            json!({"error": {"code": 903, "message": message, "detail": null}})
+        );
+    };
     let r = c
         .call(
             Method::DELETE,
@@ -404,16 +515,31 @@ async fn seed_calls_replayed_and_every_field_checked() {
             None,
         )
         .await;
-    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, 903));
+    not_found(
+        &r,
+        StatusCode::BAD_REQUEST,
+        "This account payment information does not exist",
+    );
     let r = c
         .call(Method::DELETE, ONE, &[("{u}", USER), ("{p}", &id)], None)
         .await;
     assert_eq!(r.body["data"], json!({"uuid": USER}));
-    for (m, p) in [(Method::GET, ONE), (Method::DELETE, ONE)] {
-        let r = c.call(m, p, &[("{u}", USER), ("{p}", &id)], None).await;
-        assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, 903));
-        assert_eq!(r.body["error"]["detail"], Value::Null);
-    }
+    let r = c
+        .call(Method::DELETE, ONE, &[("{u}", USER), ("{p}", &id)], None)
+        .await;
+    not_found(
+        &r,
+        StatusCode::NOT_FOUND,
+        "This account payment information does not exist",
+    );
+    let r = c
+        .call(Method::GET, ONE, &[("{u}", USER), ("{p}", &id)], None)
+        .await;
+    not_found(
+        &r,
+        StatusCode::NOT_FOUND,
+        "This account's payment information does not exist.",
+    );
     let r = c
         .call(
             Method::GET,
@@ -422,7 +548,24 @@ async fn seed_calls_replayed_and_every_field_checked() {
             None,
         )
         .await;
-    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, 903));
+    not_found(
+        &r,
+        StatusCode::NOT_FOUND,
+        "This account's payment information does not exist",
+    );
+    let r = c
+        .call(
+            Method::GET,
+            "/account/{u}/paymentinfo/expiries",
+            &[("{u}", USER)],
+            None,
+        )
+        .await;
+    not_found(
+        &r,
+        StatusCode::NOT_FOUND,
+        "This account payment information does not exist.",
+    );
 }
 
 async fn data_key_client(app: &TestApp) -> Client<'_> {
@@ -463,7 +606,7 @@ async fn tampered_stale_and_replayed_bodies_are_refused() {
             Method::POST,
             "/account/{u}/paymentinfo",
             &[("{u}", USER)],
-            Some(&seed_create("o-1", "2099")),
+            Some(&with_token(&app, seed_create("o-1", "2099"), VISA).await),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -692,24 +835,35 @@ async fn validation_and_card_errors() {
         );
         assert_eq!(r.body["error"]["detail"], detail);
     }
-    // The card itself: 933.
+    // The card itself: 933, answered 500 as the seed does.
     for (body, detail) in [
         (
             with("/paymentInfo/card/cardNum", json!("4111111111111112")),
-            "Invalid credit card information. Please re-enter. (Invalid account number)",
+            "[23] Invalid credit card information. Please re-enter. (Invalid account number)",
         ),
         (
             with("/paymentInfo/card/cardExpYear", json!("2001")),
             "The card has expired.",
         ),
+        (
+            with(
+                "/paymentInfo/card/cardCvvToken",
+                json!(wrong_token(&app, VISA, "2099", "08").await),
+            ),
+            "Invalid credit card information. Please re-enter. (Invalid card verification value)",
+        ),
     ] {
         let r = create(body).await;
         assert_eq!(
             (r.status, r.code(), r.body["error"]["detail"].as_str()),
-            (StatusCode::BAD_REQUEST, 933, Some(detail))
+            (StatusCode::INTERNAL_SERVER_ERROR, 933, Some(detail))
+        );
+        assert_eq!(
+            r.body["error"]["message"],
+            "Failed to create payment information."
         );
     }
-    let r = create(seed_create("o-2", "2099")).await;
+    let r = create(with_token(&app, seed_create("o-2", "2099"), VISA).await).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let id = r.body["data"]["paymentInfoId"].as_str().unwrap().to_owned();
     let r = create(seed_create("o-3", "2099")).await;
@@ -719,18 +873,28 @@ async fn validation_and_card_errors() {
     );
     let mut again = seed_create("o-2", "2099");
     again["paymentInfo"]["card"]["cardNum"] = json!("5555555555554444");
-    let r = create(again).await;
+    let r = create(with_token(&app, again, "5555555555554444").await).await;
     assert_eq!(
         (r.code(), r.body["error"]["detail"].as_str()),
         (933, Some("orderId was already used for this user."))
     );
-    // A path id that is not a UUID; a body without data=.
+    // A path id that is not a UUID names nothing: 903 (but 914 on create,
+    // whose user may have no card yet).
     let r = c
         .call(
             Method::GET,
             "/account/{u}/paymentinfo",
             &[("{u}", "not-a-uuid")],
             None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, 903));
+    let r = c
+        .call(
+            Method::POST,
+            "/account/{u}/paymentinfo",
+            &[("{u}", "not-a-uuid")],
+            Some(&seed_create("o-x", "2099")),
         )
         .await;
     assert_eq!(
@@ -754,41 +918,111 @@ async fn validation_and_card_errors() {
         .await;
     assert_eq!(
         (r.status, r.code(), r.body["error"]["detail"].as_str()),
-        (StatusCode::BAD_REQUEST, 975, Some("The card has expired."))
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            975,
+            Some("The card has expired.")
+        )
     );
-    // Three wrong CVV tokens: FRAUD for good; updates refused (975).
-    for _ in 0..3 {
+    assert_eq!(
+        r.body["error"]["message"],
+        "An unexpected error occurred during update payment information. Please try again."
+    );
+    // Update with a CVV that is not the card's: 975 with the seed's own
+    // detail (and counted).
+    let u = with(
+        "/paymentInfo/card/cardCvvToken",
+        json!(wrong_token(&app, VISA, "2099", "08").await),
+    );
+    let mut u = u;
+    u["paymentInfo"]["card"]
+        .as_object_mut()
+        .unwrap()
+        .remove("cardNum");
+    let r = c
+        .call(Method::PUT, ONE, &[("{u}", USER), ("{p}", &id)], Some(&u))
+        .await;
+    assert_eq!(
+        (r.status, r.code(), r.body["error"]["detail"].as_str()),
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            975,
+            Some("Cannot authorize this card information.")
+        )
+    );
+    // Two more mismatches on re-verify: FRAUD at the third; any token then
+    // reads FRAUD (even the right one); updates are refused (975).
+    for _ in 0..2 {
         let r = c
             .call(
                 Method::POST,
                 &format!("{ONE}/verification"),
                 &[("{u}", USER), ("{p}", &id)],
-                Some(&seed_reverify("1000000000000999")),
+                Some(&seed_reverify(&wrong_token(&app, VISA, "2099", "08").await)),
             )
             .await;
-        assert_eq!(r.code(), 906);
+        assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, 906));
+        assert_eq!(
+            r.body["error"]["detail"],
+            "The card verification value does not match the card."
+        );
     }
     let r = c
         .call(
             Method::POST,
             &format!("{ONE}/verification"),
             &[("{u}", USER), ("{p}", &id)],
-            Some(&seed_reverify("1000000000000016")),
+            Some(&seed_reverify(&right_token(&app, VISA, "2099", "08").await)),
         )
         .await;
-    assert_eq!(r.body["data"]["status"], "FRAUD");
+    assert_eq!(r.body["data"]["status"], "FRAUD", "{}", r.body);
     let r = c
         .call(
             Method::PUT,
             ONE,
             &[("{u}", USER), ("{p}", &id)],
-            Some(&seed_update("2099")),
+            Some(&with_token(&app, seed_update("2099"), VISA).await),
         )
         .await;
     assert_eq!(
         (r.code(), r.body["error"]["detail"].as_str()),
         (975, Some("Cannot authorize this card information."))
     );
+    // The tenant's way back: reset (audited), then the right CVV is ACTIVE.
+    let r = c
+        .call(
+            Method::POST,
+            &format!("{ONE}/reset"),
+            &[("{u}", USER), ("{p}", &id)],
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.body["data"],
+        json!({"uuid": USER, "paymentInfoId": id, "status": "ACTIVE"})
+    );
+    assert_eq!(cvv_state(&app, &id).await.1, 0, "mismatches cleared");
+    let r = c
+        .call(
+            Method::POST,
+            &format!("{ONE}/verification"),
+            &[("{u}", USER), ("{p}", &id)],
+            Some(&seed_reverify(&right_token(&app, VISA, "2099", "08").await)),
+        )
+        .await;
+    assert_eq!(r.body["data"]["status"], "ACTIVE", "{}", r.body);
+    let r = c
+        .call(
+            Method::POST,
+            &format!("{ONE}/reset"),
+            &[
+                ("{u}", USER),
+                ("{p}", "7eb5db22-c716-46f6-95d1-f54dc63fa3e1"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, 903));
     // Another user sees nothing of this one's cards.
     let r = c
         .call(
@@ -827,6 +1061,7 @@ async fn validation_and_card_errors() {
         )
         .await;
     assert_eq!(r.body["data"]["totalCount"], 1);
+    assert_eq!(r.body["data"]["paymentInfos"][0]["expired"], true);
 }
 
 #[tokio::test]
@@ -835,6 +1070,7 @@ async fn a_refused_credential_does_not_use_up_the_session_id() {
     let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
     let sid = s.session_id(&app.public_key).unwrap();
     let key = SessionKey::from_bytes(s.key().expose_bytes()).unwrap();
+    let data = with_token(&app, seed_create("o-9", "2099"), VISA).await;
     let req = |token: &str| {
         let path = format!(
             "/account/{}/paymentinfo",
@@ -848,12 +1084,7 @@ async fn a_refused_credential_does_not_use_up_the_session_id() {
             .header("content-type", "application/x-www-form-urlencoded")
             .body(Body::from(format!(
                 "data={}",
-                body::seal(
-                    &key,
-                    seed_create("o-9", "2099").to_string().as_bytes(),
-                    now()
-                )
-                .unwrap()
+                body::seal(&key, data.to_string().as_bytes(), now()).unwrap()
             )))
             .unwrap()
     };
@@ -928,7 +1159,7 @@ async fn a_cvv_shaped_cvv_token_is_refused_and_nothing_is_stored() {
             Method::POST,
             "/account/{u}/paymentinfo",
             &[("{u}", USER)],
-            Some(&seed_create("o-ok", "2099")),
+            Some(&with_token(&app, seed_create("o-ok", "2099"), VISA).await),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -956,20 +1187,21 @@ async fn a_cvv_shaped_cvv_token_is_refused_and_nothing_is_stored() {
         (914, Some(detail))
     );
     assert_eq!(cvv_state(&app, &id).await, before, "nothing changed");
-    // The stored token still verifies.
+    assert!(before.0.is_empty(), "nothing about a CVV token on the card");
+    // A fresh token for the card's CVV verifies.
     let r = c
         .call(
             Method::POST,
             &format!("{ONE}/verification"),
             &[("{u}", USER), ("{p}", &id)],
-            Some(&seed_reverify("1000000000000016")),
+            Some(&seed_reverify(&right_token(&app, VISA, "2099", "08").await)),
         )
         .await;
     assert_eq!(r.body["data"]["status"], "ACTIVE");
 }
 
 /// CVV tokens racing on two nodes (two services over one database): right
-/// ones are all answered; wrong ones are each counted atomically, the card
+/// CVVs are all answered; wrong CVVs are each counted atomically, the card
 /// turns FRAUD at exactly the third, the others see FRAUD; no attempt is
 /// lost or refused as "kept changing".
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -987,7 +1219,7 @@ async fn concurrent_wrong_cvv_tokens_on_two_nodes_mark_fraud_at_exactly_the_limi
             Method::POST,
             "/account/{u}/paymentinfo",
             &[("{u}", USER)],
-            Some(&seed_create("o-race", "2099")),
+            Some(&with_token(&app, seed_create("o-race", "2099"), VISA).await),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -1032,12 +1264,20 @@ async fn concurrent_wrong_cvv_tokens_on_two_nodes_mark_fraud_at_exactly_the_limi
         tasks
     };
     // Right tokens racing: all answered ACTIVE (no "kept changing").
-    for t in race(vec!["1000000000000016".to_owned(); 24]) {
+    let mut rights = vec![];
+    for _ in 0..24 {
+        rights.push(right_token(&app, VISA, "2099", "08").await);
+    }
+    for t in race(rights) {
         let r = t.await.unwrap();
         assert_eq!(r.body["data"]["status"], "ACTIVE", "{}", r.body);
     }
     let (mut unknown, mut fraud) = (0, 0);
-    for t in race((0..24).map(|i| format!("20000000000{i:05}")).collect()) {
+    let mut wrongs = vec![];
+    for _ in 0..24 {
+        wrongs.push(wrong_token(&app, VISA, "2099", "08").await);
+    }
+    for t in race(wrongs) {
         let r = t.await.unwrap();
         match (r.status, r.code()) {
             (StatusCode::NOT_FOUND, 906) => unknown += 1,
@@ -1095,3 +1335,374 @@ async fn the_account_api_rate_limits_a_credential() {
         )
     );
 }
+
+/// Existence before validation: an unknown (or non-UUID) id answers the
+/// call's 903, even with a body that would not validate, decrypt or parse;
+/// authorization still comes first (910).
+#[tokio::test]
+async fn unknown_ids_are_903_before_the_body_is_looked_at() {
+    let app = TestApp::new().await;
+    let c = client(&app);
+    let unknown = "49660ff3-8d52-4641-9770-fdd199e1cd18";
+    let one = "This account's payment information does not exist.";
+    // Bodies that fail validation (914) or are not even the expected shape.
+    let mut no_udid = seed_update("2099");
+    no_udid.as_object_mut().unwrap().remove("udid");
+    for (method, path, body) in [
+        (Method::PUT, ONE.to_owned(), json!({})),
+        (Method::PUT, ONE.to_owned(), no_udid.clone()),
+        (Method::PUT, ONE.to_owned(), seed_update("2001")),
+        (Method::POST, format!("{ONE}/verification"), json!({"x": 1})),
+        (
+            Method::POST,
+            format!("{ONE}/verification"),
+            seed_reverify("12 34"),
+        ),
+    ] {
+        for id in [unknown, "not-a-uuid"] {
+            let r = c
+                .call(
+                    method.clone(),
+                    &path,
+                    &[("{u}", USER), ("{p}", id)],
+                    Some(&body),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {path} {body}");
+            assert_eq!(
+                r.body,
+                json!({"error": {"code": 903, "message": one, "detail": null}})
+            );
+        }
+    }
+    // No data= at all, or data= that does not decrypt: still 903 first.
+    for form in ["", "data=00"] {
+        let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
+        let sid = s.session_id(&app.public_key).unwrap();
+        let key = SessionKey::from_bytes(s.key().expose_bytes()).unwrap();
+        let seal = |v: &str| body::seal(&key, v.as_bytes(), now()).unwrap();
+        let req = Request::builder()
+            .method(Method::PUT)
+            .uri(format!(
+                "/account/{}/paymentinfo/{}",
+                seal(USER),
+                seal(unknown)
+            ))
+            .header("authorization", format!("PLTOKEN {}", app.tenant_key))
+            .header("session-id", sid)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap();
+        let r = send(&app, req, &key).await;
+        assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, 903), "{form}");
+    }
+    // Authorization first: a wrong PLTOKEN is 910 whatever the id.
+    let bad = Client {
+        app: &app,
+        keying: Keying::Session,
+        token: "psk_wrong".into(),
+    };
+    let r = bad
+        .call(
+            Method::PUT,
+            ONE,
+            &[("{u}", USER), ("{p}", unknown)],
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, 910));
+    // An order id that cannot exist: CancelPaymentInfoByOrderId's 903.
+    for order in ["", &"x".repeat(37)] {
+        let r = c
+            .call(
+                Method::DELETE,
+                "/account/{u}/orders/{o}",
+                &[("{u}", USER), ("{o}", order)],
+                None,
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code(), r.body["error"]["message"].as_str()),
+            (
+                StatusCode::BAD_REQUEST,
+                903,
+                Some("This account payment information does not exist")
+            )
+        );
+    }
+}
+
+/// The CVV token service: minted over HTTP by the tenant (201, in
+/// /openapi.json), one use, tenant-bound, short-lived, held sealed and
+/// deleted on use; ephemeral keys and bad CVVs refused.
+#[tokio::test]
+async fn cvv_tokens_are_one_time_short_lived_and_tenant_bound() {
+    let app = TestApp::new().await;
+    let c = client(&app);
+    let cvv = card_cvv(&app, VISA, "2099", "08").await;
+    let mint = |auth: Option<String>, body: Value| {
+        let app = &app;
+        async move {
+            app.call(
+                Method::POST,
+                "/v2/cvv-tokens",
+                auth.as_deref(),
+                &[],
+                Some(body),
+            )
+            .await
+        }
+    };
+    let key = Some(app.tenant_key.clone());
+    let r = mint(key.clone(), json!({"cvv": cvv})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let token = r.body["cvvToken"].as_str().unwrap().to_owned();
+    assert!(token.len() == 20 && token.bytes().all(|b| b.is_ascii_digit()));
+    let expires = r.body["expiresAt"].as_str().unwrap();
+    let expires =
+        time::OffsetDateTime::parse(expires, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    let ttl = expires.unix_timestamp() - now() as i64;
+    assert!((595..=600).contains(&ttl), "{ttl}");
+    assert!(!r.body.to_string().contains(&format!("\"{cvv}\"")));
+    // The CVV is held sealed only: not in clear in the token table.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
+    let sealed: Vec<u8> = sqlx::query_scalar("SELECT cvv_sealed FROM cvv_tokens")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(!sealed.windows(cvv.len()).any(|w| w == cvv.as_bytes()));
+    let r = c
+        .call(
+            Method::POST,
+            "/account/{u}/paymentinfo",
+            &[("{u}", USER)],
+            Some(&{
+                let mut b = seed_create("o-t", "2099");
+                b["paymentInfo"]["card"]["cardCvvToken"] = json!(token);
+                b
+            }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let id = r.body["data"]["paymentInfoId"].as_str().unwrap().to_owned();
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM cvv_tokens")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(count().await, 0, "deleted on use");
+    // Used: 906.
+    let reverify = |t: String| {
+        let c = &c;
+        let id = id.clone();
+        async move {
+            c.call(
+                Method::POST,
+                &format!("{ONE}/verification"),
+                &[("{u}", USER), ("{p}", &id)],
+                Some(&seed_reverify(&t)),
+            )
+            .await
+        }
+    };
+    let r = reverify(token.clone()).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, 906));
+    assert_eq!(r.body["error"]["detail"], Value::Null);
+    // Another tenant's token for the right CVV: 906, and it is not used up
+    // by the attempt.
+    let (other, _) = app.service.create_tenant("Other").await.unwrap();
+    let (foreign, _) = app.service.mint_cvv_token(&other, &cvv).await.unwrap();
+    let r = reverify(foreign).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, 906));
+    assert_eq!(count().await, 1);
+    // Expired: 906 (and gone).
+    let t = token_for(&app, &cvv).await;
+    sqlx::query("UPDATE cvv_tokens SET expires_at = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let r = reverify(t).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, 906));
+    // Fresh: ACTIVE; no failure was counted by the unresolvable tokens.
+    let r = reverify(token_for(&app, &cvv).await).await;
+    assert_eq!(r.body["data"]["status"], "ACTIVE", "{}", r.body);
+    assert_eq!(cvv_state(&app, &id).await.1, 0);
+    // Housekeeping deletes expired tokens.
+    token_for(&app, "123").await;
+    sqlx::query("UPDATE cvv_tokens SET expires_at = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    app.service.housekeeping().await.unwrap();
+    assert_eq!(count().await, 0);
+    // Refused: not 3-4 digits; no or an ephemeral credential; unknown fields.
+    for bad in [
+        json!({"cvv": "12"}),
+        json!({"cvv": "12345"}),
+        json!({"cvv": "12a"}),
+    ] {
+        let r = mint(key.clone(), bad.clone()).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::BAD_REQUEST, "INVALID_CVV"),
+            "{bad}"
+        );
+    }
+    let r = mint(key.clone(), json!({"cvv": "123", "pan": VISA})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = mint(None, json!({"cvv": "123"})).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let card = app.issue_card().await;
+    let eph = app
+        .ephemeral(card["token"].as_str().unwrap(), &["cvv2"])
+        .await;
+    let r = mint(Some(eph), json!({"cvv": "123"})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // In the OpenAPI document.
+    let r = app
+        .call(Method::GET, "/openapi.json", None, &[], None)
+        .await;
+    assert!(r.body["paths"]["/v2/cvv-tokens"]["post"].is_object());
+    assert!(
+        r.body["paths"]["/account/{uuid}/paymentinfo/{paymentInfoId}/reset"]["post"].is_object()
+    );
+}
+
+/// The CVV token service's route has the per-credential rate too: past its
+/// burst, 429 before anything is minted.
+#[tokio::test]
+async fn the_cvv_token_service_is_rate_limited_per_credential() {
+    use paysecure_server::domain::ratelimit::{Rate, RateLimits};
+    let app = TestApp::with_config(paysecure_server::ServiceConfig {
+        rate_limits: RateLimits {
+            credential: Rate {
+                per_second: 1,
+                burst: 2,
+            },
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let mint = || {
+        app.call(
+            Method::POST,
+            "/v2/cvv-tokens",
+            Some(&app.tenant_key),
+            &[],
+            Some(json!({"cvv": "123"})),
+        )
+    };
+    for _ in 0..2 {
+        assert_eq!(mint().await.status, StatusCode::CREATED);
+    }
+    let r = mint().await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED")
+    );
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cvv_tokens")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 2, "nothing minted past the rate");
+}
+
+/// Captured log output (JSON lines) of the current thread.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+/// FRAUD and its reset are audit events (`paysecure::audit`: tenant,
+/// paymentInfoId, action), and no CVV, token or card number is logged.
+#[tokio::test]
+async fn fraud_and_its_reset_are_audited_and_nothing_secret_is_logged() {
+    let cap = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(cap.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = TestApp::new().await;
+    let c = data_key_client(&app).await;
+    let r = c
+        .call(
+            Method::POST,
+            "/account/{u}/paymentinfo",
+            &[("{u}", USER)],
+            Some(&with_token(&app, seed_create("o-audit", "2099"), VISA).await),
+        )
+        .await;
+    let id = r.body["data"]["paymentInfoId"].as_str().unwrap().to_owned();
+    let mut tokens = vec![];
+    for _ in 0..FRAUD_AFTER_TEST {
+        let t = wrong_token(&app, VISA, "2099", "08").await;
+        tokens.push(t.clone());
+        let r = c
+            .call(
+                Method::POST,
+                &format!("{ONE}/verification"),
+                &[("{u}", USER), ("{p}", &id)],
+                Some(&seed_reverify(&t)),
+            )
+            .await;
+        assert_eq!(r.code(), 906);
+    }
+    let r = c
+        .call(
+            Method::POST,
+            &format!("{ONE}/reset"),
+            &[("{u}", USER), ("{p}", &id)],
+            None,
+        )
+        .await;
+    assert_eq!(r.body["data"]["status"], "ACTIVE");
+    let text = String::from_utf8(cap.0.lock().unwrap().clone()).unwrap();
+    let audit: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        // (The key custody has audit events of its own.)
+        .filter(|v| v["target"] == "paysecure::audit" && v["fields"]["payment_info"].is_string())
+        .collect();
+    let actions: Vec<&str> = audit
+        .iter()
+        .map(|v| v["fields"]["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["fraud", "reset"], "{text}");
+    for v in &audit {
+        assert_eq!(v["fields"]["payment_info"], id.as_str());
+        assert_eq!(v["fields"]["tenant"], app.tenant_id.as_str());
+    }
+    let cvv = card_cvv(&app, VISA, "2099", "08").await;
+    for secret in tokens
+        .iter()
+        .map(String::as_str)
+        .chain([VISA, &format!("\"{cvv}\"")[..]])
+    {
+        assert!(!text.contains(secret), "{secret} in the log");
+    }
+}
+
+const FRAUD_AFTER_TEST: i64 = paysecure_server::domain::account::FRAUD_AFTER;

@@ -817,3 +817,77 @@ async fn cluster_a_key_rotated_through_a_decrypts_on_b() {
     };
     assert_eq!(old.pan(&token).await.len(), 16);
 }
+
+/// The Get CVV2 envelope when the database goes away under a running server
+/// (PostgreSQL: the test's database dropped, its connections terminated):
+/// the seed's 503 in the `NISrvResponse` envelope, never the generic JSON
+/// error, and the card number never in the log. On SQLite (a file the
+/// process keeps open) the in-process test `ni_cvv2::an_unavailable_database_answers_503`
+/// covers the mapping.
+#[tokio::test]
+async fn get_cvv2_envelope_answers_503_when_the_database_is_dropped() {
+    let (_dir, data, log, db) = tmp().await;
+    let Ok(admin) = std::env::var(crate::common::POSTGRES_ENV) else {
+        eprintln!("PostgreSQL only (PAYSECURE_TEST_POSTGRES)");
+        return;
+    };
+    let key = create_tenant(&data, &db, "Bank");
+    let server = Server::start(&data, &db, &log, &[]);
+    let http = reqwest::Client::new();
+    let card: Value = http
+        .post(format!("{}/v2/cards", server.url))
+        .bearer_auth(&key)
+        .json(&json!({"exid": "EX-DROP"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let yymm = format!(
+        "{:02}{:02}",
+        card["expiryYear"].as_i64().unwrap() % 100,
+        card["expiryMonth"].as_i64().unwrap()
+    );
+    let request = json!({"NISrvRequest": {"request_get_cvv2": {
+        "header": {"msg_id": "223001", "msg_type": "TRANSACTION", "msg_function": "REQ_GET_CVV2",
+                   "src_application": "IVR", "target_application": "WAY4",
+                   "timestamp": "2020-07-20T10:49:02.366+04:00", "tracking_id": "223001", "bank_id": "NIC"},
+        "body": {"card_identifier_id": "EX-DROP", "card_identifier_type": "EXID", "expiry_date": yymm}}}});
+    let call = || async {
+        let r = http
+            .post(format!("{}/pin-management/v2/cvv2", server.url))
+            .bearer_auth(&key)
+            .json(&request)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    };
+    // Up: the bank does not allow clear CVV2 (104), so the database answered.
+    let (status, body) = call().await;
+    assert_eq!(status, 403, "{body}");
+    // The database is dropped under the running server.
+    {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let name = db.url.rsplit('/').next().unwrap().to_owned();
+        let mut conn = sqlx::AnyConnection::connect(&admin).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let started = std::time::Instant::now();
+    let (status, body) = call().await;
+    assert_eq!(status, 503, "{body}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let res = &body["NISrvResponse"]["response_get_cvv2"];
+    assert_eq!(res["header"]["msg_id"], "223001");
+    assert_eq!(res["exception_details"]["status"], "F");
+    assert_eq!(res["exception_details"]["error_code"], "503");
+    assert!(body.get("error").is_none());
+    drop(server);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("unavailable"), "the outage is logged");
+}

@@ -91,6 +91,33 @@ impl Server {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Runs a CLI command with `input` on its standard input; returns stdout.
+    pub fn cli_with_input(&self, args: &[&str], input: &str) -> String {
+        use std::io::Write;
+        let mut child = Command::new(BIN)
+            .args(base_args(&self.data, &self.db))
+            .args(args)
+            .env("PAYSECURE_MASTER_KEY_FILE", self.data.join("master.key"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     /// Runs a CLI command; returns its whole output, success or not.
     pub fn cli_output(&self, args: &[&str]) -> std::process::Output {
         Command::new(BIN)

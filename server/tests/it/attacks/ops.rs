@@ -911,6 +911,16 @@ async fn every_route_family_leaves_no_secret_in_the_log() {
             "body": {"card_identifier_id": "LOG-1", "card_identifier_type": "EXID", "expiry_date": yymm}}}
     }))).await;
     assert_eq!(st, 200, "{r}");
+    // And by the card number itself (CONTRACT_NUMBER): never in the log.
+    let (_sess, sid) = session(&mut secrets);
+    let (st, r) = call(&s, Method::POST, "/pin-management/v2/cvv2", Some(&key), Some(&sid), Some(json!({
+        "NISrvRequest": {"request_get_cvv2": {
+            "header": {"msg_id": "2", "msg_type": "TRANSACTION", "msg_function": "REQ_GET_CVV2",
+                       "src_application": "IVR", "target_application": "WAY4",
+                       "timestamp": "2020-07-20T10:49:02.366+04:00", "tracking_id": "2", "bank_id": "NIC"},
+            "body": {"card_identifier_id": pan, "card_identifier_type": "CONTRACT_NUMBER", "expiry_date": yymm}}}
+    }))).await;
+    assert_eq!(st, 200, "{r}");
 
     // Paythru: credentials, then a signed create with the real card.
     let creds = s.cli(&["tenant", "paythru-credentials", &tenant]);
@@ -977,6 +987,21 @@ async fn every_route_family_leaves_no_secret_in_the_log() {
         .unwrap()
         .as_secs();
     let uuid = "2a50a2e4-a93a-4823-9674-c63aba792325";
+    // The sandbox CVV token service's CLI: a token for this card's own CVV.
+    let cvv_token = s
+        .cli_with_input(
+            &["tenant", "cvv-token", &tenant, "--expiry", "3908"],
+            "378282246310005\n",
+        )
+        .trim()
+        .to_owned();
+    assert!(cvv_token.len() == 20 && cvv_token.bytes().all(|b| b.is_ascii_digit()));
+    secrets.push(cvv_token.clone());
+    // Without --expiry it reads the CVV itself; not 3-4 digits: refused.
+    let plain = s.cli_with_input(&["tenant", "cvv-token", &tenant], "123\n");
+    assert_eq!(plain.trim().len(), 20, "{plain}");
+    let out = s.cli_output(&["tenant", "cvv-token", &tenant]);
+    assert!(!out.status.success(), "no CVV on standard input");
     let payload = json!({
         "orderId": "4e260748-60d6-4985-80da-bfdf481bffdf", "udid": "2083718938012321038243",
         "billingInfo": {"firstName": "John", "lastName": "Doe", "dateOfBirth": "19870704",
@@ -984,7 +1009,7 @@ async fn every_route_family_leaves_no_secret_in_the_log() {
             "addressInfo": {"street": "1 Road", "city": "London", "state": "London", "postalCode": "SW1E 5RS", "countryCode": "GB"}},
         "paymentInfo": {"paymentType": "CreditCard", "isDefault": true, "card": {
             "cardNum": "378282246310005", "cardExpYear": "2039", "cardExpMonth": "08", "cardHolder": "John Doe",
-            "cardNickName": "Card1", "cardCvvToken": "1000000000000016"}},
+            "cardNickName": "Card1", "cardCvvToken": cvv_token}},
         "accessCountryCode": "GB", "ipAddress": "127.0.0.1"
     });
     let path = format!(
