@@ -3,6 +3,7 @@
 //! credentials); each feature is its own module over it.
 
 pub mod account;
+pub mod bins;
 pub mod custody;
 pub mod error;
 pub mod get_cvv2;
