@@ -234,10 +234,21 @@ pub fn unknown_path(path: &str) -> Response {
     error_response(encoding_of_path(path), PaythruError::of(103))
 }
 
+/// A refusal made before the handler ran (413 body too large, 408
+/// timeout) for a path under the Paythru prefix: 107 "Malformed request"
+/// in the API's format, the status kept.
+pub fn framework_error(path: &str, status: StatusCode) -> Response {
+    let mut res = error_response(encoding_of_path(path), PaythruError::of(107));
+    *res.status_mut() = status;
+    res
+}
+
 /// A Paythru method URL with an HTTP method other than POST (§2.0: "HTTP
-/// POST method requests"): 103, with `Allow: POST`.
+/// POST method requests"): 103 in the API's format, with the status HTTP
+/// requires for it (405, RFC 9110 §15.5.6) and `Allow: POST`.
 async fn wrong_method(uri: Uri) -> Response {
     let mut res = unknown_path(uri.path());
+    *res.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     res.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static("POST"));
     res
@@ -334,6 +345,7 @@ async fn paythru(
     responses((status = 200, description = "paythruResponse (XML) or JSON object"),
               (status = 400, description = "errorCode/traceCode/errorMessage: 101 (no form body: Content-Type must be application/x-www-form-urlencoded), 103 (unknown method, other HTTP method than POST, wrong version, extra path segments), 104, 107, 108, 109, 125, 144, 146-148, 150-152"),
               (status = 401, description = "102 credentials, 123 signature, 124 request time, 126 request nonce"),
+              (status = 405, description = "103 in the API's format, for any HTTP method but POST (Allow: POST)"),
               (status = 403, description = "105, 106, 121, 122, 149")))]
 async fn paythru_method(
     State(state): State<AppState>,

@@ -1603,26 +1603,28 @@ async fn paythru_failures_answer_in_paythru_format() {
     seed_credentials(&app).await;
     let body = form(&auth(&[("cardKey", SEED_CARD_KEY)]), SEED_SHA_KEY, true);
     let form_type = "application/x-www-form-urlencoded";
-    let cases: Vec<(Method, &str, &str, (u16, &str), bool)> = vec![
+    /// HTTP method, path, Content-Type, (status, errorCode), JSON answer.
+    type Case<'a> = (Method, &'a str, &'a str, (u16, &'a str), bool);
+    let cases: Vec<Case<'_>> = vec![
         (
             Method::GET,
             "/v3/token/lookup/json",
             form_type,
-            (400, "103"),
+            (405, "103"),
             true,
         ),
         (
             Method::PUT,
             "/v3/token/lookup",
             form_type,
-            (400, "103"),
+            (405, "103"),
             false,
         ),
         (
             Method::DELETE,
             "/v3/token/enable/xml",
             form_type,
-            (400, "103"),
+            (405, "103"),
             false,
         ),
         (
@@ -1736,6 +1738,21 @@ async fn paythru_failures_answer_in_paythru_format() {
             assert_eq!(r.headers["allow"], "POST");
         }
     }
+    // A body over the limit: 107 in the API's format, status 413.
+    let big = format!(
+        "{body}&cardDescription={}",
+        "x".repeat(paysecure_server::http::BODY_LIMIT)
+    );
+    let r = send(
+        &app,
+        "192.0.2.30",
+        Method::POST,
+        "/v3/token/lookup/json",
+        form_type,
+        big,
+    )
+    .await;
+    assert_eq!(error_of(&r), (413, "107".to_owned()), "{}", r.text);
     // None of these counted as failed authentications.
     let pool = raw_pool(&app).await;
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM auth_failures")
