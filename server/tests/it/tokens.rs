@@ -2142,8 +2142,11 @@ async fn bin_table_load_replace_and_other_nodes() {
         .await
         .unwrap()
         .is_none());
+    // What `serve --demo` does: the sandbox ranges into an empty table only.
+    assert!(app.service.load_sandbox_bins_if_empty().await.unwrap());
+    assert!(!app.service.load_sandbox_bins_if_empty().await.unwrap());
     let done = app.service.load_bins(SANDBOX_CSV).await.unwrap();
-    assert_eq!((done.ranges, done.version), (19, 1));
+    assert_eq!((done.ranges, done.version), (19, 2));
     let info = app
         .service
         .bin_info("4111111111111111")
@@ -2194,7 +2197,7 @@ async fn bin_table_load_replace_and_other_nodes() {
     let next = format!(
         "{CSV_HEADER}\n4111,4111,VISA,DEBIT,,Short,GBR,GBP\n41111111,,VISA,CREDIT,,Long,,\n"
     );
-    assert_eq!(app.service.load_bins(&next).await.unwrap().version, 2);
+    assert_eq!(app.service.load_bins(&next).await.unwrap().version, 3);
     let name = |i: Option<paysecure_server::domain::bins::BinInfo>| i.and_then(|i| i.issuer_name);
     assert_eq!(
         name(app.service.bin_info("4111111111111111").await.unwrap()).as_deref(),
@@ -2213,4 +2216,78 @@ async fn bin_table_load_replace_and_other_nodes() {
     // The other node keeps its copy until its next check (30 s, stated in
     // docs/deployment.md), then sees version 2.
     assert!(b.bin_info("5555555555554444").await.unwrap().is_some());
+}
+
+/// `paysecure-server bins load FILE` (a real process): a bad file exits
+/// non-zero naming its line and changes nothing; `sandbox` and a file
+/// replace the table, each load a new version.
+#[tokio::test]
+async fn cli_bins_load() {
+    use paysecure_server::storage::{Storage, StorageOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let db = crate::common::TestDb::new(&data).await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_paysecure-server"))
+            .args([
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--database-url",
+                &db.url,
+            ])
+            .args(args)
+            .env("PAYSECURE_MASTER_KEY_FILE", data.join("master.key"))
+            .output()
+            .unwrap()
+    };
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let out = run(&["bins", "load", "sandbox"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("BIN table replaced: 19 ranges, version 1"),
+        "{}",
+        text(&out.stdout)
+    );
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        format!(
+            "{}\n4111,,VISA,CREDIT,,A,GBR,GBP\n4111,4112,VISA,,,B,UK,\n",
+            paysecure_server::domain::bins::CSV_HEADER
+        ),
+    )
+    .unwrap();
+    let out = run(&["bins", "load", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("line 3: ") && err.contains("nothing changed"),
+        "{err}"
+    );
+    let good = dir.path().join("good.csv");
+    std::fs::write(
+        &good,
+        format!(
+            "# ours\n{}\n45392600,45392699,VISA,DEBIT,CLASSIC,Example Bank,GBR,GBP\n",
+            paysecure_server::domain::bins::CSV_HEADER
+        ),
+    )
+    .unwrap();
+    let out = run(&["bins", "load", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("BIN table replaced: 1 ranges, version 2"),
+        "{}",
+        text(&out.stdout)
+    );
+    let storage = Storage::connect(&db.url, &StorageOptions::default())
+        .await
+        .unwrap();
+    let rows = storage.bin_ranges().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].low.as_str(), rows[0].issuer_name.as_deref()),
+        ("45392600", Some("Example Bank"))
+    );
+    assert_eq!(storage.bin_table_version().await.unwrap(), Some(2));
 }
