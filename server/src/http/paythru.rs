@@ -509,10 +509,13 @@ pub fn routes() -> Router<AppState> {
             "/v3/token/{method}/{encoding}",
             post(paythru_method_encoded).fallback(wrong_method),
         )
-        .route("/v3/clientpost/session", post(clientpost_session))
+        .route(
+            "/v3/clientpost/session",
+            post(clientpost_session).fallback(wrong_method),
+        )
         .route(
             "/v3/clientpost/session/{encoding}",
-            post(clientpost_session_encoded),
+            post(clientpost_session_encoded).fallback(wrong_method),
         )
         .merge(capture)
 }

@@ -1738,6 +1738,27 @@ async fn paythru_failures_answer_in_paythru_format() {
             assert_eq!(r.headers["allow"], "POST");
         }
     }
+    // The Client POST session call is signed like the API and answers like it.
+    let r = send(
+        &app,
+        "192.0.2.30",
+        Method::GET,
+        "/v3/clientpost/session/json",
+        form_type,
+        String::new(),
+    )
+    .await;
+    assert_eq!(error_of(&r), (405, "103".to_owned()), "{}", r.text);
+    let r = send(
+        &app,
+        "192.0.2.30",
+        Method::POST,
+        "/v3/clientpost/session/json",
+        "application/json",
+        body.clone(),
+    )
+    .await;
+    assert_eq!(error_of(&r), (400, "101".to_owned()), "{}", r.text);
     // A body over the limit: 107 in the API's format, status 413.
     let big = format!(
         "{body}&cardDescription={}",
