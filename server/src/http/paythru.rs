@@ -345,7 +345,6 @@ async fn paythru(
     responses((status = 200, description = "paythruResponse (XML) or JSON object"),
               (status = 400, description = "errorCode/traceCode/errorMessage: 101 (no form body: Content-Type must be application/x-www-form-urlencoded), 103 (unknown method, other HTTP method than POST, wrong version, extra path segments), 104, 107, 108, 109, 125, 144, 146-148, 150-152"),
               (status = 401, description = "102 credentials, 123 signature, 124 request time, 126 request nonce"),
-              (status = 405, description = "103 in the API's format, for any HTTP method but POST (Allow: POST)"),
               (status = 403, description = "105, 106, 121, 122, 149")))]
 async fn paythru_method(
     State(state): State<AppState>,

@@ -80,7 +80,11 @@ async fn openapi_documents_every_status_and_error_body_by_route_kind() {
         let what = format!("{method} {path}");
         let responses = op["responses"].as_object().unwrap();
         for s in ["408", "413"] {
-            assert_eq!(json_schema(op, s), "ErrorEnvelope", "{what} {s}");
+            let want = match Kind::of(path) {
+                Kind::Paythru => "PaythruErrorBody",
+                _ => "ErrorEnvelope",
+            };
+            assert_eq!(json_schema(op, s), want, "{what} {s}");
         }
         for (status, r) in responses {
             assert!(
@@ -115,7 +119,7 @@ async fn openapi_documents_every_status_and_error_body_by_route_kind() {
                 assert!(op["responses"]["200"]["content"]["text/plain"].is_object());
             }
             Kind::Paythru => {
-                expect(&["400", "401", "403"], "PaythruErrorBody");
+                expect(&["400", "401", "403", "405"], "PaythruErrorBody");
                 expect(&["500"], "ErrorEnvelope");
                 for s in ["200", "400", "401", "403"] {
                     assert!(
