@@ -225,7 +225,7 @@ const createdCard = (await exchange('Paythru: create a card token', {
     ['cardNumber', '4444333322221111'], ['cardExpiryMonth', '12'], ['cardExpiryYear', expYear.slice(2)], ['customerTitle', 'Mr'],
     ['customerFirstName', 'John'], ['customerSurname', 'Smith'], ['customerEmail', 'johnsmith@example.com'],
     ['cardholderAddressLine1', 'Flat 12B'], ['cardholderAddressTown', 'Amersham'], ['cardholderAddressPostcode', 'HP6 6GL'], ['cardholderAddressCountry', 'UK']]),
-  note: 'Seed 002 §3.6. Form body; every request carries `apiKey`, `apiPassword` (from `paysecure-server tenant paythru-credentials TENANT`) and `shaSignature`: SHA-512 (hex) of `name=value` + shaKey for every non-empty parameter but the signature, sorted by name in byte order (§2.5; the seed\'s update example verifies only that way). The last URL segment picks `xml` (default) or `json`. The expiry is `cardExpiry` (MMYY, as the seed\'s example) or `cardExpiryMonth` + `cardExpiryYear`. A new token is enabled; `cardUniqueIdentifier` is the same for every token of the same card of the merchant. Replay profile (optional; docs/protocol.md): `requestTime` (Unix seconds, within 300 s of the server clock) and `requestNonce` (16 to 64 of `A-Z a-z 0-9 - _`, accepted once per apiKey), two more parameters signed like the others; required once `paysecure-server tenant paythru-require-nonce APIKEY|TENANT true` is set, and verified whenever sent.',
+  note: 'Seed 002 §3.6. Form body; every request carries `apiKey`, `apiPassword` (from `paysecure-server tenant paythru-credentials TENANT`) and `shaSignature`: SHA-512 (hex) of `name=value` + shaKey for every non-empty parameter but the signature, sorted by name in byte order (§2.5; the seed\'s update example verifies only that way). The last URL segment picks `xml` (default) or `json`. The expiry is `cardExpiry` (MMYY, as the seed\'s example) or `cardExpiryMonth` + `cardExpiryYear`. A new token is disabled (`enabled` "0", as the seed\'s examples show) until `enable`; `cardUniqueIdentifier` is the same for every token of the same card of the merchant. Replay profile (optional; docs/protocol.md): `requestTime` (Unix seconds, within 300 s of the server clock) and `requestNonce` (16 to 64 of `A-Z a-z 0-9 - _`, accepted once per apiKey), two more parameters signed like the others; required once `paysecure-server tenant paythru-require-nonce APIKEY|TENANT true` is set, and verified whenever sent.',
   errors: '108 invalid card number (digits, 13-19, Luhn); 109 invalid or past expiry; 152 with `cardKey`; 107 unknown, repeated or over-long parameter; and the authentication errors below',
 })).json;
 const cardKey = createdCard.cardKeyDetails['0'].cardKey;
@@ -238,12 +238,12 @@ await exchange('Paythru: update', {
   method: 'POST', path: '/v3/token/updateCardKeyDetails/json',
   form: ptForm([['cardKey', cardKey], ['cardholderAddressLine1', '10 Downing Street'], ['cardholderAddressLine2', ''], ['cardholderAddressTown', 'London'], ['cardholderAddressPostcode', 'SW1A 2AA']]),
   note: 'Seed 002 §3.5. A parameter sent empty clears the stored value; one not sent is kept. Also accepts the table\'s spellings `cardholderAdressTown` and `cardHolderAddressCounty`, and `cardExpiryMonth` + `cardExpiryYear`.',
-  errors: '144 nothing to update; 149 the token is disabled; 150 with `cardNumber`; 109 bad expiry',
+  errors: '144 nothing to update; 150 with `cardNumber`; 109 bad expiry',
 });
 for (const m of ['disable', 'enable']) {
   await exchange(`Paythru: ${m}`, {
     method: 'POST', path: `/v3/token/${m}/xml`, form: ptForm([['cardKey', cardKey]]),
-    note: `Seed 002 §3.${m === 'enable' ? 2 : 3}. Idempotent: a token already in that state answers OK and nothing is written. A disabled token shows \`enabled\` "0" and cannot be updated (149).`,
+    note: `Seed 002 §3.${m === 'enable' ? 2 : 3}. Idempotent: a token already in that state answers OK and nothing is written. A new token is disabled (\`enabled\` "0", as the seed's examples) until enabled; a disabled token can still be looked up and updated.`,
   });
 }
 const sessionOpen = (await exchange('Paythru Client POST: open a capture session', {
@@ -267,7 +267,7 @@ await exchange('Paythru: delete', {
 });
 await exchange('Paythru: an error (XML)', {
   method: 'POST', path: '/v3/token/lookup/xml', form: 'apiKey=nobody&apiPassword=wrong&cardKey=x&shaSignature=00',
-  note: 'Errors carry `errorCode` (seed 002 §5.1), an 8-digit `traceCode` (logged with the request) and `errorMessage`, with 401 for 102 (credentials), 123 (signature), and the replay profile\'s 124 (request time missing, malformed or more than 300 s off) and 126 (request nonce missing, malformed or already used: these two do not count towards the block), 403 for 105 (revoked credentials), 106 (method not allowed for these credentials), 121/122 (address blocked: more than 5 failed authentications in a day (the 6th) block it for a minute, 10 for five minutes; credential and signature failures both count), 149, 405 with 103 for another HTTP method than POST, 413 with 107 for a body over 64 KiB, and 400 otherwise (101 empty body or a Content-Type other than application/x-www-form-urlencoded, 103 unknown method, version or path, 104 unknown encoding, 107 malformed, 108, 109, 125 reference over 45 characters, 144, 146, 147, 148, 150, 151, 152).',
+  note: 'Errors carry `errorCode` (seed 002 §5.1), an 8-digit `traceCode` (logged with the request) and `errorMessage`, with 401 for 102 (credentials), 123 (signature), and the replay profile\'s 124 (request time missing, malformed or more than 300 s off) and 126 (request nonce missing, malformed or already used: these two do not count towards the block), 403 for 105 (revoked credentials), 106 (method not allowed for these credentials), 121/122 (address blocked: more than 5 failed authentications in a day (the 6th) block it for a minute, 10 for five minutes; credential and signature failures both count), 405 with 103 for another HTTP method than POST, 413 with 107 for a body over 64 KiB, and 400 otherwise (101 empty body or a Content-Type other than application/x-www-form-urlencoded, 103 unknown method, version or path, 104 unknown encoding, 107 malformed, 108, 109, 125 reference over 45 characters, 144, 146, 147, 148, 150, 151, 152).',
 });
 
 // ---- Verifone-style token management (seed 004)

@@ -905,10 +905,9 @@ impl Paythru<'_> {
         }
         // Re-read and retry if another request changed the card meanwhile.
         for _ in 0..5 {
+            // Enabled or not (§3.5's example updates the token §3.1 shows
+            // disabled).
             let mut row = self.card(tenant, params).await?;
-            if row.status != "ACTIVE" {
-                return fail(149);
-            }
             let mut details = self.0.stored_details(&row)?;
             for (name, value) in &updates {
                 if value.is_empty() {
@@ -942,6 +941,9 @@ impl Paythru<'_> {
         mut details: Details,
     ) -> Result<StoredCardRow, Failure> {
         let mut row = self.0.new_stored_row(tenant, API, "", new_card_key()?);
+        // A new token is disabled until the merchant enables it (§3.2), as
+        // every example response of §3.6 and §3.7 shows (`enabled` "0").
+        row.status = "DISABLED".into();
         self.0.link_pan(&mut row, &card.pan)?;
         let bin = self.0.bin_info(&card.pan).await?;
         if let Some(b) = bin.as_ref().filter(|_| row.brand == "UNKNOWN") {

@@ -304,7 +304,8 @@ async fn paythru_seed_create_example_replayed() {
         10
     );
     assert_eq!(xml_value(&p, &format!("{d}/merchantCustomerReference")), "");
-    assert_eq!(xml_value(&p, &format!("{d}/enabled")), "1");
+    // Created disabled, as every create example of the seed shows.
+    assert_eq!(xml_value(&p, &format!("{d}/enabled")), "0");
     for (field, want) in [
         ("card/cardDescription", "My shopping card"),
         ("card/cardholderName", "MR JOHN SMITH"),
@@ -374,7 +375,7 @@ async fn paythru_lookup_json_shape_and_criteria() {
         "a number, as in the seed"
     );
     assert_eq!(d["merchantCustomerReference"], Value::Null);
-    assert_eq!(d["enabled"], "1");
+    assert_eq!(d["enabled"], "0", "created disabled, as the seed shows");
     assert_eq!(d["card"]["cardType"], Value::Null);
     assert_eq!(d["cardholderAddress"]["cardholderAddressLine3"], "");
     // By customer reference: both of that customer's cards, oldest first.
@@ -482,7 +483,8 @@ async fn paythru_enable_disable_update_delete() {
         );
         assert_eq!(lookup_one(&app, &key).await["enabled"], enabled, "{method}");
     }
-    // A disabled token cannot be updated (149); enabled, it can.
+    // A disabled token can be updated: the seed's update example (§3.5)
+    // acts on the token its lookup example shows disabled.
     let update = auth(&[
         ("cardKey", &key),
         ("cardholderAddressPropertyName", ""),
@@ -494,8 +496,14 @@ async fn paythru_enable_disable_update_delete() {
         ("cardholderAddressPostcode", "SW1A 2AA"),
         ("cardholderAddressCountry", "UK"),
     ]);
+    assert_eq!(lookup_one(&app, &key).await["enabled"], "0");
     let r = paythru(&app, "/v3/token/updateCardKeyDetails/xml", &update).await;
-    assert_eq!(error_of(&r), (403, "149".into()));
+    assert_eq!(
+        xml_value(&xml_paths(&r.text), "/paythruResponse/result"),
+        "OK",
+        "{}",
+        r.text
+    );
     paythru(&app, "/v3/token/enable/json", &auth(&[("cardKey", &key)])).await;
     // The seed's update example (§3.5), re-signed for our card key.
     let r = paythru(&app, "/v3/token/updateCardKeyDetails/json", &update).await;
