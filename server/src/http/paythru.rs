@@ -238,7 +238,16 @@ pub fn unknown_path(path: &str) -> Response {
 /// timeout) for a path under the Paythru prefix: 107 "Malformed request"
 /// in the API's format, the status kept.
 pub fn framework_error(path: &str, status: StatusCode) -> Response {
-    let mut res = error_response(encoding_of_path(path), PaythruError::of(107));
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "Malformed request: the body is larger than 64 KiB",
+        StatusCode::REQUEST_TIMEOUT => "Malformed request: the request took too long",
+        _ => "Malformed request",
+    };
+    let error = PaythruError {
+        code: 107,
+        message: std::borrow::Cow::Borrowed(message),
+    };
+    let mut res = error_response(encoding_of_path(path), error);
     *res.status_mut() = status;
     res
 }
