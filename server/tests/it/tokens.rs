@@ -2320,3 +2320,65 @@ async fn cli_bins_load() {
     );
     assert_eq!(storage.bin_table_version().await.unwrap(), Some(2));
 }
+
+/// `serve --demo` (a real process) loads the sandbox BIN table into an
+/// empty table, and leaves an operator's table alone.
+#[tokio::test]
+async fn serve_demo_loads_the_sandbox_bins_into_an_empty_table_only() {
+    use paysecure_server::storage::{Storage, StorageOptions};
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let db = crate::common::TestDb::new(&data).await;
+    let command = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_paysecure-server"));
+        c.args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--database-url",
+            &db.url,
+        ])
+        .env("PAYSECURE_MASTER_KEY_FILE", data.join("master.key"));
+        c
+    };
+    let serve_once = || {
+        let mut child = command()
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+            .args(["--www", concat!(env!("CARGO_MANIFEST_DIR"), "/../www")])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(line.contains("http"), "{line}");
+    };
+    serve_once();
+    let storage = Storage::connect(&db.url, &StorageOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(storage.bin_table_version().await.unwrap(), Some(1));
+    assert_eq!(storage.bin_ranges().await.unwrap().len(), 19);
+    // An operator's table (even one range) is kept by the next demo start.
+    let file = dir.path().join("ours.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n45392600,45392699,VISA,DEBIT,,Ours,GBR,GBP\n",
+            paysecure_server::domain::bins::CSV_HEADER
+        ),
+    )
+    .unwrap();
+    let out = command()
+        .args(["bins", "load", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    serve_once();
+    assert_eq!(storage.bin_table_version().await.unwrap(), Some(2));
+    assert_eq!(storage.bin_ranges().await.unwrap().len(), 1);
+}
