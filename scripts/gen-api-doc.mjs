@@ -19,6 +19,9 @@ const data = path.join(mkdtempSync(path.join(os.tmpdir(), 'paysecure-doc-')), 'd
 const created = execFileSync(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, 'tenant', 'create', 'Docs Bank']).toString().trim().split('\n');
 const apiKey = created.pop();
 const tenantId = created[0].split(' ')[1];
+// The sandbox BIN table (test card ranges), as `serve --demo` loads it: the
+// Paythru and Verifone answers show the BIN-derived fields.
+execFileSync(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, 'bins', 'load', 'sandbox']);
 // V1 is off unless the tenant enables it; this run shows it.
 execFileSync(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, 'tenant', 'allow-v1', tenantId, 'true']);
 const pt = Object.fromEntries(execFileSync(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, 'tenant', 'paythru-credentials', tenantId]).toString()
@@ -222,7 +225,7 @@ const createdCard = (await exchange('Paythru: create a card token', {
     ['cardNumber', '4444333322221111'], ['cardExpiryMonth', '12'], ['cardExpiryYear', expYear.slice(2)], ['customerTitle', 'Mr'],
     ['customerFirstName', 'John'], ['customerSurname', 'Smith'], ['customerEmail', 'johnsmith@example.com'],
     ['cardholderAddressLine1', 'Flat 12B'], ['cardholderAddressTown', 'Amersham'], ['cardholderAddressPostcode', 'HP6 6GL'], ['cardholderAddressCountry', 'UK']]),
-  note: 'Seed 002 §3.6. Form body; every request carries `apiKey`, `apiPassword` (from `paysecure-server tenant paythru-credentials TENANT`) and `shaSignature`: SHA-512 (hex) of `name=value` + shaKey for every non-empty parameter but the signature, sorted by name in byte order (§2.5; the seed\'s update example verifies only that way). The last URL segment picks `xml` (default) or `json`. The expiry is `cardExpiry` (MMYY, as the seed\'s example) or `cardExpiryMonth` + `cardExpiryYear`. A new token is enabled; `cardUniqueIdentifier` is the same for every token of the same card of the merchant. Replay profile (optional; docs/protocol.md): `requestTime` (Unix seconds, within 300 s of the server clock) and `requestNonce` (16 to 64 of `A-Z a-z 0-9 - _`, accepted once per apiKey), two more parameters signed like the others; required once `paysecure-server tenant paythru-require-nonce APIKEY|TENANT true` is set, and verified whenever sent.',
+  note: 'Seed 002 §3.6. Form body; every request carries `apiKey`, `apiPassword` (from `paysecure-server tenant paythru-credentials TENANT`) and `shaSignature`: SHA-512 (hex) of `name=value` + shaKey for every non-empty parameter but the signature, sorted by name in byte order (§2.5; the seed\'s update example verifies only that way). The last URL segment picks `xml` (default) or `json`. The expiry is `cardExpiry` (MMYY, as the seed\'s example) or `cardExpiryMonth` + `cardExpiryYear`. A new token is disabled (`enabled` "0", as the seed\'s examples show) until `enable`; `cardUniqueIdentifier` is the same for every token of the same card of the merchant. Replay profile (optional; docs/protocol.md): `requestTime` (Unix seconds, within 300 s of the server clock) and `requestNonce` (16 to 64 of `A-Z a-z 0-9 - _`, accepted once per apiKey), two more parameters signed like the others; required once `paysecure-server tenant paythru-require-nonce APIKEY|TENANT true` is set, and verified whenever sent.',
   errors: '108 invalid card number (digits, 13-19, Luhn); 109 invalid or past expiry; 152 with `cardKey`; 107 unknown, repeated or over-long parameter; and the authentication errors below',
 })).json;
 const cardKey = createdCard.cardKeyDetails['0'].cardKey;
@@ -235,12 +238,12 @@ await exchange('Paythru: update', {
   method: 'POST', path: '/v3/token/updateCardKeyDetails/json',
   form: ptForm([['cardKey', cardKey], ['cardholderAddressLine1', '10 Downing Street'], ['cardholderAddressLine2', ''], ['cardholderAddressTown', 'London'], ['cardholderAddressPostcode', 'SW1A 2AA']]),
   note: 'Seed 002 §3.5. A parameter sent empty clears the stored value; one not sent is kept. Also accepts the table\'s spellings `cardholderAdressTown` and `cardHolderAddressCounty`, and `cardExpiryMonth` + `cardExpiryYear`.',
-  errors: '144 nothing to update; 149 the token is disabled; 150 with `cardNumber`; 109 bad expiry',
+  errors: '144 nothing to update; 150 with `cardNumber`; 109 bad expiry',
 });
 for (const m of ['disable', 'enable']) {
   await exchange(`Paythru: ${m}`, {
     method: 'POST', path: `/v3/token/${m}/xml`, form: ptForm([['cardKey', cardKey]]),
-    note: `Seed 002 §3.${m === 'enable' ? 2 : 3}. Idempotent: a token already in that state answers OK and nothing is written. A disabled token shows \`enabled\` "0" and cannot be updated (149).`,
+    note: `Seed 002 §3.${m === 'enable' ? 2 : 3}. Idempotent: a token already in that state answers OK and nothing is written. A new token is disabled (\`enabled\` "0", as the seed's examples) until enabled; a disabled token can still be looked up and updated.`,
   });
 }
 const sessionOpen = (await exchange('Paythru Client POST: open a capture session', {
@@ -264,17 +267,17 @@ await exchange('Paythru: delete', {
 });
 await exchange('Paythru: an error (XML)', {
   method: 'POST', path: '/v3/token/lookup/xml', form: 'apiKey=nobody&apiPassword=wrong&cardKey=x&shaSignature=00',
-  note: 'Errors carry `errorCode` (seed 002 §5.1), an 8-digit `traceCode` (logged with the request) and `errorMessage`, with 401 for 102 (credentials), 123 (signature), and the replay profile\'s 124 (request time missing, malformed or more than 300 s off) and 126 (request nonce missing, malformed or already used: these two do not count towards the block), 403 for 105 (revoked credentials), 106 (method not allowed for these credentials), 121/122 (address blocked: more than 5 failed authentications in a day block it for a minute, 10 for five minutes; credential and signature failures both count), 149, and 400 otherwise (101 empty body, 103 unknown method, 104 unknown encoding, 107 malformed, 108, 109, 125 reference over 45 characters, 144, 146, 147, 148, 150, 151, 152).',
+  note: 'Errors carry `errorCode` (seed 002 §5.1), an 8-digit `traceCode` (logged with the request) and `errorMessage`, with 401 for 102 (credentials), 123 (signature), and the replay profile\'s 124 (request time missing, malformed or more than 300 s off) and 126 (request nonce missing, malformed or already used: these two do not count towards the block), 403 for 105 (revoked credentials), 106 (method not allowed for these credentials), 121/122 (address blocked: more than 5 failed authentications in a day (the 6th) block it for a minute, 10 for five minutes; credential and signature failures both count), 405 with 103 for another HTTP method than POST, 413 with 107 for a body over 64 KiB, and 400 otherwise (101 empty body or a Content-Type other than application/x-www-form-urlencoded, 103 unknown method, version or path, 104 unknown encoding, 107 malformed, 108, 109, 125 reference over 45 characters, 144, 146, 147, 148, 150, 151, 152).',
 });
 
 // ---- Verifone-style token management (seed 004)
 const scope = '0e48425a-f1bc-431a-b7d8-f866de8ba276';
-const vfCard = ps.encryptCard({ cardNumber: '4929123456781236', expiryMonth: 12, expiryYear: Number(expYear), cardholderName: 'MR J HOLDER' }, pk.publicKey, { keyAlias: pk.keyId });
+const vfCard = ps.encryptCard({ cardNumber: '4111 1111 1111 1111', expiryMonth: 12, expiryYear: Number(expYear), cardholderName: 'MR J HOLDER' }, pk.publicKey, { keyAlias: pk.keyId });
 const vfToken = (await exchange('Verifone: create or update a token', {
   method: 'PUT', path: '/api/v2/card', auth: apiKey,
   body: { token_scope: scope, encrypted_card: vfCard, public_key_alias: pk.keyId, token_expiry_date: `${Number(expYear) + 1}-12-31` },
-  note: 'Seed 004. Tenant API key. `encrypted_card` comes from paysecure-wasm `encryptCard` in the cardholder\'s browser; `public_key_alias` must name the key it was made for (the current or the previous key; a retired one is refused). The card\'s token in that `token_scope` is updated if it exists, otherwise a new one is made. `analytics_token` is an HMAC of the card under a server key, stable per card and scope, never reversible. Optional: `card_brand` (e.g. `CB` for a co-badged card), `token_type` (`REUSE`), `reuse_token_type` (`INTERNAL`), `token_expiry_date`.',
-  errors: '400 `INVALID_TOKEN_SCOPE`, `INVALID_ENCRYPTED_CARD`, `UNKNOWN_KEY_ALIAS`, `KEY_ALIAS_MISMATCH`, `CAPTURE_EXPIRED`, `INVALID_CARD_NUMBER`, `INVALID_CARD_EXPIRY`, `INVALID_CARD_HOLDER_NAME` (over 30), `INVALID_CARD_BRAND`, `UNSUPPORTED_TOKEN_TYPE`, `UNSUPPORTED_REUSE_TOKEN_TYPE`, `INVALID_TOKEN_EXPIRY_DATE`, `INVALID_REQUEST`; 401; 403; 409 `TOKEN_SUSPENDED`, `TOKEN_EXPIRED`',
+  note: 'Seed 004. Tenant API key. `encrypted_card` comes from paysecure-wasm `encryptCard` in the cardholder\'s browser; `public_key_alias` must name the key it was made for (the current or the previous key; a retired one is refused). The card\'s token in that `token_scope` is updated if it exists, otherwise a new one is made. `analytics_token` is an HMAC of the card under a server key, stable per card and scope, never reversible. `currency`, `issuer_country` (alpha-3), `issuer_name`, `type` and `variant` come from the operator\'s BIN table (here the sandbox one) and are absent for a BIN it does not know. The card JSON may give the expiry as strings or numbers; it is accepted once per tenant within its 15 minutes. Optional: `card_brand` (e.g. `CB` for a co-badged card; a standard name must be the card\'s brand), `token_type` (`REUSE`), `reuse_token_type` (`INTERNAL`), `token_expiry_date`.',
+  errors: '400 `INVALID_TOKEN_SCOPE`, `INVALID_ENCRYPTED_CARD` (any failure to decrypt), `UNKNOWN_KEY_ALIAS`, `KEY_ALIAS_MISMATCH`, `CARD_ALREADY_USED`, `MISSING_CAPTURE_TIME`, `MISSING_CARD_NUMBER`, `UNKNOWN_CARD_TAG`, `INVALID_CAPTURE_TIME`, `INVALID_CARD`, `CARD_BRAND_MISMATCH`, `CAPTURE_EXPIRED`, `INVALID_CARD_NUMBER`, `INVALID_CARD_EXPIRY`, `INVALID_CARD_HOLDER_NAME` (over 30), `INVALID_CARD_BRAND`, `UNSUPPORTED_TOKEN_TYPE`, `UNSUPPORTED_REUSE_TOKEN_TYPE`, `INVALID_TOKEN_EXPIRY_DATE`, `INVALID_REQUEST`; 401; 403; 409 `TOKEN_SUSPENDED`, `TOKEN_EXPIRED`',
 })).json;
 const vid = vfToken.reuse_token;
 await exchange('Verifone: token details', { method: 'GET', path: `/api/v2/card/${vid}`, auth: apiKey, note: '`token_status` is `ACTIVE`, `SUSPENDED` or `EXPIRED` (past `token_expiry_date`).', errors: '400 `INVALID_TOKEN_ID` (not 14-255 characters); 401; 403; 404 `TOKEN_NOT_FOUND`' });

@@ -217,6 +217,8 @@ def before_call(context, case, kwargs):
             body["public_key_alias"] = KEY_ID
         if body.get("token_expiry_date") is not None:
             body["token_expiry_date"] = "2099-12-31"
+        if body.get("card_brand") is not None:  # must be the card's (a Visa) since issue #19
+            body["card_brand"] = "VISA"
     if params:
         case.path_parameters = params
 

@@ -221,6 +221,24 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Manage the BIN range table (the card type, issuer, country and
+    /// currency fields of the Paythru and Verifone APIs).
+    Bins {
+        #[command(subcommand)]
+        command: BinsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BinsCommand {
+    /// Replace the BIN table with the ranges of a CSV file (format in
+    /// docs/deployment.md), atomically: on any error (printed with its line
+    /// number) the old table stays. Running servers use the new table
+    /// within 30 seconds.
+    Load {
+        /// The CSV file; `sandbox` loads the built-in test ranges.
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -586,6 +604,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                 envelope_deadline: Duration::from_millis(*envelope_deadline_ms),
             };
             let service = Arc::new(open(&cli, config).await?);
+            if *demo
+                && service
+                    .load_sandbox_bins_if_empty()
+                    .await
+                    .map_err(|e| e.to_string())?
+            {
+                tracing::info!("demo: loaded the sandbox BIN table (test card ranges)");
+            }
             let demo_tenant = if *demo {
                 Some(
                     crate::http::web::seed_demo(&service, &cli.data_dir)
@@ -855,6 +881,30 @@ async fn run(cli: Cli) -> Result<(), String> {
                 alg.as_str()
             );
             print!("{pem}");
+            Ok(())
+        }
+        Command::Bins {
+            command: BinsCommand::Load { file },
+        } => {
+            let csv = if file.as_os_str() == "sandbox" {
+                crate::domain::bins::SANDBOX_CSV.to_owned()
+            } else {
+                std::fs::read_to_string(file)
+                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+            };
+            let service = open(&cli, ServiceConfig::default()).await?;
+            let done = service.load_bins(&csv).await.map_err(|e| match e {
+                crate::domain::bins::BinLoadError::File(e) => {
+                    format!("{}: {e} (nothing changed)", file.display())
+                }
+                other => other.to_string(),
+            })?;
+            println!(
+                "BIN table replaced: {} ranges, version {} (running servers use it within {} s)",
+                done.ranges,
+                done.version,
+                crate::domain::bins::BIN_CACHE_SECS
+            );
             Ok(())
         }
         Command::Keys { command } => {

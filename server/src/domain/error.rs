@@ -98,6 +98,10 @@ codes! {
     V1NotEnabled = "V1_NOT_ENABLED",
     WalletNotConfigured = "WALLET_NOT_CONFIGURED",
     WeakPin = "WEAK_PIN",
+    MissingCaptureTime = "MISSING_CAPTURE_TIME",
+    MissingCardNumber = "MISSING_CARD_NUMBER",
+    UnknownCardTag = "UNKNOWN_CARD_TAG",
+    CardBrandMismatch = "CARD_BRAND_MISMATCH",
 }
 
 /// What a PaySecure operation can fail with.

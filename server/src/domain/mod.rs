@@ -3,6 +3,7 @@
 //! credentials); each feature is its own module over it.
 
 pub mod account;
+pub mod bins;
 pub mod card_list;
 pub mod custody;
 pub mod error;

@@ -28,9 +28,11 @@ use zeroize::Zeroizing;
 
 use crate::crypto::vault::Binding;
 use crate::domain::error::{Code, Error};
-use crate::domain::ratelimit::LONG_BLOCK;
+use crate::domain::ratelimit::{LONG_BLOCK, SHORT_BLOCK};
 use crate::domain::service::Service;
-use crate::domain::tokens::{check_expiry, check_pan, CapturedCard, Details};
+use crate::domain::tokens::{
+    bin_details, check_expiry, check_pan, set_bin_details, CapturedCard, Details,
+};
 use crate::storage::{PaythruCredentialRow, StorageError, StoredCardRow};
 use crate::util::card::masked_pan;
 use crate::util::codec::hex_lower;
@@ -50,6 +52,11 @@ pub const REQUEST_WINDOW_SECS: i64 = 300;
 /// which is at most two windows after it was accepted; one minute more for
 /// clocks of several nodes that disagree.
 pub const NONCE_RETENTION_SECS: i64 = 2 * REQUEST_WINDOW_SECS + 60;
+
+/// §2.4: "If more than 5 requests are made containing invalid credentials
+/// within the same day", the address is blocked for a minute: five failures
+/// are allowed, the sixth blocks.
+pub const FAILURES_BEFORE_BLOCK: i64 = 5;
 
 /// A method of the API (the `{method name}` URL segment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -710,6 +717,7 @@ impl Paythru<'_> {
                     expiry_year: year,
                     cardholder_name: None,
                     had_cvv: false,
+                    captured_at: now(),
                 };
                 let details = detail_fields()
                     .filter_map(|(n, _)| params.get(n).map(|v| (n.to_owned(), v.to_owned())))
@@ -822,8 +830,22 @@ impl Paythru<'_> {
         }))
     }
 
+    /// Counts a failed authentication of `client` (§2.4): "more than 5"
+    /// in a day block it for a minute, so the 6th failure does
+    /// ([`FAILURES_BEFORE_BLOCK`]); 10 and more for 5 minutes.
     async fn count_failure(&self, client: &str) -> Result<(), Failure> {
-        if self.0.record_auth_failure(client).await?.is_some() {
+        let t = now();
+        let (failures, _) = self
+            .0
+            .storage
+            .record_auth_failure(
+                client,
+                t,
+                (FAILURES_BEFORE_BLOCK + 1, SHORT_BLOCK.1),
+                LONG_BLOCK,
+            )
+            .await?;
+        if failures == FAILURES_BEFORE_BLOCK + 1 || failures >= LONG_BLOCK.0 {
             tracing::warn!(%client, "client blocked after repeated failed authentications");
         }
         Ok(())
@@ -883,10 +905,9 @@ impl Paythru<'_> {
         }
         // Re-read and retry if another request changed the card meanwhile.
         for _ in 0..5 {
+            // Enabled or not (§3.5's example updates the token §3.1 shows
+            // disabled).
             let mut row = self.card(tenant, params).await?;
-            if row.status != "ACTIVE" {
-                return fail(149);
-            }
             let mut details = self.0.stored_details(&row)?;
             for (name, value) in &updates {
                 if value.is_empty() {
@@ -917,10 +938,18 @@ impl Paythru<'_> {
         tenant: &str,
         card: &CapturedCard,
         reference: Option<&str>,
-        details: Details,
+        mut details: Details,
     ) -> Result<StoredCardRow, Failure> {
         let mut row = self.0.new_stored_row(tenant, API, "", new_card_key()?);
+        // A new token is disabled until the merchant enables it (§3.2), as
+        // every example response of §3.6 and §3.7 shows (`enabled` "0").
+        row.status = "DISABLED".into();
         self.0.link_pan(&mut row, &card.pan)?;
+        let bin = self.0.bin_info(&card.pan).await?;
+        if let Some(b) = bin.as_ref().filter(|_| row.brand == "UNKNOWN") {
+            row.brand = b.scheme.clone();
+        }
+        set_bin_details(&mut details, bin.as_ref());
         row.expiry_month = card.expiry_month;
         row.expiry_year = card.expiry_year;
         row.customer_ref = reference.map(str::to_owned);
@@ -931,25 +960,30 @@ impl Paythru<'_> {
 
     fn card_key_detail(&self, row: &StoredCardRow) -> crate::domain::error::Result<CardKeyDetail> {
         let details = self.0.stored_details(row)?;
+        // A text field never set, or cleared by an update, is "" everywhere
+        // (as the seed's examples show cleared address lines); only what
+        // the BIN table did not resolve, and a missing customer reference,
+        // are null (as `cardScheme` and `merchantCustomerReference` there).
         let text = |n: &str| details.get(n).cloned().unwrap_or_default();
         let scheme = (row.brand != "UNKNOWN").then(|| row.brand.clone());
+        let bin = bin_details(&details);
         Ok(CardKeyDetail {
             card_key: row.token.clone(),
             card_unique_identifier: unique_identifier(&row.pan_index),
             merchant_customer_reference: row.customer_ref.clone(),
             enabled: row.status == "ACTIVE",
             card: vec![
-                ("cardDescription", details.get("cardDescription").cloned()),
-                ("cardholderName", details.get("cardholderName").cloned()),
+                ("cardDescription", Some(text("cardDescription"))),
+                ("cardholderName", Some(text("cardholderName"))),
                 (
                     "cardNumber",
                     Some(masked_pan(&row.pan_first6, row.pan_length, &row.pan_last4)),
                 ),
                 ("cardExpiryMonth", Some(format!("{:02}", row.expiry_month))),
                 ("cardExpiryYear", Some(format!("{:04}", row.expiry_year))),
-                ("cardType", None),
+                ("cardType", bin.card_type),
                 ("cardScheme", scheme),
-                ("cardBank", None),
+                ("cardBank", bin.issuer_name),
             ],
             customer: CUSTOMER.iter().map(|(n, _)| (*n, text(n))).collect(),
             cardholder_address: ADDRESS.iter().map(|(n, _)| (*n, text(n))).collect(),
@@ -980,7 +1014,10 @@ impl Paythru<'_> {
             .await?
             .ok_or(UNKNOWN)?;
         // Claimed: from here on, a failure uses the session up.
-        let card = self.0.open_encrypted_card(encrypted_card, None).await?;
+        let card = self
+            .0
+            .open_encrypted_card(&tenant, encrypted_card, None)
+            .await?;
         #[derive(serde::Serialize)]
         #[serde(rename_all = "camelCase")]
         struct Stored<'a> {
@@ -1046,6 +1083,7 @@ impl Paythru<'_> {
             expiry_year: s.expiry_year,
             cardholder_name: s.cardholder_name,
             had_cvv: false,
+            captured_at: now(),
         })
     }
 }

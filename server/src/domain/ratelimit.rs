@@ -1,9 +1,11 @@
 //! Throttling: who the client is, how often it may fail to authenticate, and
 //! how fast a credential or a card may be used.
 //!
-//! - **Failed authentications** per client address (the Paythru v3 documentation's rule): 5
-//!   failures within a day block the address for 1 minute, 10 (and every one
-//!   after) for 5 minutes. The count lives in the database, so every node of
+//! - **Failed authentications** per client address: 5 failures within a
+//!   day block the address for 1 minute, 10 (and every one after) for 5
+//!   minutes. (Paythru requests count on the same counter with their
+//!   document's "more than 5": their 6th failure blocks,
+//!   [`crate::domain::paythru::FAILURES_BEFORE_BLOCK`].) The count lives in the database, so every node of
 //!   a cluster enforces the same limit
 //!   ([`crate::storage::Storage::record_auth_failure`]). A block refuses only
 //!   requests *without* a valid credential: a valid credential is never

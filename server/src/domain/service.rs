@@ -285,6 +285,8 @@ pub struct Service {
     /// Request rate per (tenant, card).
     card_limiter: Limiter,
     pub(crate) config: ServiceConfig,
+    /// This node's copy of the BIN range table.
+    pub(crate) bins: crate::domain::bins::BinCache,
 }
 
 /// How long a tenant API key found in the database is trusted without
@@ -350,6 +352,7 @@ impl Service {
             credential_limiter: Limiter::new(config.rate_limits.credential, LIMITER_MAX_KEYS),
             card_limiter: Limiter::new(config.rate_limits.card, LIMITER_MAX_KEYS),
             config,
+            bins: Default::default(),
         };
         let (_, unreadable) = service.migrate_pins().await?;
         if unreadable > 0 {
@@ -489,6 +492,8 @@ impl Service {
         self.storage
             .purge_paythru_nonces(now - crate::domain::paythru::NONCE_RETENTION_SECS)
             .await?;
+        self.storage.purge_encrypted_cards(now).await?;
+        self.bin_table().await?;
         Ok(())
     }
 

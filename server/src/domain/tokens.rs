@@ -10,7 +10,9 @@ use paysecure_core::jwe;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use crate::crypto::keys::Purpose;
 use crate::crypto::vault::Binding;
+use crate::domain::bins::BinInfo;
 use crate::domain::error::{Code, Error, Result};
 use crate::domain::service::Service;
 use crate::storage::StoredCardRow;
@@ -36,6 +38,8 @@ pub struct CapturedCard {
     pub cardholder_name: Option<String>,
     /// Whether a CVV was captured.
     pub had_cvv: bool,
+    /// The `captureTime` (the card is refused 15 minutes on).
+    pub captured_at: UnixTime,
 }
 
 impl std::fmt::Debug for CapturedCard {
@@ -44,19 +48,67 @@ impl std::fmt::Debug for CapturedCard {
     }
 }
 
-/// The captured card JSON (Verifone tags), as sent.
+/// The tags of the captured card JSON (seed 004's list and `captureTime`).
+pub const CARD_TAGS: [&str; 9] = [
+    "cardNumber",
+    "sequenceNumber",
+    "cardholderName",
+    "startMonth",
+    "startYear",
+    "expiryMonth",
+    "expiryYear",
+    "cvv",
+    "captureTime",
+];
+
+/// The captured card JSON (Verifone tags), as sent. Which tags are present
+/// is checked first ([`CARD_TAGS`]), so everything is optional here.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct CardJson {
-    card_number: Zeroizing<String>,
-    expiry_month: Zeroizing<String>,
-    expiry_year: Zeroizing<String>,
+    card_number: Option<Zeroizing<String>>,
+    #[serde(default, deserialize_with = "digits_or_number")]
+    expiry_month: Option<Zeroizing<String>>,
+    #[serde(default, deserialize_with = "digits_or_number")]
+    expiry_year: Option<Zeroizing<String>>,
     cvv: Option<Zeroizing<String>>,
     cardholder_name: Option<String>,
     sequence_number: Option<String>,
-    start_month: Option<String>,
-    start_year: Option<String>,
-    capture_time: String,
+    #[serde(default, deserialize_with = "digits_or_number")]
+    start_month: Option<Zeroizing<String>>,
+    #[serde(default, deserialize_with = "digits_or_number")]
+    start_year: Option<Zeroizing<String>>,
+    capture_time: Option<String>,
+}
+
+/// A month or year tag: a JSON string (`"12"`) or a non-negative integer
+/// (`12`), as text.
+fn digits_or_number<'de, D>(d: D) -> std::result::Result<Option<Zeroizing<String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = Option<Zeroizing<String>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string or a non-negative integer")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+            Ok(Some(Zeroizing::new(v.to_owned())))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+            Ok(Some(Zeroizing::new(v.to_string())))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
+            u64::try_from(v)
+                .map(|v| Some(Zeroizing::new(v.to_string())))
+                .map_err(|_| E::custom("negative"))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
 }
 
 #[derive(Deserialize)]
@@ -66,6 +118,17 @@ struct JweHeader {
     enc: String,
     kid: String,
 }
+
+const UNKNOWN_ALIAS: Error = Error::BadRequest {
+    code: Code::UnknownKeyAlias,
+    message:
+        "the public key alias names no current key (unknown or retired); fetch /v2/public-key again",
+};
+
+const CARD_USED: Error = Error::BadRequest {
+    code: Code::CardAlreadyUsed,
+    message: "this encrypted card was used before; capture the card again",
+};
 
 const BAD_CARD: Error = Error::BadRequest {
     code: Code::InvalidEncryptedCard,
@@ -89,7 +152,7 @@ pub fn check_expiry(month: &str, year: &str) -> Option<(i64, i64)> {
     let m = digits(month, &[1, 2]).filter(|m| (1..=12).contains(m))?;
     let y = digits(year, &[2, 4])?;
     let y = if year.len() == 2 { 2000 + y } else { y };
-    ((y, m) >= year_month(now()) && y <= 2099).then_some((m, y))
+    ((y, m) >= year_month(now()) && y <= 9999).then_some((m, y))
 }
 
 fn parse_rfc3339(s: &str) -> Option<UnixTime> {
@@ -106,31 +169,54 @@ impl Service {
     /// authorize first: this does an RSA private operation.
     pub async fn open_encrypted_card(
         &self,
+        tenant: &str,
         text: &str,
         alias: Option<&str>,
     ) -> Result<CapturedCard> {
+        if let Some(a) = alias {
+            let known = self
+                .keyring()
+                .keys()
+                .iter()
+                .any(|k| k.key_id == a && k.purpose == Purpose::Session);
+            if !known {
+                return Err(UNKNOWN_ALIAS);
+            }
+        }
         let (parsed, kid) = Service::parse_encrypted_card(text, alias)?;
         let cek = self
             .keyring()
             .unwrap_content_key(&kid, parsed.encrypted_key())
-            .ok_or(Error::bad_request(
-                Code::UnknownKeyAlias,
-                "the public key alias names no current key (unknown or retired); fetch /v2/public-key again",
-            ))?
+            .ok_or(UNKNOWN_ALIAS)?
             .map_err(|_| BAD_CARD)?;
         // An encrypted card opens once: a copy from a log, a HAR file or a
         // relay cannot vault the card again (in this or another tenant).
         self.use_up("jwe-cek", cek.expose_bytes(), &kid)
             .await
             .map_err(|e| match e {
-                Error::InvalidSession => Error::bad_request(
-                    Code::CardAlreadyUsed,
-                    "this encrypted card was used before; capture the card again",
-                ),
+                Error::InvalidSession => CARD_USED,
                 other => other,
             })?;
         let plain = jwe::decrypt_content(&parsed, &cek).map_err(|_| BAD_CARD)?;
-        Service::check_captured_card(&plain, now())
+        let card = Service::check_captured_card(&plain, now())?;
+        // And once per tenant until its 15 minutes are over, whatever the
+        // session-id setting: a keyed digest of tenant and ciphertext,
+        // recorded atomically (the database decides between nodes).
+        let mut input = Vec::with_capacity(8 + tenant.len() + text.len());
+        input.extend_from_slice(&(tenant.len() as u64).to_be_bytes());
+        input.extend_from_slice(tenant.as_bytes());
+        input.extend_from_slice(text.as_bytes());
+        let digest = self.vault.replay_fingerprint("encrypted-card", &input);
+        let expires_at = card.captured_at + CAPTURE_VALIDITY_SECS + CAPTURE_CLOCK_SKEW_SECS;
+        if !self
+            .storage
+            .record_encrypted_card(&digest, expires_at, now())
+            .await?
+        {
+            tracing::warn!("replayed encrypted card refused");
+            return Err(CARD_USED);
+        }
+        Ok(card)
     }
 
     /// The pure step before the RSA operation of [`Service::open_encrypted_card`]:
@@ -162,8 +248,34 @@ impl Service {
     /// reads and checks the captured card JSON at time `now`.
     /// Public for the fuzz targets.
     pub fn check_captured_card(plain: &[u8], now: UnixTime) -> Result<CapturedCard> {
-        let card: CardJson = serde_json::from_slice(plain).map_err(|_| BAD_CARD)?;
-        let captured = parse_rfc3339(&card.capture_time).ok_or(BAD_CARD)?;
+        const NOT_A_CARD: Error = Error::BadRequest {
+            code: Code::InvalidCard,
+            message: "the decrypted card is not one JSON object of the documented tags and types",
+        };
+        // The tags first (names only: the values are skipped unread).
+        let tags: BTreeMap<String, serde::de::IgnoredAny> =
+            serde_json::from_slice(plain).map_err(|_| NOT_A_CARD)?;
+        if tags.keys().any(|k| !CARD_TAGS.contains(&k.as_str())) {
+            return Err(Error::bad_request(
+                Code::UnknownCardTag,
+                "the card has a tag other than cardNumber, sequenceNumber, cardholderName, startMonth, startYear, expiryMonth, expiryYear, cvv and captureTime",
+            ));
+        }
+        let card: CardJson = serde_json::from_slice(plain).map_err(|_| NOT_A_CARD)?;
+        let capture_time = card.capture_time.as_deref().ok_or(Error::bad_request(
+            Code::MissingCaptureTime,
+            "the card has no captureTime (RFC 3339, UTC, when the card was captured)",
+        ))?;
+        let Some(card_number) = card.card_number.as_ref() else {
+            return Err(Error::bad_request(
+                Code::MissingCardNumber,
+                "the card has no cardNumber",
+            ));
+        };
+        let captured = parse_rfc3339(capture_time).ok_or(Error::bad_request(
+            Code::InvalidCaptureTime,
+            "captureTime must be an RFC 3339 date-time, e.g. 2019-08-24T14:15:22Z",
+        ))?;
         let age = now - captured;
         if age > CAPTURE_VALIDITY_SECS {
             return Err(Error::bad_request(
@@ -177,11 +289,15 @@ impl Service {
                 "captureTime is in the future",
             ));
         }
-        let pan = check_pan(&card.card_number).ok_or(Error::bad_request(
+        let pan = check_pan(card_number).ok_or(Error::bad_request(
             Code::InvalidCardNumber,
             "the card number must be 12 to 19 digits and pass the Luhn check",
         ))?;
-        let (expiry_month, expiry_year) = check_expiry(&card.expiry_month, &card.expiry_year)
+        let (expiry_month, expiry_year) = card
+            .expiry_month
+            .as_deref()
+            .zip(card.expiry_year.as_deref())
+            .and_then(|(m, y)| check_expiry(m, y))
             .ok_or(Error::bad_request(
                 Code::InvalidCardExpiry,
                 "the expiry must be a valid month and year, not in the past",
@@ -211,6 +327,7 @@ impl Service {
             expiry_year,
             cardholder_name: card.cardholder_name,
             had_cvv: card.cvv.is_some(),
+            captured_at: captured,
         })
     }
 
@@ -308,5 +425,142 @@ fn stored_binding<'a>(row: &'a StoredCardRow, field: &'a str) -> Binding<'a> {
         tenant: &row.tenant_id,
         subject: &row.token,
         field,
+    }
+}
+
+/// The stored details that hold what the BIN table said when the card was
+/// tokenised (or relinked): reserved names, which no API parameter has.
+const BIN_DETAILS: [&str; 6] = [
+    "_bin.scheme",
+    "_bin.type",
+    "_bin.variant",
+    "_bin.issuer_name",
+    "_bin.country",
+    "_bin.currency",
+];
+
+/// Records `info` (what the BIN table says about the card) in `details`,
+/// replacing what was there; `None` (an unknown BIN) leaves nothing.
+pub(crate) fn set_bin_details(details: &mut Details, info: Option<&BinInfo>) {
+    for k in BIN_DETAILS {
+        details.remove(k);
+    }
+    let Some(i) = info else { return };
+    let values = [
+        Some(&i.scheme),
+        i.card_type.as_ref(),
+        i.variant.as_ref(),
+        i.issuer_name.as_ref(),
+        i.country.as_ref(),
+        i.currency.as_ref(),
+    ];
+    for (k, v) in BIN_DETAILS.into_iter().zip(values) {
+        if let Some(v) = v {
+            details.insert(k.to_owned(), v.clone());
+        }
+    }
+}
+
+/// What [`set_bin_details`] recorded (all `None` / empty for an unknown BIN).
+pub(crate) fn bin_details(details: &Details) -> BinInfo {
+    let get = |k: &str| details.get(k).cloned();
+    BinInfo {
+        scheme: get("_bin.scheme").unwrap_or_default(),
+        card_type: get("_bin.type"),
+        variant: get("_bin.variant"),
+        issuer_name: get("_bin.issuer_name"),
+        country: get("_bin.country"),
+        currency: get("_bin.currency"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(json: &str) -> Result<CapturedCard> {
+        Service::check_captured_card(json.as_bytes(), UnixTime(1_893_456_000))
+    }
+
+    fn code(r: Result<CapturedCard>) -> Code {
+        match r {
+            Err(Error::BadRequest { code, .. }) => code,
+            Err(e) => panic!("{e:?}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    const T: &str = "2030-01-01T00:00:00Z";
+
+    #[test]
+    fn captured_card_tags_and_types() {
+        // Expiry as JSON numbers or strings; year up to 9999.
+        let c = card(&format!(
+            r#"{{"cardNumber":"4111111111111111","expiryMonth":12,"expiryYear":2031,"captureTime":"{T}"}}"#
+        ))
+        .unwrap();
+        assert_eq!((c.expiry_month, c.expiry_year), (12, 2031));
+        assert_eq!(c.captured_at, UnixTime(1_893_456_000));
+        let c = card(&format!(
+            r#"{{"cardNumber":"4111111111111111","expiryMonth":"07","expiryYear":9999,"captureTime":"{T}"}}"#
+        ))
+        .unwrap();
+        assert_eq!((c.expiry_month, c.expiry_year), (7, 9999));
+        let c = card(&format!(
+            r#"{{"cardNumber":"4111111111111111","expiryMonth":1,"expiryYear":"31","captureTime":"{T}"}}"#
+        ))
+        .unwrap();
+        assert_eq!((c.expiry_month, c.expiry_year), (1, 2031));
+        for (json, want) in [
+            (
+                r#"{"cardNumber":"4111111111111111","expiryMonth":12,"expiryYear":2031}"#.to_owned(),
+                Code::MissingCaptureTime,
+            ),
+            (
+                format!(r#"{{"expiryMonth":12,"expiryYear":2031,"captureTime":"{T}"}}"#),
+                Code::MissingCardNumber,
+            ),
+            (
+                format!(r#"{{"cardNumber":"4111111111111111","expiryMonth":12,"expiryYear":2031,"captureTime":"{T}","pin":"1234"}}"#),
+                Code::UnknownCardTag,
+            ),
+            (
+                format!(r#"{{"cardNumber":"4111111111111111","expiryMonth":12,"expiryYear":10000,"captureTime":"{T}"}}"#),
+                Code::InvalidCardExpiry,
+            ),
+            (
+                format!(r#"{{"cardNumber":"4111111111111111","expiryMonth":-1,"expiryYear":2031,"captureTime":"{T}"}}"#),
+                Code::InvalidCard,
+            ),
+            (
+                format!(r#"{{"cardNumber":4111111111111111,"expiryMonth":12,"expiryYear":2031,"captureTime":"{T}"}}"#),
+                Code::InvalidCard,
+            ),
+            (
+                r#"{"cardNumber":"4111111111111111","expiryMonth":12,"expiryYear":2031,"captureTime":"yesterday"}"#.to_owned(),
+                Code::InvalidCaptureTime,
+            ),
+            ("[1]".to_owned(), Code::InvalidCard),
+            ("Swagger rocks".to_owned(), Code::InvalidCard),
+        ] {
+            assert_eq!(code(card(&json)), want, "{json}");
+        }
+    }
+
+    #[test]
+    fn bin_details_round_trip() {
+        let mut d = Details::new();
+        d.insert("cardholderName".into(), "J".into());
+        let info = BinInfo {
+            scheme: "VISA".into(),
+            card_type: Some("CREDIT".into()),
+            issuer_name: Some("paythru".into()),
+            ..Default::default()
+        };
+        set_bin_details(&mut d, Some(&info));
+        assert_eq!(bin_details(&d), info);
+        set_bin_details(&mut d, None);
+        assert_eq!(bin_details(&d), BinInfo::default());
+        assert_eq!(d.len(), 1);
     }
 }

@@ -2,9 +2,10 @@
 //! tokens per card and token scope, created from an `encrypted_card` that
 //! paysecure-wasm made in the cardholder's browser.
 
+use crate::domain::bins::BinInfo;
 use crate::domain::error::{Code, Error, Result};
 use crate::domain::service::{Principal, Service};
-use crate::domain::tokens::CapturedCard;
+use crate::domain::tokens::{bin_details, set_bin_details, CapturedCard};
 use crate::storage::{StorageError, StoredCardRow};
 use crate::util::ids::{random_id, uuid};
 use crate::util::time::{now, rfc3339, today, year_month, UnixTime};
@@ -101,6 +102,49 @@ pub struct TokenView {
     pub token_scope: String,
     /// `ACTIVE`, `SUSPENDED` or `EXPIRED`.
     pub token_status: String,
+    /// From the BIN table (absent when the BIN is unknown): ISO 4217.
+    pub currency: Option<String>,
+    /// From the BIN table: ISO 3166-1 alpha-3.
+    pub issuer_country: Option<String>,
+    /// From the BIN table.
+    pub issuer_name: Option<String>,
+    /// From the BIN table: `CREDIT`, `DEBIT`, `PREPAID` or `CHARGE`.
+    pub card_type: Option<String>,
+    /// From the BIN table, e.g. `NEW_WORLD`.
+    pub variant: Option<String>,
+}
+
+/// The brand as this API spells it (seed 004's list says `UPI` for Union Pay).
+fn api_brand(brand: &str) -> &str {
+    match brand {
+        "UNIONPAY" => "UPI",
+        b => b,
+    }
+}
+
+/// Checks a `card_brand` against the card: one of the standard names must
+/// be the brand of the PAN (from its prefix, or the BIN table's scheme);
+/// `CB` (Cartes Bancaires) goes with a VISA or MASTERCARD PAN it is
+/// co-badged with. Other local scheme names cannot be checked and are
+/// taken as given, as is any name for a PAN of no known brand.
+fn check_brand(given: &str, pan: &str, bin: Option<&BinInfo>) -> Result<()> {
+    let detected = paysecure_core::card::card_brand(pan)
+        .map(|b| api_brand(b.as_str()).to_owned())
+        .unwrap_or_else(|_| "UNKNOWN".into());
+    let table = bin.map(|b| api_brand(&b.scheme).to_owned());
+    let ok = !BRANDS.contains(&given)
+        || (detected == "UNKNOWN" && table.is_none())
+        || given == detected
+        || table.as_deref() == Some(given)
+        || (given == "CB" && matches!(detected.as_str(), "VISA" | "MASTERCARD"));
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            Code::CardBrandMismatch,
+            "card_brand is not the brand of the card number",
+        ))
+    }
 }
 
 fn bad(code: Code, message: &'static str) -> Error {
@@ -199,6 +243,7 @@ impl Service {
 impl Verifone<'_> {
     fn view(&self, row: &StoredCardRow) -> Result<TokenView> {
         let details = self.0.stored_details(row)?;
+        let bin = bin_details(&details);
         Ok(TokenView {
             reuse_token: row.token.clone(),
             analytics_token: row.analytics_token.clone(),
@@ -208,13 +253,18 @@ impl Verifone<'_> {
             last_four: row.pan_last4.clone(),
             card_holder_name: details.get("card_holder_name").cloned(),
             card_holder_email: details.get("card_holder_email").cloned(),
-            brand: row.brand.clone(),
+            brand: api_brand(&row.brand).to_owned(),
             created_at: date_of(row.created_at),
             updated_at: date_of(row.updated_at),
             token_expiry_date: row.token_expiry.clone(),
             reuse_token_type: "INTERNAL".into(),
             token_scope: row.scope.clone(),
             token_status: effective_status(row).to_owned(),
+            currency: bin.currency,
+            issuer_country: bin.country,
+            issuer_name: bin.issuer_name,
+            card_type: bin.card_type,
+            variant: bin.variant,
         })
     }
 
@@ -228,24 +278,27 @@ impl Verifone<'_> {
             .ok_or(Error::TokenNotFound)
     }
 
-    /// Applies a captured card to a row (PAN, expiry, name).
+    /// Applies a captured card to a row (PAN, expiry, name, what the BIN
+    /// table says of it).
     fn apply_capture(
         &self,
         row: &mut StoredCardRow,
         card: &CapturedCard,
         relink: bool,
+        bin: Option<&BinInfo>,
     ) -> Result<()> {
         if relink {
             self.0.link_pan(row, &card.pan)?;
         }
         row.expiry_month = card.expiry_month;
         row.expiry_year = card.expiry_year;
+        let mut details = self.0.stored_details(row).unwrap_or_default();
         if let Some(name) = &card.cardholder_name {
             check_name(name)?;
-            let mut details = self.0.stored_details(row).unwrap_or_default();
             details.insert("card_holder_name".into(), name.clone());
-            self.0.set_details(row, &details)?;
         }
+        set_bin_details(&mut details, bin);
+        self.0.set_details(row, &details)?;
         Ok(())
     }
 
@@ -297,10 +350,14 @@ impl Verifone<'_> {
             .transpose()?;
         let card = self
             .0
-            .open_encrypted_card(&req.encrypted_card, Some(&req.public_key_alias))
+            .open_encrypted_card(tenant, &req.encrypted_card, Some(&req.public_key_alias))
             .await?;
         if let Some(name) = &card.cardholder_name {
             check_name(name)?;
+        }
+        let bin = self.0.bin_info(&card.pan).await?;
+        if let Some(b) = &brand {
+            check_brand(b, &card.pan, bin.as_ref())?;
         }
         let index = self.0.vault.pan_index(tenant, &card.pan);
         for _ in 0..5 {
@@ -315,7 +372,7 @@ impl Verifone<'_> {
                     "EXPIRED" if token_expiry.is_none() => return Err(EXPIRED),
                     _ => {}
                 }
-                self.apply_capture(&mut row, &card, false)?;
+                self.apply_capture(&mut row, &card, false, bin.as_ref())?;
                 if let Some(b) = &brand {
                     row.brand = b.clone();
                 }
@@ -334,7 +391,7 @@ impl Verifone<'_> {
                 .new_stored_row(tenant, API, &scope, random_id::<15>("VF")?);
             self.0.link_pan(&mut row, &card.pan)?;
             self.0.set_details(&mut row, &Default::default())?;
-            self.apply_capture(&mut row, &card, false)?;
+            self.apply_capture(&mut row, &card, false, bin.as_ref())?;
             if let Some(b) = &brand {
                 row.brand = b.clone();
             }
@@ -434,10 +491,10 @@ impl Verifone<'_> {
         if req.expiry_month.is_some_and(|m| !(1..=12).contains(&m)) {
             return Err(bad(Code::InvalidCardExpiry, "expiry_month must be 1 to 12"));
         }
-        if req.expiry_year.is_some_and(|y| !(2000..=2099).contains(&y)) {
+        if req.expiry_year.is_some_and(|y| !(1000..=9999).contains(&y)) {
             return Err(bad(
                 Code::InvalidCardExpiry,
-                "expiry_year must be four digits",
+                "expiry_year must be four digits (up to 9999)",
             ));
         }
         if req
@@ -456,13 +513,17 @@ impl Verifone<'_> {
             .map(future_date)
             .transpose()?;
         // The token must exist in the caller's tenant before any RSA work.
-        self.row(principal, id).await?;
+        let tenant = self.row(principal, id).await?.tenant_id;
         let card = match req.encrypted_card.as_deref() {
             Some(c) => Some(
                 self.0
-                    .open_encrypted_card(c, req.public_key_alias.as_deref())
+                    .open_encrypted_card(&tenant, c, req.public_key_alias.as_deref())
                     .await?,
             ),
+            None => None,
+        };
+        let bin = match &card {
+            Some(c) => self.0.bin_info(&c.pan).await?,
             None => None,
         };
         for _ in 0..5 {
@@ -473,7 +534,7 @@ impl Verifone<'_> {
                 _ => {}
             }
             if let Some(card) = &card {
-                self.apply_capture(&mut row, card, true)?;
+                self.apply_capture(&mut row, card, true, bin.as_ref())?;
             }
             let mut details = self.0.stored_details(&row)?;
             if let Some(n) = &req.card_holder_name {

@@ -218,12 +218,19 @@ pub(crate) async fn error_envelope(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned();
+    let paythru_path = crate::http::paythru::is_paythru_path(req.uri().path())
+        .then(|| req.uri().path().to_owned());
     let res = next.run(req).await;
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error())
         || res.extensions().get::<OwnErrorBody>().is_some()
     {
         return res;
+    }
+    // The framework's own refusals under the Paythru prefix (a body over
+    // the limit, a timeout) answer in that API's format too.
+    if let Some(path) = paythru_path.filter(|_| status.is_client_error()) {
+        return crate::http::paythru::framework_error(&path, status);
     }
     let (mut parts, _) = res.into_parts();
     let (code, message) = parts

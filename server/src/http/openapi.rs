@@ -379,10 +379,16 @@ fn shared_responses(kind: Kind, session: bool) -> Vec<(&'static str, Value)> {
                     }
                 })
             };
+            // Under this prefix even the framework's refusals are in the
+            // API's format (issue #19).
+            out.retain(|(s, _)| !matches!(*s, "408" | "413"));
             out.extend([
+                ("405", own("errorCode 103: another HTTP method than POST (Allow: POST)")),
+                ("408", own("errorCode 107: the request took longer than the time limit")),
+                ("413", own("errorCode 107: the body is larger than 64 KiB")),
                 ("400", own("errorCode 101, 103, 104, 107, 108, 109, 125, 144, 146, 147, 148, 150, 151, 152")),
                 ("401", own("errorCode 102 (credentials) or 123 (signature)")),
-                ("403", own("errorCode 105, 106, 121, 122 (client blocked after failed attempts), 149")),
+                ("403", own("errorCode 105, 106, 121, 122 (client blocked after failed attempts)")),
                 internal(),
             ]);
         }

@@ -6,7 +6,7 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::header::{self, HeaderValue};
-use axum::http::{Method as HttpMethod, StatusCode};
+use axum::http::{HeaderMap, Method as HttpMethod, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -185,11 +185,90 @@ fn error_response(encoding: Encoding, e: PaythruError) -> Response {
     )
 }
 
+/// Whether a `Content-Type` is the form encoding of §2.1: the standard
+/// `application/x-www-form-urlencoded`, or the document's own spelling
+/// `application/form-url-encoded`; parameters (`charset`) allowed.
+fn is_form(headers: &HeaderMap) -> bool {
+    let mut values = headers.get_all(header::CONTENT_TYPE).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return false;
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "application/x-www-form-urlencoded" | "application/form-url-encoded"
+    )
+}
+
+/// The answer encoding a path asks for: JSON when its last segment is
+/// `json`, else XML (§2.2's default).
+fn encoding_of_path(path: &str) -> Encoding {
+    match path.trim_end_matches('/').rsplit('/').next() {
+        Some("json") => Encoding::Json,
+        _ => Encoding::Xml,
+    }
+}
+
+/// Whether `path` is under the Paythru API's prefix (`/v{n}/token`, any
+/// version), whose failures must be in its own error format.
+pub fn is_paythru_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("/v") else {
+        return false;
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let after = rest.get(digits..).unwrap_or_default();
+    digits > 0 && (after == "/token" || after.starts_with("/token/"))
+}
+
+/// A path under the Paythru prefix that names no method (wrong version,
+/// trailing slash, extra segments): 103 in the requested encoding. The
+/// router's fallback calls it for every unmatched path under the prefix.
+pub fn unknown_path(path: &str) -> Response {
+    error_response(encoding_of_path(path), PaythruError::of(103))
+}
+
+/// A refusal made before the handler ran (413 body too large, 408
+/// timeout) for a path under the Paythru prefix: 107 "Malformed request"
+/// in the API's format, the status kept.
+pub fn framework_error(path: &str, status: StatusCode) -> Response {
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "Malformed request: the body is larger than 64 KiB",
+        StatusCode::REQUEST_TIMEOUT => "Malformed request: the request took too long",
+        _ => "Malformed request",
+    };
+    let error = PaythruError {
+        code: 107,
+        message: std::borrow::Cow::Borrowed(message),
+    };
+    let mut res = error_response(encoding_of_path(path), error);
+    *res.status_mut() = status;
+    res
+}
+
+/// A Paythru method URL with an HTTP method other than POST (§2.0: "HTTP
+/// POST method requests"): 103 in the API's format, with the status HTTP
+/// requires for it (405, RFC 9110 §15.5.6) and `Allow: POST`.
+async fn wrong_method(uri: Uri) -> Response {
+    let mut res = unknown_path(uri.path());
+    *res.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    res.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    res
+}
+
 async fn paythru(
     state: &AppState,
     method: &str,
     encoding: Option<&str>,
     client: &str,
+    headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
     let encoding_parsed = match encoding {
@@ -207,6 +286,11 @@ async fn paythru(
     let Some(method) = method else {
         return error_response(encoding, PaythruError::of(103));
     };
+    // §2.1: the parameters travel form-encoded; a body in any other
+    // encoding carries none that the API can read.
+    if !is_form(headers) {
+        return error_response(encoding, PaythruError::of(101));
+    }
     if std::str::from_utf8(body).is_err() {
         return error_response(encoding, PaythruError::of(107));
     }
@@ -268,25 +352,27 @@ async fn paythru(
            ("encoding" = String, Path, description = "xml | json (optional segment; XML when absent)")),
     request_body(content_type = "application/x-www-form-urlencoded", content = String),
     responses((status = 200, description = "paythruResponse (XML) or JSON object"),
-              (status = 400, description = "errorCode/traceCode/errorMessage"),
+              (status = 400, description = "errorCode/traceCode/errorMessage: 101 (no form body: Content-Type must be application/x-www-form-urlencoded), 103 (unknown method, other HTTP method than POST, wrong version, extra path segments), 104, 107, 108, 109, 125, 144, 146-148, 150-152"),
               (status = 401, description = "102 credentials, 123 signature, 124 request time, 126 request nonce"),
               (status = 403, description = "105, 106, 121, 122, 149")))]
 async fn paythru_method(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
     Path(method): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    paythru(&state, &method, None, &client, &body).await
+    paythru(&state, &method, None, &client, &headers, &body).await
 }
 
 async fn paythru_method_encoded(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
     Path((method, encoding)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    paythru(&state, &method, Some(&encoding), &client, &body).await
+    paythru(&state, &method, Some(&encoding), &client, &headers, &body).await
 }
 
 /// Opens a Client POST session (the first step of `tokeniseSessionKey`):
@@ -301,18 +387,28 @@ async fn paythru_method_encoded(
 async fn clientpost_session(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    paythru(&state, "createSession", None, &client, &body).await
+    paythru(&state, "createSession", None, &client, &headers, &body).await
 }
 
 async fn clientpost_session_encoded(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
     Path(encoding): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    paythru(&state, "createSession", Some(&encoding), &client, &body).await
+    paythru(
+        &state,
+        "createSession",
+        Some(&encoding),
+        &client,
+        &headers,
+        &body,
+    )
+    .await
 }
 
 /// What the capturing page may show of the card it sent.
@@ -413,15 +509,21 @@ pub fn routes() -> Router<AppState> {
                 .allow_headers([header::CONTENT_TYPE]),
         );
     Router::new()
-        .route("/v3/token/{method}", post(paythru_method))
+        .route(
+            "/v3/token/{method}",
+            post(paythru_method).fallback(wrong_method),
+        )
         .route(
             "/v3/token/{method}/{encoding}",
-            post(paythru_method_encoded),
+            post(paythru_method_encoded).fallback(wrong_method),
         )
-        .route("/v3/clientpost/session", post(clientpost_session))
+        .route(
+            "/v3/clientpost/session",
+            post(clientpost_session).fallback(wrong_method),
+        )
         .route(
             "/v3/clientpost/session/{encoding}",
-            post(clientpost_session_encoded),
+            post(clientpost_session_encoded).fallback(wrong_method),
         )
         .merge(capture)
 }

@@ -105,8 +105,12 @@ pub fn api_doc() -> serde_json::Value {
 )]
 pub struct ApiDoc;
 
-async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, Code::NotFound, "no such endpoint")
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    // Under the Paythru prefix, failures answer in Paythru's own format.
+    if crate::http::paythru::is_paythru_path(uri.path()) {
+        return crate::http::paythru::unknown_path(uri.path());
+    }
+    ApiError::new(StatusCode::NOT_FOUND, Code::NotFound, "no such endpoint").into_response()
 }
 
 async fn method_not_allowed() -> ApiError {

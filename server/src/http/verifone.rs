@@ -26,7 +26,9 @@ pub struct PutCard {
     pub token_scope: String,
     /// The card, encrypted in the browser by paysecure-wasm `encryptCard`.
     pub encrypted_card: String,
-    /// The brand to record (e.g. `CB` for a co-badged card); default: from the BIN.
+    /// The brand to record (e.g. `CB` for a co-badged card); default: from
+    /// the BIN. A standard name that is not the card's brand is refused
+    /// (`CARD_BRAND_MISMATCH`; `CB` goes with VISA or MASTERCARD).
     pub card_brand: Option<String>,
     /// `REUSE` (the only type).
     pub token_type: Option<String>,
@@ -86,7 +88,9 @@ pub struct TokenView {
     /// E-mail.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub card_holder_email: Option<String>,
-    /// Brand.
+    /// Brand: the standard names of seed 004 (`VISA`, `MASTERCARD`, `AMEX`,
+    /// `DISCOVER`, `JCB`, `DINERS`, `MAESTRO`, `UPI`), `card_brand` when it
+    /// was given, `UNKNOWN` otherwise.
     pub brand: String,
     /// `YYYY-MM-DD`.
     pub created_at: String,
@@ -101,6 +105,27 @@ pub struct TokenView {
     pub token_scope: String,
     /// `ACTIVE`, `SUSPENDED` or `EXPIRED`.
     pub token_status: String,
+    /// ISO 4217 currency of the card's BIN range; absent when the BIN table
+    /// does not know the BIN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "GBP")]
+    pub currency: Option<String>,
+    /// ISO 3166-1 alpha-3 country of the issuer (BIN table); absent when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "GBR")]
+    pub issuer_country: Option<String>,
+    /// The issuer (BIN table); absent when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "HSBC")]
+    pub issuer_name: Option<String>,
+    /// `CREDIT`, `DEBIT`, `PREPAID` or `CHARGE` (BIN table); absent when unknown.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[schema(example = "CREDIT")]
+    pub card_type: Option<String>,
+    /// The product variant (BIN table), e.g. `NEW_WORLD`; absent when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "NEW_WORLD")]
+    pub variant: Option<String>,
 }
 
 impl From<PutCard> for verifone::PutCard {
@@ -151,6 +176,11 @@ impl From<verifone::TokenView> for TokenView {
             reuse_token_type: v.reuse_token_type,
             token_scope: v.token_scope,
             token_status: v.token_status,
+            currency: v.currency,
+            issuer_country: v.issuer_country,
+            issuer_name: v.issuer_name,
+            card_type: v.card_type,
+            variant: v.variant,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 mod accounts;
+mod bins;
 mod custody;
 mod keys;
 mod limits;
@@ -15,6 +16,7 @@ mod tokens;
 mod wallet;
 
 pub use accounts::PaymentInfoRow;
+pub use bins::BinRangeRow;
 pub use custody::LegacyPinRow;
 pub use limits::CvvTokenCounter;
 pub use tenant_keys::TenantKeyRow;

@@ -87,7 +87,11 @@ async fn openapi_documents_every_status_and_error_body_by_route_kind() {
             assert!(op["responses"].get("408").is_none(), "{what}: 504, not 408");
         } else {
             for s in ["408", "413"] {
-                assert_eq!(json_schema(op, s), "ErrorEnvelope", "{what} {s}");
+                let want = match Kind::of(path) {
+                    Kind::Paythru => "PaythruErrorBody",
+                    _ => "ErrorEnvelope",
+                };
+                assert_eq!(json_schema(op, s), want, "{what} {s}");
             }
         }
         for (status, r) in responses {
@@ -123,7 +127,7 @@ async fn openapi_documents_every_status_and_error_body_by_route_kind() {
                 assert!(op["responses"]["200"]["content"]["text/plain"].is_object());
             }
             Kind::Paythru => {
-                expect(&["400", "401", "403"], "PaythruErrorBody");
+                expect(&["400", "401", "403", "405"], "PaythruErrorBody");
                 expect(&["500"], "ErrorEnvelope");
                 for s in ["200", "400", "401", "403"] {
                     assert!(

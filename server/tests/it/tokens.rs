@@ -13,6 +13,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use paysecure_core::capture::CardCapture;
+use paysecure_server::domain::bins::SANDBOX_CSV;
 use paysecure_server::domain::paythru::{signature, Method as PtMethod, NewCredentials};
 use paysecure_server::domain::service::Principal;
 use serde_json::{json, Value};
@@ -258,6 +259,8 @@ fn seed_body(text: &str) -> String {
 async fn paythru_seed_create_example_replayed() {
     let app = TestApp::new().await;
     seed_credentials(&app).await;
+    // The sandbox BIN table knows Paythru's test card (CREDIT, "paythru").
+    app.service.load_bins(SANDBOX_CSV).await.unwrap();
     // Literal: its shaSignature is 127 hex digits (one lost), so it fails.
     let literal = seed_body("apiKey=qyc2o6hvYyGFcGEL3K& apiPassword=83M3hWArBIsduSMGVa& cardDescription=My+shopping+card& cardholderName=MR+JOHN+SMITH& cardNumber=4444333322221111& cardExpiry=1215& customerTitle=Mr& customerFirstName=John& customerSurname=Smith& customerEmail=johnsmith%40example.com& customerMobile=07770123456& customerTelephone=01234123456& cardholderAddressPropertyName=& cardholderAddressLine1=Flat+12B& cardholderAddressLine2=34+The+Avenue& cardholderAddressLine3=& cardholderAddressTown=Amersham& cardholderAddressCounty=Buckinghamshire& cardholderAddressPostcode=HP6+6GL& cardholderAddressCountry=UK& shaSignature=617345f579d890109daab584fb149b428c8bd83995ec86c3625e0ddecf58e79fc5b0c78c098d35807217d563d776d881341d96302f86da88d91fe1f51baebd9");
     let r = send(
@@ -301,16 +304,17 @@ async fn paythru_seed_create_example_replayed() {
         10
     );
     assert_eq!(xml_value(&p, &format!("{d}/merchantCustomerReference")), "");
-    assert_eq!(xml_value(&p, &format!("{d}/enabled")), "1");
+    // Created disabled, as every create example of the seed shows.
+    assert_eq!(xml_value(&p, &format!("{d}/enabled")), "0");
     for (field, want) in [
         ("card/cardDescription", "My shopping card"),
         ("card/cardholderName", "MR JOHN SMITH"),
         ("card/cardNumber", "444433******1111"),
         ("card/cardExpiryMonth", "12"),
         ("card/cardExpiryYear", &y.to_string()),
-        ("card/cardType", ""),
+        ("card/cardType", "CREDIT"),
         ("card/cardScheme", "VISA"),
-        ("card/cardBank", ""),
+        ("card/cardBank", "paythru"),
         ("customer/customerTitle", "Mr"),
         ("customer/customerFirstName", "John"),
         ("customer/customerSurname", "Smith"),
@@ -371,7 +375,7 @@ async fn paythru_lookup_json_shape_and_criteria() {
         "a number, as in the seed"
     );
     assert_eq!(d["merchantCustomerReference"], Value::Null);
-    assert_eq!(d["enabled"], "1");
+    assert_eq!(d["enabled"], "0", "created disabled, as the seed shows");
     assert_eq!(d["card"]["cardType"], Value::Null);
     assert_eq!(d["cardholderAddress"]["cardholderAddressLine3"], "");
     // By customer reference: both of that customer's cards, oldest first.
@@ -479,7 +483,8 @@ async fn paythru_enable_disable_update_delete() {
         );
         assert_eq!(lookup_one(&app, &key).await["enabled"], enabled, "{method}");
     }
-    // A disabled token cannot be updated (149); enabled, it can.
+    // A disabled token can be updated: the seed's update example (§3.5)
+    // acts on the token its lookup example shows disabled.
     let update = auth(&[
         ("cardKey", &key),
         ("cardholderAddressPropertyName", ""),
@@ -491,8 +496,14 @@ async fn paythru_enable_disable_update_delete() {
         ("cardholderAddressPostcode", "SW1A 2AA"),
         ("cardholderAddressCountry", "UK"),
     ]);
+    assert_eq!(lookup_one(&app, &key).await["enabled"], "0");
     let r = paythru(&app, "/v3/token/updateCardKeyDetails/xml", &update).await;
-    assert_eq!(error_of(&r), (403, "149".into()));
+    assert_eq!(
+        xml_value(&xml_paths(&r.text), "/paythruResponse/result"),
+        "OK",
+        "{}",
+        r.text
+    );
     paythru(&app, "/v3/token/enable/json", &auth(&[("cardKey", &key)])).await;
     // The seed's update example (§3.5), re-signed for our card key.
     let r = paythru(&app, "/v3/token/updateCardKeyDetails/json", &update).await;
@@ -533,7 +544,15 @@ async fn paythru_enable_disable_update_delete() {
         ),
         (Some("01"), Some("2098"))
     );
-    assert_eq!(d["card"]["cardholderName"], Value::Null);
+    // Cleared with an empty value: "" like every other cleared text field
+    // (the seed's cleared address lines), in JSON and in XML.
+    assert_eq!(d["card"]["cardholderName"], "");
+    assert_eq!(d["cardholderAddress"]["cardholderAddressLine3"], "");
+    let r = paythru(&app, "/v3/token/lookup/xml", &auth(&[("cardKey", &key)])).await;
+    let p = xml_paths(&r.text);
+    let c = "/paythruResponse/cardKeyDetails/cardKeyDetail";
+    assert_eq!(xml_value(&p, &format!("{c}/card/cardholderName")), "");
+    assert!(r.text.contains("<cardholderName/>"), "{}", r.text);
     // The reference, when sent, must match.
     let r = paythru(
         &app,
@@ -805,9 +824,10 @@ async fn paythru_ip_block_121_then_122() {
     seed_credentials(&app).await;
     let bad = [("apiKey", SEED_KEY), ("apiPassword", "wrong")];
     let ip = "192.0.2.80";
-    for _ in 0..5 {
+    // §2.4: "more than 5" failures block: the 6th is still answered 102.
+    for i in 0..6 {
         let r = paythru_from(&app, ip, "/v3/token/lookup/xml", &bad).await;
-        assert_eq!(error_of(&r), (401, "102".into()));
+        assert_eq!(error_of(&r), (401, "102".into()), "failure {}", i + 1);
     }
     // Blocked for a minute, even with the right credentials.
     let good = auth(&[("merchantCustomerReference", "x")]);
@@ -816,14 +836,14 @@ async fn paythru_ip_block_121_then_122() {
     // Other addresses are not affected.
     let r = paythru_from(&app, "192.0.2.81", "/v3/token/lookup/xml", &good).await;
     assert_eq!(error_of(&r), (400, "148".into()));
-    // After the minute (moved on in the database), five more failures
-    // (signatures count too) block for five minutes.
+    // After the minute (moved on in the database), four more failures
+    // (signatures count too) make ten: blocked for five minutes.
     let pool = raw_pool(&app).await;
     sqlx::query("UPDATE auth_failures SET blocked_until = 0")
         .execute(&pool)
         .await
         .unwrap();
-    for _ in 0..4 {
+    for _ in 0..3 {
         let r = paythru_from(&app, ip, "/v3/token/lookup/xml", &bad).await;
         assert_eq!(error_of(&r), (401, "102".into()));
     }
@@ -1383,9 +1403,14 @@ async fn verifone_validation_and_capture_errors() {
             json!({"token_scope": SCOPE, "public_key_alias": key_id(&app)}),
         ),
         (
-            "KEY_ALIAS_MISMATCH",
+            "UNKNOWN_KEY_ALIAS",
             StatusCode::BAD_REQUEST,
             with("public_key_alias", json!("rsa-other")),
+        ),
+        (
+            "CARD_BRAND_MISMATCH",
+            StatusCode::BAD_REQUEST,
+            with("card_brand", json!("MASTERCARD")),
         ),
         (
             "UNSUPPORTED_TOKEN_TYPE",
@@ -1570,4 +1595,790 @@ async fn an_encrypted_card_opens_once_and_only_after_authorization() {
             (StatusCode::BAD_REQUEST, "CARD_ALREADY_USED")
         );
     }
+}
+
+// ------------------------------------------------------------ issue #19
+
+/// Every failure under the Paythru prefix answers in seed 002's error
+/// format (§4.0), never in our JSON envelope: other HTTP methods, other
+/// versions, trailing slashes and extra segments (103, in the encoding the
+/// path asks for), and a body that is not form-encoded (101). The seed's
+/// own spelling of the media type (§2.1 `application/form-url-encoded`)
+/// and a charset parameter are accepted.
+#[tokio::test]
+async fn paythru_failures_answer_in_paythru_format() {
+    let app = TestApp::new().await;
+    seed_credentials(&app).await;
+    let body = form(&auth(&[("cardKey", SEED_CARD_KEY)]), SEED_SHA_KEY, true);
+    let form_type = "application/x-www-form-urlencoded";
+    /// HTTP method, path, Content-Type, (status, errorCode), JSON answer.
+    type Case<'a> = (Method, &'a str, &'a str, (u16, &'a str), bool);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            Method::GET,
+            "/v3/token/lookup/json",
+            form_type,
+            (405, "103"),
+            true,
+        ),
+        (
+            Method::PUT,
+            "/v3/token/lookup",
+            form_type,
+            (405, "103"),
+            false,
+        ),
+        (
+            Method::DELETE,
+            "/v3/token/enable/xml",
+            form_type,
+            (405, "103"),
+            false,
+        ),
+        (
+            Method::POST,
+            "/v3/token/lookup/json/",
+            form_type,
+            (400, "103"),
+            true,
+        ),
+        (
+            Method::POST,
+            "/v3/token/lookup/",
+            form_type,
+            (400, "103"),
+            false,
+        ),
+        (
+            Method::POST,
+            "/v2/token/lookup/json",
+            form_type,
+            (400, "103"),
+            true,
+        ),
+        (
+            Method::POST,
+            "/v4/token/lookup",
+            form_type,
+            (400, "103"),
+            false,
+        ),
+        (Method::POST, "/v3/token", form_type, (400, "103"), false),
+        (Method::POST, "/v3/token/", form_type, (400, "103"), false),
+        (
+            Method::POST,
+            "/v3/token/lookup/json/extra",
+            form_type,
+            (400, "103"),
+            false,
+        ),
+        (
+            Method::POST,
+            "/v3/token/nosuch/json",
+            form_type,
+            (400, "103"),
+            true,
+        ),
+        (
+            Method::POST,
+            "/v3/token/lookup/html",
+            form_type,
+            (400, "104"),
+            false,
+        ),
+        (
+            Method::POST,
+            "/v3/token/lookup/json",
+            "application/json",
+            (400, "101"),
+            true,
+        ),
+        (
+            Method::POST,
+            "/v3/token/lookup/json",
+            "text/plain",
+            (400, "101"),
+            true,
+        ),
+        (
+            Method::POST,
+            "/v3/token/lookup/xml",
+            "",
+            (400, "101"),
+            false,
+        ),
+        // Through: the card key is simply unknown.
+        (
+            Method::POST,
+            "/v3/token/lookup/json",
+            "application/form-url-encoded",
+            (400, "147"),
+            true,
+        ),
+        (
+            Method::POST,
+            "/v3/token/lookup/json",
+            "Application/X-WWW-Form-Urlencoded; charset=UTF-8",
+            (400, "147"),
+            true,
+        ),
+    ];
+    for (method, uri, ctype, (status, code), json) in cases {
+        let r = send(&app, "192.0.2.30", method.clone(), uri, ctype, body.clone()).await;
+        assert_eq!(
+            error_of(&r),
+            (status, code.to_owned()),
+            "{method} {uri} {ctype}: {}",
+            r.text
+        );
+        assert_eq!(
+            r.text.starts_with("<?xml"),
+            !json,
+            "{method} {uri}: {}",
+            r.text
+        );
+        assert!(
+            !r.text.contains("\"error\""),
+            "not our envelope: {}",
+            r.text
+        );
+        if method != Method::POST {
+            assert_eq!(r.headers["allow"], "POST");
+        }
+    }
+    // The Client POST session call is signed like the API and answers like it.
+    let r = send(
+        &app,
+        "192.0.2.30",
+        Method::GET,
+        "/v3/clientpost/session/json",
+        form_type,
+        String::new(),
+    )
+    .await;
+    assert_eq!(error_of(&r), (405, "103".to_owned()), "{}", r.text);
+    let r = send(
+        &app,
+        "192.0.2.30",
+        Method::POST,
+        "/v3/clientpost/session/json",
+        "application/json",
+        body.clone(),
+    )
+    .await;
+    assert_eq!(error_of(&r), (400, "101".to_owned()), "{}", r.text);
+    // A body over the limit: 107 in the API's format, status 413.
+    let big = format!(
+        "{body}&cardDescription={}",
+        "x".repeat(paysecure_server::http::BODY_LIMIT)
+    );
+    let r = send(
+        &app,
+        "192.0.2.30",
+        Method::POST,
+        "/v3/token/lookup/json",
+        form_type,
+        big,
+    )
+    .await;
+    assert_eq!(error_of(&r), (413, "107".to_owned()), "{}", r.text);
+    // None of these counted as failed authentications.
+    let pool = raw_pool(&app).await;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM auth_failures")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+/// `cardType` and `cardBank` come from the BIN table where it resolves the
+/// card; an unknown BIN leaves them null (the seed's "where resolved").
+#[tokio::test]
+async fn paythru_card_type_and_bank_from_the_bin_table() {
+    let app = TestApp::new().await;
+    seed_credentials(&app).await;
+    app.service.load_bins(SANDBOX_CSV).await.unwrap();
+    let (m, y) = future_expiry();
+    let expiry = format!("{m:02}{:02}", y % 100);
+    for (pan, card_type, bank, scheme) in [
+        (
+            "4444333322221111",
+            json!("CREDIT"),
+            json!("paythru"),
+            json!("VISA"),
+        ),
+        (
+            "5555555555554444",
+            json!("CREDIT"),
+            json!("Sandbox Bank Mastercard"),
+            json!("MASTERCARD"),
+        ),
+        ("4000000000000002", Value::Null, Value::Null, json!("VISA")),
+    ] {
+        let mut params = auth(&[]);
+        params.extend([("cardNumber", pan), ("cardExpiry", expiry.as_str())]);
+        let r = paythru(&app, "/v3/token/create/json", &params).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let v = json_of(&r);
+        let card = &v["cardKeyDetails"]["0"]["card"];
+        assert_eq!(card["cardType"], card_type, "{pan}");
+        assert_eq!(card["cardBank"], bank, "{pan}");
+        assert_eq!(card["cardScheme"], scheme, "{pan}");
+        // Never set: "" like a cleared field.
+        assert_eq!(card["cardDescription"], "", "{pan}");
+        assert_eq!(card["cardholderName"], "", "{pan}");
+        // Lookup says the same.
+        let key = v["cardKeyDetails"]["0"]["cardKey"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let d = lookup_one(&app, &key).await;
+        assert_eq!(d["card"]["cardType"], card_type);
+        assert_eq!(d["card"]["cardBank"], bank);
+    }
+}
+
+fn raw_card(app: &TestApp, json: &str) -> String {
+    paysecure_core::jwe::encrypt_compact(json.as_bytes(), &app.public_key, &key_id(app)).unwrap()
+}
+
+fn capture_time(t: u64) -> String {
+    paysecure_server::util::time::rfc3339(paysecure_server::util::time::UnixTime(t as i64))
+}
+
+/// Seed 004's card JSON as an integrator writes it: expiry as JSON numbers
+/// (or strings), `expiry_year` up to 9999; distinct codes for a missing
+/// `captureTime`, a missing `cardNumber` and an unknown tag; `card_brand`
+/// checked against the card; an unknown `public_key_alias` is
+/// `UNKNOWN_KEY_ALIAS`, a known one the card was not encrypted for
+/// `KEY_ALIAS_MISMATCH`; `currency`, `issuer_country`, `issuer_name`,
+/// `type`, `variant` from the BIN table, absent for an unknown BIN.
+#[tokio::test]
+async fn verifone_card_json_bin_fields_brand_and_alias() {
+    let app = TestApp::new().await;
+    app.service.load_bins(SANDBOX_CSV).await.unwrap();
+    let (_, y) = future_expiry();
+    let t = capture_time(now());
+    let put = |card: String| put_body(&app, card);
+    // Numbers for the expiry.
+    let card = raw_card(
+        &app,
+        &format!(
+            r#"{{"cardNumber":"5555555555554444","expiryMonth":12,"expiryYear":{y},"captureTime":"{t}"}}"#
+        ),
+    );
+    let r = vf(&app, Method::PUT, "/api/v2/card", Some(put(card))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    for (field, want) in [
+        ("bin", json!("555555")),
+        ("last_four", json!("4444")),
+        ("expiry_month", json!(12)),
+        ("expiry_year", json!(y)),
+        ("brand", json!("MASTERCARD")),
+        ("currency", json!("USD")),
+        ("issuer_country", json!("USA")),
+        ("issuer_name", json!("Sandbox Bank Mastercard")),
+        ("type", json!("CREDIT")),
+        ("variant", json!("NEW_WORLD")),
+        ("token_status", json!("ACTIVE")),
+        ("reuse_token_type", json!("INTERNAL")),
+        ("token_scope", json!(SCOPE)),
+    ] {
+        assert_eq!(r.body[field], want, "{field}: {:?}", r.body);
+    }
+    let id = r.body["reuse_token"].as_str().unwrap().to_owned();
+    let got = vf(&app, Method::GET, &format!("/api/v2/card/{id}"), None).await;
+    assert_eq!(got.body["issuer_name"], "Sandbox Bank Mastercard");
+    assert_eq!(got.body["type"], "CREDIT");
+    // Year 9999 (a number), and an unknown BIN: the BIN fields are absent.
+    let card = raw_card(
+        &app,
+        &format!(
+            r#"{{"cardNumber":"4000000000000002","expiryMonth":"01","expiryYear":9999,"captureTime":"{t}"}}"#
+        ),
+    );
+    let r = vf(&app, Method::PUT, "/api/v2/card", Some(put(card))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["expiry_year"], 9999);
+    for field in [
+        "currency",
+        "issuer_country",
+        "issuer_name",
+        "type",
+        "variant",
+    ] {
+        assert!(r.body.get(field).is_none(), "{field}: {:?}", r.body);
+    }
+    let visa = r.body["reuse_token"].as_str().unwrap().to_owned();
+    let r = vf(
+        &app,
+        Method::PATCH,
+        &format!("/api/v2/card/{visa}"),
+        Some(json!({"expiry_year": 9999, "expiry_month": 2})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["expiry_year"].clone()),
+        (StatusCode::OK, json!(9999))
+    );
+    let r = vf(
+        &app,
+        Method::PATCH,
+        &format!("/api/v2/card/{visa}"),
+        Some(json!({"expiry_year": 10000})),
+    )
+    .await;
+    assert_eq!(r.code(), "INVALID_CARD_EXPIRY");
+    // Distinct codes for what is wrong inside a card that decrypted.
+    for (json, code) in [
+        (
+            format!(r#"{{"cardNumber":"4111111111111111","expiryMonth":12,"expiryYear":{y}}}"#),
+            "MISSING_CAPTURE_TIME",
+        ),
+        (
+            format!(r#"{{"expiryMonth":12,"expiryYear":{y},"captureTime":"{t}"}}"#),
+            "MISSING_CARD_NUMBER",
+        ),
+        (
+            format!(
+                r#"{{"cardNumber":"4111111111111111","expiryMonth":12,"expiryYear":{y},"captureTime":"{t}","pin":"1234"}}"#
+            ),
+            "UNKNOWN_CARD_TAG",
+        ),
+        (
+            format!(
+                r#"{{"cardNumber":"4111111111111111","expiryMonth":12,"expiryYear":{y},"captureTime":"soon"}}"#
+            ),
+            "INVALID_CAPTURE_TIME",
+        ),
+    ] {
+        let r = vf(
+            &app,
+            Method::PUT,
+            "/api/v2/card",
+            Some(put(raw_card(&app, &json))),
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::BAD_REQUEST, code),
+            "{json}"
+        );
+    }
+    // A card that does not decrypt stays one opaque code.
+    let mut broken = raw_card(
+        &app,
+        &format!(r#"{{"cardNumber":"4111111111111111","captureTime":"{t}"}}"#),
+    );
+    broken.push('A');
+    let r = vf(&app, Method::PUT, "/api/v2/card", Some(put(broken))).await;
+    assert_eq!(r.code(), "INVALID_ENCRYPTED_CARD");
+    // card_brand against the card: the same brand, CB on a VISA, a local
+    // scheme name; a standard name of another brand is refused.
+    let with_brand = |pan: &str, brand: &str| {
+        let mut b = put(encrypted_card(&app, pan, None, now()));
+        b["card_brand"] = json!(brand);
+        b["token_scope"] = json!(uuid_for(brand, pan));
+        b
+    };
+    for (pan, brand, want) in [
+        ("4111111111111111", "VISA", Ok("VISA")),
+        ("4111111111111111", "CB", Ok("CB")),
+        ("4111111111111111", "DANKORT", Ok("DANKORT")),
+        ("6200000000000005", "UPI", Ok("UPI")),
+        ("4111111111111111", "AMEX", Err("CARD_BRAND_MISMATCH")),
+        ("5555555555554444", "CB", Ok("CB")),
+        ("378282246310005", "CB", Err("CARD_BRAND_MISMATCH")),
+    ] {
+        let body = with_brand(pan, brand);
+        let r = vf(&app, Method::PUT, "/api/v2/card", Some(body)).await;
+        match want {
+            Ok(b) => assert_eq!(
+                (r.status, r.body["brand"].clone()),
+                (StatusCode::OK, json!(b)),
+                "{pan} {brand}"
+            ),
+            Err(c) => assert_eq!(
+                (r.status, r.code()),
+                (StatusCode::BAD_REQUEST, c),
+                "{pan} {brand}"
+            ),
+        }
+    }
+    // Without card_brand, UnionPay reads UPI (seed 004's list).
+    let r = vf(
+        &app,
+        Method::PUT,
+        "/api/v2/card",
+        Some(put(encrypted_card(&app, "6200000000000005", None, now()))),
+    )
+    .await;
+    assert_eq!(r.body["brand"], "UPI");
+    // An alias that names no key, and one that names another key.
+    let card = encrypted_card(&app, "4111111111111111", None, now());
+    let mut b = put(card.clone());
+    b["public_key_alias"] = json!("rsa-0000000000000000");
+    let r = vf(&app, Method::PUT, "/api/v2/card", Some(b)).await;
+    assert_eq!(r.code(), "UNKNOWN_KEY_ALIAS");
+    let old = key_id(&app);
+    app.service
+        .rotate_keys(paysecure_server::crypto::keys::Purpose::Session)
+        .await
+        .unwrap();
+    let fresh = encrypted_card(&app, "4111111111111111", None, now());
+    let r = vf(
+        &app,
+        Method::PUT,
+        "/api/v2/card",
+        Some(json!({"token_scope": SCOPE, "encrypted_card": fresh, "public_key_alias": old})),
+    )
+    .await;
+    assert_eq!(r.code(), "KEY_ALIAS_MISMATCH");
+}
+
+/// A token scope per (brand, pan) case, so each case makes its own token.
+fn uuid_for(a: &str, b: &str) -> String {
+    let h = paysecure_server::util::codec::sha256(format!("{a}/{b}").as_bytes());
+    let x = hex::encode(&h[..16]);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..32]
+    )
+}
+
+/// The same encrypted card is refused when sent again within its 15
+/// minutes, in the same tenant, even with session-id reuse allowed (the
+/// setting that also switches off the key-level single use): a keyed
+/// digest of tenant and ciphertext, decided by the database, so two nodes
+/// racing the same card accept it exactly once. The records are purged
+/// after the 15 minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_encrypted_card_replayed_within_its_15_minutes_is_refused_on_every_node() {
+    use paysecure_server::domain::service::Principal;
+    use paysecure_server::domain::verifone::PutCard;
+    use paysecure_server::storage::{Storage, StorageOptions};
+    use paysecure_server::ServiceConfig;
+    use std::sync::Arc;
+    let config = ServiceConfig {
+        single_use_session_ids: false,
+        ..Default::default()
+    };
+    let app = TestApp::with_config(config.clone()).await;
+    let card = encrypted_card(&app, "5555555555554444", None, now());
+    let r = vf(
+        &app,
+        Method::PUT,
+        "/api/v2/card",
+        Some(put_body(&app, card.clone())),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = vf(
+        &app,
+        Method::PUT,
+        "/api/v2/card",
+        Some(put_body(&app, card.clone())),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::BAD_REQUEST, "CARD_ALREADY_USED")
+    );
+    // Bound to the tenant: another tenant's record is its own (with
+    // single-use session ids on, the default, the key-level record refuses
+    // it there too: an_encrypted_card_opens_once_and_only_after_authorization).
+    let (_, other_key) = app.service.create_tenant("Other Bank").await.unwrap();
+    let r = app
+        .call(
+            Method::PUT,
+            "/api/v2/card",
+            Some(&other_key),
+            &[],
+            Some(put_body(&app, card)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // Two nodes race one card: exactly one acceptance.
+    let storage = Storage::connect(&app.db.url, &StorageOptions::default())
+        .await
+        .unwrap();
+    let b = Arc::new(crate::common::test_service(storage, config).await);
+    let nodes = [Arc::clone(&app.service), b];
+    let card = encrypted_card(&app, "4111111111111111", None, now());
+    let mut tasks = vec![];
+    for i in 0..8 {
+        let node = Arc::clone(&nodes[i % 2]);
+        let req = PutCard {
+            token_scope: SCOPE.into(),
+            encrypted_card: card.clone(),
+            card_brand: None,
+            token_type: None,
+            reuse_token_type: None,
+            token_expiry_date: None,
+            public_key_alias: key_id(&app),
+        };
+        let principal = Principal::Tenant {
+            tenant_id: app.tenant_id.clone(),
+        };
+        tasks.push(tokio::spawn(async move {
+            node.verifone().put_card(&principal, &req).await.map(|_| ())
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => ok += 1,
+            Err(paysecure_server::domain::error::Error::BadRequest { code, .. }) => {
+                assert_eq!(code.as_str(), "CARD_ALREADY_USED")
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(ok, 1, "accepted exactly once across two nodes");
+    // Purged once the 15 minutes are over (moved on in the database).
+    let pool = raw_pool(&app).await;
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM encrypted_card_uses")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(count().await, 3);
+    sqlx::query("UPDATE encrypted_card_uses SET expires_at = 0")
+        .execute(&pool)
+        .await
+        .unwrap();
+    app.service.housekeeping().await.unwrap();
+    assert_eq!(count().await, 0);
+}
+
+/// The BIN table: loaded as a whole (a bad file changes nothing and names
+/// its line), versioned, read by a node that starts later, and replaced
+/// atomically.
+#[tokio::test]
+async fn bin_table_load_replace_and_other_nodes() {
+    use paysecure_server::domain::bins::{BinLoadError, CSV_HEADER};
+    use paysecure_server::storage::{Storage, StorageOptions};
+    use paysecure_server::ServiceConfig;
+    let app = TestApp::new().await;
+    assert!(app
+        .service
+        .bin_info("4111111111111111")
+        .await
+        .unwrap()
+        .is_none());
+    // What `serve --demo` does: the sandbox ranges into an empty table only.
+    assert!(app.service.load_sandbox_bins_if_empty().await.unwrap());
+    assert!(!app.service.load_sandbox_bins_if_empty().await.unwrap());
+    let done = app.service.load_bins(SANDBOX_CSV).await.unwrap();
+    assert_eq!((done.ranges, done.version), (19, 2));
+    let info = app
+        .service
+        .bin_info("4111111111111111")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (info.scheme.as_str(), info.country.as_deref()),
+        ("VISA", Some("USA"))
+    );
+    // A bad file: the error names the line, the table stays.
+    let bad = format!("{CSV_HEADER}\n41111111,,VISA,CREDIT,,A,,\n4111,4112,VISA,DEBIT,,B,,\n4112,4113,VISA,,,C,,\n");
+    match app.service.load_bins(&bad).await {
+        Err(BinLoadError::File(e)) => {
+            assert_eq!(e.line, 4, "{e}");
+            assert!(
+                e.to_string().contains("overlaps the range of line 3"),
+                "{e}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        app.service
+            .bin_info("4111111111111111")
+            .await
+            .unwrap()
+            .unwrap()
+            .issuer_name
+            .as_deref(),
+        Some("Sandbox Bank Visa")
+    );
+    // Another node started now reads the table from the database.
+    let storage = Storage::connect(&app.db.url, &StorageOptions::default())
+        .await
+        .unwrap();
+    let b = crate::common::test_service(storage, ServiceConfig::default()).await;
+    assert_eq!(
+        b.bin_info("5555555555554444")
+            .await
+            .unwrap()
+            .unwrap()
+            .variant
+            .as_deref(),
+        Some("NEW_WORLD")
+    );
+    // Replaced as a whole: version 2, old ranges gone, longest prefix wins.
+    let next = format!(
+        "{CSV_HEADER}\n4111,4111,VISA,DEBIT,,Short,GBR,GBP\n41111111,,VISA,CREDIT,,Long,,\n"
+    );
+    assert_eq!(app.service.load_bins(&next).await.unwrap().version, 3);
+    let name = |i: Option<paysecure_server::domain::bins::BinInfo>| i.and_then(|i| i.issuer_name);
+    assert_eq!(
+        name(app.service.bin_info("4111111111111111").await.unwrap()).as_deref(),
+        Some("Long")
+    );
+    assert_eq!(
+        name(app.service.bin_info("4111222211112222").await.unwrap()).as_deref(),
+        Some("Short")
+    );
+    assert!(app
+        .service
+        .bin_info("5555555555554444")
+        .await
+        .unwrap()
+        .is_none());
+    // The other node keeps its copy until its next check (30 s, stated in
+    // docs/deployment.md), then sees version 2.
+    assert!(b.bin_info("5555555555554444").await.unwrap().is_some());
+}
+
+/// `paysecure-server bins load FILE` (a real process): a bad file exits
+/// non-zero naming its line and changes nothing; `sandbox` and a file
+/// replace the table, each load a new version.
+#[tokio::test]
+async fn cli_bins_load() {
+    use paysecure_server::storage::{Storage, StorageOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let db = crate::common::TestDb::new(&data).await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_paysecure-server"))
+            .args([
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--database-url",
+                &db.url,
+            ])
+            .args(args)
+            .env("PAYSECURE_MASTER_KEY_FILE", data.join("master.key"))
+            .output()
+            .unwrap()
+    };
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let out = run(&["bins", "load", "sandbox"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("BIN table replaced: 19 ranges, version 1"),
+        "{}",
+        text(&out.stdout)
+    );
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        format!(
+            "{}\n4111,,VISA,CREDIT,,A,GBR,GBP\n4111,4112,VISA,,,B,UK,\n",
+            paysecure_server::domain::bins::CSV_HEADER
+        ),
+    )
+    .unwrap();
+    let out = run(&["bins", "load", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("line 3: ") && err.contains("nothing changed"),
+        "{err}"
+    );
+    let good = dir.path().join("good.csv");
+    std::fs::write(
+        &good,
+        format!(
+            "# ours\n{}\n45392600,45392699,VISA,DEBIT,CLASSIC,Example Bank,GBR,GBP\n",
+            paysecure_server::domain::bins::CSV_HEADER
+        ),
+    )
+    .unwrap();
+    let out = run(&["bins", "load", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("BIN table replaced: 1 ranges, version 2"),
+        "{}",
+        text(&out.stdout)
+    );
+    let storage = Storage::connect(&db.url, &StorageOptions::default())
+        .await
+        .unwrap();
+    let rows = storage.bin_ranges().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].low.as_str(), rows[0].issuer_name.as_deref()),
+        ("45392600", Some("Example Bank"))
+    );
+    assert_eq!(storage.bin_table_version().await.unwrap(), Some(2));
+}
+
+/// `serve --demo` (a real process) loads the sandbox BIN table into an
+/// empty table, and leaves an operator's table alone.
+#[tokio::test]
+async fn serve_demo_loads_the_sandbox_bins_into_an_empty_table_only() {
+    use paysecure_server::storage::{Storage, StorageOptions};
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let db = crate::common::TestDb::new(&data).await;
+    let command = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_paysecure-server"));
+        c.args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--database-url",
+            &db.url,
+        ])
+        .env("PAYSECURE_MASTER_KEY_FILE", data.join("master.key"));
+        c
+    };
+    let serve_once = || {
+        let mut child = command()
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+            .args(["--www", concat!(env!("CARGO_MANIFEST_DIR"), "/../www")])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(line.contains("http"), "{line}");
+    };
+    serve_once();
+    let storage = Storage::connect(&db.url, &StorageOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(storage.bin_table_version().await.unwrap(), Some(1));
+    assert_eq!(storage.bin_ranges().await.unwrap().len(), 19);
+    // An operator's table (even one range) is kept by the next demo start.
+    let file = dir.path().join("ours.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n45392600,45392699,VISA,DEBIT,,Ours,GBR,GBP\n",
+            paysecure_server::domain::bins::CSV_HEADER
+        ),
+    )
+    .unwrap();
+    let out = command()
+        .args(["bins", "load", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    serve_once();
+    assert_eq!(storage.bin_table_version().await.unwrap(), Some(2));
+    assert_eq!(storage.bin_ranges().await.unwrap().len(), 1);
 }

@@ -562,32 +562,34 @@ async fn paythru_enable_and_disable_are_idempotent_and_delete_is_final() {
     let card = create_card(&s, &c).await;
     sqlx::any::install_default_drivers();
     let mut db = sqlx::AnyConnection::connect(&s.db.url).await.unwrap();
+    // A new token is disabled (seed §3.6's examples).
     let before = card_version(&mut db, &card).await;
+    assert_eq!(enabled(&s, &c, &card).await, "0");
+    assert_eq!(
+        outcome(&paythru(&s, "disable", &c.fresh(&[("cardKey", &card)])).await),
+        ok()
+    );
+    assert_eq!(
+        card_version(&mut db, &card).await,
+        before,
+        "disable of a disabled token wrote"
+    );
+    assert_eq!(
+        outcome(&paythru(&s, "enable", &c.fresh(&[("cardKey", &card)])).await),
+        ok()
+    );
+    let enabled_version = card_version(&mut db, &card).await;
+    assert_eq!(enabled_version.0, before.0 + 1);
     assert_eq!(
         outcome(&paythru(&s, "enable", &c.fresh(&[("cardKey", &card)])).await),
         ok()
     );
     assert_eq!(
         card_version(&mut db, &card).await,
-        before,
+        enabled_version,
         "enable of an enabled token wrote"
     );
-    assert_eq!(
-        outcome(&paythru(&s, "disable", &c.fresh(&[("cardKey", &card)])).await),
-        ok()
-    );
-    let disabled = card_version(&mut db, &card).await;
-    assert_eq!(disabled.0, before.0 + 1);
-    assert_eq!(
-        outcome(&paythru(&s, "disable", &c.fresh(&[("cardKey", &card)])).await),
-        ok()
-    );
-    assert_eq!(
-        card_version(&mut db, &card).await,
-        disabled,
-        "disable of a disabled token wrote"
-    );
-    assert_eq!(enabled(&s, &c, &card).await, "0");
+    assert_eq!(enabled(&s, &c, &card).await, "1");
     assert_eq!(
         outcome(&paythru(&s, "delete", &c.fresh(&[("cardKey", &card)])).await),
         ok()
