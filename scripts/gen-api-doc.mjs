@@ -206,7 +206,7 @@ await exchange('PAN to token, V3 (with masked details)', {
 });
 s.free();
 
-// ---- Paythru Card Tokenisation API v3 (seed 002)
+// ---- Paythru Card Tokenisation API v3 (the Paythru v3 document)
 const sign = (params) => {
   const h = createHash('sha512');
   for (const [k, v] of [...params].filter(([k, v]) => k !== 'shaSignature' && v !== '').sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
@@ -225,25 +225,25 @@ const createdCard = (await exchange('Paythru: create a card token', {
     ['cardNumber', '4444333322221111'], ['cardExpiryMonth', '12'], ['cardExpiryYear', expYear.slice(2)], ['customerTitle', 'Mr'],
     ['customerFirstName', 'John'], ['customerSurname', 'Smith'], ['customerEmail', 'johnsmith@example.com'],
     ['cardholderAddressLine1', 'Flat 12B'], ['cardholderAddressTown', 'Amersham'], ['cardholderAddressPostcode', 'HP6 6GL'], ['cardholderAddressCountry', 'UK']]),
-  note: 'Seed 002 §3.6. Form body; every request carries `apiKey`, `apiPassword` (from `paysecure-server tenant paythru-credentials TENANT`) and `shaSignature`: SHA-512 (hex) of `name=value` + shaKey for every non-empty parameter but the signature, sorted by name in byte order (§2.5; the seed\'s update example verifies only that way). The last URL segment picks `xml` (default) or `json`. The expiry is `cardExpiry` (MMYY, as the seed\'s example) or `cardExpiryMonth` + `cardExpiryYear`. A new token is disabled (`enabled` "0", as the seed\'s examples show) until `enable`; `cardUniqueIdentifier` is the same for every token of the same card of the merchant. Replay profile (optional; docs/protocol.md): `requestTime` (Unix seconds, within 300 s of the server clock) and `requestNonce` (16 to 64 of `A-Z a-z 0-9 - _`, accepted once per apiKey), two more parameters signed like the others; required once `paysecure-server tenant paythru-require-nonce APIKEY|TENANT true` is set, and verified whenever sent.',
+  note: 'The Paythru v3 document §3.6. Form body; every request carries `apiKey`, `apiPassword` (from `paysecure-server tenant paythru-credentials TENANT`) and `shaSignature`: SHA-512 (hex) of `name=value` + shaKey for every non-empty parameter but the signature, sorted by name in byte order (§2.5; the document\'s update example verifies only that way). The last URL segment picks `xml` (default) or `json`. The expiry is `cardExpiry` (MMYY, as the document\'s example) or `cardExpiryMonth` + `cardExpiryYear`. A new token is disabled (`enabled` "0", as the document\'s examples show) until `enable`; `cardUniqueIdentifier` is the same for every token of the same card of the merchant. Replay profile (optional; docs/protocol.md): `requestTime` (Unix seconds, within 300 s of the server clock) and `requestNonce` (16 to 64 of `A-Z a-z 0-9 - _`, accepted once per apiKey), two more parameters signed like the others; required once `paysecure-server tenant paythru-require-nonce APIKEY|TENANT true` is set, and verified whenever sent.',
   errors: '108 invalid card number (digits, 13-19, Luhn); 109 invalid or past expiry; 152 with `cardKey`; 107 unknown, repeated or over-long parameter; and the authentication errors below',
 })).json;
 const cardKey = createdCard.cardKeyDetails['0'].cardKey;
 await exchange('Paythru: lookup (XML)', {
   method: 'POST', path: '/v3/token/lookup/xml', form: ptForm([['cardKey', cardKey], ['merchantCustomerReference', '']]),
-  note: 'Seed 002 §3.1. By `cardKey`, by `merchantCustomerReference` (every card of the customer), or both (both must match). XML answers have the `paythruResponse` root; JSON answers key `cardKeyDetails` by "0", "1", ...; unresolved values are `null` in JSON and empty elements in XML.',
+  note: 'The Paythru v3 document §3.1. By `cardKey`, by `merchantCustomerReference` (every card of the customer), or both (both must match). XML answers have the `paythruResponse` root; JSON answers key `cardKeyDetails` by "0", "1", ...; unresolved values are `null` in JSON and empty elements in XML.',
   errors: '146 malformed or missing card key; 147 not found; 148 no card for the reference, or the reference does not match',
 });
 await exchange('Paythru: update', {
   method: 'POST', path: '/v3/token/updateCardKeyDetails/json',
   form: ptForm([['cardKey', cardKey], ['cardholderAddressLine1', '10 Downing Street'], ['cardholderAddressLine2', ''], ['cardholderAddressTown', 'London'], ['cardholderAddressPostcode', 'SW1A 2AA']]),
-  note: 'Seed 002 §3.5. A parameter sent empty clears the stored value; one not sent is kept. Also accepts the table\'s spellings `cardholderAdressTown` and `cardHolderAddressCounty`, and `cardExpiryMonth` + `cardExpiryYear`.',
+  note: 'The Paythru v3 document §3.5. A parameter sent empty clears the stored value; one not sent is kept. Also accepts the table\'s spellings `cardholderAdressTown` and `cardHolderAddressCounty`, and `cardExpiryMonth` + `cardExpiryYear`.',
   errors: '144 nothing to update; 150 with `cardNumber`; 109 bad expiry',
 });
 for (const m of ['disable', 'enable']) {
   await exchange(`Paythru: ${m}`, {
     method: 'POST', path: `/v3/token/${m}/xml`, form: ptForm([['cardKey', cardKey]]),
-    note: `Seed 002 §3.${m === 'enable' ? 2 : 3}. Idempotent: a token already in that state answers OK and nothing is written. A new token is disabled (\`enabled\` "0", as the seed's examples) until enabled; a disabled token can still be looked up and updated.`,
+    note: `The Paythru v3 document §3.${m === 'enable' ? 2 : 3}. Idempotent: a token already in that state answers OK and nothing is written. A new token is disabled (\`enabled\` "0", as the document's examples) until enabled; a disabled token can still be looked up and updated.`,
   });
 }
 const sessionOpen = (await exchange('Paythru Client POST: open a capture session', {
@@ -258,25 +258,25 @@ await exchange('Paythru Client POST: the browser sends the captured card', {
 });
 await exchange('Paythru: tokeniseSessionKey', {
   method: 'POST', path: '/v3/token/tokeniseSessionKey/json', form: ptForm([['sessionKey', sessionOpen.sessionKey]]),
-  note: 'Seed 002 §3.7. Makes the token from the card captured in the session (the reference defaults to the session\'s).',
+  note: 'The Paythru v3 document §3.7. Makes the token from the card captured in the session (the reference defaults to the session\'s).',
   errors: '151 (ours) unknown, expired, used, or nothing captured yet; 152 with `cardKey`',
 });
 await exchange('Paythru: delete', {
   method: 'POST', path: '/v3/token/delete/json', form: ptForm([['cardKey', cardKey], ['merchantCustomerReference', 'cust-42']]),
-  note: 'Seed 002 §3.4. Irreversible; the token then answers 147, and so does a repeated delete (the seed\'s code for a card key that is not there).',
+  note: 'The Paythru v3 document §3.4. Irreversible; the token then answers 147, and so does a repeated delete (the document\'s code for a card key that is not there).',
 });
 await exchange('Paythru: an error (XML)', {
   method: 'POST', path: '/v3/token/lookup/xml', form: 'apiKey=nobody&apiPassword=wrong&cardKey=x&shaSignature=00',
-  note: 'Errors carry `errorCode` (seed 002 §5.1), an 8-digit `traceCode` (logged with the request) and `errorMessage`, with 401 for 102 (credentials), 123 (signature), and the replay profile\'s 124 (request time missing, malformed or more than 300 s off) and 126 (request nonce missing, malformed or already used: these two do not count towards the block), 403 for 105 (revoked credentials), 106 (method not allowed for these credentials), 121/122 (address blocked: more than 5 failed authentications in a day (the 6th) block it for a minute, 10 for five minutes; credential and signature failures both count), 405 with 103 for another HTTP method than POST, 413 with 107 for a body over 64 KiB, and 400 otherwise (101 empty body or a Content-Type other than application/x-www-form-urlencoded, 103 unknown method, version or path, 104 unknown encoding, 107 malformed, 108, 109, 125 reference over 45 characters, 144, 146, 147, 148, 150, 151, 152).',
+  note: 'Errors carry `errorCode` (the Paythru v3 document §5.1), an 8-digit `traceCode` (logged with the request) and `errorMessage`, with 401 for 102 (credentials), 123 (signature), and the replay profile\'s 124 (request time missing, malformed or more than 300 s off) and 126 (request nonce missing, malformed or already used: these two do not count towards the block), 403 for 105 (revoked credentials), 106 (method not allowed for these credentials), 121/122 (address blocked: more than 5 failed authentications in a day (the 6th) block it for a minute, 10 for five minutes; credential and signature failures both count), 405 with 103 for another HTTP method than POST, 413 with 107 for a body over 64 KiB, and 400 otherwise (101 empty body or a Content-Type other than application/x-www-form-urlencoded, 103 unknown method, version or path, 104 unknown encoding, 107 malformed, 108, 109, 125 reference over 45 characters, 144, 146, 147, 148, 150, 151, 152).',
 });
 
-// ---- Verifone-style token management (seed 004)
+// ---- Verifone-style token management (the Verifone Token Management document)
 const scope = '0e48425a-f1bc-431a-b7d8-f866de8ba276';
 const vfCard = ps.encryptCard({ cardNumber: '4111 1111 1111 1111', expiryMonth: 12, expiryYear: Number(expYear), cardholderName: 'MR J HOLDER' }, pk.publicKey, { keyAlias: pk.keyId });
 const vfToken = (await exchange('Verifone: create or update a token', {
   method: 'PUT', path: '/api/v2/card', auth: apiKey,
   body: { token_scope: scope, encrypted_card: vfCard, public_key_alias: pk.keyId, token_expiry_date: `${Number(expYear) + 1}-12-31` },
-  note: 'Seed 004. Tenant API key. `encrypted_card` comes from paysecure-wasm `encryptCard` in the cardholder\'s browser; `public_key_alias` must name the key it was made for (the current or the previous key; a retired one is refused). The card\'s token in that `token_scope` is updated if it exists, otherwise a new one is made. `analytics_token` is an HMAC of the card under a server key, stable per card and scope, never reversible. `currency`, `issuer_country` (alpha-3), `issuer_name`, `type` and `variant` come from the operator\'s BIN table (here the sandbox one) and are absent for a BIN it does not know. The card JSON may give the expiry as strings or numbers; it is accepted once per tenant within its 15 minutes. Optional: `card_brand` (e.g. `CB` for a co-badged card; a standard name must be the card\'s brand), `token_type` (`REUSE`), `reuse_token_type` (`INTERNAL`), `token_expiry_date`.',
+  note: 'The Verifone Token Management document. Tenant API key. `encrypted_card` comes from paysecure-wasm `encryptCard` in the cardholder\'s browser; `public_key_alias` must name the key it was made for (the current or the previous key; a retired one is refused). The card\'s token in that `token_scope` is updated if it exists, otherwise a new one is made. `analytics_token` is an HMAC of the card under a server key, stable per card and scope, never reversible. `currency`, `issuer_country` (alpha-3), `issuer_name`, `type` and `variant` come from the operator\'s BIN table (here the sandbox one) and are absent for a BIN it does not know. The card JSON may give the expiry as strings or numbers; it is accepted once per tenant within its 15 minutes. Optional: `card_brand` (e.g. `CB` for a co-badged card; a standard name must be the card\'s brand), `token_type` (`REUSE`), `reuse_token_type` (`INTERNAL`), `token_expiry_date`.',
   errors: '400 `INVALID_TOKEN_SCOPE`, `INVALID_ENCRYPTED_CARD` (any failure to decrypt), `UNKNOWN_KEY_ALIAS`, `KEY_ALIAS_MISMATCH`, `CARD_ALREADY_USED`, `MISSING_CAPTURE_TIME`, `MISSING_CARD_NUMBER`, `UNKNOWN_CARD_TAG`, `INVALID_CAPTURE_TIME`, `INVALID_CARD`, `CARD_BRAND_MISMATCH`, `CAPTURE_EXPIRED`, `INVALID_CARD_NUMBER`, `INVALID_CARD_EXPIRY`, `INVALID_CARD_HOLDER_NAME` (over 30), `INVALID_CARD_BRAND`, `UNSUPPORTED_TOKEN_TYPE`, `UNSUPPORTED_REUSE_TOKEN_TYPE`, `INVALID_TOKEN_EXPIRY_DATE`, `INVALID_REQUEST`; 401; 403; 409 `TOKEN_SUSPENDED`, `TOKEN_EXPIRED`',
 })).json;
 const vid = vfToken.reuse_token;
@@ -290,21 +290,21 @@ await exchange('Verifone: suspend', { method: 'PATCH', path: `/api/v2/card/${vid
 await exchange('Verifone: activate', { method: 'PATCH', path: `/api/v2/card/${vid}/activate`, auth: apiKey, note: '204; 409 `TOKEN_EXPIRED` for an expired token.' });
 await exchange('Verifone: delete', { method: 'DELETE', path: `/api/v2/card/${vid}`, auth: apiKey, note: 'Irreversible. 204; then 404 `TOKEN_NOT_FOUND`.' });
 
-// ---- Get CVV2 envelope (seed 001)
+// ---- Get CVV2 envelope (the PIN Management Get CVV2 document)
 const exCard = (await (await fetch(`${url}/v2/cards`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ exid: '99984100148297467162' }) })).json());
 const yymm = `${String(exCard.expiryYear % 100).padStart(2, '0')}${String(exCard.expiryMonth).padStart(2, '0')}`;
 const niRequest = (id, type, expiry) => ({ NISrvRequest: { request_get_cvv2: {
   header: { msg_id: '223001', msg_type: 'TRANSACTION', msg_function: 'REQ_GET_CVV2', src_application: 'IVR', target_application: 'WAY4', timestamp: '2020-07-20T10:49:02.366+04:00', tracking_id: '223001', bank_id: 'NIC' },
   body: { card_identifier_id: id, card_identifier_type: type, expiry_date: expiry } } } });
 s = S();
-await exchange('Get CVV2 envelope (seed 001)', {
+await exchange('Get CVV2 envelope (the PIN Management Get CVV2 document)', {
   method: 'POST', path: '/pin-management/v2/cvv2', auth: apiKey, session: s, body: niRequest('99984100148297467162', 'EXID', yymm),
-  note: 'For IVR and self-service channels. `card_identifier_type` is `CONTRACT_NUMBER` (the card number itself, found through the keyed PAN index and never logged, or the card token) or `EXID` (the external id given when the card was issued: `POST /v2/cards` with `exid`); `expiry_date` (`YYMM`) must match the card. The header is echoed (`msg_function` `REP_GET_CVV2`, plus `instance_id`), `card_identifier_id` is masked, and with a `Session-Id` (recommended) the CVV2 is `{ data, iv }` under the session key; without one it is sent in clear only if the bank allows it (`paysecure-server tenant allow-plain-cvv2 TENANT true`). Field lengths as the seed: `msg_id` 12, `msg_type` 12, `msg_function` 50, `src_application` 10, `target_application` 10, `timestamp` 30, `tracking_id` 30, `bank_id` 4, `card_identifier_id` 32. `msg_type` and `msg_function` may be left out; when present they must be `TRANSACTION` and `REQ_GET_CVV2`.',
+  note: 'For IVR and self-service channels. `card_identifier_type` is `CONTRACT_NUMBER` (the card number itself, found through the keyed PAN index and never logged, or the card token) or `EXID` (the external id given when the card was issued: `POST /v2/cards` with `exid`); `expiry_date` (`YYMM`) must match the card. The header is echoed (`msg_function` `REP_GET_CVV2`, plus `instance_id`), `card_identifier_id` is masked, and with a `Session-Id` (recommended) the CVV2 is `{ data, iv }` under the session key; without one it is sent in clear only if the bank allows it (`paysecure-server tenant allow-plain-cvv2 TENANT true`). Field lengths as the document: `msg_id` 12, `msg_type` 12, `msg_function` 50, `src_application` 10, `target_application` 10, `timestamp` 30, `tracking_id` 30, `bank_id` 4, `card_identifier_id` 32. `msg_type` and `msg_function` may be left out; when present they must be `TRANSACTION` and `REQ_GET_CVV2`.',
   errors: 'always the envelope, with `exception_details.status` `F`: 400 `error_code` 100 invalid request (malformed JSON too), 101 card not found, 102 expiry mismatch, 103 invalid Session-Id, 105 no expiry; 401 `401`; 403 `104` (clear CVV2 not allowed) or `403` (an ephemeral key without scope `cvv2` or for another card); 405 `405` (not POST); 413 `413` (body over 16 KiB); 415 `415` (not `application/json`); 429 `429`; 500 `999`; 502 `502` (unusable answer from the card data store); 503 `503` (card data store unavailable); 504 `504` (past the 10 s deadline); 596 `596` (another service under `/pin-management/`)',
 });
 s.free();
 
-// ---- Account payment-information API (seed 003)
+// ---- Account payment-information API (the Account APIs document)
 const dataKeyOut = execFileSync(BIN, ['--data-dir', data, '--master-key-file', `${data}/master.key`, 'tenant', 'data-key', tenantId]).toString().trim().split('\n').pop();
 const acctUser = '2a50a2e4-a93a-4823-9674-c63aba792325';
 async function account(title, { method, path: tmpl, ids = {}, body, note, errors }) {
@@ -344,15 +344,15 @@ const cvvTokenFor = (pan, yymm) => execFileSync(BIN, ['--data-dir', data, '--mas
   { input: `${pan}\n`, stdio: ['pipe', 'pipe', 'ignore'] }).toString().trim();
 await exchange('CVV token service (cardCVVToken)', {
   method: 'POST', path: '/v2/cvv-tokens', auth: apiKey, body: { cvv: '123' },
-  note: 'Tenant API key. Seed 003 calls `cardCVVToken` a "SAKA token for decryption of the Card Verification Value": this mints one. It resolves once, for this tenant only, within 10 minutes; the CVV is held sealed until then and never stored with a card. The sandbox CLI `paysecure-server tenant cvv-token TENANT --expiry YYMM` reads a card number on standard input and mints a token for that card\'s own CVV2 (under the tenant\'s CVK), which it never shows; without `--expiry` it reads the CVV.',
+  note: 'Tenant API key. The Account APIs document calls `cardCVVToken` a "SAKA token for decryption of the Card Verification Value": this mints one. It resolves once, for this tenant only, within 10 minutes; the CVV is held sealed until then and never stored with a card. The sandbox CLI `paysecure-server tenant cvv-token TENANT --expiry YYMM` reads a card number on standard input and mints a token for that card\'s own CVV2 (under the tenant\'s CVK), which it never shows; without `--expiry` it reads the CVV.',
   errors: '400 INVALID_CVV (not 3 or 4 digits), INVALID_REQUEST; 401; 403 (an ephemeral key); 429',
 });
 createBody.paymentInfo.card.cardCvvToken = cvvTokenFor('4111111111111111', '9908');
 const acctCommon = 'Every path id, the `data=` field and every answer is `encryptBody`/`decryptBody` text: hex of a 26-byte nonce (UTC `yyyyMMddHHmmss` + 12 hex digits), the AES-GCM ciphertext and tag, under the session key of `Session-Id`, or, without one, the tenant\'s data key (`paysecure-server tenant data-key TENANT`). Values older or newer than 5 minutes, or sent twice, are refused.';
 const acctCreated = await account('Account: CreatePaymentInfo', {
   method: 'POST', path: '/account/{uuid}/paymentinfo', ids: { '{uuid}': acctUser }, body: createBody,
-  note: `Seed 003. \`Authorization: PLTOKEN\` with the tenant API key. ${acctCommon} Checks the seed\'s sizes and Mandatory fields, the card (Luhn, not expired), then resolves the CVV token (from the CVV token service) and checks its CVV against the card\'s CVV2; the user\'s first card is the default.`,
-  errors: '500 933 (card refused, as the seed answers it: number `[23] …`, expired, CVV not the card\'s, already registered, orderId reused); 404 906 (the CVV token is unknown, used, expired or another tenant\'s); 400 914 (a field: the detail names it), 911 (does not decrypt), 912 (stale), 913 (replayed); 401 910',
+  note: `The Account APIs document. \`Authorization: PLTOKEN\` with the tenant API key. ${acctCommon} Checks the document\'s sizes and Mandatory fields, the card (Luhn, not expired), then resolves the CVV token (from the CVV token service) and checks its CVV against the card\'s CVV2; the user\'s first card is the default.`,
+  errors: '500 933 (card refused, as the document answers it: number `[23] …`, expired, CVV not the card\'s, already registered, orderId reused); 404 906 (the CVV token is unknown, used, expired or another tenant\'s); 400 914 (a field: the detail names it), 911 (does not decrypt), 912 (stale), 913 (replayed); 401 910',
 });
 const pid = acctCreated.data.paymentInfoId;
 await account('Account: GetPaymentinfoByPaymentInfoID', { method: 'GET', path: '/account/{uuid}/paymentinfo/{paymentInfoId}', ids: { '{uuid}': acctUser, '{paymentInfoId}': pid },
@@ -367,12 +367,12 @@ await account('Account: GetCardExpiries', { method: 'GET', path: '/account/{uuid
   note: 'Cards that have expired or expire this month or next; `expired` tells which (`true`: past its expiry month, `false`: about to expire).', errors: '404 903 "This account payment information does not exist."' });
 await account('Account: ReVerifyPaymentInfo', { method: 'POST', path: '/account/{uuid}/paymentinfo/{paymentInfoId}/verification', ids: { '{uuid}': acctUser, '{paymentInfoId}': pid },
   body: { orderId: 'f98a9325-89fb-4aa0-8ac9-30869b5f1a79', udid: '2083718938012321038243', paymentInfo: { paymentType: 'CreditCard', card: { cardCvvToken: cvvTokenFor('4111111111111111', '9808') } }, accessCountryCode: 'KR', ipAddress: '127.0.0.1' },
-  note: 'Any fresh CVV token (here not the one given at create or update) whose CVV is the card\'s: `ACTIVE`. A token that is unknown, used, expired or another tenant\'s: 906 with `detail` null, as the seed. A CVV that is not the card\'s: 906 with a detail; three in a row (re-verify or update) mark the card `FRAUD` (counted atomically in SQL across nodes), which then answers `FRAUD` to any CVV until the tenant resets it (`POST /account/{uuid}/paymentinfo/{paymentInfoId}/reset`, audited). A `cardCvvToken` of 3 or 4 digits only looks like a real CVV and is refused (914) on create, update and re-verify, before anything is derived from it.', errors: '404 906, 903' });
+  note: 'Any fresh CVV token (here not the one given at create or update) whose CVV is the card\'s: `ACTIVE`. A token that is unknown, used, expired or another tenant\'s: 906 with `detail` null, as the document. A CVV that is not the card\'s: 906 with a detail; three in a row (re-verify or update) mark the card `FRAUD` (counted atomically in SQL across nodes), which then answers `FRAUD` to any CVV until the tenant resets it (`POST /account/{uuid}/paymentinfo/{paymentInfoId}/reset`, audited). A `cardCvvToken` of 3 or 4 digits only looks like a real CVV and is refused (914) on create, update and re-verify, before anything is derived from it.', errors: '404 906, 903' });
 await account('Account: reset a FRAUD card (ours)', { method: 'POST', path: '/account/{uuid}/paymentinfo/{paymentInfoId}/reset', ids: { '{uuid}': acctUser, '{paymentInfoId}': pid },
-  note: 'Not in seed 003: the tenant\'s way back after CVV mismatches. A `FRAUD` card is `ACTIVE` again with no mismatch counted (an audit event `paysecure::audit`); any other card is left as it is.', errors: '404 903' });
+  note: 'Not in the Account APIs document: the tenant\'s way back after CVV mismatches. A `FRAUD` card is `ACTIVE` again with no mismatch counted (an audit event `paysecure::audit`); any other card is left as it is.', errors: '404 903' });
 await account('Account: DeletePaymentInfo', { method: 'DELETE', path: '/account/{uuid}/paymentinfo/{paymentInfoId}', ids: { '{uuid}': acctUser, '{paymentInfoId}': pid }, errors: '404 903' });
 await account('Account: CancelPaymentInfoByOrderId', { method: 'DELETE', path: '/account/{uuid}/orders/{orderId}', ids: { '{uuid}': acctUser, '{orderId}': createBody.orderId },
-  note: 'Deletes the card the order created (here already deleted above, hence 903, answered 400 as the seed\'s "400 Not Found").', errors: '400 903 "This account payment information does not exist"' });
+  note: 'Deletes the card the order created (here already deleted above, hence 903, answered 400 as the document\'s "400 Not Found").', errors: '400 903 "This account payment information does not exist"' });
 void dataKeyOut;
 
 // Wallet provisioning (issue #17): a test Apple PKI and Mastercard key made
@@ -452,7 +452,7 @@ const doc = [
   '* **Errors** are one envelope, `{ "error": { "code", "message", "traceId" } }`, with `traceId` equal to',
   '  the `x-request-id` response header. Statuses: 400, 401, 403, 404, 405, 409, 413, 423, 429, 500, 503.',
   '  5xx details are logged, never returned.',
-  '* Bodies are JSON, at most 64 KiB; requests time out after 15 s. The Paythru API (seed 002) keeps its own',
+  '* Bodies are JSON, at most 64 KiB; requests time out after 15 s. The Paythru API (the Paythru v3 document) keeps its own',
   '  wire format: form bodies, XML or JSON answers, `errorCode` / `traceCode` / `errorMessage` errors.',
   '',
   '## Endpoints',
@@ -474,12 +474,12 @@ const doc = [
   '| `POST /v2/cvv2/verify` | tenant | yes |',
   '| `POST /v{1,2,3}/tokens` | tenant | yes |',
   '| `POST /v2/cards/{token}/digitization/apple`, `POST /v2/cards/{token}/digitization/mdes` | tenant or `digitize` | no |',
-  '| `POST /v3/token/{method}`, `POST /v3/token/{method}/{encoding}` (`xml`, `json`): Paythru v3 (seed 002) | Paythru apiKey + apiPassword + shaSignature | no |',
+  '| `POST /v3/token/{method}`, `POST /v3/token/{method}/{encoding}` (`xml`, `json`): Paythru v3 (the Paythru v3 document) | Paythru apiKey + apiPassword + shaSignature | no |',
   '| `POST /v3/clientpost/session`, `POST /v3/clientpost/session/{encoding}` | Paythru credentials | no |',
   '| `POST /v3/clientpost/card` (browser, CORS) | the session key, in the body | no |',
-  '| `PUT /api/v2/card`, `GET` / `PATCH` / `DELETE /api/v2/card/{id}`, `PATCH /api/v2/card/{id}/suspend`, `PATCH /api/v2/card/{id}/activate`: Verifone-style (seed 004) | tenant | no |',
-  '| `POST /pin-management/v2/cvv2`: Get CVV2 envelope (seed 001) | tenant or `cvv2` | recommended |',
-  '| `DELETE /account/{uuid}/orders/{orderId}`, `POST` / `GET /account/{uuid}/paymentinfo`, `GET /account/{uuid}/paymentinfo/expiries`, `GET` / `PUT` / `DELETE /account/{uuid}/paymentinfo/{paymentInfoId}`, `POST /account/{uuid}/paymentinfo/{paymentInfoId}/verification`, `POST /account/{uuid}/paymentinfo/{paymentInfoId}/reset`: account API (seed 003) | `PLTOKEN` tenant key | yes, or the tenant data key |',
+  '| `PUT /api/v2/card`, `GET` / `PATCH` / `DELETE /api/v2/card/{id}`, `PATCH /api/v2/card/{id}/suspend`, `PATCH /api/v2/card/{id}/activate`: Verifone-style (the Verifone Token Management document) | tenant | no |',
+  '| `POST /pin-management/v2/cvv2`: Get CVV2 envelope (the PIN Management Get CVV2 document) | tenant or `cvv2` | recommended |',
+  '| `DELETE /account/{uuid}/orders/{orderId}`, `POST` / `GET /account/{uuid}/paymentinfo`, `GET /account/{uuid}/paymentinfo/expiries`, `GET` / `PUT` / `DELETE /account/{uuid}/paymentinfo/{paymentInfoId}`, `POST /account/{uuid}/paymentinfo/{paymentInfoId}/verification`, `POST /account/{uuid}/paymentinfo/{paymentInfoId}/reset`: account API (the Account APIs document) | `PLTOKEN` tenant key | yes, or the tenant data key |',
   '| `POST /v2/cvv-tokens`: the CVV token service (`cardCVVToken`) | tenant | no |',
   '| `GET /healthz`, `/readyz`, `/metrics`, `/openapi.json` | none | no |',
   '',

@@ -313,7 +313,7 @@ impl JsSession {
         Ok(JsValue::from_str(pin.expose()))
     }
 
-    /// Encrypts text (a JSON body, a path id) the way seed 003's account API
+    /// Encrypts text (a JSON body, a path id) the way the Account APIs document's account API
     /// carries everything: lowercase hex of `nonce || ciphertext || tag`,
     /// AES-GCM under the session key with a 26-byte nonce made of the UTC
     /// time (`yyyyMMddHHmmss`) and 12 random hex digits. The server refuses

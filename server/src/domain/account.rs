@@ -66,7 +66,7 @@ impl AccountError {
 /// 903 as DeletePaymentInfo words it (404, no full stop).
 pub const NOT_FOUND: AccountError =
     err(404, 903, "This account payment information does not exist");
-/// 903 as CancelPaymentInfoByOrderId words it: the seed's status line is
+/// 903 as CancelPaymentInfoByOrderId words it: the document's status line is
 /// "400 Not Found", and 400 is the number a client reads.
 pub const NOT_FOUND_CANCEL: AccountError =
     err(400, 903, "This account payment information does not exist");
@@ -89,25 +89,25 @@ pub const NOT_FOUND_EXPIRIES: AccountError =
 /// 906: the CVV token does not resolve (unknown, used, expired, another
 /// tenant's), or, on re-verify, the CVV it resolved to is not the card's.
 pub const CVV_UNKNOWN: AccountError = err(404, 906, "cvv information does not exist.");
-/// 933 (the seed answers it with 500).
+/// 933 (the document answers it with 500).
 pub const CREATE_FAILED: AccountError = err(500, 933, "Failed to create payment information.");
-/// 975 (the seed answers it with 500).
+/// 975 (the document answers it with 500).
 pub const UPDATE_FAILED: AccountError = err(
     500,
     975,
     "An unexpected error occurred during update payment information. Please try again.",
 );
-/// The seed's own detail for a card number that is not valid.
+/// The document's own detail for a card number that is not valid.
 pub const INVALID_ACCOUNT_NUMBER: &str =
     "[23] Invalid credit card information. Please re-enter. (Invalid account number)";
 /// The detail of 933 when the CVV the token resolved to is not the card's.
 pub const INVALID_CVV: &str =
     "Invalid credit card information. Please re-enter. (Invalid card verification value)";
-/// The detail of 975 when the card cannot be authorized (the seed's own):
+/// The detail of 975 when the card cannot be authorized (the document's own):
 /// a `FRAUD` card, or a CVV that is not the card's.
 pub const CANNOT_AUTHORIZE: &str = "Cannot authorize this card information.";
 /// The detail of 906 on re-verify when the CVV is not the card's (an
-/// unresolvable token has none, as in the seed).
+/// unresolvable token has none, as in the document).
 pub const CVV_MISMATCH: &str = "The card verification value does not match the card.";
 /// How long a minted CVV token resolves.
 pub const CVV_TOKEN_TTL_SECS: i64 = 10 * 60;
@@ -328,7 +328,7 @@ fn payment(r: &PaymentRequest) -> Result<(&PaymentInfoIn, &CardIn)> {
         .as_ref()
         .ok_or_else(|| invalid("paymentInfo is mandatory"))?;
     let kind = must(&p.payment_type, "paymentInfo.paymentType", 50)?;
-    // The seed writes both "CreditCard" and "Credit Card".
+    // The document writes both "CreditCard" and "Credit Card".
     if kind != "CreditCard" && kind != "Credit Card" {
         return Err(invalid("paymentInfo.paymentType must be CreditCard"));
     }
@@ -893,12 +893,12 @@ impl Service {
         Ok(json!({"data": {"uuid": account, "paymentInfoId": row.id, "status": status_of(&row)}}))
     }
 
-    /// The CVV token service (the seed's "SAKA token for decryption of the
+    /// The CVV token service (the document's "SAKA token for decryption of the
     /// Card Verification Value"): mints a one-time token, valid
     /// [`CVV_TOKEN_TTL_SECS`], that only `tenant` can resolve, for `cvv`
     /// (3 or 4 digits). The CVV is kept sealed by the vault (bound to
     /// tenant and token) until the token is used or expires. Returns the
-    /// token (20 digits, as the seed's examples) and its expiry.
+    /// token (20 digits, as the document's examples) and its expiry.
     pub async fn mint_cvv_token(
         &self,
         tenant: &str,

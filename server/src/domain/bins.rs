@@ -431,7 +431,7 @@ mod tests {
                 "{pan}"
             );
         }
-        // Paythru's own test card (seed 002's examples): CREDIT, bank "paythru".
+        // Paythru's own test card (the Paythru v3 document's examples): CREDIT, bank "paythru".
         let p = t.lookup("4444333322221111").unwrap();
         assert_eq!(p.card_type.as_deref(), Some("CREDIT"));
         assert_eq!(p.issuer_name.as_deref(), Some("paythru"));

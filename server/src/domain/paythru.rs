@@ -961,7 +961,7 @@ impl Paythru<'_> {
     fn card_key_detail(&self, row: &StoredCardRow) -> crate::domain::error::Result<CardKeyDetail> {
         let details = self.0.stored_details(row)?;
         // A text field never set, or cleared by an update, is "" everywhere
-        // (as the seed's examples show cleared address lines); only what
+        // (as the document's examples show cleared address lines); only what
         // the BIN table did not resolve, and a missing customer reference,
         // are null (as `cardScheme` and `merchantCustomerReference` there).
         let text = |n: &str| details.get(n).cloned().unwrap_or_default();
@@ -1119,7 +1119,7 @@ mod tests {
         list.to_vec()
     }
 
-    /// Seed 002 §2.5 and §3.1: the worked example (its request example drops
+    /// The Paythru v3 document §2.5 and §3.1: the worked example (its request example drops
     /// the last hex digit).
     #[test]
     fn signature_known_answer_lookup() {
@@ -1135,7 +1135,7 @@ mod tests {
         );
     }
 
-    /// Seed 002 §3.5's update example, form-decoded (`+` is a space): it
+    /// The Paythru v3 document §3.5's update example, form-decoded (`+` is a space): it
     /// verifies with byte-order sorting (cardKey before cardholder...), which
     /// settles the sort order §2.5 leaves open.
     #[test]
@@ -1160,7 +1160,7 @@ mod tests {
     }
 
     /// The replay profile's parameters are ordinary §2.5 parameters: the
-    /// worked example of docs/protocol.md (seed §2.5's lookup plus a
+    /// worked example of docs/protocol.md (the Paythru document §2.5's lookup plus a
     /// requestTime and a requestNonce, which sort after cardKey).
     #[test]
     fn signature_known_answer_with_the_replay_profile() {

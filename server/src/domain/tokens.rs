@@ -48,7 +48,7 @@ impl std::fmt::Debug for CapturedCard {
     }
 }
 
-/// The tags of the captured card JSON (seed 004's list and `captureTime`).
+/// The tags of the captured card JSON (the Verifone Token Management document's list and `captureTime`).
 pub const CARD_TAGS: [&str; 9] = [
     "cardNumber",
     "sequenceNumber",

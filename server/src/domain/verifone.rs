@@ -114,7 +114,7 @@ pub struct TokenView {
     pub variant: Option<String>,
 }
 
-/// The brand as this API spells it (seed 004's list says `UPI` for Union Pay).
+/// The brand as this API spells it (the Verifone Token Management document's list says `UPI` for Union Pay).
 fn api_brand(brand: &str) -> &str {
     match brand {
         "UNIONPAY" => "UPI",

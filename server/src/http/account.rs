@@ -167,7 +167,7 @@ enum Call {
 }
 
 impl Call {
-    /// The call's 903, worded as the seed words it for that call.
+    /// The call's 903, worded as the document words it for that call.
     fn not_found(&self) -> AccountError {
         match self {
             Call::Cancel(..) => account::NOT_FOUND_CANCEL,
@@ -259,7 +259,7 @@ async fn run(
     params(("uuid" = String, Path, description = "encrypted (hex of nonce || ciphertext || tag)"),
            ("orderId" = String, Path, description = "encrypted")),
     responses((status = 200, description = "encrypted {\"data\":{\"orderId\"}}"),
-              (status = 400, description = "903 (as the seed: \"400 Not Found\"), 911, 912, 913"),
+              (status = 400, description = "903 (as the document: \"400 Not Found\"), 911, 912, 913"),
               (status = 401, description = "910")))]
 async fn cancel(
     State(s): State<AppState>,
@@ -278,7 +278,7 @@ async fn cancel(
     request_body(content_type = "application/x-www-form-urlencoded", content = String, description = "data=<encrypted JSON>"),
     responses((status = 200, description = "encrypted {\"data\":{\"uuid\",\"paymentInfoId\",\"registeredDate\"}}"),
               (status = 400, description = "911-914"), (status = 404, description = "906: the CVV token does not resolve"),
-              (status = 500, description = "933: card refused (invalid number, expired, CVV not the card's, already registered), as the seed answers it")))]
+              (status = 500, description = "933: card refused (invalid number, expired, CVV not the card's, already registered), as the document answers it")))]
 async fn create(
     State(s): State<AppState>,
     h: HeaderMap,
@@ -337,7 +337,7 @@ async fn get_one(
     request_body(content_type = "application/x-www-form-urlencoded", content = String, description = "data=<encrypted JSON>"),
     responses((status = 200, description = "encrypted {\"data\":{\"uuid\",\"paymentInfoId\",\"status\",\"updatedDate\"}}"),
               (status = 400, description = "911-914"), (status = 404, description = "903 (checked before the body), 906 (CVV token does not resolve)"),
-              (status = 500, description = "975: card refused (FRAUD, CVV not the card's, expired), as the seed answers it")))]
+              (status = 500, description = "975: card refused (FRAUD, CVV not the card's, expired), as the document answers it")))]
 async fn update(
     State(s): State<AppState>,
     h: HeaderMap,
@@ -380,7 +380,7 @@ async fn reverify(
 }
 
 /// Resets a `FRAUD` card to `ACTIVE` (the tenant's way back after CVV
-/// mismatches; audited). Not in the seed.
+/// mismatches; audited). Not in the document.
 #[utoipa::path(post, path = "/account/{uuid}/paymentinfo/{paymentInfoId}/reset", tag = "account",
     params(("uuid" = String, Path, description = "encrypted"), ("paymentInfoId" = String, Path, description = "encrypted")),
     responses((status = 200, description = "encrypted {\"data\":{\"uuid\",\"paymentInfoId\",\"status\"}}"),
@@ -419,7 +419,7 @@ pub struct CvvTokenResponse {
     pub expires_at: String,
 }
 
-/// The CVV token service (the seed's "SAKA token for decryption of the Card
+/// The CVV token service (the document's "SAKA token for decryption of the Card
 /// Verification Value"): a one-time token, valid 10 minutes, that only this
 /// tenant can resolve, for a CVV. The CVV is held sealed until the token is
 /// used or expires; nothing about it is kept with a card.
@@ -468,6 +468,6 @@ pub fn routes() -> Router<AppState> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(cancel, create, list, expiries, get_one, update, remove, reverify, reset, mint_cvv_token),
-    tags((name = "account", description = "Account payment information (seed 003): every id and body encrypted"))
+    tags((name = "account", description = "Account payment information (the Account APIs document): every id and body encrypted"))
 )]
 pub struct AccountApiDoc;

@@ -83,18 +83,18 @@ const UNSUPPORTED_MEDIA_TYPE: NiError = ni(
     "415",
     "Content-Type must be application/json",
 );
-/// The seed's 502: an answer from the card data store that cannot be used.
+/// The document's 502: an answer from the card data store that cannot be used.
 const BAD_GATEWAY: NiError = ni(StatusCode::BAD_GATEWAY, "502", "Bad gateway");
-/// The seed's 503: the card data store (database, with the sealed keys) is
+/// The document's 503: the card data store (database, with the sealed keys) is
 /// unavailable.
 const UNAVAILABLE: NiError = ni(
     StatusCode::SERVICE_UNAVAILABLE,
     "503",
     "Service unavailable",
 );
-/// The seed's 504: the request did not complete within the deadline.
+/// The document's 504: the request did not complete within the deadline.
 const GATEWAY_TIMEOUT: NiError = ni(StatusCode::GATEWAY_TIMEOUT, "504", "Gateway timeout");
-/// The seed's 596: no such service under `/pin-management/`.
+/// The document's 596: no such service under `/pin-management/`.
 const SERVICE_NOT_FOUND: NiError = ni(status_596(), "596", "Service not found");
 
 const fn status_596() -> StatusCode {
@@ -408,7 +408,7 @@ fn check_request(
     })
 }
 
-/// Get CVV2 (seed 001). `CONTRACT_NUMBER` is the card number itself (12 to
+/// Get CVV2 (the PIN Management Get CVV2 document). `CONTRACT_NUMBER` is the card number itself (12 to
 /// 19 digits, found through the keyed PAN index) or the card's token;
 /// `EXID` the external id given at issue. Every failure is the
 /// `NISrvResponse` envelope. Bearer authentication (the bank's API key, or an
@@ -544,7 +544,7 @@ async fn wrong_method() -> Response {
     res
 }
 
-/// Any other path under `/pin-management/`: the seed's 596.
+/// Any other path under `/pin-management/`: the document's 596.
 async fn no_such_service() -> Response {
     answer(&Map::new(), Err((SERVICE_NOT_FOUND, Map::new())))
 }

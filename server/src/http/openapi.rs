@@ -82,7 +82,7 @@ impl Kind {
     }
 }
 
-/// A Paythru error (seed 002 §5.1): as JSON with the `/json` encoding, as
+/// A Paythru error (the Paythru v3 document §5.1): as JSON with the `/json` encoding, as
 /// the children of `<paythruResponse>` in XML otherwise.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -95,7 +95,7 @@ pub struct PaythruErrorBody {
     pub error_message: String,
 }
 
-/// The form of every Paythru v3 request (seed 002). Which optional
+/// The form of every Paythru v3 request (the Paythru v3 document). Which optional
 /// parameters a method accepts is in §3; others are refused with `107`.
 /// `shaSignature` is the SHA-512 (hex) of every other non-empty
 /// `name=value` followed by the shaKey, sorted by name (§2.5).
@@ -139,7 +139,7 @@ pub struct PaythruForm {
     pub cardholder_name: Option<String>,
 }
 
-/// The account API's error envelope (seed 003).
+/// The account API's error envelope (the Account APIs document).
 #[derive(Serialize, ToSchema)]
 pub struct AccountErrorEnvelope {
     /// The error.
@@ -149,12 +149,12 @@ pub struct AccountErrorEnvelope {
 /// An account API error.
 #[derive(Serialize, ToSchema)]
 pub struct AccountErrorDetail {
-    /// The seed's codes (903 not found, 906 CVV information, 933 create
+    /// The document's codes (903 not found, 906 CVV information, 933 create
     /// failed, 975 update failed) and ours: 910 unauthorized, 911
     /// undecryptable, 912 stale, 913 replayed, 914 invalid parameter, 429,
     /// 999 internal.
     pub code: u16,
-    /// The seed's message for the code.
+    /// The document's message for the code.
     pub message: String,
     /// Names the field at fault (never its value).
     pub detail: Option<String>,
@@ -170,7 +170,7 @@ pub struct AccountForm {
     pub data: String,
 }
 
-/// The Get CVV2 request (seed 001).
+/// The Get CVV2 request (the PIN Management Get CVV2 document).
 #[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NiRequest {
@@ -197,7 +197,7 @@ pub struct NiGetCvv2 {
     pub body: NiRequestBody,
 }
 
-/// The request header (lengths as seed 001's table).
+/// The request header (lengths as the PIN Management Get CVV2 document's table).
 #[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NiRequestHeader {
@@ -242,7 +242,7 @@ pub struct NiRequestBody {
     pub expiry_date: String,
 }
 
-/// Every answer of the Get CVV2 API, failures included (seed 001).
+/// Every answer of the Get CVV2 API, failures included (the PIN Management Get CVV2 document).
 #[derive(Serialize, ToSchema)]
 pub struct NiResponse {
     /// The answer.

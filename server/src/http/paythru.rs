@@ -338,7 +338,7 @@ async fn paythru(
     }
 }
 
-/// Paythru Card Tokenisation API v3 (seed 002): `lookup`, `enable`,
+/// Paythru Card Tokenisation API v3 (the Paythru v3 document): `lookup`, `enable`,
 /// `disable`, `delete`, `updateCardKeyDetails`, `create`,
 /// `tokeniseSessionKey`. Form body with `apiKey`, `apiPassword` and
 /// `shaSignature` (SHA-512 of the sorted `name=value` + shaKey); answers in
@@ -533,6 +533,6 @@ pub fn routes() -> Router<AppState> {
 #[openapi(
     paths(paythru_method, clientpost_session, clientpost_card),
     components(schemas(CaptureBody, CaptureResponse, CapturedSummary)),
-    tags((name = "paythru", description = "Paythru Card Tokenisation API v3 (seed 002) and its Client POST capture"))
+    tags((name = "paythru", description = "Paythru Card Tokenisation API v3 (the Paythru v3 document) and its Client POST capture"))
 )]
 pub struct PaythruApiDoc;

@@ -88,7 +88,7 @@ pub struct TokenView {
     /// E-mail.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub card_holder_email: Option<String>,
-    /// Brand: the standard names of seed 004 (`VISA`, `MASTERCARD`, `AMEX`,
+    /// Brand: the standard names of the Verifone Token Management document (`VISA`, `MASTERCARD`, `AMEX`,
     /// `DISCOVER`, `JCB`, `DINERS`, `MAESTRO`, `UPI`), `card_brand` when it
     /// was given, `UNKNOWN` otherwise.
     pub brand: String,
@@ -187,7 +187,7 @@ impl From<verifone::TokenView> for TokenView {
 
 // ------------------------------------------------------------------ handlers
 
-/// Create or update a token (seed 004): the token of this card in
+/// Create or update a token (the Verifone Token Management document): the token of this card in
 /// `token_scope` is updated if there is one, else a new one is made.
 #[utoipa::path(put, path = "/api/v2/card", tag = "verifone",
     request_body = PutCard,
@@ -309,6 +309,6 @@ pub fn routes() -> Router<AppState> {
 #[openapi(
     paths(vf_put, vf_get, vf_delete, vf_patch, vf_suspend, vf_activate),
     components(schemas(PutCard, PatchCard, TokenView)),
-    tags((name = "verifone", description = "Verifone-style token management (seed 004)"))
+    tags((name = "verifone", description = "Verifone-style token management (the Verifone Token Management document)"))
 )]
 pub struct VerifoneApiDoc;

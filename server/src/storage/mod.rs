@@ -86,7 +86,7 @@ impl StorageError {
     }
 
     /// Whether the database answered something that cannot be used (a
-    /// protocol or decoding failure): the seed's "bad gateway".
+    /// protocol or decoding failure): the document's "bad gateway".
     pub fn is_bad_answer(&self) -> bool {
         let e = match self {
             StorageError::Database(e) => e,

@@ -1599,7 +1599,7 @@ async fn an_encrypted_card_opens_once_and_only_after_authorization() {
 
 // ------------------------------------------------------------ issue #19
 
-/// Every failure under the Paythru prefix answers in seed 002's error
+/// Every failure under the Paythru prefix answers in the Paythru v3 document's error
 /// format (§4.0), never in our JSON envelope: other HTTP methods, other
 /// versions, trailing slashes and extra segments (103, in the encoding the
 /// path asks for), and a body that is not form-encoded (101). The seed's
@@ -2005,7 +2005,7 @@ async fn verifone_card_json_bin_fields_brand_and_alias() {
             ),
         }
     }
-    // Without card_brand, UnionPay reads UPI (seed 004's list).
+    // Without card_brand, UnionPay reads UPI (the Verifone document's list).
     let r = vf(
         &app,
         Method::PUT,
