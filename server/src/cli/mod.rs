@@ -15,8 +15,9 @@ use crate::crypto::custody::software::SoftwareCustody;
 use crate::crypto::custody::KeyCustody;
 use crate::crypto::keys::Purpose;
 use crate::crypto::vault::{
-    default_master_key_path, load_master_key, MasterKeySource, MASTER_KEY_ENV,
+    default_master_key_path, find_master_key, load_master_key, MasterKeySource, MASTER_KEY_ENV,
 };
+use crate::domain::custody::{open_token_vault, VaultKeyOrigin};
 use crate::domain::ratelimit;
 use crate::domain::service::{connect_database, Service, ServiceConfig, StorageOptions};
 use crate::http::server::{serve, WebOptions};
@@ -475,6 +476,50 @@ pub fn main() -> std::process::ExitCode {
 
 async fn open(cli: &Cli, config: ServiceConfig) -> Result<Service, String> {
     create_data_dir(&cli.data_dir)?;
+    let options = StorageOptions {
+        max_connections: cli.db_max_connections,
+        acquire_timeout: Duration::from_secs(cli.db_acquire_timeout_secs.max(1)),
+    };
+    let url = match &cli.database_url {
+        Some(url) => url.clone(),
+        None => format!(
+            "sqlite://{}?mode=rwc",
+            cli.data_dir.join("paysecure.db").display()
+        ),
+    };
+    if cli.key_custody == KeyCustodyArg::Pkcs11 {
+        let custody = key_custody(cli)?;
+        let storage = connect_database(&url, &options)
+            .await
+            .map_err(|e| format!("cannot open the database: {e}"))?;
+        // The vault's master key is kept in the database wrapped by the
+        // token's key-encryption key (no key file); a master key still
+        // configured (an existing software deployment's) is imported on
+        // the first start and must match afterwards.
+        let given = find_master_key(
+            cli.master_key_env.as_deref().map(String::as_str),
+            cli.master_key_file.as_deref(),
+            default_master_key_path().as_deref(),
+            &cli.data_dir,
+        )
+        .map_err(|e| e.to_string())?;
+        let (vault, origin) =
+            open_token_vault(&storage, &*custody, given.as_ref().map(|(k, _)| &k[..]))
+                .await
+                .map_err(|e| e.to_string())?;
+        match (origin, given) {
+            (VaultKeyOrigin::Imported, Some((_, source))) => {
+                tracing::warn!(source = ?source, "the vault's master key was imported: it is now kept wrapped by the token's key-encryption key; once every node runs with --key-custody pkcs11, destroy the key file (or unset PAYSECURE_MASTER_KEY)");
+            }
+            (VaultKeyOrigin::Created, _) => {
+                tracing::info!("made the vault's master key: kept in the database wrapped by the token's key-encryption key");
+            }
+            _ => {}
+        }
+        return Service::with_custody(storage, vault, custody, config)
+            .await
+            .map_err(|e| e.to_string());
+    }
     let (vault, source) = load_master_key(
         cli.master_key_env.as_deref().map(String::as_str),
         cli.master_key_file.as_deref(),
@@ -491,17 +536,6 @@ async fn open(cli: &Cli, config: ServiceConfig) -> Result<Service, String> {
         }
         MasterKeySource::Environment | MasterKeySource::File(_) => {}
     }
-    let options = StorageOptions {
-        max_connections: cli.db_max_connections,
-        acquire_timeout: Duration::from_secs(cli.db_acquire_timeout_secs.max(1)),
-    };
-    let url = match &cli.database_url {
-        Some(url) => url.clone(),
-        None => format!(
-            "sqlite://{}?mode=rwc",
-            cli.data_dir.join("paysecure.db").display()
-        ),
-    };
     let custody = key_custody(cli)?;
     let storage = connect_database(&url, &options)
         .await

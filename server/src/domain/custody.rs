@@ -17,7 +17,7 @@ use paysecure_core::pin_block::{self, PinBlockFormat};
 use paysecure_core::pin_block4;
 use paysecure_core::Pin;
 
-use crate::crypto::custody::{KeyCustody, PinKey};
+use crate::crypto::custody::{Kek, KeyCustody, PinKey};
 use crate::crypto::vault::{Binding, Vault};
 use crate::domain::error::{Error, Result};
 use crate::domain::paysecure::pan_binding;
@@ -80,6 +80,123 @@ pub async fn load_or_create_pin_key(
                 .await?
                 .ok_or(Error::Crypto("the recorded PIN key disappeared"))?;
             recorded(kind, reference)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The `custody_keys` name of the token's key-encryption key.
+pub const KEK_NAME: &str = "kek";
+/// The `custody_keys` name of the vault's master key, wrapped by the KEK.
+pub const VAULT_KEY_NAME: &str = "vault-master-key";
+
+/// Loads the key-encryption key recorded in the database, or makes one in
+/// the token and records it (the first node to record wins; a loser
+/// destroys the key it made).
+pub async fn load_or_create_kek(storage: &Storage, custody: &dyn KeyCustody) -> Result<Kek> {
+    let recorded = |kind: String, reference: Vec<u8>| {
+        if kind != custody.kind().as_str() {
+            return Err(Error::Crypto(
+                "the key-encryption key is held by another key custody than this server's (--key-custody)",
+            ));
+        }
+        Ok(custody.load_kek(&reference)?)
+    };
+    if let Some((kind, reference)) = storage.custody_key(KEK_NAME).await? {
+        return recorded(kind, reference);
+    }
+    let made = custody.generate_kek()?;
+    match storage
+        .insert_custody_key(KEK_NAME, custody.kind().as_str(), &made, now())
+        .await
+    {
+        Ok(()) => Ok(custody.load_kek(&made)?),
+        Err(StorageError::Duplicate) => {
+            custody.discard_kek(&made)?;
+            let (kind, reference) = storage
+                .custody_key(KEK_NAME)
+                .await?
+                .ok_or(Error::Crypto("the recorded key-encryption key disappeared"))?;
+            recorded(kind, reference)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Where the vault's master key of a token deployment came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VaultKeyOrigin {
+    /// Unwrapped from the database (recorded by this or another node).
+    Recorded,
+    /// The master key given to this start (a software deployment's),
+    /// wrapped under the KEK and recorded now.
+    Imported,
+    /// Made now (no key recorded, none given), wrapped and recorded.
+    Created,
+}
+
+/// The vault of a deployment whose keys the token holds: its master key is
+/// stored only wrapped by the token's KEK (`custody_keys`, row
+/// [`VAULT_KEY_NAME`]) and unwrapped here into process memory. With no
+/// key recorded, `given` (an existing deployment's master key) is wrapped
+/// and recorded, or else a new random one; the first node to record wins
+/// and every other node uses its key. A `given` key that differs from the
+/// recorded one is refused (it would seal with a key nobody else reads).
+pub async fn open_token_vault(
+    storage: &Storage,
+    custody: &dyn KeyCustody,
+    given: Option<&[u8]>,
+) -> Result<(Vault, VaultKeyOrigin)> {
+    let kek = load_or_create_kek(storage, custody).await?;
+    let from_record = |kind: String, wrapped: Vec<u8>| -> Result<Vault> {
+        if kind != custody.kind().as_str() {
+            return Err(Error::Crypto(
+                "the vault key is held by another key custody than this server's (--key-custody)",
+            ));
+        }
+        let master = kek.unwrap(&wrapped)?;
+        if let Some(given) = given {
+            use subtle::ConstantTimeEq;
+            if !bool::from(given.ct_eq(&master[..])) {
+                return Err(Error::Crypto(
+                    "the master key given to this server is not the vault key recorded (wrapped by the token); remove it from the configuration",
+                ));
+            }
+        }
+        Ok(Vault::new(&master)?)
+    };
+    if let Some((kind, wrapped)) = storage.custody_key(VAULT_KEY_NAME).await? {
+        return Ok((from_record(kind, wrapped)?, VaultKeyOrigin::Recorded));
+    }
+    let (master, origin) = match given {
+        Some(k) => (
+            zeroize::Zeroizing::new(k.to_vec()),
+            VaultKeyOrigin::Imported,
+        ),
+        None => {
+            let fresh = zeroize::Zeroizing::new(
+                crate::util::ids::random_bytes::<32>()
+                    .map_err(|_| Error::Crypto("no randomness"))?,
+            );
+            (
+                zeroize::Zeroizing::new(fresh.to_vec()),
+                VaultKeyOrigin::Created,
+            )
+        }
+    };
+    let vault = Vault::new(&master)?;
+    let wrapped = kek.wrap(&master)?;
+    match storage
+        .insert_custody_key(VAULT_KEY_NAME, custody.kind().as_str(), &wrapped, now())
+        .await
+    {
+        Ok(()) => Ok((vault, origin)),
+        Err(StorageError::Duplicate) => {
+            let (kind, wrapped) = storage
+                .custody_key(VAULT_KEY_NAME)
+                .await?
+                .ok_or(Error::Crypto("the recorded vault key disappeared"))?;
+            Ok((from_record(kind, wrapped)?, VaultKeyOrigin::Recorded))
         }
         Err(e) => Err(e.into()),
     }

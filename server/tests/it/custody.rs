@@ -411,26 +411,56 @@ fn command(dir: &std::path::Path, db: &TestDb, master: &str) -> Command {
 }
 
 fn node(dir: &std::path::Path, db: &TestDb, master: &str) -> Node {
+    node_of(command(dir, db, master))
+}
+
+/// A server command on the token with no master key anywhere: none in the
+/// environment, `XDG_CONFIG_HOME` and `HOME` in `dir` (so the default key
+/// file would be there).
+fn keyless_command(dir: &std::path::Path, db: &TestDb) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "--data-dir",
+        dir.join("data").to_str().unwrap(),
+        "--database-url",
+        &db.url,
+    ])
+    .env_remove("PAYSECURE_MASTER_KEY")
+    .env_remove("PAYSECURE_MASTER_KEY_FILE")
+    .env("XDG_CONFIG_HOME", dir.join("config"))
+    .env("HOME", dir.join("home"));
+    token_env().apply(&mut cmd);
+    cmd
+}
+
+/// Spawns `serve` without waiting for it to listen.
+fn spawn_node(mut cmd: Command) -> Child {
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--housekeeping-secs",
+        "1",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap()
+}
+
+/// Starts `serve` and waits for its listening line (the process is
+/// killed on drop, also when the wait fails).
+fn node_of(cmd: Command) -> Node {
     use std::io::BufRead;
-    let mut child = command(dir, db, master)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--housekeeping-secs",
-            "1",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut node = Node(spawn_node(cmd), String::new());
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
+    std::io::BufReader::new(node.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let url = line.trim().rsplit(' ').next().unwrap().to_owned();
     assert!(url.starts_with("http"), "{line}");
-    Node(child, url)
+    node.1 = url;
+    node
 }
 
 fn cli(dir: &std::path::Path, db: &TestDb, master: &str, args: &[&str]) -> String {
@@ -585,4 +615,194 @@ async fn pkcs11_captures_decrypt_with_oaep_sha256_through_the_token() {
         let sha1 = app.public_key.encrypt(&cek, Padding::OaepSha1).unwrap();
         assert!(ring.unwrap_content_key(&kid, &sha1).unwrap().is_err());
     }
+}
+
+/// (custody, reference) of a `custody_keys` row.
+async fn custody_row(url: &str, name: &str) -> Option<(String, Vec<u8>)> {
+    let mut c = db(url).await;
+    sqlx::query("SELECT custody, reference FROM custody_keys WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut c)
+        .await
+        .unwrap()
+        .map(|r| (r.get(0), r.get(1)))
+}
+
+/// Item 1 of issue #18's remainder, with real processes: with the PKCS#11
+/// custody the vault's master key is made by the first node and stored
+/// only wrapped by an AES-256 KEK in the token: no master key file or
+/// variable anywhere, a second node (and the CLI) opens the same data, the
+/// data opens after a restart, and a different master key is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pkcs11_vault_key_is_wrapped_by_a_token_kek_and_needs_no_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(dir.path()).await;
+    let a = node_of(keyless_command(&dir.path().join("a"), &db));
+    let b = node_of(keyless_command(&dir.path().join("b"), &db));
+    let out = keyless_command(&dir.path().join("c"), &db)
+        .args(["tenant", "create", "Wrapped Vault Bank"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned();
+    let http = reqwest::Client::new();
+    let (pk, _) = public_key(&http, &a.1).await;
+    let card: Value = http
+        .post(format!("{}/v2/cards", a.1))
+        .bearer_auth(&key)
+        .json(&json!({"accountId": "wrapped"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let card = card["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        pan_via(&http, &b.1, &key, &card, &pk).await,
+        200,
+        "node b opens what a sealed"
+    );
+    for sub in ["a", "b", "c"] {
+        for f in [
+            "config/paysecure/master.key",
+            "home/.config/paysecure/master.key",
+            "data/master.key",
+        ] {
+            assert!(!dir.path().join(sub).join(f).exists(), "{sub}/{f} was made");
+        }
+    }
+
+    // The database holds the KEK's reference and the wrapped vault key.
+    let (kind, kek_ref) = custody_row(&db.url, "kek").await.unwrap();
+    assert_eq!(kind, "pkcs11");
+    let kek_id = std::str::from_utf8(kek_ref.strip_prefix(b"pkcs11:").unwrap()).unwrap();
+    assert!(kek_id.starts_with("kek-"), "{kek_id}");
+    let (kind, wrapped) = custody_row(&db.url, "vault-master-key").await.unwrap();
+    assert_eq!(kind, "pkcs11");
+    assert_eq!(wrapped.len(), 40, "RFC 3394 wrap of 32 bytes");
+
+    // Restarted, a node opens the same data with the same recorded key.
+    drop((a, b));
+    let a = node_of(keyless_command(&dir.path().join("a"), &db));
+    assert_eq!(pan_via(&http, &a.1, &key, &card, &pk).await, 200);
+    assert_eq!(
+        custody_row(&db.url, "vault-master-key").await.unwrap().1,
+        wrapped
+    );
+
+    // A master key that is not the recorded one is refused.
+    let other = paysecure_core::encoding::encode(&[9u8; 32]);
+    let out = keyless_command(&dir.path().join("c"), &db)
+        .env("PAYSECURE_MASTER_KEY", &other)
+        .args(["keys", "list"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not the vault key recorded"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(a);
+}
+
+/// The domain's part of item 1, in process (one SoftHSM2 index: objects a
+/// node process makes are not always visible at once to a long-running
+/// process that writes the token too): a master key given on the first
+/// start is imported (wrapped under the KEK, whose value the token
+/// refuses to give out, and recorded), found again afterwards, a different
+/// one refused, an altered wrap refused; two nodes racing on a new
+/// database agree; the software custody has no KEK.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_vault_imports_a_given_master_key_once_and_refuses_another() {
+    use paysecure_server::crypto::custody::KeyCustody;
+    use paysecure_server::domain::custody::{open_token_vault, VaultKeyOrigin};
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(dir.path()).await;
+    let storage = Storage::connect(&db.url, &StorageOptions::default())
+        .await
+        .unwrap();
+    let custody = pkcs11_custody();
+    let b = Binding {
+        tenant: "t",
+        subject: "s",
+        field: "f",
+    };
+    let sealed = vault().seal(b, b"imported data").unwrap();
+    let (v, origin) = open_token_vault(&storage, &custody, Some(&[42u8; 32]))
+        .await
+        .unwrap();
+    assert_eq!(origin, VaultKeyOrigin::Imported);
+    assert_eq!(&v.open(b, &sealed).unwrap()[..], b"imported data");
+
+    // What is stored is the key wrapped by the KEK, never the key.
+    let (_, kek_ref) = custody_row(&db.url, "kek").await.unwrap();
+    let kek_id = std::str::from_utf8(kek_ref.strip_prefix(b"pkcs11:").unwrap()).unwrap();
+    assert_eq!(
+        custody.refuses_key_material(kek_id),
+        Ok(true),
+        "the KEK's CKA_VALUE is refused"
+    );
+    let (_, wrapped) = custody_row(&db.url, "vault-master-key").await.unwrap();
+    assert_eq!(wrapped.len(), 40);
+    assert!(!wrapped.windows(4).any(|w| w == [42u8; 4]));
+    let kek = custody.load_kek(&kek_ref).unwrap();
+    assert_eq!(&kek.unwrap(&wrapped).unwrap()[..], &[42u8; 32]);
+    let mut bad = wrapped.clone();
+    bad[17] ^= 1;
+    assert!(kek.unwrap(&bad).is_err(), "the wrap's integrity check");
+
+    let (v, origin) = open_token_vault(&storage, &custody, None).await.unwrap();
+    assert_eq!(origin, VaultKeyOrigin::Recorded);
+    assert_eq!(&v.open(b, &sealed).unwrap()[..], b"imported data");
+    let (_, origin) = open_token_vault(&storage, &custody, Some(&[42u8; 32]))
+        .await
+        .unwrap();
+    assert_eq!(origin, VaultKeyOrigin::Recorded);
+    assert!(open_token_vault(&storage, &custody, Some(&[43u8; 32]))
+        .await
+        .is_err());
+    assert!(open_token_vault(&storage, &SoftwareCustody, None)
+        .await
+        .is_err());
+
+    // A new database, two nodes at once: one key made, both use it.
+    std::fs::create_dir_all(dir.path().join("second")).unwrap();
+    let db2 = TestDb::new(&dir.path().join("second")).await;
+    let options = StorageOptions::default();
+    let (s1, s2) = (
+        Storage::connect(&db2.url, &options).await.unwrap(),
+        Storage::connect(&db2.url, &options).await.unwrap(),
+    );
+    let (c1, c2) = (custody.clone(), custody.clone());
+    let (r1, r2) = tokio::join!(
+        async move { open_token_vault(&s1, &c1, None).await },
+        async move { open_token_vault(&s2, &c2, None).await }
+    );
+    let ((v1, o1), (v2, o2)) = (r1.unwrap(), r2.unwrap());
+    assert!(
+        matches!(
+            (o1, o2),
+            (VaultKeyOrigin::Created, VaultKeyOrigin::Recorded)
+                | (VaultKeyOrigin::Recorded, VaultKeyOrigin::Created)
+        ),
+        "{o1:?} {o2:?}"
+    );
+    let sealed2 = v1.seal(b, b"made by one node").unwrap();
+    assert_eq!(&v2.open(b, &sealed2).unwrap()[..], b"made by one node");
+    assert!(
+        v1.open(b, &sealed).is_err(),
+        "a fresh key, not the imported one"
+    );
 }

@@ -19,6 +19,11 @@
 //! - The PIN key is an AES-256 key in the token (same attributes, `CKA_ID`
 //!   `pin-…`); a format-4 PIN block is made and opened with `CKM_AES_ECB`
 //!   on single blocks in the token, the XOR with the PAN field in process.
+//! - The key-encryption key is an AES-256 key in the token (`CKA_ID`
+//!   `kek-…`) with `CKA_WRAP`/`CKA_UNWRAP` only. A secret the process must
+//!   use (the vault's master key) is wrapped with `CKM_AES_KEY_WRAP`
+//!   (RFC 3394) through a session object that exists for the one call, and
+//!   unwrapped the same way (an extractable session object, read, destroyed).
 //!
 //! Sessions: one login (the PIN is wiped once used) and a small pool of
 //! sessions, each behind a mutex (a PKCS#11 session runs one operation at
@@ -37,7 +42,9 @@ use cryptoki::types::AuthPin;
 use paysecure_core::pin_block4::{PinCipher, BLOCK_LEN};
 use zeroize::Zeroizing;
 
-use super::{CustodyKind, KeyCustody, NewRsaKey, PinKey, RsaPadding, RsaPrivateKey};
+use super::{
+    CustodyKind, Kek, KeyCustody, KeyWrapper, NewRsaKey, PinKey, RsaPadding, RsaPrivateKey,
+};
 use crate::crypto::keys::Purpose;
 use crate::crypto::vault::Vault;
 use crate::crypto::{Error, Result};
@@ -134,11 +141,18 @@ impl Token {
         })
     }
 
+    /// The object of `class` named `id`. One that another process (a
+    /// node starting at the same time) has just made may not be visible
+    /// yet (SoftHSM2's file store is re-read as it changes): looked for
+    /// again a few times over about half a second before it is missing.
     fn find_one(&self, class: ObjectClass, id: &[u8]) -> Result<ObjectHandle> {
-        self.find(class, id)?
-            .into_iter()
-            .next()
-            .ok_or(Error::Internal("a key is missing from the PKCS#11 token"))
+        for attempt in 0..5u64 {
+            if let Some(handle) = self.find(class, id)?.into_iter().next() {
+                return Ok(handle);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(40 * (attempt + 1)));
+        }
+        Err(Error::Internal("a key is missing from the PKCS#11 token"))
     }
 }
 
@@ -254,7 +268,8 @@ impl Pkcs11Custody {
     }
 
     /// Whether the token refuses to give out the material of the key named
-    /// `id` (`rsa-…`: the RSA private key; `pin-…`: the AES PIN key):
+    /// `id` (`rsa-…`: the RSA private key; `pin-…`, `kek-…`: the AES PIN key
+    /// or key-encryption key):
     /// `C_GetAttributeValue` answers `CKR_ATTRIBUTE_SENSITIVE` for every
     /// secret attribute (`CKA_VALUE` of the AES key; the private exponent,
     /// primes, CRT exponents and coefficient of the RSA key), and the key is
@@ -416,6 +431,88 @@ impl PinCipher for TokenPinKey {
 
     fn decrypt_block(&self, block: &mut [u8; BLOCK_LEN]) -> paysecure_core::Result<()> {
         self.run(false, block)
+    }
+}
+
+/// The token's key-encryption key: AES-256, `CKA_WRAP`/`CKA_UNWRAP` only.
+/// Wrapping is `CKM_AES_KEY_WRAP` (RFC 3394: deterministic, with an
+/// integrity check, for keys of 16 bytes or more in 8-byte steps).
+struct TokenKek {
+    token: Arc<Token>,
+    handle: ObjectHandle,
+}
+
+/// A session object holding `value` for the time of one wrap or unwrap.
+fn transient_secret(value: Option<&[u8]>) -> Vec<Attribute> {
+    let mut t = vec![
+        Attribute::Token(false),
+        Attribute::Private(true),
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::GENERIC_SECRET),
+        Attribute::Sensitive(false),
+        Attribute::Extractable(true),
+        Attribute::Encrypt(false),
+        Attribute::Decrypt(false),
+        Attribute::Sign(false),
+        Attribute::Verify(false),
+        Attribute::Wrap(false),
+        Attribute::Unwrap(false),
+    ];
+    if let Some(v) = value {
+        t.push(Attribute::Value(v.to_vec()));
+    }
+    t
+}
+
+impl KeyWrapper for TokenKek {
+    fn wrap(&self, secret: &[u8]) -> Result<Vec<u8>> {
+        if secret.len() < 16 || secret.len() % 8 != 0 {
+            return Err(Error::Internal(
+                "a wrapped key must be 16 bytes or more, in 8-byte steps",
+            ));
+        }
+        self.token.with_session(|s| {
+            // The secret enters the token as a session object for the
+            // wrap only (a template's copy is wiped as it drops).
+            let mut template = transient_secret(Some(secret));
+            let object = s.create_object(&template);
+            for a in &mut template {
+                if let Attribute::Value(v) = a {
+                    zeroize::Zeroize::zeroize(v);
+                }
+            }
+            let object =
+                object.map_err(|_| Error::Internal("PKCS#11 key import for wrapping failed"))?;
+            let wrapped = s.wrap_key(&Mechanism::AesKeyWrap, self.handle, object);
+            let destroyed = s.destroy_object(object);
+            let wrapped = wrapped.map_err(|_| Error::Internal("PKCS#11 key wrapping failed"))?;
+            destroyed.map_err(|_| Error::Internal("PKCS#11 key destruction failed"))?;
+            Ok(wrapped)
+        })
+    }
+
+    fn unwrap(&self, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        self.token.with_session(|s| {
+            let object = s
+                .unwrap_key(
+                    &Mechanism::AesKeyWrap,
+                    self.handle,
+                    wrapped,
+                    &transient_secret(None),
+                )
+                .map_err(|_| Error::Internal("PKCS#11 key unwrapping failed"))?;
+            let value = s.get_attributes(object, &[AttributeType::Value]);
+            let destroyed = s.destroy_object(object);
+            let mut value = value.map_err(|_| Error::Internal("PKCS#11 key read failed"))?;
+            destroyed.map_err(|_| Error::Internal("PKCS#11 key destruction failed"))?;
+            let mut out = None;
+            for a in &mut value {
+                if let Attribute::Value(v) = a {
+                    out = Some(Zeroizing::new(std::mem::take(v)));
+                }
+            }
+            out.ok_or(Error::Internal("PKCS#11 unwrapped key has no value"))
+        })
     }
 }
 
@@ -589,6 +686,43 @@ impl KeyCustody for Pkcs11Custody {
             token: Arc::clone(&self.token),
             handle,
         }))
+    }
+
+    fn generate_kek(&self) -> Result<Vec<u8>> {
+        let id = crate::util::ids::random_id::<8>("kek-")?;
+        let mut template = secret_key_template("paysecure key-encryption key", id.as_bytes());
+        template.extend([
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::ValueLen(32u64.into()),
+            Attribute::Encrypt(false),
+            Attribute::Decrypt(false),
+            Attribute::Sign(false),
+            Attribute::Verify(false),
+            Attribute::Wrap(true),
+            Attribute::Unwrap(true),
+        ]);
+        self.token.creating(|s| {
+            s.generate_key(&Mechanism::AesKeyGen, &template)
+                .map_err(|_| Error::Internal("PKCS#11 AES key generation failed"))
+        })?;
+        let mut stored = STORED_PREFIX.to_vec();
+        stored.extend_from_slice(id.as_bytes());
+        Ok(stored)
+    }
+
+    fn load_kek(&self, stored: &[u8]) -> Result<Kek> {
+        let handle = self
+            .token
+            .find_one(ObjectClass::SECRET_KEY, stored_id(stored)?)?;
+        Ok(Box::new(TokenKek {
+            token: Arc::clone(&self.token),
+            handle,
+        }))
+    }
+
+    fn discard_kek(&self, stored: &[u8]) -> Result<()> {
+        self.discard_pin_key(stored)
     }
 
     fn discard_pin_key(&self, stored: &[u8]) -> Result<()> {
