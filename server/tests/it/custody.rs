@@ -806,3 +806,142 @@ async fn token_vault_imports_a_given_master_key_once_and_refuses_another() {
         "a fresh key, not the imported one"
     );
 }
+
+/// Item 2: with the PKCS#11 custody a tenant's CVK pair lives in the token
+/// (CVK-A as a DES3 key A‖A‖A, the pair as a DES2 key A‖B, both
+/// non-extractable; `CKM_DES3_ECB`), and the token computes the same CVVs
+/// as the software path: every published vector of tests/data/cvv_vectors.json.
+#[tokio::test]
+async fn pkcs11_cvks_live_in_the_token_and_compute_the_published_cvvs() {
+    use paysecure_server::crypto::custody::KeyCustody;
+    use paysecure_server::crypto::cvv::{self, CvkPair};
+    let custody = pkcs11_custody();
+    let v = vault();
+    let file: Value = serde_json::from_str(include_str!("../data/cvv_vectors.json")).unwrap();
+    let cases = file["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 30);
+    let mut tokens = std::collections::HashMap::new();
+    for case in cases {
+        let t = |k: &str| case[k].as_str().unwrap().to_owned();
+        let pair_hex = (t("cvk_a_hex"), t("cvk_b_hex"));
+        let mut bytes = hex::decode(&pair_hex.0).unwrap();
+        bytes.extend(hex::decode(&pair_hex.1).unwrap());
+        let pair = CvkPair::from_bytes(&bytes).unwrap();
+        let binding = Binding {
+            tenant: "ten_kat",
+            subject: "-",
+            field: "cvk",
+        };
+        let stored = tokens
+            .entry(pair_hex.clone())
+            .or_insert_with(|| {
+                let stored = custody.store_cvk(&v, binding, &pair).unwrap();
+                let id = std::str::from_utf8(stored.strip_prefix(b"pkcs11:").unwrap())
+                    .unwrap()
+                    .to_owned();
+                assert!(id.starts_with("cvk-"), "{id}");
+                for part in ["a", "ab"] {
+                    assert_eq!(
+                        custody.refuses_key_material(&format!("{id}-{part}")),
+                        Ok(true),
+                        "{id}-{part}"
+                    );
+                }
+                stored
+            })
+            .clone();
+        let in_token = custody.load_cvk(&v, binding, &stored).unwrap();
+        let digits = case["digits"].as_u64().unwrap() as usize;
+        let (pan, exp, sc) = (t("pan"), t("expiry_yymm"), t("service_code"));
+        let by_token = cvv::compute(&*in_token, &pan, &exp, &sc, digits).unwrap();
+        let by_software = cvv::compute(&pair, &pan, &exp, &sc, digits).unwrap();
+        assert_eq!(by_token, t("expected"), "{}", t("id"));
+        assert_eq!(by_token, by_software, "{}", t("id"));
+        // The software custody's form (sealed by the vault) opens in both.
+        let sealed = SoftwareCustody.store_cvk(&v, binding, &pair).unwrap();
+        for c in [&custody as &dyn KeyCustody, &SoftwareCustody] {
+            let k = c.load_cvk(&v, binding, &sealed).unwrap();
+            assert_eq!(
+                cvv::compute(&*k, &pan, &exp, &sc, digits).unwrap(),
+                by_software
+            );
+        }
+        assert!(SoftwareCustody.load_cvk(&v, binding, &stored).is_err());
+    }
+    assert_eq!(tokens.len(), 3);
+    // A discarded pair is gone from the token.
+    let id = tokens.values().next().unwrap().clone();
+    custody.discard_cvk(&id).unwrap();
+    let name = std::str::from_utf8(id.strip_prefix(b"pkcs11:").unwrap()).unwrap();
+    assert!(custody.refuses_key_material(&format!("{name}-a")).is_err());
+}
+
+/// Item 2 through the API: a tenant made by a pkcs11 server has its CVKs
+/// in the token; with a known pair put there, Get CVV2 answers what the
+/// software algorithm computes, and CVV2 verification agrees.
+#[tokio::test]
+async fn pkcs11_tenant_cvv2_is_computed_in_the_token() {
+    use paysecure_server::crypto::custody::KeyCustody;
+    use paysecure_server::crypto::cvv::{self, CvkPair};
+    let app = TestApp::with_custody(pkcs11_app_custody(), ServiceConfig::default()).await;
+    let mut c = db(&app.db.url).await;
+    let made: Vec<u8> = sqlx::query("SELECT cvk_sealed FROM tenants WHERE id = $1")
+        .bind(&app.tenant_id)
+        .fetch_one(&mut c)
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        made.starts_with(b"pkcs11:cvk-"),
+        "tenant creation put the CVKs in the token"
+    );
+    let pair =
+        CvkPair::from_bytes(&hex::decode("0123456789ABCDEFFEDCBA9876543210").unwrap()).unwrap();
+    let stored = pkcs11_custody()
+        .store_cvk(
+            &vault(),
+            Binding {
+                tenant: &app.tenant_id,
+                subject: "-",
+                field: "cvk",
+            },
+            &pair,
+        )
+        .unwrap();
+    sqlx::query("UPDATE tenants SET cvk_sealed = $1 WHERE id = $2")
+        .bind(&stored)
+        .bind(&app.tenant_id)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let card = app.issue_card().await;
+    let token = card["token"].as_str().unwrap().to_owned();
+    let pan = app.pan_of(&token).await;
+    let yymm = format!(
+        "{:02}{:02}",
+        card["expiryYear"].as_i64().unwrap() % 100,
+        card["expiryMonth"].as_i64().unwrap()
+    );
+    let (s, r) = app
+        .card_call(
+            Version::V2,
+            Method::POST,
+            &format!("/v2/cards/{token}/cvv2"),
+            &app.tenant_key,
+            |_| None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let expected = cvv::cvv2(&pair, &pan, &yymm).unwrap();
+    assert_eq!(open(&s, &r.body["cvv2"]), expected);
+    let (_, r) = app
+        .card_call(
+            Version::V2,
+            Method::POST,
+            &format!("/v2/cards/{token}/cvv2/verify"),
+            &app.tenant_key,
+            |s| Some(json!({"cvv2": crate::common::enc_text(s, &expected)})),
+        )
+        .await;
+    assert_eq!(r.body["verified"], json!(true), "{:?}", r.body);
+}

@@ -29,8 +29,9 @@ pub mod software;
 use paysecure_core::pin_block4::PinCipher;
 use zeroize::Zeroizing;
 
+use super::cvv::{CvkCipher, CvkPair};
 use super::keys::Purpose;
-use super::vault::Vault;
+use super::vault::{Binding, Vault};
 use super::Result;
 
 /// Which custody a server runs with.
@@ -98,6 +99,9 @@ pub trait KeyWrapper: Send + Sync {
 /// The KEK as the domain uses it.
 pub type Kek = Box<dyn KeyWrapper>;
 
+/// A tenant's CVK pair as the domain uses it (CVV2).
+pub type Cvk = Box<dyn CvkCipher + Send + Sync>;
+
 /// Where the keys are and what runs where. See the module documentation.
 pub trait KeyCustody: Send + Sync + std::fmt::Debug {
     /// Which implementation this is.
@@ -128,6 +132,29 @@ pub trait KeyCustody: Send + Sync + std::fmt::Debug {
     /// race to be recorded (another node recorded its own first).
     fn discard_pin_key(&self, stored: &[u8]) -> Result<()>;
 
+    /// Stores a tenant's CVK pair; returns what `tenants.cvk_sealed` holds:
+    /// the pair sealed by the vault under `binding` (software), or a
+    /// reference to key objects in the token (PKCS#11).
+    fn store_cvk(&self, vault: &Vault, binding: Binding<'_>, cvk: &CvkPair) -> Result<Vec<u8>>;
+
+    /// Loads a tenant's CVK pair from what [`Self::store_cvk`] returned (a
+    /// pair sealed by the vault is read by every custody: tenants made
+    /// before the CVKs moved into the token).
+    fn load_cvk(&self, vault: &Vault, binding: Binding<'_>, stored: &[u8]) -> Result<Cvk> {
+        if stored.starts_with(pkcs11::STORED_PREFIX) {
+            return Err(super::Error::Internal(
+                "this CVK is held in a PKCS#11 token: start the server with --key-custody pkcs11",
+            ));
+        }
+        Ok(Box::new(open_sealed_cvk(vault, binding, stored)?))
+    }
+
+    /// Discards a CVK pair stored by [`Self::store_cvk`] that was never
+    /// recorded (the tenant's row was not written).
+    fn discard_cvk(&self, _stored: &[u8]) -> Result<()> {
+        Ok(())
+    }
+
     /// Makes a new key-encryption key; returns what
     /// `custody_keys.reference` stores. Only a custody that keeps keys
     /// apart from the process has one (the software custody: an error).
@@ -149,4 +176,14 @@ pub trait KeyCustody: Send + Sync + std::fmt::Debug {
     fn discard_kek(&self, _stored: &[u8]) -> Result<()> {
         Ok(())
     }
+}
+
+/// A CVK pair sealed by the vault (the software custody's form).
+pub(crate) fn open_sealed_cvk(
+    vault: &Vault,
+    binding: Binding<'_>,
+    sealed: &[u8],
+) -> Result<CvkPair> {
+    let raw = vault.open(binding, sealed)?;
+    CvkPair::from_bytes(&raw).map_err(|_| super::Error::Internal("stored CVK is invalid"))
 }

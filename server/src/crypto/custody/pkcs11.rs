@@ -43,10 +43,11 @@ use paysecure_core::pin_block4::{PinCipher, BLOCK_LEN};
 use zeroize::Zeroizing;
 
 use super::{
-    CustodyKind, Kek, KeyCustody, KeyWrapper, NewRsaKey, PinKey, RsaPadding, RsaPrivateKey,
+    CustodyKind, Cvk, Kek, KeyCustody, KeyWrapper, NewRsaKey, PinKey, RsaPadding, RsaPrivateKey,
 };
+use crate::crypto::cvv::{CvkCipher, CvkPair, CvvError};
 use crate::crypto::keys::Purpose;
-use crate::crypto::vault::Vault;
+use crate::crypto::vault::{Binding, Vault};
 use crate::crypto::{Error, Result};
 
 /// How `rsa_keys.private_sealed` and `custody_keys.reference` name an
@@ -93,6 +94,8 @@ struct Token {
     /// Set once the token refused `CKM_RSA_PKCS_OAEP` with SHA-256 as a
     /// mechanism it does not support (SoftHSM2 2.6 takes SHA-1 only).
     oaep_sha256_unsupported: std::sync::atomic::AtomicBool,
+    /// CVK pairs found so far: `cvk-…` → (CVK-A handle, CVK-A‖B handle).
+    cvk_handles: Mutex<std::collections::HashMap<String, (ObjectHandle, ObjectHandle)>>,
 }
 
 impl Token {
@@ -263,8 +266,30 @@ impl Pkcs11Custody {
                 label: config.token_label.clone(),
                 oaep_sha256_unsupported: std::sync::atomic::AtomicBool::new(false),
                 rsa_handles: Mutex::new(std::collections::HashMap::new()),
+                cvk_handles: Mutex::new(std::collections::HashMap::new()),
             }),
         })
+    }
+
+    /// Destroys the two objects of a CVK pair (`cvk-…`).
+    fn destroy_cvk_objects(&self, id: &str) -> Result<()> {
+        self.token
+            .cvk_handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        for suffix in ["a", "ab"] {
+            for handle in self
+                .token
+                .find(ObjectClass::SECRET_KEY, format!("{id}-{suffix}").as_bytes())?
+            {
+                self.token.with_session(|s| {
+                    s.destroy_object(handle)
+                        .map_err(|_| Error::Internal("PKCS#11 key destruction failed"))
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// Whether the token refuses to give out the material of the key named
@@ -394,6 +419,42 @@ impl RsaPrivateKey for TokenRsaKey {
             }
             Err(_) => None,
         }
+    }
+}
+
+/// A CVK pair in the token: CVK-A as a DES3 key (A, A, A), so that
+/// `CKM_DES3_ECB` computes single DES under A (SoftHSM2 2.6 with OpenSSL 3
+/// lists `CKM_DES_ECB` but refuses it: single DES is in OpenSSL's legacy
+/// provider), and the pair as a DES2 key (A, B) for the EDE2 step.
+struct TokenCvk {
+    token: Arc<Token>,
+    a: ObjectHandle,
+    ab: ObjectHandle,
+}
+
+impl TokenCvk {
+    fn run(&self, key: ObjectHandle, block: &mut [u8; 8]) -> std::result::Result<(), CvvError> {
+        let out = self
+            .token
+            .with_session(|s| {
+                s.encrypt(&Mechanism::Des3Ecb, key, &block[..])
+                    .map(Zeroizing::new)
+                    .map_err(|_| Error::Internal("PKCS#11 DES3 operation failed"))
+            })
+            .map_err(|_| CvvError::KeyStore)?;
+        let out: &[u8; 8] = out.as_slice().try_into().map_err(|_| CvvError::KeyStore)?;
+        block.copy_from_slice(out);
+        Ok(())
+    }
+}
+
+impl CvkCipher for TokenCvk {
+    fn encrypt_a(&self, block: &mut [u8; 8]) -> std::result::Result<(), CvvError> {
+        self.run(self.a, block)
+    }
+
+    fn encrypt_ab(&self, block: &mut [u8; 8]) -> std::result::Result<(), CvvError> {
+        self.run(self.ab, block)
     }
 }
 
@@ -686,6 +747,100 @@ impl KeyCustody for Pkcs11Custody {
             token: Arc::clone(&self.token),
             handle,
         }))
+    }
+
+    fn store_cvk(&self, _vault: &Vault, _binding: Binding<'_>, cvk: &CvkPair) -> Result<Vec<u8>> {
+        let id = crate::util::ids::random_id::<8>("cvk-")?;
+        let bytes = cvk.expose_bytes();
+        let (a, b) = bytes
+            .split_first_chunk::<8>()
+            .ok_or(Error::Internal("stored CVK is invalid"))?;
+        let mut value_a = Zeroizing::new(Vec::with_capacity(24));
+        for _ in 0..3 {
+            value_a.extend_from_slice(a);
+        }
+        let mut value_ab = Zeroizing::new(Vec::with_capacity(16));
+        value_ab.extend_from_slice(a);
+        value_ab.extend_from_slice(b);
+        let object = |suffix: &str, key_type: KeyType, value: &[u8]| {
+            let oid = format!("{id}-{suffix}");
+            let mut template = secret_key_template("paysecure cvk", oid.as_bytes());
+            template.extend([
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(key_type),
+                Attribute::Encrypt(true),
+                Attribute::Decrypt(false),
+                Attribute::Sign(false),
+                Attribute::Verify(false),
+                Attribute::Wrap(false),
+                Attribute::Unwrap(false),
+                Attribute::Value(value.to_vec()),
+            ]);
+            let made = self.token.creating(|s| {
+                s.create_object(&template)
+                    .map_err(|_| Error::Internal("PKCS#11 CVK import failed"))
+            });
+            for a in &mut template {
+                if let Attribute::Value(v) = a {
+                    zeroize::Zeroize::zeroize(v);
+                }
+            }
+            made
+        };
+        object("a", KeyType::DES3, &value_a)?;
+        if let Err(e) = object("ab", KeyType::DES2, &value_ab) {
+            let _ = self.destroy_cvk_objects(&id);
+            return Err(e);
+        }
+        let mut stored = STORED_PREFIX.to_vec();
+        stored.extend_from_slice(id.as_bytes());
+        Ok(stored)
+    }
+
+    fn load_cvk(&self, vault: &Vault, binding: Binding<'_>, stored: &[u8]) -> Result<Cvk> {
+        let Some(id) = stored.strip_prefix(STORED_PREFIX) else {
+            // A tenant made before its CVKs moved into the token.
+            return Ok(Box::new(super::open_sealed_cvk(vault, binding, stored)?));
+        };
+        let id = std::str::from_utf8(id).map_err(|_| Error::Internal("bad CVK reference"))?;
+        let known = self
+            .token
+            .cvk_handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .copied();
+        let (a, ab) = match known {
+            Some(h) => h,
+            None => {
+                let a = self
+                    .token
+                    .find_one(ObjectClass::SECRET_KEY, format!("{id}-a").as_bytes())?;
+                let ab = self
+                    .token
+                    .find_one(ObjectClass::SECRET_KEY, format!("{id}-ab").as_bytes())?;
+                self.token
+                    .cvk_handles
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id.to_owned(), (a, ab));
+                (a, ab)
+            }
+        };
+        Ok(Box::new(TokenCvk {
+            token: Arc::clone(&self.token),
+            a,
+            ab,
+        }))
+    }
+
+    fn discard_cvk(&self, stored: &[u8]) -> Result<()> {
+        match stored.strip_prefix(STORED_PREFIX) {
+            Some(id) => self.destroy_cvk_objects(
+                std::str::from_utf8(id).map_err(|_| Error::Internal("bad CVK reference"))?,
+            ),
+            None => Ok(()),
+        }
     }
 
     fn generate_kek(&self) -> Result<Vec<u8>> {

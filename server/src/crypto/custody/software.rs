@@ -124,4 +124,13 @@ impl KeyCustody for SoftwareCustody {
     fn discard_pin_key(&self, _stored: &[u8]) -> Result<()> {
         Ok(())
     }
+
+    fn store_cvk(
+        &self,
+        vault: &Vault,
+        binding: Binding<'_>,
+        cvk: &crate::crypto::cvv::CvkPair,
+    ) -> Result<Vec<u8>> {
+        vault.seal(binding, cvk.expose_bytes())
+    }
 }
