@@ -17,10 +17,12 @@ use paysecure_core::pin_block::{self, PinBlockFormat};
 use paysecure_core::pin_block4;
 use paysecure_core::Pin;
 
-use crate::crypto::custody::{Kek, KeyCustody, PinKey};
+use crate::crypto::custody::pkcs11::{Pkcs11Custody, STORED_PREFIX};
+use crate::crypto::custody::{open_sealed_cvk, software, CustodyKind, Kek, KeyCustody, PinKey};
+use crate::crypto::keys::Purpose;
 use crate::crypto::vault::{Binding, Vault};
 use crate::domain::error::{Error, Result};
-use crate::domain::paysecure::pan_binding;
+use crate::domain::paysecure::{cvk_binding, pan_binding};
 use crate::domain::service::Service;
 use crate::storage::{CardRow, Storage, StorageError};
 use crate::util::time::now;
@@ -200,6 +202,112 @@ pub async fn open_token_vault(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// What `keys import-to-token` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// The vault's master key was wrapped under the KEK and recorded now
+    /// (else it was already).
+    pub vault_key_imported: bool,
+    /// RSA key pairs moved into the token now.
+    pub rsa_keys: u64,
+    /// The PIN key was moved into the token now.
+    pub pin_key: bool,
+    /// Tenants whose CVK pair moved into the token now.
+    pub cvks: u64,
+    /// Rows left as they were because they changed while this ran (run
+    /// again).
+    pub changed_meanwhile: u64,
+}
+
+/// Moves a software deployment's keys into the token, each step
+/// idempotent and safe to interrupt: the vault's master key (`given`, the
+/// deployment's key; needed unless it is already recorded) wrapped under
+/// the KEK; every usable RSA private key and the PIN key imported into the
+/// token (`C_UnwrapKey`, sensitive, not extractable) under a fixed id, the
+/// database row rewritten only if it still holds the sealed key that was
+/// read (an object left by an interrupted run is replaced); every tenant's
+/// CVK pair put in the token. Until its row is rewritten a key keeps
+/// working from its sealed copy, so a crash loses nothing; a second run
+/// finds nothing left to do. Stored PINs need no re-encryption: the PIN
+/// key is the same key, now in the token.
+pub async fn import_to_token(
+    storage: &Storage,
+    custody: &Pkcs11Custody,
+    given: Option<&[u8]>,
+) -> Result<ImportReport> {
+    let mut report = ImportReport::default();
+    if given.is_none() && storage.custody_key(VAULT_KEY_NAME).await?.is_none() {
+        return Err(Error::Crypto(
+            "the software deployment's master key is needed (PAYSECURE_MASTER_KEY or --master-key-file)",
+        ));
+    }
+    let (vault, origin) = open_token_vault(storage, custody, given).await?;
+    report.vault_key_imported = origin == VaultKeyOrigin::Imported;
+
+    for key in storage.all_rsa_keys().await? {
+        if key.status == "retired" || key.private_sealed.starts_with(STORED_PREFIX) {
+            continue;
+        }
+        let purpose = Purpose::of(&key.purpose).ok_or(Error::Crypto("unknown key purpose"))?;
+        let pkcs8 = software::open_rsa_pkcs8(&vault, &key.key_id, &key.private_sealed)?;
+        let stored = custody.import_rsa(&key.key_id, purpose, &pkcs8)?;
+        if storage
+            .replace_rsa_private(&key.key_id, &key.private_sealed, &stored)
+            .await?
+        {
+            report.rsa_keys += 1;
+        } else {
+            report.changed_meanwhile += 1;
+        }
+    }
+
+    if let Some((kind, reference)) = storage.custody_key(PIN_KEY_NAME).await? {
+        if kind == CustodyKind::Software.as_str() {
+            let key = software::open_pin_key(&vault, &reference)?;
+            // A fixed id per deployment: a rerun replaces what an
+            // interrupted run left.
+            let mac = vault.keyed_mac(&["custody-import", PIN_KEY_NAME]);
+            let id = format!(
+                "pin-{}",
+                crate::util::codec::hex_lower(mac.get(..8).unwrap_or_default())
+            );
+            let stored = custody.import_pin_key(&id, &key)?;
+            if storage
+                .replace_custody_key(
+                    PIN_KEY_NAME,
+                    &kind,
+                    &reference,
+                    CustodyKind::Pkcs11.as_str(),
+                    &stored,
+                )
+                .await?
+            {
+                report.pin_key = true;
+            } else {
+                report.changed_meanwhile += 1;
+            }
+        }
+    }
+
+    for (tenant, sealed) in storage.tenant_cvks().await? {
+        if sealed.starts_with(STORED_PREFIX) {
+            continue;
+        }
+        let cvk = open_sealed_cvk(&vault, cvk_binding(&tenant), &sealed)?;
+        let stored = custody.store_cvk(&vault, cvk_binding(&tenant), &cvk)?;
+        if storage
+            .replace_tenant_cvk(&tenant, &sealed, &stored)
+            .await?
+        {
+            report.cvks += 1;
+        } else {
+            custody.discard_cvk(&stored)?;
+            report.changed_meanwhile += 1;
+        }
+    }
+    Ok(report)
 }
 
 impl Service {

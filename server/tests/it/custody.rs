@@ -945,3 +945,221 @@ async fn pkcs11_tenant_cvv2_is_computed_in_the_token() {
         .await;
     assert_eq!(r.body["verified"], json!(true), "{:?}", r.body);
 }
+
+/// A server command in the software custody with `master` as its key.
+fn software_command(dir: &std::path::Path, db: &TestDb, master: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "--data-dir",
+        dir.join("data").to_str().unwrap(),
+        "--database-url",
+        &db.url,
+    ])
+    .env("PAYSECURE_MASTER_KEY", master)
+    .env("PAYSECURE_KEY_CUSTODY", "software")
+    .env("XDG_CONFIG_HOME", dir.join("config"))
+    .env("HOME", dir.join("home"));
+    cmd
+}
+
+fn run_ok(mut cmd: Command, args: &[&str]) -> String {
+    let out = cmd.args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A cardholder-data call over HTTP with a fresh V2 session.
+async fn card_http(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    pk: &PublicKey,
+    method: reqwest::Method,
+    path: &str,
+    body: impl FnOnce(&Session) -> Option<Value>,
+) -> (Session, Value) {
+    let s = Session::generate(Version::V2, KeySize::Aes256).unwrap();
+    let mut req = http
+        .request(method, format!("{url}{path}"))
+        .bearer_auth(key)
+        .header("Session-Id", s.session_id(pk).unwrap());
+    if let Some(b) = body(&s) {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200, "{path}");
+    let v = res.json().await.unwrap();
+    (s, v)
+}
+
+/// (PAN, CVV2, PIN) of `card` through the API.
+async fn card_secrets(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    pk: &PublicKey,
+    card: &str,
+) -> (String, String, String) {
+    let post = reqwest::Method::POST;
+    let (s, v) = card_http(
+        http,
+        url,
+        key,
+        pk,
+        post.clone(),
+        &format!("/v2/cards/{card}/pan"),
+        |_| None,
+    )
+    .await;
+    let pan = open(&s, &v["pan"]);
+    let (s, v) = card_http(
+        http,
+        url,
+        key,
+        pk,
+        post.clone(),
+        &format!("/v2/cards/{card}/cvv2"),
+        |_| None,
+    )
+    .await;
+    let cvv2 = open(&s, &v["cvv2"]);
+    let (s, v) = card_http(
+        http,
+        url,
+        key,
+        pk,
+        post,
+        &format!("/v2/cards/{card}/pin"),
+        |_| None,
+    )
+    .await;
+    (pan, cvv2, open_pin(&s, &v["pinBlock"]))
+}
+
+/// Item 4: a deployment made in the software custody, its keys imported
+/// into the token by `keys import-to-token` (run again after an
+/// interruption, and once more with nothing left), then served with
+/// `--key-custody pkcs11` and no master key: the same session key pair
+/// (same public key), the same PAN, PIN and CVV2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn software_deployment_imported_into_the_token_serves_the_same_keys_and_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(dir.path()).await;
+    let master = paysecure_core::encoding::encode(&[0x5a; 32]);
+    let soft = dir.path().join("soft");
+    let key = run_ok(
+        software_command(&soft, &db, &master),
+        &["tenant", "create", "Imported Bank"],
+    )
+    .lines()
+    .last()
+    .unwrap()
+    .trim()
+    .to_owned();
+    let http = reqwest::Client::new();
+    let node = node_of(software_command(&soft, &db, &master));
+    let (pk0, _) = public_key(&http, &node.1).await;
+    let card: Value = http
+        .post(format!("{}/v2/cards", node.1))
+        .bearer_auth(&key)
+        .json(&json!({"accountId": "imported"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let card = card["token"].as_str().unwrap().to_owned();
+    card_http(
+        &http,
+        &node.1,
+        &key,
+        &pk0,
+        reqwest::Method::PUT,
+        &format!("/v2/cards/{card}/pin"),
+        |s| Some(json!({"pinBlock": enc(s.encrypt_pin(&Pin::new("4825").unwrap()).unwrap())})),
+    )
+    .await;
+    let before = card_secrets(&http, &node.1, &key, &pk0, &card).await;
+    assert_eq!(before.2, "4825");
+    drop(node);
+    let mut c = self::db(&db.url).await;
+    let sealed_rsa: Vec<(String, Vec<u8>)> =
+        sqlx::query("SELECT key_id, private_sealed FROM rsa_keys")
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+    assert_eq!(sealed_rsa.len(), 1);
+    assert!(!sealed_rsa[0].1.starts_with(b"pkcs11:"));
+
+    // Without the master key the import refuses (nothing would open).
+    let tok = dir.path().join("tok");
+    let out = keyless_command(&tok, &db)
+        .args(["keys", "import-to-token"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let import = || {
+        let mut cmd = keyless_command(&tok, &db);
+        cmd.env("PAYSECURE_MASTER_KEY", &master);
+        run_ok(cmd, &["keys", "import-to-token"])
+    };
+    let out = import();
+    assert!(out.contains("vault master key wrapped by the token now: true; RSA keys imported now: 1; PIN key imported now: true; tenant CVK pairs imported now: 1; rows that changed meanwhile (run again): 0"), "{out}");
+    // An interrupted run: the key is in the token but its row still
+    // holds the sealed key. The next run replaces the object, rewrites the row.
+    sqlx::query("UPDATE rsa_keys SET private_sealed = $1 WHERE key_id = $2")
+        .bind(&sealed_rsa[0].1)
+        .bind(&sealed_rsa[0].0)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let out = import();
+    assert!(out.contains("vault master key wrapped by the token now: false; RSA keys imported now: 1; PIN key imported now: false; tenant CVK pairs imported now: 0"), "{out}");
+    let out = import();
+    assert!(out.contains("RSA keys imported now: 0; PIN key imported now: false; tenant CVK pairs imported now: 0"), "{out}");
+    for (table, column, want) in [
+        ("rsa_keys", "private_sealed", "pkcs11:rsa-"),
+        ("tenants", "cvk_sealed", "pkcs11:cvk-"),
+    ] {
+        let rows: Vec<Vec<u8>> = sqlx::query(&format!("SELECT {column} FROM {table}"))
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert!(
+            rows.iter().all(|r| r.starts_with(want.as_bytes())),
+            "{table}"
+        );
+    }
+    let (kind, reference) = custody_row(&db.url, "pin-key").await.unwrap();
+    assert_eq!(kind, "pkcs11");
+    assert!(reference.starts_with(b"pkcs11:pin-"));
+
+    // The software custody cannot serve it any more; the token can, with
+    // no master key, and serves the same key pair and the same data.
+    let out = software_command(&soft, &db, &master)
+        .args(["keys", "list"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let node = node_of(keyless_command(&tok, &db));
+    let (pk1, _) = public_key(&http, &node.1).await;
+    assert_eq!(
+        pk1.modulus_be(),
+        pk0.modulus_be(),
+        "the same session key pair"
+    );
+    let after = card_secrets(&http, &node.1, &key, &pk1, &card).await;
+    assert_eq!(after, before, "PAN, CVV2 and PIN");
+    drop(node);
+}

@@ -178,12 +178,8 @@ pub trait KeyCustody: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// A CVK pair sealed by the vault (the software custody's form).
-pub(crate) fn open_sealed_cvk(
-    vault: &Vault,
-    binding: Binding<'_>,
-    sealed: &[u8],
-) -> Result<CvkPair> {
+/// A CVK pair sealed by the vault (the software custody's form), opened.
+pub fn open_sealed_cvk(vault: &Vault, binding: Binding<'_>, sealed: &[u8]) -> Result<CvkPair> {
     let raw = vault.open(binding, sealed)?;
     CvkPair::from_bytes(&raw).map_err(|_| super::Error::Internal("stored CVK is invalid"))
 }

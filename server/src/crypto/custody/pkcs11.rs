@@ -271,6 +271,110 @@ impl Pkcs11Custody {
         })
     }
 
+    /// Puts a secret into the token as a new object described by
+    /// `template`, through `C_UnwrapKey`: the secret is wrapped in process
+    /// (`CKM_AES_KEY_WRAP_PAD`, RFC 5649) under a one-time AES-256 key,
+    /// which enters the token as a session object for this one call and is
+    /// destroyed after it. For a private key `secret` is its PKCS#8.
+    fn import_wrapped(&self, secret: &[u8], template: &[Attribute]) -> Result<()> {
+        use aws_lc_rs::key_wrap::{AesKek, KeyWrapPadded, AES_256};
+        let one_time = Zeroizing::new(crate::util::ids::random_bytes::<32>()?);
+        let kek = AesKek::new(&AES_256, &one_time[..])
+            .map_err(|_| Error::Internal("import key setup failed"))?;
+        let mut out = Zeroizing::new(vec![0u8; secret.len() + 16]);
+        let len = kek
+            .wrap_with_padding(secret, &mut out)
+            .map_err(|_| Error::Internal("import wrapping failed"))?
+            .len();
+        let wrapped = out
+            .get(..len)
+            .ok_or(Error::Internal("import wrapping failed"))?;
+        self.token.creating(|s| {
+            let mut key_template = vec![
+                Attribute::Token(false),
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(KeyType::AES),
+                Attribute::Sensitive(true),
+                Attribute::Extractable(false),
+                Attribute::Encrypt(false),
+                Attribute::Decrypt(false),
+                Attribute::Wrap(false),
+                Attribute::Unwrap(true),
+                Attribute::Value(one_time.to_vec()),
+            ];
+            let key = s.create_object(&key_template);
+            for a in &mut key_template {
+                if let Attribute::Value(v) = a {
+                    zeroize::Zeroize::zeroize(v);
+                }
+            }
+            let key = key.map_err(|_| Error::Internal("PKCS#11 import key creation failed"))?;
+            let made = s.unwrap_key(&Mechanism::AesKeyWrapPad, key, wrapped, template);
+            let _ = s.destroy_object(key);
+            made.map(|_| ())
+                .map_err(|_| Error::Internal("PKCS#11 key import (C_UnwrapKey) failed"))
+        })
+    }
+
+    /// Destroys every object of `class` whose `CKA_ID` is `id`.
+    fn destroy_by_id(&self, class: ObjectClass, id: &[u8]) -> Result<()> {
+        for handle in self.token.find(class, id)? {
+            self.token.with_session(|s| {
+                s.destroy_object(handle)
+                    .map_err(|_| Error::Internal("PKCS#11 key destruction failed"))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Imports an RSA private key (its PKCS#8, from the software custody)
+    /// under its key id, with the attributes of a key generated in the
+    /// token (sensitive, not extractable, decrypt only). An object left
+    /// with this id by an interrupted import is destroyed first. Returns
+    /// what `rsa_keys.private_sealed` then holds.
+    pub fn import_rsa(&self, key_id: &str, purpose: Purpose, pkcs8: &[u8]) -> Result<Vec<u8>> {
+        self.destroy_by_id(ObjectClass::PRIVATE_KEY, key_id.as_bytes())?;
+        self.token
+            .rsa_handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key_id);
+        let label = format!("paysecure {} {key_id}", purpose.as_str());
+        let mut template = secret_key_template(&label, key_id.as_bytes());
+        template.extend([
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::KeyType(KeyType::RSA),
+            Attribute::Decrypt(true),
+            Attribute::Sign(false),
+            Attribute::Unwrap(false),
+        ]);
+        self.import_wrapped(pkcs8, &template)?;
+        let mut stored = STORED_PREFIX.to_vec();
+        stored.extend_from_slice(key_id.as_bytes());
+        Ok(stored)
+    }
+
+    /// Imports an AES-256 PIN key (from the software custody) as the
+    /// token object `id` (`pin-…`), like a PIN key generated in the token.
+    /// An object left with this id by an interrupted import is destroyed
+    /// first. Returns what `custody_keys.reference` then holds.
+    pub fn import_pin_key(&self, id: &str, key: &[u8]) -> Result<Vec<u8>> {
+        self.destroy_by_id(ObjectClass::SECRET_KEY, id.as_bytes())?;
+        let mut template = secret_key_template("paysecure pin key", id.as_bytes());
+        template.extend([
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+            Attribute::Wrap(false),
+            Attribute::Unwrap(false),
+        ]);
+        self.import_wrapped(key, &template)?;
+        let mut stored = STORED_PREFIX.to_vec();
+        stored.extend_from_slice(id.as_bytes());
+        Ok(stored)
+    }
+
     /// Destroys the two objects of a CVK pair (`cvk-…`).
     fn destroy_cvk_objects(&self, id: &str) -> Result<()> {
         self.token

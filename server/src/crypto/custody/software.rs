@@ -134,3 +134,15 @@ impl KeyCustody for SoftwareCustody {
         vault.seal(binding, cvk.expose_bytes())
     }
 }
+
+/// The PKCS#8 of an RSA private key sealed by the vault (for its import
+/// into a token).
+pub fn open_rsa_pkcs8(vault: &Vault, key_id: &str, stored: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    vault.open(rsa_binding(key_id), stored)
+}
+
+/// The 32 bytes of a PIN key sealed by the vault (for its import into a
+/// token).
+pub fn open_pin_key(vault: &Vault, stored: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    vault.open(PIN_KEY_BINDING, stored)
+}
