@@ -16,7 +16,6 @@
 #![allow(unsafe_code, missing_docs)]
 
 #[path = "it/common.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};

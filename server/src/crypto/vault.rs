@@ -297,6 +297,10 @@ pub fn load_master_key(
     Ok((v, MasterKeySource::Created(wanted)))
 }
 
+/// A master key found by [`find_master_key`]: its 32 bytes (wiped on drop)
+/// and where it came from.
+pub type FoundMasterKey = (Zeroizing<Vec<u8>>, MasterKeySource);
+
 /// The master key of a deployment, if one is given or found, never
 /// creating one (the PKCS#11 custody keeps its own, wrapped by the token's
 /// key-encryption key, and uses this only to import an existing one):
@@ -309,7 +313,7 @@ pub fn find_master_key(
     file: Option<&Path>,
     default_file: Option<&Path>,
     data_dir: &Path,
-) -> std::result::Result<Option<(Zeroizing<Vec<u8>>, MasterKeySource)>, MasterKeyError> {
+) -> std::result::Result<Option<FoundMasterKey>, MasterKeyError> {
     if let Some(text) = env_value {
         let key = decode_master(text).map_err(MasterKeyError::Invalid)?;
         return Ok(Some((key, MasterKeySource::Environment)));
