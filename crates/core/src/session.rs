@@ -160,7 +160,7 @@ impl Session {
     fn decrypt_inner(&self, value: &EncryptedValue) -> Result<SecretSlice<u8>> {
         let data = encoding::decode(&value.data, "data")?;
         let iv = self.read_iv(&value.iv)?;
-        let mut plain = if self.version.is_authenticated() {
+        let plain = if self.version.is_authenticated() {
             match <&[u8; IV_LEN]>::try_from(&iv[..]) {
                 Ok(iv16) => self.gcm()?.open(iv16, &[], &data)?,
                 Err(_) => cipher::gcm_decrypt(&self.key, &iv, &[], &data)?,
@@ -168,7 +168,11 @@ impl Session {
         } else {
             cipher::cbc_decrypt(&self.key, &iv, &data)?
         };
-        Ok(SecretSlice::from(core::mem::take(&mut *plain)))
+        // Copied into an allocation of the exact length: turning the Vec
+        // itself into a boxed slice would shrink it in place or move it,
+        // and the block it frees (the plaintext, e.g. a format-2 PIN block)
+        // would not be wiped. `plain` is wiped as it drops.
+        Ok(SecretSlice::new(Box::<[u8]>::from(&plain[..])))
     }
 
     /// Decrypts a value that holds UTF-8 text.

@@ -15,8 +15,9 @@ use crate::crypto::custody::software::SoftwareCustody;
 use crate::crypto::custody::KeyCustody;
 use crate::crypto::keys::Purpose;
 use crate::crypto::vault::{
-    default_master_key_path, load_master_key, MasterKeySource, MASTER_KEY_ENV,
+    default_master_key_path, find_master_key, load_master_key, MasterKeySource, MASTER_KEY_ENV,
 };
+use crate::domain::custody::{import_to_token, open_token_vault, VaultKeyOrigin};
 use crate::domain::ratelimit;
 use crate::domain::service::{connect_database, Service, ServiceConfig, StorageOptions};
 use crate::http::server::{serve, WebOptions};
@@ -392,6 +393,12 @@ enum KeysCommand {
     /// before migration 0011) as a format-4 block under the PIN key; the
     /// server also does this at every start. Prints the counts.
     MigratePins,
+    /// Move a software deployment's keys into the PKCS#11 token (run with
+    /// --key-custody pkcs11, the token options and the deployment's master
+    /// key): the vault's master key wrapped under the token's KEK, the RSA
+    /// private keys and the PIN key imported (non-extractable), every
+    /// tenant's CVK pair. Idempotent; safe to interrupt and run again.
+    ImportToToken,
 }
 
 /// Takes `PAYSECURE_MASTER_KEY` out of the environment (see
@@ -455,6 +462,11 @@ fn key_custody(cli: &Cli) -> Result<Arc<dyn KeyCustody>, String> {
     if cli.key_custody == KeyCustodyArg::Software {
         return Ok(Arc::new(SoftwareCustody));
     }
+    Ok(Arc::new(pkcs11_custody(cli)?))
+}
+
+/// The PKCS#11 token the command line names.
+fn pkcs11_custody(cli: &Cli) -> Result<Pkcs11Custody, String> {
     let module = cli
         .pkcs11_module
         .clone()
@@ -472,12 +484,53 @@ fn key_custody(cli: &Cli) -> Result<Arc<dyn KeyCustody>, String> {
             ))
         }
     };
-    let custody = Pkcs11Custody::open(Pkcs11Config {
+    Pkcs11Custody::open(Pkcs11Config {
         module,
         token_label,
         pin,
-    })?;
-    Ok(Arc::new(custody))
+    })
+}
+
+/// `keys import-to-token`: see [`KeysCommand::ImportToToken`].
+async fn import_to_token_command(cli: &Cli) -> Result<(), String> {
+    if cli.key_custody != KeyCustodyArg::Pkcs11 {
+        return Err(
+            "keys import-to-token needs --key-custody pkcs11 and the token's options".into(),
+        );
+    }
+    let custody = pkcs11_custody(cli)?;
+    let options = StorageOptions {
+        max_connections: cli.db_max_connections,
+        acquire_timeout: Duration::from_secs(cli.db_acquire_timeout_secs.max(1)),
+    };
+    let url = match &cli.database_url {
+        Some(url) => url.clone(),
+        None => format!(
+            "sqlite://{}?mode=rwc",
+            cli.data_dir.join("paysecure.db").display()
+        ),
+    };
+    let storage = connect_database(&url, &options)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let given = find_master_key(
+        cli.master_key_env.as_deref().map(String::as_str),
+        cli.master_key_file.as_deref(),
+        default_master_key_path().as_deref(),
+        &cli.data_dir,
+    )
+    .map_err(|e| e.to_string())?;
+    let r = import_to_token(&storage, &custody, given.as_ref().map(|(k, _)| &k[..]))
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "vault master key wrapped by the token now: {}; RSA keys imported now: {}; PIN key imported now: {}; tenant CVK pairs imported now: {}; rows that changed meanwhile (run again): {}",
+        r.vault_key_imported, r.rsa_keys, r.pin_key, r.cvks, r.changed_meanwhile
+    );
+    if r.changed_meanwhile == 0 {
+        println!("every key is in the token: start the servers with --key-custody pkcs11; once every node does, destroy the master key file (or unset PAYSECURE_MASTER_KEY)");
+    }
+    Ok(())
 }
 
 /// The `paysecure-server` command: parses the command line, sets up
@@ -511,6 +564,50 @@ pub fn main() -> std::process::ExitCode {
 
 async fn open(cli: &Cli, config: ServiceConfig) -> Result<Service, String> {
     create_data_dir(&cli.data_dir)?;
+    let options = StorageOptions {
+        max_connections: cli.db_max_connections,
+        acquire_timeout: Duration::from_secs(cli.db_acquire_timeout_secs.max(1)),
+    };
+    let url = match &cli.database_url {
+        Some(url) => url.clone(),
+        None => format!(
+            "sqlite://{}?mode=rwc",
+            cli.data_dir.join("paysecure.db").display()
+        ),
+    };
+    if cli.key_custody == KeyCustodyArg::Pkcs11 {
+        let custody = key_custody(cli)?;
+        let storage = connect_database(&url, &options)
+            .await
+            .map_err(|e| format!("cannot open the database: {e}"))?;
+        // The vault's master key is kept in the database wrapped by the
+        // token's key-encryption key (no key file); a master key still
+        // configured (an existing software deployment's) is imported on
+        // the first start and must match afterwards.
+        let given = find_master_key(
+            cli.master_key_env.as_deref().map(String::as_str),
+            cli.master_key_file.as_deref(),
+            default_master_key_path().as_deref(),
+            &cli.data_dir,
+        )
+        .map_err(|e| e.to_string())?;
+        let (vault, origin) =
+            open_token_vault(&storage, &*custody, given.as_ref().map(|(k, _)| &k[..]))
+                .await
+                .map_err(|e| e.to_string())?;
+        match (origin, given) {
+            (VaultKeyOrigin::Imported, Some((_, source))) => {
+                tracing::warn!(source = ?source, "the vault's master key was imported: it is now kept wrapped by the token's key-encryption key; once every node runs with --key-custody pkcs11, destroy the key file (or unset PAYSECURE_MASTER_KEY)");
+            }
+            (VaultKeyOrigin::Created, _) => {
+                tracing::info!("made the vault's master key: kept in the database wrapped by the token's key-encryption key");
+            }
+            _ => {}
+        }
+        return Service::with_custody(storage, vault, custody, config)
+            .await
+            .map_err(|e| e.to_string());
+    }
     let (vault, source) = load_master_key(
         cli.master_key_env.as_deref().map(String::as_str),
         cli.master_key_file.as_deref(),
@@ -527,17 +624,6 @@ async fn open(cli: &Cli, config: ServiceConfig) -> Result<Service, String> {
         }
         MasterKeySource::Environment | MasterKeySource::File(_) => {}
     }
-    let options = StorageOptions {
-        max_connections: cli.db_max_connections,
-        acquire_timeout: Duration::from_secs(cli.db_acquire_timeout_secs.max(1)),
-    };
-    let url = match &cli.database_url {
-        Some(url) => url.clone(),
-        None => format!(
-            "sqlite://{}?mode=rwc",
-            cli.data_dir.join("paysecure.db").display()
-        ),
-    };
     let custody = key_custody(cli)?;
     let storage = connect_database(&url, &options)
         .await
@@ -908,9 +994,12 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Keys { command } => {
+            if let KeysCommand::ImportToToken = command {
+                return import_to_token_command(&cli).await;
+            }
             let service = open(&cli, ServiceConfig::default()).await?;
             match command {
-                KeysCommand::List => {}
+                KeysCommand::List | KeysCommand::ImportToToken => {}
                 KeysCommand::Rotate { v1 } => {
                     let purpose = if *v1 { Purpose::V1 } else { Purpose::Session };
                     let id = service

@@ -100,6 +100,39 @@ pub enum CvvError {
     /// The operating system's random number generator failed.
     #[error("random number generator failure")]
     Rng,
+    /// The device holding the CVK (a PKCS#11 token) failed the operation.
+    #[error("the CVK's key store failed")]
+    KeyStore,
+}
+
+/// The two DES operations of the CVV algorithm on a CVK pair, wherever the
+/// keys are: [`CvkPair`] in process, or key objects in a PKCS#11 token
+/// (`crypto::custody::pkcs11`).
+pub trait CvkCipher {
+    /// `DES_encrypt(CVK-A, block)` (single DES).
+    ///
+    /// # Errors
+    ///
+    /// [`CvvError::KeyStore`] if the device fails.
+    fn encrypt_a(&self, block: &mut [u8; 8]) -> Result<(), CvvError>;
+    /// Two-key triple DES (EDE2, `CVK-A || CVK-B`) of `block`.
+    ///
+    /// # Errors
+    ///
+    /// [`CvvError::KeyStore`] if the device fails.
+    fn encrypt_ab(&self, block: &mut [u8; 8]) -> Result<(), CvvError>;
+}
+
+impl CvkCipher for CvkPair {
+    fn encrypt_a(&self, block: &mut [u8; 8]) -> Result<(), CvvError> {
+        Des::new(self.key_a()?.into()).encrypt_block(block.into());
+        Ok(())
+    }
+
+    fn encrypt_ab(&self, block: &mut [u8; 8]) -> Result<(), CvvError> {
+        TdesEde2::new((&self.bytes).into()).encrypt_block(block.into());
+        Ok(())
+    }
 }
 
 /// A CVK pair: two single-length DES keys (CVK-A, CVK-B), 16 bytes total.
@@ -179,7 +212,7 @@ impl fmt::Debug for CvkPair {
 /// [`CvvError::InvalidServiceCode`] for malformed card data, and
 /// [`CvvError::InvalidLength`] if `digits` is not in 3..=5.
 pub fn compute(
-    cvk: &CvkPair,
+    cvk: &(impl CvkCipher + ?Sized),
     pan: &str,
     expiry_yymm: &str,
     service_code: &str,
@@ -200,7 +233,11 @@ pub fn compute(
 /// # Errors
 ///
 /// As [`compute`]: [`CvvError::InvalidPan`] or [`CvvError::InvalidExpiry`].
-pub fn cvv2(cvk: &CvkPair, pan: &str, expiry_yymm: &str) -> Result<String, CvvError> {
+pub fn cvv2(
+    cvk: &(impl CvkCipher + ?Sized),
+    pan: &str,
+    expiry_yymm: &str,
+) -> Result<String, CvvError> {
     compute(cvk, pan, expiry_yymm, CVV2_SERVICE_CODE, DEFAULT_DIGITS)
 }
 
@@ -215,7 +252,7 @@ pub fn cvv2(cvk: &CvkPair, pan: &str, expiry_yymm: &str) -> Result<String, CvvEr
 /// [`CvvError::InvalidCandidate`] if `candidate` is not 3 to 5 ASCII digits,
 /// otherwise the errors of [`compute`] for malformed card data.
 pub fn verify(
-    cvk: &CvkPair,
+    cvk: &(impl CvkCipher + ?Sized),
     pan: &str,
     expiry_yymm: &str,
     service_code: &str,
@@ -274,7 +311,7 @@ fn with_odd_parity(byte: u8) -> u8 {
 /// Steps 1-3: builds the padded data blocks and returns the 8-byte result `R`
 /// before decimalisation. Inputs must already be validated as ASCII digits.
 fn cvv_block(
-    cvk: &CvkPair,
+    cvk: &(impl CvkCipher + ?Sized),
     pan: &str,
     expiry_yymm: &str,
     service_code: &str,
@@ -308,15 +345,13 @@ fn cvv_block(
     }
 
     // R = DES_A(B1)
-    let des_a = Des::new(cvk.key_a()?.into());
-    des_a.encrypt_block((&mut *r).into());
+    cvk.encrypt_a(&mut r)?;
     // R = R XOR B2
     for (byte, mask) in r.iter_mut().zip(b2.iter()) {
         *byte ^= *mask;
     }
     // R = DES_A(DES^-1_B(DES_A(R))), two-key triple DES with CVK-A || CVK-B.
-    let tdes = TdesEde2::new((&cvk.bytes).into());
-    tdes.encrypt_block((&mut *r).into());
+    cvk.encrypt_ab(&mut r)?;
     Ok(r)
 }
 

@@ -164,6 +164,15 @@ fn effective_uid() -> u32 {
 /// Reads a key file after checking its owner and mode on the open handle.
 /// `Ok(None)` if it does not exist.
 fn read_key_file(path: &Path) -> std::result::Result<Option<Vault>, MasterKeyError> {
+    match read_key_bytes(path)? {
+        Some(key) => Vault::new(&key).map(Some).map_err(MasterKeyError::Invalid),
+        None => Ok(None),
+    }
+}
+
+/// The 32 bytes of a key file (owner and mode checked), `Ok(None)` if it
+/// does not exist.
+fn read_key_bytes(path: &Path) -> std::result::Result<Option<Zeroizing<Vec<u8>>>, MasterKeyError> {
     use std::io::Read;
     let mut file = match fs::File::open(path) {
         Ok(f) => f,
@@ -185,8 +194,9 @@ fn read_key_file(path: &Path) -> std::result::Result<Option<Vault>, MasterKeyErr
     check_key_file(path, &meta, effective_uid())?;
     let mut text = Zeroizing::new(String::new());
     file.read_to_string(&mut text).map_err(|e| io("read", e))?;
-    let key = decode_master(&text).map_err(MasterKeyError::Invalid)?;
-    Vault::new(&key).map(Some).map_err(MasterKeyError::Invalid)
+    decode_master(&text)
+        .map(Some)
+        .map_err(MasterKeyError::Invalid)
 }
 
 /// Creates a key file with a fresh random key: mode 0600, in a directory
@@ -285,6 +295,39 @@ pub fn load_master_key(
     }
     let v = create_key_file(&wanted)?;
     Ok((v, MasterKeySource::Created(wanted)))
+}
+
+/// A master key found by [`find_master_key`]: its 32 bytes (wiped on drop)
+/// and where it came from.
+pub type FoundMasterKey = (Zeroizing<Vec<u8>>, MasterKeySource);
+
+/// The master key of a deployment, if one is given or found, never
+/// creating one (the PKCS#11 custody keeps its own, wrapped by the token's
+/// key-encryption key, and uses this only to import an existing one):
+/// `env_value`; else `file` if given (`None` if it does not exist: no
+/// other file is looked for); else `default_file` or `<data_dir>/master.key`
+/// if present. The raw 32 bytes, wiped on drop. A file is refused as by
+/// [`load_master_key`] (owner, mode).
+pub fn find_master_key(
+    env_value: Option<&str>,
+    file: Option<&Path>,
+    default_file: Option<&Path>,
+    data_dir: &Path,
+) -> std::result::Result<Option<FoundMasterKey>, MasterKeyError> {
+    if let Some(text) = env_value {
+        let key = decode_master(text).map_err(MasterKeyError::Invalid)?;
+        return Ok(Some((key, MasterKeySource::Environment)));
+    }
+    if let Some(file) = file {
+        return Ok(read_key_bytes(file)?.map(|k| (k, MasterKeySource::File(file.to_owned()))));
+    }
+    if let Some(default) = default_file {
+        if let Some(k) = read_key_bytes(default)? {
+            return Ok(Some((k, MasterKeySource::File(default.to_owned()))));
+        }
+    }
+    let legacy = data_dir.join(MASTER_KEY_FILE);
+    Ok(read_key_bytes(&legacy)?.map(|k| (k, MasterKeySource::DataDir(legacy))))
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -610,6 +653,49 @@ mod tests {
             load_master_key(None, None, None, &empty),
             Err(MasterKeyError::NoLocation)
         ));
+    }
+
+    #[test]
+    fn find_master_key_never_creates_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let default = dir.path().join("config/paysecure/master.key");
+        let explicit = dir.path().join("k/master.key");
+        assert!(find_master_key(None, None, Some(&default), &data)
+            .unwrap()
+            .is_none());
+        assert!(
+            find_master_key(None, Some(&explicit), Some(&default), &data)
+                .unwrap()
+                .is_none()
+        );
+        assert!(!default.exists() && !explicit.exists(), "nothing made");
+        load_master_key(None, Some(&explicit), None, &data).unwrap();
+        let (k, src) = find_master_key(None, Some(&explicit), Some(&default), &data)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (k.len(), src),
+            (32, MasterKeySource::File(explicit.clone()))
+        );
+        // The default file and the data directory's are found too.
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::copy(&explicit, data.join(MASTER_KEY_FILE)).unwrap();
+        let (k2, src) = find_master_key(None, None, Some(&default), &data)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (&k2[..], src),
+            (&k[..], MasterKeySource::DataDir(data.join(MASTER_KEY_FILE)))
+        );
+        let env = paysecure_core::encoding::encode(&[5u8; 32]);
+        let (k3, src) = find_master_key(Some(&env), Some(&explicit), None, &data)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (&k3[..], src),
+            (&[5u8; 32][..], MasterKeySource::Environment)
+        );
     }
 
     #[test]

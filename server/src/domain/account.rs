@@ -623,7 +623,7 @@ impl Service {
     ) -> Result<bool> {
         let cvk = self.cvk(tenant).await?;
         let yymm = format!("{:02}{:02}", year.rem_euclid(100), month);
-        match cvv::verify(&cvk, pan, &yymm, "000", cvv) {
+        match cvv::verify(&*cvk, pan, &yymm, "000", cvv) {
             Ok(right) => Ok(right),
             Err(cvv::CvvError::InvalidCandidate) => Ok(false),
             Err(_) => Err(Failure::Internal(Error::Crypto("CVV computation failed"))),
@@ -940,7 +940,7 @@ impl Service {
             .ok_or_else(|| Error::bad_request(Code::InvalidPan, "the PAN is not valid"))?;
         let cvk = self.cvk(tenant).await?;
         let cvv =
-            Zeroizing::new(cvv::cvv2(&cvk, &pan, expiry_yymm).map_err(|_| {
+            Zeroizing::new(cvv::cvv2(&*cvk, &pan, expiry_yymm).map_err(|_| {
                 Error::bad_request(Code::InvalidCardExpiry, "the expiry must be YYMM")
             })?);
         self.mint_cvv_token(tenant, &cvv).await

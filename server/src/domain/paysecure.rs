@@ -9,7 +9,8 @@ use paysecure_core::Pin;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::crypto::cvv::{self, CvkPair};
+use crate::crypto::custody::Cvk;
+use crate::crypto::cvv;
 use crate::crypto::vault::Binding;
 use crate::domain::card_list::{CardCursor, CardPage, PageRequest};
 use crate::domain::error::{Code, Error, Result};
@@ -60,14 +61,17 @@ impl Service {
             .map_err(|_| Error::Crypto("stored PAN is not text"))
     }
 
-    pub(crate) async fn cvk(&self, tenant: &str) -> Result<CvkPair> {
+    /// The tenant's CVK pair, from the key custody (in the token with
+    /// `--key-custody pkcs11`, else sealed by the vault).
+    pub(crate) async fn cvk(&self, tenant: &str) -> Result<Cvk> {
         let t = self
             .storage
             .tenant(tenant)
             .await?
             .ok_or(Error::Unauthenticated)?;
-        let raw = self.vault.open(cvk_binding(tenant), &t.cvk_sealed)?;
-        CvkPair::from_bytes(&raw).map_err(|_| Error::Crypto("stored CVK is invalid"))
+        Ok(self
+            .custody
+            .load_cvk(&self.vault, cvk_binding(tenant), &t.cvk_sealed)?)
     }
 
     pub(crate) fn expiry_yymm(card: &CardRow) -> Result<String> {
@@ -311,7 +315,7 @@ impl Service {
         let card = grant.card();
         let pan = self.open_pan(card)?;
         let cvk = self.cvk(grant.tenant()).await?;
-        cvv::cvv2(&cvk, &pan, &Self::expiry_yymm(card)?)
+        cvv::cvv2(&*cvk, &pan, &Self::expiry_yymm(card)?)
             .map(Zeroizing::new)
             .map_err(|_| Error::Crypto("CVV computation failed"))
     }
@@ -351,7 +355,7 @@ impl Service {
         }
         let pan = self.open_pan(card)?;
         let cvk = self.cvk(tenant).await?;
-        let right = cvv::verify(&cvk, &pan, &Self::expiry_yymm(card)?, "000", candidate)
+        let right = cvv::verify(&*cvk, &pan, &Self::expiry_yymm(card)?, "000", candidate)
             .map_err(|_| Error::Crypto("CVV computation failed"))?;
         // One conditional UPDATE either way: a blocked card answers the same
         // to a right and a wrong CVV2.

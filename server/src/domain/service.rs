@@ -546,9 +546,10 @@ impl Service {
         let api_key = Zeroizing::new(random_credential::<32>("psk_")?);
         let cvk = CvkPair::generate().map_err(|_| Error::Crypto("CVK generation failed"))?;
         let cvk_sealed = self
-            .vault
-            .seal(cvk_binding(&tenant_id), cvk.expose_bytes())?;
-        self.storage
+            .custody
+            .store_cvk(&self.vault, cvk_binding(&tenant_id), &cvk)?;
+        let inserted = self
+            .storage
             .insert_tenant(
                 &tenant_id,
                 name,
@@ -556,7 +557,14 @@ impl Service {
                 &cvk_sealed,
                 now(),
             )
-            .await?;
+            .await;
+        if let Err(e) = inserted {
+            // The token's CVK objects of a tenant that was not recorded.
+            if let Err(d) = self.custody.discard_cvk(&cvk_sealed) {
+                tracing::warn!(error = %d, "a CVK made for a tenant that was not recorded could not be destroyed");
+            }
+            return Err(e.into());
+        }
         Ok((tenant_id, api_key))
     }
 

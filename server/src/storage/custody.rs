@@ -116,4 +116,71 @@ impl Storage {
         .await?;
         Ok(row.try_get(0)?)
     }
+
+    /// Replaces the custody key `name` recorded as (`old_custody`,
+    /// `old_reference`) by (`custody`, `reference`); whether the row was
+    /// rewritten (not if it changed meanwhile).
+    pub async fn replace_custody_key(
+        &self,
+        name: &str,
+        old_custody: &str,
+        old_reference: &[u8],
+        custody: &str,
+        reference: &[u8],
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE custody_keys SET custody = $4, reference = $5 \
+             WHERE name = $1 AND custody = $2 AND reference = $3",
+        )
+        .bind(name)
+        .bind(old_custody)
+        .bind(old_reference)
+        .bind(custody)
+        .bind(reference)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Replaces what `rsa_keys.private_sealed` holds for `key_id`, only if
+    /// it still holds `old`; whether the row was rewritten.
+    pub async fn replace_rsa_private(&self, key_id: &str, old: &[u8], new: &[u8]) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE rsa_keys SET private_sealed = $3 WHERE key_id = $1 AND private_sealed = $2",
+        )
+        .bind(key_id)
+        .bind(old)
+        .bind(new)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Every tenant's (id, `cvk_sealed`).
+    pub async fn tenant_cvks(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let rows = sqlx::query("SELECT id, cvk_sealed FROM tenants ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Replaces a tenant's `cvk_sealed`, only if it still holds `old`;
+    /// whether the row was rewritten.
+    pub async fn replace_tenant_cvk(
+        &self,
+        tenant_id: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE tenants SET cvk_sealed = $3 WHERE id = $1 AND cvk_sealed = $2")
+                .bind(tenant_id)
+                .bind(old)
+                .bind(new)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
 }

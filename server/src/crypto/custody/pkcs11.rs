@@ -19,6 +19,11 @@
 //! - The PIN key is an AES-256 key in the token (same attributes, `CKA_ID`
 //!   `pin-…`); a format-4 PIN block is made and opened with `CKM_AES_ECB`
 //!   on single blocks in the token, the XOR with the PAN field in process.
+//! - The key-encryption key is an AES-256 key in the token (`CKA_ID`
+//!   `kek-…`) with `CKA_WRAP`/`CKA_UNWRAP` only. A secret the process must
+//!   use (the vault's master key) is wrapped with `CKM_AES_KEY_WRAP`
+//!   (RFC 3394) through a session object that exists for the one call, and
+//!   unwrapped the same way (an extractable session object, read, destroyed).
 //!
 //! Sessions: one login (the PIN is wiped once used) and a small pool of
 //! sessions, each behind a mutex (a PKCS#11 session runs one operation at
@@ -37,9 +42,12 @@ use cryptoki::types::AuthPin;
 use paysecure_core::pin_block4::{PinCipher, BLOCK_LEN};
 use zeroize::Zeroizing;
 
-use super::{CustodyKind, KeyCustody, NewRsaKey, PinKey, RsaPadding, RsaPrivateKey};
+use super::{
+    CustodyKind, Cvk, Kek, KeyCustody, KeyWrapper, NewRsaKey, PinKey, RsaPadding, RsaPrivateKey,
+};
+use crate::crypto::cvv::{CvkCipher, CvkPair, CvvError};
 use crate::crypto::keys::Purpose;
-use crate::crypto::vault::Vault;
+use crate::crypto::vault::{Binding, Vault};
 use crate::crypto::{Error, Result};
 
 /// How `rsa_keys.private_sealed` and `custody_keys.reference` name an
@@ -86,6 +94,8 @@ struct Token {
     /// Set once the token refused `CKM_RSA_PKCS_OAEP` with SHA-256 as a
     /// mechanism it does not support (SoftHSM2 2.6 takes SHA-1 only).
     oaep_sha256_unsupported: std::sync::atomic::AtomicBool,
+    /// CVK pairs found so far: `cvk-…` → (CVK-A handle, CVK-A‖B handle).
+    cvk_handles: Mutex<std::collections::HashMap<String, (ObjectHandle, ObjectHandle)>>,
 }
 
 impl Token {
@@ -134,11 +144,18 @@ impl Token {
         })
     }
 
+    /// The object of `class` named `id`. One that another process (a
+    /// node starting at the same time) has just made may not be visible
+    /// yet (SoftHSM2's file store is re-read as it changes): looked for
+    /// again a few times over about half a second before it is missing.
     fn find_one(&self, class: ObjectClass, id: &[u8]) -> Result<ObjectHandle> {
-        self.find(class, id)?
-            .into_iter()
-            .next()
-            .ok_or(Error::Internal("a key is missing from the PKCS#11 token"))
+        for attempt in 0..5u64 {
+            if let Some(handle) = self.find(class, id)?.into_iter().next() {
+                return Ok(handle);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(40 * (attempt + 1)));
+        }
+        Err(Error::Internal("a key is missing from the PKCS#11 token"))
     }
 }
 
@@ -249,12 +266,139 @@ impl Pkcs11Custody {
                 label: config.token_label.clone(),
                 oaep_sha256_unsupported: std::sync::atomic::AtomicBool::new(false),
                 rsa_handles: Mutex::new(std::collections::HashMap::new()),
+                cvk_handles: Mutex::new(std::collections::HashMap::new()),
             }),
         })
     }
 
+    /// Puts a secret into the token as a new object described by
+    /// `template`, through `C_UnwrapKey`: the secret is wrapped in process
+    /// (`CKM_AES_KEY_WRAP_PAD`, RFC 5649) under a one-time AES-256 key,
+    /// which enters the token as a session object for this one call and is
+    /// destroyed after it. For a private key `secret` is its PKCS#8.
+    fn import_wrapped(&self, secret: &[u8], template: &[Attribute]) -> Result<()> {
+        use aws_lc_rs::key_wrap::{AesKek, KeyWrapPadded, AES_256};
+        let one_time = Zeroizing::new(crate::util::ids::random_bytes::<32>()?);
+        let kek = AesKek::new(&AES_256, &one_time[..])
+            .map_err(|_| Error::Internal("import key setup failed"))?;
+        let mut out = Zeroizing::new(vec![0u8; secret.len() + 16]);
+        let len = kek
+            .wrap_with_padding(secret, &mut out)
+            .map_err(|_| Error::Internal("import wrapping failed"))?
+            .len();
+        let wrapped = out
+            .get(..len)
+            .ok_or(Error::Internal("import wrapping failed"))?;
+        self.token.creating(|s| {
+            let mut key_template = vec![
+                Attribute::Token(false),
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(KeyType::AES),
+                Attribute::Sensitive(true),
+                Attribute::Extractable(false),
+                Attribute::Encrypt(false),
+                Attribute::Decrypt(false),
+                Attribute::Wrap(false),
+                Attribute::Unwrap(true),
+                Attribute::Value(one_time.to_vec()),
+            ];
+            let key = s.create_object(&key_template);
+            for a in &mut key_template {
+                if let Attribute::Value(v) = a {
+                    zeroize::Zeroize::zeroize(v);
+                }
+            }
+            let key = key.map_err(|_| Error::Internal("PKCS#11 import key creation failed"))?;
+            let made = s.unwrap_key(&Mechanism::AesKeyWrapPad, key, wrapped, template);
+            let _ = s.destroy_object(key);
+            made.map(|_| ())
+                .map_err(|_| Error::Internal("PKCS#11 key import (C_UnwrapKey) failed"))
+        })
+    }
+
+    /// Destroys every object of `class` whose `CKA_ID` is `id`.
+    fn destroy_by_id(&self, class: ObjectClass, id: &[u8]) -> Result<()> {
+        for handle in self.token.find(class, id)? {
+            self.token.with_session(|s| {
+                s.destroy_object(handle)
+                    .map_err(|_| Error::Internal("PKCS#11 key destruction failed"))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Imports an RSA private key (its PKCS#8, from the software custody)
+    /// under its key id, with the attributes of a key generated in the
+    /// token (sensitive, not extractable, decrypt only). An object left
+    /// with this id by an interrupted import is destroyed first. Returns
+    /// what `rsa_keys.private_sealed` then holds.
+    pub fn import_rsa(&self, key_id: &str, purpose: Purpose, pkcs8: &[u8]) -> Result<Vec<u8>> {
+        self.destroy_by_id(ObjectClass::PRIVATE_KEY, key_id.as_bytes())?;
+        self.token
+            .rsa_handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key_id);
+        let label = format!("paysecure {} {key_id}", purpose.as_str());
+        let mut template = secret_key_template(&label, key_id.as_bytes());
+        template.extend([
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::KeyType(KeyType::RSA),
+            Attribute::Decrypt(true),
+            Attribute::Sign(false),
+            Attribute::Unwrap(false),
+        ]);
+        self.import_wrapped(pkcs8, &template)?;
+        let mut stored = STORED_PREFIX.to_vec();
+        stored.extend_from_slice(key_id.as_bytes());
+        Ok(stored)
+    }
+
+    /// Imports an AES-256 PIN key (from the software custody) as the
+    /// token object `id` (`pin-…`), like a PIN key generated in the token.
+    /// An object left with this id by an interrupted import is destroyed
+    /// first. Returns what `custody_keys.reference` then holds.
+    pub fn import_pin_key(&self, id: &str, key: &[u8]) -> Result<Vec<u8>> {
+        self.destroy_by_id(ObjectClass::SECRET_KEY, id.as_bytes())?;
+        let mut template = secret_key_template("paysecure pin key", id.as_bytes());
+        template.extend([
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+            Attribute::Wrap(false),
+            Attribute::Unwrap(false),
+        ]);
+        self.import_wrapped(key, &template)?;
+        let mut stored = STORED_PREFIX.to_vec();
+        stored.extend_from_slice(id.as_bytes());
+        Ok(stored)
+    }
+
+    /// Destroys the two objects of a CVK pair (`cvk-…`).
+    fn destroy_cvk_objects(&self, id: &str) -> Result<()> {
+        self.token
+            .cvk_handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        for suffix in ["a", "ab"] {
+            for handle in self
+                .token
+                .find(ObjectClass::SECRET_KEY, format!("{id}-{suffix}").as_bytes())?
+            {
+                self.token.with_session(|s| {
+                    s.destroy_object(handle)
+                        .map_err(|_| Error::Internal("PKCS#11 key destruction failed"))
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the token refuses to give out the material of the key named
-    /// `id` (`rsa-…`: the RSA private key; `pin-…`: the AES PIN key):
+    /// `id` (`rsa-…`: the RSA private key; `pin-…`, `kek-…`: the AES PIN key
+    /// or key-encryption key):
     /// `C_GetAttributeValue` answers `CKR_ATTRIBUTE_SENSITIVE` for every
     /// secret attribute (`CKA_VALUE` of the AES key; the private exponent,
     /// primes, CRT exponents and coefficient of the RSA key), and the key is
@@ -382,6 +526,42 @@ impl RsaPrivateKey for TokenRsaKey {
     }
 }
 
+/// A CVK pair in the token: CVK-A as a DES3 key (A, A, A), so that
+/// `CKM_DES3_ECB` computes single DES under A (SoftHSM2 2.6 with OpenSSL 3
+/// lists `CKM_DES_ECB` but refuses it: single DES is in OpenSSL's legacy
+/// provider), and the pair as a DES2 key (A, B) for the EDE2 step.
+struct TokenCvk {
+    token: Arc<Token>,
+    a: ObjectHandle,
+    ab: ObjectHandle,
+}
+
+impl TokenCvk {
+    fn run(&self, key: ObjectHandle, block: &mut [u8; 8]) -> std::result::Result<(), CvvError> {
+        let out = self
+            .token
+            .with_session(|s| {
+                s.encrypt(&Mechanism::Des3Ecb, key, &block[..])
+                    .map(Zeroizing::new)
+                    .map_err(|_| Error::Internal("PKCS#11 DES3 operation failed"))
+            })
+            .map_err(|_| CvvError::KeyStore)?;
+        let out: &[u8; 8] = out.as_slice().try_into().map_err(|_| CvvError::KeyStore)?;
+        block.copy_from_slice(out);
+        Ok(())
+    }
+}
+
+impl CvkCipher for TokenCvk {
+    fn encrypt_a(&self, block: &mut [u8; 8]) -> std::result::Result<(), CvvError> {
+        self.run(self.a, block)
+    }
+
+    fn encrypt_ab(&self, block: &mut [u8; 8]) -> std::result::Result<(), CvvError> {
+        self.run(self.ab, block)
+    }
+}
+
 struct TokenPinKey {
     token: Arc<Token>,
     handle: ObjectHandle,
@@ -416,6 +596,88 @@ impl PinCipher for TokenPinKey {
 
     fn decrypt_block(&self, block: &mut [u8; BLOCK_LEN]) -> paysecure_core::Result<()> {
         self.run(false, block)
+    }
+}
+
+/// The token's key-encryption key: AES-256, `CKA_WRAP`/`CKA_UNWRAP` only.
+/// Wrapping is `CKM_AES_KEY_WRAP` (RFC 3394: deterministic, with an
+/// integrity check, for keys of 16 bytes or more in 8-byte steps).
+struct TokenKek {
+    token: Arc<Token>,
+    handle: ObjectHandle,
+}
+
+/// A session object holding `value` for the time of one wrap or unwrap.
+fn transient_secret(value: Option<&[u8]>) -> Vec<Attribute> {
+    let mut t = vec![
+        Attribute::Token(false),
+        Attribute::Private(true),
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::GENERIC_SECRET),
+        Attribute::Sensitive(false),
+        Attribute::Extractable(true),
+        Attribute::Encrypt(false),
+        Attribute::Decrypt(false),
+        Attribute::Sign(false),
+        Attribute::Verify(false),
+        Attribute::Wrap(false),
+        Attribute::Unwrap(false),
+    ];
+    if let Some(v) = value {
+        t.push(Attribute::Value(v.to_vec()));
+    }
+    t
+}
+
+impl KeyWrapper for TokenKek {
+    fn wrap(&self, secret: &[u8]) -> Result<Vec<u8>> {
+        if secret.len() < 16 || secret.len() % 8 != 0 {
+            return Err(Error::Internal(
+                "a wrapped key must be 16 bytes or more, in 8-byte steps",
+            ));
+        }
+        self.token.with_session(|s| {
+            // The secret enters the token as a session object for the
+            // wrap only (a template's copy is wiped as it drops).
+            let mut template = transient_secret(Some(secret));
+            let object = s.create_object(&template);
+            for a in &mut template {
+                if let Attribute::Value(v) = a {
+                    zeroize::Zeroize::zeroize(v);
+                }
+            }
+            let object =
+                object.map_err(|_| Error::Internal("PKCS#11 key import for wrapping failed"))?;
+            let wrapped = s.wrap_key(&Mechanism::AesKeyWrap, self.handle, object);
+            let destroyed = s.destroy_object(object);
+            let wrapped = wrapped.map_err(|_| Error::Internal("PKCS#11 key wrapping failed"))?;
+            destroyed.map_err(|_| Error::Internal("PKCS#11 key destruction failed"))?;
+            Ok(wrapped)
+        })
+    }
+
+    fn unwrap(&self, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        self.token.with_session(|s| {
+            let object = s
+                .unwrap_key(
+                    &Mechanism::AesKeyWrap,
+                    self.handle,
+                    wrapped,
+                    &transient_secret(None),
+                )
+                .map_err(|_| Error::Internal("PKCS#11 key unwrapping failed"))?;
+            let value = s.get_attributes(object, &[AttributeType::Value]);
+            let destroyed = s.destroy_object(object);
+            let mut value = value.map_err(|_| Error::Internal("PKCS#11 key read failed"))?;
+            destroyed.map_err(|_| Error::Internal("PKCS#11 key destruction failed"))?;
+            let mut out = None;
+            for a in &mut value {
+                if let Attribute::Value(v) = a {
+                    out = Some(Zeroizing::new(std::mem::take(v)));
+                }
+            }
+            out.ok_or(Error::Internal("PKCS#11 unwrapped key has no value"))
+        })
     }
 }
 
@@ -589,6 +851,137 @@ impl KeyCustody for Pkcs11Custody {
             token: Arc::clone(&self.token),
             handle,
         }))
+    }
+
+    fn store_cvk(&self, _vault: &Vault, _binding: Binding<'_>, cvk: &CvkPair) -> Result<Vec<u8>> {
+        let id = crate::util::ids::random_id::<8>("cvk-")?;
+        let bytes = cvk.expose_bytes();
+        let (a, b) = bytes
+            .split_first_chunk::<8>()
+            .ok_or(Error::Internal("stored CVK is invalid"))?;
+        let mut value_a = Zeroizing::new(Vec::with_capacity(24));
+        for _ in 0..3 {
+            value_a.extend_from_slice(a);
+        }
+        let mut value_ab = Zeroizing::new(Vec::with_capacity(16));
+        value_ab.extend_from_slice(a);
+        value_ab.extend_from_slice(b);
+        let object = |suffix: &str, key_type: KeyType, value: &[u8]| {
+            let oid = format!("{id}-{suffix}");
+            let mut template = secret_key_template("paysecure cvk", oid.as_bytes());
+            template.extend([
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(key_type),
+                Attribute::Encrypt(true),
+                Attribute::Decrypt(false),
+                Attribute::Sign(false),
+                Attribute::Verify(false),
+                Attribute::Wrap(false),
+                Attribute::Unwrap(false),
+                Attribute::Value(value.to_vec()),
+            ]);
+            let made = self.token.creating(|s| {
+                s.create_object(&template)
+                    .map_err(|_| Error::Internal("PKCS#11 CVK import failed"))
+            });
+            for a in &mut template {
+                if let Attribute::Value(v) = a {
+                    zeroize::Zeroize::zeroize(v);
+                }
+            }
+            made
+        };
+        object("a", KeyType::DES3, &value_a)?;
+        if let Err(e) = object("ab", KeyType::DES2, &value_ab) {
+            let _ = self.destroy_cvk_objects(&id);
+            return Err(e);
+        }
+        let mut stored = STORED_PREFIX.to_vec();
+        stored.extend_from_slice(id.as_bytes());
+        Ok(stored)
+    }
+
+    fn load_cvk(&self, vault: &Vault, binding: Binding<'_>, stored: &[u8]) -> Result<Cvk> {
+        let Some(id) = stored.strip_prefix(STORED_PREFIX) else {
+            // A tenant made before its CVKs moved into the token.
+            return Ok(Box::new(super::open_sealed_cvk(vault, binding, stored)?));
+        };
+        let id = std::str::from_utf8(id).map_err(|_| Error::Internal("bad CVK reference"))?;
+        let known = self
+            .token
+            .cvk_handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .copied();
+        let (a, ab) = match known {
+            Some(h) => h,
+            None => {
+                let a = self
+                    .token
+                    .find_one(ObjectClass::SECRET_KEY, format!("{id}-a").as_bytes())?;
+                let ab = self
+                    .token
+                    .find_one(ObjectClass::SECRET_KEY, format!("{id}-ab").as_bytes())?;
+                self.token
+                    .cvk_handles
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id.to_owned(), (a, ab));
+                (a, ab)
+            }
+        };
+        Ok(Box::new(TokenCvk {
+            token: Arc::clone(&self.token),
+            a,
+            ab,
+        }))
+    }
+
+    fn discard_cvk(&self, stored: &[u8]) -> Result<()> {
+        match stored.strip_prefix(STORED_PREFIX) {
+            Some(id) => self.destroy_cvk_objects(
+                std::str::from_utf8(id).map_err(|_| Error::Internal("bad CVK reference"))?,
+            ),
+            None => Ok(()),
+        }
+    }
+
+    fn generate_kek(&self) -> Result<Vec<u8>> {
+        let id = crate::util::ids::random_id::<8>("kek-")?;
+        let mut template = secret_key_template("paysecure key-encryption key", id.as_bytes());
+        template.extend([
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::ValueLen(32u64.into()),
+            Attribute::Encrypt(false),
+            Attribute::Decrypt(false),
+            Attribute::Sign(false),
+            Attribute::Verify(false),
+            Attribute::Wrap(true),
+            Attribute::Unwrap(true),
+        ]);
+        self.token.creating(|s| {
+            s.generate_key(&Mechanism::AesKeyGen, &template)
+                .map_err(|_| Error::Internal("PKCS#11 AES key generation failed"))
+        })?;
+        let mut stored = STORED_PREFIX.to_vec();
+        stored.extend_from_slice(id.as_bytes());
+        Ok(stored)
+    }
+
+    fn load_kek(&self, stored: &[u8]) -> Result<Kek> {
+        let handle = self
+            .token
+            .find_one(ObjectClass::SECRET_KEY, stored_id(stored)?)?;
+        Ok(Box::new(TokenKek {
+            token: Arc::clone(&self.token),
+            handle,
+        }))
+    }
+
+    fn discard_kek(&self, stored: &[u8]) -> Result<()> {
+        self.discard_pin_key(stored)
     }
 
     fn discard_pin_key(&self, stored: &[u8]) -> Result<()> {

@@ -124,4 +124,25 @@ impl KeyCustody for SoftwareCustody {
     fn discard_pin_key(&self, _stored: &[u8]) -> Result<()> {
         Ok(())
     }
+
+    fn store_cvk(
+        &self,
+        vault: &Vault,
+        binding: Binding<'_>,
+        cvk: &crate::crypto::cvv::CvkPair,
+    ) -> Result<Vec<u8>> {
+        vault.seal(binding, cvk.expose_bytes())
+    }
+}
+
+/// The PKCS#8 of an RSA private key sealed by the vault (for its import
+/// into a token).
+pub fn open_rsa_pkcs8(vault: &Vault, key_id: &str, stored: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    vault.open(rsa_binding(key_id), stored)
+}
+
+/// The 32 bytes of a PIN key sealed by the vault (for its import into a
+/// token).
+pub fn open_pin_key(vault: &Vault, stored: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    vault.open(PIN_KEY_BINDING, stored)
 }

@@ -381,14 +381,18 @@ impl Server {
         let data = self.dir.path().join(format!("data-{name}"));
         let log = self.dir.path().join(format!("{name}.log"));
         let log_file = std::fs::File::create(&log).unwrap();
-        let master = std::fs::read_to_string(self.data.join("master.key")).unwrap();
-        let mut child = Command::new(BIN)
+        let mut cmd = Command::new(BIN);
+        // No key file with the PKCS#11 custody: every node unwraps the
+        // vault key recorded in the database.
+        if let Ok(master) = std::fs::read_to_string(self.data.join("master.key")) {
+            cmd.env("PAYSECURE_MASTER_KEY", master.trim());
+        }
+        let mut child = cmd
             .args(base_args(&data, &self.db))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
             .env("RUST_LOG", "debug")
             .env("PAYSECURE_MASTER_KEY_FILE", self.data.join("master.key"))
-            .env("PAYSECURE_MASTER_KEY", master.trim())
             .stdout(Stdio::piped())
             .stderr(log_file)
             .spawn()
