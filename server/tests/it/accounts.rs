@@ -1683,8 +1683,9 @@ async fn fraud_and_its_reset_are_audited_and_nothing_secret_is_logged() {
     let audit: Vec<Value> = text
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        // (The key custody has audit events of its own.)
-        .filter(|v| v["target"] == "paysecure::audit" && v["fields"]["payment_info"].is_string())
+        // This card's events only: the capture may hold other tests' (the
+        // subscriber is process-wide), and the key custody has its own.
+        .filter(|v| v["target"] == "paysecure::audit" && v["fields"]["payment_info"] == id.as_str())
         .collect();
     let actions: Vec<&str> = audit
         .iter()
