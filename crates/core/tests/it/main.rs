@@ -3,5 +3,6 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
+mod gcm_reference;
 mod protocol;
 mod vectors;
