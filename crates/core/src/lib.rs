@@ -13,6 +13,7 @@ pub mod body;
 pub mod capture;
 pub mod card;
 pub mod cipher;
+mod der;
 pub mod encoding;
 mod error;
 pub mod jwe;

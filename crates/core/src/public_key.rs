@@ -10,9 +10,7 @@
 //! Only public-key operations live here (the arithmetic and padding are in
 //! `rsa_encrypt`); private-key operations belong to the issuer's server.
 
-use pkcs1::der::Decode;
-use spki::SubjectPublicKeyInfoRef;
-
+use crate::der;
 use crate::encoding;
 use crate::error::{Error, Result};
 use crate::rsa_encrypt::{self, Modulus};
@@ -129,24 +127,23 @@ impl PublicKey {
     }
 
     fn from_spki_der(der: &[u8]) -> Result<Self> {
-        let spki = SubjectPublicKeyInfoRef::try_from(der)
-            .map_err(|_| Error::InvalidPublicKey("the DER is not a SubjectPublicKeyInfo"))?;
-        if spki.algorithm.oid != pkcs1::ALGORITHM_OID {
+        let spki = der::spki(der).ok_or(Error::InvalidPublicKey(
+            "the DER is not a SubjectPublicKeyInfo",
+        ))?;
+        if !spki.rsa {
             return Err(Error::InvalidPublicKey("the key is not an RSA key"));
         }
-        let inner = spki
-            .subject_public_key
-            .as_bytes()
-            .ok_or(Error::InvalidPublicKey(
-                "malformed subjectPublicKey bit string",
-            ))?;
+        let inner = spki.key.ok_or(Error::InvalidPublicKey(
+            "malformed subjectPublicKey bit string",
+        ))?;
         Self::from_pkcs1_der(inner)
     }
 
     fn from_pkcs1_der(der: &[u8]) -> Result<Self> {
-        let key = pkcs1::RsaPublicKey::from_der(der)
-            .map_err(|_| Error::InvalidPublicKey("the DER is not a PKCS#1 RSAPublicKey"))?;
-        Self::from_components(key.modulus.as_bytes(), key.public_exponent.as_bytes())
+        let (n, e) = der::rsa_public_key(der).ok_or(Error::InvalidPublicKey(
+            "the DER is not a PKCS#1 RSAPublicKey",
+        ))?;
+        Self::from_components(n, e)
     }
 
     /// From a JWK's members (RFC 7518 §6.3.1): `n` and `e` as unpadded base64url.

@@ -3,6 +3,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
+mod der_reference;
 mod gcm_reference;
 mod protocol;
 mod vectors;
