@@ -281,15 +281,21 @@ fn bit_length(be: &[u8]) -> usize {
 
 /// Finds the one PEM block and returns (label, base64 body). Tolerates
 /// missing line breaks, CRLF and surrounding text.
+///
+/// Searches bytes, not `str` patterns: `str::find` / `split_once` with a
+/// string pattern and `str::split_at` bring the two-way searcher and the
+/// panic message of a slice off a character boundary (with `char`'s
+/// `Debug` and the Unicode printable tables) into the browser module,
+/// about 10 KB of it, for this one function.
 fn pem_body(text: &str) -> Result<(&str, &str)> {
     const BAD: Error = Error::InvalidPublicKey("malformed PEM armor");
     let rest = text.strip_prefix("-----BEGIN ").ok_or(BAD)?;
-    let (label, rest) = rest.split_once("-----").ok_or(BAD)?;
-    let end_marker_at = rest.find("-----END ").ok_or(BAD)?;
-    let (body, end) = rest.split_at(end_marker_at);
+    let (label, rest) = split_once(rest, "-----").ok_or(BAD)?;
+    let end_marker_at = find(rest, "-----END ").ok_or(BAD)?;
+    let (body, end) = rest.split_at_checked(end_marker_at).ok_or(BAD)?;
     let end_label = end
         .strip_prefix("-----END ")
-        .and_then(|e| e.split_once("-----"))
+        .and_then(|e| split_once(e, "-----"))
         .map(|(l, _)| l)
         .ok_or(BAD)?;
     if end_label != label {
@@ -303,12 +309,54 @@ fn pem_body(text: &str) -> Result<(&str, &str)> {
     Ok((label, body))
 }
 
+/// The byte offset of the first `needle` (ASCII, not empty) in `haystack`.
+fn find(haystack: &str, needle: &str) -> Option<usize> {
+    haystack
+        .as_bytes()
+        .windows(needle.len().max(1))
+        .position(|w| w == needle.as_bytes())
+}
+
+/// `str::split_once` for an ASCII separator, without the panicking paths.
+fn split_once<'a>(text: &'a str, separator: &str) -> Option<(&'a str, &'a str)> {
+    let at = find(text, separator)?;
+    Some((text.get(..at)?, text.get(at + separator.len()..)?))
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::ErrorCode;
 
     const JWK: &str = include_str!("../../../tests/data/rsa2048-public.jwk.json");
+
+    /// The byte search agrees with `str`'s own, on texts with multi-byte
+    /// characters around and inside the separators.
+    #[test]
+    fn find_and_split_once_agree_with_str() {
+        let texts = [
+            "",
+            "-",
+            "----",
+            "-----",
+            "a-----b",
+            "é-----é-----",
+            "-----END x-----",
+            "ab-----END-----END -----",
+            "€€€-----END €€€",
+            "-----BEGIN ",
+        ];
+        for text in texts {
+            for sep in ["-----", "-----END ", "-----BEGIN "] {
+                assert_eq!(find(text, sep), text.find(sep), "{text:?} {sep:?}");
+                assert_eq!(
+                    split_once(text, sep),
+                    text.split_once(sep),
+                    "{text:?} {sep:?}"
+                );
+            }
+        }
+    }
 
     /// `from_jwk_members` over a JSON object, as the fuzz target reads it.
     fn from_json(text: &str) -> Result<PublicKey> {
