@@ -25,6 +25,7 @@ pub mod public_key;
 mod rsa_encrypt;
 mod secret;
 mod session;
+mod text;
 mod wipe;
 
 pub use error::{Error, ErrorCode, Result};
