@@ -44,8 +44,9 @@ enum Direction {
     Open,
 }
 
-/// Types made of integers and arrays of them only, with no pointers and no
-/// enums, so that all-zero bytes are a valid value.
+/// Types made of integers and arrays of them only, with no pointers, and
+/// `repr(C)` structs and `repr(C, u8)` enums of them whose variant 0 is such
+/// a type, so that all-zero bytes are a valid value.
 ///
 /// # Safety
 ///
@@ -69,6 +70,13 @@ unsafe impl Flat for Aes256 {}
 // SAFETY: as for AES-128.
 #[allow(unsafe_code)]
 unsafe impl Flat for GHash {}
+// SAFETY: `repr(C, u8)`, variant 0 (tag 0) is AES-128, itself `Flat`: the
+// all-zero bytes are AES-128 with an all-zero key schedule. No pointers.
+#[allow(unsafe_code)]
+unsafe impl Flat for AnyAes {}
+// SAFETY: `repr(C)` of two `Flat` fields.
+#[allow(unsafe_code)]
+unsafe impl Flat for GcmState {}
 
 /// Holds a cipher and, when dropped, drops it and then overwrites every byte
 /// of its storage with zeros, whatever its own `Drop` wipes: `aes`'s
@@ -107,12 +115,15 @@ impl<T: Flat> Drop for WipeOnDrop<T> {
 /// AES with its key size chosen at run time. One type for the three key
 /// sizes, so that the GCM, CTR and CBC code above it is compiled once, not
 /// once per key size (and, for GCM, once per IV length): the block
-/// functions of each size are all that is per size. Each key schedule is
-/// wiped on drop, every byte of it.
+/// functions of each size are all that is per size. Hold it in a
+/// [`WipeOnDrop`]: that wipes the tag and the padding after it too (a move
+/// copies padding bytes as they were, stale stack bytes included), which the
+/// key schedules' own `Drop` does not.
+#[repr(C, u8)]
 pub(crate) enum AnyAes {
-    A128(WipeOnDrop<Aes128>),
-    A192(WipeOnDrop<Aes192>),
-    A256(WipeOnDrop<Aes256>),
+    A128(Aes128) = 0,
+    A192(Aes192) = 1,
+    A256(Aes256) = 2,
 }
 
 impl AnyAes {
@@ -121,15 +132,9 @@ impl AnyAes {
         let k = key.expose_bytes();
         let bad = |_| Error::InvalidKeySize;
         Ok(match key.size() {
-            KeySize::Aes128 => {
-                AnyAes::A128(WipeOnDrop::new(Aes128::new_from_slice(k).map_err(bad)?))
-            }
-            KeySize::Aes192 => {
-                AnyAes::A192(WipeOnDrop::new(Aes192::new_from_slice(k).map_err(bad)?))
-            }
-            KeySize::Aes256 => {
-                AnyAes::A256(WipeOnDrop::new(Aes256::new_from_slice(k).map_err(bad)?))
-            }
+            KeySize::Aes128 => AnyAes::A128(Aes128::new_from_slice(k).map_err(bad)?),
+            KeySize::Aes192 => AnyAes::A192(Aes192::new_from_slice(k).map_err(bad)?),
+            KeySize::Aes256 => AnyAes::A256(Aes256::new_from_slice(k).map_err(bad)?),
         })
     }
 }
@@ -216,9 +221,13 @@ const A_MAX: u64 = (1 << 36) - 1;
 /// computed once: a [`crate::Session`] keeps one for all its messages. The
 /// tag is checked in constant time before anything is decrypted. Wiped on
 /// drop, every byte of it.
-pub struct Gcm16 {
+pub struct Gcm16(WipeOnDrop<GcmState>);
+
+/// What a [`Gcm16`] holds: the key schedule and the GHASH key and state.
+#[repr(C)]
+pub(crate) struct GcmState {
     aes: AnyAes,
-    ghash: WipeOnDrop<GHash>,
+    ghash: GHash,
 }
 
 impl core::fmt::Debug for Gcm16 {
@@ -241,9 +250,9 @@ impl Gcm16 {
         let aes = AnyAes::new(key)?;
         let mut h = ghash::Key::default();
         aes.encrypt_block(&mut h);
-        let ghash = WipeOnDrop::new(GHash::new(&h));
+        let ghash = GHash::new(&h);
         h.as_mut_slice().zeroize();
-        Ok(Gcm16 { aes, ghash })
+        Ok(Gcm16(WipeOnDrop::new(GcmState { aes, ghash })))
     }
 
     /// The counter at J0 (SP 800-38D §7.1: `IV || 0^31 || 1` for a 96-bit
@@ -257,12 +266,12 @@ impl Gcm16 {
             counter.copy_from_slice(&[0, 0, 0, 1]);
             Block::<AnyAes>::from(j0)
         } else {
-            let mut ghash = (*self.ghash).clone();
+            let mut ghash = self.0.ghash.clone();
             ghash.update_padded(iv);
             ghash.update(&[bit_lengths(0, iv.len())]);
             ghash.finalize()
         };
-        let mut ctr = Ctr::inner_iv_init(&self.aes, &j0);
+        let mut ctr = Ctr::inner_iv_init(&self.0.aes, &j0);
         let mut mask = Block::<AnyAes>::default();
         ctr.write_keystream_block(&mut mask);
         (ctr, mask)
@@ -270,7 +279,7 @@ impl Gcm16 {
 
     /// `GHASH(A || 0^v || C || 0^u || [len(A)]_64 || [len(C)]_64) XOR mask`.
     fn tag(&self, mask: &Block<AnyAes>, aad: &[u8], ciphertext: &[u8]) -> [u8; TAG_LEN] {
-        let mut ghash = (*self.ghash).clone();
+        let mut ghash = self.0.ghash.clone();
         ghash.update_padded(aad);
         ghash.update_padded(ciphertext);
         ghash.update(&[bit_lengths(aad.len(), ciphertext.len())]);
@@ -400,8 +409,8 @@ fn cbc_iv(iv: &[u8]) -> Result<[u8; IV_LEN]> {
 /// AES-CBC encryption with PKCS#7 padding.
 pub fn cbc_encrypt(key: &SessionKey, iv: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
     let iv = cbc_iv(iv)?;
-    let aes = AnyAes::new(key)?;
-    Ok(cbc::Encryptor::inner_iv_init(&aes, &iv.into()).encrypt_padded_vec_mut::<Pkcs7>(plaintext))
+    let aes = WipeOnDrop::new(AnyAes::new(key)?);
+    Ok(cbc::Encryptor::inner_iv_init(&*aes, &iv.into()).encrypt_padded_vec_mut::<Pkcs7>(plaintext))
 }
 
 /// AES-CBC decryption with PKCS#7 unpadding.
@@ -414,8 +423,8 @@ pub fn cbc_decrypt(key: &SessionKey, iv: &[u8], ciphertext: &[u8]) -> Result<Zer
         return Err(Error::DecryptionFailed);
     }
     let mut buf = Zeroizing::new(ciphertext.to_vec());
-    let aes = AnyAes::new(key)?;
-    let len = cbc::Decryptor::inner_iv_init(&aes, &iv.into())
+    let aes = WipeOnDrop::new(AnyAes::new(key)?);
+    let len = cbc::Decryptor::inner_iv_init(&*aes, &iv.into())
         .decrypt_padded_mut::<Pkcs7>(&mut buf)
         .map(|pt| pt.len())
         .map_err(|_| Error::DecryptionFailed)?;
@@ -443,25 +452,19 @@ mod tests {
         }
     }
 
-    /// The AES key schedule and the GHASH key and state are gone, every byte,
-    /// whatever the backend: natively `polyval`'s AES-NI/PMULL backend has no
-    /// `Drop` at all, so an unwrapped GHASH keeps H after it is dropped.
+    /// The AES key schedule, the GHASH key and state, the key size's tag and
+    /// every padding byte are gone, every byte of the `Gcm16`, whatever the
+    /// backend: natively `polyval`'s AES-NI/PMULL backend has no `Drop` at
+    /// all, and no `Drop` of a field wipes an enum's tag or padding (which a
+    /// move fills with whatever was on the stack).
     #[test]
     fn gcm_state_is_wiped_to_the_last_byte_on_drop() {
         for size in KeySize::ALL {
             let key = SessionKey::from_bytes(&vec![0x5a; size.len()]).unwrap();
             let gcm = Gcm16::new(&key).unwrap();
             gcm.seal(&[7; IV_LEN], b"aad", b"used once").unwrap();
-            let Gcm16 { aes, ghash } = gcm;
-            let left = storage_after_drop(ghash);
-            assert!(left.len() >= 32, "{} bytes", left.len());
-            assert!(left.iter().all(|&b| b == 0), "GHASH: {left:02x?}");
-            let left = match aes {
-                AnyAes::A128(a) => storage_after_drop(a),
-                AnyAes::A192(a) => storage_after_drop(a),
-                AnyAes::A256(a) => storage_after_drop(a),
-            };
-            assert!(left.len() >= 16 * 11, "{} bytes", left.len());
+            let left = storage_after_drop(gcm);
+            assert!(left.len() >= 16 * 15 + 32, "{} bytes", left.len());
             assert!(left.iter().all(|&b| b == 0), "{size:?}: {left:02x?}");
         }
     }
