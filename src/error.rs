@@ -8,7 +8,7 @@ use crate::wasm_input;
 
 /// Converts a core error into a `PaySecureError`.
 pub(crate) fn to_js(e: Error) -> JsValue {
-    let err = js_sys::Error::new(&e.to_string());
+    let err = js_sys::Error::new(&e.message());
     err.set_name("PaySecureError");
     // Setting a property on a fresh Error object cannot fail.
     let _ = Reflect::set(

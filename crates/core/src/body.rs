@@ -73,7 +73,7 @@ pub fn seal_with_nonce(
     let sealed = cipher::gcm_encrypt(key, nonce, &[], plaintext)?;
     let mut out = String::with_capacity(2 * (NONCE_LEN + sealed.len()));
     for b in nonce.iter().chain(sealed.iter()) {
-        out.push_str(&format!("{b:02x}"));
+        crate::text::push_hex_byte(&mut out, *b);
     }
     Ok(out)
 }

@@ -21,7 +21,7 @@
 //! # Ok::<(), paysecure_core::Error>(())
 //! ```
 
-use core::fmt::{self, Write as _};
+use core::fmt;
 
 use zeroize::Zeroizing;
 
@@ -29,6 +29,7 @@ use crate::card::{luhn_check, normalize_pan};
 use crate::error::{Error, Result};
 use crate::jwe;
 use crate::public_key::PublicKey;
+use crate::text::{push_decimal, push_hex_byte};
 
 /// Longest cardholder name accepted (the Paythru limit; Verifone's is 30).
 pub const MAX_NAME_LEN: usize = 50;
@@ -161,11 +162,11 @@ impl CardCapture {
             field("cardholderName", name);
         }
         if let Some((m, y)) = self.start {
-            field("startMonth", &format!("{m:02}"));
-            field("startYear", &y.to_string());
+            field("startMonth", &decimal(m, 2));
+            field("startYear", &decimal(y, 1));
         }
-        field("expiryMonth", &format!("{:02}", self.expiry_month));
-        field("expiryYear", &self.expiry_year.to_string());
+        field("expiryMonth", &decimal(self.expiry_month, 2));
+        field("expiryYear", &decimal(self.expiry_year, 1));
         if let Some(cvv) = &self.cvv {
             field("cvv", cvv);
         }
@@ -194,7 +195,8 @@ fn push_json_escaped(out: &mut String, value: &str) {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
+                out.push_str("\\u00");
+                push_hex_byte(out, c as u8);
             }
             c => out.push(c),
         }
@@ -221,7 +223,21 @@ fn civil(unix_secs: u64) -> (u64, u64, u64, u64, u64, u64) {
 /// RFC 3339 §5.6 UTC text of Unix seconds, e.g. `2019-08-24T14:15:22Z`.
 pub fn rfc3339_utc(unix_secs: u64) -> String {
     let (y, mo, d, h, mi, s) = civil(unix_secs);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    let mut out = String::with_capacity(20);
+    push_decimal(&mut out, y, 4);
+    for (sep, n) in [('-', mo), ('-', d), ('T', h), (':', mi), (':', s)] {
+        out.push(sep);
+        push_decimal(&mut out, n, 2);
+    }
+    out.push('Z');
+    out
+}
+
+/// `n` in decimal, zero-padded to `min_digits`.
+fn decimal(n: impl Into<u64>, min_digits: usize) -> String {
+    let mut out = String::new();
+    push_decimal(&mut out, n.into(), min_digits);
+    out
 }
 
 #[cfg(test)]

@@ -10,14 +10,20 @@
 //! reuse one under the same key (for GCM a reused IV reveals the
 //! authentication key). [`crate::Session`] draws a fresh random IV per message.
 
+use aes::cipher::consts::{U16, U8};
+use aes::cipher::inout::{InOut, InOutBuf};
+use aes::cipher::{
+    Block, BlockBackend, BlockCipher, BlockClosure, BlockDecrypt, BlockEncrypt, BlockSizeUser,
+    InnerIvInit, KeyInit, ParBlocks, ParBlocksSizeUser, StreamCipherCore,
+};
 use aes::{Aes128, Aes192, Aes256};
-use aes_gcm::aead::consts::{U12, U16, U26};
-use aes_gcm::aead::{self, AeadInPlace, KeyInit};
-use aes_gcm::AesGcm;
 use cbc::cipher::block_padding::Pkcs7;
-use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use cbc::cipher::{BlockDecryptMut, BlockEncryptMut};
 use core::mem::ManuallyDrop;
-use zeroize::Zeroizing;
+use ghash::universal_hash::UniversalHash;
+use ghash::GHash;
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
 use crate::secret::{KeySize, SessionKey};
@@ -32,53 +38,15 @@ pub const GCM_SHORT_IV_LEN: usize = 12;
 /// bodies ([`crate::body`]): 14 timestamp digits and 12 hex digits.
 pub const GCM_BODY_NONCE_LEN: usize = 26;
 
-/// Runs `$body` with `$C` bound to the AES type of `$size`.
-macro_rules! with_aes {
-    ($size:expr, $C:ident => $body:expr) => {
-        match $size {
-            KeySize::Aes128 => {
-                type $C = Aes128;
-                $body
-            }
-            KeySize::Aes192 => {
-                type $C = Aes192;
-                $body
-            }
-            KeySize::Aes256 => {
-                type $C = Aes256;
-                $body
-            }
-        }
-    };
-}
-
 #[derive(Clone, Copy)]
 enum Direction {
     Seal,
     Open,
 }
 
-fn apply<A: AeadInPlace>(
-    aead: &A,
-    iv: &[u8],
-    aad: &[u8],
-    buf: &mut Vec<u8>,
-    direction: Direction,
-) -> Result<()> {
-    let nonce = aead::Nonce::<A>::from_exact_iter(iv.iter().copied())
-        .ok_or(Error::InvalidIv("wrong IV length"))?;
-    match direction {
-        Direction::Seal => aead
-            .encrypt_in_place(&nonce, aad, buf)
-            .map_err(|_| Error::EncryptionFailed),
-        Direction::Open => aead
-            .decrypt_in_place(&nonce, aad, buf)
-            .map_err(|_| Error::DecryptionFailed),
-    }
-}
-
-/// Types made of integers and arrays of them only, with no pointers and no
-/// enums, so that all-zero bytes are a valid value.
+/// Types made of integers and arrays of them only, with no pointers, and
+/// `repr(C)` structs and `repr(C, u8)` enums of them whose variant 0 is such
+/// a type, so that all-zero bytes are a valid value.
 ///
 /// # Safety
 ///
@@ -87,24 +55,34 @@ fn apply<A: AeadInPlace>(
 #[allow(unsafe_code)] // the crate's only unsafe code: this trait, its impls and the wipe
 pub(crate) unsafe trait Flat {}
 
-// An AES-GCM instance is the AES key schedule (round keys, fixsliced or
-// AES-NI registers), the GHASH key and state (POLYVAL field elements) and
-// zero-sized markers, in every backend of `aes` 0.8 and `polyval` 0.6.
+// An AES key schedule is round keys (fixsliced words, or AES-NI registers
+// and the CPU-feature token) in every backend of `aes` 0.8; the GHASH key
+// and state are POLYVAL field elements in every backend of `polyval` 0.6.
 // SAFETY: see above; no pointers, no enums, all-zero is a valid value.
 #[allow(unsafe_code)]
-unsafe impl<N> Flat for AesGcm<Aes128, N> {}
+unsafe impl Flat for Aes128 {}
 // SAFETY: as for AES-128.
 #[allow(unsafe_code)]
-unsafe impl<N> Flat for AesGcm<Aes192, N> {}
+unsafe impl Flat for Aes192 {}
 // SAFETY: as for AES-128.
 #[allow(unsafe_code)]
-unsafe impl<N> Flat for AesGcm<Aes256, N> {}
+unsafe impl Flat for Aes256 {}
+// SAFETY: as for AES-128.
+#[allow(unsafe_code)]
+unsafe impl Flat for GHash {}
+// SAFETY: `repr(C, u8)`, variant 0 (tag 0) is AES-128, itself `Flat`: the
+// all-zero bytes are AES-128 with an all-zero key schedule. No pointers.
+#[allow(unsafe_code)]
+unsafe impl Flat for AnyAes {}
+// SAFETY: `repr(C)` of two `Flat` fields.
+#[allow(unsafe_code)]
+unsafe impl Flat for GcmState {}
 
 /// Holds a cipher and, when dropped, drops it and then overwrites every byte
-/// of its storage with zeros, whatever its own `Drop` wipes: `aes-gcm`'s
-/// `zeroize` feature wipes only a temporary, the GHASH/POLYVAL state is wiped
-/// only by `polyval`'s software backend and not by its AES-NI/PMULL one, and
-/// none of that is checked by the compiler.
+/// of its storage with zeros, whatever its own `Drop` wipes: `aes`'s
+/// `zeroize` feature wipes the round keys, but the GHASH/POLYVAL state is
+/// wiped only by `polyval`'s software backend and not by its AES-NI/PMULL
+/// one, and none of that is checked by the compiler.
 pub(crate) struct WipeOnDrop<T: Flat>(ManuallyDrop<T>);
 
 impl<T: Flat> WipeOnDrop<T> {
@@ -134,15 +112,122 @@ impl<T: Flat> Drop for WipeOnDrop<T> {
     }
 }
 
-/// AES-GCM with the protocol's 16-byte IV for one key, with the AES key
-/// schedule and the GHASH key computed once: a [`crate::Session`] keeps one
-/// for all its messages. Wiped on drop, every byte of it.
-pub struct Gcm16(Gcm16Key);
+/// AES with its key size chosen at run time. One type for the three key
+/// sizes, so that the GCM, CTR and CBC code above it is compiled once, not
+/// once per key size (and, for GCM, once per IV length): the block
+/// functions of each size are all that is per size. Hold it in a
+/// [`WipeOnDrop`]: that wipes the tag and the padding after it too (a move
+/// copies padding bytes as they were, stale stack bytes included), which the
+/// key schedules' own `Drop` does not.
+#[repr(C, u8)]
+pub(crate) enum AnyAes {
+    A128(Aes128) = 0,
+    A192(Aes192) = 1,
+    A256(Aes256) = 2,
+}
 
-enum Gcm16Key {
-    A128(WipeOnDrop<AesGcm<Aes128, U16>>),
-    A192(WipeOnDrop<AesGcm<Aes192, U16>>),
-    A256(WipeOnDrop<AesGcm<Aes256, U16>>),
+impl AnyAes {
+    /// Expands `key` (16, 24 or 32 bytes; its size is already checked).
+    pub(crate) fn new(key: &SessionKey) -> Result<Self> {
+        let k = key.expose_bytes();
+        let bad = |_| Error::InvalidKeySize;
+        Ok(match key.size() {
+            KeySize::Aes128 => AnyAes::A128(Aes128::new_from_slice(k).map_err(bad)?),
+            KeySize::Aes192 => AnyAes::A192(Aes192::new_from_slice(k).map_err(bad)?),
+            KeySize::Aes256 => AnyAes::A256(Aes256::new_from_slice(k).map_err(bad)?),
+        })
+    }
+}
+
+impl BlockSizeUser for AnyAes {
+    type BlockSize = U16;
+}
+
+impl BlockCipher for AnyAes {}
+
+/// The one block backend of [`AnyAes`], for either direction: single blocks
+/// and runs of blocks go to the key size's own (constant-time) AES, which
+/// splits runs into its own parallel width.
+struct AnyAesBackend<'a> {
+    aes: &'a AnyAes,
+    direction: Direction,
+}
+
+impl BlockSizeUser for AnyAesBackend<'_> {
+    type BlockSize = U16;
+}
+
+impl ParBlocksSizeUser for AnyAesBackend<'_> {
+    // A multiple of every backend's width (soft: 2 or 4; AES-NI: 8).
+    type ParBlocksSize = U8;
+}
+
+/// Runs `$body` with `$c` bound to the key schedule of `$aes`.
+macro_rules! with_key {
+    ($aes:expr, $c:ident => $body:expr) => {
+        match $aes {
+            AnyAes::A128($c) => $body,
+            AnyAes::A192($c) => $body,
+            AnyAes::A256($c) => $body,
+        }
+    };
+}
+
+impl BlockBackend for AnyAesBackend<'_> {
+    fn proc_block(&mut self, block: InOut<'_, '_, Block<Self>>) {
+        match self.direction {
+            Direction::Seal => with_key!(self.aes, c => c.encrypt_block_inout(block)),
+            Direction::Open => with_key!(self.aes, c => c.decrypt_block_inout(block)),
+        }
+    }
+
+    fn proc_par_blocks(&mut self, blocks: InOut<'_, '_, ParBlocks<Self>>) {
+        self.proc_tail_blocks(blocks.into_buf());
+    }
+
+    fn proc_tail_blocks(&mut self, blocks: InOutBuf<'_, '_, Block<Self>>) {
+        match self.direction {
+            Direction::Seal => with_key!(self.aes, c => c.encrypt_blocks_inout(blocks)),
+            Direction::Open => with_key!(self.aes, c => c.decrypt_blocks_inout(blocks)),
+        }
+    }
+}
+
+impl BlockEncrypt for AnyAes {
+    fn encrypt_with_backend(&self, f: impl BlockClosure<BlockSize = U16>) {
+        f.call(&mut AnyAesBackend {
+            aes: self,
+            direction: Direction::Seal,
+        })
+    }
+}
+
+impl BlockDecrypt for AnyAes {
+    fn decrypt_with_backend(&self, f: impl BlockClosure<BlockSize = U16>) {
+        f.call(&mut AnyAesBackend {
+            aes: self,
+            direction: Direction::Open,
+        })
+    }
+}
+
+/// NIST SP 800-38D's bounds on plaintext and AAD, in bytes (as `aes-gcm`).
+const P_MAX: u64 = (1 << 36) - 32;
+const A_MAX: u64 = (1 << 36) - 1;
+
+/// AES-GCM (NIST SP 800-38D) for one key, any key size and any IV length,
+/// composed of RustCrypto's AES, CTR (32-bit big-endian counter) and GHASH
+/// as `aes-gcm` composes them, with the AES key schedule and the GHASH key
+/// computed once: a [`crate::Session`] keeps one for all its messages. The
+/// tag is checked in constant time before anything is decrypted. Wiped on
+/// drop, every byte of it.
+pub struct Gcm16(WipeOnDrop<GcmState>);
+
+/// What a [`Gcm16`] holds: the key schedule and the GHASH key and state.
+#[repr(C)]
+pub(crate) struct GcmState {
+    aes: AnyAes,
+    ghash: GHash,
 }
 
 impl core::fmt::Debug for Gcm16 {
@@ -151,30 +236,100 @@ impl core::fmt::Debug for Gcm16 {
     }
 }
 
+type Ctr<'a> = ctr::CtrCore<&'a AnyAes, ctr::flavors::Ctr32BE>;
+
+/// The GHASH block `[8a]_64 || [8b]_64`: two lengths in bits.
+fn bit_lengths(a: usize, b: usize) -> ghash::Block {
+    let bits = |n: usize| u128::from(n as u64 * 8);
+    ghash::Block::from(((bits(a) << 64) | bits(b)).to_be_bytes())
+}
+
 impl Gcm16 {
     /// Expands `key`.
     pub fn new(key: &SessionKey) -> Result<Self> {
-        let k = key.expose_bytes();
-        let bad = |_| Error::InvalidKeySize;
-        Ok(Gcm16(match key.size() {
-            KeySize::Aes128 => {
-                Gcm16Key::A128(WipeOnDrop::new(AesGcm::new_from_slice(k).map_err(bad)?))
-            }
-            KeySize::Aes192 => {
-                Gcm16Key::A192(WipeOnDrop::new(AesGcm::new_from_slice(k).map_err(bad)?))
-            }
-            KeySize::Aes256 => {
-                Gcm16Key::A256(WipeOnDrop::new(AesGcm::new_from_slice(k).map_err(bad)?))
-            }
-        }))
+        let aes = AnyAes::new(key)?;
+        let mut h = ghash::Key::default();
+        aes.encrypt_block(&mut h);
+        let ghash = GHash::new(&h);
+        h.as_mut_slice().zeroize();
+        Ok(Gcm16(WipeOnDrop::new(GcmState { aes, ghash })))
     }
 
-    fn apply(&self, iv: &[u8], aad: &[u8], buf: &mut Vec<u8>, direction: Direction) -> Result<()> {
-        match &self.0 {
-            Gcm16Key::A128(a) => apply(&**a, iv, aad, buf, direction),
-            Gcm16Key::A192(a) => apply(&**a, iv, aad, buf, direction),
-            Gcm16Key::A256(a) => apply(&**a, iv, aad, buf, direction),
+    /// The counter at J0 (SP 800-38D §7.1: `IV || 0^31 || 1` for a 96-bit
+    /// IV, `GHASH(IV || 0^s+64 || [len(IV)]_64)` for any other length) and
+    /// the tag mask `E(K, J0)`; the counter is left at `inc32(J0)`.
+    fn init_ctr(&self, iv: &[u8]) -> (Ctr<'_>, Block<AnyAes>) {
+        let j0 = if iv.len() == GCM_SHORT_IV_LEN {
+            let mut j0 = [0u8; 16];
+            let (head, counter) = j0.split_at_mut(GCM_SHORT_IV_LEN);
+            head.copy_from_slice(iv);
+            counter.copy_from_slice(&[0, 0, 0, 1]);
+            Block::<AnyAes>::from(j0)
+        } else {
+            let mut ghash = self.0.ghash.clone();
+            ghash.update_padded(iv);
+            ghash.update(&[bit_lengths(0, iv.len())]);
+            ghash.finalize()
+        };
+        let mut ctr = Ctr::inner_iv_init(&self.0.aes, &j0);
+        let mut mask = Block::<AnyAes>::default();
+        ctr.write_keystream_block(&mut mask);
+        (ctr, mask)
+    }
+
+    /// `GHASH(A || 0^v || C || 0^u || [len(A)]_64 || [len(C)]_64) XOR mask`.
+    fn tag(&self, mask: &Block<AnyAes>, aad: &[u8], ciphertext: &[u8]) -> [u8; TAG_LEN] {
+        let mut ghash = self.0.ghash.clone();
+        ghash.update_padded(aad);
+        ghash.update_padded(ciphertext);
+        ghash.update(&[bit_lengths(aad.len(), ciphertext.len())]);
+        let mut tag = [0u8; TAG_LEN];
+        for ((t, g), m) in tag.iter_mut().zip(ghash.finalize()).zip(mask) {
+            *t = g ^ m;
         }
+        tag
+    }
+
+    /// Seals `buf` in place and appends the tag, or checks the tag at its
+    /// end, removes it and opens the rest in place. `iv` is 16, 12 or 26
+    /// bytes (checked by the callers).
+    fn apply(&self, iv: &[u8], aad: &[u8], buf: &mut Vec<u8>, direction: Direction) -> Result<()> {
+        let (ctr, mut mask) = self.init_ctr(iv);
+        let result = match direction {
+            Direction::Seal => {
+                if buf.len() as u64 > P_MAX || aad.len() as u64 > A_MAX {
+                    Err(Error::EncryptionFailed)
+                } else {
+                    ctr.apply_keystream_partial(buf.as_mut_slice().into());
+                    let tag = self.tag(&mask, aad, buf);
+                    buf.extend_from_slice(&tag);
+                    Ok(())
+                }
+            }
+            Direction::Open => {
+                let body_len = buf
+                    .len()
+                    .checked_sub(TAG_LEN)
+                    .ok_or(Error::DecryptionFailed)?;
+                let (body, received) = buf.split_at_mut(body_len);
+                if body.len() as u64 > P_MAX + 16 || aad.len() as u64 > A_MAX {
+                    Err(Error::DecryptionFailed)
+                } else {
+                    let mut expected = self.tag(&mask, aad, body);
+                    let ok: bool = expected.ct_eq(&*received).into();
+                    expected.zeroize();
+                    if ok {
+                        ctr.apply_keystream_partial(body.into());
+                        buf.truncate(body_len);
+                        Ok(())
+                    } else {
+                        Err(Error::DecryptionFailed)
+                    }
+                }
+            }
+        };
+        mask.as_mut_slice().zeroize();
+        result
     }
 
     /// Encrypts under the 16-byte `iv`; returns `ciphertext || tag`.
@@ -202,33 +357,15 @@ impl Gcm16 {
     }
 }
 
-/// AES-GCM in place over `buf`, for any key size and either IV length.
-fn gcm(
-    key: &SessionKey,
-    iv: &[u8],
-    aad: &[u8],
-    buf: &mut Vec<u8>,
-    direction: Direction,
-) -> Result<()> {
-    fn run<A: KeyInit + AeadInPlace + Flat>(
-        key: &[u8],
-        iv: &[u8],
-        aad: &[u8],
-        buf: &mut Vec<u8>,
-        direction: Direction,
-    ) -> Result<()> {
-        let aead = WipeOnDrop::new(A::new_from_slice(key).map_err(|_| Error::InvalidKeySize)?);
-        apply(&*aead, iv, aad, buf, direction)
+/// The IV lengths AES-GCM takes here.
+fn gcm_iv_len_ok(iv: &[u8]) -> Result<()> {
+    if [IV_LEN, GCM_SHORT_IV_LEN, GCM_BODY_NONCE_LEN].contains(&iv.len()) {
+        Ok(())
+    } else {
+        Err(Error::InvalidIv(
+            "an AES-GCM IV must be 16 bytes (or 12 bytes)",
+        ))
     }
-    let k = key.expose_bytes();
-    if iv.len() == IV_LEN {
-        return Gcm16::new(key)?.apply(iv, aad, buf, direction);
-    }
-    with_aes!(key.size(), C => match iv.len() {
-        GCM_SHORT_IV_LEN => run::<AesGcm<C, U12>>(k, iv, aad, buf, direction),
-        GCM_BODY_NONCE_LEN => run::<AesGcm<C, U26>>(k, iv, aad, buf, direction),
-        _ => Err(Error::InvalidIv("an AES-GCM IV must be 16 bytes (or 12 bytes)")),
-    })
 }
 
 /// AES-GCM encryption; returns `ciphertext || tag`.
@@ -236,9 +373,10 @@ fn gcm(
 /// `iv` must be 16 bytes (the protocol's size) or 12 bytes. The protocol
 /// itself uses an empty `aad`.
 pub fn gcm_encrypt(key: &SessionKey, iv: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+    gcm_iv_len_ok(iv)?;
     let mut buf = Zeroizing::new(Vec::with_capacity(plaintext.len() + TAG_LEN));
     buf.extend_from_slice(plaintext);
-    gcm(key, iv, aad, &mut buf, Direction::Seal)?;
+    Gcm16::new(key)?.apply(iv, aad, &mut buf, Direction::Seal)?;
     Ok(core::mem::take(&mut *buf))
 }
 
@@ -254,16 +392,12 @@ pub fn gcm_decrypt(
 ) -> Result<Zeroizing<Vec<u8>>> {
     // Checked first so that a wrong IV size is reported as such, even for
     // inputs too short to hold a tag.
-    if ![IV_LEN, GCM_SHORT_IV_LEN, GCM_BODY_NONCE_LEN].contains(&iv.len()) {
-        return Err(Error::InvalidIv(
-            "an AES-GCM IV must be 16 bytes (or 12 bytes)",
-        ));
-    }
+    gcm_iv_len_ok(iv)?;
     if ciphertext_and_tag.len() < TAG_LEN {
         return Err(Error::DecryptionFailed);
     }
     let mut buf = Zeroizing::new(ciphertext_and_tag.to_vec());
-    gcm(key, iv, aad, &mut buf, Direction::Open)?;
+    Gcm16::new(key)?.apply(iv, aad, &mut buf, Direction::Open)?;
     Ok(buf)
 }
 
@@ -275,10 +409,8 @@ fn cbc_iv(iv: &[u8]) -> Result<[u8; IV_LEN]> {
 /// AES-CBC encryption with PKCS#7 padding.
 pub fn cbc_encrypt(key: &SessionKey, iv: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
     let iv = cbc_iv(iv)?;
-    let k = key.expose_bytes();
-    with_aes!(key.size(), C => cbc::Encryptor::<C>::new_from_slices(k, &iv)
-        .map(|c| c.encrypt_padded_vec_mut::<Pkcs7>(plaintext)))
-    .map_err(|_| Error::InvalidKeySize)
+    let aes = WipeOnDrop::new(AnyAes::new(key)?);
+    Ok(cbc::Encryptor::inner_iv_init(&*aes, &iv.into()).encrypt_padded_vec_mut::<Pkcs7>(plaintext))
 }
 
 /// AES-CBC decryption with PKCS#7 unpadding.
@@ -291,12 +423,11 @@ pub fn cbc_decrypt(key: &SessionKey, iv: &[u8], ciphertext: &[u8]) -> Result<Zer
         return Err(Error::DecryptionFailed);
     }
     let mut buf = Zeroizing::new(ciphertext.to_vec());
-    let k = key.expose_bytes();
-    let len = with_aes!(key.size(), C => cbc::Decryptor::<C>::new_from_slices(k, &iv)
-        .map_err(|_| Error::InvalidKeySize)?
+    let aes = WipeOnDrop::new(AnyAes::new(key)?);
+    let len = cbc::Decryptor::inner_iv_init(&*aes, &iv.into())
         .decrypt_padded_mut::<Pkcs7>(&mut buf)
-        .map(|pt| pt.len()))
-    .map_err(|_| Error::DecryptionFailed)?;
+        .map(|pt| pt.len())
+        .map_err(|_| Error::DecryptionFailed)?;
     // `truncate` keeps the capacity, so the wipe on drop still covers the
     // padding bytes.
     buf.truncate(len);
@@ -321,26 +452,20 @@ mod tests {
         }
     }
 
-    /// The AES key schedule and the GHASH key and state are gone, every byte,
-    /// whatever the backend: natively `polyval`'s AES-NI/PMULL backend has no
-    /// `Drop` at all, so an unwrapped `AesGcm` keeps H after it is dropped.
+    /// The AES key schedule, the GHASH key and state, the key size's tag and
+    /// every padding byte are gone, every byte of the `Gcm16`, whatever the
+    /// backend: natively `polyval`'s AES-NI/PMULL backend has no `Drop` at
+    /// all, and no `Drop` of a field wipes an enum's tag or padding (which a
+    /// move fills with whatever was on the stack).
     #[test]
     fn gcm_state_is_wiped_to_the_last_byte_on_drop() {
-        fn check<A: KeyInit + AeadInPlace + Flat>(key_len: usize) {
-            let aead = WipeOnDrop::new(A::new_from_slice(&vec![0x5a; key_len]).unwrap());
-            let mut buf = b"used once, so the GHASH state is not empty".to_vec();
-            let iv = aead::Nonce::<A>::default();
-            apply(&*aead, &iv, b"aad", &mut buf, Direction::Seal).unwrap();
-            let left = storage_after_drop(aead);
-            assert!(left.len() >= 16 * 11, "{} bytes", left.len());
-            assert!(
-                left.iter().all(|&b| b == 0),
-                "{key_len}-byte key: {left:02x?}"
-            );
+        for size in KeySize::ALL {
+            let key = SessionKey::from_bytes(&vec![0x5a; size.len()]).unwrap();
+            let gcm = Gcm16::new(&key).unwrap();
+            gcm.seal(&[7; IV_LEN], b"aad", b"used once").unwrap();
+            let left = storage_after_drop(gcm);
+            assert!(left.len() >= 16 * 15 + 32, "{} bytes", left.len());
+            assert!(left.iter().all(|&b| b == 0), "{size:?}: {left:02x?}");
         }
-        check::<AesGcm<Aes128, U16>>(16);
-        check::<AesGcm<Aes192, U16>>(24);
-        check::<AesGcm<Aes256, U16>>(32);
-        check::<AesGcm<Aes256, U12>>(32);
     }
 }

@@ -8,75 +8,110 @@
 /// Each variant has a stable machine-readable [`code`](Error::code), which the
 /// WebAssembly boundary exposes as `error.code` on a JavaScript `Error` whose
 /// `name` is `"PaySecureError"`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
     /// The RSA public key could not be read (wrong format, bad DER, bad JWK).
-    #[error("invalid RSA public key: {0}")]
     InvalidPublicKey(&'static str),
     /// The RSA public key is smaller than 2048 bits.
-    #[error("RSA public key has {bits} bits; at least 2048 are required")]
     WeakPublicKey {
         /// Size of the rejected modulus in bits.
         bits: usize,
     },
     /// A session key that is not 16, 24 or 32 bytes (AES-128/192/256).
-    #[error("session key must be 128, 192 or 256 bits (16, 24 or 32 bytes)")]
     InvalidKeySize,
     /// A protocol version other than `v1`, `v2` or `v3`.
-    #[error("unsupported protocol version (expected \"v1\", \"v2\" or \"v3\")")]
     UnsupportedVersion,
     /// A field that must be base64 is not.
-    #[error("{0} is not valid base64")]
     InvalidBase64(&'static str),
     /// An IV of the wrong size or form.
-    #[error("invalid IV: {0}")]
     InvalidIv(&'static str),
     /// Decryption failed. Deliberately opaque: a wrong key, a bad GCM tag, bad
     /// CBC padding and a truncated ciphertext all look exactly alike.
-    #[error("decryption failed")]
     DecryptionFailed,
     /// Authenticated plaintext that should be UTF-8 text is not.
-    #[error("decrypted data is not valid UTF-8 text")]
     InvalidUtf8,
     /// A PIN that is not 4 to 12 decimal digits.
-    #[error("invalid PIN: {0}")]
     InvalidPin(&'static str),
     /// A PIN block that does not follow its ISO 9564 format.
-    #[error("invalid PIN block: {0}")]
     InvalidPinBlock(&'static str),
     /// A PAN that is not 12 to 19 decimal digits.
-    #[error("invalid PAN: {0}")]
     InvalidPan(&'static str),
     /// Card data that cannot be captured: a bad expiry, CVV or name, or an
     /// expired card.
-    #[error("invalid card: {0}")]
     InvalidCard(&'static str),
     /// An argument of the wrong type or shape (mostly at the JavaScript boundary).
-    #[error("invalid input: {0}")]
     InvalidInput(&'static str),
     /// The platform's random number generator failed.
-    #[error("the platform random number generator is unavailable")]
     RandomUnavailable,
     /// RSA encryption failed (cannot happen for valid keys of 2048 bits or more).
-    #[error("RSA encryption failed")]
     EncryptionFailed,
     /// An argument longer than its documented limit (see [`crate::limits`]),
     /// refused before it is copied or parsed.
-    #[error("input too large: {0}")]
     InputTooLarge(&'static str),
     /// A JWK that carries private-key members (`d`, `p`, `q`, `dp`, `dq`,
     /// `qi`, `oth`) or a symmetric key (`k`): refused, since a page must never
     /// hold the issuer's private key.
-    #[error("the JWK contains private key material")]
     PrivateJwk,
     /// V1 (AES-CBC, no MAC) decryption was not explicitly enabled. V1 values
     /// are unauthenticated; a session opts in with `allowLegacyCbc: true`.
-    #[error("V1 (unauthenticated AES-CBC) decryption is disabled; opt in with allowLegacyCbc")]
     LegacyCbcDisabled,
 }
 
 impl Error {
+    /// The error's message: a fixed text, or a fixed text around a
+    /// `&'static str` detail or a bit count. The same text as `Display`,
+    /// built without `core::fmt` (it is the `message` of a `PaySecureError`
+    /// in the browser module).
+    pub fn message(&self) -> String {
+        let (head, detail, tail): (&str, Option<&str>, &str) = match self {
+            Error::InvalidPublicKey(detail) => ("invalid RSA public key: ", Some(detail), ""),
+            Error::WeakPublicKey { bits } => {
+                let mut out = String::from("RSA public key has ");
+                crate::text::push_decimal(&mut out, *bits as u64, 1);
+                out.push_str(" bits; at least 2048 are required");
+                return out;
+            }
+            Error::InvalidKeySize => (
+                "session key must be 128, 192 or 256 bits (16, 24 or 32 bytes)",
+                None,
+                "",
+            ),
+            Error::UnsupportedVersion => (
+                "unsupported protocol version (expected \"v1\", \"v2\" or \"v3\")",
+                None,
+                "",
+            ),
+            Error::InvalidBase64(detail) => ("", Some(detail), " is not valid base64"),
+            Error::InvalidIv(detail) => ("invalid IV: ", Some(detail), ""),
+            Error::DecryptionFailed => ("decryption failed", None, ""),
+            Error::InvalidUtf8 => ("decrypted data is not valid UTF-8 text", None, ""),
+            Error::InvalidPin(detail) => ("invalid PIN: ", Some(detail), ""),
+            Error::InvalidPinBlock(detail) => ("invalid PIN block: ", Some(detail), ""),
+            Error::InvalidPan(detail) => ("invalid PAN: ", Some(detail), ""),
+            Error::InvalidCard(detail) => ("invalid card: ", Some(detail), ""),
+            Error::InvalidInput(detail) => ("invalid input: ", Some(detail), ""),
+            Error::RandomUnavailable => (
+                "the platform random number generator is unavailable",
+                None,
+                "",
+            ),
+            Error::EncryptionFailed => ("RSA encryption failed", None, ""),
+            Error::InputTooLarge(detail) => ("input too large: ", Some(detail), ""),
+            Error::PrivateJwk => ("the JWK contains private key material", None, ""),
+            Error::LegacyCbcDisabled => (
+                "V1 (unauthenticated AES-CBC) decryption is disabled; opt in with allowLegacyCbc",
+                None,
+                "",
+            ),
+        };
+        let mut out = String::with_capacity(head.len() + detail.map_or(0, str::len) + tail.len());
+        out.push_str(head);
+        out.push_str(detail.unwrap_or(""));
+        out.push_str(tail);
+        out
+    }
+
     /// The stable, machine-readable code of this error.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -200,6 +235,14 @@ impl core::fmt::Display for ErrorCode {
     }
 }
 
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl std::error::Error for Error {}
+
 /// Result alias for this crate.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
@@ -212,6 +255,70 @@ impl From<getrandom::Error> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The texts are those the `thiserror` attributes gave before `message`
+    /// replaced them, word for word (JavaScript callers see them), and
+    /// `Display` is `message`.
+    #[test]
+    fn messages_are_the_former_texts() {
+        let d = "the detail";
+        let cases = [
+            (
+                Error::InvalidPublicKey(d),
+                format!("invalid RSA public key: {d}"),
+            ),
+            (
+                Error::WeakPublicKey { bits: 1024 },
+                "RSA public key has 1024 bits; at least 2048 are required".to_owned(),
+            ),
+            (
+                Error::WeakPublicKey { bits: 0 },
+                "RSA public key has 0 bits; at least 2048 are required".to_owned(),
+            ),
+            (
+                Error::InvalidKeySize,
+                "session key must be 128, 192 or 256 bits (16, 24 or 32 bytes)".to_owned(),
+            ),
+            (
+                Error::UnsupportedVersion,
+                "unsupported protocol version (expected \"v1\", \"v2\" or \"v3\")".to_owned(),
+            ),
+            (Error::InvalidBase64(d), format!("{d} is not valid base64")),
+            (Error::InvalidIv(d), format!("invalid IV: {d}")),
+            (Error::DecryptionFailed, "decryption failed".to_owned()),
+            (
+                Error::InvalidUtf8,
+                "decrypted data is not valid UTF-8 text".to_owned(),
+            ),
+            (Error::InvalidPin(d), format!("invalid PIN: {d}")),
+            (Error::InvalidPinBlock(d), format!("invalid PIN block: {d}")),
+            (Error::InvalidPan(d), format!("invalid PAN: {d}")),
+            (Error::InvalidCard(d), format!("invalid card: {d}")),
+            (Error::InvalidInput(d), format!("invalid input: {d}")),
+            (
+                Error::RandomUnavailable,
+                "the platform random number generator is unavailable".to_owned(),
+            ),
+            (Error::EncryptionFailed, "RSA encryption failed".to_owned()),
+            (Error::InputTooLarge(d), format!("input too large: {d}")),
+            (
+                Error::PrivateJwk,
+                "the JWK contains private key material".to_owned(),
+            ),
+            (
+                Error::LegacyCbcDisabled,
+                "V1 (unauthenticated AES-CBC) decryption is disabled; opt in with allowLegacyCbc"
+                    .to_owned(),
+            ),
+        ];
+        let mut seen: Vec<ErrorCode> = cases.iter().map(|(e, _)| e.code()).collect();
+        seen.dedup();
+        assert_eq!(seen, ErrorCode::ALL, "one case per variant, in order");
+        for (e, text) in cases {
+            assert_eq!(e.message(), text);
+            assert_eq!(e.to_string(), text);
+        }
+    }
 
     #[test]
     fn every_error_has_its_own_listed_code() {

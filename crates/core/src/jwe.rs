@@ -53,7 +53,16 @@ pub fn validate_kid(kid: &str) -> Result<()> {
 /// `header.encryptedKey.iv.ciphertext.tag`.
 pub fn encrypt_compact(plaintext: &[u8], public_key: &PublicKey, kid: &str) -> Result<String> {
     validate_kid(kid)?;
-    let header = format!(r#"{{"alg":"{ALG}","enc":"{ENC}","kid":"{kid}"}}"#);
+    let header = [
+        r#"{"alg":""#,
+        ALG,
+        r#"","enc":""#,
+        ENC,
+        r#"","kid":""#,
+        kid,
+        r#""}"#,
+    ]
+    .concat();
     let protected = encode_base64url(header.as_bytes());
     let cek = SessionKey::generate(KeySize::Aes256)?;
     let encrypted_key = public_key.encrypt(cek.expose_bytes(), Padding::OaepSha256)?;

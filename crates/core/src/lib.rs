@@ -13,6 +13,7 @@ pub mod body;
 pub mod capture;
 pub mod card;
 pub mod cipher;
+mod der;
 pub mod encoding;
 mod error;
 pub mod jwe;
@@ -24,6 +25,7 @@ pub mod public_key;
 mod rsa_encrypt;
 mod secret;
 mod session;
+mod text;
 mod wipe;
 
 pub use error::{Error, ErrorCode, Result};

@@ -10,9 +10,7 @@
 //! Only public-key operations live here (the arithmetic and padding are in
 //! `rsa_encrypt`); private-key operations belong to the issuer's server.
 
-use pkcs1::der::Decode;
-use spki::SubjectPublicKeyInfoRef;
-
+use crate::der;
 use crate::encoding;
 use crate::error::{Error, Result};
 use crate::rsa_encrypt::{self, Modulus};
@@ -129,24 +127,23 @@ impl PublicKey {
     }
 
     fn from_spki_der(der: &[u8]) -> Result<Self> {
-        let spki = SubjectPublicKeyInfoRef::try_from(der)
-            .map_err(|_| Error::InvalidPublicKey("the DER is not a SubjectPublicKeyInfo"))?;
-        if spki.algorithm.oid != pkcs1::ALGORITHM_OID {
+        let spki = der::spki(der).ok_or(Error::InvalidPublicKey(
+            "the DER is not a SubjectPublicKeyInfo",
+        ))?;
+        if !spki.rsa {
             return Err(Error::InvalidPublicKey("the key is not an RSA key"));
         }
-        let inner = spki
-            .subject_public_key
-            .as_bytes()
-            .ok_or(Error::InvalidPublicKey(
-                "malformed subjectPublicKey bit string",
-            ))?;
+        let inner = spki.key.ok_or(Error::InvalidPublicKey(
+            "malformed subjectPublicKey bit string",
+        ))?;
         Self::from_pkcs1_der(inner)
     }
 
     fn from_pkcs1_der(der: &[u8]) -> Result<Self> {
-        let key = pkcs1::RsaPublicKey::from_der(der)
-            .map_err(|_| Error::InvalidPublicKey("the DER is not a PKCS#1 RSAPublicKey"))?;
-        Self::from_components(key.modulus.as_bytes(), key.public_exponent.as_bytes())
+        let (n, e) = der::rsa_public_key(der).ok_or(Error::InvalidPublicKey(
+            "the DER is not a PKCS#1 RSAPublicKey",
+        ))?;
+        Self::from_components(n, e)
     }
 
     /// From a JWK's members (RFC 7518 §6.3.1): `n` and `e` as unpadded base64url.
@@ -284,15 +281,21 @@ fn bit_length(be: &[u8]) -> usize {
 
 /// Finds the one PEM block and returns (label, base64 body). Tolerates
 /// missing line breaks, CRLF and surrounding text.
+///
+/// Searches bytes, not `str` patterns: `str::find` / `split_once` with a
+/// string pattern and `str::split_at` bring the two-way searcher and the
+/// panic message of a slice off a character boundary (with `char`'s
+/// `Debug` and the Unicode printable tables) into the browser module,
+/// about 10 KB of it, for this one function.
 fn pem_body(text: &str) -> Result<(&str, &str)> {
     const BAD: Error = Error::InvalidPublicKey("malformed PEM armor");
     let rest = text.strip_prefix("-----BEGIN ").ok_or(BAD)?;
-    let (label, rest) = rest.split_once("-----").ok_or(BAD)?;
-    let end_marker_at = rest.find("-----END ").ok_or(BAD)?;
-    let (body, end) = rest.split_at(end_marker_at);
+    let (label, rest) = split_once(rest, "-----").ok_or(BAD)?;
+    let end_marker_at = find(rest, "-----END ").ok_or(BAD)?;
+    let (body, end) = rest.split_at_checked(end_marker_at).ok_or(BAD)?;
     let end_label = end
         .strip_prefix("-----END ")
-        .and_then(|e| e.split_once("-----"))
+        .and_then(|e| split_once(e, "-----"))
         .map(|(l, _)| l)
         .ok_or(BAD)?;
     if end_label != label {
@@ -306,12 +309,54 @@ fn pem_body(text: &str) -> Result<(&str, &str)> {
     Ok((label, body))
 }
 
+/// The byte offset of the first `needle` (ASCII, not empty) in `haystack`.
+fn find(haystack: &str, needle: &str) -> Option<usize> {
+    haystack
+        .as_bytes()
+        .windows(needle.len().max(1))
+        .position(|w| w == needle.as_bytes())
+}
+
+/// `str::split_once` for an ASCII separator, without the panicking paths.
+fn split_once<'a>(text: &'a str, separator: &str) -> Option<(&'a str, &'a str)> {
+    let at = find(text, separator)?;
+    Some((text.get(..at)?, text.get(at + separator.len()..)?))
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::ErrorCode;
 
     const JWK: &str = include_str!("../../../tests/data/rsa2048-public.jwk.json");
+
+    /// The byte search agrees with `str`'s own, on texts with multi-byte
+    /// characters around and inside the separators.
+    #[test]
+    fn find_and_split_once_agree_with_str() {
+        let texts = [
+            "",
+            "-",
+            "----",
+            "-----",
+            "a-----b",
+            "é-----é-----",
+            "-----END x-----",
+            "ab-----END-----END -----",
+            "€€€-----END €€€",
+            "-----BEGIN ",
+        ];
+        for text in texts {
+            for sep in ["-----", "-----END ", "-----BEGIN "] {
+                assert_eq!(find(text, sep), text.find(sep), "{text:?} {sep:?}");
+                assert_eq!(
+                    split_once(text, sep),
+                    text.split_once(sep),
+                    "{text:?} {sep:?}"
+                );
+            }
+        }
+    }
 
     /// `from_jwk_members` over a JSON object, as the fuzz target reads it.
     fn from_json(text: &str) -> Result<PublicKey> {
