@@ -76,6 +76,10 @@ const pkV1 = (await exchange('V1 public key', {
   note: 'No authentication. The key V1 session ids (RSAES-PKCS1-v1_5) are made for: a key pair of its own, never the V2/V3 key (a PKCS#1 v1.5 oracle must not sit on the key that opens OAEP session ids). It exists once a tenant enabled V1 (`tenant allow-v1 TENANT true`); before that, 404 `V1_NOT_ENABLED`.',
   errors: '404 V1_NOT_ENABLED',
 })).json;
+const ck = (await exchange('Card-capture key', {
+  method: 'GET', path: '/v2/capture-key',
+  note: 'No authentication, any origin (read by merchants\' checkout pages). The key `encryptCard` wraps card captures for (JWE `RSA-OAEP-256`): the Verifone `encrypted_card` and the Paythru Client POST capture; `keyId` is the JWE `kid` and the `public_key_alias`. A key pair of its own, never the session key of `/v2/public-key` (one RSA key, one padding and hash): a JWE whose `kid` names a session key is refused like an unknown key. Rotated with `keys rotate --capture`.',
+})).json;
 const S = (version = 'v2') => ps.Session.create(version === 'v1' ? pkV1.publicKey : pk.publicKey, { version, allowLegacyCbc: version === 'v1' });
 
 const issued = (await exchange('Issue a card (sandbox issuing)', {
@@ -250,7 +254,7 @@ const sessionOpen = (await exchange('Paythru Client POST: open a capture session
   method: 'POST', path: '/v3/clientpost/session/json', form: ptForm([['merchantCustomerReference', 'cust-42']]),
   note: 'Signed like every Paythru call. The merchant hands `sessionKey` to the cardholder\'s browser, which captures the card with paysecure-wasm `encryptCard` and posts it below; the merchant never sees the PAN. 15 minutes, single use.',
 })).json;
-const card = ps.encryptCard({ cardNumber: '5555 5555 5555 4444', expiryMonth: 12, expiryYear: Number(expYear), cvv: '123', cardholderName: 'MR J HOLDER' }, pk.publicKey, { keyAlias: pk.keyId });
+const card = ps.encryptCard({ cardNumber: '5555 5555 5555 4444', expiryMonth: 12, expiryYear: Number(expYear), cvv: '123', cardholderName: 'MR J HOLDER' }, ck.publicKey, { keyAlias: ck.keyId });
 await exchange('Paythru Client POST: the browser sends the captured card', {
   method: 'POST', path: '/v3/clientpost/card', body: { sessionKey: sessionOpen.sessionKey, encryptedCard: card },
   note: 'From the cardholder\'s browser (CORS `*`, no credentials: the session key, sent in the body and never in a URL, is the capability; one card per session; unknown or used keys count as failed authentications). `encryptedCard` is a compact JWE (RSA-OAEP-256 + A256GCM, `kid` = the key id) of the card JSON with `captureTime`; refused 15 minutes after capture. The CVV is checked and never stored.',
@@ -272,11 +276,11 @@ await exchange('Paythru: an error (XML)', {
 
 // ---- Verifone-style token management (the Verifone Token Management document)
 const scope = '0e48425a-f1bc-431a-b7d8-f866de8ba276';
-const vfCard = ps.encryptCard({ cardNumber: '4111 1111 1111 1111', expiryMonth: 12, expiryYear: Number(expYear), cardholderName: 'MR J HOLDER' }, pk.publicKey, { keyAlias: pk.keyId });
+const vfCard = ps.encryptCard({ cardNumber: '4111 1111 1111 1111', expiryMonth: 12, expiryYear: Number(expYear), cardholderName: 'MR J HOLDER' }, ck.publicKey, { keyAlias: ck.keyId });
 const vfToken = (await exchange('Verifone: create or update a token', {
   method: 'PUT', path: '/api/v2/card', auth: apiKey,
-  body: { token_scope: scope, encrypted_card: vfCard, public_key_alias: pk.keyId, token_expiry_date: `${Number(expYear) + 1}-12-31` },
-  note: 'The Verifone Token Management document. Tenant API key. `encrypted_card` comes from paysecure-wasm `encryptCard` in the cardholder\'s browser; `public_key_alias` must name the key it was made for (the current or the previous key; a retired one is refused). The card\'s token in that `token_scope` is updated if it exists, otherwise a new one is made. `analytics_token` is an HMAC of the card under a server key, stable per card and scope, never reversible. `currency`, `issuer_country` (alpha-3), `issuer_name`, `type` and `variant` come from the operator\'s BIN table (here the sandbox one) and are absent for a BIN it does not know. The card JSON may give the expiry as strings or numbers; it is accepted once per tenant within its 15 minutes. Optional: `card_brand` (e.g. `CB` for a co-badged card; a standard name must be the card\'s brand), `token_type` (`REUSE`), `reuse_token_type` (`INTERNAL`), `token_expiry_date`.',
+  body: { token_scope: scope, encrypted_card: vfCard, public_key_alias: ck.keyId, token_expiry_date: `${Number(expYear) + 1}-12-31` },
+  note: 'The Verifone Token Management document. Tenant API key. `encrypted_card` comes from paysecure-wasm `encryptCard` in the cardholder\'s browser; `public_key_alias` must name the capture key it was made for (`GET /v2/capture-key`: the current or the previous one; a retired one, or any other key, is refused). The card\'s token in that `token_scope` is updated if it exists, otherwise a new one is made. `analytics_token` is an HMAC of the card under a server key, stable per card and scope, never reversible. `currency`, `issuer_country` (alpha-3), `issuer_name`, `type` and `variant` come from the operator\'s BIN table (here the sandbox one) and are absent for a BIN it does not know. The card JSON may give the expiry as strings or numbers; it is accepted once per tenant within its 15 minutes. Optional: `card_brand` (e.g. `CB` for a co-badged card; a standard name must be the card\'s brand), `token_type` (`REUSE`), `reuse_token_type` (`INTERNAL`), `token_expiry_date`.',
   errors: '400 `INVALID_TOKEN_SCOPE`, `INVALID_ENCRYPTED_CARD` (any failure to decrypt), `UNKNOWN_KEY_ALIAS`, `KEY_ALIAS_MISMATCH`, `CARD_ALREADY_USED`, `MISSING_CAPTURE_TIME`, `MISSING_CARD_NUMBER`, `UNKNOWN_CARD_TAG`, `INVALID_CAPTURE_TIME`, `INVALID_CARD`, `CARD_BRAND_MISMATCH`, `CAPTURE_EXPIRED`, `INVALID_CARD_NUMBER`, `INVALID_CARD_EXPIRY`, `INVALID_CARD_HOLDER_NAME` (over 30), `INVALID_CARD_BRAND`, `UNSUPPORTED_TOKEN_TYPE`, `UNSUPPORTED_REUSE_TOKEN_TYPE`, `INVALID_TOKEN_EXPIRY_DATE`, `INVALID_REQUEST`; 401; 403; 409 `TOKEN_SUSPENDED`, `TOKEN_EXPIRED`',
 })).json;
 const vid = vfToken.reuse_token;
@@ -460,6 +464,7 @@ const doc = [
   '| endpoint | credential | session |',
   '| --- | --- | --- |',
   '| `GET /v2/public-key` | none | no |',
+  '| `GET /v2/capture-key` | none | no |',
   '| `POST /v2/cards` (issue), `GET /v2/cards` (list) | tenant | no |',
   '| `POST /v2/ephemeral-keys` | tenant | no |',
   '| `POST /v2/cards/{token}/reveal` | tenant or `reveal` | yes |',

@@ -42,6 +42,10 @@ PIN_BLOCK = "241432FFFFFFFFFF"  # ISO 9564 format 2, PIN 1432
 _public = requests.get(f"{URL}/v2/public-key", timeout=10).json()
 KEY_ID = _public["keyId"]
 RSA = serialization.load_pem_public_key(_public["publicKey"].encode())
+# Card captures (JWE RSA-OAEP-256) have a key pair of their own.
+_capture = requests.get(f"{URL}/v2/capture-key", timeout=10).json()
+CAPTURE_KEY_ID = _capture["keyId"]
+CAPTURE_RSA = serialization.load_pem_public_key(_capture["publicKey"].encode())
 
 
 def b64(b):
@@ -108,9 +112,9 @@ def encrypted_card():
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     card = {"cardNumber": "4111111111111111", "expiryMonth": "12", "expiryYear": "2099",
             "cardholderName": "JOHN DOE", "captureTime": now}
-    protected = b64url(json.dumps({"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": KEY_ID}).encode())
+    protected = b64url(json.dumps({"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": CAPTURE_KEY_ID}).encode())
     cek, iv = os.urandom(32), os.urandom(12)
-    wrapped = RSA.encrypt(cek, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
+    wrapped = CAPTURE_RSA.encrypt(cek, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
     sealed = AESGCM(cek).encrypt(iv, json.dumps(card).encode(), protected.encode())
     return ".".join([protected, b64url(wrapped), b64url(iv), b64url(sealed[:-16]), b64url(sealed[-16:])])
 
@@ -214,7 +218,7 @@ def before_call(context, case, kwargs):
     if path.startswith("/api/v2/card") and body is not None:
         if {"encrypted_card", "public_key_alias"} & set(body) or case.operation.method.upper() == "PUT":
             body["encrypted_card"] = encrypted_card()
-            body["public_key_alias"] = KEY_ID
+            body["public_key_alias"] = CAPTURE_KEY_ID
         if body.get("token_expiry_date") is not None:
             body["token_expiry_date"] = "2099-12-31"
         if body.get("card_brand") is not None:  # must be the card's (a Visa) since issue #19

@@ -125,8 +125,8 @@ const result = document.getElementById('result');
 const show = (state, text) => { result.dataset.state = state; result.textContent = text; };
 
 await init();
-// The issuer's public key, read cross-origin (GET /v2/public-key allows any origin).
-const { publicKey, keyId } = await (await fetch(api + '/v2/public-key')).json();
+// The issuer's card-capture key, read cross-origin (GET /v2/capture-key allows any origin).
+const { publicKey, keyId } = await (await fetch(api + '/v2/capture-key')).json();
 
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
@@ -315,10 +315,10 @@ test('Client POST: the browser posts the encrypted card cross-origin; the mercha
 
   // What went over the wire: a preflight, then the JWE, to the issuer's origin.
   const toApi = requests.filter((r) => r.url.startsWith(apiOrigin));
-  // The page talks to the issuer only for its public key and to capture
+  // The page talks to the issuer only for its capture key and to capture
   // (preflights are not page requests).
   assert.deepEqual(toApi.map((r) => `${r.method} ${r.url.slice(apiOrigin.length)}`),
-    ['GET /v2/public-key', 'POST /v3/clientpost/card'], 'the session key is not in any URL');
+    ['GET /v2/capture-key', 'POST /v3/clientpost/card'], 'the session key is not in any URL');
   const sent = JSON.parse(toApi[1].body);
   assert.deepEqual(Object.keys(sent), ['sessionKey', 'encryptedCard']);
   assert.equal(sent.sessionKey, sessionKey);
@@ -371,13 +371,13 @@ test('Verifone: the page hands the JWE to the merchant, whose server makes a reu
   assert.equal(received.cards.length, count + 1);
   const encryptedCard = received.cards.at(-1);
   assert.deepEqual(requests.filter((r) => r.url.startsWith(apiOrigin)).map((r) => r.url.slice(apiOrigin.length)),
-    ['/v2/public-key'], 'the page called the issuer only for its public key');
+    ['/v2/capture-key'], 'the page called the issuer only for its capture key');
   assertNoCard(requests, MC.digits);
   assertNoCard(received.requests, MC.digits);
   assert.deepEqual(errors, []);
   await context.close();
 
-  const keyId = (await (await fetch(`${apiOrigin}/v2/public-key`)).json()).keyId;
+  const keyId = (await (await fetch(`${apiOrigin}/v2/capture-key`)).json()).keyId;
   const scope = randomUUID();
   const put = await verifone('PUT', '/api/v2/card', { token_scope: scope, encrypted_card: encryptedCard, public_key_alias: keyId });
   assert.equal(put.status, 200, JSON.stringify(put.body));
@@ -407,7 +407,7 @@ test('a card captured 16 minutes ago is refused: CAPTURE_EXPIRED on PUT and on t
   assertNoCard(requests, MC.digits);
   assert.deepEqual(errors, []);
   await context.close();
-  const keyId = (await (await fetch(`${apiOrigin}/v2/public-key`)).json()).keyId;
+  const keyId = (await (await fetch(`${apiOrigin}/v2/capture-key`)).json()).keyId;
   const put = await verifone('PUT', '/api/v2/card', { token_scope: randomUUID(), encrypted_card: received.cards.at(-1), public_key_alias: keyId });
   assert.equal(put.status, 400, JSON.stringify(put.body));
   assert.equal(put.body.error.code, 'CAPTURE_EXPIRED');
@@ -431,10 +431,10 @@ test('a card captured 16 minutes ago is refused: CAPTURE_EXPIRED on PUT and on t
   assert.equal(t.body.errorCode, '151');
 });
 
-test('the merchant page reads GET /v2/public-key from the issuer origin itself (CORS)', async () => {
+test('the merchant page reads GET /v2/capture-key from the issuer origin itself (CORS)', async () => {
   const { page, context } = await checkout({});
   try {
-    const got = await page.evaluate(async (api) => (await (await fetch(`${api}/v2/public-key`)).json()).keyId, apiOrigin);
+    const got = await page.evaluate(async (api) => (await (await fetch(`${api}/v2/capture-key`)).json()).keyId, apiOrigin);
     assert.match(got, /^rsa-/);
   } finally {
     await context.close();

@@ -153,7 +153,7 @@ test('the public key as SPKI PEM, PKCS#1 PEM, a JWK object or JWK text', async (
   assert.deepEqual({ n: jwkFile.n, e: jwkFile.e }, { n: derived.n, e: derived.e }, 'the JWK file is the vector key');
   const keys = {
     spki: publicPem, pkcs1: data('rsa2048-public-pkcs1.pem'), jwkFile, derived,
-    jwkText: JSON.stringify(jwkFile), serverJwk: { ...jwkFile, alg: 'RSA-OAEP', kid: KID, use: 'enc' },
+    jwkText: JSON.stringify(jwkFile), serverJwk: { ...jwkFile, alg: 'RSA-OAEP-256', kid: KID, use: 'enc' },
   };
   for (const [form, key] of Object.entries(keys)) {
     const { text } = await joseOpen(encryptCard(MINIMAL, key, { keyAlias: KID, captureTime: CAPTURE }));

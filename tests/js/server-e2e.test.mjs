@@ -210,6 +210,27 @@ test('docs/api.md documents every route in /openapi.json', async () => {
   }
 });
 
+test('wasm package: encryptCard for GET /v2/capture-key vaults a card; for the session key, refused like an unknown key', async () => {
+  const ck = (await api('GET', '/v2/capture-key')).body;
+  assert.equal(ck.algorithm, 'RSA-OAEP-256');
+  assert.equal(ck.jwk.alg, 'RSA-OAEP-256');
+  const session = (await api('GET', '/v2/public-key')).body;
+  assert.notEqual(ck.keyId, session.keyId, 'captures have a key pair of their own');
+  const card = { cardNumber: '5555555555554444', expiryMonth: 12, expiryYear: new Date().getUTCFullYear() + 2, cvv: '737' };
+  secrets.add(card.cardNumber);
+  const put = (key, alias) => api('PUT', '/api/v2/card', {
+    body: { token_scope: crypto.randomUUID(), encrypted_card: ps.encryptCard(card, key, { keyAlias: alias }), public_key_alias: alias },
+  });
+  const forSession = await put(session.publicKey, session.keyId);
+  const forUnknown = await put(ck.publicKey, 'rsa-0000000000000000');
+  assert.equal(forSession.status, 400);
+  assert.equal(forSession.body.error?.code ?? forSession.body.code, 'UNKNOWN_KEY_ALIAS', JSON.stringify(forSession.body));
+  const strip = (b) => JSON.stringify(b, (k, v) => (k === 'traceId' ? undefined : v));
+  assert.equal(strip(forSession.body), strip(forUnknown.body), 'no oracle on the session key');
+  const ok = await put(ck.jwk, ck.keyId);
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+});
+
 test('the server log carries no PAN, PIN block, API key or ephemeral key', async () => {
   const log = readFileSync(logFile, 'utf8');
   assert.match(log, /"path":"\/v2\/cards"/);

@@ -379,8 +379,12 @@ enum KeysCommand {
     /// `previous` for 24 hours (at most until it expires).
     Rotate {
         /// Rotate the V1 (PKCS#1 v1.5) key pair instead of the session one.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "capture")]
         v1: bool,
+        /// Rotate the card-capture (JWE RSA-OAEP-256) key pair instead of
+        /// the session one.
+        #[arg(long)]
+        capture: bool,
     },
     /// Revoke a key at once (compromised): it decrypts nothing from now
     /// on; an active key is replaced by a new one, with no overlap (with
@@ -1000,8 +1004,12 @@ async fn run(cli: Cli) -> Result<(), String> {
             let service = open(&cli, ServiceConfig::default()).await?;
             match command {
                 KeysCommand::List | KeysCommand::ImportToToken => {}
-                KeysCommand::Rotate { v1 } => {
-                    let purpose = if *v1 { Purpose::V1 } else { Purpose::Session };
+                KeysCommand::Rotate { v1, capture } => {
+                    let purpose = match (*v1, *capture) {
+                        (true, _) => Purpose::V1,
+                        (_, true) => Purpose::Capture,
+                        _ => Purpose::Session,
+                    };
                     let id = service
                         .rotate_keys(purpose)
                         .await

@@ -25,28 +25,34 @@ use zeroize::Zeroizing;
 /// same key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
-    /// V2/V3 session ids (RSA-OAEP SHA-1) and JWE card captures
-    /// (RSA-OAEP-256). Published at `/v2/public-key`.
+    /// V2/V3 session ids (RSA-OAEP SHA-1). Published at `/v2/public-key`.
     Session,
     /// V1 session ids (RSAES-PKCS1-v1_5). Created when the first tenant
     /// enables V1; published at `/v1/public-key`.
     V1,
+    /// JWE card captures (`RSA-OAEP-256`): the Verifone encrypted card and
+    /// the Paythru Client POST capture. A key of its own, so one RSA key is
+    /// never used under two paddings/hashes (NIST SP 800-57: one key, one
+    /// purpose). Published at `/v2/capture-key`.
+    Capture,
 }
 
 impl Purpose {
+    /// Every purpose.
+    pub const ALL: [Purpose; 3] = [Purpose::Session, Purpose::V1, Purpose::Capture];
+
     /// The name stored in `rsa_keys.purpose`.
     pub fn as_str(self) -> &'static str {
         match self {
             Purpose::Session => "session",
             Purpose::V1 => "v1",
+            Purpose::Capture => "capture",
         }
     }
 
     /// The purpose stored as `name` (`None` for an unknown one).
     pub fn of(name: &str) -> Option<Self> {
-        [Purpose::Session, Purpose::V1]
-            .into_iter()
-            .find(|p| p.as_str() == name)
+        Purpose::ALL.into_iter().find(|p| p.as_str() == name)
     }
 }
 
@@ -225,9 +231,11 @@ impl KeyRing {
     }
 
     /// Unwraps the content key of a captured card's JWE (`RSA-OAEP-256`)
-    /// with the usable session key named `kid`. `None` if there is no such
-    /// usable key (unknown, retired, revoked or expired); `Some(Err)` if it
-    /// does not decrypt to a 256-bit key, one opaque error.
+    /// with the usable capture key named `kid`. `None` if there is no such
+    /// usable capture key (unknown, retired, revoked, expired, or a key of
+    /// another purpose: a session key's id is refused exactly like an
+    /// unknown one); `Some(Err)` if it does not decrypt to a 256-bit key,
+    /// one opaque error.
     pub fn unwrap_content_key(
         &self,
         kid: &str,
@@ -236,7 +244,7 @@ impl KeyRing {
         let key = self
             .keys
             .iter()
-            .find(|k| k.key_id == kid && k.purpose == Purpose::Session)?;
+            .find(|k| k.key_id == kid && k.purpose == Purpose::Capture)?;
         let opened = key
             .private
             .decrypt(RsaPadding::OaepSha256, encrypted_key)

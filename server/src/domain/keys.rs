@@ -38,8 +38,9 @@ fn row(record: KeyRecord) -> RsaKeyRow {
     }
 }
 
-/// Loads the usable keys, creating the first session key pair if there is
-/// none (and the first V1 key pair if `with_v1` and there is none).
+/// Loads the usable keys, creating the first session and capture key pairs
+/// if there are none (and the first V1 key pair if `with_v1` and there is
+/// none).
 pub async fn load_or_create(
     storage: &Storage,
     vault: &Vault,
@@ -48,7 +49,11 @@ pub async fn load_or_create(
     with_v1: bool,
 ) -> Result<KeyRing> {
     let mut rows = storage.usable_rsa_keys(now).await?;
-    let wanted = [(Purpose::Session, true), (Purpose::V1, with_v1)];
+    let wanted = [
+        (Purpose::Session, true),
+        (Purpose::Capture, true),
+        (Purpose::V1, with_v1),
+    ];
     let mut created = false;
     for (purpose, needed) in wanted {
         let has = rows
@@ -109,7 +114,7 @@ pub async fn revoke(
     // Generated up front (the storage transaction cannot call back into
     // fallible key generation); unused if the key was not active.
     let mut spare = std::collections::HashMap::new();
-    for p in [Purpose::Session, Purpose::V1] {
+    for p in Purpose::ALL {
         spare.insert(p.as_str(), row(generate(vault, custody, p, now)?));
     }
     let revoked = storage

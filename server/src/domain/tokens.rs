@@ -122,7 +122,7 @@ struct JweHeader {
 const UNKNOWN_ALIAS: Error = Error::BadRequest {
     code: Code::UnknownKeyAlias,
     message:
-        "the public key alias names no current key (unknown or retired); fetch /v2/public-key again",
+        "the public key alias names no current key (unknown or retired); fetch /v2/capture-key again",
 };
 
 const CARD_USED: Error = Error::BadRequest {
@@ -178,7 +178,7 @@ impl Service {
                 .keyring()
                 .keys()
                 .iter()
-                .any(|k| k.key_id == a && k.purpose == Purpose::Session);
+                .any(|k| k.key_id == a && k.purpose == Purpose::Capture);
             if !known {
                 return Err(UNKNOWN_ALIAS);
             }

@@ -47,7 +47,7 @@ pub enum Kind {
     /// No credential, no state: `/healthz`, `/metrics`, `/openapi.json`.
     Static,
     /// No credential, but storage or keys behind it: `/readyz`,
-    /// `/v1/public-key`, `/v2/public-key`.
+    /// `/v1/public-key`, `/v2/public-key`, `/v2/capture-key`.
     Public,
     /// `Authorization: Bearer` (tenant API key or ephemeral key) and the
     /// `{ "error": … }` envelope: the card API and the Verifone API.
@@ -70,7 +70,7 @@ impl Kind {
     pub fn of(path: &str) -> Kind {
         match path {
             "/healthz" | "/metrics" | "/openapi.json" => Kind::Static,
-            "/readyz" | "/v1/public-key" | "/v2/public-key" => Kind::Public,
+            "/readyz" | "/v1/public-key" | "/v2/public-key" | "/v2/capture-key" => Kind::Public,
             "/v3/clientpost/card" => Kind::Capture,
             p if p.starts_with("/v3/token/") || p.starts_with("/v3/clientpost/session") => {
                 Kind::Paythru

@@ -80,8 +80,9 @@ fn open_pin(session: &Session, v: &Encrypted) -> Result<Pin, ApiError> {
 pub struct PublicKeyResponse {
     /// Send as `Key-Id` (optional) with session ids made for this key.
     pub key_id: String,
-    /// `RSA-OAEP-SHA1` (`/v2/public-key`: V2/V3 session ids and card
-    /// captures) or `RSAES-PKCS1-v1_5` (`/v1/public-key`: V1 session ids).
+    /// `RSA-OAEP-SHA1` (`/v2/public-key`: V2/V3 session ids),
+    /// `RSAES-PKCS1-v1_5` (`/v1/public-key`: V1 session ids) or
+    /// `RSA-OAEP-256` (`/v2/capture-key`: JWE card captures).
     pub algorithm: String,
     /// SPKI PEM.
     pub public_key: String,
@@ -100,7 +101,7 @@ pub struct Jwk {
     pub n: String,
     /// Exponent, base64url.
     pub e: String,
-    /// `RSA-OAEP`.
+    /// `RSA-OAEP`, `RSA1_5` or `RSA-OAEP-256`.
     pub alg: String,
     /// Key id.
     pub kid: String,
@@ -393,27 +394,36 @@ async fn public_key_v1(State(state): State<AppState>) -> ApiResult<PublicKeyResp
     public_key_of(&state, crate::crypto::keys::Purpose::V1)
 }
 
+/// The card-capture key (JWE `RSA-OAEP-256`: the Verifone `encrypted_card`
+/// and the Paythru Client POST capture) is a key pair of its own, never the
+/// session key: one RSA key is used under one padding and hash only.
+#[utoipa::path(get, path = "/v2/capture-key", tag = "keys",
+    responses((status = 200, body = PublicKeyResponse)))]
+async fn capture_key(State(state): State<AppState>) -> ApiResult<PublicKeyResponse> {
+    public_key_of(&state, crate::crypto::keys::Purpose::Capture)
+}
+
 fn public_key_of(
     state: &AppState,
     purpose: crate::crypto::keys::Purpose,
 ) -> ApiResult<PublicKeyResponse> {
+    use crate::crypto::keys::Purpose;
     let ring = state.service.keyring();
     let key = ring.active(purpose)?;
-    let v1 = purpose == crate::crypto::keys::Purpose::V1;
+    let (algorithm, alg) = match purpose {
+        Purpose::Session => ("RSA-OAEP-SHA1", "RSA-OAEP"),
+        Purpose::V1 => ("RSAES-PKCS1-v1_5", "RSA1_5"),
+        Purpose::Capture => ("RSA-OAEP-256", "RSA-OAEP-256"),
+    };
     Ok(Json(PublicKeyResponse {
         key_id: key.key_id.clone(),
-        algorithm: if v1 {
-            "RSAES-PKCS1-v1_5"
-        } else {
-            "RSA-OAEP-SHA1"
-        }
-        .into(),
+        algorithm: algorithm.into(),
         public_key: key.public_pem(),
         jwk: Jwk {
             kty: "RSA".into(),
             n: base64url(&key.public.modulus_be()),
             e: base64url(&key.public.exponent_be()),
-            alg: if v1 { "RSA1_5" } else { "RSA-OAEP" }.into(),
+            alg: alg.into(),
             kid: key.key_id.clone(),
             use_: "enc".into(),
         },
@@ -757,6 +767,14 @@ pub fn routes() -> Router<AppState> {
                     .allow_methods([axum::http::Method::GET]),
             ),
         )
+        .route(
+            "/v2/capture-key",
+            get(capture_key).layer(
+                tower_http::cors::CorsLayer::new()
+                    .allow_origin(tower_http::cors::Any)
+                    .allow_methods([axum::http::Method::GET]),
+            ),
+        )
         .route("/v2/cards", get(list_cards).post(issue_card))
         .route("/v2/ephemeral-keys", post(create_ephemeral_key))
         .route("/v2/cards/{token}/reveal", post(reveal))
@@ -787,6 +805,7 @@ pub fn routes() -> Router<AppState> {
     paths(
         public_key,
         public_key_v1,
+        capture_key,
         get_pan,
         get_cvv2,
         reveal,

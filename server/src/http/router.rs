@@ -54,7 +54,11 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError>
             .service
             .keyring()
             .active(crate::crypto::keys::Purpose::Session)
-            .is_ok();
+            .is_ok()
+        && state
+            .service
+            .keyring()
+            .has_active(crate::crypto::keys::Purpose::Capture);
     if ready {
         Ok("ready")
     } else {

@@ -36,7 +36,7 @@ pub struct PutCard {
     pub reuse_token_type: Option<String>,
     /// `YYYY-MM-DD`: the token expires after this day.
     pub token_expiry_date: Option<String>,
-    /// The key id the card was encrypted for (`keyId` of `GET /v2/public-key`).
+    /// The key id the card was encrypted for (`keyId` of `GET /v2/capture-key`).
     pub public_key_alias: String,
 }
 

@@ -229,6 +229,8 @@ pub struct TestApp {
     pub tenant_key: String,
     pub tenant_id: String,
     pub public_key: PublicKey,
+    /// The card-capture key (`/v2/capture-key`, JWE RSA-OAEP-256).
+    pub capture_key: PublicKey,
     /// The V1 (PKCS#1 v1.5) key, once [`TestApp::enable_v1`] made one.
     pub v1_public_key: Option<PublicKey>,
 }
@@ -275,6 +277,7 @@ impl TestApp {
             tenant_key: tenant_key.to_string(),
             tenant_id,
             public_key: dummy_key(),
+            capture_key: dummy_key(),
             v1_public_key: None,
         };
         app.refresh_public_key().await;
@@ -287,6 +290,11 @@ impl TestApp {
             .await;
         assert_eq!(r.status, StatusCode::OK);
         self.public_key = PublicKey::parse(r.body["publicKey"].as_str().unwrap()).unwrap();
+        let r = self
+            .call(Method::GET, "/v2/capture-key", None, &[], None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        self.capture_key = PublicKey::parse(r.body["publicKey"].as_str().unwrap()).unwrap();
     }
 
     /// One request from 192.0.2.10 (or `ip`).

@@ -240,7 +240,7 @@ async fn pkcs11_private_and_pin_keys_refuse_to_give_their_material() {
     let mut app = TestApp::with_custody(pkcs11_app_custody(), ServiceConfig::default()).await;
     app.enable_v1().await;
     let keys = app.service.all_keys().await.unwrap();
-    assert_eq!(keys.len(), 2, "a session and a V1 key pair");
+    assert_eq!(keys.len(), 3, "a session, a capture and a V1 key pair");
     for k in &keys {
         // The row holds a reference, no key material.
         assert_eq!(k.private_sealed, format!("pkcs11:{}", k.key_id).as_bytes());
@@ -567,7 +567,8 @@ async fn pkcs11_two_server_processes_share_one_token() {
     assert_eq!(pan_via(&http, &a.1, &key, &card, &new).await, 200);
     assert_eq!(pan_via(&http, &b.1, &key, &card, &new).await, 200);
     let listing = cli(&db_dir, &db, &master, &["keys", "list"]);
-    assert_eq!(listing.lines().count(), 3, "{listing}");
+    // The header, the session key and its previous one, the capture key.
+    assert_eq!(listing.lines().count(), 4, "{listing}");
     let pins = cli(&db_dir, &db, &master, &["keys", "migrate-pins"]);
     assert!(pins.contains("format-2 blocks left: 0"), "{pins}");
 
@@ -599,21 +600,32 @@ async fn pkcs11_captures_decrypt_with_oaep_sha256_through_the_token() {
     let app = TestApp::with_custody(pkcs11_app_custody(), ServiceConfig::default()).await;
     let ring = app.service.keyring();
     let kid = ring
+        .active(paysecure_server::crypto::keys::Purpose::Capture)
+        .unwrap()
+        .key_id
+        .clone();
+    let session_kid = ring
         .active(paysecure_server::crypto::keys::Purpose::Session)
         .unwrap()
         .key_id
         .clone();
     for round in 0..20u8 {
         let cek = [round.wrapping_mul(37) ^ 0x5c; 32];
-        let ct = app.public_key.encrypt(&cek, Padding::OaepSha256).unwrap();
+        let ct = app.capture_key.encrypt(&cek, Padding::OaepSha256).unwrap();
         let opened = ring.unwrap_content_key(&kid, &ct).unwrap().unwrap();
         assert_eq!(opened.expose_bytes(), &cek);
         let mut bad = ct.clone();
         bad[usize::from(round) * 12] ^= 1;
         assert!(ring.unwrap_content_key(&kid, &bad).unwrap().is_err());
-        // A session id (OAEP SHA-1) is not a capture: refused.
-        let sha1 = app.public_key.encrypt(&cek, Padding::OaepSha1).unwrap();
+        // OAEP SHA-1 is not a capture: refused.
+        let sha1 = app.capture_key.encrypt(&cek, Padding::OaepSha1).unwrap();
         assert!(ring.unwrap_content_key(&kid, &sha1).unwrap().is_err());
+        // The session key (its own token object) opens no capture: as if
+        // there were no such key.
+        let for_session = app.public_key.encrypt(&cek, Padding::OaepSha256).unwrap();
+        assert!(ring
+            .unwrap_content_key(&session_kid, &for_session)
+            .is_none());
     }
 }
 
@@ -1096,8 +1108,8 @@ async fn software_deployment_imported_into_the_token_serves_the_same_keys_and_da
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
-    assert_eq!(sealed_rsa.len(), 1);
-    assert!(!sealed_rsa[0].1.starts_with(b"pkcs11:"));
+    assert_eq!(sealed_rsa.len(), 2, "a session and a capture key pair");
+    assert!(sealed_rsa.iter().all(|k| !k.1.starts_with(b"pkcs11:")));
 
     // Without the master key the import refuses (nothing would open).
     let tok = dir.path().join("tok");
@@ -1112,7 +1124,7 @@ async fn software_deployment_imported_into_the_token_serves_the_same_keys_and_da
         run_ok(cmd, &["keys", "import-to-token"])
     };
     let out = import();
-    assert!(out.contains("vault master key wrapped by the token now: true; RSA keys imported now: 1; PIN key imported now: true; tenant CVK pairs imported now: 1; rows that changed meanwhile (run again): 0"), "{out}");
+    assert!(out.contains("vault master key wrapped by the token now: true; RSA keys imported now: 2; PIN key imported now: true; tenant CVK pairs imported now: 1; rows that changed meanwhile (run again): 0"), "{out}");
     // An interrupted run: the key is in the token but its row still
     // holds the sealed key. The next run replaces the object, rewrites the row.
     sqlx::query("UPDATE rsa_keys SET private_sealed = $1 WHERE key_id = $2")

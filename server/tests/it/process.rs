@@ -521,16 +521,35 @@ async fn cli_keys_list_and_rotate_and_migrate() {
         String::from_utf8(out.stdout).unwrap()
     };
     let list = run(&["keys", "list"]);
+    // A session key and a card-capture key, each active.
     assert_eq!(
         list.lines().filter(|l| l.contains(" active ")).count(),
-        1,
+        2,
         "{list}"
     );
+    for purpose in ["session ", "capture "] {
+        assert_eq!(
+            list.lines()
+                .filter(|l| l.contains(" active ") && l.contains(purpose))
+                .count(),
+            1,
+            "{list}"
+        );
+    }
+    // `--capture` rotates the capture key alone.
+    let rotated = run(&["keys", "rotate", "--capture"]);
+    let previous: Vec<&str> = rotated
+        .lines()
+        .filter(|l| l.contains(" previous "))
+        .collect();
+    assert_eq!(previous.len(), 1, "{rotated}");
+    assert!(previous[0].contains("capture "), "{rotated}");
     let rotated = run(&["keys", "rotate"]);
     assert!(rotated.contains("is now active"), "{rotated}");
+    // The session key's previous one, and the capture key's.
     assert_eq!(
         rotated.lines().filter(|l| l.contains(" previous ")).count(),
-        1,
+        2,
         "{rotated}"
     );
     let again = run(&["keys", "rotate"]);

@@ -880,7 +880,7 @@ async fn raw_pool(app: &TestApp) -> sqlx::AnyPool {
 fn key_id(app: &TestApp) -> String {
     app.service
         .keyring()
-        .active(paysecure_server::crypto::keys::Purpose::Session)
+        .active(paysecure_server::crypto::keys::Purpose::Capture)
         .unwrap()
         .key_id
         .clone()
@@ -895,7 +895,7 @@ fn encrypted_card(app: &TestApp, pan: &str, name: Option<&str>, at: u64) -> Stri
     if let Some(n) = name {
         c = c.with_cardholder_name(n).unwrap();
     }
-    c.encrypt(&app.public_key, &key_id(app), at).unwrap()
+    c.encrypt(&app.capture_key, &key_id(app), at).unwrap()
 }
 
 #[tokio::test]
@@ -953,7 +953,7 @@ async fn paythru_client_post_capture_then_tokenise() {
     let (m, y) = future_expiry();
     let other_kid = CardCapture::new("5555555555554444", m, y)
         .unwrap()
-        .encrypt(&app.public_key, "rsa-unknown", now())
+        .encrypt(&app.capture_key, "rsa-unknown", now())
         .unwrap();
     let mut tampered = encrypted_card(&app, "5555555555554444", None, now());
     let last = tampered.pop().unwrap();
@@ -1378,7 +1378,7 @@ async fn verifone_validation_and_capture_errors() {
         .unwrap()
         .with_cardholder_name(&"N".repeat(31))
         .unwrap()
-        .encrypt(&app.public_key, &key_id(&app), now())
+        .encrypt(&app.capture_key, &key_id(&app), now())
         .unwrap();
     let cases: Vec<(&str, StatusCode, Value)> = vec![
         // The seed's own examples: its encrypted_card is base64 of "Swagger rocks".
@@ -1512,13 +1512,13 @@ async fn verifone_validation_and_capture_errors() {
     let card_for_old_key = encrypted_card(&app, "5555555555554444", None, now());
     let old = key_id(&app);
     app.service
-        .rotate_keys(paysecure_server::crypto::keys::Purpose::Session)
+        .rotate_keys(paysecure_server::crypto::keys::Purpose::Capture)
         .await
         .unwrap();
     let r = vf(&app, Method::PUT, "/api/v2/card", Some(json!({"token_scope": SCOPE, "encrypted_card": card_for_old_key, "public_key_alias": old}))).await;
     assert_eq!(r.status, StatusCode::OK, "previous key: {:?}", r.body);
     app.service
-        .rotate_keys(paysecure_server::crypto::keys::Purpose::Session)
+        .rotate_keys(paysecure_server::crypto::keys::Purpose::Capture)
         .await
         .unwrap();
     let r = vf(&app, Method::PUT, "/api/v2/card", Some(json!({"token_scope": SCOPE, "encrypted_card": card_for_old_key, "public_key_alias": old}))).await;
@@ -1839,7 +1839,7 @@ async fn paythru_card_type_and_bank_from_the_bin_table() {
 }
 
 fn raw_card(app: &TestApp, json: &str) -> String {
-    paysecure_core::jwe::encrypt_compact(json.as_bytes(), &app.public_key, &key_id(app)).unwrap()
+    paysecure_core::jwe::encrypt_compact(json.as_bytes(), &app.capture_key, &key_id(app)).unwrap()
 }
 
 fn capture_time(t: u64) -> String {
@@ -2022,7 +2022,7 @@ async fn verifone_card_json_bin_fields_brand_and_alias() {
     assert_eq!(r.code(), "UNKNOWN_KEY_ALIAS");
     let old = key_id(&app);
     app.service
-        .rotate_keys(paysecure_server::crypto::keys::Purpose::Session)
+        .rotate_keys(paysecure_server::crypto::keys::Purpose::Capture)
         .await
         .unwrap();
     let fresh = encrypted_card(&app, "4111111111111111", None, now());
@@ -2381,4 +2381,197 @@ async fn serve_demo_loads_the_sandbox_bins_into_an_empty_table_only() {
     serve_once();
     assert_eq!(storage.bin_table_version().await.unwrap(), Some(2));
     assert_eq!(storage.bin_ranges().await.unwrap().len(), 1);
+}
+
+// ------------------------------------------------------------ issue #18: capture key
+
+/// Card captures have an RSA key pair of their own, published at
+/// `/v2/capture-key` (cross-origin, GET only) as PEM and JWK: never the
+/// session key of `/v2/public-key`.
+#[tokio::test]
+async fn the_capture_key_is_published_and_is_not_the_session_key() {
+    use paysecure_core::PublicKey;
+    let app = TestApp::new().await;
+    let r = app
+        .call(
+            Method::GET,
+            "/v2/capture-key",
+            None,
+            &[("origin", "https://shop.example")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.headers["access-control-allow-origin"], "*");
+    assert_eq!(r.body["algorithm"], "RSA-OAEP-256");
+    let jwk = &r.body["jwk"];
+    assert_eq!(
+        (&jwk["kty"], &jwk["alg"], &jwk["use"]),
+        (&json!("RSA"), &json!("RSA-OAEP-256"), &json!("enc"))
+    );
+    assert_eq!(jwk["kid"], r.body["keyId"]);
+    assert_eq!(r.body["keyId"].as_str(), Some(key_id(&app).as_str()));
+    let pem = PublicKey::parse(r.body["publicKey"].as_str().unwrap()).unwrap();
+    let from_jwk =
+        PublicKey::from_jwk(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap()).unwrap();
+    assert_eq!(pem, from_jwk);
+    assert_eq!(pem, app.capture_key);
+    assert!(r.body["expiresAt"].as_str().unwrap().ends_with('Z'));
+    let session = app
+        .call(Method::GET, "/v2/public-key", None, &[], None)
+        .await;
+    assert_ne!(session.body["keyId"], r.body["keyId"]);
+    assert_ne!(session.body["jwk"]["n"], jwk["n"]);
+    assert_eq!(session.body["algorithm"], "RSA-OAEP-SHA1");
+    // GET only.
+    let post = app
+        .call(Method::POST, "/v2/capture-key", None, &[], None)
+        .await;
+    assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+/// A JWE made for the session key (its `kid` naming the session key) is
+/// refused exactly like one for an unknown key: same status, same code,
+/// same message (no oracle on the session key), on both capture paths;
+/// the session key does no RSA-OAEP-256 at all.
+#[tokio::test]
+async fn a_capture_for_the_session_key_is_refused_like_an_unknown_key() {
+    let app = TestApp::new().await;
+    seed_credentials(&app).await;
+    let (m, y) = future_expiry();
+    let session_kid = app
+        .service
+        .keyring()
+        .active(paysecure_server::crypto::keys::Purpose::Session)
+        .unwrap()
+        .key_id
+        .clone();
+    let for_session_key = || {
+        CardCapture::new("5555555555554444", m, y)
+            .unwrap()
+            .encrypt(&app.public_key, &session_kid, now())
+            .unwrap()
+    };
+    let unknown_kid = "rsa-0000000000000000";
+    let for_unknown_key = || {
+        CardCapture::new("5555555555554444", m, y)
+            .unwrap()
+            .encrypt(&app.capture_key, unknown_kid, now())
+            .unwrap()
+    };
+    // The ring: no capture key has the session key's id.
+    let parsed = paysecure_core::jwe::parse_compact(&for_session_key()).unwrap();
+    assert!(app
+        .service
+        .keyring()
+        .unwrap_content_key(&session_kid, parsed.encrypted_key())
+        .is_none());
+    // Verifone PUT, the alias naming the card's key.
+    let answer = |r: crate::common::Reply| {
+        let mut b = r.body;
+        b["error"]["traceId"] = Value::Null;
+        (r.status, b)
+    };
+    let a = vf(&app, Method::PUT, "/api/v2/card", Some(json!({"token_scope": SCOPE, "encrypted_card": for_session_key(), "public_key_alias": session_kid}))).await;
+    assert_eq!(a.code(), "UNKNOWN_KEY_ALIAS", "{:?}", a.body);
+    let b = vf(&app, Method::PUT, "/api/v2/card", Some(json!({"token_scope": SCOPE, "encrypted_card": for_unknown_key(), "public_key_alias": unknown_kid}))).await;
+    assert_eq!(answer(a), answer(b));
+    // Paythru Client POST capture (no alias: the kid decides).
+    let mut answers = vec![];
+    for (i, card) in [for_session_key(), for_unknown_key()]
+        .into_iter()
+        .enumerate()
+    {
+        let r = paythru(
+            &app,
+            "/v3/clientpost/session/json",
+            &auth(&[("merchantCustomerReference", "cust-18")]),
+        )
+        .await;
+        let session = json_of(&r)["sessionKey"].as_str().unwrap().to_owned();
+        let r = app
+            .call_from(
+                &format!("198.51.100.{}", 80 + i),
+                Method::POST,
+                "/v3/clientpost/card",
+                None,
+                &[("origin", "https://shop.example")],
+                Some(json!({"sessionKey": session, "encryptedCard": card})),
+            )
+            .await;
+        assert_eq!(r.code(), "UNKNOWN_KEY_ALIAS", "{:?}", r.body);
+        answers.push(answer(r));
+    }
+    assert_eq!(answers[0], answers[1]);
+    // The capture key's own card goes through.
+    let r = vf(
+        &app,
+        Method::PUT,
+        "/api/v2/card",
+        Some(put_body(
+            &app,
+            encrypted_card(&app, "5555555555554444", None, now()),
+        )),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+/// A session id made with the capture key (with or without `Key-Id`
+/// naming it) is refused like any bad session id.
+#[tokio::test]
+async fn a_session_id_for_the_capture_key_is_refused_like_any_bad_one() {
+    use paysecure_core::{KeySize, Session, Version};
+    let app = TestApp::new().await;
+    let card = app.issue_card().await;
+    let uri = format!("/v2/cards/{}/pan", card["token"].as_str().unwrap());
+    let capture_kid = key_id(&app);
+    let made = |key: &paysecure_core::PublicKey| {
+        Session::generate(Version::V2, KeySize::Aes256)
+            .unwrap()
+            .session_id(key)
+            .unwrap()
+    };
+    let mut bodies = vec![];
+    for (name, sid, kid) in [
+        ("capture key", made(&app.capture_key), None),
+        (
+            "capture key, Key-Id",
+            made(&app.capture_key),
+            Some(capture_kid.as_str()),
+        ),
+        (
+            "unknown key id",
+            made(&app.public_key),
+            Some("rsa-0000000000000000"),
+        ),
+    ] {
+        let mut h = vec![("session-id", sid.as_str())];
+        if let Some(k) = kid {
+            h.push(("key-id", k));
+        }
+        let r = app
+            .call(Method::POST, &uri, Some(&app.tenant_key), &h, None)
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::BAD_REQUEST, "INVALID_SESSION_ID"),
+            "{name}"
+        );
+        let mut b = r.body.clone();
+        b["error"]["traceId"] = Value::Null;
+        bodies.push(b);
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]));
+    // The session key still opens one.
+    let r = app
+        .call(
+            Method::POST,
+            &uri,
+            Some(&app.tenant_key),
+            &[("session-id", &made(&app.public_key))],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }

@@ -26,6 +26,9 @@ pub struct Server {
     pub http: reqwest::Client,
     pub public_key: PublicKey,
     key_id: String,
+    /// The card-capture key (`/v2/capture-key`, JWE RSA-OAEP-256).
+    pub capture_key: PublicKey,
+    capture_key_id: String,
     /// The V1 key, once [`Server::enable_v1`] fetched it.
     pub v1_public_key: Option<PublicKey>,
 }
@@ -72,6 +75,8 @@ impl Server {
                 .unwrap(),
             public_key: dummy_key(),
             key_id: String::new(),
+            capture_key: dummy_key(),
+            capture_key_id: String::new(),
             v1_public_key: None,
         };
         s.tenant_key = s.create_tenant("Attack Bank");
@@ -191,10 +196,26 @@ impl Server {
             .unwrap();
         self.public_key = PublicKey::parse(v["publicKey"].as_str().unwrap()).unwrap();
         self.key_id = v["keyId"].as_str().unwrap().to_owned();
+        let v: Value = self
+            .http
+            .get(format!("{}/v2/capture-key", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        self.capture_key = PublicKey::parse(v["publicKey"].as_str().unwrap()).unwrap();
+        self.capture_key_id = v["keyId"].as_str().unwrap().to_owned();
     }
 
     pub fn key_id(&self) -> &str {
         &self.key_id
+    }
+
+    /// The id of the card-capture key.
+    pub fn capture_key_id(&self) -> &str {
+        &self.capture_key_id
     }
 
     /// The whole log so far.
@@ -493,6 +514,8 @@ impl Server {
             http,
             public_key: dummy_key(),
             key_id: String::new(),
+            capture_key: dummy_key(),
+            capture_key_id: String::new(),
             v1_public_key: None,
         };
         s.tenant_key = s.create_tenant("Attack Bank");

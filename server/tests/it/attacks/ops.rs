@@ -972,8 +972,8 @@ async fn every_route_family_leaves_no_secret_in_the_log() {
         .with_cvv("737")
         .unwrap()
         .encrypt(
-            &s.public_key,
-            s.key_id(),
+            &s.capture_key,
+            s.capture_key_id(),
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
@@ -981,7 +981,7 @@ async fn every_route_family_leaves_no_secret_in_the_log() {
         )
         .unwrap();
     let (st, r) = call(&s, Method::PUT, "/api/v2/card", Some(&key), None, Some(json!({
-        "token_scope": "0e48425a-f1bc-431a-b7d8-f866de8ba276", "encrypted_card": capture, "public_key_alias": s.key_id()
+        "token_scope": "0e48425a-f1bc-431a-b7d8-f866de8ba276", "encrypted_card": capture, "public_key_alias": s.capture_key_id()
     }))).await;
     assert_eq!(st, 200, "{r}");
 
