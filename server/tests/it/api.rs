@@ -792,9 +792,16 @@ async fn key_rotation_keeps_the_previous_key_until_retired() {
     let (_, old_sid_3) = {
         // Made for the old key before the second rotation.
         let s = Session::generate(V2, KeySize::Aes128).unwrap();
-        let old_pk =
-            paysecure_core::PublicKey::parse(&app.service.keyring().keys()[1].public_pem())
-                .unwrap();
+        let ring = app.service.keyring();
+        let old = ring
+            .keys()
+            .iter()
+            .find(|k| {
+                k.purpose == paysecure_server::crypto::keys::Purpose::Session
+                    && k.status == "previous"
+            })
+            .unwrap();
+        let old_pk = paysecure_core::PublicKey::parse(&old.public_pem()).unwrap();
         let sid = s.session_id(&old_pk).unwrap();
         (s, sid)
     };
