@@ -336,7 +336,7 @@ test('Client POST: the browser posts the encrypted card cross-origin; the mercha
   assert.deepEqual(Object.keys(t.body.cardKeyDetails), ['0']);
   assert.match(d.cardKey, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
   assert.equal(d.merchantCustomerReference, ref);
-  assert.equal(d.enabled, '1');
+  assert.equal(d.enabled, '0', 'a new Paythru token is created disabled (a48510b)');
   assert.equal(d.card.cardNumber, VISA.masked);
   assert.equal(d.card.cardholderName, 'MR J HOLDER');
   assert.equal(d.card.cardExpiryMonth, '12');
@@ -354,7 +354,7 @@ test('Client POST: the browser posts the encrypted card cross-origin; the mercha
     assert.equal(got.cardKey, d.cardKey);
     assert.equal(got.cardUniqueIdentifier, d.cardUniqueIdentifier);
     assert.equal(got.merchantCustomerReference, ref);
-    assert.equal(got.enabled, '1');
+    assert.equal(got.enabled, '0');
     assert.equal(got.card.cardNumber, VISA.masked);
     assert.equal(got.card.cardholderName, 'MR J HOLDER');
   }
