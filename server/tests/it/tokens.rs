@@ -2575,3 +2575,102 @@ async fn a_session_id_for_the_capture_key_is_refused_like_any_bad_one() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
+
+/// The capture key follows the session key's lifecycle: rotated by the
+/// housekeeping a day before it expires (the old one keeps opening cards
+/// until then), revoked at once (replaced with no overlap); the session
+/// key is untouched by either.
+#[tokio::test]
+async fn the_capture_key_rotates_before_expiry_and_revokes_on_its_own() {
+    use paysecure_server::crypto::keys::Purpose;
+    let mut app = TestApp::new().await;
+    let session_kid = app
+        .service
+        .keyring()
+        .active(Purpose::Session)
+        .unwrap()
+        .key_id
+        .clone();
+    let old = key_id(&app);
+    let now_s = paysecure_server::util::time::now();
+    // The active capture key expires in 100 s: inside the rotation overlap.
+    sqlx::query("UPDATE rsa_keys SET expires_at = $1 WHERE key_id = $2")
+        .bind(now_s + 100)
+        .bind(&old)
+        .execute(&raw_pool(&app).await)
+        .await
+        .unwrap();
+    app.service.reload_keys().await.unwrap();
+    let for_old = encrypted_card(&app, "5555555555554444", None, now());
+    app.service.housekeeping().await.unwrap();
+    let new = key_id(&app);
+    assert_ne!(new, old, "rotated before expiry");
+    let published = app
+        .call(Method::GET, "/v2/capture-key", None, &[], None)
+        .await;
+    assert_eq!(published.body["keyId"].as_str(), Some(new.as_str()));
+    let ring = app.service.keyring();
+    let previous = ring.keys().iter().find(|k| k.key_id == old).unwrap();
+    assert_eq!(
+        (previous.purpose, previous.status.as_str()),
+        (Purpose::Capture, "previous")
+    );
+    assert!(
+        previous.expires_at <= now_s + 100,
+        "never past its own expiry"
+    );
+    assert_eq!(ring.active(Purpose::Session).unwrap().key_id, session_kid);
+    let r = vf(
+        &app,
+        Method::PUT,
+        "/api/v2/card",
+        Some(json!({"token_scope": SCOPE, "encrypted_card": for_old, "public_key_alias": old})),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "previous capture key: {:?}",
+        r.body
+    );
+    // Revocation: at once, with no overlap.
+    app.refresh_public_key().await;
+    let for_revoked = encrypted_card(&app, "4111111111111111", None, now());
+    assert_eq!(
+        app.service.revoke_key(&new).await.unwrap(),
+        Some(Purpose::Capture)
+    );
+    let r = vf(
+        &app,
+        Method::PUT,
+        "/api/v2/card",
+        Some(json!({"token_scope": SCOPE, "encrypted_card": for_revoked, "public_key_alias": new})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::BAD_REQUEST, "UNKNOWN_KEY_ALIAS")
+    );
+    let replacement = key_id(&app);
+    assert!(replacement != new && replacement != old);
+    assert_eq!(
+        app.service
+            .keyring()
+            .active(Purpose::Session)
+            .unwrap()
+            .key_id,
+        session_kid
+    );
+    app.refresh_public_key().await;
+    let r = vf(
+        &app,
+        Method::PUT,
+        "/api/v2/card",
+        Some(put_body(
+            &app,
+            encrypted_card(&app, "4111111111111111", None, now()),
+        )),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
