@@ -188,7 +188,8 @@ fn client(app: &TestApp) -> Client<'_> {
 const ONE: &str = "/account/{u}/paymentinfo/{p}";
 
 /// The card's CVV, as the user would type it: the CVV2 of the tenant's CVK
-/// for this card number and expiry (the vault key of the test services).
+/// for this card number and expiry, through the run's key custody (the CVK
+/// is sealed by the test vault, or held in the token under rust-hsm).
 async fn card_cvv(app: &TestApp, pan: &str, year: &str, month: &str) -> String {
     use paysecure_server::crypto::cvv;
     use paysecure_server::crypto::vault::{Binding, Vault};
@@ -199,19 +200,17 @@ async fn card_cvv(app: &TestApp, pan: &str, year: &str, month: &str) -> String {
         .await
         .unwrap()
         .unwrap();
-    let raw = Vault::new(&[42u8; 32])
-        .unwrap()
-        .open(
-            Binding {
-                tenant: &app.tenant_id,
-                subject: "-",
-                field: "cvk",
-            },
-            &t.cvk_sealed,
-        )
+    let binding = Binding {
+        tenant: &app.tenant_id,
+        subject: "-",
+        field: "cvk",
+    };
+    let cvk = app
+        .service
+        .custody()
+        .load_cvk(&Vault::new(&[42u8; 32]).unwrap(), binding, &t.cvk_sealed)
         .unwrap();
-    let cvk = cvv::CvkPair::from_bytes(&raw).unwrap();
-    cvv::cvv2(&cvk, pan, &format!("{}{}", &year[2..], month)).unwrap()
+    cvv::cvv2(&*cvk, pan, &format!("{}{}", &year[2..], month)).unwrap()
 }
 
 /// A fresh token from the CVV token service for `cvv`.
@@ -1613,24 +1612,96 @@ async fn the_cvv_token_service_is_rate_limited_per_credential() {
     assert_eq!(n, 2, "nothing minted past the rate");
 }
 
-/// Captured log output (JSON lines) of the current thread.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+/// Log capture for in-process tests: one process-wide subscriber (installed
+/// once) that formats an event only on a thread that asked for a capture,
+/// into that thread's buffer. A thread-scoped subscriber
+/// (`tracing::subscriber::set_default`) is not enough: tracing caches each
+/// call site's interest process-wide, and a call site first reached on
+/// another test's thread stayed disabled for this one: the capture came back
+/// empty when tests ran in parallel.
+mod log_capture {
+    use std::cell::RefCell;
+    use std::sync::{Arc, Mutex, OnceLock};
 
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
 
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
+    thread_local! {
+        static BUFFER: RefCell<Option<Arc<Mutex<Vec<u8>>>>> = const { RefCell::new(None) };
+    }
+
+    struct ThreadWriter;
+
+    impl std::io::Write for ThreadWriter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            BUFFER.with(|b| {
+                if let Some(b) = &*b.borrow() {
+                    b.lock().unwrap().extend_from_slice(buf);
+                }
+            });
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Events at DEBUG and up, on threads with a capture. Decided per event:
+    /// a filter's default answer per call site is its answer on the thread
+    /// that first reaches the site (often another test's), cached for all.
+    struct OnCapturingThreads;
+
+    impl<S> tracing_subscriber::layer::Filter<S> for OnCapturingThreads {
+        fn enabled(
+            &self,
+            m: &tracing::Metadata<'_>,
+            _: &tracing_subscriber::layer::Context<'_, S>,
+        ) -> bool {
+            *m.level() <= tracing::Level::DEBUG && BUFFER.with(|b| b.borrow().is_some())
+        }
+
+        fn callsite_enabled(
+            &self,
+            _: &'static tracing::Metadata<'static>,
+        ) -> tracing::subscriber::Interest {
+            tracing::subscriber::Interest::sometimes()
+        }
+    }
+
+    /// Captures this thread's log (JSON lines, DEBUG and up) until dropped.
+    pub struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Capture {
+        pub fn start() -> Self {
+            static INSTALLED: OnceLock<()> = OnceLock::new();
+            INSTALLED.get_or_init(|| {
+                let layer = tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(|| ThreadWriter)
+                    .with_filter(OnCapturingThreads);
+                tracing_subscriber::registry()
+                    .with(layer)
+                    .try_init()
+                    .expect("no other process-wide subscriber in the test binary");
+            });
+            // A call site first reached before the subscriber was installed
+            // keeps its cached "never" otherwise.
+            tracing::callsite::rebuild_interest_cache();
+            let buffer = Arc::new(Mutex::new(Vec::new()));
+            BUFFER.with(|b| *b.borrow_mut() = Some(Arc::clone(&buffer)));
+            Capture(buffer)
+        }
+
+        pub fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    impl Drop for Capture {
+        fn drop(&mut self) {
+            BUFFER.with(|b| *b.borrow_mut() = None);
+        }
     }
 }
 
@@ -1638,13 +1709,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 /// paymentInfoId, action), and no CVV, token or card number is logged.
 #[tokio::test]
 async fn fraud_and_its_reset_are_audited_and_nothing_secret_is_logged() {
-    let cap = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(cap.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let cap = log_capture::Capture::start();
     let app = TestApp::new().await;
     let c = data_key_client(&app).await;
     let r = c
@@ -1679,7 +1744,7 @@ async fn fraud_and_its_reset_are_audited_and_nothing_secret_is_logged() {
         )
         .await;
     assert_eq!(r.body["data"]["status"], "ACTIVE");
-    let text = String::from_utf8(cap.0.lock().unwrap().clone()).unwrap();
+    let text = cap.text();
     let audit: Vec<Value> = text
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
