@@ -399,7 +399,7 @@ async fn reset(
 #[serde(deny_unknown_fields)]
 pub struct CvvTokenBody {
     /// The card verification value: 3 or 4 digits.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[0-9]{3,4}$")]
     pub cvv: Zeroizing<String>,
 }
 

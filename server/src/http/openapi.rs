@@ -204,8 +204,8 @@ pub struct NiRequestHeader {
     /// Message id.
     #[schema(min_length = 1, max_length = 12)]
     pub msg_id: String,
-    /// e.g. `TRANSACTION`.
-    #[schema(min_length = 1, max_length = 12)]
+    /// `TRANSACTION` (checked as strictly as `msg_function`).
+    #[schema(pattern = "^TRANSACTION$")]
     pub msg_type: Option<String>,
     /// `REQ_GET_CVV2`.
     #[schema(pattern = "^REQ_GET_CVV2$")]
@@ -231,7 +231,8 @@ pub struct NiRequestHeader {
 #[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NiRequestBody {
-    /// The card token (`CONTRACT_NUMBER`) or the tenant's external id (`EXID`).
+    /// The card number or the card token (`CONTRACT_NUMBER`), or the
+    /// tenant's external id (`EXID`).
     #[schema(min_length = 1, max_length = 32)]
     pub card_identifier_id: String,
     /// `CONTRACT_NUMBER` or `EXID`.

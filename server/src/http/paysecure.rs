@@ -308,6 +308,7 @@ pub struct CardsResponse {
 /// Filters of the card list (any combination).
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct CardsQuery {
     /// Account id.
     pub account_id: Option<String>,
@@ -321,6 +322,9 @@ pub struct CardsQuery {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next` value of the previous page; absent for the first page.
+    /// Opaque: pass back what `next` carried (its form is versioned and may
+    /// change).
+    #[param(pattern = r"^c1\.[0-9]{1,18}\.tok_[0-9a-f]{24}$")]
     pub cursor: Option<String>,
 }
 

@@ -251,6 +251,43 @@ async fn openapi_session_id_is_required_on_exactly_the_routes_that_open_a_sessio
     assert!(sessions >= 10, "{sessions}");
 }
 
+/// A parameter is `in: path` exactly when the path template names it, and
+/// optional query parameters are not required (the card list's filters were
+/// once documented as required path parameters: clients and schemathesis
+/// then built requests the server never reads).
+#[tokio::test]
+async fn openapi_parameters_are_where_the_route_reads_them() {
+    let app = TestApp::new().await;
+    let d = doc(&app).await;
+    let mut query_params = 0;
+    for (path, method, op) in operations(&d) {
+        for p in op["parameters"].as_array().into_iter().flatten() {
+            let name = p["name"].as_str().unwrap();
+            let in_template = path.contains(&format!("{{{name}}}"));
+            match p["in"].as_str().unwrap() {
+                "path" => {
+                    assert!(
+                        in_template,
+                        "{method} {path}: path parameter {name} not in the path"
+                    );
+                    assert_eq!(p["required"], true, "{method} {path} {name}");
+                }
+                "query" => {
+                    query_params += 1;
+                    assert!(!in_template, "{method} {path}: {name}");
+                }
+                _ => {}
+            }
+        }
+    }
+    let list = &d["paths"]["/v2/cards"]["get"]["parameters"];
+    for p in list.as_array().unwrap() {
+        assert_eq!(p["in"], "query", "{p}");
+        assert_ne!(p["required"], true, "{p}");
+    }
+    assert!(query_params >= 6, "{query_params}");
+}
+
 #[tokio::test]
 async fn openapi_every_documented_path_and_method_is_routed() {
     let app = TestApp::new().await;
