@@ -58,6 +58,7 @@ fn check(plain: &[u8]) {
         let digits = check_pan(&card.pan).expect("an accepted PAN passes the PAN check");
         assert_eq!(&digits[..], &card.pan[..]);
         assert!((1..=12).contains(&card.expiry_month));
-        assert!((2000..=2099).contains(&card.expiry_year));
+        // Verifone allows expiry years up to 9999 (issue #19).
+        assert!((2000..=9999).contains(&card.expiry_year));
     }
 }
