@@ -30,7 +30,7 @@ out=pkg/paysecure-wasm
 tgz="$target_dir/npm/paysecure-wasm.tgz"
 
 log "cargo build --target wasm32-unknown-unknown --profile wasm-release -p paysecure-wasm"
-cargo build --quiet --target wasm32-unknown-unknown --profile wasm-release -p paysecure-wasm --lib
+wasm_release_build -p paysecure-wasm --lib
 if [ -z "${WASM_BINDGEN:-}" ]; then
   cargo build --quiet -p wasm-bindgen-tool --bin wasm-bindgen
   WASM_BINDGEN="$target_dir/debug/wasm-bindgen"

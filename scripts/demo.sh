@@ -47,7 +47,7 @@ step native bash -c "cargo build -p wasm-bindgen-tool --bin wasm-bindgen && touc
   && cargo build -p paysecure-server --bin paysecure-server"
 step npm bash scripts/setup.sh npm
 bash scripts/setup.sh wasm-target
-step wasm cargo build --target wasm32-unknown-unknown --profile wasm-release -p paysecure-wasm --lib
+step wasm wasm_release_build -p paysecure-wasm --lib
 finish wasm
 finish npm
 while [ ! -f "$logs/generator.ready" ]; do
