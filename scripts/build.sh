@@ -3,7 +3,9 @@
 # bundlers, Node.js, Deno and Bun) into pkg/paysecure-wasm/ and packs it to
 # target/npm/paysecure-wasm.tgz; then the widget SDK `@paysecure/elements`
 # (scripts/build-elements.sh) when it is there. No wasm-pack: the steps are
-#   1. cargo build --target wasm32-unknown-unknown --profile wasm-release -p paysecure-wasm
+#   1. cargo build --target wasm32-unknown-unknown --profile wasm-release -p paysecure-wasm,
+#      twice: every feature (the `paysecure-wasm` entry point) and
+#      --no-default-features (the `paysecure-wasm/reveal` entry point)
 #   2. wasm-bindgen --target web (crates/wasm-bindgen-tool: the generator of the
 #      wasm-bindgen release Cargo.lock pins, built in this workspace)
 #   3. wasm-opt -Oz (npm binaryen)
@@ -25,32 +27,51 @@ WASM_OPT_FEATURES=(--enable-bulk-memory --enable-bulk-memory-opt --enable-nontra
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue)
 
 target_dir="${CARGO_TARGET_DIR:-$ROOT/target}"
-input="$target_dir/wasm32-unknown-unknown/wasm-release/paysecure_wasm.wasm"
+built="$target_dir/wasm32-unknown-unknown/wasm-release/paysecure_wasm.wasm"
+# The two builds of the crate, copied out of cargo's output one after the
+# other (both write $built): every feature (the `paysecure-wasm` entry point)
+# and none (`paysecure-wasm/reveal`: V2/V3 sessions, public keys, PIN blocks,
+# card helpers). wasm-bindgen names its output after the input file.
+inputs="$target_dir/wasm-entries"
 out=pkg/paysecure-wasm
 tgz="$target_dir/npm/paysecure-wasm.tgz"
+mkdir -p "$inputs"
 
-log "cargo build --target wasm32-unknown-unknown --profile wasm-release -p paysecure-wasm"
+log "cargo build --target wasm32-unknown-unknown --profile wasm-release -p paysecure-wasm (all features; no default features)"
 wasm_release_build -p paysecure-wasm --lib
+cp "$built" "$inputs/paysecure_wasm.wasm"
+wasm_release_build -p paysecure-wasm --lib --no-default-features
+cp "$built" "$inputs/paysecure_wasm_reveal.wasm"
 if [ -z "${WASM_BINDGEN:-}" ]; then
   cargo build --quiet -p wasm-bindgen-tool --bin wasm-bindgen
   WASM_BINDGEN="$target_dir/debug/wasm-bindgen"
 fi
 
+# raw, gzip -9 and brotli (quality 11) sizes of the concatenation of the files given.
+sizes() {
+  node -e 'const fs = require("node:fs"), z = require("node:zlib");
+    const b = Buffer.concat(process.argv.slice(1).map((f) => fs.readFileSync(f)));
+    const br = z.brotliCompressSync(b, { params: { [z.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+    process.stdout.write(`${b.length} raw / ${z.gzipSync(b, { level: 9 }).length} gzip -9 / ${br} brotli`);' "$@"
+}
+
 sum=$({ "$WASM_BINDGEN" --version; wasm-opt --version
-  sha256sum "$input" scripts/build.sh scripts/package-npm.mjs src/js/* src/npm-README.md \
-    Cargo.toml LICENSE-MIT LICENSE-APACHE; } | sha256sum | cut -d' ' -f1)
+  sha256sum "$inputs"/paysecure_wasm.wasm "$inputs"/paysecure_wasm_reveal.wasm scripts/build.sh \
+    scripts/package-npm.mjs src/js/* src/npm-README.md Cargo.toml LICENSE-MIT LICENSE-APACHE; } | sha256sum | cut -d' ' -f1)
 if [ -f "$out/.build-stamp" ] && [ "$(cat "$out/.build-stamp")" = "$sum" ] && [ -f "$tgz" ]; then
   log "paysecure-wasm: up to date ($out)"
 else
   gen="$target_dir/wasm-bindgen-web"
   rm -rf "$gen"
-  log "wasm-bindgen --target web"
-  "$WASM_BINDGEN" --target web --out-dir "$gen" "$input"
-  # The RSA kernel's functions stay out of line so that scripts/ct-check.mjs
-  # finds them by name and checks them as they ship.
-  wasm-opt "$gen/paysecure_wasm_bg.wasm" --no-inline='*paysecure_montgomery*Modulus*' -Oz --strip-debug \
-    --strip-producers "${WASM_OPT_FEATURES[@]}" -o "$gen/paysecure_wasm_bg.wasm.opt"
-  mv "$gen/paysecure_wasm_bg.wasm.opt" "$gen/paysecure_wasm_bg.wasm"
+  for stem in paysecure_wasm paysecure_wasm_reveal; do
+    log "wasm-bindgen --target web ($stem)"
+    "$WASM_BINDGEN" --target web --out-dir "$gen" "$inputs/$stem.wasm"
+    # The RSA kernel's functions stay out of line so that scripts/ct-check.mjs
+    # finds them by name and checks them as they ship.
+    wasm-opt "$gen/${stem}_bg.wasm" --no-inline='*paysecure_montgomery*Modulus*' -Oz --strip-debug \
+      --strip-producers "${WASM_OPT_FEATURES[@]}" -o "$gen/${stem}_bg.wasm.opt"
+    mv "$gen/${stem}_bg.wasm.opt" "$gen/${stem}_bg.wasm"
+  done
   tmp="pkg/.paysecure-wasm.tmp"
   node scripts/package-npm.mjs "$gen" "$tmp"
   rm -rf "$out" pkg/web pkg/bundler pkg/nodejs
@@ -59,10 +80,12 @@ else
   packed=$(cd "$out" && npm pack --silent --pack-destination "$(dirname "$tgz")" | tail -1)
   mv "$(dirname "$tgz")/$packed" "$tgz"
   echo "$sum" >"$out/.build-stamp"
-  wasm="$out/paysecure_wasm_bg.wasm"
-  log "paysecure-wasm: $wasm = $(stat -c %s "$wasm") bytes raw, $(gzip -9c "$wasm" | wc -c) bytes gzip -9;" \
-    "glue $(cat "$out/paysecure_wasm_core.js" "$out/paysecure_wasm.js" | gzip -9c | wc -c) bytes gzip -9;" \
-    "$tgz = $(stat -c %s "$tgz") bytes"
+  for stem in paysecure_wasm paysecure_wasm_reveal; do
+    entry=$([ "$stem" = paysecure_wasm ] && echo "paysecure-wasm" || echo "paysecure-wasm/reveal")
+    log "$entry: $out/${stem}_bg.wasm $(sizes "$out/${stem}_bg.wasm");" \
+      "glue (${stem}_core.js + ${stem}.js) $(sizes "$out/${stem}_core.js" "$out/$stem.js")"
+  done
+  log "$tgz = $(stat -c %s "$tgz") bytes"
 fi
 
 if [ -f scripts/build-elements.sh ]; then

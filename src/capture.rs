@@ -10,6 +10,11 @@ use crate::error::{invalid, to_js, JsResult};
 use crate::stack_wipe::StackWipe;
 use crate::wasm_input;
 
+/// The TypeScript of `encryptCard`'s arguments (`CardInput`,
+/// `EncryptCardOptions`): only in the builds that have it.
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = concat!("\n", include_str!("capture.d.ts"));
+
 #[wasm_bindgen]
 extern "C" {
     /// `{ cardNumber, expiryMonth, expiryYear, cvv?, ... }`, see the TypeScript declaration.

@@ -8,11 +8,18 @@
 //! | module | exports |
 //! | --- | --- |
 //! | [`session`] | `Session` |
+//! | [`body`] | `Session.encryptBody`, `Session.decryptBody` |
 //! | [`public_key`] | `PublicKey` |
 //! | [`pin`] | `pinBlock`, `parsePinBlock`, `pinWeakness` |
 //! | [`card`] | `luhnCheck`, `cardBrand`, `maskPan` |
 //! | [`capture`] | `encryptCard` |
 //! | [`error`] | `isPaySecureError`; every failure as a `PaySecureError` |
+//!
+//! The crate's features (`v1`, `capture`, `body`, all on by default) decide
+//! what a build has: scripts/build.sh builds it twice, with all of them (the
+//! `paysecure-wasm` entry point) and with none (`paysecure-wasm/reveal`: V2/V3
+//! sessions, public keys, PIN blocks, card helpers; `{ version: 'v1' }`
+//! throws `V1_NOT_IN_ENTRY`, and [`capture`] and [`body`] are not there).
 //!
 //! The hand-written TypeScript (option objects, `EncryptedValue`,
 //! `PaySecureErrorCode`, ...) is `src/paysecure.d.ts`, emitted into the
@@ -52,6 +59,9 @@
 )]
 
 mod args;
+#[cfg(feature = "body")]
+pub mod body;
+#[cfg(feature = "capture")]
 pub mod capture;
 pub mod card;
 pub mod error;

@@ -1,4 +1,7 @@
-/** PaySecure protocol version: `v1` (RSA PKCS#1 v1.5 + AES-CBC), `v2` and `v3` (RSA-OAEP SHA-1 + AES-GCM). */
+/**
+ * PaySecure protocol version: `v1` (RSA PKCS#1 v1.5 + AES-CBC), `v2` and `v3` (RSA-OAEP SHA-1 + AES-GCM).
+ * The `paysecure-wasm/reveal` entry point has `v2` and `v3` only: `'v1'` throws `V1_NOT_IN_ENTRY` there.
+ */
 export type PaySecureVersion = 'v1' | 'v2' | 'v3';
 
 /** AES session key size in bits. */
@@ -107,34 +110,6 @@ export type CardBrand =
   | 'VISA' | 'MASTERCARD' | 'AMEX' | 'DISCOVER' | 'JCB'
   | 'DINERS' | 'UNIONPAY' | 'MAESTRO' | 'UNKNOWN';
 
-/** The card a cardholder typed, as {@link encryptCard} takes it. */
-export interface CardInput {
-  /** 12 to 19 digits passing the Luhn check; spaces and hyphens are ignored. */
-  cardNumber: string;
-  /** 1 to 12. */
-  expiryMonth: number | string;
-  /** YYYY, or YY meaning 20YY. */
-  expiryYear: number | string;
-  /** 3 or 4 digits. */
-  cvv?: string;
-  /** As printed on the card, 1 to 50 characters. */
-  cardholderName?: string;
-  /** Card sequence number, 1 to 3 digits. */
-  sequenceNumber?: string;
-  /** "Valid from" month, 1 to 12 (with `startYear`). */
-  startMonth?: number | string;
-  /** "Valid from" year, YYYY or YY (with `startMonth`). */
-  startYear?: number | string;
-}
-
-/** Options of {@link encryptCard}. */
-export interface EncryptCardOptions {
-  /** The id of the server key `publicKey` is (`keyId` of `GET /v2/public-key`): the JWE `kid`. */
-  keyAlias: string;
-  /** When the card was captured; default now. Sent as `captureTime`; the server refuses it 15 minutes later. */
-  captureTime?: Date | number;
-}
-
 /**
  * Stable codes of {@link PaySecureError}.
  *
@@ -148,6 +123,8 @@ export interface EncryptCardOptions {
  * `RANDOM_UNAVAILABLE` is any failure of the platform CSPRNG, including during RSA padding.
  * `OBJECT_FREED`: a method or getter of a `Session` or `PublicKey` after its `free()`.
  * `LEGACY_CBC_DISABLED`: see {@link FromKeyOptions.allowLegacyCbc}.
+ * `V1_NOT_IN_ENTRY`: `{ version: 'v1' }` from the `paysecure-wasm/reveal` entry point, which has no V1
+ * (import from `paysecure-wasm` for V1).
  * `NOT_INITIALIZED`: a call before {@link initAsync} (browsers, workers, bundlers).
  * `WASM_BLOCKED_BY_CSP`: {@link initAsync} on a page whose Content-Security-Policy forbids compiling
  * WebAssembly (`script-src` needs `'wasm-unsafe-eval'`). `WASM_LOAD_FAILED`: the module could not be
@@ -157,7 +134,7 @@ export type PaySecureErrorCode =
   | 'INVALID_PUBLIC_KEY' | 'WEAK_PUBLIC_KEY' | 'PRIVATE_JWK' | 'INVALID_KEY_SIZE'
   | 'UNSUPPORTED_VERSION' | 'INVALID_BASE64' | 'INVALID_IV' | 'DECRYPTION_FAILED' | 'INVALID_UTF8'
   | 'INVALID_PIN' | 'INVALID_PIN_BLOCK' | 'INVALID_PAN' | 'INVALID_CARD' | 'INVALID_INPUT'
-  | 'INPUT_TOO_LARGE' | 'LEGACY_CBC_DISABLED' | 'OBJECT_FREED'
+  | 'INPUT_TOO_LARGE' | 'LEGACY_CBC_DISABLED' | 'V1_NOT_IN_ENTRY' | 'OBJECT_FREED'
   | 'RANDOM_UNAVAILABLE' | 'ENCRYPTION_FAILED'
   | 'NOT_INITIALIZED' | 'WASM_BLOCKED_BY_CSP' | 'WASM_LOAD_FAILED';
 

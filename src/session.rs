@@ -124,7 +124,7 @@ pub(crate) fn session_for(
 /// ```
 #[wasm_bindgen(js_name = Session)]
 pub struct JsSession {
-    inner: Session,
+    pub(crate) inner: Session,
     session_id: Option<String>,
     /// V1 decryption enabled (`allowLegacyCbc: true`).
     allow_legacy_cbc: bool,
@@ -140,7 +140,8 @@ impl JsSession {
     /// `PRIVATE_JWK`, `UNSUPPORTED_VERSION`, `INVALID_KEY_SIZE`,
     /// `INPUT_TOO_LARGE` (a key over 16 KiB), `RANDOM_UNAVAILABLE`.
     /// `'v1'` sessions decrypt only with `allowLegacyCbc: true`
-    /// (see {@link FromKeyOptions.allowLegacyCbc}).
+    /// (see {@link FromKeyOptions.allowLegacyCbc}); from the
+    /// `paysecure-wasm/reveal` entry point `'v1'` throws `V1_NOT_IN_ENTRY`.
     ///
     /// @example
     /// ```ts
@@ -160,7 +161,8 @@ impl JsSession {
 
     /// A session over a known key (base64 of 16, 24 or 32 bytes), e.g. on
     /// the issuer side or in tests. It has no `sessionId`. `'v1'` sessions
-    /// decrypt only with `allowLegacyCbc: true`.
+    /// decrypt only with `allowLegacyCbc: true` (and throw `V1_NOT_IN_ENTRY`
+    /// from `paysecure-wasm/reveal`).
     ///
     /// @example
     /// ```ts
@@ -311,51 +313,6 @@ impl JsSession {
         let value = self.read_value(&value)?;
         let pin = self.inner.decrypt_pin(&value).map_err(to_js)?;
         Ok(JsValue::from_str(pin.expose()))
-    }
-
-    /// Encrypts text (a JSON body, a path id) the way the Account APIs document's account API
-    /// carries everything: lowercase hex of `nonce || ciphertext || tag`,
-    /// AES-GCM under the session key with a 26-byte nonce made of the UTC
-    /// time (`yyyyMMddHHmmss`) and 12 random hex digits. The server refuses
-    /// it after 5 minutes, and a second time. Throws `INPUT_TOO_LARGE` over
-    /// 1 MiB.
-    ///
-    /// @example
-    /// ```ts
-    /// const s = Session.create(pem);
-    /// const res = await fetch(`/account/${s.encryptBody(uuid)}/paymentinfo`, {
-    ///   method: 'POST', headers: { 'Session-Id': s.sessionId, Authorization: `PLTOKEN ${token}`,
-    ///     'Content-Type': 'application/x-www-form-urlencoded' },
-    ///   body: new URLSearchParams({ data: s.encryptBody(JSON.stringify(paymentInfo)) }) });
-    /// const { data } = JSON.parse(s.decryptBody(await res.text()));
-    /// ```
-    #[wasm_bindgen(js_name = encryptBody)]
-    pub fn encrypt_body(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
-    ) -> JsResult<String> {
-        let _wipe = StackWipe;
-        let text = string_arg_max(&text, limits::BODY, "the body must be a string")?;
-        limits::BODY.check(text.len()).map_err(to_js)?;
-        let now = (js_sys::Date::now() / 1000.0) as u64;
-        paysecure_core::body::seal(self.inner.key(), text.as_bytes(), now).map_err(to_js)
-    }
-
-    /// Decrypts a body made by {@link Session.encryptBody} (or by the
-    /// server) to its text. Throws `DECRYPTION_FAILED` for anything that is
-    /// not such a body under this session's key, `INPUT_TOO_LARGE` over
-    /// 2 MiB of hex.
-    #[wasm_bindgen(js_name = decryptBody, unchecked_return_type = "string")]
-    pub fn decrypt_body(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] hex: JsValue,
-    ) -> JsResult<JsValue> {
-        let _wipe = StackWipe;
-        let hex = string_arg_max(&hex, limits::BODY_HEX, "the body must be a hex string")?;
-        let opened = paysecure_core::body::open(self.inner.key(), &hex).map_err(to_js)?;
-        let text =
-            core::str::from_utf8(&opened.plaintext).map_err(|_| to_js(Error::InvalidUtf8))?;
-        Ok(JsValue::from_str(text))
     }
 
     /// The `{ data, iv }` argument of the decrypt methods. V1 (unauthenticated

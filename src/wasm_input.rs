@@ -143,7 +143,8 @@ pub(crate) fn bytes(v: &JsValue, limit: Limit) -> Result<Option<Zeroizing<Vec<u8
 
 /// Milliseconds since the epoch of a real `Date` (through the intrinsic
 /// `Date.prototype.getTime`); `None` for anything else, including objects
-/// that only pretend to be one.
+/// that only pretend to be one. (`encryptCard`'s `captureTime`.)
+#[cfg(feature = "capture")]
 pub(crate) fn date_millis(v: &JsValue) -> Option<f64> {
     if !v.is_object() {
         return None;

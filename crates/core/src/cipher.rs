@@ -12,12 +12,16 @@
 
 use aes::cipher::consts::{U16, U8};
 use aes::cipher::inout::{InOut, InOutBuf};
+// `InnerIvInit` is AES-CBC's (the `v1` feature).
+#[cfg_attr(not(feature = "v1"), allow(unused_imports))]
 use aes::cipher::{
     Block, BlockBackend, BlockCipher, BlockClosure, BlockDecrypt, BlockEncrypt, BlockSizeUser,
     InnerIvInit, KeyInit, ParBlocks, ParBlocksSizeUser, StreamCipherCore,
 };
 use aes::{Aes128, Aes192, Aes256};
+#[cfg(feature = "v1")]
 use cbc::cipher::block_padding::Pkcs7;
+#[cfg(feature = "v1")]
 use cbc::cipher::{BlockDecryptMut, BlockEncryptMut};
 use core::mem::ManuallyDrop;
 use ghash::universal_hash::UniversalHash;
@@ -401,11 +405,13 @@ pub fn gcm_decrypt(
     Ok(buf)
 }
 
+#[cfg(feature = "v1")]
 fn cbc_iv(iv: &[u8]) -> Result<[u8; IV_LEN]> {
     iv.try_into()
         .map_err(|_| Error::InvalidIv("an AES-CBC IV must be 16 bytes"))
 }
 
+#[cfg(feature = "v1")]
 /// AES-CBC encryption with PKCS#7 padding.
 pub fn cbc_encrypt(key: &SessionKey, iv: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
     let iv = cbc_iv(iv)?;
@@ -413,6 +419,7 @@ pub fn cbc_encrypt(key: &SessionKey, iv: &[u8], plaintext: &[u8]) -> Result<Vec<
     Ok(cbc::Encryptor::inner_iv_init(&*aes, &iv.into()).encrypt_padded_vec_mut::<Pkcs7>(plaintext))
 }
 
+#[cfg(feature = "v1")]
 /// AES-CBC decryption with PKCS#7 unpadding.
 ///
 /// Bad padding, a length that is not a positive multiple of 16 and a wrong

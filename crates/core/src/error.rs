@@ -56,7 +56,17 @@ pub enum Error {
     /// V1 (AES-CBC, no MAC) decryption was not explicitly enabled. V1 values
     /// are unauthenticated; a session opts in with `allowLegacyCbc: true`.
     LegacyCbcDisabled,
+    /// A V1 session (RSAES-PKCS1-v1_5 session ids, AES-CBC values) asked of
+    /// a build without V1: the npm package's `paysecure-wasm/reveal` entry
+    /// point, or this crate without its `v1` feature. The full entry point
+    /// (`paysecure-wasm`) has V1.
+    V1NotInEntry,
 }
+
+/// The message of [`Error::V1NotInEntry`].
+const V1_NOT_IN_ENTRY: &str =
+    "V1 (PKCS#1 v1.5 session ids, AES-CBC values) is not in this entry point \
+     (paysecure-wasm/reveal has V2 and V3 only); use the full entry point 'paysecure-wasm' for V1";
 
 impl Error {
     /// The error's message: a fixed text, or a fixed text around a
@@ -104,6 +114,7 @@ impl Error {
                 None,
                 "",
             ),
+            Error::V1NotInEntry => (V1_NOT_IN_ENTRY, None, ""),
         };
         let mut out = String::with_capacity(head.len() + detail.map_or(0, str::len) + tail.len());
         out.push_str(head);
@@ -133,6 +144,7 @@ impl Error {
             Error::InputTooLarge(_) => ErrorCode::InputTooLarge,
             Error::PrivateJwk => ErrorCode::PrivateJwk,
             Error::LegacyCbcDisabled => ErrorCode::LegacyCbcDisabled,
+            Error::V1NotInEntry => ErrorCode::V1NotInEntry,
         }
     }
 }
@@ -179,11 +191,13 @@ pub enum ErrorCode {
     PrivateJwk,
     /// `LEGACY_CBC_DISABLED`: [`Error::LegacyCbcDisabled`].
     LegacyCbcDisabled,
+    /// `V1_NOT_IN_ENTRY`: [`Error::V1NotInEntry`].
+    V1NotInEntry,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the [`Error`] variants.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::InvalidPublicKey,
         ErrorCode::WeakPublicKey,
         ErrorCode::InvalidKeySize,
@@ -202,6 +216,7 @@ impl ErrorCode {
         ErrorCode::InputTooLarge,
         ErrorCode::PrivateJwk,
         ErrorCode::LegacyCbcDisabled,
+        ErrorCode::V1NotInEntry,
     ];
 
     /// The code as `SCREAMING_SNAKE_CASE` text, as JavaScript sees it.
@@ -225,6 +240,7 @@ impl ErrorCode {
             ErrorCode::InputTooLarge => "INPUT_TOO_LARGE",
             ErrorCode::PrivateJwk => "PRIVATE_JWK",
             ErrorCode::LegacyCbcDisabled => "LEGACY_CBC_DISABLED",
+            ErrorCode::V1NotInEntry => "V1_NOT_IN_ENTRY",
         }
     }
 }
@@ -310,6 +326,13 @@ mod tests {
                 "V1 (unauthenticated AES-CBC) decryption is disabled; opt in with allowLegacyCbc"
                     .to_owned(),
             ),
+            (
+                Error::V1NotInEntry,
+                "V1 (PKCS#1 v1.5 session ids, AES-CBC values) is not in this entry point \
+                 (paysecure-wasm/reveal has V2 and V3 only); use the full entry point \
+                 'paysecure-wasm' for V1"
+                    .to_owned(),
+            ),
         ];
         let mut seen: Vec<ErrorCode> = cases.iter().map(|(e, _)| e.code()).collect();
         seen.dedup();
@@ -341,6 +364,7 @@ mod tests {
             Error::InputTooLarge(""),
             Error::PrivateJwk,
             Error::LegacyCbcDisabled,
+            Error::V1NotInEntry,
         ];
         let codes: Vec<ErrorCode> = all.iter().map(Error::code).collect();
         assert_eq!(codes, ErrorCode::ALL);

@@ -9,13 +9,16 @@
     )
 )]
 
+#[cfg(feature = "body")]
 pub mod body;
+#[cfg(feature = "capture")]
 pub mod capture;
 pub mod card;
 pub mod cipher;
 mod der;
 pub mod encoding;
 mod error;
+#[cfg(feature = "capture")]
 pub mod jwe;
 pub mod limits;
 pub mod pin_block;

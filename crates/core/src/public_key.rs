@@ -34,6 +34,11 @@ pub enum Padding {
     OaepSha256,
 }
 
+/// RSA-OAEP-256 is JWE card capture's (the `capture` feature).
+#[cfg(not(feature = "capture"))]
+const NO_OAEP_SHA256: Error =
+    Error::InvalidInput("RSA-OAEP-256 (card capture) is not in this entry point");
+
 /// Largest public exponent accepted (the RustCrypto `rsa` crate's bound).
 const MAX_EXPONENT: u64 = (1 << 33) - 1;
 
@@ -251,8 +256,14 @@ impl PublicKey {
         let k = self.size();
         let em = match padding {
             Padding::OaepSha1 => rsa_encrypt::oaep_encode::<sha1::Sha1>(message, k)?,
+            #[cfg(feature = "capture")]
             Padding::OaepSha256 => rsa_encrypt::oaep_encode::<sha2::Sha256>(message, k)?,
+            #[cfg(not(feature = "capture"))]
+            Padding::OaepSha256 => return Err(NO_OAEP_SHA256),
+            #[cfg(feature = "v1")]
             Padding::Pkcs1v15 => rsa_encrypt::pkcs1v15_encode(message, k)?,
+            #[cfg(not(feature = "v1"))]
+            Padding::Pkcs1v15 => return Err(Error::V1NotInEntry),
         };
         Ok(self.modulus.pow_public(&em, self.e, k).to_vec())
     }

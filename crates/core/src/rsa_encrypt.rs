@@ -68,6 +68,7 @@ pub(crate) fn oaep_encode<D: Digest>(message: &[u8], k: usize) -> Result<Zeroizi
     Ok(em)
 }
 
+#[cfg(feature = "v1")]
 /// EME-PKCS1-v1_5 encoding (RFC 8017 §7.2.1 step 2), `k` bytes:
 /// `0x00 || 0x02 || PS || 0x00 || M` with at least 8 non-zero random bytes of PS.
 pub(crate) fn pkcs1v15_encode(message: &[u8], k: usize) -> Result<Zeroizing<Vec<u8>>> {

@@ -24,10 +24,14 @@ pub enum Version {
 }
 
 impl Version {
-    /// Parses `"v1"`, `"v2"` or `"v3"` (case-insensitive).
+    /// Parses `"v1"`, `"v2"` or `"v3"` (case-insensitive); `"v1"` is
+    /// [`Error::V1NotInEntry`] without the `v1` feature.
     pub fn parse(s: &str) -> Result<Self> {
         match s.to_ascii_lowercase().as_str() {
+            #[cfg(feature = "v1")]
             "v1" => Ok(Version::V1),
+            #[cfg(not(feature = "v1"))]
+            "v1" => Err(Error::V1NotInEntry),
             "v2" => Ok(Version::V2),
             "v3" => Ok(Version::V3),
             _ => Err(Error::UnsupportedVersion),
@@ -136,10 +140,12 @@ impl Session {
     pub fn encrypt(&self, plaintext: &[u8]) -> Result<EncryptedValue> {
         let mut iv = [0u8; IV_LEN];
         getrandom::fill(&mut iv)?;
-        let data = if self.version.is_authenticated() {
-            self.gcm()?.seal(&iv, &[], plaintext)?
-        } else {
-            cipher::cbc_encrypt(&self.key, &iv, plaintext)?
+        let data = match self.version {
+            Version::V2 | Version::V3 => self.gcm()?.seal(&iv, &[], plaintext)?,
+            #[cfg(feature = "v1")]
+            Version::V1 => cipher::cbc_encrypt(&self.key, &iv, plaintext)?,
+            #[cfg(not(feature = "v1"))]
+            Version::V1 => return Err(Error::V1NotInEntry),
         };
         Ok(EncryptedValue {
             data: encoding::encode(&data),
@@ -160,13 +166,15 @@ impl Session {
     fn decrypt_inner(&self, value: &EncryptedValue) -> Result<SecretSlice<u8>> {
         let data = encoding::decode(&value.data, "data")?;
         let iv = self.read_iv(&value.iv)?;
-        let plain = if self.version.is_authenticated() {
-            match <&[u8; IV_LEN]>::try_from(&iv[..]) {
+        let plain = match self.version {
+            Version::V2 | Version::V3 => match <&[u8; IV_LEN]>::try_from(&iv[..]) {
                 Ok(iv16) => self.gcm()?.open(iv16, &[], &data)?,
                 Err(_) => cipher::gcm_decrypt(&self.key, &iv, &[], &data)?,
-            }
-        } else {
-            cipher::cbc_decrypt(&self.key, &iv, &data)?
+            },
+            #[cfg(feature = "v1")]
+            Version::V1 => cipher::cbc_decrypt(&self.key, &iv, &data)?,
+            #[cfg(not(feature = "v1"))]
+            Version::V1 => return Err(Error::V1NotInEntry),
         };
         // Copied into an allocation of the exact length: turning the Vec
         // itself into a boxed slice would shrink it in place or move it,

@@ -27,7 +27,8 @@ pub(crate) fn push_decimal(out: &mut String, n: u64, min_digits: usize) {
 }
 
 /// Appends `b` as two lowercase hex digits (`format!("{b:02x}")`), without
-/// a table lookup or a branch on its value.
+/// a table lookup or a branch on its value (bodies and capture use it).
+#[cfg_attr(not(any(feature = "body", feature = "capture")), allow(dead_code))]
 pub(crate) fn push_hex_byte(out: &mut String, b: u8) {
     for nibble in [b >> 4, b & 0x0f] {
         // '0'..'9' for 0..9, 'a'..'f' for 10..15: + 39 when above 9.
