@@ -29,19 +29,21 @@ WASM_OPT_FEATURES=(--enable-bulk-memory --enable-bulk-memory-opt --enable-nontra
 target_dir="${CARGO_TARGET_DIR:-$ROOT/target}"
 built="$target_dir/wasm32-unknown-unknown/wasm-release/paysecure_wasm.wasm"
 # The two builds of the crate, copied out of cargo's output one after the
-# other (both write $built): every feature (the `paysecure-wasm` entry point)
-# and none (`paysecure-wasm/reveal`: V2/V3 sessions, public keys, PIN blocks,
+# other (both write $built) into $inputs, where scripts/ct-check.mjs reads them
+# too: every feature (the `paysecure-wasm` entry point) and none
+# (`paysecure-wasm/reveal`: V2/V3 sessions, public keys, PIN blocks,
 # card helpers). wasm-bindgen names its output after the input file.
 inputs="$target_dir/wasm-entries"
 out=pkg/paysecure-wasm
 tgz="$target_dir/npm/paysecure-wasm.tgz"
 mkdir -p "$inputs"
 
-log "cargo build --target wasm32-unknown-unknown --profile wasm-release -p paysecure-wasm (all features; no default features)"
-wasm_release_build -p paysecure-wasm --lib
-cp "$built" "$inputs/paysecure_wasm.wasm"
+log "cargo build --target wasm32-unknown-unknown --profile wasm-release -p paysecure-wasm (no default features; all features)"
 wasm_release_build -p paysecure-wasm --lib --no-default-features
 cp "$built" "$inputs/paysecure_wasm_reveal.wasm"
+# The full build last, so that cargo's artifact stays the full module.
+wasm_release_build -p paysecure-wasm --lib
+cp "$built" "$inputs/paysecure_wasm.wasm"
 if [ -z "${WASM_BINDGEN:-}" ]; then
   cargo build --quiet -p wasm-bindgen-tool --bin wasm-bindgen
   WASM_BINDGEN="$target_dir/debug/wasm-bindgen"

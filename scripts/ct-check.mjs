@@ -311,14 +311,16 @@ function run(cmd, args) {
 }
 
 /**
- * Rebuilds the shipped module with and without names from cargo's artifact
- * and returns { named, shipped } wasm-dis listings; throws unless the
- * rebuilt module equals pkg/paysecure-wasm's.
+ * Rebuilds a shipped module (`stem`: `paysecure_wasm`, or `paysecure_wasm_reveal`
+ * for the `paysecure-wasm/reveal` entry) with and without names from cargo's
+ * artifact, as scripts/build.sh copied it to target/wasm-entries/, and returns
+ * { named, shipped } wasm-dis listings; throws unless the rebuilt module equals
+ * pkg/paysecure-wasm's.
  */
-export function listings() {
+export function listings(stem = 'paysecure_wasm') {
   process.env.PATH = `${path.join(root, 'node_modules', '.bin')}:${path.join(process.env.HOME || '', '.cargo', 'bin')}:${process.env.PATH}`;
-  const artifact = path.join(root, 'target', 'wasm32-unknown-unknown', 'wasm-release', 'paysecure_wasm.wasm');
-  const shippedWasm = path.join(root, 'pkg', 'paysecure-wasm', 'paysecure_wasm_bg.wasm');
+  const artifact = path.join(root, 'target', 'wasm-entries', `${stem}.wasm`);
+  const shippedWasm = path.join(root, 'pkg', 'paysecure-wasm', `${stem}_bg.wasm`);
   for (const f of [artifact, shippedWasm]) if (!existsSync(f)) throw new Error(`${f} is missing: run scripts/build.sh`);
   const dir = mkdtempSync(path.join(tmpdir(), 'ct-check-'));
   try {
@@ -326,7 +328,7 @@ export function listings() {
     // crates/wasm-bindgen-tool build.
     const bindgen = process.env.WASM_BINDGEN || path.join(root, 'target', 'debug', 'wasm-bindgen');
     run(bindgen, ['--target', 'web', '--out-dir', dir, artifact]);
-    const bg = path.join(dir, 'paysecure_wasm_bg.wasm');
+    const bg = path.join(dir, `${stem}_bg.wasm`);
     const same = path.join(dir, 'same.wasm'), named = path.join(dir, 'named.wasm');
     run('wasm-opt', [bg, NO_INLINE, '-Oz', '--strip-debug', '--strip-producers', ...WASM_OPT_FEATURES, '-o', same]);
     if (!readFileSync(same).equals(readFileSync(shippedWasm))) {
@@ -339,9 +341,9 @@ export function listings() {
   }
 }
 
-/** Runs the whole check; returns [{ name, checked, violations }]. */
-export function checkShipped() {
-  const { named, shipped } = listings();
+/** Runs the whole check on one shipped module (see {@link listings}); returns [{ name, checked, violations }]. */
+export function checkShipped(stem = 'paysecure_wasm') {
+  const { named, shipped } = listings(stem);
   const stackPointer = /^ \(global (\$\S+) \(mut i32\)/m.exec(named)?.[1];
   const namedFns = functionsOf(named);
   const shippedBodies = new Map([...functionsOf(shipped).values()].map((t) => [normalized(t), t]));

@@ -15,6 +15,20 @@ if (!existsSync(path.join(pkgDir, 'paysecure_wasm.js'))) {
 }
 /** The package under test, exactly as scripts/build.sh built it for Node. */
 export const ps = require(pkgDir);
+/** Its `paysecure-wasm/reveal` entry point (for Node, CommonJS): no V1, no encryptCard, no encrypted bodies. */
+export const reveal = require(path.join(pkgDir, 'paysecure_wasm_reveal.node.cjs'));
+/**
+ * The entry points, for the tests that hold for both: `entry` is the import
+ * path, `ps` its exports, `file` what `require` loads it from, `versions` the
+ * protocol versions it has, `full` whether it has V1, `encryptCard` and the
+ * encrypted bodies (`Session.encryptBody` / `decryptBody`).
+ */
+export const ENTRIES = [
+  { entry: 'paysecure-wasm', ps, file: pkgDir, versions: ['v1', 'v2', 'v3'], full: true },
+  { entry: 'paysecure-wasm/reveal', ps: reveal, file: path.join(pkgDir, 'paysecure_wasm_reveal.node.cjs'), versions: ['v2', 'v3'], full: false },
+];
+/** What only the full entry point has. */
+export const FULL_ONLY = { functions: ['encryptCard'], sessionMethods: ['encryptBody', 'decryptBody'] };
 export const forge = require('node-forge');
 
 export const vectors = JSON.parse(readFileSync(path.join(root, 'tests', 'data', 'paysecure-v1-v2.json'), 'utf8'));

@@ -5,7 +5,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { ps, forge, throwsCode, unb64, KEY_BITS } from './helpers.mjs';
+import { ps, ENTRIES, forge, throwsCode, unb64, KEY_BITS } from './helpers.mjs';
 
 const { PublicKey, Session } = ps;
 
@@ -30,32 +30,59 @@ const keys = SHAPES.map(([asked, publicExponent]) => {
   };
 });
 
-test('PublicKey.parse reads PEM and JWK forms of every key, with its size', () => {
-  // At least one modulus whose length is not a multiple of 32 bits.
-  assert.ok(keys.some((k) => k.modulusLength % 32 !== 0), keys.map((k) => k.modulusLength).join(', '));
-  for (const k of keys) {
-    for (const input of [k.pem, k.jwk, JSON.stringify(k.jwk)]) {
-      const key = PublicKey.parse(input);
-      assert.equal(key.bits, k.modulusLength);
+// Through both entry points (V1, PKCS#1 v1.5, through the full one only).
+for (const { entry, ps: { PublicKey, Session } } of ENTRIES) {
+  test(`${entry}: PublicKey.parse reads PEM and JWK forms of every key, with its size`, () => {
+    // At least one modulus whose length is not a multiple of 32 bits.
+    assert.ok(keys.some((k) => k.modulusLength % 32 !== 0), keys.map((k) => k.modulusLength).join(', '));
+    for (const k of keys) {
+      for (const input of [k.pem, k.jwk, JSON.stringify(k.jwk)]) {
+        const key = PublicKey.parse(input);
+        assert.equal(key.bits, k.modulusLength);
+        key.free();
+      }
+    }
+  });
+
+  test(`${entry}: OpenSSL unwraps V2/V3 session ids (RSA-OAEP SHA-1) under every key shape`, () => {
+    for (const k of keys) {
+      const key = PublicKey.parse(k.pem);
+      for (let i = 0; i < 24; i++) {
+        const s = key.createSession({ version: i % 2 ? 'v3' : 'v2', keyBits: KEY_BITS[i % 3] });
+        const id = unb64(s.sessionId);
+        assert.equal(id.length, Math.ceil(k.modulusLength / 8), `${k.modulusLength}-bit ciphertext length`);
+        const plain = crypto.privateDecrypt({ key: k.privateKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, id);
+        assert.equal(plain.toString('utf8'), s.exportKey(), `${k.modulusLength}/${k.publicExponent} #${i}`);
+        s.free();
+      }
       key.free();
     }
-  }
-});
+  });
 
-test('OpenSSL unwraps V2/V3 session ids (RSA-OAEP SHA-1) under every key shape', () => {
-  for (const k of keys) {
-    const key = PublicKey.parse(k.pem);
-    for (let i = 0; i < 24; i++) {
-      const s = key.createSession({ version: i % 2 ? 'v3' : 'v2', keyBits: KEY_BITS[i % 3] });
-      const id = unb64(s.sessionId);
-      assert.equal(id.length, Math.ceil(k.modulusLength / 8), `${k.modulusLength}-bit ciphertext length`);
-      const plain = crypto.privateDecrypt({ key: k.privateKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, id);
-      assert.equal(plain.toString('utf8'), s.exportKey(), `${k.modulusLength}/${k.publicExponent} #${i}`);
-      s.free();
+  test(`${entry}: createSession and Session.create agree on options and errors`, () => {
+    const key = PublicKey.parse(keys[0].pem);
+    const s = key.createSession();
+    assert.equal(s.version, 'v2');
+    assert.equal(s.keyBits, 256);
+    s.free();
+    throwsCode(assert, () => key.createSession({ version: 'v9' }), 'UNSUPPORTED_VERSION');
+    throwsCode(assert, () => key.createSession({ keyBits: 64 }), 'INVALID_KEY_SIZE');
+    throwsCode(assert, () => PublicKey.parse('nope'), 'INVALID_PUBLIC_KEY');
+    throwsCode(assert, () => PublicKey.parse({ kty: 'RSA', n: 'AQAB', e: 'AQAB' }), 'WEAK_PUBLIC_KEY');
+    throwsCode(assert, () => PublicKey.parse(42), 'INVALID_INPUT');
+    // An even exponent, e = 1 and e ≥ 2^33 are refused.
+    const n = keys[0].jwk.n;
+    for (const e of ['Ag', 'AQ', 'AgAAAAE']) {
+      throwsCode(assert, () => PublicKey.parse({ kty: 'RSA', n, e }), 'INVALID_PUBLIC_KEY');
     }
+    // Session.create(pem) and PublicKey.parse(pem).createSession() wrap alike.
+    const viaCreate = Session.create(keys[0].pem);
+    const plain = crypto.privateDecrypt({ key: keys[0].privateKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, unb64(viaCreate.sessionId));
+    assert.equal(plain.toString('utf8'), viaCreate.exportKey());
+    viaCreate.free();
     key.free();
-  }
-});
+  });
+}
 
 test('node-forge unwraps V1 session ids (RSAES-PKCS1-v1_5) under every key shape', () => {
   for (const k of keys) {
@@ -68,28 +95,4 @@ test('node-forge unwraps V1 session ids (RSAES-PKCS1-v1_5) under every key shape
     }
     key.free();
   }
-});
-
-test('createSession and Session.create agree on options and errors', () => {
-  const key = PublicKey.parse(keys[0].pem);
-  const s = key.createSession();
-  assert.equal(s.version, 'v2');
-  assert.equal(s.keyBits, 256);
-  s.free();
-  throwsCode(assert, () => key.createSession({ version: 'v9' }), 'UNSUPPORTED_VERSION');
-  throwsCode(assert, () => key.createSession({ keyBits: 64 }), 'INVALID_KEY_SIZE');
-  throwsCode(assert, () => PublicKey.parse('nope'), 'INVALID_PUBLIC_KEY');
-  throwsCode(assert, () => PublicKey.parse({ kty: 'RSA', n: 'AQAB', e: 'AQAB' }), 'WEAK_PUBLIC_KEY');
-  throwsCode(assert, () => PublicKey.parse(42), 'INVALID_INPUT');
-  // An even exponent, e = 1 and e ≥ 2^33 are refused.
-  const n = keys[0].jwk.n;
-  for (const e of ['Ag', 'AQ', 'AgAAAAE']) {
-    throwsCode(assert, () => PublicKey.parse({ kty: 'RSA', n, e }), 'INVALID_PUBLIC_KEY');
-  }
-  // Session.create(pem) and PublicKey.parse(pem).createSession() wrap alike.
-  const viaCreate = Session.create(keys[0].pem);
-  const plain = crypto.privateDecrypt({ key: keys[0].privateKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, unb64(viaCreate.sessionId));
-  assert.equal(plain.toString('utf8'), viaCreate.exportKey());
-  viaCreate.free();
-  key.free();
 });

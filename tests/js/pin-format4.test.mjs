@@ -9,9 +9,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createDecipheriv, randomBytes, randomInt } from 'node:crypto';
-import { ps, throwsCode } from './helpers.mjs';
-
-const { pinBlock, parsePinBlock } = ps;
+import { ENTRIES, throwsCode } from './helpers.mjs';
 
 // ---- the independent implementation (node:crypto)
 
@@ -53,68 +51,71 @@ test('the node:crypto implementation reproduces the published vectors', () => {
   assert.equal(panField('112233445566778899').toString('hex').toUpperCase(), '61122334455667788990000000000000');
 });
 
-test('parsePinBlock opens the published vectors (key as Uint8Array and as ArrayBuffer)', () => {
-  assert.equal(parsePinBlock(EP2.block, { pan: EP2.pan, key: new Uint8Array(hex(EP2.key)) }), EP2.pin);
-  const ab = new Uint8Array(hex(PSEC.key)).buffer;
-  assert.equal(parsePinBlock(PSEC.block, { pan: PSEC.pan, key: ab }), PSEC.pin);
-  assert.equal(parsePinBlock(PSEC.block.toLowerCase(), { pan: PSEC.pan, key: ab }), PSEC.pin);
-});
-
 const digits = (n) => Array.from({ length: n }, () => randomInt(10)).join('');
 
-test('pinBlock format 4 → node:crypto, and node:crypto → parsePinBlock, for every key size', () => {
-  for (let i = 0; i < 300; i++) {
-    const key = randomBytes([16, 24, 32][i % 3]);
-    const pin = digits(4 + (i % 9));
-    const pan = digits(12 + (i % 8));
-    const block = pinBlock(pin, { format: 4, pan, key: new Uint8Array(key) });
-    assert.match(block, /^[0-9A-F]{32}$/);
-    assert.equal(decipher(key, hex(block), pan), pin, `${pin} ${pan}`);
-    const theirs = encipher(key, pin, pan).toString('hex');
-    assert.equal(parsePinBlock(theirs, { pan, key }), pin);
-  }
-});
+// Both entry points have format 4.
+for (const { entry, ps: { pinBlock, parsePinBlock } } of ENTRIES) {
+  test(`${entry}: parsePinBlock opens the published vectors (key as Uint8Array and as ArrayBuffer)`, () => {
+    assert.equal(parsePinBlock(EP2.block, { pan: EP2.pan, key: new Uint8Array(hex(EP2.key)) }), EP2.pin);
+    const ab = new Uint8Array(hex(PSEC.key)).buffer;
+    assert.equal(parsePinBlock(PSEC.block, { pan: PSEC.pan, key: ab }), PSEC.pin);
+    assert.equal(parsePinBlock(PSEC.block.toLowerCase(), { pan: PSEC.pan, key: ab }), PSEC.pin);
+  });
 
-test('format 4 blocks are randomized: one PIN, one key, one PAN, different blocks', () => {
-  const key = randomBytes(16);
-  const seen = new Set(Array.from({ length: 50 }, () => pinBlock('4821', { format: 4, pan: '4111111111111111', key })));
-  assert.equal(seen.size, 50);
-});
+  test(`${entry}: pinBlock format 4 → node:crypto, and node:crypto → parsePinBlock, for every key size`, () => {
+    for (let i = 0; i < 300; i++) {
+      const key = randomBytes([16, 24, 32][i % 3]);
+      const pin = digits(4 + (i % 9));
+      const pan = digits(12 + (i % 8));
+      const block = pinBlock(pin, { format: 4, pan, key: new Uint8Array(key) });
+      assert.match(block, /^[0-9A-F]{32}$/);
+      assert.equal(decipher(key, hex(block), pan), pin, `${pin} ${pan}`);
+      const theirs = encipher(key, pin, pan).toString('hex');
+      assert.equal(parsePinBlock(theirs, { pan, key }), pin);
+    }
+  });
 
-test('a changed bit, another PAN or another key: one INVALID_PIN_BLOCK with one message', () => {
-  const key = randomBytes(32);
-  const pan = '5500000000000004';
-  const block = hex(pinBlock('739164', { format: 4, pan, key }));
-  const messages = new Set();
-  const refuse = (b, p, k) => {
-    assert.throws(() => parsePinBlock(b.toString('hex'), { pan: p, key: k }), (e) => {
-      assert.equal(e.code, 'INVALID_PIN_BLOCK');
-      messages.add(e.message);
-      return true;
-    });
-  };
-  for (let bit = 0; bit < 128; bit++) {
-    const t = Buffer.from(block);
-    t[bit >> 3] ^= 1 << (bit & 7);
-    refuse(t, pan, key);
-  }
-  refuse(block, '4111111111111111', key);
-  refuse(block, pan, randomBytes(32));
-  assert.equal(messages.size, 1, [...messages].join(' | '));
-});
+  test(`${entry}: format 4 blocks are randomized: one PIN, one key, one PAN, different blocks`, () => {
+    const key = randomBytes(16);
+    const seen = new Set(Array.from({ length: 50 }, () => pinBlock('4821', { format: 4, pan: '4111111111111111', key })));
+    assert.equal(seen.size, 50);
+  });
 
-test('format 4 argument errors', () => {
-  const key = randomBytes(16);
-  throwsCode(assert, () => pinBlock('1234', { format: 4, pan: '4111111111111111' }), 'INVALID_INPUT');
-  throwsCode(assert, () => pinBlock('1234', { format: 4, pan: '4111111111111111', key: 'not bytes' }), 'INVALID_INPUT');
-  throwsCode(assert, () => pinBlock('1234', { format: 4, pan: '4111111111111111', key: randomBytes(20) }), 'INVALID_KEY_SIZE');
-  throwsCode(assert, () => pinBlock('1234', { format: 4, pan: '4111111111111111', key: randomBytes(64) }), 'INPUT_TOO_LARGE');
-  throwsCode(assert, () => pinBlock('1234', { format: 4, key }), 'INVALID_PAN');
-  throwsCode(assert, () => pinBlock('1234', { format: 4, pan: '41111', key }), 'INVALID_PAN');
-  throwsCode(assert, () => pinBlock('123', { format: 4, pan: '4111111111111111', key }), 'INVALID_PIN');
-  throwsCode(assert, () => pinBlock('1234', { format: 5, pan: '4111111111111111', key }), 'INVALID_INPUT');
-  throwsCode(assert, () => parsePinBlock('CC17F65586BFD0953010226C4FC5B3C', { pan: EP2.pan, key: hex(EP2.key) }), 'INVALID_PIN_BLOCK');
-  throwsCode(assert, () => parsePinBlock(EP2.block, { key: hex(EP2.key) }), 'INVALID_PAN');
-  // Formats 0-3 are unchanged by a key-less call.
-  assert.equal(pinBlock('1432'), '241432FFFFFFFFFF');
-});
+  test(`${entry}: a changed bit, another PAN or another key: one INVALID_PIN_BLOCK with one message`, () => {
+    const key = randomBytes(32);
+    const pan = '5500000000000004';
+    const block = hex(pinBlock('739164', { format: 4, pan, key }));
+    const messages = new Set();
+    const refuse = (b, p, k) => {
+      assert.throws(() => parsePinBlock(b.toString('hex'), { pan: p, key: k }), (e) => {
+        assert.equal(e.code, 'INVALID_PIN_BLOCK');
+        messages.add(e.message);
+        return true;
+      });
+    };
+    for (let bit = 0; bit < 128; bit++) {
+      const t = Buffer.from(block);
+      t[bit >> 3] ^= 1 << (bit & 7);
+      refuse(t, pan, key);
+    }
+    refuse(block, '4111111111111111', key);
+    refuse(block, pan, randomBytes(32));
+    assert.equal(messages.size, 1, [...messages].join(' | '));
+  });
+
+  test(`${entry}: format 4 argument errors`, () => {
+    const key = randomBytes(16);
+    throwsCode(assert, () => pinBlock('1234', { format: 4, pan: '4111111111111111' }), 'INVALID_INPUT');
+    throwsCode(assert, () => pinBlock('1234', { format: 4, pan: '4111111111111111', key: 'not bytes' }), 'INVALID_INPUT');
+    throwsCode(assert, () => pinBlock('1234', { format: 4, pan: '4111111111111111', key: randomBytes(20) }), 'INVALID_KEY_SIZE');
+    throwsCode(assert, () => pinBlock('1234', { format: 4, pan: '4111111111111111', key: randomBytes(64) }), 'INPUT_TOO_LARGE');
+    throwsCode(assert, () => pinBlock('1234', { format: 4, key }), 'INVALID_PAN');
+    throwsCode(assert, () => pinBlock('1234', { format: 4, pan: '41111', key }), 'INVALID_PAN');
+    throwsCode(assert, () => pinBlock('123', { format: 4, pan: '4111111111111111', key }), 'INVALID_PIN');
+    throwsCode(assert, () => pinBlock('1234', { format: 5, pan: '4111111111111111', key }), 'INVALID_INPUT');
+    throwsCode(assert, () => parsePinBlock('CC17F65586BFD0953010226C4FC5B3C', { pan: EP2.pan, key: hex(EP2.key) }), 'INVALID_PIN_BLOCK');
+    throwsCode(assert, () => parsePinBlock(EP2.block, { key: hex(EP2.key) }), 'INVALID_PAN');
+    // Formats 0-3 are unchanged by a key-less call.
+    assert.equal(pinBlock('1432'), '241432FFFFFFFFFF');
+  });
+}

@@ -6,7 +6,7 @@
 // from window.parent. The widget answers only with
 // { type: 'paysecure:event', v: 1, channel, event, ...non-sensitive details }
 // to that window and origin. Card data never leaves this frame.
-import init, { Session } from '/pkg/paysecure_wasm.js';
+import init, { Session } from '/pkg/paysecure_wasm_reveal.js';
 
 const wasmReady = init();
 

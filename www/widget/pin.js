@@ -1,7 +1,7 @@
 // PIN widget: set (with confirmation and weak-PIN refusal), reveal and
 // verify. PINs are encrypted here as ISO 9564 format-2 blocks; the host
 // only hears events.
-import { pinWeakness } from '/pkg/paysecure_wasm.js';
+import { pinWeakness } from '/pkg/paysecure_wasm_reveal.js';
 import { connect, withSession, describe, codeOf, clampMs } from './common.js';
 
 const $ = (id) => document.getElementById(id);

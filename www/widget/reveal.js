@@ -1,6 +1,6 @@
 // Card-reveal widget: fetches PAN, expiry and CVV2 with the host's
 // ephemeral key, shows them in this frame only, re-masks automatically.
-import { cardBrand } from '/pkg/paysecure_wasm.js';
+import { cardBrand } from '/pkg/paysecure_wasm_reveal.js';
 import { connect, withSession, describe, codeOf, clampMs } from './common.js';
 
 const $ = (id) => document.getElementById(id);
