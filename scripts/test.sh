@@ -116,12 +116,16 @@ lint() {
   cargo fmt --all --check &&
     cargo clippy --quiet --workspace --all-targets -- -D warnings &&
     cargo clippy --quiet -p paysecure-wasm --all-targets --target wasm32-unknown-unknown -- -D warnings &&
+    # The paysecure-wasm/reveal build (no default features) of the facade and the core.
+    cargo clippy --quiet -p paysecure-wasm --lib --no-default-features --target wasm32-unknown-unknown -- -D warnings &&
+    cargo clippy --quiet -p paysecure-core --all-targets --no-default-features -- -D warnings &&
     # The import rules of ARCHITECTURE.md: server layers only downward, no
     # module cycle in the server, the core or the facade, frameworks confined.
     cargo test --quiet -p paysecure-server --test it layers::
 }
 rust_layer() {
   cargo test --workspace -- --skip layers:: &&   # layers:: runs in lint
+    cargo test -p paysecure-core --no-default-features --lib &&   # the reveal build's core: V1 refused
     cargo build --quiet -p paysecure-server   # the binary the JS suites, schemathesis and the demo start
 }
 rust_pg() {
