@@ -72,4 +72,3 @@ mod without_v1 {
         }
     }
 }
-
