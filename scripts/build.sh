@@ -39,9 +39,13 @@ tgz="$target_dir/npm/paysecure-wasm.tgz"
 mkdir -p "$inputs"
 
 log "cargo build --target wasm32-unknown-unknown --profile wasm-release -p paysecure-wasm (no default features; all features)"
+# $built is removed first (cargo puts it back, from its cache when fresh), so
+# that a build writing elsewhere stops here instead of copying a stale module.
+rm -f "$built"
 wasm_release_build -p paysecure-wasm --lib --no-default-features
 cp "$built" "$inputs/paysecure_wasm_reveal.wasm"
 # The full build last, so that cargo's artifact stays the full module.
+rm -f "$built"
 wasm_release_build -p paysecure-wasm --lib
 cp "$built" "$inputs/paysecure_wasm.wasm"
 if [ -z "${WASM_BINDGEN:-}" ]; then
