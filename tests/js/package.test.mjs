@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { root, publicPem } from './helpers.mjs';
+import { listings } from '../../scripts/ct-check.mjs';
 
 const dir = path.join(root, 'pkg', 'paysecure-wasm');
 const tgz = path.join(root, 'target', 'npm', 'paysecure-wasm.tgz');
@@ -86,6 +87,18 @@ for (const stem of ['paysecure_wasm', 'paysecure_wasm_reveal']) {
     assert.doesNotMatch(dts, /sessionId!/, 'no non-null assertions needed in the examples');
   });
 }
+
+test('the reveal module links no card capture, JWE, SHA-256 or encrypted bodies (the full module does)', () => {
+  // Function names of each shipped module, from cargo's artifact rebuilt with names
+  // (scripts/ct-check.mjs checks that the rebuild is the shipped module).
+  const functions = (stem) => [...listings(stem).named.matchAll(/^ \(func \$(\S+)/gm)].map((m) => m[1]);
+  const ABSENT = /^"?(sha2::|paysecure_core::(jwe|body|capture)::|paysecure_wasm::(capture|body)::)/;
+  const full = functions('paysecure_wasm').filter((f) => ABSENT.test(f));
+  const reveal = functions('paysecure_wasm_reveal');
+  assert.ok(full.length >= 8, `the full module has them: ${full.join(', ')}`);
+  assert.ok(reveal.length > 100, 'the reveal module has its functions');
+  assert.deepEqual(reveal.filter((f) => ABSENT.test(f)), []);
+});
 
 /** A fresh directory with the packed tarball installed as a user installs it. */
 function installed() {
