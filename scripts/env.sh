@@ -37,7 +37,7 @@ wasm_release_build() {
   # Legacy symbol names, as the stable compiler gives (recent nightlies
   # default to v0): scripts/ct-check.mjs finds the RSA kernel's functions in
   # the module by those names. Names only (stripped), not code.
-  flags+='"-Csymbol-mangling-version=legacy"'
+  flags+='"-Csymbol-mangling-version=legacy", "-Zlocation-detail=none"'
   log "wasm release build: $(rustc "+$tc" --version), -Zbuild-std=std,panic_abort, immediate-abort panics"
   cargo "+$tc" build --quiet --target wasm32-unknown-unknown --profile wasm-release \
     -Zbuild-std=std,panic_abort "${std_features[@]}" \
