@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what this machine lacks, per purpose. Idempotent: every step checks
 # first, so a second run takes seconds.
-#   scripts/setup.sh demo     the wasm32 target and the npm build tools: all
+#   scripts/setup.sh demo     the wasm32 target (stable, and nightly with rust-src:
+#                             the shipped module is a -Zbuild-std build, see
+#                             env.sh wasm_release_build) and the npm build tools: all
 #                             that `make demo` and `make build` need (the
 #                             wasm-bindgen generator is the workspace's
 #                             crates/wasm-bindgen-tool, built by scripts/build.sh)
@@ -24,10 +26,23 @@ what="${1:-all}"
 logs="${CARGO_TARGET_DIR:-$ROOT/target}/setup"
 mkdir -p "$logs"
 
+# The wasm32 target for stable (the wasm-bindgen test suites, clippy) and the
+# shipped module's toolchain (env.sh wasm_release_build: nightly with rust-src,
+# for -Zbuild-std, and its wasm32 target).
 wasm_target() {
-  rustup target list --installed | grep -qx wasm32-unknown-unknown && return
-  log "adding the wasm32-unknown-unknown target"
-  rustup target add wasm32-unknown-unknown
+  local tc="${PAYSECURE_WASM_TOOLCHAIN:-nightly}"
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    log "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if ! rustup toolchain list | grep -q "^$tc"; then
+    log "installing the $tc toolchain (the shipped module's build)"
+    rustup toolchain install "$tc" --profile minimal
+  fi
+  rustup component list --toolchain "$tc" --installed | grep -q '^rust-src' \
+    || rustup component add rust-src --toolchain "$tc"
+  rustup target list --toolchain "$tc" --installed | grep -qx wasm32-unknown-unknown \
+    || rustup target add wasm32-unknown-unknown --toolchain "$tc"
 }
 
 # binaryen's wasm-opt, esbuild, typescript, node-forge, playwright-core...,

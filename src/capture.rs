@@ -33,8 +33,9 @@ fn small_number(v: &JsValue, what: &'static str) -> JsResult<u32> {
         None => None,
     };
     let n = match text {
+        // At most four ASCII digits: the value by hand (no `str::parse`).
         Some(s) if !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()) => {
-            s.parse::<u32>().ok()
+            Some(s.bytes().fold(0, |n, b| n * 10 + u32::from(b - b'0')))
         }
         Some(_) => None,
         None => v

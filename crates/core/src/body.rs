@@ -99,8 +99,15 @@ fn nonce_time(n: &[u8; NONCE_LEN]) -> Option<u64> {
     if !stamp.iter().all(u8::is_ascii_digit) || !random.iter().all(u8::is_ascii_hexdigit) {
         return None;
     }
+    // The stamp is all ASCII digits (checked above): each field by hand,
+    // without `str::parse`.
     let num = |r: core::ops::Range<usize>| -> Option<u64> {
-        core::str::from_utf8(stamp.get(r)?).ok()?.parse().ok()
+        Some(
+            stamp
+                .get(r)?
+                .iter()
+                .fold(0, |n, &b| n * 10 + u64::from(b - b'0')),
+        )
     };
     let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
     let (h, mi, s) = (num(8..10)?, num(10..12)?, num(12..14)?);

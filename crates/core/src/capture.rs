@@ -102,10 +102,14 @@ impl CardCapture {
     /// characters; surrounding spaces are trimmed).
     pub fn with_cardholder_name(mut self, name: &str) -> Result<Self> {
         let name = name.trim();
-        if name.is_empty()
-            || name.chars().count() > MAX_NAME_LEN
-            || name.chars().any(char::is_control)
-        {
+        // One pass over the characters (`chars().count()` would bring the
+        // standard library's generic character counter into the module).
+        let (mut count, mut control) = (0usize, false);
+        for c in name.chars() {
+            count += 1;
+            control |= c.is_control();
+        }
+        if name.is_empty() || count > MAX_NAME_LEN || control {
             return Err(Error::InvalidCard(
                 "the cardholder name must be 1 to 50 characters without control characters",
             ));

@@ -29,7 +29,7 @@ pub fn decode(input: &str, field: &'static str) -> Result<Zeroizing<Vec<u8>>> {
         input.len(),
         input.chars().filter(|c| !c.is_ascii_whitespace()),
     );
-    let unpadded = if compact.contains('=') {
+    let unpadded = if compact.bytes().any(|b| b == b'=') {
         strip_padding(&compact)
     } else {
         Some(compact.as_str())

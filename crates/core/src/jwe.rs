@@ -53,16 +53,18 @@ pub fn validate_kid(kid: &str) -> Result<()> {
 /// `header.encryptedKey.iv.ciphertext.tag`.
 pub fn encrypt_compact(plaintext: &[u8], public_key: &PublicKey, kid: &str) -> Result<String> {
     validate_kid(kid)?;
-    let header = [
-        r#"{"alg":""#,
-        ALG,
-        r#"","enc":""#,
-        ENC,
-        r#"","kid":""#,
-        kid,
-        r#""}"#,
-    ]
-    .concat();
+    let header = joined(
+        &[
+            r#"{"alg":""#,
+            ALG,
+            r#"","enc":""#,
+            ENC,
+            r#"","kid":""#,
+            kid,
+            r#""}"#,
+        ],
+        "",
+    );
     let protected = encode_base64url(header.as_bytes());
     let cek = SessionKey::generate(KeySize::Aes256)?;
     let encrypted_key = public_key.encrypt(cek.expose_bytes(), Padding::OaepSha256)?;
@@ -72,14 +74,32 @@ pub fn encrypt_compact(plaintext: &[u8], public_key: &PublicKey, kid: &str) -> R
     let (ciphertext, tag) = sealed
         .split_at_checked(sealed.len().saturating_sub(TAG_LEN))
         .ok_or(Error::EncryptionFailed)?;
-    Ok([
-        protected.as_str(),
-        &encode_base64url(&encrypted_key),
-        &encode_base64url(&iv),
-        &encode_base64url(ciphertext),
-        &encode_base64url(tag),
-    ]
-    .join("."))
+    Ok(joined(
+        &[
+            protected.as_str(),
+            &encode_base64url(&encrypted_key),
+            &encode_base64url(&iv),
+            &encode_base64url(ciphertext),
+            &encode_base64url(tag),
+        ],
+        ".",
+    ))
+}
+
+/// `parts` joined with `separator` into one exactly sized string: what
+/// `[&str]::join` and `concat` do, without the generic `alloc::str` code
+/// (about 0.9 KB of the browser module for these two calls).
+fn joined(parts: &[&str], separator: &str) -> String {
+    let len = parts.iter().map(|p| p.len()).sum::<usize>()
+        + separator.len() * parts.len().saturating_sub(1);
+    let mut out = String::with_capacity(len);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push_str(separator);
+        }
+        out.push_str(part);
+    }
+    out
 }
 
 /// A parsed compact JWE, not yet decrypted.

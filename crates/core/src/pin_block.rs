@@ -65,24 +65,24 @@ impl PinBlockFormat {
     }
 }
 
-type Nibbles = Zeroizing<Vec<u8>>;
+/// A block's 16 nibbles, one per byte, wiped on drop. A fixed array: no
+/// allocation, and no generic collecting code in the browser module.
+type Nibbles = Zeroizing<[u8; BLOCK_HEX_LEN]>;
 
 /// The PAN field: `0000` and the 12 rightmost digits before the check digit.
 fn pan_field(pan: &str) -> Result<Nibbles> {
     let digits = card::normalize_pan(pan)?;
-    // normalize_pan guarantees at least 12 digits; drop the check digit.
-    let body_len = digits.len().saturating_sub(1);
-    let take = body_len.min(12);
-    let field = core::iter::repeat_n(0u8, BLOCK_HEX_LEN - take)
-        .chain(
-            digits
-                .bytes()
-                .take(body_len)
-                .skip(body_len - take)
-                .map(|d| d - b'0'),
-        )
-        .collect();
-    Ok(Zeroizing::new(field))
+    // normalize_pan guarantees 12 to 19 decimal digits; drop the check digit
+    // and right-align (at most) the 12 digits before it, zeros to the left.
+    let body = digits
+        .as_bytes()
+        .split_last()
+        .map_or(&[][..], |(_, body)| body);
+    let mut field: Nibbles = Zeroizing::new([0; BLOCK_HEX_LEN]);
+    for (slot, d) in field.iter_mut().rev().zip(body.iter().rev().take(12)) {
+        *slot = d.wrapping_sub(b'0');
+    }
+    Ok(field)
 }
 
 /// Fills `nibbles` with random fill digits: 0-F for format 1, A-F for format 3.
@@ -127,23 +127,28 @@ fn xor_pan(field: &mut [u8], pan: Option<&str>) -> Result<()> {
 /// `pan` is required for formats 0 and 3 and ignored otherwise.
 pub fn encode(pin: &Pin, format: PinBlockFormat, pan: Option<&str>) -> Result<Zeroizing<String>> {
     // Pin guarantees 4..=12 ASCII digits: N fits one nibble, and 2 + N <= 14.
-    let mut fill: Nibbles = Zeroizing::new(vec![0x0F; BLOCK_HEX_LEN - 2 - pin.len()]);
+    let digits = pin.expose().as_bytes();
+    let mut field: Nibbles = Zeroizing::new([0x0F; BLOCK_HEX_LEN]);
+    for (i, slot) in field.iter_mut().enumerate() {
+        *slot = match i {
+            0 => format.number(),
+            1 => pin.len() as u8,
+            _ => digits.get(i - 2).map_or(0x0F, |d| d.wrapping_sub(b'0')),
+        };
+    }
     if matches!(format, PinBlockFormat::Iso1 | PinBlockFormat::Iso3) {
-        random_fill(&mut fill, format)?;
+        if let Some(fill) = field.get_mut(2 + digits.len()..) {
+            random_fill(fill, format)?;
+        }
     }
-    let mut field: Nibbles = Zeroizing::new(
-        [format.number(), pin.len() as u8]
-            .into_iter()
-            .chain(pin.expose().bytes().map(|d| d - b'0'))
-            .chain(fill.iter().copied())
-            .collect(),
-    );
     if format.uses_pan() {
-        xor_pan(&mut field, pan)?;
+        xor_pan(&mut *field, pan)?;
     }
-    Ok(Zeroizing::new(
-        field.iter().map(|&n| hex_digit(n)).collect(),
-    ))
+    let mut out = Zeroizing::new(String::with_capacity(BLOCK_HEX_LEN));
+    for &n in field.iter() {
+        out.push(hex_digit(n));
+    }
+    Ok(out)
 }
 
 /// Reads the format of a PIN block from its control nibble.
@@ -169,18 +174,18 @@ pub fn decode(block: &str, pan: Option<&str>) -> Result<(Pin, PinBlockFormat)> {
     if block.len() != BLOCK_HEX_LEN {
         return Err(NOT_HEX);
     }
-    let mut field: Nibbles = Zeroizing::new(Vec::with_capacity(BLOCK_HEX_LEN));
-    for c in block.bytes() {
-        field.push(match c {
+    let mut field: Nibbles = Zeroizing::new([0; BLOCK_HEX_LEN]);
+    for (slot, c) in field.iter_mut().zip(block.bytes()) {
+        *slot = match c {
             b'0'..=b'9' => c - b'0',
             b'a'..=b'f' => c - b'a' + 10,
             b'A'..=b'F' => c - b'A' + 10,
             _ => return Err(NOT_HEX),
-        });
+        };
     }
     let format = format_of(block)?;
     if format.uses_pan() {
-        xor_pan(&mut field, pan)?;
+        xor_pan(&mut *field, pan)?;
     }
     let len = field.get(1).map_or(0, |&n| usize::from(n));
     if !(Pin::MIN_LEN..=Pin::MAX_LEN).contains(&len) {
