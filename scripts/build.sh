@@ -3,9 +3,11 @@
 # bundlers, Node.js, Deno and Bun) into pkg/paysecure-wasm/ and packs it to
 # target/npm/paysecure-wasm.tgz; then the widget SDK `@paysecure/elements`
 # (scripts/build-elements.sh) when it is there. No wasm-pack: the steps are
-#   1. cargo build --target wasm32-unknown-unknown --profile wasm-release -p paysecure-wasm,
-#      twice: every feature (the `paysecure-wasm` entry point) and
-#      --no-default-features (the `paysecure-wasm/reveal` entry point)
+#   1. cargo +nightly build -Zbuild-std --target wasm32-unknown-unknown --profile
+#      wasm-release -p paysecure-wasm with immediate-abort panics (scripts/env.sh
+#      `wasm_release_build`; `bash scripts/setup.sh wasm-target` installs the
+#      nightly's rust-src), twice: every feature (the `paysecure-wasm` entry
+#      point) and --no-default-features (the `paysecure-wasm/reveal` entry point)
 #   2. wasm-bindgen --target web (crates/wasm-bindgen-tool: the generator of the
 #      wasm-bindgen release Cargo.lock pins, built in this workspace)
 #   3. wasm-opt -Oz (npm binaryen)
