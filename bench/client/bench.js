@@ -109,8 +109,15 @@ async function main() {
   await init();
   if (typeof forge === 'undefined') throw new Error('forge.min.js did not load');
   const noble = await import(new URL('/__fresh/noble.js', location.href));
+  // The reveal entry point, when built: a second module on this page.
+  let psReveal = null;
+  if (MODULES.includes('paysecure_wasm_reveal_bg.wasm')) {
+    psReveal = await import(new URL('paysecure_wasm_reveal.js', PKG));
+    await psReveal.default();
+  }
   const env = {
     ps,
+    psReveal,
     forge: globalThis.forge,
     noble,
     sjcl: globalThis.sjcl,

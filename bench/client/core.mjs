@@ -20,10 +20,15 @@
 //                   stack has no PEM parser), base64 by the page's codec.
 //
 // Environment-neutral ES module: no Node or DOM imports. The caller passes
-// `env` = { ps, forge, sjcl?, noble, subtle, getRandomValues, b64encode, b64decode,
+// The reveal entry point (paysecure-wasm/reveal, a second module) runs as a
+// fifth implementation when it is built (env.psReveal), for information.
+//
+// `env` = { ps, psReveal?, forge, sjcl?, noble, subtle, getRandomValues, b64encode, b64decode,
 // publicPem, privatePem?, now }, noble = the exports of noble.mjs.
 
-export const IMPLS = ['paysecure-wasm', 'node-forge', 'webcrypto', 'noble'];
+export const IMPLS = ['paysecure-wasm', 'node-forge', 'webcrypto', 'noble', 'paysecure-wasm/reveal'];
+/** The implementations whose ratios to the peers are reported (the reveal entry's only when it is built). */
+export const OURS = ['paysecure-wasm', 'paysecure-wasm/reveal'];
 /** Ratio keys of runOps: paysecure-wasm / peer. */
 export const PEERS = { vsForge: 'node-forge', vsWebcrypto: 'webcrypto', vsNoble: 'noble' };
 export const OPS = ['wrap', 'pinEncrypt', 'decrypt', 'fullFlow'];
@@ -113,24 +118,30 @@ export async function makeImpls(env) {
   // paysecure-wasm. wrap uses a key parsed once (PublicKey.parse), as forge's
   // and WebCrypto's wraps use their parsed/imported keys; fullFlow parses the
   // PEM every time (Session.create(pem)), as their full flows do.
-  const issuer = ps.PublicKey.parse(pem);
-  const ours = {
-    async: false,
-    wrap() {
-      const s = issuer.createSession();
-      const id = s.sessionId;
-      s.free();
-      return id;
-    },
-    pinEncrypt: () => session.encryptPin(PIN),
-    decrypt: () => session.decrypt(panValue),
-    fullFlow() {
-      const s = ps.Session.create(pem);
-      const out = { sessionId: s.sessionId, pinBlock: s.encryptPin(PIN) };
-      s.free();
-      return out;
-    },
+  const oursOf = (mod, sess) => {
+    const issuer = mod.PublicKey.parse(pem);
+    return {
+      async: false,
+      wrap() {
+        const s = issuer.createSession();
+        const id = s.sessionId;
+        s.free();
+        return id;
+      },
+      pinEncrypt: () => sess.encryptPin(PIN),
+      decrypt: () => sess.decrypt(panValue),
+      fullFlow() {
+        const s = mod.Session.create(pem);
+        const out = { sessionId: s.sessionId, pinBlock: s.encryptPin(PIN) };
+        s.free();
+        return out;
+      },
+    };
   };
+  const ours = oursOf(ps, session);
+  // The reveal module: its own session over the same key.
+  const revealSession = env.psReveal ? env.psReveal.Session.fromKey(keyB64) : null;
+  const reveal = env.psReveal ? oursOf(env.psReveal, revealSession) : null;
 
   // node-forge, as the PaySecure document's example: base64 text of the key under
   // RSA-OAEP (SHA-1, MGF1-SHA-1), AES-GCM with a 16-byte IV, data = ct || tag.
@@ -231,9 +242,12 @@ export async function makeImpls(env) {
 
   return {
     forgeKeySource: sjcl ? 'sjcl.random.randomWords (as the PaySecure document does)' : 'forge.random.getBytesSync (sjcl not installed)',
-    impls: { 'paysecure-wasm': ours, 'node-forge': forgeImpl, webcrypto, noble: nobleImpl },
+    impls: { 'paysecure-wasm': ours, 'node-forge': forgeImpl, webcrypto, noble: nobleImpl, ...(reveal ? { 'paysecure-wasm/reveal': reveal } : {}) },
     session,
-    dispose: () => session.free(),
+    dispose: () => {
+      session.free();
+      revealSession?.free();
+    },
   };
 }
 
@@ -334,17 +348,26 @@ export async function runOps(built, { rounds, warmupMs, sampleMs, now, log = () 
       await yieldToLoop();
     }
     const opsPerSec = Object.fromEntries(names.map((n) => [n, median(samples[n])]));
-    const ours = samples['paysecure-wasm'];
     // ratios: of the medians; minRatios: the worst round (ours / peer, both
-    // timed in the same round), the "with margin" view of #20.
-    const ratios = {};
-    const minRatios = {};
-    for (const [k, peer] of Object.entries(PEERS)) {
-      if (!samples[peer]) continue;
-      ratios[k] = opsPerSec['paysecure-wasm'] / opsPerSec[peer];
-      minRatios[k] = Math.min(...ours.map((x, r) => x / samples[peer][r]));
-    }
+    // timed in the same round), the "with margin" view of #20. For the reveal
+    // module: revealRatios, revealMinRatios.
+    const ratiosOf = (me) => {
+      const ratios = {};
+      const minRatios = {};
+      for (const [k, peer] of Object.entries(PEERS)) {
+        if (!samples[peer]) continue;
+        ratios[k] = opsPerSec[me] / opsPerSec[peer];
+        minRatios[k] = Math.min(...samples[me].map((x, r) => x / samples[peer][r]));
+      }
+      return { ratios, minRatios };
+    };
+    const { ratios, minRatios } = ratiosOf('paysecure-wasm');
     out[op] = { opsPerSec, samples, batch: iters, ratios, minRatios };
+    if (samples['paysecure-wasm/reveal']) {
+      const r = ratiosOf('paysecure-wasm/reveal');
+      out[op].revealRatios = r.ratios;
+      out[op].revealMinRatios = r.minRatios;
+    }
     log(`${op}: ${names.map((n) => `${n} ${Math.round(opsPerSec[n])}/s`).join(', ')}`);
   }
   return out;

@@ -64,8 +64,12 @@ try {
   log('sjcl is not installed: node-forge session keys come from forge.random');
 }
 const toU8 = (buf) => new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+// The reveal entry point's Node build, when built.
+const revealPath = path.join(pkgDir, 'paysecure_wasm_reveal.node.cjs');
+const psReveal = modules.includes('paysecure_wasm_reveal_bg.wasm') && existsSync(revealPath) ? require(revealPath) : null;
 const env = {
   ps,
+  psReveal,
   forge,
   sjcl,
   noble,
