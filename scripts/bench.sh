@@ -6,7 +6,7 @@
 # against a release build of paysecure-server (healthz as the HTTP baseline).
 #   scripts/bench.sh [requests] [concurrency] [get_pan_bench options...]
 #     e.g. scripts/bench.sh 6000 16 --sqlite-only --json /tmp/server.json
-# The full report with every #8 benchmark and the server targets judged is
+# The full report with every benchmark and the #20 targets judged is
 # `make bench` (bench/report.mjs). PostgreSQL: $PAYSECURE_BENCH_POSTGRES, else
 # $PAYSECURE_TEST_POSTGRES, else postgres://root@127.0.0.1:5432/postgres.
 set -euo pipefail

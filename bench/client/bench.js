@@ -1,6 +1,7 @@
-// The browser side of the client benchmark (issue #8): paysecure-wasm
-// (pkg/paysecure-wasm), node-forge (global `forge` from forge.min.js) and WebCrypto on
-// this page, in this run, interleaved. Driven by run-browser.mjs, which reads
+// The browser side of the client benchmark (issues #8, #20): paysecure-wasm
+// (pkg/paysecure-wasm), node-forge (global `forge` from forge.min.js), WebCrypto
+// and noble + micro-rsa (noble.mjs, bundled by run-browser.mjs into
+// /__fresh/noble.js) on this page, in this run, interleaved. Driven by run-browser.mjs, which reads
 // `window.__results` (or `window.__error`); also usable by hand from any
 // static server rooted at the repository (`node scripts/static-server.mjs /=.`).
 import init, * as ps from '../../pkg/paysecure-wasm/paysecure_wasm.js';
@@ -18,10 +19,9 @@ const params = new URLSearchParams(location.search);
 const quick = params.has('quick');
 const preset = PRESETS[quick ? 'quick' : 'full'];
 const freshAvailable = Number(params.get('fresh') || 0);
-
-const WASM_URL = new URL('../../pkg/paysecure-wasm/paysecure_wasm_bg.wasm', import.meta.url);
-// The glue module itself (the entry points import it; a fresh copy per `?query`).
-const GLUE_URL = new URL('../../pkg/paysecure-wasm/paysecure_wasm_core.js', import.meta.url);
+// The modules to instantiate (run-browser.mjs lists pkg/paysecure-wasm/*_bg.wasm).
+const MODULES = (params.get('modules') || 'paysecure_wasm_bg.wasm').split(',').filter(Boolean);
+const PKG = new URL('../../pkg/paysecure-wasm/', import.meta.url);
 
 const hasToBase64 = typeof Uint8Array.prototype.toBase64 === 'function' && typeof Uint8Array.fromBase64 === 'function';
 const b64encode = hasToBase64
@@ -49,9 +49,12 @@ const b64decode = hasToBase64
  * - fetchTinyMs: one fetch of a ~0.5 KB file, the fixed cost of a request
  *   to the loopback server in this browser.
  */
-async function measureInstantiate(n) {
+async function measureInstantiate(moduleName, n) {
+  const WASM_URL = new URL(moduleName, PKG);
+  // Its glue module (the entry points import it; a fresh copy per `?query`).
+  const GLUE_URL = new URL(moduleName.replace(/_bg\.wasm$/, '_core.js'), PKG);
   const unique = freshAvailable >= 3 * n;
-  const url = (i) => (unique ? new URL(`/__fresh/fresh-${i}.wasm`, location.href) : new URL(`${WASM_URL}?n=${i}`));
+  const url = (i) => (unique ? new URL(`/__fresh/fresh-${moduleName}-${i}.wasm`, location.href) : new URL(`${WASM_URL}?n=${i}`));
   const module = await WebAssembly.compileStreaming(fetch(WASM_URL));
   const imports = stubImports(module);
   const streaming = [];
@@ -105,9 +108,18 @@ async function main() {
   const vectors = await (await fetch(new URL('../../tests/data/paysecure-v1-v2.json', import.meta.url))).json();
   await init();
   if (typeof forge === 'undefined') throw new Error('forge.min.js did not load');
+  const noble = await import(new URL('/__fresh/noble.js', location.href));
+  // The reveal entry point, when built: a second module on this page.
+  let psReveal = null;
+  if (MODULES.includes('paysecure_wasm_reveal_bg.wasm')) {
+    psReveal = await import(new URL('paysecure_wasm_reveal.js', PKG));
+    await psReveal.default();
+  }
   const env = {
     ps,
+    psReveal,
     forge: globalThis.forge,
+    noble,
     sjcl: globalThis.sjcl,
     subtle: crypto.subtle,
     getRandomValues: (a) => crypto.getRandomValues(a),
@@ -118,9 +130,15 @@ async function main() {
     now: () => performance.now(),
   };
 
-  log('instantiate: measuring');
-  const instantiate = await measureInstantiate(preset.instantiations);
-  log(`instantiate: instantiateStreaming median ${instantiate.streamingMs.median.toFixed(2)} ms, glue init median ${instantiate.glueInitMs.median.toFixed(2)} ms`);
+  const modules = {};
+  for (const m of MODULES) {
+    log(`instantiate ${m}: measuring`);
+    const r = await measureInstantiate(m, preset.instantiations);
+    modules[m] = r;
+    log(`instantiate ${m}: compile + instantiate median ${r.fromBytesMs.median.toFixed(2)} ms, instantiateStreaming ${r.streamingMs.median.toFixed(2)} ms, glue init ${r.glueInitMs.median.toFixed(2)} ms`);
+  }
+  // The top-level fields stay the full module's (the #8 shape); every module under `modules`.
+  const instantiate = { ...(modules['paysecure_wasm_bg.wasm'] ?? Object.values(modules)[0]), modules };
 
   const built = await makeImpls(env);
   const checks = await checkImpls(env, built);

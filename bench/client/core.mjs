@@ -1,8 +1,8 @@
-// The client-side benchmark of issue #8, shared by the browser page
+// The client-side benchmark of issues #8 and #20, shared by the browser page
 // (bench.js) and the Node runner (run-node.mjs): the same operations, the
 // same checks, the same timing loop, the same result shape.
 //
-// Three implementations of each operation:
+// Four implementations of each operation:
 //   paysecure-wasm  this crate (pkg/paysecure-wasm in the browser, pkg/paysecure-wasm in Node);
 //   node-forge      as the PaySecure document's JavaScript example uses it: the session key
 //                   from sjcl.random (4 × randomWords(2, 0) as hex), forge
@@ -12,13 +12,25 @@
 //                   unchecked random tag). Without sjcl (not installed), the
 //                   key comes from forge.random.getBytesSync(32);
 //   webcrypto       crypto.subtle, each operation awaited (one promise round
-//                   trip per operation is the cost being compared).
+//                   trip per operation is the cost being compared);
+//   noble           the pure-JS stack (#20's fourth peer): @noble/ciphers gcm,
+//                   @noble/hashes sha1, micro-rsa-dsa-dh OAEP(sha1, mgf1(sha1)),
+//                   as their READMEs use them; the RSA public key's n and e read
+//                   from the SPKI PEM by a small DER walker (spkiRsa, below: the
+//                   stack has no PEM parser), base64 by the page's codec.
 //
 // Environment-neutral ES module: no Node or DOM imports. The caller passes
-// `env` = { ps, forge, sjcl?, subtle, getRandomValues, b64encode, b64decode,
-// publicPem, privatePem?, now }.
+// The reveal entry point (paysecure-wasm/reveal, a second module) runs as a
+// fifth implementation when it is built (env.psReveal), for information.
+//
+// `env` = { ps, psReveal?, forge, sjcl?, noble, subtle, getRandomValues, b64encode, b64decode,
+// publicPem, privatePem?, now }, noble = the exports of noble.mjs.
 
-export const IMPLS = ['paysecure-wasm', 'node-forge', 'webcrypto'];
+export const IMPLS = ['paysecure-wasm', 'node-forge', 'webcrypto', 'noble', 'paysecure-wasm/reveal'];
+/** The implementations whose ratios to the peers are reported (the reveal entry's only when it is built). */
+export const OURS = ['paysecure-wasm', 'paysecure-wasm/reveal'];
+/** Ratio keys of runOps: paysecure-wasm / peer. */
+export const PEERS = { vsForge: 'node-forge', vsWebcrypto: 'webcrypto', vsNoble: 'noble' };
 export const OPS = ['wrap', 'pinEncrypt', 'decrypt', 'fullFlow'];
 export const OP_LABELS = {
   wrap: 'wrap (session key + RSA-OAEP-SHA1)',
@@ -48,6 +60,40 @@ export function pemToDer(pem, b64decode) {
   return b64decode(body);
 }
 
+/**
+ * RSA public key { n, e } (BigInt) of an SPKI DER: SEQUENCE { AlgorithmIdentifier,
+ * BIT STRING { SEQUENCE { INTEGER n, INTEGER e } } }. Throws on anything else.
+ */
+export function spkiRsa(der) {
+  const read = (off, tag) => {
+    if (der[off] !== tag) throw new Error(`SPKI: tag ${der[off]} at ${off}, want ${tag}`);
+    let len = der[off + 1];
+    let p = off + 2;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      if (n < 1 || n > 3) throw new Error('SPKI: bad length');
+      len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + der[p++];
+    }
+    if (p + len > der.length) throw new Error('SPKI: truncated');
+    return { start: p, end: p + len };
+  };
+  const int = (off) => {
+    const r = read(off, 0x02);
+    let hex = '';
+    for (let i = r.start; i < r.end; i++) hex += der[i].toString(16).padStart(2, '0');
+    return { value: BigInt(`0x${hex}`), end: r.end };
+  };
+  const spki = read(0, 0x30);
+  const alg = read(spki.start, 0x30);
+  const bits = read(alg.end, 0x03);
+  if (der[bits.start] !== 0) throw new Error('SPKI: unused bits');
+  const seq = read(bits.start + 1, 0x30);
+  const n = int(seq.start);
+  const e = int(n.end);
+  return { n: n.value, e: e.value };
+}
+
 export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -55,8 +101,8 @@ export const median = (xs) => {
 };
 
 /**
- * Builds the three implementations over one shared session key, so that all
- * three encrypt under the same key and decrypt the same value.
+ * Builds the four implementations over one shared session key, so that all
+ * four encrypt under the same key and decrypt the same value.
  * Each implementation: { async: bool, wrap(), pinEncrypt(), decrypt(), fullFlow() }.
  */
 export async function makeImpls(env) {
@@ -72,24 +118,30 @@ export async function makeImpls(env) {
   // paysecure-wasm. wrap uses a key parsed once (PublicKey.parse), as forge's
   // and WebCrypto's wraps use their parsed/imported keys; fullFlow parses the
   // PEM every time (Session.create(pem)), as their full flows do.
-  const issuer = ps.PublicKey.parse(pem);
-  const ours = {
-    async: false,
-    wrap() {
-      const s = issuer.createSession();
-      const id = s.sessionId;
-      s.free();
-      return id;
-    },
-    pinEncrypt: () => session.encryptPin(PIN),
-    decrypt: () => session.decrypt(panValue),
-    fullFlow() {
-      const s = ps.Session.create(pem);
-      const out = { sessionId: s.sessionId, pinBlock: s.encryptPin(PIN) };
-      s.free();
-      return out;
-    },
+  const oursOf = (mod, sess) => {
+    const issuer = mod.PublicKey.parse(pem);
+    return {
+      async: false,
+      wrap() {
+        const s = issuer.createSession();
+        const id = s.sessionId;
+        s.free();
+        return id;
+      },
+      pinEncrypt: () => sess.encryptPin(PIN),
+      decrypt: () => sess.decrypt(panValue),
+      fullFlow() {
+        const s = mod.Session.create(pem);
+        const out = { sessionId: s.sessionId, pinBlock: s.encryptPin(PIN) };
+        s.free();
+        return out;
+      },
+    };
   };
+  const ours = oursOf(ps, session);
+  // The reveal module: its own session over the same key.
+  const revealSession = env.psReveal ? env.psReveal.Session.fromKey(keyB64) : null;
+  const reveal = env.psReveal ? oursOf(env.psReveal, revealSession) : null;
 
   // node-forge, as the PaySecure document's example: base64 text of the key under
   // RSA-OAEP (SHA-1, MGF1-SHA-1), AES-GCM with a 16-byte IV, data = ct || tag.
@@ -163,11 +215,39 @@ export async function makeImpls(env) {
     },
   };
 
+  // noble + micro-rsa: the pure-JS stack, as its READMEs use it.
+  const { noble } = env;
+  const nOaep = noble.OAEP(noble.sha1, noble.mgf1(noble.sha1));
+  const nPub = spkiRsa(pemToDer(pem, b64decode));
+  const nKey = b64decode(keyB64);
+  const nobleWrap = (pub) => {
+    const key = noble.randomBytes(32);
+    return { key, sessionId: b64encode(nOaep.encrypt(pub, enc.encode(b64encode(key)))) };
+  };
+  const noblePin = (key) => {
+    const iv = noble.randomBytes(16);
+    return { data: b64encode(noble.gcm(key, iv).encrypt(enc.encode(pinBlock2(PIN)))), iv: b64encode(iv) };
+  };
+  const nobleImpl = {
+    async: false,
+    wrap: () => nobleWrap(nPub).sessionId,
+    pinEncrypt: () => noblePin(nKey),
+    // gcm().decrypt throws on a bad tag.
+    decrypt: () => dec.decode(noble.gcm(nKey, b64decode(panValue.iv)).decrypt(b64decode(panValue.data))),
+    fullFlow() {
+      const { key, sessionId } = nobleWrap(spkiRsa(pemToDer(pem, b64decode)));
+      return { sessionId, pinBlock: noblePin(key) };
+    },
+  };
+
   return {
     forgeKeySource: sjcl ? 'sjcl.random.randomWords (as the PaySecure document does)' : 'forge.random.getBytesSync (sjcl not installed)',
-    impls: { 'paysecure-wasm': ours, 'node-forge': forgeImpl, webcrypto },
+    impls: { 'paysecure-wasm': ours, 'node-forge': forgeImpl, webcrypto, noble: nobleImpl, ...(reveal ? { 'paysecure-wasm/reveal': reveal } : {}) },
     session,
-    dispose: () => session.free(),
+    dispose: () => {
+      session.free();
+      revealSession?.free();
+    },
   };
 }
 
@@ -236,9 +316,9 @@ const yieldToLoop = () => new Promise((r) => setTimeout(r, 0));
  * For each operation: warm up each implementation for `warmupMs` (which also
  * sizes its batches to about `sampleMs`), then `rounds` rounds, each timing
  * one batch of every implementation, round-robin, the starting
- * implementation rotated every round (A,B,C, B,C,A, C,A,B, ...). Reports the
- * median ops/s over the rounds, per implementation, and the ratios
- * paysecure-wasm / node-forge and paysecure-wasm / webcrypto.
+ * implementation rotated every round (A,B,C,D, B,C,D,A, ...). Reports the
+ * median ops/s over the rounds, per implementation, the ratios
+ * paysecure-wasm / peer of the medians and the smallest per-round ratio.
  */
 export async function runOps(built, { rounds, warmupMs, sampleMs, now, log = () => {} }) {
   const { impls } = built;
@@ -268,15 +348,26 @@ export async function runOps(built, { rounds, warmupMs, sampleMs, now, log = () 
       await yieldToLoop();
     }
     const opsPerSec = Object.fromEntries(names.map((n) => [n, median(samples[n])]));
-    out[op] = {
-      opsPerSec,
-      samples,
-      batch: iters,
-      ratios: {
-        vsForge: opsPerSec['paysecure-wasm'] / opsPerSec['node-forge'],
-        vsWebcrypto: opsPerSec['paysecure-wasm'] / opsPerSec.webcrypto,
-      },
+    // ratios: of the medians; minRatios: the worst round (ours / peer, both
+    // timed in the same round), the "with margin" view of #20. For the reveal
+    // module: revealRatios, revealMinRatios.
+    const ratiosOf = (me) => {
+      const ratios = {};
+      const minRatios = {};
+      for (const [k, peer] of Object.entries(PEERS)) {
+        if (!samples[peer]) continue;
+        ratios[k] = opsPerSec[me] / opsPerSec[peer];
+        minRatios[k] = Math.min(...samples[me].map((x, r) => x / samples[peer][r]));
+      }
+      return { ratios, minRatios };
     };
+    const { ratios, minRatios } = ratiosOf('paysecure-wasm');
+    out[op] = { opsPerSec, samples, batch: iters, ratios, minRatios };
+    if (samples['paysecure-wasm/reveal']) {
+      const r = ratiosOf('paysecure-wasm/reveal');
+      out[op].revealRatios = r.ratios;
+      out[op].revealMinRatios = r.minRatios;
+    }
     log(`${op}: ${names.map((n) => `${n} ${Math.round(opsPerSec[n])}/s`).join(', ')}`);
   }
   return out;

@@ -4,10 +4,11 @@
 //   node bench/client/run-browser.mjs [--quick]
 // Needs pkg/paysecure-wasm (bash scripts/build.sh) and node_modules (npm ci).
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { serve } from '../../scripts/static-server.mjs';
 import { PRESETS, withNonceSection } from './core.mjs';
@@ -37,11 +38,26 @@ for (const [file, fix] of [[wasmPath, 'bash scripts/build.sh'], [forgePath, 'npm
 // a per-process cache keyed by the module bytes.
 const freshDir = await mkdtemp(path.join(os.tmpdir(), 'paysecure-bench-'));
 const freshCount = 3 * preset.instantiations;
-const wasm = new Uint8Array(await readFile(wasmPath));
+// Every module of the package (the full one, and the reveal entry's when it is
+// built), each with its own unique copies: fresh-<module>-<i>.wasm.
+const modules = readdirSync(path.dirname(wasmPath)).filter((f) => f.endsWith('_bg.wasm')).sort();
 const nonce = `${process.pid}-${Date.now()}`;
-for (let i = 0; i < freshCount; i++) {
-  await writeFile(path.join(freshDir, `fresh-${i}.wasm`), withNonceSection(wasm, `${nonce}-${i}`));
+for (const m of modules) {
+  const wasm = new Uint8Array(await readFile(path.join(path.dirname(wasmPath), m)));
+  for (let i = 0; i < freshCount; i++) {
+    await writeFile(path.join(freshDir, `fresh-${m}-${i}.wasm`), withNonceSection(wasm, `${nonce}-${m}-${i}`));
+  }
 }
+// The noble + micro-rsa peer as one ES module for the page (the packages'
+// modules import each other by bare specifier).
+await build({
+  entryPoints: [path.join(root, 'bench', 'client', 'noble.mjs')],
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  outfile: path.join(freshDir, 'noble.js'),
+  logLevel: 'warning',
+});
 
 // The page's relative URLs are the repository's paths; only what it needs is mounted.
 const server = await serve({
@@ -64,7 +80,7 @@ try {
     else if (m.text().startsWith('[bench] ')) err(m.text().slice(8));
   });
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  const url = `${server.url}/bench/client/index.html?${quick ? 'quick&' : ''}fresh=${freshCount}`;
+  const url = `${server.url}/bench/client/index.html?${quick ? 'quick&' : ''}fresh=${freshCount}&modules=${modules.join(',')}`;
   err(`chromium ${browser.version()}: ${url}`);
   await page.goto(url);
   await page.waitForFunction(() => window.__results || window.__error, null, { timeout: quick ? 180_000 : 1_800_000, polling: 250 });
@@ -75,6 +91,8 @@ try {
   const sjclPkg = path.join(root, 'node_modules', 'sjcl', 'package.json');
   results.env.sjclVersion = existsSync(sjclPkg) ? JSON.parse(readFileSync(sjclPkg, 'utf8')).version : null;
   results.env.consoleErrors = problems;
+  results.env.nobleVersions = Object.fromEntries(['@noble/ciphers', '@noble/hashes', 'micro-rsa-dsa-dh']
+    .map((n) => [n, JSON.parse(readFileSync(path.join(root, 'node_modules', ...n.split('/'), 'package.json'), 'utf8')).version]));
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 } catch (e) {
   err(e.stack || String(e));

@@ -1,13 +1,14 @@
-// The client benchmark in Node: paysecure-wasm (pkg/paysecure-wasm), node-forge and
-// Node's WebCrypto (globalThis.crypto.subtle), the same operations as the
+// The client benchmark in Node: paysecure-wasm (pkg/paysecure-wasm), node-forge,
+// Node's WebCrypto (globalThis.crypto.subtle) and noble + micro-rsa (noble.mjs), the same operations as the
 // browser page (core.mjs), same output shape, JSON on stdout (progress on
 // stderr).
 //   node bench/client/run-node.mjs [--quick]
 import { createRequire } from 'node:module';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import * as noble from './noble.mjs';
 import { PRESETS, makeImpls, checkImpls, runOps, stubImports, summarize, withNonceSection } from './core.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -30,7 +31,7 @@ if (!existsSync(wasmPath)) {
  * per-process module cache cannot serve it. Stub imports: nothing is called
  * at instantiation.
  */
-function measureInstantiate(n) {
+function measureInstantiate(wasmPath, n) {
   const imports = stubImports(new WebAssembly.Module(readFileSync(wasmPath)));
   const samples = [];
   for (let i = 0; i < n; i++) {
@@ -45,9 +46,11 @@ function measureInstantiate(n) {
   return {
     syncCompileInstantiateMs: summarize(samples),
     uniqueBytes: true,
-    note: 'readFileSync + new WebAssembly.Module + new WebAssembly.Instance of a unique copy of pkg/paysecure-wasm/paysecure_wasm_bg.wasm',
+    note: `readFileSync + new WebAssembly.Module + new WebAssembly.Instance of a unique copy of ${path.relative(root, wasmPath)}`,
   };
 }
+// Every module of the package (the full one, and the reveal entry's when built).
+const modules = readdirSync(pkgDir).filter((f) => f.endsWith('_bg.wasm')).sort();
 
 const started = performance.now();
 log(`preset: ${quick ? 'quick' : 'full'} ${JSON.stringify(preset)}`);
@@ -61,10 +64,15 @@ try {
   log('sjcl is not installed: node-forge session keys come from forge.random');
 }
 const toU8 = (buf) => new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+// The reveal entry point's Node build, when built.
+const revealPath = path.join(pkgDir, 'paysecure_wasm_reveal.node.cjs');
+const psReveal = modules.includes('paysecure_wasm_reveal_bg.wasm') && existsSync(revealPath) ? require(revealPath) : null;
 const env = {
   ps,
+  psReveal,
   forge,
   sjcl,
+  noble,
   subtle: globalThis.crypto.subtle,
   getRandomValues: (a) => globalThis.crypto.getRandomValues(a),
   b64encode: (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64'),
@@ -74,13 +82,19 @@ const env = {
   now: () => performance.now(),
 };
 
-const instantiate = measureInstantiate(preset.instantiations);
-log(`instantiate: median ${instantiate.syncCompileInstantiateMs.median.toFixed(2)} ms`);
+const perModule = Object.fromEntries(modules.map((m) => [m, measureInstantiate(path.join(pkgDir, m), preset.instantiations)]));
+for (const [m, r] of Object.entries(perModule)) log(`instantiate ${m}: median ${r.syncCompileInstantiateMs.median.toFixed(2)} ms`);
+const instantiate = { ...perModule['paysecure_wasm_bg.wasm'], modules: perModule };
 const built = await makeImpls(env);
 const checks = await checkImpls(env, built);
 checks.forEach(log);
 const ops = await runOps(built, { ...preset, now: env.now, log });
 built.dispose();
+
+function nobleVersions() {
+  const v = (name) => JSON.parse(readFileSync(path.join(root, 'node_modules', ...name.split('/'), 'package.json'), 'utf8')).version;
+  return Object.fromEntries(['@noble/ciphers', '@noble/hashes', 'micro-rsa-dsa-dh'].map((n) => [n, v(n)]));
+}
 
 const results = {
   kind: 'node',
@@ -93,6 +107,7 @@ const results = {
     forgeVersion: require('node-forge/package.json').version,
     sjclVersion: sjcl ? require('sjcl/package.json').version : null,
     forgeKeySource: built.forgeKeySource,
+    nobleVersions: nobleVersions(),
   },
   checks,
   instantiate,
