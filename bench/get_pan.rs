@@ -527,7 +527,7 @@ fn perf_breakdown(mut profile: Profile, us_per_req: f64) -> Result<Value, String
         );
     }
     let mut top: Vec<(String, u64)> = top.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|t| std::cmp::Reverse(t.1));
     let top: Vec<Value> = top
         .into_iter()
         .take(15)

@@ -69,9 +69,15 @@ async fn a_card_change_on_one_node_is_read_at_once_on_the_other() {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDb::new(dir.path()).await;
     let (a, b) = two_nodes(&db).await;
-    a.insert_tenant("ten_0123456789abcdef", "T", b"key-hash", b"cvk", UnixTime(1))
-        .await
-        .unwrap();
+    a.insert_tenant(
+        "ten_0123456789abcdef",
+        "T",
+        b"key-hash",
+        b"cvk",
+        UnixTime(1),
+    )
+    .await
+    .unwrap();
     let token = "tok_0123456789abcdef01234567";
     a.insert_card(&NewCard {
         tenant_id: "ten_0123456789abcdef",
@@ -94,9 +100,20 @@ async fn a_card_change_on_one_node_is_read_at_once_on_the_other() {
     })
     .await
     .unwrap();
-    let seen = b.card("ten_0123456789abcdef", token).await.unwrap().unwrap();
-    assert_eq!((seen.pan_sealed.as_slice(), seen.pin_sealed), (&[9u8, 0, 9][..], None));
-    assert!(b.card("ten_fedcba9876543210", token).await.unwrap().is_none());
+    let seen = b
+        .card("ten_0123456789abcdef", token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (seen.pan_sealed.as_slice(), seen.pin_sealed),
+        (&[9u8, 0, 9][..], None)
+    );
+    assert!(b
+        .card("ten_fedcba9876543210", token)
+        .await
+        .unwrap()
+        .is_none());
     for round in 1..=10u8 {
         let (writer, reader) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
         assert!(writer
