@@ -11,7 +11,17 @@
 //!    sent on a fixed schedule; latency counted from the scheduled send time,
 //!    so a stalled server cannot hide its queue) giving p50/p99, and each
 //!    node's peak RSS (`VmHWM`);
-//! 3. `GET /healthz` on the first configuration, the HTTP-stack baseline.
+//! 3. `GET /healthz` on the first configuration, the HTTP-stack baseline;
+//! 4. the issue #20 server target: `awsLcDecryptUs`, the CPU µs of one
+//!    RSA-2048 OAEP-SHA-1 decryption through aws-lc-rs on one thread (thread
+//!    CPU time, so other load on the machine does not inflate it), and per
+//!    configuration `serverCpuUsPerReq` (user + system CPU of every node over
+//!    the closed loop, per answered request), `rsaShare` = awsLcDecryptUs /
+//!    serverCpuUsPerReq (target ≥ 0.75), and `cpuBreakdown`: the nodes
+//!    sampled by `perf record` (software cpu-clock event) during the closed
+//!    loop, grouped by function into rsa / database / httpTokio / kernel /
+//!    libc / aesOther with each group's share and µs per request, plus the
+//!    top functions; `null` with `cpuBreakdownWhyNot` when perf cannot run.
 //!
 //! Every Get PAN request carries a fresh single-use session id, as a real
 //! client sends: one RSA-2048 OAEP decryption and one replay-record insert on
@@ -358,6 +368,179 @@ fn aws_lc_rate(seconds: f64, threads: usize) -> Result<f64, String> {
     Ok(count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
 }
 
+/// CPU nanoseconds the calling thread has run (`/proc/thread-self/schedstat`,
+/// first field: time on CPU, in ns, kept by the scheduler).
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// The cost of one RSA-2048 OAEP-SHA-1 decryption through aws-lc-rs (what the
+/// server does per Get PAN), in µs of CPU on one thread: the thread's own CPU
+/// time (not wall time, so other load on the machine does not inflate it)
+/// over the decryptions it completed in about `seconds`.
+fn aws_lc_single_thread_us(seconds: f64) -> Result<f64, String> {
+    let private =
+        PrivateDecryptingKey::generate(RsaKeySize::Rsa2048).map_err(|_| "keygen failed")?;
+    let spki = AsDer::<PublicKeyX509Der>::as_der(&private.public_key())
+        .map_err(|_| "spki export failed")?;
+    let public = PublicKey::from_der(spki.as_ref()).map_err(|e| e.to_string())?;
+    let session = Session::generate(Version::V2, KeySize::Aes256).map_err(|e| e.to_string())?;
+    let id = session.session_id(&public).map_err(|e| e.to_string())?;
+    let ct = paysecure_core::encoding::decode(&id, "id").map_err(|e| e.to_string())?;
+    let key = OaepPrivateDecryptingKey::new(private).map_err(|_| "not an OAEP key")?;
+    std::thread::spawn(move || {
+        let mut out = [0u8; 256];
+        let start = Instant::now();
+        let cpu0 = thread_cpu_ns().ok_or("no /proc/thread-self/schedstat")?;
+        let mut n = 0u64;
+        while start.elapsed().as_secs_f64() < seconds {
+            key.decrypt(&aws_lc_rs::rsa::OAEP_SHA1_MGF1SHA1, &ct, &mut out, None)
+                .map_err(|_| "decrypt failed")?;
+            n += 1;
+        }
+        let cpu = thread_cpu_ns().ok_or("no /proc/thread-self/schedstat")? - cpu0;
+        Ok(cpu as f64 / 1000.0 / n.max(1) as f64)
+    })
+    .join()
+    .map_err(|_| "decrypt thread panicked".to_owned())?
+}
+
+/// A `perf record` of the server processes (software `cpu-clock` event, so
+/// it works where hardware counters do not; user and kernel samples).
+struct Profile {
+    child: Child,
+    path: std::path::PathBuf,
+}
+
+/// Starts sampling `pids` at 999 Hz, or says why it cannot.
+fn perf_start(pids: &[u32], dir: &std::path::Path) -> Result<Profile, String> {
+    let path = dir.join("perf.data");
+    let list = pids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut child = Command::new("perf")
+        .args(["record", "-e", "cpu-clock", "-F", "999", "-q", "-o"])
+        .arg(&path)
+        .args(["-p", &list])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run perf: {e}"))?;
+    // perf attaches asynchronously; give it a moment before the load starts.
+    std::thread::sleep(Duration::from_millis(300));
+    if let Ok(Some(status)) = child.try_wait() {
+        return Err(format!("perf record exited at once ({status})"));
+    }
+    Ok(Profile { child, path })
+}
+
+/// Where a sample's function belongs: the RSA private operation, the
+/// database (SQLite, PostgreSQL client, sqlx), the HTTP stack and the async
+/// runtime, the kernel (syscalls, network, context switches), the C library
+/// (malloc, memcpy: shared by everything), or the rest (AES-GCM, the vault,
+/// JSON, the service's own code).
+fn cpu_group(dso: &str, sym: &str) -> &'static str {
+    let s = sym.to_ascii_lowercase();
+    if dso.contains("kernel") {
+        "kernel"
+    } else if s.contains("bn_")
+        || s.contains("rsa")
+        || s.contains("mont")
+        || s.contains("oaep")
+        || s.contains("mgf1")
+        || s.contains("sha1_block")
+        || s.contains("extract_multiplier")
+        || s.contains("constant_time")
+    {
+        "rsa"
+    } else if s.starts_with("sqlite3")
+        || s.starts_with("pcache1")
+        || s.starts_with("unix")
+        || s.contains("sqlx")
+        || s.contains("libsqlite3")
+        || s.contains("flume")
+        || s.contains("crossbeam")
+    {
+        "database"
+    } else if s.contains("hyper")
+        || s.contains("axum")
+        || s.contains("tower")
+        || s.contains("tokio")
+        || s.contains("mio::")
+        || s.contains("httparse")
+        || s.contains("http::")
+        || s.contains("tracing")
+    {
+        "httpTokio"
+    } else if dso.contains("libc.so") || dso.contains("ld-linux") {
+        "libc"
+    } else {
+        "aesOther"
+    }
+}
+
+/// Stops `profile` and groups its samples with [`cpu_group`]: the share of
+/// server CPU each group had during the closed loop, and µs per request.
+fn perf_breakdown(mut profile: Profile, us_per_req: f64) -> Result<Value, String> {
+    let _ = Command::new("kill")
+        .args(["-INT", &profile.child.id().to_string()])
+        .status();
+    let _ = profile.child.wait();
+    let out = Command::new("perf")
+        .args(["script", "-F", "ip,sym,dso", "-i"])
+        .arg(&profile.path)
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("perf script: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut counts: std::collections::BTreeMap<&'static str, u64> = Default::default();
+    let mut top: std::collections::HashMap<String, u64> = Default::default();
+    let mut total = 0u64;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        // "<ip> <symbol> (<dso>)"; the symbol may itself contain spaces.
+        let line = line.split_once(' ').map_or(line, |(_, rest)| rest.trim());
+        let (sym, dso) = match line.rsplit_once(" (") {
+            Some((sym, dso)) => (sym.trim(), dso.trim_end_matches(')')),
+            None => (line, ""),
+        };
+        let group = cpu_group(dso, sym);
+        *counts.entry(group).or_default() += 1;
+        *top.entry(format!("{group}: {sym}")).or_default() += 1;
+        total += 1;
+    }
+    if total == 0 {
+        return Err("perf recorded no samples".into());
+    }
+    let mut groups = serde_json::Map::new();
+    for g in ["rsa", "database", "httpTokio", "kernel", "libc", "aesOther"] {
+        let share = *counts.get(g).unwrap_or(&0) as f64 / total as f64;
+        groups.insert(
+            g.into(),
+            json!({ "share": share, "usPerReq": share * us_per_req }),
+        );
+    }
+    let mut top: Vec<(String, u64)> = top.into_iter().collect();
+    top.sort_by_key(|t| std::cmp::Reverse(t.1));
+    let top: Vec<Value> = top
+        .into_iter()
+        .take(15)
+        .map(|(name, n)| json!({ "function": name, "share": n as f64 / total as f64 }))
+        .collect();
+    Ok(json!({
+        "method": "perf record -e cpu-clock -F 999 of every server process during the closed loop; samples grouped by function name (self time, no call graph): rsa = aws-lc bignum/RSA/OAEP/SHA-1, database = SQLite/sqlx/PostgreSQL client, httpTokio = hyper/axum/tower/tokio/tracing, kernel = all kernel time (syscalls, network, context switches), libc = malloc/memcpy and other C library time, aesOther = everything else (AES-GCM, vault, JSON, service code)",
+        "samples": total,
+        "groups": Value::Object(groups),
+        "topFunctions": top,
+    }))
+}
+
 struct Args {
     bin: String,
     n: usize,
@@ -453,6 +636,16 @@ async fn main() {
             eprintln!("aws-lc-rs rate failed: {e}");
             failed = true;
             json!({ "error": e })
+        }
+    };
+
+    eprintln!("limit: aws-lc-rs RSA-OAEP decrypt, CPU µs per op on one thread ...");
+    let aws_lc_us = match aws_lc_single_thread_us(f64::from(args.openssl_seconds).min(3.0)) {
+        Ok(us) => us,
+        Err(e) => {
+            eprintln!("aws-lc-rs single-thread cost failed: {e}");
+            failed = true;
+            f64::NAN
         }
     };
 
@@ -592,9 +785,16 @@ async fn main() {
             "{name}: timing the closed loop (concurrency {}) ...",
             args.concurrency
         );
+        let pids: Vec<u32> = cluster.iter().map(|n| n.0.id()).collect();
+        let profile = perf_start(&pids, dir.path());
         let (server_cpu0, client_cpu0) = (cluster_cpu(&cluster), cpu_seconds("self"));
         let peak = closed_loop(args.concurrency, reqs).await;
         let server_cpu = cluster_cpu(&cluster) - server_cpu0;
+        let server_us = server_cpu * 1e6 / peak.ok.max(1) as f64;
+        let (breakdown, why_not) = match profile.and_then(|p| perf_breakdown(p, server_us)) {
+            Ok(b) => (b, Value::Null),
+            Err(e) => (Value::Null, json!(e)),
+        };
         let client_cpu = cpu_seconds("self")
             .zip(client_cpu0)
             .map_or(f64::NAN, |(b, a)| b - a);
@@ -622,7 +822,11 @@ async fn main() {
             "database": if postgres { "PostgreSQL" } else { "SQLite" },
             "answerChecked": pan_ok,
             "peak": peak.json("closed loop"),
-            "serverCpuUsPerRequest": server_cpu * 1e6 / peak.ok.max(1) as f64,
+            "serverCpuUsPerRequest": server_us,
+            "serverCpuUsPerReq": server_us,
+            "rsaShare": aws_lc_us / server_us,
+            "cpuBreakdown": breakdown,
+            "cpuBreakdownWhyNot": why_not,
             "clientCpuUsPerRequest": client_cpu * 1e6 / peak.ok.max(1) as f64,
             "at80": json!({ "targetRps": rate, "connections": OPEN_LOOP_CONNECTIONS, "result": at80.json("open loop at 80% of peak") }),
             "peakRssBytes": rss,
@@ -644,6 +848,7 @@ async fn main() {
         "cores": cores,
         "openssl": openssl,
         "awsLc": aws_lc,
+        "awsLcDecryptUs": aws_lc_us,
         "healthz": healthz,
         "configs": configs,
         "failed": failed,
@@ -691,6 +896,21 @@ async fn main() {
             c["serverCpuUsPerRequest"].as_f64().unwrap_or(f64::NAN),
             c["clientCpuUsPerRequest"].as_f64().unwrap_or(f64::NAN),
         );
+        let mut line = format!(
+            "  RSA share {:.0}% (aws-lc-rs {:.0} µs/op on one thread; target ≥ 75%)",
+            c["rsaShare"].as_f64().unwrap_or(f64::NAN) * 100.0,
+            aws_lc_us
+        );
+        if let Some(groups) = c["cpuBreakdown"]["groups"].as_object() {
+            line.push_str("; perf:");
+            for (g, v) in groups {
+                let share = v["share"].as_f64().unwrap_or(f64::NAN) * 100.0;
+                line.push_str(&format!(" {g} {share:.0}%"));
+            }
+        } else if let Some(why) = c["cpuBreakdownWhyNot"].as_str() {
+            line.push_str(&format!("; no perf breakdown: {why}"));
+        }
+        println!("{line}");
     }
     println!(
         "healthz: {:.0} req/s (concurrency {}, client and servers on one machine)",

@@ -11,6 +11,7 @@ mod custody;
 mod keys;
 mod limits;
 mod session_ids;
+mod sqlite_direct;
 mod tenant_keys;
 mod tokens;
 mod wallet;
@@ -48,6 +49,18 @@ pub enum StorageError {
     /// The group-commit writer task is gone (the runtime is shutting down).
     #[error("the database writer task has stopped")]
     WriterGone,
+    /// SQLite failed on a direct (same-thread) read: its extended result
+    /// code and message.
+    #[error("SQLite error {code}: {message}")]
+    Sqlite {
+        /// SQLite extended result code.
+        code: i32,
+        /// SQLite's message.
+        message: String,
+    },
+    /// A direct read returned a value of the wrong type.
+    #[error("cannot decode a database value: {0}")]
+    Decode(&'static str),
 }
 
 impl StorageError {
@@ -61,6 +74,7 @@ impl StorageError {
             StorageError::Database(e) => e,
             StorageError::Batch(e) => e.as_ref(),
             StorageError::WriterGone => return true,
+            StorageError::Sqlite { code, .. } => return sqlite_unavailable(i64::from(*code)),
             _ => return false,
         };
         match e {
@@ -72,8 +86,7 @@ impl StorageError {
             sqlx::Error::Database(db) => {
                 let code = db.code().unwrap_or_default();
                 if let Ok(n) = code.parse::<i64>() {
-                    // SQLite (extended codes: the primary one is the low byte).
-                    matches!(n & 0xff, 5 | 6 | 10 | 11 | 14 | 26)
+                    sqlite_unavailable(n)
                 } else {
                     code.starts_with("08")
                         || code.starts_with("53")
@@ -89,6 +102,7 @@ impl StorageError {
     /// protocol or decoding failure): the document's "bad gateway".
     pub fn is_bad_answer(&self) -> bool {
         let e = match self {
+            StorageError::Decode(_) => return true,
             StorageError::Database(e) => e,
             StorageError::Batch(e) => e.as_ref(),
             _ => return false,
@@ -101,6 +115,12 @@ impl StorageError {
                 | sqlx::Error::TypeNotFound { .. }
         )
     }
+}
+
+/// SQLite's busy, locked, I/O, cannot-open, not-a-database and corrupt
+/// results (extended codes: the primary one is the low byte).
+fn sqlite_unavailable(code: i64) -> bool {
+    matches!(code & 0xff, 5 | 6 | 10 | 11 | 14 | 26)
 }
 
 type Result<T> = std::result::Result<T, StorageError>;
@@ -285,9 +305,48 @@ impl Guessable {
     }
 }
 
-const CARD_COLUMNS: &str = "tenant_id, token, pan_sealed, pan_first6, pan_last4, pan_length, brand, expiry_month, \
-     expiry_year, status, account_id, customer_id, customer_ref, cardholder_name, pin_sealed, pin_tries, \
-     pin_blocked, created_at, pin_format";
+macro_rules! card_columns {
+    () => {
+        "tenant_id, token, pan_sealed, pan_first6, pan_last4, pan_length, brand, expiry_month, \
+         expiry_year, status, account_id, customer_id, customer_ref, cardholder_name, pin_sealed, pin_tries, \
+         pin_blocked, created_at, pin_format"
+    };
+}
+
+const CARD_COLUMNS: &str = card_columns!();
+
+/// The card of a tenant by token (the read of every card route).
+const CARD_BY_TOKEN: &str = concat!(
+    "SELECT ",
+    card_columns!(),
+    " FROM cards WHERE tenant_id = $1 AND token = $2"
+);
+
+/// [`card_from_row`] for a row read by [`sqlite_direct::DirectReader`]
+/// (same columns, same order, same strict types).
+fn card_from_direct(r: &sqlite_direct::Row) -> Result<CardRow> {
+    Ok(CardRow {
+        tenant_id: r.text(0)?,
+        token: r.text(1)?,
+        pan_sealed: r.blob(2)?,
+        pan_first6: r.text(3)?,
+        pan_last4: r.text(4)?,
+        pan_length: r.int(5)?,
+        brand: r.text(6)?,
+        expiry_month: r.opt_int(7)?,
+        expiry_year: r.opt_int(8)?,
+        status: r.text(9)?,
+        account_id: r.opt_text(10)?,
+        customer_id: r.opt_text(11)?,
+        customer_ref: r.opt_text(12)?,
+        cardholder_name: r.opt_text(13)?,
+        pin_sealed: r.opt_blob(14)?,
+        pin_tries: r.int(15)?,
+        pin_blocked: r.int(16)? != 0,
+        created_at: UnixTime(r.int(17)?),
+        pin_format: r.opt_int(18)?,
+    })
+}
 
 fn tenant_from_row(r: &sqlx::any::AnyRow) -> std::result::Result<TenantRow, sqlx::Error> {
     Ok(TenantRow {
@@ -367,6 +426,21 @@ pub struct Storage {
     pool: AnyPool,
     backend: Backend,
     session_ids: session_ids::Recorder,
+    /// SQLite on a file: the hot-path reads without a thread hop.
+    direct: Option<std::sync::Arc<sqlite_direct::DirectReader>>,
+}
+
+/// The file of a `sqlite:` URL, if it names one (not an in-memory database,
+/// which a second connection could not see).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" || query.split('&').any(|q| q == "mode=memory") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
 }
 
 impl Storage {
@@ -410,12 +484,22 @@ impl Storage {
             .connect_with(connect)
             .await?;
         let session_ids = session_ids::Recorder::start(pool.clone());
-        let storage = Storage {
+        let mut storage = Storage {
             pool,
             backend,
             session_ids,
+            direct: None,
         };
         storage.migrate().await?;
+        if backend == Backend::Sqlite {
+            if let Some(file) = sqlite_file(url) {
+                // After the migrations: the file and its WAL exist.
+                storage.direct = Some(std::sync::Arc::new(sqlite_direct::DirectReader::open(
+                    &file,
+                    options.max_connections.max(1) as usize,
+                )?));
+            }
+        }
         Ok(storage)
     }
 
@@ -586,8 +670,19 @@ impl Storage {
 
     /// A card of a tenant by token.
     pub async fn card(&self, tenant_id: &str, token: &str) -> Result<Option<CardRow>> {
-        let sql = format!("SELECT {CARD_COLUMNS} FROM cards WHERE tenant_id = $1 AND token = $2");
-        let row = sqlx::query(&sql)
+        if let Some(direct) = &self.direct {
+            return direct
+                .query_row(CARD_BY_TOKEN, &[tenant_id, token])?
+                .map(|r| card_from_direct(&sqlite_direct::Row(r)))
+                .transpose();
+        }
+        self.card_pooled(tenant_id, token).await
+    }
+
+    /// [`Self::card`] through the sqlx pool (PostgreSQL; SQLite in memory;
+    /// and the reference the direct read is tested against).
+    async fn card_pooled(&self, tenant_id: &str, token: &str) -> Result<Option<CardRow>> {
+        let row = sqlx::query(CARD_BY_TOKEN)
             .bind(tenant_id)
             .bind(token)
             .fetch_optional(&self.pool)
@@ -733,5 +828,152 @@ impl<'r> sqlx::Decode<'r, sqlx::Any> for UnixTime {
         value: <sqlx::Any as sqlx::Database>::ValueRef<'r>,
     ) -> std::result::Result<Self, sqlx::error::BoxDynError> {
         <i64 as sqlx::Decode<'r, sqlx::Any>>::decode(value).map(UnixTime)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn sqlite_at(dir: &Path) -> Storage {
+        let url = format!("sqlite://{}/p.db?mode=rwc", dir.display());
+        Storage::connect(&url, &StorageOptions::default())
+            .await
+            .unwrap()
+    }
+
+    async fn card_in(s: &Storage, tenant: &str, token: &str, customer_ref: Option<&str>) {
+        s.insert_tenant(tenant, "T", tenant.as_bytes(), b"cvk", UnixTime(1))
+            .await
+            .unwrap();
+        s.insert_card(&NewCard {
+            tenant_id: tenant,
+            token,
+            pan_index: token.as_bytes(),
+            pan_sealed: &[1, 2, 3, 0, 255],
+            pan_first6: "411111",
+            pan_last4: "1111",
+            pan_length: 16,
+            brand: "VISA",
+            expiry_month: Some(12),
+            expiry_year: None,
+            status: "ACTIVE",
+            account_id: None,
+            customer_id: Some("cust"),
+            customer_ref,
+            cardholder_name: Some("Zoë Ünïcode"),
+            created_at: UnixTime(1_700_000_000),
+            exid: None,
+        })
+        .await
+        .unwrap();
+    }
+
+    fn same(a: &Option<CardRow>, b: &Option<CardRow>) -> bool {
+        format!("{a:?}") == format!("{b:?}")
+    }
+
+    #[test]
+    fn sqlite_file_names_only_files() {
+        assert_eq!(
+            sqlite_file("sqlite:///d/p.db?mode=rwc"),
+            Some("/d/p.db".into())
+        );
+        assert_eq!(sqlite_file("sqlite:p.db"), Some("p.db".into()));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("sqlite://:memory:"), None);
+        assert_eq!(sqlite_file("sqlite://x.db?mode=memory&cache=shared"), None);
+        assert_eq!(sqlite_file("postgres://h/db"), None);
+    }
+
+    /// The direct (same-thread) read returns exactly what the sqlx pool
+    /// reads, for every column type and NULL, and nothing for an unknown
+    /// token or another tenant's card.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn direct_card_read_matches_the_pooled_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = sqlite_at(dir.path()).await;
+        assert!(s.direct.is_some(), "a file database reads directly");
+        card_in(&s, "ten_a", "tok_1", None).await;
+        let direct = s.card("ten_a", "tok_1").await.unwrap();
+        assert!(direct.is_some());
+        assert!(same(
+            &direct,
+            &s.card_pooled("ten_a", "tok_1").await.unwrap()
+        ));
+        let d = direct.unwrap();
+        assert_eq!(d.pan_sealed, [1, 2, 3, 0, 255]);
+        assert_eq!(d.cardholder_name.as_deref(), Some("Zoë Ünïcode"));
+        assert_eq!((d.expiry_month, d.expiry_year), (Some(12), None));
+        assert_eq!(d.created_at, UnixTime(1_700_000_000));
+        assert!(s.card("ten_a", "tok_2").await.unwrap().is_none());
+        assert!(s.card("ten_b", "tok_1").await.unwrap().is_none());
+    }
+
+    /// Nothing is cached: a write committed by another node (another pool
+    /// on the same file) is seen by the very next direct read.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn direct_card_read_sees_another_nodes_commit_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = sqlite_at(dir.path()).await;
+        let b = sqlite_at(dir.path()).await;
+        card_in(&a, "ten_a", "tok_1", None).await;
+        assert!(a
+            .card("ten_a", "tok_1")
+            .await
+            .unwrap()
+            .unwrap()
+            .pin_sealed
+            .is_none());
+        for round in 0..20u8 {
+            assert!(b.set_pin("ten_a", "tok_1", &[round; 8]).await.unwrap());
+            let seen = a.card("ten_a", "tok_1").await.unwrap().unwrap();
+            assert_eq!(seen.pin_sealed, Some(vec![round; 8]));
+        }
+        // Concurrent readers each take their own connection.
+        let mut tasks = vec![];
+        for _ in 0..32 {
+            let a = a.clone();
+            tasks.push(tokio::spawn(async move {
+                a.card("ten_a", "tok_1").await.unwrap().unwrap().pin_sealed
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), Some(vec![19u8; 8]));
+        }
+    }
+
+    /// A value of the wrong type is a decoding error (a bad answer), never
+    /// a default.
+    #[tokio::test]
+    async fn direct_read_refuses_a_value_of_the_wrong_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = sqlite_at(dir.path()).await;
+        card_in(&s, "ten_a", "tok_1", None).await;
+        sqlx::query("UPDATE cards SET pan_length = 'sixteen' WHERE token = 'tok_1'")
+            .execute(&s.pool)
+            .await
+            .unwrap();
+        let e = s.card("ten_a", "tok_1").await.unwrap_err();
+        assert!(matches!(e, StorageError::Decode(_)), "{e:?}");
+        assert!(e.is_bad_answer() && !e.is_unavailable());
+        sqlx::query("UPDATE cards SET pan_length = 16, pan_sealed = 'text' WHERE token = 'tok_1'")
+            .execute(&s.pool)
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.card("ten_a", "tok_1").await,
+            Err(StorageError::Decode(_))
+        ));
+    }
+
+    /// A database file that cannot be opened fails at start, reported as
+    /// the database being unavailable.
+    #[test]
+    fn direct_reader_on_a_missing_file_is_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = sqlite_direct::DirectReader::open(&dir.path().join("none/p.db"), 2).unwrap_err();
+        assert!(matches!(e, StorageError::Sqlite { .. }), "{e:?}");
+        assert!(e.is_unavailable());
     }
 }

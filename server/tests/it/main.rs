@@ -17,4 +17,5 @@ mod layers;
 mod ni_cvv2;
 mod openapi;
 mod process;
+mod storage_paths;
 mod tokens;
