@@ -65,13 +65,18 @@ fn read_encrypted(value: &JsValue) -> JsResult<EncryptedValue> {
 
 fn write_encrypted(v: EncryptedValue) -> JsValue {
     let obj = Object::new();
-    let _ = Reflect::set(
-        &obj,
-        &JsValue::from_str("data"),
-        &JsValue::from_str(&v.data),
-    );
-    let _ = Reflect::set(&obj, &JsValue::from_str("iv"), &JsValue::from_str(&v.iv));
+    // The property names cross into JS once per thread, not twice per call.
+    ENCRYPTED_KEYS.with(|(data, iv)| {
+        let _ = Reflect::set(&obj, data, &JsValue::from_str(&v.data));
+        let _ = Reflect::set(&obj, iv, &JsValue::from_str(&v.iv));
+    });
     obj.into()
+}
+
+thread_local! {
+    /// The names "data" and "iv" of an `EncryptedValue`, as JS strings.
+    static ENCRYPTED_KEYS: (JsValue, JsValue) =
+        (JsValue::from_str("data"), JsValue::from_str("iv"));
 }
 
 pub(crate) fn session_for(

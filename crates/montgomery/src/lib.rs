@@ -149,8 +149,32 @@ impl Modulus {
         let (a, b) = (&a[..l], &b[..l]);
         let t = &mut t[..2 * l];
         t.fill(0);
-        for (i, &ai) in a.iter().enumerate() {
-            let ai = u64::from(ai);
+        // Rows a_i·b and a_(i+1)·b together, one pass over `t` for both
+        // (as in `redc`); an odd last row alone.
+        let mut i = 0;
+        while i + 1 < l {
+            let (a1, a2) = (u64::from(a[i]), u64::from(a[i + 1]));
+            let x = u64::from(t[i]) + a1 * u64::from(b[0]);
+            t[i] = x as u32;
+            let (mut c1, mut c2) = (x >> 32, 0u64);
+            let mut prev = u64::from(b[0]);
+            for (tw, &bj) in t[i + 1..i + l].iter_mut().zip(&b[1..]) {
+                let bj = u64::from(bj);
+                let x = u64::from(*tw) + a1 * bj + c1;
+                c1 = x >> 32;
+                let y = (x & 0xffff_ffff) + a2 * prev + c2;
+                c2 = y >> 32;
+                *tw = y as u32;
+                prev = bj;
+            }
+            // Position i + l is still zero: row i's carry, row i + 1's last product.
+            let y = c1 + a2 * prev + c2;
+            t[i + l] = y as u32;
+            t[i + l + 1] = (y >> 32) as u32;
+            i += 2;
+        }
+        if i < l {
+            let ai = u64::from(a[i]);
             let mut c = 0u64;
             for (tw, &bj) in t[i..i + l].iter_mut().zip(b) {
                 let s = u64::from(*tw) + ai * u64::from(bj) + c;
@@ -173,9 +197,37 @@ impl Modulus {
         let (a, out) = (&a[..l], &mut out[..l]);
         let t = &mut t[..2 * l];
         t.fill(0);
-        // Cross products a_i·a_j, i < j.
-        for (i, &ai) in a.iter().enumerate() {
-            let ai = u64::from(ai);
+        // Cross products a_i·a_j, i < j: rows i and i + 1 in one pass over
+        // `t` (as in `mul`) while row i has at least two terms, then the
+        // rows left one at a time.
+        let mut i = 0;
+        while i + 3 <= l {
+            let (a1, a2) = (u64::from(a[i]), u64::from(a[i + 1]));
+            // Positions 2i + 1 and 2i + 2 hold row i's terms alone (row
+            // i + 1 starts at 2i + 3: it has no a_(i+1)² term).
+            let x = u64::from(t[2 * i + 1]) + a1 * u64::from(a[i + 1]);
+            t[2 * i + 1] = x as u32;
+            let x = u64::from(t[2 * i + 2]) + a1 * u64::from(a[i + 2]) + (x >> 32);
+            t[2 * i + 2] = x as u32;
+            let (mut c1, mut c2) = (x >> 32, 0u64);
+            let mut prev = u64::from(a[i + 2]);
+            for (tw, &aj) in t[2 * i + 3..i + l].iter_mut().zip(&a[i + 3..]) {
+                let aj = u64::from(aj);
+                let x = u64::from(*tw) + a1 * aj + c1;
+                c1 = x >> 32;
+                let y = (x & 0xffff_ffff) + a2 * prev + c2;
+                c2 = y >> 32;
+                *tw = y as u32;
+                prev = aj;
+            }
+            // Position i + l is still zero: row i's carry, row i + 1's last term.
+            let y = c1 + a2 * prev + c2;
+            t[i + l] = y as u32;
+            t[i + l + 1] = (y >> 32) as u32;
+            i += 2;
+        }
+        while i < l {
+            let ai = u64::from(a[i]);
             let mut c = 0u64;
             for (tw, &aj) in t[2 * i + 1..i + l].iter_mut().zip(&a[i + 1..]) {
                 let s = u64::from(*tw) + ai * u64::from(aj) + c;
@@ -183,6 +235,7 @@ impl Modulus {
                 c = s >> 32;
             }
             t[i + l] = c as u32;
+            i += 1;
         }
         // Double them, then add the squares a_i² at 2i.
         let mut top_bit = 0u32;
@@ -212,10 +265,44 @@ impl Modulus {
         let n = &self.n[..l];
         let out = &mut out[..l];
         let t = &mut t[..2 * l];
-        // Reduction: clear one low limb per round; `extra` carries the bit
-        // that overflows position i + l into the next round's top.
+        // Reduction: clear one low limb per round, two rounds per pass over
+        // `t` (each limb of `t` is loaded and stored once for both rounds:
+        // half the memory traffic of one round per pass). `extra` carries
+        // the bit that overflows position i + l into the next pass's top.
         let mut extra = 0u64;
-        for i in 0..l {
+        let mut i = 0;
+        while i + 1 < l {
+            // Round i's multiplier, then round i + 1's, which needs limb
+            // i + 1 as round i leaves it.
+            let m1 = u64::from(t[i].wrapping_mul(self.n0));
+            let x = u64::from(t[i]) + m1 * u64::from(n[0]);
+            let x = u64::from(t[i + 1]) + m1 * u64::from(n[1]) + (x >> 32);
+            let mut c1 = x >> 32;
+            let t1 = x & 0xffff_ffff;
+            let m2 = u64::from((t1 as u32).wrapping_mul(self.n0));
+            let mut c2 = (t1 + m2 * u64::from(n[0])) >> 32;
+            let mut prev = u64::from(n[1]);
+            for (tw, &nj) in t[i + 2..i + l].iter_mut().zip(&n[2..]) {
+                let nj = u64::from(nj);
+                let x = u64::from(*tw) + m1 * nj + c1;
+                c1 = x >> 32;
+                let y = (x & 0xffff_ffff) + m2 * prev + c2;
+                c2 = y >> 32;
+                *tw = y as u32;
+                prev = nj;
+            }
+            // Position i + l: round i's carry, then round i + 1's last product.
+            let x = u64::from(t[i + l]) + c1 + extra;
+            let y = (x & 0xffff_ffff) + m2 * prev + c2;
+            t[i + l] = y as u32;
+            // Position i + l + 1: both rounds' carries.
+            let z = u64::from(t[i + l + 1]) + (x >> 32) + (y >> 32);
+            t[i + l + 1] = z as u32;
+            extra = z >> 32;
+            i += 2;
+        }
+        if i < l {
+            // An odd number of limbs: the last round alone.
             let m = u64::from(t[i].wrapping_mul(self.n0));
             let mut c = 0u64;
             for (tw, &nj) in t[i..i + l].iter_mut().zip(n) {
@@ -364,6 +451,68 @@ mod tests {
             m.mul(&mut x, &a, &a, &mut t);
             m.sqr(&mut y, &a, &mut t);
             prop_assert_eq!(x, y);
+        }
+    }
+
+    /// `mul` against a·b·R⁻¹ mod n from num-bigint, and `sqr` against `mul`,
+    /// for odd and even limb
+    /// counts (the two-rows-per-pass loops and their odd last row) and for
+    /// operands of all-ones limbs (n − 1 and neighbours), where every carry
+    /// is at its largest.
+    #[test]
+    fn mul_matches_num_bigint_at_extremes() {
+        for bits in [31usize, 32, 33, 64, 65, 96, 2047, 2048, 2049, 2081, 4096] {
+            for seed in [1u64, 7, 99] {
+                let mut n = modulus_bytes(bits, seed);
+                // A modulus of almost all ones: the largest limbs.
+                if seed == 7 {
+                    let extra = n.len() * 8 - bits;
+                    n.iter_mut().for_each(|b| *b = 0xff);
+                    n[0] >>= extra;
+                    let last = n.len() - 1;
+                    n[last] = 0xfd;
+                }
+                // n − 2 below must not borrow: a last byte of at least 3.
+                let last = n.len() - 1;
+                n[last] |= 3;
+                let m = Modulus::new(&n).unwrap();
+                let l = m.limbs();
+                let big_n = BigUint::from_bytes_be(&n);
+                let r = BigUint::from(1u32) << (32 * l);
+                let mut n_minus = [n.clone(), n.clone()];
+                let last = n.len() - 1;
+                n_minus[0][last] -= 1;
+                n_minus[1][last] -= 2;
+                let half: Vec<u8> = n.iter().map(|b| b >> 1).collect();
+                let vals = [
+                    n_minus[0].clone(),
+                    n_minus[1].clone(),
+                    half,
+                    vec![1],
+                    vec![0],
+                ];
+                let mut t = vec![0u32; 2 * l + 2];
+                for a in &vals {
+                    for b in &vals {
+                        let mut out = vec![0u32; l];
+                        m.mul(&mut out, &limbs_of(a, l), &limbs_of(b, l), &mut t);
+                        // out = a·b·R⁻¹ mod n  ⇔  out < n and out·R ≡ a·b (mod n).
+                        let want = BigUint::from_bytes_be(a) * BigUint::from_bytes_be(b) % &big_n;
+                        let got = BigUint::from_bytes_le(
+                            &out.iter()
+                                .flat_map(|w| w.to_le_bytes())
+                                .collect::<Vec<u8>>(),
+                        );
+                        assert!(got < big_n, "bits {bits} seed {seed}");
+                        assert_eq!(&got * &r % &big_n, want, "bits {bits} seed {seed}");
+                    }
+                    // The squaring (its own two-rows-per-pass loop) agrees.
+                    let (mut x, mut y) = (vec![0u32; l], vec![0u32; l]);
+                    m.mul(&mut x, &limbs_of(a, l), &limbs_of(a, l), &mut t);
+                    m.sqr(&mut y, &limbs_of(a, l), &mut t);
+                    assert_eq!(x, y, "bits {bits} seed {seed}");
+                }
+            }
         }
     }
 
