@@ -190,6 +190,32 @@ fn describe(what: &str, e: cryptoki::error::Error) -> String {
 }
 
 impl Pkcs11Custody {
+    /// Generates a non-extractable AES-256 secret key in the token, its id
+    /// `prefix` + random, with the key-usage attributes `usage`; returns
+    /// what the database stores to find it again.
+    fn generate_aes256<const N: usize>(
+        &self,
+        prefix: &str,
+        label: &str,
+        usage: [Attribute; N],
+    ) -> Result<Vec<u8>> {
+        let id = crate::util::ids::random_id::<8>(prefix)?;
+        let mut template = secret_key_template(label, id.as_bytes());
+        template.extend([
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::ValueLen(32u64.into()),
+        ]);
+        template.extend(usage);
+        self.token.creating(|s| {
+            s.generate_key(&Mechanism::AesKeyGen, &template)
+                .map_err(|_| Error::Internal("PKCS#11 AES key generation failed"))
+        })?;
+        let mut stored = STORED_PREFIX.to_vec();
+        stored.extend_from_slice(id.as_bytes());
+        Ok(stored)
+    }
+
     /// Loads the module, finds the token by label, opens the sessions and
     /// logs in. The PIN is wiped when `config` is dropped. Errors name the
     /// module, the label and the PKCS#11 return code, never the PIN.
@@ -823,24 +849,17 @@ impl KeyCustody for Pkcs11Custody {
     }
 
     fn generate_pin_key(&self, _vault: &Vault) -> Result<Vec<u8>> {
-        let id = crate::util::ids::random_id::<8>("pin-")?;
-        let mut template = secret_key_template("paysecure pin key", id.as_bytes());
-        template.extend([
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::KeyType(KeyType::AES),
-            Attribute::ValueLen(32u64.into()),
-            Attribute::Encrypt(true),
-            Attribute::Decrypt(true),
-            Attribute::Wrap(false),
-            Attribute::Unwrap(false),
-        ]);
-        self.token.creating(|s| {
-            s.generate_key(&Mechanism::AesKeyGen, &template)
-                .map_err(|_| Error::Internal("PKCS#11 AES key generation failed"))
-        })?;
-        let mut stored = STORED_PREFIX.to_vec();
-        stored.extend_from_slice(id.as_bytes());
-        Ok(stored)
+        // Encrypts and decrypts PIN blocks; never wraps.
+        self.generate_aes256(
+            "pin-",
+            "paysecure pin key",
+            [
+                Attribute::Encrypt(true),
+                Attribute::Decrypt(true),
+                Attribute::Wrap(false),
+                Attribute::Unwrap(false),
+            ],
+        )
     }
 
     fn load_pin_key(&self, _vault: &Vault, stored: &[u8]) -> Result<PinKey> {
@@ -948,26 +967,19 @@ impl KeyCustody for Pkcs11Custody {
     }
 
     fn generate_kek(&self) -> Result<Vec<u8>> {
-        let id = crate::util::ids::random_id::<8>("kek-")?;
-        let mut template = secret_key_template("paysecure key-encryption key", id.as_bytes());
-        template.extend([
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::KeyType(KeyType::AES),
-            Attribute::ValueLen(32u64.into()),
-            Attribute::Encrypt(false),
-            Attribute::Decrypt(false),
-            Attribute::Sign(false),
-            Attribute::Verify(false),
-            Attribute::Wrap(true),
-            Attribute::Unwrap(true),
-        ]);
-        self.token.creating(|s| {
-            s.generate_key(&Mechanism::AesKeyGen, &template)
-                .map_err(|_| Error::Internal("PKCS#11 AES key generation failed"))
-        })?;
-        let mut stored = STORED_PREFIX.to_vec();
-        stored.extend_from_slice(id.as_bytes());
-        Ok(stored)
+        // Only wraps and unwraps (the vault's master key).
+        self.generate_aes256(
+            "kek-",
+            "paysecure key-encryption key",
+            [
+                Attribute::Encrypt(false),
+                Attribute::Decrypt(false),
+                Attribute::Sign(false),
+                Attribute::Verify(false),
+                Attribute::Wrap(true),
+                Attribute::Unwrap(true),
+            ],
+        )
     }
 
     fn load_kek(&self, stored: &[u8]) -> Result<Kek> {
