@@ -62,34 +62,45 @@ fn decode_unpadded(text: &str) -> Option<Zeroizing<Vec<u8>>> {
     let mut out = Zeroizing::new(Vec::with_capacity(
         src.len() / 4 * 3 + rest.saturating_sub(1),
     ));
+    // Bits flow through `acc`: six in per character, a byte out whenever
+    // eight are there (a branch on the position only).
     let mut bad: i16 = 0;
-    let mut trailing: u32 = 0;
-    for chunk in src.chunks(4) {
-        let mut acc: u32 = 0;
-        for (i, &c) in chunk.iter().enumerate() {
-            let v = decode_6bits(c);
-            bad |= v;
-            acc |= ((v & 63) as u32) << (18 - 6 * i);
+    let mut acc: u32 = 0;
+    let mut bits = 0u32;
+    for &c in src {
+        let v = decode_6bits(c);
+        bad |= v;
+        acc = (acc << 6) | (v & 63) as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
         }
-        // A chunk of n + 1 characters carries n bytes; the bits below them
-        // must be zero.
-        let n = chunk.len() - 1;
-        trailing |= acc & (0x00ff_ffff >> (8 * n));
-        out.extend(acc.to_be_bytes().iter().skip(1).take(n));
     }
+    // What is left (0, 2 or 4 bits) must be zero.
+    let trailing = acc & ((1 << bits) - 1);
     (bad >= 0 && trailing == 0).then_some(out)
 }
 
 /// Unpadded standard base64 of `bytes` into `out` (at least
 /// `encoded_len(bytes)` bytes; the rest is left as it is).
 fn encode_unpadded(bytes: &[u8], out: &mut [u8]) {
-    for (chunk, dst) in bytes.chunks(3).zip(out.chunks_mut(4)) {
-        let mut acc: u32 = 0;
-        for (i, &b) in chunk.iter().enumerate() {
-            acc |= u32::from(b) << (16 - 8 * i);
+    let mut dst = out.iter_mut();
+    let mut acc: u32 = 0;
+    let mut bits = 0u32;
+    for &b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 6 {
+            bits -= 6;
+            if let Some(d) = dst.next() {
+                *d = encode_6bits(acc >> bits);
+            }
         }
-        for (i, d) in dst.iter_mut().take(chunk.len() + 1).enumerate() {
-            *d = encode_6bits(acc >> (18 - 6 * i));
+    }
+    if bits > 0 {
+        if let Some(d) = dst.next() {
+            *d = encode_6bits(acc << (6 - bits));
         }
     }
 }
