@@ -83,7 +83,6 @@ function writeEntry(stem, entry) {
   core = patch(core, 'if (wasm !== undefined) return wasm;', 'if (wasm !== __ps_uninit) return wasm;', 2);
   core = patch(core, `module_or_path = new URL('${stem}_bg.wasm', import.meta.url);`,
     "throw new Error('no module source');");
-  core = patch(core, 'export function isPaySecureError(', 'function __ps_wasmIsPaySecureError(');
   core = patch(core, 'export { initSync, __wbg_init as default };', '');
   if (core.includes('import.meta')) fail('import.meta left in the glue');
   // The class guard relies on these names of the pinned wasm-bindgen's glue.

@@ -1,10 +1,11 @@
-//! Core errors as JavaScript `PaySecureError`s, and `isPaySecureError`.
+//! Core errors as JavaScript `PaySecureError`s, and the list of their codes.
+//!
+//! `isPaySecureError` is plain JavaScript (`src/js/runtime.js`): it must
+//! work before the module is loaded, so the module carries no copy of it.
 
 use js_sys::Reflect;
-use paysecure_core::{limits, Error, ErrorCode};
-use wasm_bindgen::prelude::*;
-
-use crate::wasm_input;
+use paysecure_core::{Error, ErrorCode};
+use wasm_bindgen::JsValue;
 
 /// Converts a core error into a `PaySecureError`.
 pub(crate) fn to_js(e: Error) -> JsValue {
@@ -58,33 +59,6 @@ pub const ERROR_CODES: [&str; ErrorCode::ALL.len() + JS_ONLY_CODES.len()] = {
     }
     codes
 };
-
-/// Whether `e` is an error thrown by this package: an object whose `name`
-/// is `'PaySecureError'`, whose `message` is a string and whose `code` is
-/// one of the stable codes. Never throws (a throwing getter reads as
-/// `false`).
-///
-/// @example
-/// ```ts
-/// try { session.decrypt(value) } catch (e) {
-///   if (isPaySecureError(e) && e.code === 'DECRYPTION_FAILED') askAgain();
-///   else throw e;
-/// }
-/// ```
-#[wasm_bindgen(js_name = isPaySecureError, unchecked_return_type = "e is PaySecureError")]
-pub fn is_pay_secure_error_js(
-    #[wasm_bindgen(unchecked_param_type = "unknown")] e: JsValue,
-) -> bool {
-    let text = |key: &str| {
-        wasm_input::get(&e, key, "")
-            .ok()
-            .flatten()
-            .and_then(|v| wasm_input::string(&v, limits::SHORT_TEXT, "").ok())
-    };
-    text("name").is_some_and(|n| n.as_str() == "PaySecureError")
-        && text("message").is_some()
-        && text("code").is_some_and(|c| ERROR_CODES.contains(&c.as_str()))
-}
 
 #[cfg(test)]
 mod tests {

@@ -13,7 +13,7 @@
 //! | [`pin`] | `pinBlock`, `parsePinBlock`, `pinWeakness` |
 //! | [`card`] | `luhnCheck`, `cardBrand`, `maskPan` |
 //! | [`capture`] | `encryptCard` |
-//! | [`error`] | `isPaySecureError`; every failure as a `PaySecureError` |
+//! | [`error`] | every failure as a `PaySecureError`, the list of their codes (`isPaySecureError` is JavaScript, `src/js/runtime.js`) |
 //!
 //! The crate's features (`v1`, `capture`, `body`, all on by default) decide
 //! what a build has: scripts/build.sh builds it twice, with all of them (the

@@ -153,3 +153,20 @@ export interface PaySecureError extends Error {
   name: 'PaySecureError';
   code: PaySecureErrorCode;
 }
+
+/**
+ * Whether `e` is an error thrown by this package: an object whose `name`
+ * is `'PaySecureError'`, whose `message` is a string and whose `code` is
+ * one of the stable codes. Never throws (a throwing getter reads as
+ * `false`). Plain JavaScript (src/js/runtime.js): it works before the
+ * module is loaded.
+ *
+ * @example
+ * ```ts
+ * try { session.decrypt(value) } catch (e) {
+ *   if (isPaySecureError(e) && e.code === 'DECRYPTION_FAILED') askAgain();
+ *   else throw e;
+ * }
+ * ```
+ */
+export function isPaySecureError(e: unknown): e is PaySecureError;

@@ -8,9 +8,9 @@
 //   its source: `new URL('./paysecure_wasm_bg.wasm', import.meta.url)` in the
 //   browser entry, where bundlers see it; the file itself in Node; inline
 //   bytes in `paysecure-wasm/inline`);
-// * the glue's own `isPaySecureError` (a call into WebAssembly) is renamed:
-//   the exported one below works before the module is loaded, which is when
-//   loading errors need it.
+// The package's `isPaySecureError` is the one below (plain JavaScript, the
+// module has none): it works before the module is loaded, which is when
+// loading errors need it.
 // The entry points (src/js/entry-*.js) import `__paysecure` from here and
 // re-export the API; `__paysecure` itself is not part of the package's API.
 

@@ -11,15 +11,104 @@
 //! padding is checked and added here, and base64url is the standard alphabet
 //! with `-`/`_` swapped in for `+`/`/` (a branch-free byte map), so the
 //! browser module carries one encoder and one decoder instead of three of
-//! each. tests/it/base64_reference.rs checks every function against the
-//! `base64ct` alphabets it used before (`Base64`, `Base64Unpadded`,
-//! `Base64UrlUnpadded`).
+//! each. The engine itself is the few lines below (`decode_unpadded`,
+//! `encode_unpadded`): `base64ct`'s branch-free arithmetic for the standard
+//! alphabet without its generic alphabet machinery, which cost the browser
+//! module about 1.5 KB. tests/it/base64_reference.rs checks every function
+//! against the `base64ct` alphabets it used before (`Base64`,
+//! `Base64Unpadded`, `Base64UrlUnpadded`).
 
-use base64ct::{Base64Unpadded, Encoding};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::wipe::collect_secret;
+
+/// The 6-bit value of a standard-alphabet character, or -1: branch-free
+/// (`base64ct`'s `decode_6bits`), no table lookup indexed by secret data.
+fn decode_6bits(c: u8) -> i16 {
+    let c = i16::from(c);
+    let mut ret: i16 = -1;
+    ret += (((0x40 - c) & (c - 0x5b)) >> 8) & (c - 64); // A-Z: 0..=25, plus 1
+    ret += (((0x60 - c) & (c - 0x7b)) >> 8) & (c - 70); // a-z: 26..=51, plus 1
+    ret += (((0x2f - c) & (c - 0x3a)) >> 8) & (c + 5); // 0-9: 52..=61, plus 1
+    ret += (((0x2a - c) & (c - 0x2c)) >> 8) & 63; // '+': 62, plus 1
+    ret += (((0x2e - c) & (c - 0x30)) >> 8) & 64; // '/': 63, plus 1
+    ret
+}
+
+/// The standard-alphabet character of a 6-bit value: branch-free
+/// (`base64ct`'s `encode_6bits`).
+fn encode_6bits(v: u32) -> u8 {
+    let v = (v & 63) as i16;
+    let mut diff: i16 = 0x41; // 'A'
+    diff += ((25 - v) >> 8) & 6; // 26.. -> 'a'
+    diff -= ((51 - v) >> 8) & 75; // 52.. -> '0'
+    diff -= ((61 - v) >> 8) & 15; // 62 -> '+'
+    diff += ((62 - v) >> 8) & 3; // 63 -> '/'
+    (v + diff) as u8
+}
+
+/// Decodes unpadded standard base64 (`base64ct::Base64Unpadded`'s rules: no
+/// `=`, no other character, no length of the form 4n + 1, no non-zero
+/// trailing bits) into a buffer allocated once at its exact size. The
+/// characters' values are combined without a branch; only the verdict is
+/// branched on.
+fn decode_unpadded(text: &str) -> Option<Zeroizing<Vec<u8>>> {
+    let src = text.as_bytes();
+    let rest = src.len() % 4;
+    if rest == 1 {
+        return None;
+    }
+    let mut out = Zeroizing::new(Vec::with_capacity(
+        src.len() / 4 * 3 + rest.saturating_sub(1),
+    ));
+    // Bits flow through `acc`: six in per character, a byte out whenever
+    // eight are there (a branch on the position only).
+    let mut bad: i16 = 0;
+    let mut acc: u32 = 0;
+    let mut bits = 0u32;
+    for &c in src {
+        let v = decode_6bits(c);
+        bad |= v;
+        acc = (acc << 6) | (v & 63) as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    // What is left (0, 2 or 4 bits) must be zero.
+    let trailing = acc & ((1 << bits) - 1);
+    (bad >= 0 && trailing == 0).then_some(out)
+}
+
+/// Unpadded standard base64 of `bytes` into `out` (at least
+/// `encoded_len(bytes)` bytes; the rest is left as it is).
+fn encode_unpadded(bytes: &[u8], out: &mut [u8]) {
+    let mut dst = out.iter_mut();
+    let mut acc: u32 = 0;
+    let mut bits = 0u32;
+    for &b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 6 {
+            bits -= 6;
+            if let Some(d) = dst.next() {
+                *d = encode_6bits(acc >> bits);
+            }
+        }
+    }
+    if bits > 0 {
+        if let Some(d) = dst.next() {
+            *d = encode_6bits(acc << (6 - bits));
+        }
+    }
+}
+
+/// The length of unpadded base64 of `bytes`.
+fn encoded_len(bytes: &[u8]) -> usize {
+    (bytes.len() * 4).div_ceil(3)
+}
 
 /// Decodes standard base64, tolerating whitespace and missing padding.
 ///
@@ -35,8 +124,7 @@ pub fn decode(input: &str, field: &'static str) -> Result<Zeroizing<Vec<u8>>> {
         Some(compact.as_str())
     };
     unpadded
-        .and_then(|u| Base64Unpadded::decode_vec(u).ok())
-        .map(Zeroizing::new)
+        .and_then(decode_unpadded)
         .ok_or(Error::InvalidBase64(field))
 }
 
@@ -62,8 +150,7 @@ fn strip_padding(padded: &str) -> Option<&str> {
 /// or caches by). Used for `Session-Id` headers.
 pub fn decode_canonical(input: &str, field: &'static str) -> Result<Zeroizing<Vec<u8>>> {
     let decoded = strip_padding(input)
-        .and_then(|u| Base64Unpadded::decode_vec(u).ok())
-        .map(Zeroizing::new)
+        .and_then(decode_unpadded)
         .ok_or(Error::InvalidBase64(field))?;
     // The decoder is strict already; the round trip makes the rule explicit.
     if *encode_secret(&decoded) != input {
@@ -74,14 +161,10 @@ pub fn decode_canonical(input: &str, field: &'static str) -> Result<Zeroizing<Ve
 
 /// Unpadded standard base64 of `bytes` in a string of `total` bytes
 /// (`total` at least the unpadded length), the rest `=`, after `map` of every
-/// byte: one allocation, no copy (as `base64ct`'s own `encode_string`).
+/// byte: one allocation, no copy.
 fn encode_into(bytes: &[u8], total: usize, map: fn(u8) -> u8) -> String {
     let mut out = vec![b'='; total];
-    let len = Base64Unpadded::encoded_len(bytes);
-    if let Some(text) = out.get_mut(..len) {
-        // Cannot fail: the buffer has exactly the encoded length.
-        let _ = Base64Unpadded::encode(bytes, text);
-    }
+    encode_unpadded(bytes, &mut out);
     for b in out.iter_mut() {
         *b = map(*b);
     }
@@ -102,8 +185,11 @@ fn encode_secret(bytes: &[u8]) -> Zeroizing<String> {
 
 /// Encodes as padded standard base64.
 pub fn encode(bytes: &[u8]) -> String {
-    let unpadded = Base64Unpadded::encoded_len(bytes);
-    encode_into(bytes, unpadded.div_ceil(4) * 4, core::convert::identity)
+    encode_into(
+        bytes,
+        encoded_len(bytes).div_ceil(4) * 4,
+        core::convert::identity,
+    )
 }
 
 /// Swaps `a` and `b` in `byte`, without a branch.
@@ -131,12 +217,14 @@ pub fn decode_base64url(input: &str, field: &'static str) -> Result<Vec<u8>> {
             _ => c,
         }),
     );
-    Base64Unpadded::decode_vec(&standard).map_err(|_| Error::InvalidBase64(field))
+    decode_unpadded(&standard)
+        .map(|mut bytes| core::mem::take(&mut *bytes))
+        .ok_or(Error::InvalidBase64(field))
 }
 
 /// Encodes as unpadded base64url (RFC 7515 §2), as JWE and JWK members use.
 pub fn encode_base64url(bytes: &[u8]) -> String {
-    encode_into(bytes, Base64Unpadded::encoded_len(bytes), url_swap)
+    encode_into(bytes, encoded_len(bytes), url_swap)
 }
 
 #[cfg(test)]
@@ -190,6 +278,23 @@ mod tests {
                 Err(Error::InvalidBase64("sid")),
                 "{bad:?}"
             );
+        }
+    }
+
+    /// The branch-free arithmetic is the standard alphabet, for every byte.
+    #[test]
+    fn six_bit_maps_are_the_standard_alphabet() {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        for c in 0..=255u8 {
+            let expected = ALPHABET
+                .iter()
+                .position(|&a| a == c)
+                .map_or(-1, |i| i as i16);
+            assert_eq!(decode_6bits(c), expected, "{c:#04x}");
+        }
+        for (v, &c) in ALPHABET.iter().enumerate() {
+            assert_eq!(encode_6bits(v as u32), c, "{v}");
         }
     }
 

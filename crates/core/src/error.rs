@@ -68,57 +68,73 @@ const V1_NOT_IN_ENTRY: &str =
     "V1 (PKCS#1 v1.5 session ids, AES-CBC values) is not in this entry point \
      (paysecure-wasm/reveal has V2 and V3 only); use the full entry point 'paysecure-wasm' for V1";
 
+/// The text before and after each code's detail (if it has one), in the
+/// order of [`ErrorCode::ALL`]. `WEAK_PUBLIC_KEY`'s is built around its bit
+/// count in [`Error::message`].
+const MESSAGES: [(&str, &str); ErrorCode::ALL.len()] = [
+    ("invalid RSA public key: ", ""),
+    ("", ""),
+    (
+        "session key must be 128, 192 or 256 bits (16, 24 or 32 bytes)",
+        "",
+    ),
+    (
+        "unsupported protocol version (expected \"v1\", \"v2\" or \"v3\")",
+        "",
+    ),
+    ("", " is not valid base64"),
+    ("invalid IV: ", ""),
+    ("decryption failed", ""),
+    ("decrypted data is not valid UTF-8 text", ""),
+    ("invalid PIN: ", ""),
+    ("invalid PIN block: ", ""),
+    ("invalid PAN: ", ""),
+    ("invalid card: ", ""),
+    ("invalid input: ", ""),
+    ("the platform random number generator is unavailable", ""),
+    ("RSA encryption failed", ""),
+    ("input too large: ", ""),
+    ("the JWK contains private key material", ""),
+    (
+        "V1 (unauthenticated AES-CBC) decryption is disabled; opt in with allowLegacyCbc",
+        "",
+    ),
+    (V1_NOT_IN_ENTRY, ""),
+];
+
 impl Error {
     /// The error's message: a fixed text, or a fixed text around a
     /// `&'static str` detail or a bit count. The same text as `Display`,
     /// built without `core::fmt` (it is the `message` of a `PaySecureError`
     /// in the browser module).
     pub fn message(&self) -> String {
-        let (head, detail, tail): (&str, Option<&str>, &str) = match self {
-            Error::InvalidPublicKey(detail) => ("invalid RSA public key: ", Some(detail), ""),
+        let detail = match self {
             Error::WeakPublicKey { bits } => {
                 let mut out = String::from("RSA public key has ");
                 crate::text::push_decimal(&mut out, *bits as u64, 1);
                 out.push_str(" bits; at least 2048 are required");
                 return out;
             }
-            Error::InvalidKeySize => (
-                "session key must be 128, 192 or 256 bits (16, 24 or 32 bytes)",
-                None,
-                "",
-            ),
-            Error::UnsupportedVersion => (
-                "unsupported protocol version (expected \"v1\", \"v2\" or \"v3\")",
-                None,
-                "",
-            ),
-            Error::InvalidBase64(detail) => ("", Some(detail), " is not valid base64"),
-            Error::InvalidIv(detail) => ("invalid IV: ", Some(detail), ""),
-            Error::DecryptionFailed => ("decryption failed", None, ""),
-            Error::InvalidUtf8 => ("decrypted data is not valid UTF-8 text", None, ""),
-            Error::InvalidPin(detail) => ("invalid PIN: ", Some(detail), ""),
-            Error::InvalidPinBlock(detail) => ("invalid PIN block: ", Some(detail), ""),
-            Error::InvalidPan(detail) => ("invalid PAN: ", Some(detail), ""),
-            Error::InvalidCard(detail) => ("invalid card: ", Some(detail), ""),
-            Error::InvalidInput(detail) => ("invalid input: ", Some(detail), ""),
-            Error::RandomUnavailable => (
-                "the platform random number generator is unavailable",
-                None,
-                "",
-            ),
-            Error::EncryptionFailed => ("RSA encryption failed", None, ""),
-            Error::InputTooLarge(detail) => ("input too large: ", Some(detail), ""),
-            Error::PrivateJwk => ("the JWK contains private key material", None, ""),
-            Error::LegacyCbcDisabled => (
-                "V1 (unauthenticated AES-CBC) decryption is disabled; opt in with allowLegacyCbc",
-                None,
-                "",
-            ),
-            Error::V1NotInEntry => (V1_NOT_IN_ENTRY, None, ""),
+            Error::InvalidPublicKey(d)
+            | Error::InvalidBase64(d)
+            | Error::InvalidIv(d)
+            | Error::InvalidPin(d)
+            | Error::InvalidPinBlock(d)
+            | Error::InvalidPan(d)
+            | Error::InvalidCard(d)
+            | Error::InvalidInput(d)
+            | Error::InputTooLarge(d) => d,
+            _ => "",
         };
-        let mut out = String::with_capacity(head.len() + detail.map_or(0, str::len) + tail.len());
+        // One table of texts, in the order of `ErrorCode::ALL`: a lookup
+        // instead of a branch per variant.
+        let (head, tail) = MESSAGES
+            .get(self.code() as usize)
+            .copied()
+            .unwrap_or(("", ""));
+        let mut out = String::with_capacity(head.len() + detail.len() + tail.len());
         out.push_str(head);
-        out.push_str(detail.unwrap_or(""));
+        out.push_str(detail);
         out.push_str(tail);
         out
     }
