@@ -125,6 +125,16 @@ mod iv_pool {
         };
     }
 
+    /// Wipes the bytes not yet taken and empties the pool (when a session
+    /// is dropped: no random bytes outlive the sessions that drew them).
+    pub(super) fn clear() {
+        POOL.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            pool.bytes.zeroize();
+            pool.next = POOL_LEN;
+        });
+    }
+
     /// Fills `out` (at most [`POOL_LEN`] bytes) with fresh random bytes.
     pub(super) fn take(out: &mut [u8]) -> Result<()> {
         if out.len() > POOL_LEN {
@@ -174,6 +184,23 @@ mod iv_pool {
         }
 
         #[test]
+        fn clear_wipes_what_was_not_taken() {
+            let mut iv = [0u8; 16];
+            take(&mut iv).unwrap();
+            clear();
+            POOL.with(|pool| {
+                let pool = pool.borrow();
+                assert_eq!(pool.next, POOL_LEN);
+                assert!(pool.bytes.iter().all(|&b| b == 0));
+            });
+            // And it refills on the next take.
+            let mut next = [0u8; 16];
+            take(&mut next).unwrap();
+            assert_ne!(next, [0u8; 16]);
+            assert_ne!(next, iv);
+        }
+
+        #[test]
         fn larger_requests_bypass_the_pool() {
             let mut big = [0u8; POOL_LEN + 1];
             take(&mut big).unwrap();
@@ -191,6 +218,15 @@ pub struct Session {
     key: SessionKey,
     /// The expanded AES-GCM key, made on first use (V2/V3).
     gcm: std::sync::OnceLock<cipher::Gcm16>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // The key wipes itself; the IV pool is wiped with it, so that a
+        // freed session leaves no random bytes behind (another live session
+        // only pays one refill).
+        iv_pool::clear();
+    }
 }
 
 impl Session {
