@@ -108,7 +108,7 @@ mod iv_pool {
     use core::cell::RefCell;
     use zeroize::Zeroize;
 
-    use crate::error::Result;
+    use crate::error::{Error, Result};
 
     /// 16 IVs per refill.
     pub(super) const POOL_LEN: usize = 256;
@@ -150,7 +150,10 @@ mod iv_pool {
                 pool.next = 0;
             }
             let start = pool.next;
-            let taken = &mut pool.bytes[start..start + out.len()];
+            let Some(taken) = pool.bytes.get_mut(start..start + out.len()) else {
+                // Not reached: refilled above when fewer bytes remain.
+                return Err(Error::RandomUnavailable);
+            };
             out.copy_from_slice(taken);
             taken.zeroize();
             pool.next = start + out.len();
