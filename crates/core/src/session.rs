@@ -85,6 +85,133 @@ pub fn wrap_session_key(
     Ok(encoding::encode(&wrapped))
 }
 
+/// A per-thread pool of random bytes for AES-GCM IVs, refilled from the
+/// platform CSPRNG in one call per [`iv_pool::POOL_LEN`] bytes instead of one
+/// call per message (in a browser each call crosses from WebAssembly into
+/// `crypto.getRandomValues`: the costliest step of a PIN encryption).
+///
+/// Why this keeps the protocol's guarantees:
+/// - every IV is still 16 bytes straight from the CSPRNG, used once: each
+///   byte of the pool is handed out at most once (the cursor only moves
+///   forward and the bytes are zeroed as they are taken), so IVs stay fresh,
+///   independent and uniformly random. GCM needs IVs that never repeat
+///   under a key; 128 random bits give that whether drawn now or a moment
+///   ago.
+/// - IVs are public (sent next to the ciphertext); bytes not yet taken
+///   reveal nothing about a key or a plaintext. Session keys and padding
+///   randomness never come from the pool: [`SessionKey::generate`] and the
+///   RSA padding call the CSPRNG directly.
+/// - AES-CBC (V1) IVs must also be unpredictable, so they do not use it.
+/// - A CSPRNG failure is reported as before ([`Error::RandomUnavailable`]),
+///   at the refill, and nothing is handed out from a failed fill.
+mod iv_pool {
+    use core::cell::RefCell;
+    use zeroize::Zeroize;
+
+    use crate::error::{Error, Result};
+
+    /// 16 IVs per refill.
+    pub(super) const POOL_LEN: usize = 256;
+
+    struct Pool {
+        bytes: [u8; POOL_LEN],
+        /// Bytes before `next` are taken (and zero).
+        next: usize,
+    }
+
+    std::thread_local! {
+        static POOL: RefCell<Pool> = const {
+            RefCell::new(Pool { bytes: [0; POOL_LEN], next: POOL_LEN })
+        };
+    }
+
+    /// Wipes the bytes not yet taken and empties the pool (when a session
+    /// is dropped: no random bytes outlive the sessions that drew them).
+    pub(super) fn clear() {
+        POOL.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            pool.bytes.zeroize();
+            pool.next = POOL_LEN;
+        });
+    }
+
+    /// Fills `out` (at most [`POOL_LEN`] bytes) with fresh random bytes.
+    pub(super) fn take(out: &mut [u8]) -> Result<()> {
+        if out.len() > POOL_LEN {
+            getrandom::fill(out)?;
+            return Ok(());
+        }
+        POOL.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            if POOL_LEN - pool.next < out.len() {
+                // Mark it empty first: a failed fill leaves nothing to hand out.
+                pool.next = POOL_LEN;
+                getrandom::fill(&mut pool.bytes)?;
+                pool.next = 0;
+            }
+            let start = pool.next;
+            let Some(taken) = pool.bytes.get_mut(start..start + out.len()) else {
+                // Not reached: refilled above when fewer bytes remain.
+                return Err(Error::RandomUnavailable);
+            };
+            out.copy_from_slice(taken);
+            taken.zeroize();
+            pool.next = start + out.len();
+            Ok(())
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn hands_out_each_byte_once_and_wipes_it() {
+            let mut seen = std::collections::HashSet::new();
+            // Across several refills: no IV repeats, none is all zero.
+            for _ in 0..(3 * POOL_LEN / 16 + 5) {
+                let mut iv = [0u8; 16];
+                take(&mut iv).unwrap();
+                assert_ne!(iv, [0u8; 16]);
+                assert!(seen.insert(iv), "an IV was handed out twice");
+            }
+            POOL.with(|pool| {
+                let pool = pool.borrow();
+                assert!(pool.next > 0 && pool.next <= POOL_LEN);
+                assert!(pool.bytes[..pool.next].iter().all(|&b| b == 0));
+                // What is left was not handed out and is still random.
+                if pool.next <= POOL_LEN - 16 {
+                    assert!(pool.bytes[pool.next..].iter().any(|&b| b != 0));
+                }
+            });
+        }
+
+        #[test]
+        fn clear_wipes_what_was_not_taken() {
+            let mut iv = [0u8; 16];
+            take(&mut iv).unwrap();
+            clear();
+            POOL.with(|pool| {
+                let pool = pool.borrow();
+                assert_eq!(pool.next, POOL_LEN);
+                assert!(pool.bytes.iter().all(|&b| b == 0));
+            });
+            // And it refills on the next take.
+            let mut next = [0u8; 16];
+            take(&mut next).unwrap();
+            assert_ne!(next, [0u8; 16]);
+            assert_ne!(next, iv);
+        }
+
+        #[test]
+        fn larger_requests_bypass_the_pool() {
+            let mut big = [0u8; POOL_LEN + 1];
+            take(&mut big).unwrap();
+            assert!(big.iter().any(|&b| b != 0));
+        }
+    }
+}
+
 /// One session: a version and a session key.
 ///
 /// Drop wipes the key.
@@ -94,6 +221,15 @@ pub struct Session {
     key: SessionKey,
     /// The expanded AES-GCM key, made on first use (V2/V3).
     gcm: std::sync::OnceLock<cipher::Gcm16>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // The key wipes itself; the IV pool is wiped with it, so that a
+        // freed session leaves no random bytes behind (another live session
+        // only pays one refill).
+        iv_pool::clear();
+    }
 }
 
 impl Session {
@@ -139,7 +275,13 @@ impl Session {
     /// Encrypts `plaintext` under a fresh random 16-byte IV.
     pub fn encrypt(&self, plaintext: &[u8]) -> Result<EncryptedValue> {
         let mut iv = [0u8; IV_LEN];
-        getrandom::fill(&mut iv)?;
+        if self.version.is_authenticated() {
+            iv_pool::take(&mut iv)?;
+        } else {
+            // AES-CBC wants IVs that nobody can predict, not only unique
+            // ones: straight from the CSPRNG, never drawn in advance.
+            getrandom::fill(&mut iv)?;
+        }
         let data = match self.version {
             Version::V2 | Version::V3 => self.gcm()?.seal(&iv, &[], plaintext)?,
             #[cfg(feature = "v1")]
