@@ -272,8 +272,6 @@ pub struct Service {
     /// The PIN key (format-4 PIN blocks at rest), held by the custody.
     pub(crate) pin_key: PinKey,
     keyring: RwLock<Arc<KeyRing>>,
-    /// When the key ring was last loaded (Unix seconds).
-    keys_loaded_at: std::sync::atomic::AtomicI64,
     /// Tenant API keys already found: SHA-256 of the key → (tenant id, Unix
     /// seconds when looked up, the key's expiry). See [`Service::authenticate`].
     tenant_keys: std::sync::Mutex<std::collections::HashMap<Vec<u8>, CachedTenantKey>>,
@@ -346,7 +344,6 @@ impl Service {
             custody,
             pin_key,
             keyring: RwLock::new(Arc::new(ring)),
-            keys_loaded_at: std::sync::atomic::AtomicI64::new(now().secs()),
             tenant_keys: std::sync::Mutex::new(std::collections::HashMap::new()),
             reload_lock: tokio::sync::Mutex::new(()),
             credential_limiter: Limiter::new(config.rate_limits.credential, LIMITER_MAX_KEYS),
@@ -384,16 +381,10 @@ impl Service {
 
     /// Reloads the key ring from storage (after a rotation elsewhere).
     pub async fn reload_keys(&self) -> Result<()> {
-        // The ring is as fresh as the moment its rows were read, not the
-        // moment it finished loading (loading from an HSM takes a while; a
-        // key rotated in meanwhile must still trigger a reload).
-        let started = now();
         let ring = Arc::new(
-            key_store::load_or_create(&self.storage, &self.vault, &*self.custody, started, false)
+            key_store::load_or_create(&self.storage, &self.vault, &*self.custody, now(), false)
                 .await?,
         );
-        self.keys_loaded_at
-            .store(started.secs(), std::sync::atomic::Ordering::Relaxed);
         tracing::debug!(keys = ring.keys().len(), "key ring reloaded");
         match self.keyring.write() {
             Ok(mut k) => *k = ring,
@@ -439,21 +430,23 @@ impl Service {
             .collect())
     }
 
-    /// Reloads the key ring if it is more than a second old; `true` if it
-    /// is fresh now (reloaded here or by a concurrent caller). Single
-    /// flight: N concurrent callers cause one reload, not N.
+    /// Reloads the key ring if the database holds a usable key it lacks (a
+    /// key rotated in, or a V1 key created, by another node or the CLI);
+    /// `true` if the ring is fresh now (reloaded here or by a concurrent
+    /// caller). The check is one query of key ids, so a session id for a
+    /// key rotated in a moment ago opens on every node at once; bogus
+    /// session ids never cause a reload (the ring already has every key
+    /// they could name), and concurrent callers cause one reload, not N.
     pub async fn reload_keys_if_stale(&self) -> Result<bool> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let seen = self.keys_loaded_at.load(Relaxed);
-        if now().secs() - seen < 1 {
+        let usable = self.storage.usable_rsa_key_ids(now()).await?;
+        let ring_has_all = |ring: &KeyRing| usable.iter().all(|id| ring.knows(id));
+        if ring_has_all(&self.keyring()) {
             return Ok(false);
         }
         let _one = self.reload_lock.lock().await;
-        if self.keys_loaded_at.load(Relaxed) != seen {
-            // Another request reloaded while this one waited.
-            return Ok(true);
+        if !ring_has_all(&self.keyring()) {
+            self.reload_keys().await?;
         }
-        self.reload_keys().await?;
         Ok(true)
     }
 

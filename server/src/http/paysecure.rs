@@ -385,7 +385,8 @@ async fn public_key(State(state): State<AppState>) -> ApiResult<PublicKeyRespons
 #[utoipa::path(get, path = "/v1/public-key", tag = "keys",
     responses((status = 200, body = PublicKeyResponse), (status = 404, body = ErrorEnvelope)))]
 async fn public_key_v1(State(state): State<AppState>) -> ApiResult<PublicKeyResponse> {
-    // Enabled by the CLI in another process: reload (at most once a second).
+    // Enabled by the CLI in another process: reload when the database has
+    // a key the ring lacks.
     let present = state.service.has_v1_key()
         || (state.service.reload_keys_if_stale().await? && state.service.has_v1_key());
     if !present {

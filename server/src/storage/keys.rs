@@ -17,6 +17,17 @@ impl Storage {
         .await
     }
 
+    /// The ids of the keys [`Self::usable_rsa_keys`] returns, without the
+    /// key material (the key ring's freshness check).
+    pub async fn usable_rsa_key_ids(&self, now: UnixTime) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT key_id FROM rsa_keys WHERE status IN ('active', 'previous') AND expires_at > $1",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Every key, newest first.
     pub async fn all_rsa_keys(&self) -> Result<Vec<RsaKeyRow>> {
         self.rsa_keys("", None).await

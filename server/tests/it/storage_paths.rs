@@ -128,3 +128,32 @@ async fn a_card_change_on_one_node_is_read_at_once_on_the_other() {
         assert_eq!(seen.pin_sealed, Some(vec![round; 16]));
     }
 }
+
+/// A key rotated in through node A is in node B's key ring at B's first
+/// miss, however recently B loaded its ring (the freshness check is the
+/// database's key ids, not a time); with nothing new, a miss (a bogus
+/// session id) reloads nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotated_on_one_node_is_used_by_the_other_at_its_first_miss() {
+    use paysecure_server::crypto::keys::Purpose;
+    use paysecure_server::domain::service::ServiceConfig;
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(dir.path()).await;
+    let (sa, sb) = two_nodes(&db).await;
+    let a = crate::common::test_service(sa, ServiceConfig::default()).await;
+    let b = crate::common::test_service(sb, ServiceConfig::default()).await;
+    // B's ring was loaded a moment ago and has every key.
+    b.reload_keys().await.unwrap();
+    assert!(
+        !b.reload_keys_if_stale().await.unwrap(),
+        "nothing new: no reload"
+    );
+    let new_id = a.rotate_keys(Purpose::Session).await.unwrap();
+    assert!(!b.keyring().knows(&new_id));
+    assert!(
+        b.reload_keys_if_stale().await.unwrap(),
+        "a new key: reloaded"
+    );
+    assert!(b.keyring().knows(&new_id));
+    assert!(!b.reload_keys_if_stale().await.unwrap());
+}
