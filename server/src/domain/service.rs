@@ -436,17 +436,20 @@ impl Service {
     /// caller). The check is one query of key ids, so a session id for a
     /// key rotated in a moment ago opens on every node at once; bogus
     /// session ids never cause a reload (the ring already has every key
-    /// they could name), and concurrent callers cause one reload, not N.
+    /// they could name). Single flight: callers wait for one another, and
+    /// one that waited while another reloaded does not query again.
     pub async fn reload_keys_if_stale(&self) -> Result<bool> {
+        let ring_at_entry = self.keyring();
+        let _one = self.reload_lock.lock().await;
+        if !Arc::ptr_eq(&ring_at_entry, &self.keyring()) {
+            // Another caller reloaded while this one waited.
+            return Ok(true);
+        }
         let usable = self.storage.usable_rsa_key_ids(now()).await?;
-        let ring_has_all = |ring: &KeyRing| usable.iter().all(|id| ring.knows(id));
-        if ring_has_all(&self.keyring()) {
+        if usable.iter().all(|id| ring_at_entry.knows(id)) {
             return Ok(false);
         }
-        let _one = self.reload_lock.lock().await;
-        if !ring_has_all(&self.keyring()) {
-            self.reload_keys().await?;
-        }
+        self.reload_keys().await?;
         Ok(true)
     }
 
