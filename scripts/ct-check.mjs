@@ -360,6 +360,82 @@ export function checkShipped(stem = 'paysecure_wasm') {
   });
 }
 
+// --- the stack wipe ----------------------------------------------------------------
+
+/** Bytes src/stack_wipe.rs zeroes below an exported function's frame (its STACK_WIPE_BYTES). */
+export const STACK_WIPE_BYTES = 8 * 1024;
+
+/**
+ * Checks one `wipe_stack` (wasm-dis text): straight-line code (no branch,
+ * loop or call) that moves the stack pointer down by a frame of F bytes, zeroes
+ * STACK_WIPE_BYTES of that frame with one `memory.fill`, and moves the pointer
+ * back up by F. Returns { frame, offset, length, problems: [text] }.
+ */
+export function analyseWipe(funcText, { stackPointer }) {
+  const [func] = parse(funcText);
+  const problems = [];
+  const all = [];
+  const walk = (n) => { if (Array.isArray(n)) { all.push(n); n.forEach(walk); } };
+  func.slice(2).forEach(walk);
+  const control = all.filter((n) => ['if', 'br', 'br_if', 'br_table', 'loop', 'return', 'unreachable', 'call', 'call_indirect'].includes(n[0]));
+  if (control.length) problems.push(`not straight-line code: ${control.map((n) => n[0]).join(', ')}`);
+  const konst = (n) => (Array.isArray(n) && n[0] === 'i32.const' ? Number(n[1]) : null);
+  const sets = all.filter((n) => n[0] === 'global.set' && n[1] === stackPointer);
+  // (global.set SP (local.tee $f (i32.sub (global.get SP) (i32.const F))))
+  let frameLocal = null, frame = null;
+  const down = sets[0]?.[2];
+  if (down?.[0] === 'local.tee' && down[2]?.[0] === 'i32.sub' && down[2][1]?.[0] === 'global.get' &&
+      down[2][1][1] === stackPointer && konst(down[2][2]) !== null) {
+    frameLocal = down[1];
+    frame = konst(down[2][2]);
+  } else problems.push('the stack pointer is not first moved down by a constant frame');
+  // (global.set SP (i32.add (local.get $f) (i32.const F)))
+  const up = sets[1]?.[2];
+  if (sets.length !== 2 || !(up?.[0] === 'i32.add' && up[1]?.[0] === 'local.get' && up[1][1] === frameLocal && konst(up[2]) === frame)) {
+    problems.push('the stack pointer is not moved back up by the same frame');
+  }
+  const fills = all.filter((n) => n[0] === 'memory.fill');
+  let offset = null, length = null;
+  if (fills.length !== 1) problems.push(`${fills.length} memory.fill, not one`);
+  else {
+    const [, dest, value, len] = fills[0];
+    let d = dest?.[0] === 'local.tee' ? dest[2] : dest;
+    if (d?.[0] === 'local.get' && d[1] === frameLocal) offset = 0;
+    else if (d?.[0] === 'i32.add' && d[1]?.[0] === 'local.get' && d[1][1] === frameLocal) offset = konst(d[2]);
+    length = konst(len);
+    if (offset === null) problems.push('the fill does not start at a constant offset in the frame');
+    if (konst(value) !== 0) problems.push('the fill does not write zeros');
+    if (length !== STACK_WIPE_BYTES) problems.push(`the fill is ${length} bytes, not ${STACK_WIPE_BYTES}`);
+    if (offset !== null && frame !== null && !(offset >= 0 && offset + length <= frame)) problems.push('the fill is not within the frame');
+  }
+  return { frame, offset, length, problems };
+}
+
+/**
+ * The stack wipe as shipped (`stem` as for {@link listings}): the one
+ * `paysecure_wasm::stack_wipe::wipe_stack` of the module, found by name in the
+ * rebuild with names, must be one zero fill of STACK_WIPE_BYTES over its own
+ * frame ({@link analyseWipe}), a function of the shipped module must have its
+ * body, and it must be called (by every exported function that handles a
+ * secret: tests/js/residue.test.mjs checks what each call leaves).
+ * Returns { name, frame, offset, length, callers, problems }.
+ */
+export function checkStackWipe(stem = 'paysecure_wasm') {
+  const { named, shipped } = listings(stem);
+  const stackPointer = /^ \(global (\$\S+) \(mut i32\)/m.exec(named)?.[1];
+  const namedFns = functionsOf(named);
+  const found = [...namedFns.entries()].filter(([n]) => /paysecure_wasm(::|\d+)stack_wipe(::|\d+)wipe_stack(::|17h)/.test(n));
+  if (found.length !== 1) throw new Error(`wipe_stack: ${found.length} functions of that name in the module (it must stay out of line)`);
+  const [name, text] = found[0];
+  const r = analyseWipe(text, { stackPointer });
+  const shippedBodies = new Set([...functionsOf(shipped).values()].map(normalized));
+  if (!shippedBodies.has(normalized(text))) r.problems.push('no function of the shipped module has its body');
+  const call = `(call ${name}`;
+  const callers = [...namedFns.values()].filter((t) => t.includes(call)).length;
+  if (callers === 0) r.problems.push('nothing calls it');
+  return { name, ...r, callers };
+}
+
 /** The self-test: the recorded unbarriered `mul` must be flagged. */
 export function selfTest() {
   const text = readFileSync(path.join(root, 'tests', 'data', 'ct-mul-without-barrier.wat'), 'utf8')
@@ -376,6 +452,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.log(`ct-check: Modulus::${r.name}: ${r.checked} branches, selects and memory accesses checked, ${r.violations.length} depend on secret data`);
     for (const v of r.violations) console.log(`  ${v}`);
     bad += r.violations.length;
+  }
+  for (const stem of ['paysecure_wasm', 'paysecure_wasm_reveal']) {
+    const w = checkStackWipe(stem);
+    console.log(`stack wipe (${stem}): one memory.fill of ${w.length} zero bytes at frame offset ${w.offset} of ${w.frame}, called from ${w.callers} functions; ${w.problems.length} problems`);
+    for (const p of w.problems) console.log(`  ${p}`);
+    bad += w.problems.length;
   }
   process.exit(bad ? 1 : 0);
 }

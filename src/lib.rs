@@ -34,7 +34,7 @@
 //! [`ErrorCode`](paysecure_core::ErrorCode) text.
 //!
 //! Secrets cross the boundary without a copy left in linear memory:
-//! * strings come in through `read_text`, which has `TextEncoder.encodeInto`
+//! * strings come in through `wasm_input::string`, which has `TextEncoder.encodeInto`
 //!   write them straight into a buffer wiped on drop (wasm-bindgen's
 //!   `as_string` and `&str` arguments leave the glue's copy, or part of it
 //!   after a reallocation, in freed memory);

@@ -1,6 +1,6 @@
 //! `Session`: session keys, session ids and the encrypt/decrypt methods.
 
-use js_sys::{Object, Reflect, Uint8Array};
+use js_sys::{Reflect, Uint8Array};
 use paysecure_core::limits::{self, Limit};
 use paysecure_core::{
     EncryptedValue, Error, KeySize, Pin, PublicKey, Session, SessionKey, Version,
@@ -53,30 +53,39 @@ fn read_encrypted(value: &JsValue) -> JsResult<EncryptedValue> {
     if !value.is_object() {
         return Err(invalid(WHAT));
     }
-    let field = |k: &str, limit: Limit| {
-        let v = Reflect::get(value, &JsValue::from_str(k)).map_err(|_| invalid(WHAT))?;
+    let field = |k: &JsValue, limit: Limit| {
+        let v = Reflect::get(value, k).map_err(|_| invalid(WHAT))?;
         string_arg_max(&v, limit, WHAT).map(|s| s.to_string())
     };
-    Ok(EncryptedValue {
-        data: field("data", limits::ENCRYPTED_DATA)?,
-        iv: field("iv", limits::IV)?,
-    })
-}
-
-fn write_encrypted(v: EncryptedValue) -> JsValue {
-    let obj = Object::new();
     // The property names cross into JS once per thread, not twice per call.
     ENCRYPTED_KEYS.with(|(data, iv)| {
-        let _ = Reflect::set(&obj, data, &JsValue::from_str(&v.data));
-        let _ = Reflect::set(&obj, iv, &JsValue::from_str(&v.iv));
-    });
-    obj.into()
+        Ok(EncryptedValue {
+            data: field(data, limits::ENCRYPTED_DATA)?,
+            iv: field(iv, limits::IV)?,
+        })
+    })
 }
 
 thread_local! {
     /// The names "data" and "iv" of an `EncryptedValue`, as JS strings.
     static ENCRYPTED_KEYS: (JsValue, JsValue) =
         (JsValue::from_str("data"), JsValue::from_str("iv"));
+}
+
+/// `{ data, iv }` as a plain object, made in one crossing: the JSON text
+/// of the two base64 strings (nothing in them needs escaping), parsed by
+/// `JSON.parse`, which defines both properties on a fresh object (no setter
+/// on `Object.prototype` runs, unlike an assignment). Both values are
+/// public: ciphertext and IV.
+pub(crate) fn write_encrypted(v: EncryptedValue) -> JsValue {
+    let mut json = String::with_capacity(v.data.len() + v.iv.len() + 20);
+    json.push_str("{\"data\":\"");
+    json.push_str(&v.data);
+    json.push_str("\",\"iv\":\"");
+    json.push_str(&v.iv);
+    json.push_str("\"}");
+    // Base64 text in a JSON string literal always parses.
+    js_sys::JSON::parse(&json).unwrap_or(JsValue::UNDEFINED)
 }
 
 pub(crate) fn session_for(

@@ -79,8 +79,8 @@ pub(crate) fn string(v: &JsValue, limit: Limit, what: &'static str) -> Result<Ze
     limit.check(len)?;
     // Copied by `TextEncoder.encodeInto` into a pre-sized buffer wiped on
     // drop (no reallocation, no copy the glue frees unwiped): a string
-    // primitive runs no caller code.
-    read_text(v).ok_or(Error::InvalidInput(what))
+    // primitive runs no caller code. `string_length` checked that it is one.
+    read_units(v.unchecked_ref::<JsString>(), len).ok_or(Error::InvalidInput(what))
 }
 
 /// `obj[key]` through `Reflect.get`; `None` for `undefined`. A throwing
@@ -215,24 +215,23 @@ thread_local! {
     static ENCODER: Utf8Encoder = Utf8Encoder::new();
 }
 
-/// A JavaScript string's UTF-8 text in a buffer wiped on drop, written there
-/// by `TextEncoder.encodeInto` and never reallocated. `None` for anything but
-/// a string. Lone surrogates read as U+FFFD, as with `as_string`.
-pub(crate) fn read_text(v: &JsValue) -> Option<Zeroizing<String>> {
-    let text = v.dyn_ref::<JsString>()?;
-    let units = text.length() as usize;
+/// A JavaScript string's UTF-8 text (`units` UTF-16 code units long) in a
+/// buffer wiped on drop, written there by `TextEncoder.encodeInto` and never
+/// reallocated. Lone surrogates read as U+FFFD, as with `as_string`.
+fn read_units(text: &JsString, units: usize) -> Option<Zeroizing<String>> {
     ENCODER.with(|encoder| {
         // First as if it were ASCII (one byte per UTF-16 unit); otherwise
         // again, from the start, into a fresh buffer sized for the worst case
-        // (three bytes per unit) while the first one is wiped.
+        // (three bytes per unit) while the first one is wiped. Every unit
+        // read gives at least one byte, so when all `units` were read into
+        // `units` bytes, exactly `units` were written (no `written` to ask).
         let mut buf = Zeroizing::new(vec![0u8; units]);
         let done = encoder.encode_into(text, &mut buf);
-        let mut written = done.written() as usize;
         if (done.read() as usize) < units {
             buf = Zeroizing::new(vec![0u8; 3 * units]);
-            written = encoder.encode_into(text, &mut buf).written() as usize;
+            let written = encoder.encode_into(text, &mut buf).written() as usize;
+            buf.truncate(written);
         }
-        buf.truncate(written);
         match String::from_utf8(core::mem::take(&mut *buf)) {
             Ok(s) => Some(Zeroizing::new(s)),
             Err(e) => {
