@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Constant-time check of the RSA kernel as it ships (issue #14).
+// Constant-time check of the RSA kernel as it ships (issue #14), and the
+// stack wipe's 8 KiB fill as it ships (issue #20).
 //
 //   node scripts/ct-check.mjs        (after scripts/build.sh; run by tests/js/ct-kernel.test.mjs)
 //
@@ -27,6 +28,11 @@
 // 3. Self-test: the analysis must flag tests/data/ct-mul-without-barrier.wat,
 //    the kernel's `mul` as compiled before its select had a barrier, where
 //    LLVM turned the masked select into `br_if` + `memory.copy`.
+//
+// Also the stack wipe (src/stack_wipe.rs), found the same way: `wipe_stack`
+// must be one `memory.fill` of STACK_WIPE_BYTES zeros over its own frame, in
+// straight-line code, with callers (`checkStackWipe`), so that the wipe
+// tests/js/residue.test.mjs relies on is proven on the artifact.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -5,7 +5,9 @@
 // exports. tests/js/residue.test.mjs checks what each call leaves behind.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { analyseWipe, checkStackWipe, STACK_WIPE_BYTES } from '../../scripts/ct-check.mjs';
+import { STACK_WIPE_BYTES as RESIDUE_STACK_WIPE_BYTES } from './residue-scan.mjs';
 
 const SP = '$__stack_pointer';
 const wipe = ({ frame = 8208, offset = 12, length = 8192, value = 0, fill = true, extra = '' } = {}) => `(func $w
@@ -20,6 +22,10 @@ const wipe = ({ frame = 8208, offset = 12, length = 8192, value = 0, fill = true
 
 test('the stack-wipe check accepts one zero fill of 8 KiB in the frame, and nothing less', () => {
   assert.equal(STACK_WIPE_BYTES, 8192);
+  // One size everywhere: the Rust constant, this check and the residue scan's rule.
+  const rust = /const STACK_WIPE_BYTES: usize = 8 \* 1024;/.test(readFileSync(new URL('../../src/stack_wipe.rs', import.meta.url), 'utf8'));
+  assert.ok(rust, 'src/stack_wipe.rs: STACK_WIPE_BYTES is 8 * 1024');
+  assert.equal(RESIDUE_STACK_WIPE_BYTES, STACK_WIPE_BYTES);
   assert.deepEqual(analyseWipe(wipe(), { stackPointer: SP }), { frame: 8208, offset: 12, length: 8192, problems: [] });
   const bad = [
     [{ fill: false }, /0 memory.fill/],
