@@ -73,5 +73,13 @@ mod wasm_input;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 
+// The heap of the WebAssembly module: talc instead of std's dlmalloc, about
+// 1.7 KB (gzip) less code. Freed memory holds only what the callers left in
+// it, as with dlmalloc: every secret buffer is wiped before it is freed (the
+// residue tests check that after every call).
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &str = concat!("\n", include_str!("paysecure.d.ts"));

@@ -229,3 +229,23 @@ test('no key-dependent byte is left anywhere: two instances, same calls, differe
   assert.equal(a.snaps.length, 4);
   assert.deepEqual(where, []);
 });
+
+test('the key-dependence rule: a short remnant is explained only as the same end of the same public value', () => {
+  const fill = (n, b) => new Uint8Array(n).fill(b);
+  const tagA = Uint8Array.from({ length: 16 }, (_, i) => 0x10 + i), tagB = Uint8Array.from({ length: 16 }, (_, i) => 0x80 + i);
+  // Allocator bookkeeping (equal in both), then the last byte of each run's tag.
+  const mem = (last) => { const m = fill(64, 0x12); m[20] = last; return m; };
+  assert.deepEqual(unexplainedDifferences(mem(tagA[15]), mem(tagB[15]), [tagA], [tagB]), []);
+  // The first byte of each run's tag: explained too.
+  assert.deepEqual(unexplainedDifferences(mem(tagA[0]), mem(tagB[0]), [tagA], [tagB]), []);
+  // A middle byte of the tag, or the last byte of A's tag beside the first of B's: not explained.
+  assert.deepEqual(unexplainedDifferences(mem(tagA[7]), mem(tagB[7]), [tagA], [tagB]), [[20, 1]]);
+  assert.deepEqual(unexplainedDifferences(mem(tagA[15]), mem(tagB[0]), [tagA], [tagB]), [[20, 1]]);
+  // A byte of a secret: not explained.
+  assert.deepEqual(unexplainedDifferences(mem(0x01), mem(0x02), [tagA], [tagB]), [[20, 1]]);
+  // Four or more bytes are never this exception: the tag's last 4 bytes are
+  // explained as 4-grams, 4 secret bytes that merely end like nothing public are not.
+  const memN = (bytes) => { const m = fill(64, 0x12); m.set(bytes, 20); return m; };
+  assert.deepEqual(unexplainedDifferences(memN(tagA.subarray(12)), memN(tagB.subarray(12)), [tagA], [tagB]), []);
+  assert.deepEqual(unexplainedDifferences(memN([1, 2, 3, tagA[15]]), memN([4, 5, 6, tagB[15]]), [tagA], [tagB]), [[20, 4]]);
+});

@@ -16,7 +16,7 @@ use aes::cipher::inout::{InOut, InOutBuf};
 #[cfg_attr(not(feature = "v1"), allow(unused_imports))]
 use aes::cipher::{
     Block, BlockBackend, BlockCipher, BlockClosure, BlockDecrypt, BlockEncrypt, BlockSizeUser,
-    InnerIvInit, KeyInit, ParBlocks, ParBlocksSizeUser, StreamCipherCore,
+    InnerIvInit, KeyInit, ParBlocks, ParBlocksSizeUser,
 };
 use aes::{Aes128, Aes192, Aes256};
 #[cfg(feature = "v1")]
@@ -220,8 +220,8 @@ const P_MAX: u64 = (1 << 36) - 32;
 const A_MAX: u64 = (1 << 36) - 1;
 
 /// AES-GCM (NIST SP 800-38D) for one key, any key size and any IV length,
-/// composed of RustCrypto's AES, CTR (32-bit big-endian counter) and GHASH
-/// as `aes-gcm` composes them, with the AES key schedule and the GHASH key
+/// composed of RustCrypto's AES and GHASH as `aes-gcm` composes them (with
+/// the GCTR counter mode of [`gctr`] over the AES's block functions), with the AES key schedule and the GHASH key
 /// computed once: a [`crate::Session`] keeps one for all its messages. The
 /// tag is checked in constant time before anything is decrypted. Wiped on
 /// drop, every byte of it.
@@ -240,7 +240,33 @@ impl core::fmt::Debug for Gcm16 {
     }
 }
 
-type Ctr<'a> = ctr::CtrCore<&'a AnyAes, ctr::flavors::Ctr32BE>;
+/// GCTR (SP 800-38D §6.5): `data ^= E(K, inc32(J0)) || E(K, inc32²(J0)) || …`,
+/// the counter the low 32 bits of the block, big-endian, wrapping. Four
+/// counter blocks per call of the key size's AES (one call of its parallel
+/// code); the keystream buffer is wiped after use.
+fn gctr(aes: &AnyAes, j0: &Block<AnyAes>, data: &mut [u8]) {
+    const PAR: usize = 4;
+    let (nonce, counter) = j0.split_at(12);
+    let mut ctr = counter.iter().fold(0u32, |n, &b| (n << 8) | u32::from(b));
+    let mut keystream = [Block::<AnyAes>::default(); PAR];
+    for chunk in data.chunks_mut(16 * PAR) {
+        let n = chunk.len().div_ceil(16);
+        let blocks = keystream.get_mut(..n).unwrap_or_default();
+        for block in blocks.iter_mut() {
+            ctr = ctr.wrapping_add(1);
+            let (head, tail) = block.split_at_mut(12);
+            head.copy_from_slice(nonce);
+            tail.copy_from_slice(&ctr.to_be_bytes());
+        }
+        aes.encrypt_blocks(blocks);
+        for (d, k) in chunk.iter_mut().zip(blocks.iter().flatten()) {
+            *d ^= k;
+        }
+    }
+    for block in keystream.iter_mut() {
+        block.as_mut_slice().zeroize();
+    }
+}
 
 /// The GHASH block `[8a]_64 || [8b]_64`: two lengths in bits.
 fn bit_lengths(a: usize, b: usize) -> ghash::Block {
@@ -261,8 +287,8 @@ impl Gcm16 {
 
     /// The counter at J0 (SP 800-38D §7.1: `IV || 0^31 || 1` for a 96-bit
     /// IV, `GHASH(IV || 0^s+64 || [len(IV)]_64)` for any other length) and
-    /// the tag mask `E(K, J0)`; the counter is left at `inc32(J0)`.
-    fn init_ctr(&self, iv: &[u8]) -> (Ctr<'_>, Block<AnyAes>) {
+    /// the tag mask `E(K, J0)`.
+    fn init_ctr(&self, iv: &[u8]) -> (Block<AnyAes>, Block<AnyAes>) {
         let j0 = if iv.len() == GCM_SHORT_IV_LEN {
             let mut j0 = [0u8; 16];
             let (head, counter) = j0.split_at_mut(GCM_SHORT_IV_LEN);
@@ -275,10 +301,9 @@ impl Gcm16 {
             ghash.update(&[bit_lengths(0, iv.len())]);
             ghash.finalize()
         };
-        let mut ctr = Ctr::inner_iv_init(&self.0.aes, &j0);
-        let mut mask = Block::<AnyAes>::default();
-        ctr.write_keystream_block(&mut mask);
-        (ctr, mask)
+        let mut mask = j0;
+        self.0.aes.encrypt_block(&mut mask);
+        (j0, mask)
     }
 
     /// `GHASH(A || 0^v || C || 0^u || [len(A)]_64 || [len(C)]_64) XOR mask`.
@@ -298,13 +323,13 @@ impl Gcm16 {
     /// end, removes it and opens the rest in place. `iv` is 16, 12 or 26
     /// bytes (checked by the callers).
     fn apply(&self, iv: &[u8], aad: &[u8], buf: &mut Vec<u8>, direction: Direction) -> Result<()> {
-        let (ctr, mut mask) = self.init_ctr(iv);
+        let (j0, mut mask) = self.init_ctr(iv);
         let result = match direction {
             Direction::Seal => {
                 if buf.len() as u64 > P_MAX || aad.len() as u64 > A_MAX {
                     Err(Error::EncryptionFailed)
                 } else {
-                    ctr.apply_keystream_partial(buf.as_mut_slice().into());
+                    gctr(&self.0.aes, &j0, buf);
                     let tag = self.tag(&mask, aad, buf);
                     buf.extend_from_slice(&tag);
                     Ok(())
@@ -323,7 +348,7 @@ impl Gcm16 {
                     let ok: bool = expected.ct_eq(&*received).into();
                     expected.zeroize();
                     if ok {
-                        ctr.apply_keystream_partial(body.into());
+                        gctr(&self.0.aes, &j0, body);
                         buf.truncate(body_len);
                         Ok(())
                     } else {

@@ -28,6 +28,7 @@ pub mod public_key;
 mod rsa_encrypt;
 mod secret;
 mod session;
+mod sha1_compact;
 mod text;
 mod wipe;
 

@@ -255,7 +255,7 @@ impl PublicKey {
     pub fn encrypt(&self, message: &[u8], padding: Padding) -> Result<Vec<u8>> {
         let k = self.size();
         let em = match padding {
-            Padding::OaepSha1 => rsa_encrypt::oaep_encode::<sha1::Sha1>(message, k)?,
+            Padding::OaepSha1 => rsa_encrypt::oaep_encode::<crate::sha1_compact::Sha1>(message, k)?,
             #[cfg(feature = "capture")]
             Padding::OaepSha256 => rsa_encrypt::oaep_encode::<sha2::Sha256>(message, k)?,
             #[cfg(not(feature = "capture"))]

@@ -16,7 +16,7 @@
 //! Checked in tests against `num-bigint-dig`'s `modpow` and by decrypting
 //! with the `rsa` crate, WebCrypto, OpenSSL, node-forge and Java JCE.
 
-use sha1::Digest;
+use digest::Digest;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -111,7 +111,7 @@ pub(crate) mod tests {
     #[cfg(all(feature = "v1", feature = "capture"))]
     fn rng_failure_during_rsa_is_random_unavailable_not_encryption_failed() {
         RNG_FAILS.with(|f| f.set(true));
-        let oaep = oaep_encode::<sha1::Sha1>(b"key", 256).map(|_| ());
+        let oaep = oaep_encode::<crate::sha1_compact::Sha1>(b"key", 256).map(|_| ());
         let v15 = pkcs1v15_encode(b"key", 256).map(|_| ());
         RNG_FAILS.with(|f| f.set(false));
         assert_eq!(oaep, Err(Error::RandomUnavailable));
@@ -131,16 +131,20 @@ pub(crate) mod tests {
         assert_eq!(&em[256 - 4..], b"\0key");
         assert!(pkcs1v15_encode(&[1; 245], 256).is_ok());
         assert!(pkcs1v15_encode(&[1; 246], 256).is_err());
-        let em = oaep_encode::<sha1::Sha1>(b"key", 256).unwrap();
+        let em = oaep_encode::<crate::sha1_compact::Sha1>(b"key", 256).unwrap();
         assert_eq!(em[0], 0);
-        assert!(oaep_encode::<sha1::Sha1>(&[1; 214], 256).is_ok());
-        assert!(oaep_encode::<sha1::Sha1>(&[1; 215], 256).is_err());
+        assert!(oaep_encode::<crate::sha1_compact::Sha1>(&[1; 214], 256).is_ok());
+        assert!(oaep_encode::<crate::sha1_compact::Sha1>(&[1; 215], 256).is_err());
         assert!(oaep_encode::<sha2::Sha256>(&[1; 190], 256).is_ok());
         assert!(oaep_encode::<sha2::Sha256>(&[1; 191], 256).is_err());
         // Fresh randomness every time.
         assert_ne!(
-            oaep_encode::<sha1::Sha1>(b"key", 256).unwrap().to_vec(),
-            oaep_encode::<sha1::Sha1>(b"key", 256).unwrap().to_vec()
+            oaep_encode::<crate::sha1_compact::Sha1>(b"key", 256)
+                .unwrap()
+                .to_vec(),
+            oaep_encode::<crate::sha1_compact::Sha1>(b"key", 256)
+                .unwrap()
+                .to_vec()
         );
     }
 }
