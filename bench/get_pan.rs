@@ -82,6 +82,37 @@ fn cluster_cpu(nodes: &[Node]) -> f64 {
         .sum()
 }
 
+/// Context switches (voluntary + involuntary) so far, summed over every
+/// thread of process `pid` (`/proc/<pid>/task/*/status`). Threads that
+/// ended are not counted, so sample only while the process's threads live.
+fn context_switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    let mut total = 0;
+    for t in tasks.flatten() {
+        let Ok(status) = std::fs::read_to_string(t.path().join("status")) else {
+            continue;
+        };
+        for line in status.lines() {
+            if line.starts_with("voluntary_ctxt_switches:")
+                || line.starts_with("nonvoluntary_ctxt_switches:")
+            {
+                total += line
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+    }
+    total
+}
+
+fn cluster_context_switches(nodes: &[Node]) -> u64 {
+    nodes.iter().map(|n| context_switches(n.0.id())).sum()
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         let _ = Command::new("kill")
@@ -788,8 +819,10 @@ async fn main() {
         let pids: Vec<u32> = cluster.iter().map(|n| n.0.id()).collect();
         let profile = perf_start(&pids, dir.path());
         let (server_cpu0, client_cpu0) = (cluster_cpu(&cluster), cpu_seconds("self"));
+        let switches0 = cluster_context_switches(&cluster);
         let peak = closed_loop(args.concurrency, reqs).await;
         let server_cpu = cluster_cpu(&cluster) - server_cpu0;
+        let switches = cluster_context_switches(&cluster).saturating_sub(switches0);
         let server_us = server_cpu * 1e6 / peak.ok.max(1) as f64;
         let (breakdown, why_not) = match profile.and_then(|p| perf_breakdown(p, server_us)) {
             Ok(b) => (b, Value::Null),
@@ -825,6 +858,7 @@ async fn main() {
             "serverCpuUsPerRequest": server_us,
             "serverCpuUsPerReq": server_us,
             "rsaShare": aws_lc_us / server_us,
+            "serverContextSwitchesPerReq": switches as f64 / peak.ok.max(1) as f64,
             "cpuBreakdown": breakdown,
             "cpuBreakdownWhyNot": why_not,
             "clientCpuUsPerRequest": client_cpu * 1e6 / peak.ok.max(1) as f64,
@@ -897,9 +931,10 @@ async fn main() {
             c["clientCpuUsPerRequest"].as_f64().unwrap_or(f64::NAN),
         );
         let mut line = format!(
-            "  RSA share {:.0}% (aws-lc-rs {:.0} µs/op on one thread; target ≥ 75%)",
+            "  RSA share {:.0}% (aws-lc-rs {:.0} µs/op on one thread; target ≥ 75%); {:.2} context switches/req",
             c["rsaShare"].as_f64().unwrap_or(f64::NAN) * 100.0,
-            aws_lc_us
+            aws_lc_us,
+            c["serverContextSwitchesPerReq"].as_f64().unwrap_or(f64::NAN)
         );
         if let Some(groups) = c["cpuBreakdown"]["groups"].as_object() {
             line.push_str("; perf:");
