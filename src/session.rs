@@ -77,15 +77,16 @@ thread_local! {
 /// `JSON.parse`, which defines both properties on a fresh object (no setter
 /// on `Object.prototype` runs, unlike an assignment). Both values are
 /// public: ciphertext and IV.
-pub(crate) fn write_encrypted(v: EncryptedValue) -> JsValue {
+pub(crate) fn write_encrypted(v: EncryptedValue) -> JsResult<JsValue> {
     let mut json = String::with_capacity(v.data.len() + v.iv.len() + 20);
     json.push_str("{\"data\":\"");
     json.push_str(&v.data);
     json.push_str("\",\"iv\":\"");
     json.push_str(&v.iv);
     json.push_str("\"}");
-    // Base64 text in a JSON string literal always parses.
-    js_sys::JSON::parse(&json).unwrap_or(JsValue::UNDEFINED)
+    // Base64 text in a JSON string literal always parses; were it ever not
+    // to, the caller gets an error, never `undefined` in place of a value.
+    js_sys::JSON::parse(&json).map_err(|_| to_js(Error::EncryptionFailed))
 }
 
 pub(crate) fn session_for(
@@ -249,8 +250,8 @@ impl JsSession {
         };
         self.inner
             .encrypt(&bytes)
-            .map(write_encrypted)
             .map_err(to_js)
+            .and_then(write_encrypted)
     }
 
     /// Decrypts a value holding UTF-8 text (a PAN, a CVV2).
@@ -307,8 +308,8 @@ impl JsSession {
         let pin = Pin::new(&text).map_err(to_js)?;
         self.inner
             .encrypt_pin(&pin)
-            .map(write_encrypted)
             .map_err(to_js)
+            .and_then(write_encrypted)
     }
 
     /// Decrypts an encrypted format-2 PIN block and returns the PIN digits;
