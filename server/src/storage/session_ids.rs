@@ -102,12 +102,15 @@ async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Pending>) {
 /// already recorded (by any node) is not returned and reads as a replay. An
 /// id twice in one batch is sent once: its first request may be accepted,
 /// every later one is a replay.
+///
+/// The rows go in sorted by `id_hash`, one order for every node: PostgreSQL
+/// takes the unique index's locks row by row, so two nodes committing
+/// batches that share ids in opposite orders would each wait on the other
+/// (`40P01 deadlock detected`) and fail every request in both batches,
+/// which an attacker replaying one id to two nodes could cause at will. In
+/// one global order, one of them waits and then sees the other's row.
 async fn commit(pool: &AnyPool, batch: &[Pending]) -> std::result::Result<Vec<bool>, sqlx::Error> {
-    let mut first: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
-    let unique: Vec<&Pending> = batch
-        .iter()
-        .filter(|p| first.insert(p.id_hash.as_slice()))
-        .collect();
+    let unique = unique_in_lock_order(batch);
     let mut sql = String::from("INSERT INTO used_session_ids (id_hash, key_id, used_at) VALUES ");
     for i in 0..unique.len() {
         if i > 0 {
@@ -130,10 +133,49 @@ async fn commit(pool: &AnyPool, batch: &[Pending]) -> std::result::Result<Vec<bo
     Ok(batch.iter().map(|p| inserted.remove(&p.id_hash)).collect())
 }
 
+/// Each id of the batch once (its first request), sorted by `id_hash`: the
+/// order every node inserts in (see [`commit`]).
+fn unique_in_lock_order(batch: &[Pending]) -> Vec<&Pending> {
+    let mut unique: Vec<&Pending> = batch.iter().collect();
+    // Stable: equal ids keep their arrival order, so `dedup` keeps the first.
+    unique.sort_by(|x, y| x.id_hash.cmp(&y.id_hash));
+    unique.dedup_by(|later, earlier| later.id_hash == earlier.id_hash);
+    unique
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{Storage, StorageOptions};
     use crate::util::time::UnixTime;
+
+    fn pending(id: u8) -> super::Pending {
+        super::Pending {
+            id_hash: vec![id; 32],
+            key_id: "rsa-k".into(),
+            now: UnixTime(1),
+            reply: tokio::sync::oneshot::channel().0,
+        }
+    }
+
+    /// Two nodes whose batches hold the same ids in opposite orders insert
+    /// them in one order (no lock cycle, no `40P01`), each id once.
+    #[test]
+    fn batches_insert_in_one_global_order_each_id_once() {
+        let forward: Vec<_> = [1u8, 9, 4, 9, 200, 1].into_iter().map(pending).collect();
+        let backward: Vec<_> = [1u8, 200, 9, 4, 9, 1].into_iter().map(pending).collect();
+        let order = |b: &[super::Pending]| -> Vec<u8> {
+            super::unique_in_lock_order(b)
+                .iter()
+                .map(|p| p.id_hash[0])
+                .collect()
+        };
+        assert_eq!(order(&forward), vec![1, 4, 9, 200]);
+        assert_eq!(order(&forward), order(&backward));
+        // The first copy of an id is the one kept (it answers `true`).
+        let batch = [pending(5), pending(5)];
+        let kept = super::unique_in_lock_order(&batch);
+        assert!(std::ptr::eq(kept[0], &batch[0]));
+    }
 
     /// 64 ids, each recorded twice concurrently on each of two nodes sharing
     /// one database: every id is accepted exactly once, whichever batch and
