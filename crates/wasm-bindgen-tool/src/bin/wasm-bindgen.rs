@@ -1,4 +1,4 @@
-//! `wasm-bindgen --target web|bundler|nodejs --out-dir DIR [--out-name NAME] INPUT.wasm`:
+//! `wasm-bindgen --target web|bundler|nodejs --out-dir DIR [--out-name NAME] [--keep-debug] INPUT.wasm`:
 //! the subset of the upstream CLI that `scripts/build.sh` uses, with the
 //! upstream CLI's defaults (TypeScript declarations, demangled names, the
 //! default module path kept), so its output is byte-identical to
@@ -10,13 +10,16 @@ use wasm_bindgen_cli_support::Bindgen;
 /// The generator compiled in (this package carries its version).
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const USAGE: &str =
-    "usage: wasm-bindgen --target web|bundler|nodejs --out-dir DIR [--out-name NAME] INPUT.wasm";
+    "usage: wasm-bindgen --target web|bundler|nodejs --out-dir DIR [--out-name NAME] [--keep-debug] INPUT.wasm";
 
 fn main() -> Result<()> {
     let mut target = String::from("bundler");
     let mut out_dir = None;
     let mut out_name = None;
     let mut input = None;
+    // Keeps the name section (function names) for size analysis; the
+    // package build never passes it.
+    let mut keep_debug = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| args.next().with_context(|| format!("{flag} needs a value"));
@@ -24,6 +27,7 @@ fn main() -> Result<()> {
             "--target" => target = value("--target")?,
             "--out-dir" => out_dir = Some(PathBuf::from(value("--out-dir")?)),
             "--out-name" => out_name = Some(value("--out-name")?),
+            "--keep-debug" => keep_debug = true,
             "--version" | "-V" => {
                 println!("wasm-bindgen {VERSION} (wasm-bindgen-tool)");
                 return Ok(());
@@ -54,7 +58,8 @@ fn main() -> Result<()> {
         .typescript(true)
         .demangle(true)
         .omit_default_module_path(false)
-        .reference_types(false);
+        .reference_types(false)
+        .keep_debug(keep_debug);
     if let Some(name) = &out_name {
         b.out_name(name);
     }
