@@ -24,12 +24,11 @@ use cbc::cipher::block_padding::Pkcs7;
 #[cfg(feature = "v1")]
 use cbc::cipher::{BlockDecryptMut, BlockEncryptMut};
 use core::mem::ManuallyDrop;
-use ghash::universal_hash::UniversalHash;
-use ghash::GHash;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
+use crate::ghash_ct64::Ghash;
 use crate::secret::{KeySize, SessionKey};
 
 /// Length of the GCM authentication tag appended to every V2/V3 ciphertext.
@@ -61,7 +60,7 @@ pub(crate) unsafe trait Flat {}
 
 // An AES key schedule is round keys (fixsliced words, or AES-NI registers
 // and the CPU-feature token) in every backend of `aes` 0.8; the GHASH key
-// and state are POLYVAL field elements in every backend of `polyval` 0.6.
+// and state are four `u64`s (`ghash_ct64`).
 // SAFETY: see above; no pointers, no enums, all-zero is a valid value.
 #[allow(unsafe_code)]
 unsafe impl Flat for Aes128 {}
@@ -73,7 +72,7 @@ unsafe impl Flat for Aes192 {}
 unsafe impl Flat for Aes256 {}
 // SAFETY: as for AES-128.
 #[allow(unsafe_code)]
-unsafe impl Flat for GHash {}
+unsafe impl Flat for Ghash {}
 // SAFETY: `repr(C, u8)`, variant 0 (tag 0) is AES-128, itself `Flat`: the
 // all-zero bytes are AES-128 with an all-zero key schedule. No pointers.
 #[allow(unsafe_code)]
@@ -84,9 +83,9 @@ unsafe impl Flat for GcmState {}
 
 /// Holds a cipher and, when dropped, drops it and then overwrites every byte
 /// of its storage with zeros, whatever its own `Drop` wipes: `aes`'s
-/// `zeroize` feature wipes the round keys, but the GHASH/POLYVAL state is
-/// wiped only by `polyval`'s software backend and not by its AES-NI/PMULL
-/// one, and none of that is checked by the compiler.
+/// `zeroize` feature wipes the round keys and [`Ghash`] its key and state,
+/// but no `Drop` of a field wipes an enum's tag or the padding, and none of
+/// that is checked by the compiler.
 pub(crate) struct WipeOnDrop<T: Flat>(ManuallyDrop<T>);
 
 impl<T: Flat> WipeOnDrop<T> {
@@ -154,7 +153,10 @@ impl BlockCipher for AnyAes {}
 /// splits runs into its own parallel width.
 struct AnyAesBackend<'a> {
     aes: &'a AnyAes,
-    direction: Direction,
+    /// The inverse cipher: V1's CBC decryption only (GCM and CTR run AES
+    /// forwards), so a build without V1 has no call of it here.
+    #[cfg(feature = "v1")]
+    inverse: bool,
 }
 
 impl BlockSizeUser for AnyAesBackend<'_> {
@@ -179,10 +181,11 @@ macro_rules! with_key {
 
 impl BlockBackend for AnyAesBackend<'_> {
     fn proc_block(&mut self, block: InOut<'_, '_, Block<Self>>) {
-        match self.direction {
-            Direction::Seal => with_key!(self.aes, c => c.encrypt_block_inout(block)),
-            Direction::Open => with_key!(self.aes, c => c.decrypt_block_inout(block)),
+        #[cfg(feature = "v1")]
+        if self.inverse {
+            return with_key!(self.aes, c => c.decrypt_block_inout(block));
         }
+        with_key!(self.aes, c => c.encrypt_block_inout(block))
     }
 
     fn proc_par_blocks(&mut self, blocks: InOut<'_, '_, ParBlocks<Self>>) {
@@ -190,10 +193,11 @@ impl BlockBackend for AnyAesBackend<'_> {
     }
 
     fn proc_tail_blocks(&mut self, blocks: InOutBuf<'_, '_, Block<Self>>) {
-        match self.direction {
-            Direction::Seal => with_key!(self.aes, c => c.encrypt_blocks_inout(blocks)),
-            Direction::Open => with_key!(self.aes, c => c.decrypt_blocks_inout(blocks)),
+        #[cfg(feature = "v1")]
+        if self.inverse {
+            return with_key!(self.aes, c => c.decrypt_blocks_inout(blocks));
         }
+        with_key!(self.aes, c => c.encrypt_blocks_inout(blocks))
     }
 }
 
@@ -201,16 +205,18 @@ impl BlockEncrypt for AnyAes {
     fn encrypt_with_backend(&self, f: impl BlockClosure<BlockSize = U16>) {
         f.call(&mut AnyAesBackend {
             aes: self,
-            direction: Direction::Seal,
+            #[cfg(feature = "v1")]
+            inverse: false,
         })
     }
 }
 
+#[cfg(feature = "v1")]
 impl BlockDecrypt for AnyAes {
     fn decrypt_with_backend(&self, f: impl BlockClosure<BlockSize = U16>) {
         f.call(&mut AnyAesBackend {
             aes: self,
-            direction: Direction::Open,
+            inverse: true,
         })
     }
 }
@@ -231,7 +237,7 @@ pub struct Gcm16(WipeOnDrop<GcmState>);
 #[repr(C)]
 pub(crate) struct GcmState {
     aes: AnyAes,
-    ghash: GHash,
+    ghash: Ghash,
 }
 
 impl core::fmt::Debug for Gcm16 {
@@ -269,18 +275,18 @@ fn gctr(aes: &AnyAes, j0: &Block<AnyAes>, data: &mut [u8]) {
 }
 
 /// The GHASH block `[8a]_64 || [8b]_64`: two lengths in bits.
-fn bit_lengths(a: usize, b: usize) -> ghash::Block {
+fn bit_lengths(a: usize, b: usize) -> [u8; 16] {
     let bits = |n: usize| u128::from(n as u64 * 8);
-    ghash::Block::from(((bits(a) << 64) | bits(b)).to_be_bytes())
+    ((bits(a) << 64) | bits(b)).to_be_bytes()
 }
 
 impl Gcm16 {
     /// Expands `key`.
     pub fn new(key: &SessionKey) -> Result<Self> {
         let aes = AnyAes::new(key)?;
-        let mut h = ghash::Key::default();
+        let mut h = Block::<AnyAes>::default();
         aes.encrypt_block(&mut h);
-        let ghash = GHash::new(&h);
+        let ghash = Ghash::new(&h.into());
         h.as_mut_slice().zeroize();
         Ok(Gcm16(WipeOnDrop::new(GcmState { aes, ghash })))
     }
@@ -298,8 +304,8 @@ impl Gcm16 {
         } else {
             let mut ghash = self.0.ghash.clone();
             ghash.update_padded(iv);
-            ghash.update(&[bit_lengths(0, iv.len())]);
-            ghash.finalize()
+            ghash.update_block(&bit_lengths(0, iv.len()));
+            Block::<AnyAes>::from(ghash.finalize())
         };
         let mut mask = j0;
         self.0.aes.encrypt_block(&mut mask);
@@ -311,7 +317,7 @@ impl Gcm16 {
         let mut ghash = self.0.ghash.clone();
         ghash.update_padded(aad);
         ghash.update_padded(ciphertext);
-        ghash.update(&[bit_lengths(aad.len(), ciphertext.len())]);
+        ghash.update_block(&bit_lengths(aad.len(), ciphertext.len()));
         let mut tag = [0u8; TAG_LEN];
         for ((t, g), m) in tag.iter_mut().zip(ghash.finalize()).zip(mask) {
             *t = g ^ m;
@@ -486,8 +492,7 @@ mod tests {
 
     /// The AES key schedule, the GHASH key and state, the key size's tag and
     /// every padding byte are gone, every byte of the `Gcm16`, whatever the
-    /// backend: natively `polyval`'s AES-NI/PMULL backend has no `Drop` at
-    /// all, and no `Drop` of a field wipes an enum's tag or padding (which a
+    /// backend: no `Drop` of a field wipes an enum's tag or padding (which a
     /// move fills with whatever was on the stack).
     #[test]
     fn gcm_state_is_wiped_to_the_last_byte_on_drop() {

@@ -18,6 +18,7 @@ pub mod cipher;
 mod der;
 pub mod encoding;
 mod error;
+mod ghash_ct64;
 #[cfg(feature = "capture")]
 pub mod jwe;
 pub mod limits;
