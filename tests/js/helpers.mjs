@@ -21,11 +21,14 @@ export const reveal = require(path.join(pkgDir, 'paysecure_wasm_reveal.node.cjs'
  * The entry points, for the tests that hold for both: `entry` is the import
  * path, `ps` its exports, `file` what `require` loads it from, `versions` the
  * protocol versions it has, `full` whether it has V1, `encryptCard` and the
- * encrypted bodies (`Session.encryptBody` / `decryptBody`).
+ * encrypted bodies (`Session.encryptBody` / `decryptBody`), `wasm` the path of
+ * its WebAssembly module.
  */
 export const ENTRIES = [
-  { entry: 'paysecure-wasm', ps, file: pkgDir, versions: ['v1', 'v2', 'v3'], full: true },
-  { entry: 'paysecure-wasm/reveal', ps: reveal, file: path.join(pkgDir, 'paysecure_wasm_reveal.node.cjs'), versions: ['v2', 'v3'], full: false },
+  { entry: 'paysecure-wasm', ps, file: pkgDir, versions: ['v1', 'v2', 'v3'], full: true,
+    wasm: path.join(pkgDir, 'paysecure_wasm_bg.wasm') },
+  { entry: 'paysecure-wasm/reveal', ps: reveal, file: path.join(pkgDir, 'paysecure_wasm_reveal.node.cjs'), versions: ['v2', 'v3'], full: false,
+    wasm: path.join(pkgDir, 'paysecure_wasm_reveal_bg.wasm') },
 ];
 /** What only the full entry point has. */
 export const FULL_ONLY = { functions: ['encryptCard'], sessionMethods: ['encryptBody', 'decryptBody'] };
