@@ -32,7 +32,7 @@
 #             interop, end to end against a real paysecure-server with three
 #             clients, the residue scan of the module's memory, the
 #             constant-time check of the RSA kernel's wasm, the fast-check
-#             hostile-input property test (~45 s)
+#             hostile-input property test (~45 s full entry + ~20 s reveal)
 #   browser   node --test tests/browser + playwright-core: Chromium WebCrypto
 #             interop, demo e2e, the residue scan in Chromium
 #   integration  the packed npm tarballs in fixture apps built with real tools

@@ -5,8 +5,9 @@
 // call (no other call into the module in between, so no allocation churn can
 // hide what was left behind) the module's linear memory is copied and
 // searched for every secret that call handled: raw keys, their base64 text,
-// the GHASH key H = AES_k(0^128) (also byte-reversed and as the POLYVAL key
-// mulX(reverse(H)) that aes-gcm keeps), the expanded AES round keys, the
+// the GHASH key H = AES_k(0^128) (also byte-reversed, as the POLYVAL key
+// mulX(reverse(H)) that aes-gcm keeps, and as the core's own GHASH keeps it:
+// two little-endian u64 halves), the expanded AES round keys, the
 // RSA-padded session key and OAEP seed, PIN and PIN-block text, PANs, CVV2
 // and cardholder name, JSON of a captured card, decrypted text and bytes.
 // Binary secrets are also searched 8 bytes at a time, so partial copies count.
@@ -255,6 +256,9 @@ async function keySecrets(label, key) {
     ...binary(`${label}: GHASH key H`, h),
     ...binary(`${label}: H byte-reversed`, rev(h)),
     ...binary(`${label}: POLYVAL key mulX(rev H)`, mulx(rev(h))),
+    // As the core's GHASH (crates/core/src/ghash_ct64.rs) keeps it: the two
+    // big-endian 64-bit halves of H as little-endian u64s.
+    ...binary(`${label}: H as two u64s`, Uint8Array.from([...rev(h.subarray(0, 8)), ...rev(h.subarray(8))])),
     ...rks.flatMap((rk, i) => binary(`${label}: AES round key ${i + key.length / 16}`, rk)),
   ];
 }
