@@ -226,9 +226,9 @@ const P_MAX: u64 = (1 << 36) - 32;
 const A_MAX: u64 = (1 << 36) - 1;
 
 /// AES-GCM (NIST SP 800-38D) for one key, any key size and any IV length,
-/// composed of RustCrypto's AES and GHASH as `aes-gcm` composes them (with
-/// the GCTR counter mode of [`gctr`] over the AES's block functions), with the AES key schedule and the GHASH key
-/// computed once: a [`crate::Session`] keeps one for all its messages. The
+/// composed as `aes-gcm` composes it, of RustCrypto's AES, the GCTR counter
+/// mode of [`gctr`] over its block functions and the constant-time GHASH of
+/// `ghash_ct64`, with the AES key schedule and the GHASH key computed once: a [`crate::Session`] keeps one for all its messages. The
 /// tag is checked in constant time before anything is decrypted. Wiped on
 /// drop, every byte of it.
 pub struct Gcm16(WipeOnDrop<GcmState>);
