@@ -9,6 +9,8 @@
 ;;    secret data read through `self`.
 ;; 4. Ghash::block that is right but for an early exit on a bit of bmul64's result: `br_if` on
 ;;    secret data that only a call's result carries.
+;; The broken functions' hashes start with `bad`; the last function is no test but their callee:
+;; the real bmul64 as built at commit 817ac83 (wasm-opt -Oz -g), which must pass.
  (func $paysecure_core::ghash_ct64::bmul64::hbad0000000000001 (param $0 i64) (param $1 i64) (result i64)
   (local $2 i64)
   (local $3 i64)
@@ -223,4 +225,109 @@
    (local.get $0)
    (local.get $2)
   )
+ )
+ (func $paysecure_core::ghash_ct64::bmul64::h3a86227c8c212326 (param $0 i64) (param $1 i64) (result i64)
+  (local $2 i32)
+  (local $3 i32)
+  (local $4 i32)
+  (local $5 i32)
+  (local $6 i64)
+  (local $7 i64)
+  (loop $label1
+   (if
+    (i32.eqz
+     (i32.eq
+      (local.get $2)
+      (i32.const 32)
+     )
+    )
+    (then
+     (local.set $7
+      (i64.const 0)
+     )
+     (local.set $3
+      (i32.const -32)
+     )
+     (local.set $5
+      (local.get $4)
+     )
+     (loop $label
+      (if
+       (local.get $3)
+       (then
+        (local.set $7
+         (i64.xor
+          (i64.mul
+           (i64.and
+            (i64.load
+             (i32.add
+              (local.get $3)
+              (i32.const 1052264)
+             )
+            )
+            (local.get $0)
+           )
+           (i64.and
+            (i64.load offset=1052232
+             (i32.shl
+              (i32.and
+               (local.get $5)
+               (i32.const 3)
+              )
+              (i32.const 3)
+             )
+            )
+            (local.get $1)
+           )
+          )
+          (local.get $7)
+         )
+        )
+        (local.set $5
+         (i32.sub
+          (local.get $5)
+          (i32.const 1)
+         )
+        )
+        (local.set $3
+         (i32.add
+          (local.get $3)
+          (i32.const 8)
+         )
+        )
+        (br $label)
+       )
+      )
+     )
+     (local.set $4
+      (i32.add
+       (local.get $4)
+       (i32.const 1)
+      )
+     )
+     (local.set $6
+      (i64.or
+       (i64.and
+        (i64.load
+         (i32.add
+          (local.get $2)
+          (i32.const 1052232)
+         )
+        )
+        (local.get $7)
+       )
+       (local.get $6)
+      )
+     )
+     (local.set $2
+      (i32.add
+       (local.get $2)
+       (i32.const 8)
+      )
+     )
+     (br $label1)
+    )
+   )
+  )
+  (local.get $6)
  )

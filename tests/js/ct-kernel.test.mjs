@@ -5,6 +5,7 @@
 // `paysecure-wasm` and `paysecure-wasm/reveal` entries).
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import {
   analyse, selfTest, selfTestGhash, checkShipped, checkGhash, listings, functionsOf, GHASH,
 } from '../../scripts/ct-check.mjs';
@@ -51,7 +52,11 @@ test('ct-check flags every deliberately broken GHASH function (tests/data/ct-gha
   const results = selfTestGhash();
   const want = [/^if on secret data/, /^load from a secret address/, /^if on secret data/, /^br_if on secret data/];
   assert.equal(results.length, want.length);
-  results.forEach((r, i) => assert.ok(r.violations.length > 0 && want[i].test(r.violations[0]), `${r.name}: ${r.violations}`));
+  results.forEach((r, i) => assert.match(r.violations[0] ?? '', want[i], `${r.name}: ${r.violations}`));
+  // Their callee in the file, the real bmul64, is clean.
+  const fns = functionsOf(readFileSync(new URL('../data/ct-ghash-broken.wat', import.meta.url), 'utf8'));
+  const real = fns.get('$paysecure_core::ghash_ct64::bmul64::h3a86227c8c212326');
+  assert.deepEqual(analyse(real, { self: null, stackPointer: SP, secret: [0, 1], strict: true, functions: fns }).violations, []);
 });
 
 test('ct-check, strict (GHASH): secret parameters, call results, the frame reached through escaped pointers', () => {
@@ -74,6 +79,11 @@ test('ct-check, strict (GHASH): secret parameters, call results, the frame reach
   assert.match(strict('(if (call $load (local.get $1)) (then (nop)))\n(i32.const 0)', { functions: callees })[0], /if on secret data/);
   assert.deepEqual(strict('(if (call $len (local.get $1)) (then (nop)))\n(i32.const 0)', { functions: callees }), []);
   assert.match(strict('(if (call $missing (local.get $1)) (then (nop)))\n(i32.const 0)')[0], /if on secret data/, 'an unknown callee');
+  // A callee given a secret value is checked with it: a branch there is reported in the caller.
+  const branchy = new Map([['$branchy', ' (func $branchy (param $0 i32)\n  (if (local.get $0) (then (nop)))\n )']]);
+  assert.match(strict('(call $branchy (i32.load (local.get $1)))\n(i32.const 0)', { functions: branchy })[0], /in \$branchy with secret arguments 0: if on secret data/);
+  assert.deepEqual(strict('(call $branchy (local.get $1))\n(i32.const 0)', { functions: branchy }), []);
+  assert.match(strict('(call $missing (i32.load (local.get $1)))\n(i32.const 0)')[0], /secret arguments to \$missing, not in the module/);
   // be64's shape: the frame's address escapes to a callee, a secret is copied through a pointer read
   // back from the frame, then a frame slot is read: it may hold the secret. The kernel's rule misses it.
   const laundered = [
