@@ -375,11 +375,10 @@ export function analyse(funcText, { self, stackPointer, secret = [], strict = fa
         if (strict && s) {
           // A copy moves memory, secret conservatively; a fill writes its value.
           const written = op === 'memory.copy' || vals[1].taint;
-          const [dest, , len] = vals;
+          const [dest] = vals;
           const konstLen = Array.isArray(kids[2]) && kids[2][0] === 'i32.const' ? Number(kids[2][1]) : null;
           if (dest.base === 'frame') frameStore(s, konstLen === null ? null : dest.off, konstLen ?? 0, written || konstLen === null);
           else if (written) storedElsewhere(s);
-          void len;
         }
         return [PUBLIC, s];
       }
