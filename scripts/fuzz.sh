@@ -11,6 +11,7 @@
 #   scripts/fuzz.sh fuzz [fuzz-client ...]     # default: both
 #   FUZZ_SECONDS   per target (default 10: the smoke run of `make test`)
 #   FUZZ_TARGETS   space-separated subset (default: all of the crate)
+#   FUZZ_JOBS      targets fuzzed at once (default: one per core)
 #   FUZZ_BUILD     smoke: debug build, no sanitizer (fast to build, for short
 #                  runs); full: release + AddressSanitizer + debug assertions
 #                  (4-35x more execs/s). Default: smoke when FUZZ_SECONDS <= 60.
@@ -41,6 +42,38 @@ esac
 target_dir="${CARGO_TARGET_DIR:-$ROOT/target}/fuzz/$mode"
 bins="$target_dir/$(rustc +nightly -vV | sed -n 's/^host: //p')/$profile"
 
+fuzz_jobs="${FUZZ_JOBS:-$(nproc)}"
+
+# One target: its regression inputs, then FUZZ_SECONDS of fuzzing. Prints
+# "pass" or "fail" on its first line, then what to report.
+fuzz_target() { # dir target work
+  local dir=$1 t=$2 work=$3 scratch tlog regressions runs cov
+  [ -x "$bins/$t" ] || { echo fail; echo "fuzz: $dir/$t FAILED: no binary $bins/$t"; return; }
+  scratch="$work/corpus/$t"; tlog="$work/$t.log"
+  mkdir -p "$scratch" "$dir/artifacts/$t"
+  regressions=0
+  if [ -d "$dir/regressions/$t" ] && [ -n "$(ls -A "$dir/regressions/$t")" ]; then
+    regressions=$(find "$dir/regressions/$t" -type f | wc -l)
+    if ! "$bins/$t" -runs=0 "$dir/regressions/$t" >"$work/$t-regressions.log" 2>&1; then
+      echo fail
+      tail -n 30 "$work/$t-regressions.log"
+      echo "fuzz: $dir/$t FAILED on a regression input ($dir/regressions/$t)"
+      return
+    fi
+  fi
+  if "$bins/$t" -max_total_time="$seconds" -print_final_stats=1 \
+      -artifact_prefix="$dir/artifacts/$t/" "$scratch" "$dir/corpus/$t" >"$tlog" 2>&1; then
+    runs=$(grep -Eo 'Done [0-9]+ runs' "$tlog" | awk '{ print $2 }')
+    cov=$(grep -Eo 'cov: [0-9]+' "$tlog" | tail -n 1 | awk '{ print $2 }')
+    echo pass
+    echo "fuzz: $dir/$t passed: ${runs:-?} runs in $seconds s ($(( ${runs:-0} / seconds )) execs/s, coverage ${cov:-?} edges, $regressions regression inputs replayed)"
+  else
+    echo fail
+    tail -n 40 "$tlog"
+    echo "fuzz: $dir/$t FAILED: input in $dir/artifacts/$t/ (add it to $dir/regressions/$t/ once fixed)"
+  fi
+}
+
 status=0
 for dir in "${dirs[@]}"; do
   [ -f "$dir/Cargo.toml" ] || { echo "fuzz: $dir is not a fuzz crate" >&2; exit 2; }
@@ -52,31 +85,19 @@ for dir in "${dirs[@]}"; do
   read -r -a targets <<<"${FUZZ_TARGETS:-$(cargo +nightly fuzz list --fuzz-dir "$dir" | tr '\n' ' ')}"
   [ ${#targets[@]} -gt 0 ] || { echo "fuzz: $dir has no targets" >&2; exit 1; }
   work="${CARGO_TARGET_DIR:-$ROOT/target}/fuzz/$dir"
+  mkdir -p "$work"
+  # Up to FUZZ_JOBS targets at once (default: one per core), each fuzzing
+  # on one core for its full time; each writes its report to $work/$t.result
+  # (its first line "pass" or "fail"), printed in target order afterwards.
+  for t in "${targets[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$fuzz_jobs" ]; do wait -n || true; done
+    fuzz_target "$dir" "$t" "$work" >"$work/$t.result" 2>&1 &
+  done
+  wait || true
   pass=0; fail=0
   for t in "${targets[@]}"; do
-    [ -x "$bins/$t" ] || { echo "fuzz: $dir/$t FAILED: no binary $bins/$t" >&2; fail=$((fail + 1)); continue; }
-    scratch="$work/corpus/$t"; tlog="$work/$t.log"
-    mkdir -p "$scratch" "$dir/artifacts/$t"
-    regressions=0
-    if [ -d "$dir/regressions/$t" ] && [ -n "$(ls -A "$dir/regressions/$t")" ]; then
-      regressions=$(find "$dir/regressions/$t" -type f | wc -l)
-      if ! "$bins/$t" -runs=0 "$dir/regressions/$t" >"$work/$t-regressions.log" 2>&1; then
-        tail -n 30 "$work/$t-regressions.log" >&2
-        echo "fuzz: $dir/$t FAILED on a regression input ($dir/regressions/$t)"
-        fail=$((fail + 1)); continue
-      fi
-    fi
-    if "$bins/$t" -max_total_time="$seconds" -print_final_stats=1 \
-        -artifact_prefix="$dir/artifacts/$t/" "$scratch" "$dir/corpus/$t" >"$tlog" 2>&1; then
-      runs=$(grep -Eo 'Done [0-9]+ runs' "$tlog" | awk '{ print $2 }')
-      cov=$(grep -Eo 'cov: [0-9]+' "$tlog" | tail -n 1 | awk '{ print $2 }')
-      echo "fuzz: $dir/$t passed: ${runs:-?} runs in $seconds s ($(( ${runs:-0} / seconds )) execs/s, coverage ${cov:-?} edges, $regressions regression inputs replayed)"
-      pass=$((pass + 1))
-    else
-      tail -n 40 "$tlog" >&2
-      echo "fuzz: $dir/$t FAILED: input in $dir/artifacts/$t/ (add it to $dir/regressions/$t/ once fixed)"
-      fail=$((fail + 1))
-    fi
+    if [ "$(head -n 1 "$work/$t.result" 2>/dev/null)" = pass ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+    tail -n +2 "$work/$t.result"
   done
   echo "fuzz: $dir: ${#targets[@]} targets, $(( $(date +%s) - start )) s in all"
   echo "# pass $pass"
