@@ -29,7 +29,7 @@
 //    the kernel's `mul` as compiled before its select had a barrier, where
 //    LLVM turned the masked select into `br_if` + `memory.copy`.
 //
-// GHASH (crates/core/src/ghash_ct64.rs: bmul64, rev64, be64, Ghash::block,
+// GHASH (crates/core/src/ghash_ct64.rs: bmul64, rev64, halves, Ghash::block,
 // update_padded, finalize; all out of line in both modules, each required:
 // a name not found fails the check) is found and matched the same way, in
 // both shipped modules, and analysed more strictly (`strict`, `GHASH`):
@@ -37,7 +37,7 @@
 //   struct is public: H and Y behind `self`, the blocks behind the other
 //   pointers; every load outside the function's own frame is secret;
 // - a call's result is secret unless the callee, analysed in turn with the
-//   arguments' taint, returns only public data (be64, rev64 and bmul64 return
+//   arguments' taint, returns only public data (halves, rev64 and bmul64 return
 //   secrets to Ghash::block); unknown callees and recursion: secret; a callee
 //   given a secret value must be clean with it (its violations are reported
 //   in the caller; one not in the module is a violation). Callees given only
@@ -45,7 +45,7 @@
 //   in the output) are followed for what they return and store, not checked
 //   for branches on what they load through those pointers;
 // - frame bytes are tracked in the flow, byte by byte: once the frame's
-//   address has escaped (be64 and update_padded pass it to `zip`), a secret
+//   address has escaped (update_padded passes it to `zip`), a secret
 //   stored through another pointer (their byte-copy loops write through
 //   pointers read back from the frame), or by a callee that may store one,
 //   taints the whole frame, except bytes a callee then surely rewrites with
@@ -86,7 +86,7 @@ export const KERNEL = [
 export const GHASH = [
   { name: 'bmul64', path: 'bmul64', params: 2, secret: [0, 1] }, // (x: u64, y: u64) -> u64
   { name: 'rev64', path: 'rev64', params: 1, secret: [0] }, // (x: u64) -> u64
-  { name: 'be64', path: 'be64', params: 1, secret: [] }, // (bytes ptr; the length 8 is constant-propagated)
+  { name: 'halves', path: 'halves', params: 2, secret: [] }, // (sret, &block): the block's two big-endian u64 halves
   { name: 'Ghash::block', path: 'Ghash(::|\\d+)block', params: 2, secret: [] }, // (&mut self: h, y; &block)
   { name: 'Ghash::update_padded', path: 'Ghash(::|\\d+)update_padded', params: 3, secret: [] }, // (&mut self, data ptr, len)
   { name: 'Ghash::finalize', path: 'Ghash(::|\\d+)finalize', params: 2, secret: [] }, // (sret, &self)

@@ -114,14 +114,22 @@ fn encoded_len(bytes: &[u8]) -> usize {
 ///
 /// `field` names the input in the error (e.g. `"data"`, `"iv"`).
 pub fn decode(input: &str, field: &'static str) -> Result<Zeroizing<Vec<u8>>> {
-    let compact = collect_secret(
-        input.len(),
-        input.chars().filter(|c| !c.is_ascii_whitespace()),
-    );
-    let unpadded = if compact.bytes().any(|b| b == b'=') {
-        strip_padding(&compact)
+    // A copy without the whitespace only when there is some (the bytes of a
+    // non-ASCII character are never ASCII whitespace).
+    let spaced;
+    let compact = if input.bytes().any(|b| b.is_ascii_whitespace()) {
+        spaced = collect_secret(
+            input.len(),
+            input.chars().filter(|c| !c.is_ascii_whitespace()),
+        );
+        spaced.as_str()
     } else {
-        Some(compact.as_str())
+        input
+    };
+    let unpadded = if compact.bytes().any(|b| b == b'=') {
+        strip_padding(compact)
+    } else {
+        Some(compact)
     };
     unpadded
         .and_then(decode_unpadded)
