@@ -339,15 +339,19 @@ async fn paythru_request_outside_the_time_window_is_refused() {
     require_nonce(&s, &c.api_key, true);
     let card = create_card(&s, &c).await;
     let nonce = random_nonce();
-    let now = unix_now();
-    for time in [
-        (now - 301).to_string(),
-        (now + 301).to_string(),
-        "0".into(),
-        "99999999999".into(),
-        "1.7e9".into(),
-        format!("{now}0"),
-    ] {
+    // Each time is read from the clock just before its request: on a slow
+    // host a `now` read once can be seconds old by the later requests, and
+    // `now + 301` would then land inside the window (seen in CI).
+    let times: [fn(i64) -> String; 6] = [
+        |now| (now - 305).to_string(),
+        |now| (now + 305).to_string(),
+        |_| "0".into(),
+        |_| "99999999999".into(),
+        |_| "1.7e9".into(),
+        |now| format!("{now}0"),
+    ];
+    for time_at in times {
+        let time = time_at(unix_now());
         let body = c.body(&[
             ("cardKey", &card),
             ("requestTime", &time),
@@ -361,6 +365,7 @@ async fn paythru_request_outside_the_time_window_is_refused() {
     }
     // Inside the window (with room for a slow test host), the same nonce
     // is accepted once.
+    let now = unix_now();
     for time in [now - 240, now + 240] {
         let body = c.body(&[
             ("cardKey", &card),
