@@ -153,7 +153,12 @@ test('auto-height: the iframe follows the frame content as the width and the con
   // A PIN widget with one feature is shorter; with autoHeight false, the given height stays.
   assert.equal(await mount(page, 'b', 'pin', { ...(await opts('AMEX', PIN)), features: ['verify'] }), 'ready');
   await waitEvent(page, 'b', 'resize');
-  await page.waitForFunction(() => document.querySelector('#b iframe').style.height !== '660px');
+  // Its resizes may arrive while its content is still being laid out: wait for
+  // the height to settle below the two-feature widget's (a timeout fails the test).
+  await page.waitForFunction((w) => {
+    const h = parseFloat(document.querySelector('#b iframe').style.height);
+    return h > 0 && h < w;
+  }, wide, { timeout: 10_000 });
   assert.ok((await iframeHeight(page, 'b')) < wide);
   assert.equal(await mount(page, 'b', 'pin', { ...(await opts('AMEX', PIN)), autoHeight: false, height: 333 }), 'ready');
   await waitEvent(page, 'b', 'resize');
