@@ -227,7 +227,7 @@ const A_MAX: u64 = (1 << 36) - 1;
 
 /// AES-GCM (NIST SP 800-38D) for one key, any key size and any IV length,
 /// composed as `aes-gcm` composes it, of RustCrypto's AES, the GCTR counter
-/// mode of [`gctr`] over its block functions and the constant-time GHASH of
+/// mode of [`Keystream`] over its block functions and the constant-time GHASH of
 /// `ghash_ct64`, with the AES key schedule and the GHASH key computed once: a [`crate::Session`] keeps one for all its messages. The
 /// tag is checked in constant time before anything is decrypted. Wiped on
 /// drop, every byte of it.
@@ -246,31 +246,90 @@ impl core::fmt::Debug for Gcm16 {
     }
 }
 
-/// GCTR (SP 800-38D §6.5): `data ^= E(K, inc32(J0)) || E(K, inc32²(J0)) || …`,
-/// the counter the low 32 bits of the block, big-endian, wrapping. Four
-/// counter blocks per call of the key size's AES (one call of its parallel
-/// code); the keystream buffer is wiped after use.
-fn gctr(aes: &AnyAes, j0: &Block<AnyAes>, data: &mut [u8]) {
-    const PAR: usize = 4;
-    let (nonce, counter) = j0.split_at(12);
-    let mut ctr = counter.iter().fold(0u32, |n, &b| (n << 8) | u32::from(b));
-    let mut keystream = [Block::<AnyAes>::default(); PAR];
-    for chunk in data.chunks_mut(16 * PAR) {
-        let n = chunk.len().div_ceil(16);
-        let blocks = keystream.get_mut(..n).unwrap_or_default();
+/// Counter blocks per call of the key size's AES: one call of its parallel
+/// code (soft compact: two blocks a pass; soft fixsliced: four).
+const PAR: usize = 4;
+
+/// GCTR's keystream for one message (SP 800-38D §6.5 and §7): block `i` is
+/// `E(K, inc32^i(J0))`, the counter the low 32 bits of the block,
+/// big-endian, wrapping. Block 0 is the tag mask `E(K, J0)`, made in the
+/// same call of the AES as the first data blocks: a PIN block or a PAN
+/// (one or two blocks) costs one call, not one for the mask and one for the
+/// data. Wiped on drop.
+struct Keystream<'a> {
+    aes: &'a AnyAes,
+    /// J0, its low 32 bits the counter of the next block to make.
+    next: [u8; 16],
+    /// Blocks made by the last call, then (at `PAR`) the mask, kept apart:
+    /// the first `PAR` are refilled for messages of over `PAR - 1` blocks.
+    blocks: [Block<AnyAes>; PAR + 1],
+}
+
+impl<'a> Keystream<'a> {
+    /// The keystream of `j0` for a message of `len` bytes, with the mask
+    /// and the message's first blocks (up to `PAR - 1`) made.
+    fn start(aes: &'a AnyAes, j0: &Block<AnyAes>, len: usize) -> Self {
+        let mut ks = Keystream {
+            aes,
+            next: (*j0).into(),
+            blocks: Default::default(),
+        };
+        ks.fill(1 + Self::head(len).div_ceil(16));
+        ks.blocks[PAR] = ks.blocks[0];
+        ks
+    }
+
+    /// How many of a message's first bytes [`start`](Keystream::start)'s
+    /// blocks cover.
+    fn head(len: usize) -> usize {
+        len.min(16 * (PAR - 1))
+    }
+
+    /// Makes the next `n` (at most `PAR`) blocks into `blocks[..n]`. Out of
+    /// line: one copy of the dispatch to the key size's AES.
+    #[inline(never)]
+    fn fill(&mut self, n: usize) -> &[Block<AnyAes>] {
+        let blocks = self.blocks.get_mut(..n.min(PAR)).unwrap_or_default();
         for block in blocks.iter_mut() {
-            ctr = ctr.wrapping_add(1);
-            let (head, tail) = block.split_at_mut(12);
-            head.copy_from_slice(nonce);
-            tail.copy_from_slice(&ctr.to_be_bytes());
+            block.copy_from_slice(&self.next);
+            let (_, counter) = self.next.split_at_mut(12);
+            let mut c = [0u8; 4];
+            c.copy_from_slice(counter);
+            counter.copy_from_slice(&u32::from_be_bytes(c).wrapping_add(1).to_be_bytes());
         }
-        aes.encrypt_blocks(blocks);
-        for (d, k) in chunk.iter_mut().zip(blocks.iter().flatten()) {
+        self.aes.encrypt_blocks(blocks);
+        blocks
+    }
+
+    /// The tag mask `E(K, J0)`.
+    fn mask(&self) -> &Block<AnyAes> {
+        &self.blocks[PAR]
+    }
+
+    /// XORs the keystream from block 1 into `data`: the blocks [`start`]
+    /// made first, then `PAR` at a time.
+    ///
+    /// [`start`]: Keystream::start
+    fn apply(&mut self, data: &mut [u8]) {
+        let (first, rest) = data.split_at_mut(Self::head(data.len()));
+        for (d, k) in first.iter_mut().zip(self.blocks.iter().skip(1).flatten()) {
             *d ^= k;
         }
+        for chunk in rest.chunks_mut(16 * PAR) {
+            let keystream = self.fill(chunk.len().div_ceil(16));
+            for (d, k) in chunk.iter_mut().zip(keystream.iter().flatten()) {
+                *d ^= k;
+            }
+        }
     }
-    for block in keystream.iter_mut() {
-        block.as_mut_slice().zeroize();
+}
+
+impl Drop for Keystream<'_> {
+    fn drop(&mut self) {
+        self.next.zeroize();
+        for block in self.blocks.iter_mut() {
+            block.as_mut_slice().zeroize();
+        }
     }
 }
 
@@ -292,10 +351,9 @@ impl Gcm16 {
     }
 
     /// The counter at J0 (SP 800-38D §7.1: `IV || 0^31 || 1` for a 96-bit
-    /// IV, `GHASH(IV || 0^s+64 || [len(IV)]_64)` for any other length) and
-    /// the tag mask `E(K, J0)`.
-    fn init_ctr(&self, iv: &[u8]) -> (Block<AnyAes>, Block<AnyAes>) {
-        let j0 = if iv.len() == GCM_SHORT_IV_LEN {
+    /// IV, `GHASH(IV || 0^s+64 || [len(IV)]_64)` for any other length).
+    fn j0(&self, iv: &[u8]) -> Block<AnyAes> {
+        if iv.len() == GCM_SHORT_IV_LEN {
             let mut j0 = [0u8; 16];
             let (head, counter) = j0.split_at_mut(GCM_SHORT_IV_LEN);
             head.copy_from_slice(iv);
@@ -306,10 +364,7 @@ impl Gcm16 {
             ghash.update_padded(iv);
             ghash.update_block(&bit_lengths(0, iv.len()));
             Block::<AnyAes>::from(ghash.finalize())
-        };
-        let mut mask = j0;
-        self.0.aes.encrypt_block(&mut mask);
-        (j0, mask)
+        }
     }
 
     /// `GHASH(A || 0^v || C || 0^u || [len(A)]_64 || [len(C)]_64) XOR mask`.
@@ -329,17 +384,17 @@ impl Gcm16 {
     /// end, removes it and opens the rest in place. `iv` is 16, 12 or 26
     /// bytes (checked by the callers).
     fn apply(&self, iv: &[u8], aad: &[u8], buf: &mut Vec<u8>, direction: Direction) -> Result<()> {
-        let (j0, mut mask) = self.init_ctr(iv);
-        let result = match direction {
+        let j0 = self.j0(iv);
+        match direction {
             Direction::Seal => {
                 if buf.len() as u64 > P_MAX || aad.len() as u64 > A_MAX {
-                    Err(Error::EncryptionFailed)
-                } else {
-                    gctr(&self.0.aes, &j0, buf);
-                    let tag = self.tag(&mask, aad, buf);
-                    buf.extend_from_slice(&tag);
-                    Ok(())
+                    return Err(Error::EncryptionFailed);
                 }
+                let mut keystream = Keystream::start(&self.0.aes, &j0, buf.len());
+                keystream.apply(buf);
+                let tag = self.tag(keystream.mask(), aad, buf);
+                buf.extend_from_slice(&tag);
+                Ok(())
             }
             Direction::Open => {
                 let body_len = buf
@@ -348,23 +403,22 @@ impl Gcm16 {
                     .ok_or(Error::DecryptionFailed)?;
                 let (body, received) = buf.split_at_mut(body_len);
                 if body.len() as u64 > P_MAX + 16 || aad.len() as u64 > A_MAX {
-                    Err(Error::DecryptionFailed)
-                } else {
-                    let mut expected = self.tag(&mask, aad, body);
-                    let ok: bool = expected.ct_eq(&*received).into();
-                    expected.zeroize();
-                    if ok {
-                        gctr(&self.0.aes, &j0, body);
-                        buf.truncate(body_len);
-                        Ok(())
-                    } else {
-                        Err(Error::DecryptionFailed)
-                    }
+                    return Err(Error::DecryptionFailed);
                 }
+                // The first keystream blocks are made with the mask (one
+                // AES call) but used only once the tag is found good.
+                let mut keystream = Keystream::start(&self.0.aes, &j0, body.len());
+                let mut expected = self.tag(keystream.mask(), aad, body);
+                let ok: bool = expected.ct_eq(&*received).into();
+                expected.zeroize();
+                if !ok {
+                    return Err(Error::DecryptionFailed);
+                }
+                keystream.apply(body);
+                buf.truncate(body_len);
+                Ok(())
             }
-        };
-        mask.as_mut_slice().zeroize();
-        result
+        }
     }
 
     /// Encrypts under the 16-byte `iv`; returns `ciphertext || tag`.
