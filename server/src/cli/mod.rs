@@ -97,6 +97,17 @@ struct Cli {
         default_value_t = 10
     )]
     db_acquire_timeout_secs: u64,
+    /// Microseconds the group commit of used session ids waits under load
+    /// (after a batch of two or more) to gather more records into one
+    /// commit, as PostgreSQL's commit_delay; 0: no wait. At most 100000.
+    #[arg(
+        long,
+        global = true,
+        env = "PAYSECURE_COMMIT_DELAY_US",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u64).range(0..=100_000)
+    )]
+    commit_delay_us: u64,
     /// Log format.
     #[arg(
         long,
@@ -506,6 +517,7 @@ async fn import_to_token_command(cli: &Cli) -> Result<(), String> {
     let options = StorageOptions {
         max_connections: cli.db_max_connections,
         acquire_timeout: Duration::from_secs(cli.db_acquire_timeout_secs.max(1)),
+        commit_delay: Duration::from_micros(cli.commit_delay_us),
     };
     let url = match &cli.database_url {
         Some(url) => url.clone(),
@@ -571,6 +583,7 @@ async fn open(cli: &Cli, config: ServiceConfig) -> Result<Service, String> {
     let options = StorageOptions {
         max_connections: cli.db_max_connections,
         acquire_timeout: Duration::from_secs(cli.db_acquire_timeout_secs.max(1)),
+        commit_delay: Duration::from_micros(cli.commit_delay_us),
     };
     let url = match &cli.database_url {
         Some(url) => url.clone(),

@@ -409,6 +409,8 @@ pub struct StorageOptions {
     pub max_connections: u32,
     /// How long a request waits for a free connection before failing.
     pub acquire_timeout: std::time::Duration,
+    /// The group commit's delay under load (see [`session_ids`]).
+    pub commit_delay: std::time::Duration,
 }
 
 impl Default for StorageOptions {
@@ -416,6 +418,7 @@ impl Default for StorageOptions {
         StorageOptions {
             max_connections: 8,
             acquire_timeout: std::time::Duration::from_secs(10),
+            commit_delay: session_ids::DEFAULT_COMMIT_DELAY,
         }
     }
 }
@@ -483,7 +486,7 @@ impl Storage {
             })
             .connect_with(connect)
             .await?;
-        let session_ids = session_ids::Recorder::start(pool.clone());
+        let session_ids = session_ids::Recorder::start(pool.clone(), options.commit_delay);
         let mut storage = Storage {
             pool,
             backend,

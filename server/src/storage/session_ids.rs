@@ -15,8 +15,17 @@
 //! single-use guarantee are unchanged: each row is
 //! `INSERT … ON CONFLICT (id_hash) DO NOTHING`, and a row not inserted (an id
 //! used before, by any node, or twice in the same batch) reads as a replay.
-//! There is no timer: while one batch commits the next one gathers, so a lone
-//! request waits for nothing but its own commit.
+//! While one batch commits the next one gathers. Under load (the batch
+//! before held [`COMMIT_SIBLINGS`] records or more) the writer also waits
+//! the commit delay (`--commit-delay-us`, default [`DEFAULT_COMMIT_DELAY`],
+//! about a millisecond more at the timer's resolution) before it takes the
+//! queue, as PostgreSQL's `commit_delay` with `commit_siblings` does: each
+//! commit (a WAL write, an `fsync`, two thread hops to sqlx's SQLite worker)
+//! cost about 130 µs of CPU, and without the delay a batch held 2–3 records
+//! at peak. Measured on Get PAN, one node on SQLite, 2 cores: server CPU per
+//! request 386 → 304 µs, context switches per request 3.4 → 1.2, peak
+//! 4,311 → 4,974 req/s; p50 at 80% of peak 2.1 → 4.1 ms, p99 5.8 → 11.4 ms.
+//! A lone request (no load) waits for nothing but its own commit.
 
 use crate::util::time::UnixTime;
 use std::sync::Arc;
@@ -30,6 +39,13 @@ use super::{Result, StorageError};
 pub const MAX_BATCH: usize = 256;
 /// Requests that may wait for the writer before senders are slowed down.
 const QUEUE: usize = 4096;
+/// The commit delay unless configured: one tick of Tokio's timer.
+pub const DEFAULT_COMMIT_DELAY: std::time::Duration = std::time::Duration::from_millis(1);
+/// The batch size from which the next batch waits the commit delay: the
+/// sign that requests arrive faster than commits finish.
+pub const COMMIT_SIBLINGS: usize = 2;
+/// The longest commit delay taken: every request under load waits it.
+pub const MAX_COMMIT_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
 
 struct Pending {
     id_hash: Vec<u8>,
@@ -51,11 +67,12 @@ impl std::fmt::Debug for Recorder {
 }
 
 impl Recorder {
-    /// Starts the writer task on the current Tokio runtime. It ends when the
-    /// last `Recorder` is dropped.
-    pub fn start(pool: AnyPool) -> Self {
+    /// Starts the writer task on the current Tokio runtime, with
+    /// `commit_delay` (capped at [`MAX_COMMIT_DELAY`]; zero: none). It ends
+    /// when the last `Recorder` is dropped.
+    pub fn start(pool: AnyPool, commit_delay: std::time::Duration) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(writer(pool, rx));
+        tokio::spawn(writer(pool, rx, commit_delay.min(MAX_COMMIT_DELAY)));
         Recorder { tx }
     }
 
@@ -76,9 +93,26 @@ impl Recorder {
     }
 }
 
-async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Pending>) {
+/// Whether the writer waits `delay` before taking the queue, having taken
+/// `queued` records after a batch of `previous`.
+fn delay_commit(previous: usize, queued: usize, delay: std::time::Duration) -> bool {
+    !delay.is_zero() && previous >= COMMIT_SIBLINGS && queued < MAX_BATCH
+}
+
+async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Pending>, delay: std::time::Duration) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut previous = 0;
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        if delay_commit(previous, batch.len(), delay) {
+            tokio::time::sleep(delay).await;
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(p) => batch.push(p),
+                    Err(_) => break,
+                }
+            }
+        }
+        previous = batch.len();
         match commit(&pool, &batch).await {
             Ok(inserted) => {
                 for (p, fresh) in batch.drain(..).zip(inserted) {
@@ -155,6 +189,22 @@ mod tests {
             now: UnixTime(1),
             reply: tokio::sync::oneshot::channel().0,
         }
+    }
+
+    /// The commit delay is taken under load only: after a batch of two or
+    /// more records, while the queue has room, and never when it is zero.
+    #[test]
+    fn commit_delay_only_after_a_batch_with_siblings() {
+        let d = super::DEFAULT_COMMIT_DELAY;
+        assert!(!super::delay_commit(0, 1, d), "a lone first request");
+        assert!(
+            !super::delay_commit(1, 1, d),
+            "a lone request after a lone one"
+        );
+        assert!(super::delay_commit(2, 1, d));
+        assert!(super::delay_commit(super::MAX_BATCH, 10, d));
+        assert!(!super::delay_commit(5, super::MAX_BATCH, d), "a full batch");
+        assert!(!super::delay_commit(5, 1, std::time::Duration::ZERO));
     }
 
     /// Two nodes whose batches hold the same ids in opposite orders insert
