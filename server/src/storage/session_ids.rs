@@ -99,19 +99,35 @@ fn delay_commit(previous: usize, queued: usize, delay: std::time::Duration) -> b
     !delay.is_zero() && previous >= COMMIT_SIBLINGS && queued < MAX_BATCH
 }
 
+/// Takes the next batch into `batch` (empty on entry): waits for a record,
+/// takes everything queued and, under load (see [`delay_commit`]), waits
+/// `delay` and takes what came meanwhile, up to [`MAX_BATCH`]. `false` once
+/// every sender is gone and the queue is empty.
+async fn gather(
+    rx: &mut mpsc::Receiver<Pending>,
+    batch: &mut Vec<Pending>,
+    previous: usize,
+    delay: std::time::Duration,
+) -> bool {
+    if rx.recv_many(batch, MAX_BATCH).await == 0 {
+        return false;
+    }
+    if delay_commit(previous, batch.len(), delay) {
+        tokio::time::sleep(delay).await;
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+    }
+    true
+}
+
 async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Pending>, delay: std::time::Duration) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut previous = 0;
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        if delay_commit(previous, batch.len(), delay) {
-            tokio::time::sleep(delay).await;
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(p) => batch.push(p),
-                    Err(_) => break,
-                }
-            }
-        }
+    while gather(&mut rx, &mut batch, previous, delay).await {
         previous = batch.len();
         match commit(&pool, &batch).await {
             Ok(inserted) => {
@@ -205,6 +221,60 @@ mod tests {
         assert!(super::delay_commit(super::MAX_BATCH, 10, d));
         assert!(!super::delay_commit(5, super::MAX_BATCH, d), "a full batch");
         assert!(!super::delay_commit(5, 1, std::time::Duration::ZERO));
+    }
+
+    /// The writer's gathering on Tokio's paused clock (no database): a
+    /// batch after a lone one is taken at once; after a batch of two or more
+    /// the writer waits the delay and takes what came meanwhile; with no
+    /// delay configured it never waits; it stops once the senders are gone.
+    #[tokio::test(start_paused = true)]
+    async fn gather_waits_the_commit_delay_only_under_load() {
+        use std::time::Duration;
+        use tokio::time::Instant;
+        let delay = Duration::from_millis(1);
+        let (tx, mut rx) = tokio::sync::mpsc::channel(super::QUEUE);
+        let mut batch = Vec::new();
+
+        tx.send(pending(1)).await.unwrap();
+        let t = Instant::now();
+        assert!(super::gather(&mut rx, &mut batch, 0, delay).await);
+        assert_eq!((batch.len(), t.elapsed()), (1, Duration::ZERO));
+        batch.clear();
+
+        for id in 2..5 {
+            tx.send(pending(id)).await.unwrap();
+        }
+        let t = Instant::now();
+        assert!(super::gather(&mut rx, &mut batch, 1, delay).await);
+        assert_eq!((batch.len(), t.elapsed()), (3, Duration::ZERO));
+        batch.clear();
+
+        // Under load: two queued, four more sent by a task that first runs
+        // when the writer sleeps (one thread, a paused clock: the clock
+        // moves only once every task waits).
+        for id in 5..7 {
+            tx.send(pending(id)).await.unwrap();
+        }
+        let late = tx.clone();
+        tokio::spawn(async move {
+            for id in 7..11 {
+                late.send(pending(id)).await.unwrap();
+            }
+        });
+        let t = Instant::now();
+        assert!(super::gather(&mut rx, &mut batch, 3, delay).await);
+        assert_eq!((batch.len(), t.elapsed()), (6, delay));
+        batch.clear();
+
+        tx.send(pending(11)).await.unwrap();
+        tx.send(pending(12)).await.unwrap();
+        let t = Instant::now();
+        assert!(super::gather(&mut rx, &mut batch, 6, Duration::ZERO).await);
+        assert_eq!((batch.len(), t.elapsed()), (2, Duration::ZERO));
+        batch.clear();
+
+        drop(tx);
+        assert!(!super::gather(&mut rx, &mut batch, 2, delay).await);
     }
 
     /// Two nodes whose batches hold the same ids in opposite orders insert
