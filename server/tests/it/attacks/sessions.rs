@@ -529,6 +529,61 @@ async fn one_session_id_raced_on_two_nodes_opens_exactly_once() {
     );
 }
 
+/// The group commit's delay under load (`--commit-delay-us`, here 50 ms so
+/// that every batch gathers duplicates): ten session ids, each sent four
+/// times at once, alternately to two nodes. Each id opens exactly once, the
+/// other 30 requests are refused as `INVALID_SESSION_ID`, and exactly ten
+/// replay rows are written, whether the copies met in one node's batch or
+/// in two nodes' commits.
+#[tokio::test]
+async fn session_ids_raced_through_a_long_commit_delay_open_exactly_once() {
+    let delay = ["--commit-delay-us", "50000"];
+    let s = Server::start(&delay).await;
+    let node = s.start_node("b", &delay);
+    let token = s.issue_card().await;
+    let sids: Vec<String> = (0..10).map(|_| s.session(V2).1).collect();
+    let mut tasks = vec![];
+    for copy in 0..4 {
+        for (i, sid) in sids.iter().enumerate() {
+            let base = if (i + copy) % 2 == 0 {
+                s.url.clone()
+            } else {
+                node.url.clone()
+            };
+            let (http, key, token, sid) = (
+                s.http.clone(),
+                s.tenant_key.clone(),
+                token.clone(),
+                sid.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let r = http
+                    .post(format!("{base}/v2/cards/{token}/pan"))
+                    .bearer_auth(key)
+                    .header("session-id", &sid)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                let body: Value = r.json().await.unwrap();
+                (sid, status, code(&body).to_owned())
+            }));
+        }
+    }
+    let mut opened = std::collections::HashMap::new();
+    for t in tasks {
+        let (sid, status, code) = t.await.unwrap();
+        match status {
+            200 => *opened.entry(sid).or_insert(0) += 1,
+            400 => assert_eq!(code, "INVALID_SESSION_ID"),
+            other => panic!("status {other} ({code})"),
+        }
+    }
+    assert_eq!(opened.len(), 10, "{opened:?}");
+    assert!(opened.values().all(|&n| n == 1), "{opened:?}");
+    assert_eq!(used_rows(&s).await, 10);
+}
+
 /// A client announcing a gigabyte body: the server answers 413 after at
 /// most the 64 KiB limit and stops reading, with no decryption and no
 /// memory growth to speak of.
