@@ -83,7 +83,7 @@ else
     # grows down; no call goes anywhere near that deep) and the memory starts
     # zeroed (it is the module's own, not imported). About 400 B gzip less.
     wasm-opt "$gen/${stem}_bg.wasm" --no-inline='*paysecure_montgomery*Modulus*' "${WASM_OPT_PASSES[@]}" --strip-debug \
-      --strip-producers "${WASM_OPT_FEATURES[@]}" -o "$gen/${stem}_bg.wasm.opt"
+      --strip-producers --strip-target-features "${WASM_OPT_FEATURES[@]}" -o "$gen/${stem}_bg.wasm.opt"
     mv "$gen/${stem}_bg.wasm.opt" "$gen/${stem}_bg.wasm"
   done
   tmp="pkg/.paysecure-wasm.tmp"

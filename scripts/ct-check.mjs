@@ -508,11 +508,11 @@ export function listings(stem = 'paysecure_wasm') {
     run(bindgen, ['--target', 'web', '--out-dir', dir, artifact]);
     const bg = path.join(dir, `${stem}_bg.wasm`);
     const same = path.join(dir, 'same.wasm'), named = path.join(dir, 'named.wasm');
-    run('wasm-opt', [bg, NO_INLINE, ...WASM_OPT_PASSES, '--strip-debug', '--strip-producers', ...WASM_OPT_FEATURES, '-o', same]);
+    run('wasm-opt', [bg, NO_INLINE, ...WASM_OPT_PASSES, '--strip-debug', '--strip-producers', '--strip-target-features', ...WASM_OPT_FEATURES, '-o', same]);
     if (!readFileSync(same).equals(readFileSync(shippedWasm))) {
       throw new Error('cargo\'s artifact does not rebuild pkg/paysecure-wasm\'s module: run scripts/build.sh again');
     }
-    run('wasm-opt', [bg, NO_INLINE, ...WASM_OPT_PASSES, '-g', '--strip-producers', ...WASM_OPT_FEATURES, '-o', named]);
+    run('wasm-opt', [bg, NO_INLINE, ...WASM_OPT_PASSES, '-g', '--strip-producers', '--strip-target-features', ...WASM_OPT_FEATURES, '-o', named]);
     return { named: run('wasm-dis', [named]), shipped: run('wasm-dis', [shippedWasm]) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
