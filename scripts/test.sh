@@ -5,8 +5,8 @@
 #   scripts/test.sh                 every layer (`make test`)
 #   scripts/test.sh rust js ...     just those (the `make test-*` targets)
 # Layers:
-#   lint      cargo fmt --check, clippy (native and wasm32) with -D warnings, and
-#             the import rules (server/tests/it/layers.rs, see ARCHITECTURE.md)
+#   lint      cargo fmt --check, clippy (native and wasm32) and rustdoc with -D
+#             warnings, and the import rules (server/tests/it/layers.rs, see ARCHITECTURE.md)
 #   rust      cargo test --workspace: unit, known-answer vectors, tamper and
 #             property tests; the server's router tests, real-process tests
 #             (restart, TLS, concurrency) and two-node cluster tests on PostgreSQL
@@ -119,6 +119,10 @@ lint() {
     # The paysecure-wasm/reveal build (no default features) of the facade and the core.
     cargo clippy --quiet -p paysecure-wasm --lib --no-default-features --target wasm32-unknown-unknown -- -D warnings &&
     cargo clippy --quiet -p paysecure-core --all-targets --no-default-features -- -D warnings &&
+    # The API docs: no broken or private intra-doc link, in both core builds.
+    RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p paysecure-core -p paysecure-montgomery \
+      -p paysecure-server -p paysecure-wasm &&
+    RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p paysecure-core --no-default-features &&
     # The import rules of ARCHITECTURE.md: server layers only downward, no
     # module cycle in the server, the core or the facade, frameworks confined.
     cargo test --quiet -p paysecure-server --test it layers::
@@ -180,7 +184,7 @@ bench_smoke() {
   node bench/report.mjs --quick --out "${CARGO_TARGET_DIR:-target}/bench-smoke"
 }
 
-if want lint; then log "lint: cargo fmt --check, clippy -D warnings (native, wasm32)"; run lint - lint; fi
+if want lint; then log "lint: cargo fmt --check, clippy and rustdoc -D warnings (native, wasm32)"; run lint - lint; fi
 if want rust; then log "rust: cargo test --workspace"; run rust count_cargo rust_layer; fi
 if want rust-pg; then log "rust-pg: the server suite again, on PostgreSQL"; run rust-pg count_cargo rust_pg; fi
 if want rust-hsm; then log "rust-hsm: the server suite with the PKCS#11 key custody (SoftHSM2), SQLite and PostgreSQL"; run rust-hsm count_cargo rust_hsm; fi

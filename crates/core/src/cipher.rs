@@ -38,7 +38,7 @@ pub const IV_LEN: usize = 16;
 /// The other GCM IV length accepted on decryption (NIST SP 800-38D's 96 bits).
 pub const GCM_SHORT_IV_LEN: usize = 12;
 /// The GCM nonce length of the account payment-information API's encrypted
-/// bodies ([`crate::body`]): 14 timestamp digits and 12 hex digits.
+/// bodies (`crate::body`): 14 timestamp digits and 12 hex digits.
 pub const GCM_BODY_NONCE_LEN: usize = 26;
 
 #[derive(Clone, Copy)]
@@ -227,9 +227,11 @@ const A_MAX: u64 = (1 << 36) - 1;
 
 /// AES-GCM (NIST SP 800-38D) for one key, any key size and any IV length,
 /// composed as `aes-gcm` composes it, of RustCrypto's AES, the GCTR counter
-/// mode of [`Keystream`] over its block functions and the constant-time GHASH of
-/// `ghash_ct64`, with the AES key schedule and the GHASH key computed once: a [`crate::Session`] keeps one for all its messages. The
-/// tag is checked in constant time before anything is decrypted. Wiped on
+/// mode (`Keystream`, which makes the tag mask in the same AES call as the
+/// first counter blocks) and the constant-time GHASH of `ghash_ct64`, with
+/// the AES key schedule and the GHASH key computed once: a
+/// [`crate::Session`] keeps one for all its messages. The tag is checked in
+/// constant time before anything is decrypted. Wiped on
 /// drop, every byte of it.
 pub struct Gcm16(WipeOnDrop<GcmState>);
 

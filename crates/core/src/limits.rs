@@ -1,7 +1,7 @@
 //! Size limits on every argument the JavaScript API takes.
 //!
 //! Each is what the protocol needs with room to spare; anything longer is
-//! refused with [`Error::InputTooLarge`](crate::Error::InputTooLarge)
+//! refused with [`crate::Error::InputTooLarge`]
 //! (`INPUT_TOO_LARGE`) before it is copied into WebAssembly memory or
 //! parsed, so a hostile or broken caller cannot grow the module's memory
 //! (which never shrinks) or trap the instance. Text limits count what

@@ -12,7 +12,7 @@
 //! `crates/core/src/rsa_encrypt.rs` for the padding and the reasons.
 //!
 //! Constant time: the base (a padded secret) only flows through
-//! [`Modulus::mul`] and `sqr`, whose loops and final subtraction depend on
+//! `Modulus::mul` and `sqr`, whose loops and final subtraction depend on
 //! lengths alone (the subtraction is a masked select, behind an optimisation
 //! barrier: `subtle`'s `Choice`). The modulus and the exponent are public;
 //! square-and-multiply branches on the exponent's bits. `scripts/ct-check.mjs`
@@ -467,7 +467,7 @@ impl Modulus {
 
     /// `m^e mod n` for `m < n` given as big-endian bytes (at most the
     /// modulus' length); returns `len` big-endian bytes. Out of line, like
-    /// [`Self::mul`].
+    /// `Self::mul`.
     #[inline(never)]
     pub fn pow_public(&self, m_be: &[u8], e: u64, len: usize) -> Zeroizing<Vec<u8>> {
         let l = self.limbs();

@@ -147,7 +147,7 @@ impl FromRequestParts<AppState> for Auth {
 
 /// The `Session-Id` (and optional `Key-Id`) headers, parsed strictly but
 /// not decrypted, and the protocol version of the path (`/v1/`, `/v2/`,
-/// `/v3/`). Handlers open it with [`Service::open_session`] only after a
+/// `/v3/`). Handlers open it with [`crate::domain::service::Service::open_session`] only after a
 /// grant (see [`crate::domain::sessions`]).
 pub struct SessionId(pub SessionIdHeader, pub Version);
 

@@ -1,6 +1,6 @@
 //! HTTP: the only layer that knows axum, tower, hyper and utoipa. One
 //! module per API ([`paysecure`], [`paythru`], [`verifone`], [`get_cvv2`],
-//! [`account`], [`wallet`], [`web`]) over shared [`error`], [`extract`] and [`router`]
+//! [`account`], [`wallet`], [`web`]) over shared [`error`], [`extract`] and [`mod@router`]
 //! modules; [`transport`] is the listener and [`telemetry`] the logs and
 //! metrics. Request and response shapes (DTOs) live beside their handlers.
 

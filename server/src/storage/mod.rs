@@ -409,7 +409,8 @@ pub struct StorageOptions {
     pub max_connections: u32,
     /// How long a request waits for a free connection before failing.
     pub acquire_timeout: std::time::Duration,
-    /// The group commit's delay under load (see [`session_ids`]).
+    /// The group commit's delay under load: after a batch of two or more
+    /// used session ids, the next waits this long to gather more (0: never).
     pub commit_delay: std::time::Duration,
 }
 

@@ -14,7 +14,7 @@
 //!   so the API answers alike for good and bad padding. A token without
 //!   OAEP over SHA-256 (SoftHSM2 2.6 has SHA-1 only) does the raw RSA
 //!   operation (`CKM_RSA_X_509`) and the process decodes the OAEP padding
-//!   ([`super::oaep`], constant time): the private key still never leaves
+//!   (`custody::oaep`, constant time): the private key still never leaves
 //!   the token.
 //! - The PIN key is an AES-256 key in the token (same attributes, `CKA_ID`
 //!   `pin-…`); a format-4 PIN block is made and opened with `CKM_AES_ECB`
