@@ -42,23 +42,20 @@ impl Drop for Ghash {
 /// final masks drop.
 #[inline(never)]
 fn bmul64(x: u64, y: u64) -> u64 {
-    const M: [u64; 4] = [
-        0x1111_1111_1111_1111,
-        0x2222_2222_2222_2222,
-        0x4444_4444_4444_4444,
-        0x8888_8888_8888_8888,
-    ];
-    let mut z = 0u64;
-    for (i, mask) in M.iter().enumerate() {
-        // Bit class i of the product: x's class j times y's class (i - j) mod 4.
-        let mut zi = 0u64;
-        for (j, xm) in M.iter().enumerate() {
-            let ym = M.get((i + 4 - j) % 4).copied().unwrap_or(0);
-            zi ^= (x & xm).wrapping_mul(y & ym);
-        }
-        z |= zi & mask;
-    }
-    z
+    const M0: u64 = 0x1111_1111_1111_1111;
+    const M1: u64 = 0x2222_2222_2222_2222;
+    const M2: u64 = 0x4444_4444_4444_4444;
+    const M3: u64 = 0x8888_8888_8888_8888;
+    let (x0, x1, x2, x3) = (x & M0, x & M1, x & M2, x & M3);
+    let (y0, y1, y2, y3) = (y & M0, y & M1, y & M2, y & M3);
+    let m = u64::wrapping_mul;
+    // Bit class i of the product: x's class j times y's class (i - j) mod 4
+    // (written out: at opt-level "z" the loop stayed a loop).
+    let z0 = m(x0, y0) ^ m(x1, y3) ^ m(x2, y2) ^ m(x3, y1);
+    let z1 = m(x0, y1) ^ m(x1, y0) ^ m(x2, y3) ^ m(x3, y2);
+    let z2 = m(x0, y2) ^ m(x1, y1) ^ m(x2, y0) ^ m(x3, y3);
+    let z3 = m(x0, y3) ^ m(x1, y2) ^ m(x2, y1) ^ m(x3, y0);
+    (z0 & M0) | (z1 & M1) | (z2 & M2) | (z3 & M3)
 }
 
 /// The bits of `x` in reverse order (WebAssembly has no instruction for it:
