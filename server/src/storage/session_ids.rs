@@ -230,51 +230,55 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn gather_waits_the_commit_delay_only_under_load() {
         use std::time::Duration;
-        use tokio::time::Instant;
-        let delay = Duration::from_millis(1);
-        let (tx, mut rx) = tokio::sync::mpsc::channel(super::QUEUE);
-        let mut batch = Vec::new();
-
-        tx.send(pending(1)).await.unwrap();
-        let t = Instant::now();
-        assert!(super::gather(&mut rx, &mut batch, 0, delay).await);
-        assert_eq!((batch.len(), t.elapsed()), (1, Duration::ZERO));
-        batch.clear();
-
-        for id in 2..5 {
-            tx.send(pending(id)).await.unwrap();
+        use tokio::sync::mpsc::{channel, Receiver, Sender};
+        /// Sends `ids`, then gathers one batch after a batch of `previous`:
+        /// its size and the time (paused clock) the gathering took.
+        async fn gathered(
+            tx: &Sender<super::Pending>,
+            rx: &mut Receiver<super::Pending>,
+            ids: std::ops::Range<u8>,
+            previous: usize,
+            delay: Duration,
+        ) -> (usize, Duration) {
+            for id in ids {
+                tx.send(pending(id)).await.unwrap();
+            }
+            let mut batch = Vec::new();
+            let t = tokio::time::Instant::now();
+            assert!(super::gather(rx, &mut batch, previous, delay).await);
+            (batch.len(), t.elapsed())
         }
-        let t = Instant::now();
-        assert!(super::gather(&mut rx, &mut batch, 1, delay).await);
-        assert_eq!((batch.len(), t.elapsed()), (3, Duration::ZERO));
-        batch.clear();
+        let delay = Duration::from_millis(1);
+        let (tx, mut rx) = channel(super::QUEUE);
+
+        assert_eq!(
+            gathered(&tx, &mut rx, 1..2, 0, delay).await,
+            (1, Duration::ZERO)
+        );
+        assert_eq!(
+            gathered(&tx, &mut rx, 2..5, 1, delay).await,
+            (3, Duration::ZERO)
+        );
 
         // Under load: two queued, four more sent by a task that first runs
         // when the writer sleeps (one thread, a paused clock: the clock
         // moves only once every task waits).
-        for id in 5..7 {
-            tx.send(pending(id)).await.unwrap();
-        }
         let late = tx.clone();
         tokio::spawn(async move {
             for id in 7..11 {
                 late.send(pending(id)).await.unwrap();
             }
         });
-        let t = Instant::now();
-        assert!(super::gather(&mut rx, &mut batch, 3, delay).await);
-        assert_eq!((batch.len(), t.elapsed()), (6, delay));
-        batch.clear();
+        assert_eq!(gathered(&tx, &mut rx, 5..7, 3, delay).await, (6, delay));
 
-        tx.send(pending(11)).await.unwrap();
-        tx.send(pending(12)).await.unwrap();
-        let t = Instant::now();
-        assert!(super::gather(&mut rx, &mut batch, 6, Duration::ZERO).await);
-        assert_eq!((batch.len(), t.elapsed()), (2, Duration::ZERO));
-        batch.clear();
+        let no_delay = Duration::ZERO;
+        assert_eq!(
+            gathered(&tx, &mut rx, 11..13, 6, no_delay).await,
+            (2, Duration::ZERO)
+        );
 
         drop(tx);
-        assert!(!super::gather(&mut rx, &mut batch, 2, delay).await);
+        assert!(!super::gather(&mut rx, &mut Vec::new(), 2, delay).await);
     }
 
     /// Two nodes whose batches hold the same ids in opposite orders insert

@@ -482,6 +482,29 @@ async fn concurrent_unknown_session_ids_share_one_key_reload() {
     );
 }
 
+/// One Get PAN with `sid` on the node at `base`, spawned so that many can
+/// race: its status and JSON body.
+fn spawn_pan(
+    s: &Server,
+    base: &str,
+    token: &str,
+    sid: &str,
+) -> tokio::task::JoinHandle<(u16, Value)> {
+    let (http, key) = (s.http.clone(), s.tenant_key.clone());
+    let (url, sid) = (format!("{base}/v2/cards/{token}/pan"), sid.to_owned());
+    tokio::spawn(async move {
+        let r = http
+            .post(url)
+            .bearer_auth(key)
+            .header("session-id", sid)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    })
+}
+
 /// The same session id raced on two nodes sharing one database (a relay
 /// sending it everywhere at once): it opens exactly once.
 #[tokio::test]
@@ -490,33 +513,15 @@ async fn one_session_id_raced_on_two_nodes_opens_exactly_once() {
     let node = s.start_node("b", &[]);
     let token = s.issue_card().await;
     let (_, sid) = s.session(V2);
-    let mut tasks = vec![];
-    for i in 0..20 {
-        let base = if i % 2 == 0 {
-            s.url.clone()
-        } else {
-            node.url.clone()
-        };
-        let (http, key, token, sid) = (
-            s.http.clone(),
-            s.tenant_key.clone(),
-            token.clone(),
-            sid.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            http.post(format!("{base}/v2/cards/{token}/pan"))
-                .bearer_auth(key)
-                .header("session-id", sid)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }));
-    }
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let base = if i % 2 == 0 { &s.url } else { &node.url };
+            spawn_pan(&s, base, &token, &sid)
+        })
+        .collect();
     let mut statuses = vec![];
     for t in tasks {
-        statuses.push(t.await.unwrap());
+        statuses.push(t.await.unwrap().0);
     }
     assert_eq!(
         statuses.iter().filter(|&&s| s == 200).count(),
@@ -546,37 +551,20 @@ async fn session_ids_raced_through_a_long_commit_delay_open_exactly_once() {
     for copy in 0..4 {
         for (i, sid) in sids.iter().enumerate() {
             let base = if (i + copy) % 2 == 0 {
-                s.url.clone()
+                &s.url
             } else {
-                node.url.clone()
+                &node.url
             };
-            let (http, key, token, sid) = (
-                s.http.clone(),
-                s.tenant_key.clone(),
-                token.clone(),
-                sid.clone(),
-            );
-            tasks.push(tokio::spawn(async move {
-                let r = http
-                    .post(format!("{base}/v2/cards/{token}/pan"))
-                    .bearer_auth(key)
-                    .header("session-id", &sid)
-                    .send()
-                    .await
-                    .unwrap();
-                let status = r.status().as_u16();
-                let body: Value = r.json().await.unwrap();
-                (sid, status, code(&body).to_owned())
-            }));
+            tasks.push((sid.clone(), spawn_pan(&s, base, &token, sid)));
         }
     }
     let mut opened = std::collections::HashMap::new();
-    for t in tasks {
-        let (sid, status, code) = t.await.unwrap();
+    for (sid, t) in tasks {
+        let (status, body) = t.await.unwrap();
         match status {
             200 => *opened.entry(sid).or_insert(0) += 1,
-            400 => assert_eq!(code, "INVALID_SESSION_ID"),
-            other => panic!("status {other} ({code})"),
+            400 => assert_eq!(code(&body), "INVALID_SESSION_ID"),
+            other => panic!("status {other} ({body})"),
         }
     }
     assert_eq!(opened.len(), 10, "{opened:?}");
