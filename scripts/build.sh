@@ -67,7 +67,7 @@ sizes() {
 
 sum=$({ "$WASM_BINDGEN" --version; wasm-opt --version
   sha256sum "$inputs"/paysecure_wasm.wasm "$inputs"/paysecure_wasm_reveal.wasm scripts/build.sh \
-    scripts/package-npm.mjs src/js/* src/npm-README.md Cargo.toml LICENSE-MIT LICENSE-APACHE; } | sha256sum | cut -d' ' -f1)
+    scripts/package-npm.mjs scripts/wasm-imports.mjs src/js/* src/npm-README.md Cargo.toml LICENSE-MIT LICENSE-APACHE; } | sha256sum | cut -d' ' -f1)
 if [ -f "$out/.build-stamp" ] && [ "$(cat "$out/.build-stamp")" = "$sum" ] && [ -f "$tgz" ]; then
   log "paysecure-wasm: up to date ($out)"
 else

@@ -9,7 +9,8 @@
 //   paysecure_wasm.js           browsers, workers, bundlers, Deno (ESM)
 //   paysecure_wasm.node.mjs     Node.js ESM, Bun; paysecure_wasm.node.cjs: require()
 //   paysecure_wasm.inline.js    `paysecure-wasm/inline`: the module as base64
-//   paysecure_wasm_bg.wasm      one copy, shared by all
+//   paysecure_wasm_bg.wasm      one copy, shared by all (its imports renamed
+//                               short, with the glue: scripts/wasm-imports.mjs)
 //   paysecure_wasm.d.ts (.d.cts for require): wasm-bindgen's declarations
 //                               (with src/paysecure.d.ts) minus its init
 //                               functions, plus src/js/init.d.ts
@@ -26,6 +27,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { shortenImports, renameGlueImports } from './wasm-imports.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const [genDir, outDir] = process.argv.slice(2).map((p) => path.resolve(p));
@@ -75,8 +77,9 @@ function writeEntry(stem, entry) {
     .split('"paysecure-wasm"').join(`"${entry}"`)
     .split('paysecure-wasm/inline').join(`${entry}/inline`);
 
-  // ---- the patched glue
-  let core = read(path.join(genDir, `${stem}.js`));
+  // ---- the module with short import names, and the patched glue
+  const { wasm, renames } = shortenImports(readFileSync(path.join(genDir, `${stem}_bg.wasm`)));
+  let core = renameGlueImports(read(path.join(genDir, `${stem}.js`)), renames);
   core = patch(core, 'let wasmModule, wasmInstance, wasm;',
     'const __ps_uninit = new Proxy({}, { get: (_, prop) => __ps_whenUninitialized(prop) });\n' +
     'let wasmModule, wasmInstance, wasm = __ps_uninit;');
@@ -96,14 +99,13 @@ function writeEntry(stem, entry) {
     rename(patch(src('js/runtime.js'), '/*@ERROR_CODES@*/', JSON.stringify(codes)));
 
   // ---- the files
-  const wasm = readFileSync(path.join(genDir, `${stem}_bg.wasm`));
   writeFileSync(out(`${stem}_bg.wasm`), wasm);
   writeFileSync(out(`${stem}_core.js`), core);
   const entryFile = (file) => rename(patch(src(`js/${file}`), '/*@API@*/', api.join(', ')));
   writeFileSync(out(`${stem}.js`), entryFile('entry-browser.js'));
   writeFileSync(out(`${stem}.node.mjs`), entryFile('entry-node.mjs'));
   writeFileSync(out(`${stem}.inline.js`),
-    patch(entryFile('entry-inline.js'), '/*@WASM_BASE64@*/', wasm.toString('base64')));
+    patch(entryFile('entry-inline.js'), '/*@WASM_BASE64@*/', Buffer.from(wasm).toString('base64')));
   // require(): one CommonJS file (the node entry and the glue); import.meta.url
   // becomes the file's own URL.
   esbuild.buildSync({

@@ -1,0 +1,135 @@
+// Short import names for the shipped modules (issue #20).
+//
+// wasm-bindgen names every import of a module after its Rust item plus a
+// 16-hex-digit hash (`__wbg_getOwnPropertyDescriptor_bde8c48ab22edbff`) under
+// the module name `./<stem>_bg.js`, about 75 bytes per import, 35–37 imports
+// per module: 919 B of the reveal module after gzip -9. The glue pairs the two
+// sides by those strings only (one key each in its import object), so both
+// are renamed together: module `a`, names `_0`, `_1`, … in import order.
+//
+// shortenImports(wasm) returns the module with its import section rewritten
+// (every other section byte for byte) and the renames; renameGlueImports
+// applies them to wasm-bindgen's `--target web` glue, each key exactly once,
+// or throws (the glue changed shape: better to stop the build than to ship a
+// glue whose imports do not link). scripts/package-npm.mjs uses both;
+// scripts/ct-check.mjs applies shortenImports to its rebuild before comparing
+// it with the shipped module.
+
+const MODULE = 'a';
+
+function readU32(bytes, at) {
+  let value = 0;
+  let shift = 0;
+  for (;;) {
+    if (at >= bytes.length) throw new Error('wasm-imports: truncated LEB128');
+    const b = bytes[at++];
+    value += (b & 0x7f) * 2 ** shift;
+    shift += 7;
+    if (b < 0x80) return [value, at];
+    if (shift > 35) throw new Error('wasm-imports: LEB128 too long');
+  }
+}
+
+function u32(value) {
+  const out = [];
+  do {
+    let b = value % 128;
+    value = Math.floor(value / 128);
+    if (value > 0) b |= 0x80;
+    out.push(b);
+  } while (value > 0);
+  return out;
+}
+
+const utf8 = new TextEncoder();
+const text = new TextDecoder('utf-8', { fatal: true });
+
+function name(bytes, at) {
+  const [len, start] = readU32(bytes, at);
+  return [text.decode(bytes.subarray(start, start + len)), start + len];
+}
+
+function encodeName(s) {
+  const b = utf8.encode(s);
+  return [...u32(b.length), ...b];
+}
+
+/** Skips an import's description (its kind byte first); returns the end. */
+function skipDesc(bytes, at) {
+  const kind = bytes[at++];
+  const limits = (p) => {
+    const flags = bytes[p++];
+    [, p] = readU32(bytes, p);
+    if (flags & 1) [, p] = readU32(bytes, p);
+    return p;
+  };
+  switch (kind) {
+    case 0: return readU32(bytes, at)[1]; // function: type index
+    case 1: return limits(at + 1); // table: reference type, limits
+    case 2: return limits(at); // memory: limits
+    case 3: return at + 2; // global: value type, mutability
+    case 4: return readU32(bytes, at + 1)[1]; // tag: attribute, type index
+    default: throw new Error(`wasm-imports: unknown import kind ${kind}`);
+  }
+}
+
+/**
+ * `{ wasm, renames }`: `wasm` (a Uint8Array or Buffer) with module `a` and
+ * names `_0`, `_1`, … for its imports; `renames` lists
+ * `{ module, name, to }` per import, `to` the new name.
+ */
+export function shortenImports(wasm) {
+  const bytes = Uint8Array.from(wasm);
+  if (bytes.length < 8 || bytes[0] !== 0 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d) {
+    throw new Error('wasm-imports: not a WebAssembly module');
+  }
+  const out = [...bytes.subarray(0, 8)];
+  const renames = [];
+  let at = 8;
+  while (at < bytes.length) {
+    const id = bytes[at];
+    const [size, body] = readU32(bytes, at + 1);
+    const end = body + size;
+    if (end > bytes.length) throw new Error('wasm-imports: truncated section');
+    if (id !== 2) {
+      out.push(...bytes.subarray(at, end));
+      at = end;
+      continue;
+    }
+    let [count, p] = readU32(bytes, body);
+    const section = [...u32(count)];
+    for (let i = 0; i < count; i++) {
+      let module, field;
+      [module, p] = name(bytes, p);
+      [field, p] = name(bytes, p);
+      const descEnd = skipDesc(bytes, p);
+      const to = `_${i.toString(36)}`;
+      renames.push({ module, name: field, to });
+      section.push(...encodeName(MODULE), ...encodeName(to), ...bytes.subarray(p, descEnd));
+      p = descEnd;
+    }
+    if (p !== end) throw new Error('wasm-imports: import section has trailing bytes');
+    out.push(2, ...u32(section.length), ...section);
+    at = end;
+  }
+  return { wasm: Uint8Array.from(out), renames };
+}
+
+/**
+ * wasm-bindgen's glue with its import object renamed as `renames` says:
+ * each import's key (`name: function…`, once) and the module's key
+ * (`"./<stem>_bg.js": import0`, once). Throws if a key is not there exactly
+ * once, or if the module imports from more than one module.
+ */
+export function renameGlueImports(glue, renames) {
+  const modules = [...new Set(renames.map((r) => r.module))];
+  if (modules.length > 1) throw new Error(`wasm-imports: imports from ${modules.length} modules: ${modules.join(', ')}`);
+  const once = (s, from, to) => {
+    const parts = s.split(from);
+    if (parts.length !== 2) throw new Error(`wasm-imports: expected ${JSON.stringify(from)} once in the glue, found ${parts.length - 1}`);
+    return parts.join(to);
+  };
+  for (const r of renames) glue = once(glue, `\n        ${r.name}: function(`, `\n        ${r.to}: function(`);
+  if (modules.length === 1) glue = once(glue, `${JSON.stringify(modules[0])}: import0`, `${MODULE}: import0`);
+  return glue;
+}
