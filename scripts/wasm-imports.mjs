@@ -30,7 +30,8 @@ function readU32(bytes, at) {
   }
 }
 
-function u32(value) {
+/** `value` (a non-negative integer) as unsigned LEB128, the module format's integers. */
+export function u32(value) {
   const out = [];
   do {
     let b = value % 128;

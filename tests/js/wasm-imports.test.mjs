@@ -7,18 +7,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { root } from './helpers.mjs';
-import { shortenImports, renameGlueImports } from '../../scripts/wasm-imports.mjs';
+import { shortenImports, renameGlueImports, u32 as leb } from '../../scripts/wasm-imports.mjs';
 
-const leb = (n) => {
-  const out = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-};
 const str = (s) => [...leb(Buffer.byteLength(s)), ...Buffer.from(s)];
 const section = (id, body) => [id, ...leb(body.length), ...body];
 
