@@ -84,7 +84,10 @@ export function shortenImports(wasm) {
   if (bytes.length < 8 || bytes[0] !== 0 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d) {
     throw new Error('wasm-imports: not a WebAssembly module');
   }
-  const out = [...bytes.subarray(0, 8)];
+  // Sections are kept as slices and joined once: spreading a code section
+  // (100 KB and more) into an array's push would exceed the engine's
+  // argument limit.
+  const parts = [bytes.subarray(0, 8)];
   const renames = [];
   let at = 8;
   while (at < bytes.length) {
@@ -93,7 +96,7 @@ export function shortenImports(wasm) {
     const end = body + size;
     if (end > bytes.length) throw new Error('wasm-imports: truncated section');
     if (id !== 2) {
-      out.push(...bytes.subarray(at, end));
+      parts.push(bytes.subarray(at, end));
       at = end;
       continue;
     }
@@ -110,10 +113,12 @@ export function shortenImports(wasm) {
       p = descEnd;
     }
     if (p !== end) throw new Error('wasm-imports: import section has trailing bytes');
-    out.push(2, ...u32(section.length), ...section);
+    parts.push(Uint8Array.from([2, ...u32(section.length), ...section]));
     at = end;
   }
-  return { wasm: Uint8Array.from(out), renames };
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+  parts.reduce((offset, part) => (out.set(part, offset), offset + part.length), 0);
+  return { wasm: out, renames };
 }
 
 /**

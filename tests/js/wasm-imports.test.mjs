@@ -72,6 +72,21 @@ test('more than 36 imports get two-character names, all distinct', () => {
   assert.equal(names[36], '_10');
 });
 
+test('a module whose sections are larger than the engine\'s argument limit', () => {
+  const big = new Uint8Array(1 << 20).fill(7); // a 1 MiB custom section
+  const original = Uint8Array.from([
+    ...handMade('./x_bg.js', ['f', 'm', 't', 'g']),
+    0x00, ...leb(big.length + 2), 0x01, 0x62, // custom section "b"
+  ]);
+  const joined = new Uint8Array(original.length + big.length);
+  joined.set(original);
+  joined.set(big, original.length);
+  const { wasm } = shortenImports(joined);
+  assert.deepEqual([...new Uint8Array(WebAssembly.Module.customSections(new WebAssembly.Module(wasm), 'b')[0]).subarray(0, 4)], [7, 7, 7, 7]);
+  // Four imports: module './x_bg.js' (9 B) becomes 'a', names of 1 B become '_0'…'_3'.
+  assert.equal(joined.length - wasm.length, 4 * (9 - 1) - 4 * (2 - 1));
+});
+
 test('refusals: not wasm, truncated, unknown import kind; a glue key missing or repeated', () => {
   assert.throws(() => shortenImports(Buffer.from('not wasm at all')), /not a WebAssembly module/);
   const ok = handMade('./x_bg.js', ['f', 'm', 't', 'g']);
