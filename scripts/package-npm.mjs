@@ -79,7 +79,7 @@ function writeEntry(stem, entry) {
 
   // ---- the module with short import names, and the patched glue
   const { wasm, renames } = shortenImports(readFileSync(path.join(genDir, `${stem}_bg.wasm`)));
-  let core = renameGlueImports(read(path.join(genDir, `${stem}.js`)), renames);
+  let core = renameGlueImports(read(path.join(genDir, `${stem}.js`)), renames, (p) => read(path.join(genDir, p)));
   core = patch(core, 'let wasmModule, wasmInstance, wasm;',
     'const __ps_uninit = new Proxy({}, { get: (_, prop) => __ps_whenUninitialized(prop) });\n' +
     'let wasmModule, wasmInstance, wasm = __ps_uninit;');

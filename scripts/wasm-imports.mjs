@@ -121,21 +121,65 @@ export function shortenImports(wasm) {
   return { wasm: out, renames };
 }
 
+/** Whether `module` is one of the crate's own JavaScript snippets (`#[wasm_bindgen(module = ...)]`). */
+const isSnippet = (module) => module.startsWith('./snippets/');
+
 /**
  * wasm-bindgen's glue with its import object renamed as `renames` says:
  * each import's key (`name: function…`, once) and the module's key
- * (`"./<stem>_bg.js": import0`, once). Throws if a key is not there exactly
- * once, or if the module imports from more than one module.
+ * (`"./<stem>_bg.js": import0`, once).
+ *
+ * The crate's JavaScript snippets (`src/js/input.js`) become part of the
+ * glue: wasm-bindgen imports them (`import { f } from './snippets/…'` for the
+ * functions its import wrappers call, `import * as importN` for those the
+ * module imports directly, a module of their own in the import object).
+ * `readSnippet(path)` gives a snippet's source; its text replaces those
+ * import lines once, without its `export` keywords, and every direct import
+ * joins module `a`'s object (`_7: byteSourceLength`). Throws if a key is not
+ * there exactly once, if a directly imported function is not a function the
+ * snippet defines, or if the module imports from more than one module
+ * besides its snippets.
  */
-export function renameGlueImports(glue, renames) {
-  const modules = [...new Set(renames.map((r) => r.module))];
+export function renameGlueImports(glue, renames, readSnippet) {
+  const modules = [...new Set(renames.map((r) => r.module).filter((m) => !isSnippet(m)))];
   if (modules.length > 1) throw new Error(`wasm-imports: imports from ${modules.length} modules: ${modules.join(', ')}`);
   const once = (s, from, to) => {
     const parts = s.split(from);
     if (parts.length !== 2) throw new Error(`wasm-imports: expected ${JSON.stringify(from)} once in the glue, found ${parts.length - 1}`);
     return parts.join(to);
   };
-  for (const r of renames) glue = once(glue, `\n        ${r.name}: function(`, `\n        ${r.to}: function(`);
+  for (const r of renames) {
+    if (!isSnippet(r.module)) glue = once(glue, `\n        ${r.name}: function(`, `\n        ${r.to}: function(`);
+  }
   if (modules.length === 1) glue = once(glue, `${JSON.stringify(modules[0])}: import0`, `${MODULE}: import0`);
+
+  // The snippets: inlined where the glue imported them, once each.
+  const importLine = /^import (?:\{[^}\n]*\}|\* as import\d+) from (['"])(\.\/snippets\/[^'"\n]+)\1;?\n/gm;
+  const sources = new Map();
+  glue = glue.replace(importLine, (_, __, path) => {
+    if (sources.has(path)) return '';
+    if (!readSnippet) throw new Error(`wasm-imports: the glue imports the snippet ${path}, and no reader was given`);
+    const source = readSnippet(path).replace(/^export (?=(?:async )?function |const |let |class )/gm, '');
+    if (/^\s*(?:import|export)\b/m.test(source)) throw new Error(`wasm-imports: the snippet ${path} has an import or export left`);
+    sources.set(path, source);
+    return `${source}\n`;
+  });
+  const direct = renames.filter((r) => isSnippet(r.module));
+  for (const r of direct) {
+    const source = sources.get(r.module);
+    if (source === undefined) throw new Error(`wasm-imports: the module imports from ${r.module}, which the glue does not import`);
+    if (!new RegExp(`^function ${r.name}\\(`, 'm').test(source)) {
+      throw new Error(`wasm-imports: ${r.name} is not a function of ${r.module}`);
+    }
+    glue = once(glue, '\n    const import0 = {\n', `\n    const import0 = {\n        ${r.to}: ${r.name},\n`);
+  }
+  // The snippets' own keys in the import object: gone (module `a` has them now).
+  const keys = /^ *"\.\/snippets\/[^"\n]+": import\d+,\n/gm;
+  const keyCount = (glue.match(keys) ?? []).length;
+  if ((keyCount > 0) !== (direct.length > 0)) {
+    throw new Error(`wasm-imports: ${keyCount} snippet keys in the import object for ${direct.length} direct imports`);
+  }
+  glue = glue.replace(keys, '');
+  if (glue.includes('./snippets/')) throw new Error('wasm-imports: a snippet path is left in the glue');
   return glue;
 }

@@ -3,21 +3,22 @@
 //! `isPaySecureError` is plain JavaScript (`src/js/runtime.js`): it must
 //! work before the module is loaded, so the module carries no copy of it.
 
-use js_sys::Reflect;
 use paysecure_core::{Error, ErrorCode};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
+
+#[wasm_bindgen(module = "/src/js/input.js")]
+extern "C" {
+    /// `new Error(message)` with own `name` (`"PaySecureError"`) and `code`
+    /// properties, made with the engine's own `Error` and
+    /// `Reflect.defineProperty` (taken when the glue loaded). Never throws.
+    #[wasm_bindgen(js_name = paySecureError)]
+    fn pay_secure_error(code: &str, message: &str) -> JsValue;
+}
 
 /// Converts a core error into a `PaySecureError`.
 pub(crate) fn to_js(e: Error) -> JsValue {
-    let err = js_sys::Error::new(&e.message());
-    err.set_name("PaySecureError");
-    // Setting a property on a fresh Error object cannot fail.
-    let _ = Reflect::set(
-        &err,
-        &JsValue::from_str("code"),
-        &JsValue::from_str(e.code().as_str()),
-    );
-    err.into()
+    pay_secure_error(e.code().as_str(), &e.message())
 }
 
 /// What an exported function returns: its value, or a thrown `PaySecureError`.

@@ -8,68 +8,31 @@
 //!   without running their epilogues: the shadow-stack pointer is never
 //!   restored, borrows are never released and buffers never wiped. So values
 //!   are inspected only with `typeof` (which runs no code), with `Reflect`
-//!   (whose js-sys bindings catch), and with the engine's own intrinsic
-//!   getters called through `Reflect.apply`, never with `instanceof` or a
-//!   property read that a caller can redefine.
+//!   (whose js-sys bindings catch), and with the engine's own functions
+//!   taken when the glue loaded (`src/js/input.js`, whose functions catch
+//!   everything and never throw), never with `instanceof` or a property
+//!   read that a caller can redefine.
 //! * **Lengths are checked before copying.** A string's `.length` and a
 //!   buffer's `byteLength` are read first and checked against its
 //!   [`Limit`], so an oversized argument never reaches linear memory.
 
-use js_sys::{Array, ArrayBuffer, Function, JsString, Object, Reflect, Uint8Array};
+use js_sys::Reflect;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use zeroize::{Zeroize, Zeroizing};
 
 use paysecure_core::limits::Limit;
 use paysecure_core::{Error, JwkMember, Result};
 
-#[wasm_bindgen]
-extern "C" {
-    /// `Array.isArray`, which throws for a revoked Proxy: caught.
-    #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
-    fn array_is_array(v: &JsValue) -> core::result::Result<bool, JsValue>;
-}
-
-/// Whether `v` is an array (a revoked Proxy is not).
-pub(crate) fn is_array(v: &JsValue) -> bool {
-    array_is_array(v).unwrap_or(false)
-}
-
 fn key(k: &str) -> JsValue {
     JsValue::from_str(k)
-}
-
-/// The prototype of a fresh intrinsic object (`Uint8Array.prototype` for a
-/// new `Uint8Array`), so that what a caller does to an argument's prototype
-/// or own properties cannot change which functions are used below.
-fn proto_of(fresh: &JsValue) -> Result<Object> {
-    Reflect::get_prototype_of(fresh)
-        .map_err(|_| Error::InvalidInput("this JavaScript engine lacks typed arrays or Date"))
-}
-
-/// The engine's own getter `proto[name]` (looked up on an intrinsic
-/// prototype, never on the argument), called on `this`; `None` if it throws.
-fn call_getter(proto: &Object, name: &JsValue, this: &JsValue) -> Option<JsValue> {
-    let desc = Reflect::get_own_property_descriptor(proto, name).ok()?;
-    let get: Function = Reflect::get(&desc, &key("get")).ok()?.dyn_into().ok()?;
-    Reflect::apply(&get, this, &Array::new()).ok()
-}
-
-/// The engine's own method `proto[name]`.
-fn method(proto: &Object, name: &str) -> Result<Function> {
-    Reflect::get(proto, &key(name))
-        .ok()
-        .and_then(|f| f.dyn_into().ok())
-        .ok_or(Error::InvalidInput(
-            "this JavaScript engine lacks typed arrays or Date",
-        ))
 }
 
 /// The `.length` of a string primitive (UTF-16 code units); `None` for
 /// anything else. Runs no caller code.
 pub(crate) fn string_length(v: &JsValue) -> Option<usize> {
-    v.is_string()
-        .then(|| v.unchecked_ref::<JsString>().length() as usize)
+    let len = string_length_of(v);
+    (len >= 0.0).then_some(len as usize)
 }
 
 /// A string argument of at most `limit` code units, copied into a buffer
@@ -77,10 +40,7 @@ pub(crate) fn string_length(v: &JsValue) -> Option<usize> {
 pub(crate) fn string(v: &JsValue, limit: Limit, what: &'static str) -> Result<Zeroizing<String>> {
     let len = string_length(v).ok_or(Error::InvalidInput(what))?;
     limit.check(len)?;
-    // Copied by `TextEncoder.encodeInto` into a pre-sized buffer wiped on
-    // drop (no reallocation, no copy the glue frees unwiped): a string
-    // primitive runs no caller code. `string_length` checked that it is one.
-    read_units(v.unchecked_ref::<JsString>(), len).ok_or(Error::InvalidInput(what))
+    read_units(v, len).ok_or(Error::InvalidInput(what))
 }
 
 /// `obj[key]` through `Reflect.get`; `None` for `undefined`. A throwing
@@ -93,64 +53,58 @@ pub(crate) fn get(obj: &JsValue, name: &str, what: &'static str) -> Result<Optio
     Ok((!v.is_undefined()).then_some(v))
 }
 
-/// The bytes of a `Uint8Array` or an `ArrayBuffer` of at most `limit`
-/// bytes, read through the engine's intrinsic accessors
-/// (`%TypedArray%.prototype[Symbol.toStringTag]` and `.byteLength`,
-/// `ArrayBuffer.prototype.byteLength`, `%TypedArray%.prototype.set`);
-/// `Ok(None)` when `v` is neither.
-pub(crate) fn bytes(v: &JsValue, limit: Limit) -> Result<Option<Zeroizing<Vec<u8>>>> {
-    if !v.is_object() {
-        return Ok(None);
-    }
-    let u8_proto = proto_of(&Uint8Array::new_with_length(0))?;
-    let typed_array = proto_of(&u8_proto)?;
-    let length = |proto: &Object| {
-        call_getter(proto, &key("byteLength"), v)
-            .and_then(|l| l.as_f64())
-            .map(|l| l as usize)
-    };
-    let tag = call_getter(&typed_array, &js_sys::Symbol::to_string_tag(), v);
-    let (source, len) = if tag.and_then(|t| t.as_string()).as_deref() == Some("Uint8Array") {
-        let len =
-            length(&typed_array).ok_or(Error::InvalidInput("the Uint8Array cannot be read"))?;
-        limit.check(len)?;
-        (v.clone(), len)
-    } else if let Some(len) = length(&proto_of(&ArrayBuffer::new(0))?) {
-        limit.check(len)?;
-        if len == 0 {
-            // Empty, or detached (a view of which cannot be made).
-            return Ok(Some(Zeroizing::new(Vec::new())));
-        }
-        let view = Reflect::construct(&method(&u8_proto, "constructor")?, &Array::of1(v))
-            .map_err(|_| Error::InvalidInput("the ArrayBuffer cannot be read"))?;
-        (view, len)
-    } else {
-        return Ok(None);
-    };
-    let mut out = Zeroizing::new(vec![0u8; len]);
-    if len > 0 {
-        let set = method(&typed_array, "set")?;
-        // SAFETY: the view covers exactly `out`, which outlives it, and is
-        // used for this one `set` only, before anything can allocate (and so
-        // grow or move linear memory). The crate's only unsafe code.
-        #[allow(unsafe_code)]
-        let view = unsafe { Uint8Array::view_mut_raw(out.as_mut_ptr(), len) };
-        Reflect::apply(&set, &view, &Array::of1(&source))
-            .map_err(|_| Error::InvalidInput("the bytes cannot be read"))?;
-    }
-    Ok(Some(out))
+#[wasm_bindgen(module = "/src/js/input.js")]
+extern "C" {
+    /// The byte length of a `Uint8Array` or an `ArrayBuffer`, read through
+    /// the engine's own getters (taken when the glue loaded); -1 for
+    /// anything else. Never throws.
+    #[wasm_bindgen(js_name = byteSourceLength)]
+    fn byte_source_length(v: &JsValue) -> f64;
+    /// Copies those bytes into `dest` (a view of this module's memory) with
+    /// the engine's own `%TypedArray%.prototype.set`; `false` if their
+    /// length is no longer `dest.len()`. Never throws.
+    #[wasm_bindgen(js_name = copyByteSource)]
+    fn copy_byte_source(v: &JsValue, dest: &mut [u8]) -> bool;
+    /// `Array.isArray` (the engine's own); `false` for a revoked Proxy, for
+    /// which it throws. Never throws.
+    #[wasm_bindgen(js_name = isArray)]
+    pub(crate) fn is_array(v: &JsValue) -> bool;
+    /// The `.length` of a string primitive; -1 for anything else.
+    #[wasm_bindgen(js_name = stringLength)]
+    fn string_length_of(v: &JsValue) -> f64;
+    /// `TextEncoder.prototype.encodeInto(text, dest)` (the engine's own):
+    /// the bytes written, or -1 unless all of `text` fit in `dest`. Never
+    /// throws.
+    #[wasm_bindgen(js_name = encodeString)]
+    fn encode_string(text: &JsValue, dest: &mut [u8]) -> f64;
+    /// Milliseconds since the epoch of a real `Date` (NaN for an invalid
+    /// one), through the engine's own `Date.prototype.getTime`; `None` for
+    /// anything else, including objects that only pretend to be one
+    /// (`encryptCard`'s `captureTime`). Never throws.
+    #[cfg(feature = "capture")]
+    #[wasm_bindgen(js_name = dateMillis)]
+    pub(crate) fn date_millis(v: &JsValue) -> Option<f64>;
 }
 
-/// Milliseconds since the epoch of a real `Date` (through the intrinsic
-/// `Date.prototype.getTime`); `None` for anything else, including objects
-/// that only pretend to be one. (`encryptCard`'s `captureTime`.)
-#[cfg(feature = "capture")]
-pub(crate) fn date_millis(v: &JsValue) -> Option<f64> {
-    if !v.is_object() {
-        return None;
+/// The bytes of a `Uint8Array` or an `ArrayBuffer` of at most `limit`
+/// bytes, read through the engine's intrinsic accessors (src/js/input.js:
+/// `%TypedArray%.prototype[Symbol.toStringTag]` and `.byteLength`,
+/// `ArrayBuffer.prototype.byteLength`, `%TypedArray%.prototype.set`), so
+/// that no caller code runs; `Ok(None)` when `v` is neither.
+pub(crate) fn bytes(v: &JsValue, limit: Limit) -> Result<Option<Zeroizing<Vec<u8>>>> {
+    let len = byte_source_length(v);
+    if len.is_nan() || len < 0.0 {
+        return Ok(None);
     }
-    let get_time = method(&proto_of(&js_sys::Date::new_0()).ok()?, "getTime").ok()?;
-    Reflect::apply(&get_time, v, &Array::new()).ok()?.as_f64()
+    let len = len as usize;
+    limit.check(len)?;
+    let mut out = Zeroizing::new(vec![0u8; len]);
+    // Copied straight into the buffer wiped on drop: nothing allocates (and
+    // so grows or moves linear memory) between the view's making and its use.
+    if len > 0 && !copy_byte_source(v, &mut out) {
+        return Err(Error::InvalidInput("the bytes cannot be read"));
+    }
+    Ok(Some(out))
 }
 
 /// One JWK member, for [`paysecure_core::PublicKey::from_jwk_members`]: strings of
@@ -192,52 +146,29 @@ pub(crate) fn jwk_member(
     Ok(JwkMember::TextList(items))
 }
 
-#[wasm_bindgen]
-extern "C" {
-    /// `TextEncoder`, to read strings into wiped buffers.
-    #[wasm_bindgen(js_name = TextEncoder)]
-    type Utf8Encoder;
-    #[wasm_bindgen(constructor, js_class = "TextEncoder")]
-    fn new() -> Utf8Encoder;
-    /// `encodeInto(text, dest)`: UTF-8 of `text` written into `dest`, which
-    /// the glue passes as a view of this module's memory.
-    #[wasm_bindgen(method, js_name = encodeInto)]
-    fn encode_into(this: &Utf8Encoder, text: &JsString, dest: &mut [u8]) -> EncodeIntoResult;
-    /// `{ read, written }`.
-    type EncodeIntoResult;
-    #[wasm_bindgen(method, getter)]
-    fn read(this: &EncodeIntoResult) -> f64;
-    #[wasm_bindgen(method, getter)]
-    fn written(this: &EncodeIntoResult) -> f64;
-}
-
-thread_local! {
-    static ENCODER: Utf8Encoder = Utf8Encoder::new();
-}
-
 /// A JavaScript string's UTF-8 text (`units` UTF-16 code units long) in a
-/// buffer wiped on drop, written there by `TextEncoder.encodeInto` and never
-/// reallocated. Lone surrogates read as U+FFFD, as with `as_string`.
-fn read_units(text: &JsString, units: usize) -> Option<Zeroizing<String>> {
-    ENCODER.with(|encoder| {
-        // First as if it were ASCII (one byte per UTF-16 unit); otherwise
-        // again, from the start, into a fresh buffer sized for the worst case
-        // (three bytes per unit) while the first one is wiped. Every unit
-        // read gives at least one byte, so when all `units` were read into
-        // `units` bytes, exactly `units` were written (no `written` to ask).
-        let mut buf = Zeroizing::new(vec![0u8; units]);
-        let done = encoder.encode_into(text, &mut buf);
-        if (done.read() as usize) < units {
-            buf = Zeroizing::new(vec![0u8; 3 * units]);
-            let written = encoder.encode_into(text, &mut buf).written() as usize;
-            buf.truncate(written);
+/// buffer wiped on drop, written there by `TextEncoder.encodeInto` (no
+/// reallocation, no copy the glue frees unwiped). Lone surrogates read as
+/// U+FFFD, as with `as_string`.
+fn read_units(text: &JsValue, units: usize) -> Option<Zeroizing<String>> {
+    // First as if it were ASCII (one byte per UTF-16 unit); otherwise again,
+    // from the start, into a fresh buffer sized for the worst case (three
+    // bytes per unit) while the first one is wiped.
+    let mut buf = Zeroizing::new(vec![0u8; units]);
+    let mut written = encode_string(text, &mut buf);
+    if written < 0.0 {
+        buf = Zeroizing::new(vec![0u8; 3 * units]);
+        written = encode_string(text, &mut buf);
+    }
+    if written.is_nan() || written < 0.0 {
+        return None;
+    }
+    buf.truncate(written as usize);
+    match String::from_utf8(core::mem::take(&mut *buf)) {
+        Ok(s) => Some(Zeroizing::new(s)),
+        Err(e) => {
+            e.into_bytes().zeroize();
+            None
         }
-        match String::from_utf8(core::mem::take(&mut *buf)) {
-            Ok(s) => Some(Zeroizing::new(s)),
-            Err(e) => {
-                e.into_bytes().zeroize();
-                None
-            }
-        }
-    })
+    }
 }

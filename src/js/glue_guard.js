@@ -16,12 +16,7 @@
 //   from a getter of an argument): the Rust object is then wiped and
 //   released when that call returns.
 (() => {
-  const fail = (code, message) => {
-    const e = new Error(message);
-    e.name = 'PaySecureError';
-    e.code = code;
-    return e;
-  };
+  const fail = paySecureError; // src/js/input.js, inlined above
   const guard = (C, registry, release) => {
     // One map per class: a Session's address must never reach a PublicKey
     // method (or the other way round).

@@ -17,12 +17,8 @@
 /** Every code a PaySecureError can carry (filled in by scripts/build.sh from the declarations). */
 const __ps_codes = new Set(/*@ERROR_CODES@*/);
 
-function __ps_error(code, message, cause) {
-  const e = new Error(message, cause === undefined ? undefined : { cause });
-  e.name = 'PaySecureError';
-  e.code = code;
-  return e;
-}
+/** `paySecureError` of src/js/input.js, which the build inlines into the glue. */
+const __ps_error = paySecureError;
 
 /** Set by the Node entry point: loads the module on first use. */
 let __ps_autoInit = null;

@@ -188,6 +188,58 @@ for (const { entry, ps, versions, file, full } of ENTRIES) {
     s.free();
   });
 
+  test(`${entry}: arguments are read and errors made with the engine's own functions, whatever a page does to the globals after loading`, () => {
+    // In a child process: the page's globals are edited for good.
+    const script = `
+      const assert = require('node:assert/strict');
+      const ps = require(${JSON.stringify(file)});
+      const jwk = require(${JSON.stringify(path.join(root, 'tests/data/rsa2048-public.jwk.json'))});
+      const s = ps.Session.fromKey('${vectors.aes_cases[0].session_key_b64}');
+      const key = new Uint8Array(16).fill(3);
+      const TypedArray = Object.getPrototypeOf(Uint8Array.prototype);
+      const boom = () => { throw new Error('edited global called'); };
+      // Every object claims to be a Uint8Array; buffers have no length; views' lengths are 0.
+      Object.defineProperty(TypedArray, Symbol.toStringTag, { get: () => 'Uint8Array' });
+      Object.defineProperty(ArrayBuffer.prototype, 'byteLength', { get: boom });
+      Object.defineProperty(TypedArray, 'byteLength', { get: () => 0 });
+      Reflect.apply = boom;
+      Reflect.getOwnPropertyDescriptor = boom;
+      Reflect.getPrototypeOf = boom;
+      Array.isArray = () => true;
+      Date.prototype.getTime = boom;
+      TextEncoder.prototype.encodeInto = boom;
+      // Setting an Error's name or code runs this page's setters.
+      Object.defineProperty(Error.prototype, 'name', { get: () => 'Error', set: boom, configurable: true });
+      Object.defineProperty(Error.prototype, 'code', { get: () => undefined, set: boom, configurable: true });
+      const code = (f) => { try { f(); return 'returned'; } catch (e) { return e.name === 'PaySecureError' ? e.code : e.message; } };
+      assert.equal(code(() => ps.pinBlock('12')), 'INVALID_PIN');
+      assert.equal(code(() => ps.maskPan('4444 3333 2222 1111 é')), 'INVALID_PAN');
+      assert.equal(ps.maskPan('4444 3333 2222 1111'), '444433******1111');
+      assert.equal(s.decrypt(s.encrypt('é 4111 😀')), 'é 4111 😀');
+      const bytes = (v) => [...s.decryptBytes(s.encrypt(v))];
+      assert.deepEqual(bytes(new Uint8Array([1, 2, 3])), [1, 2, 3]);
+      assert.deepEqual(bytes(new Uint8Array([9, 1, 2, 3, 9]).subarray(1, 4)), [1, 2, 3]);
+      assert.deepEqual(bytes(new Uint8Array([4, 5]).buffer), [4, 5]);
+      assert.equal(code(() => s.encrypt(Object.create(Uint8Array.prototype))), 'INVALID_INPUT');
+      assert.equal(code(() => s.encrypt(new Uint16Array(2))), 'INVALID_INPUT');
+      assert.equal(code(() => s.encrypt({ byteLength: 2 })), 'INVALID_INPUT');
+      const block = ps.pinBlock('1234', { format: 4, pan: '432198765432109870', key });
+      assert.equal(ps.parsePinBlock(block, { pan: '432198765432109870', key }), '1234');
+      assert.equal(code(() => ps.parsePinBlock(block, { pan: '432198765432109870', key: new Uint8Array(16) })), 'INVALID_PIN_BLOCK');
+      ps.Session.create(jwk).free();
+      assert.equal(code(() => ps.Session.create([jwk])), 'INVALID_INPUT');
+      if (${full}) {
+        const card = { cardNumber: '4444333322221111', expiryMonth: 12, expiryYear: 2031 };
+        const pem = ${JSON.stringify(publicPem)};
+        assert.equal(typeof ps.encryptCard(card, pem, { keyAlias: 'k', captureTime: new Date(1_700_000_000_000) }), 'string');
+        assert.equal(code(() => ps.encryptCard(card, pem, { keyAlias: 'k', captureTime: Object.create(Date.prototype) })), 'INVALID_INPUT');
+      }
+      s.free();
+      assert.equal(code(() => s.decrypt(s.encrypt('x'))), 'OBJECT_FREED');
+      console.log('ok');`;
+    assert.equal(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim(), 'ok');
+  });
+
   test(`${entry}: a 100 MB argument is refused before it reaches WebAssembly memory`, () => {
     // In a child process whose WebAssembly.Instance is observed, to see the module's memory.
     const script = `

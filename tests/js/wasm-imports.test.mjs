@@ -117,3 +117,65 @@ test('the shipped modules are wasm-bindgen\'s output with only the imports renam
     assert.doesNotMatch(glue, /__wbg_[A-Za-z_]+_[0-9a-f]{16}|_bg\.js/, 'no long import name left in the glue');
   }
 });
+
+test('the crate\'s JavaScript snippets are inlined into the glue and their direct imports join module a', () => {
+  const snippet = './snippets/x-0123/src/js/input.js';
+  const source = 'const __ps_k = 1;\nexport function direct(v) {\n  return v;\n}\nexport function wrapped(v, d) {\n  return __ps_k;\n}\n';
+  const glue = `import { wrapped } from '${snippet}';\nimport * as import1 from "${snippet}"\n\n`
+    + 'function __wbg_get_imports() {\n    const import0 = {\n        __proto__: null,\n'
+    + '        __wbg_wrapped_1: function(arg0, arg1, arg2) {\n            return wrapped(arg0, arg1);\n        },\n    };\n'
+    + `    return {\n        __proto__: null,\n        "./x_bg.js": import0,\n        "${snippet}": import1,\n    };\n}\n`;
+  const renames = [{ module: './x_bg.js', name: '__wbg_wrapped_1', to: '_0' }, { module: snippet, name: 'direct', to: '_1' }];
+  const out = renameGlueImports(glue, renames, (p) => (p === snippet ? source : assert.fail(p)));
+  assert.equal(out, 'const __ps_k = 1;\nfunction direct(v) {\n  return v;\n}\nfunction wrapped(v, d) {\n  return __ps_k;\n}\n\n\n'
+    + 'function __wbg_get_imports() {\n    const import0 = {\n        _1: direct,\n        __proto__: null,\n'
+    + '        _0: function(arg0, arg1, arg2) {\n            return wrapped(arg0, arg1);\n        },\n    };\n'
+    + '    return {\n        __proto__: null,\n        a: import0,\n    };\n}\n');
+  // The result links: module `a` has both functions.
+  const imports = new Function(`${out}\nreturn __wbg_get_imports();`)();
+  assert.deepEqual(Object.keys(imports), ['a']);
+  assert.equal(imports.a._1('x'), 'x');
+  assert.equal(imports.a._0(7), 1);
+  // Refusals: no reader, a direct import the snippet lacks, an import left in the snippet,
+  // a direct import from a snippet the glue does not import.
+  assert.throws(() => renameGlueImports(glue, renames), /no reader was given/);
+  assert.throws(() => renameGlueImports(glue, [renames[0], { ...renames[1], name: 'absent' }], () => source), /absent is not a function/);
+  assert.throws(() => renameGlueImports(glue, renames, () => `import x from 'y';\n${source}`), /import or export left/);
+  const other = './snippets/y-4567/z.js';
+  assert.throws(() => renameGlueImports(glue, [...renames, { module: other, name: 'direct', to: '_2' }], () => source), /which the glue does not import/);
+});
+
+test('the shipped glue holds src/js/input.js, and its functions never throw', async () => {
+  for (const stem of ['paysecure_wasm', 'paysecure_wasm_reveal']) {
+    const glue = readFileSync(path.join(root, 'pkg', 'paysecure-wasm', `${stem}_core.js`), 'utf8');
+    assert.doesNotMatch(glue, /snippets\//);
+    assert.match(glue, /function copyByteSource\(/);
+    assert.match(glue, /function paySecureError\(/);
+  }
+  const input = await import(`data:text/javascript,${encodeURIComponent(readFileSync(path.join(root, 'src', 'js', 'input.js'), 'utf8'))}`);
+  const hostile = [undefined, null, 1, 'x', Symbol('s'), 10n, {}, [], () => 1, Object.create(Uint8Array.prototype),
+    Object.create(Date.prototype), new Proxy({}, { get() { throw new Error('trap'); }, getPrototypeOf() { throw new Error('trap'); } }),
+    (() => { const r = Proxy.revocable({}, {}); r.revoke(); return r.proxy; })(), new DataView(new ArrayBuffer(2)),
+    new Uint16Array(2), new SharedArrayBuffer(2), new Uint8ClampedArray(2)];
+  for (const v of hostile) {
+    assert.equal(input.byteSourceLength(v), -1);
+    assert.equal(input.copyByteSource(v, new Uint8Array(2)), false);
+    assert.equal(input.dateMillis(v), undefined);
+    assert.equal(typeof input.isArray(v), 'boolean');
+  }
+  const ab = new ArrayBuffer(4);
+  const detached = new Uint8Array(new ArrayBuffer(3));
+  structuredClone(detached.buffer, { transfer: [detached.buffer] });
+  assert.equal(input.byteSourceLength(detached), 0);
+  assert.equal(input.copyByteSource(detached, new Uint8Array(3)), false);
+  assert.equal(input.byteSourceLength(ab), 4);
+  assert.equal(input.byteSourceLength(new Uint8Array([1, 2, 3]).subarray(1)), 2);
+  const dest = new Uint8Array(2);
+  assert.equal(input.copyByteSource(new Uint8Array([1, 2, 3]).subarray(1), dest), true);
+  assert.deepEqual([...dest], [2, 3]);
+  assert.equal(input.copyByteSource(new Uint8Array(3), dest), false, 'a length other than the destination\'s');
+  assert.equal(input.dateMillis(new Date(5)), 5);
+  assert.ok(Number.isNaN(input.dateMillis(new Date(NaN))));
+  assert.equal(input.isArray([]), true);
+  assert.equal(input.isArray((() => { const r = Proxy.revocable([], {}); r.revoke(); return r.proxy; })()), false);
+});
