@@ -77,106 +77,6 @@ fn limbs_of(be: &[u8], limbs: usize) -> Zeroizing<Vec<u64>> {
     out
 }
 
-/// Little-endian 32-bit limbs of a big-endian byte string (for `r_squared`).
-fn words_of(be: &[u8]) -> Vec<u32> {
-    be.rchunks(4)
-        .map(|chunk| chunk.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)))
-        .collect()
-}
-
-/// `x·2³² mod n` in place, for `x < n` and a normalised `n` (top bit set):
-/// one step of schoolbook long division (Knuth, TAOCP 4.3.1, algorithm D).
-/// Variable time: used on the public modulus only.
-fn shift_limb_mod(x: &mut [u32], n: &[u32]) {
-    let l = n.len();
-    // y = x·2³²: the top limb leaves x, a zero limb enters at the bottom.
-    let y_top = x[l - 1];
-    x.copy_within(..l - 1, 1);
-    x[0] = 0;
-    // Estimate the quotient digit from the top two limbs; with a normalised
-    // divisor it is at most 2 too large.
-    let num = (u64::from(y_top) << 32) | u64::from(x[l - 1]);
-    let q = (num / u64::from(n[l - 1])).min(u64::from(u32::MAX));
-    // y −= q·n
-    let (mut carry, mut borrow) = (0u64, 0u64);
-    for (xi, &ni) in x.iter_mut().zip(n) {
-        let p = q * u64::from(ni) + carry;
-        carry = p >> 32;
-        let d = u64::from(*xi)
-            .wrapping_sub(p & 0xffff_ffff)
-            .wrapping_sub(borrow);
-        *xi = d as u32;
-        borrow = d >> 63;
-    }
-    let mut top = i64::from(y_top) - carry as i64 - borrow as i64;
-    // Add n back while negative (at most twice).
-    while top < 0 {
-        let mut c = 0u64;
-        for (xi, &ni) in x.iter_mut().zip(n) {
-            let s = u64::from(*xi) + u64::from(ni) + c;
-            *xi = s as u32;
-            c = s >> 32;
-        }
-        top += c as i64;
-    }
-}
-
-/// `2x mod n` in place, for `x < n` (32-bit limbs). Variable time: public data.
-fn double_mod(x: &mut [u32], n: &[u32]) {
-    let mut top = 0u32;
-    for w in x.iter_mut() {
-        let next = *w >> 31;
-        *w = (*w << 1) | top;
-        top = next;
-    }
-    let ge = top == 1 || x.iter().rev().cmp(n.iter().rev()) != core::cmp::Ordering::Less;
-    if ge {
-        let mut borrow = 0u64;
-        for (xi, &ni) in x.iter_mut().zip(n) {
-            let d = u64::from(*xi)
-                .wrapping_sub(u64::from(ni))
-                .wrapping_sub(borrow);
-            *xi = d as u32;
-            borrow = d >> 63;
-        }
-    }
-}
-
-/// `2^k mod n` (32-bit limbs), by long division one limb at a time on the
-/// modulus normalised to a set top bit (the result is shifted back), then
-/// single doublings for the bits left.
-fn pow2_mod(n: &[u32], k: usize) -> Vec<u32> {
-    let l = n.len();
-    let shift = n[l - 1].leading_zeros();
-    let mut nn = n.to_vec();
-    if shift > 0 {
-        for i in (0..l).rev() {
-            let low = if i > 0 { n[i - 1] >> (32 - shift) } else { 0 };
-            nn[i] = (n[i] << shift) | low;
-        }
-    }
-    // 1·2^shift in the normalised space (below nn: n > 1), then k doublings.
-    let mut x = vec![0u32; l];
-    x[0] = 1 << shift;
-    for _ in 0..k / 32 {
-        shift_limb_mod(&mut x, &nn);
-    }
-    for _ in 0..k % 32 {
-        double_mod(&mut x, &nn);
-    }
-    if shift > 0 {
-        for i in 0..l {
-            let high = if i + 1 < l {
-                x[i + 1] << (32 - shift)
-            } else {
-                0
-            };
-            x[i] = (x[i] >> shift) | high;
-        }
-    }
-    x
-}
-
 /// Propagates the carries of `t` (columns of products) so that every limb
 /// but the last is below 2^W; the last keeps the rest. Same value.
 #[inline(always)]
@@ -227,10 +127,70 @@ impl Modulus {
             inv = inv.wrapping_mul(2u64.wrapping_sub(n[0].wrapping_mul(inv)));
         }
         let n0 = inv.wrapping_neg() & MASK;
-        let r2 = pow2_mod(&words_of(be), 2 * W as usize * limbs);
-        let r2_be: Vec<u8> = r2.iter().rev().flat_map(|w| w.to_be_bytes()).collect();
-        let r2 = limbs_of(&r2_be, limbs).to_vec();
-        Some(Modulus { n, n0, r2 })
+        let mut modulus = Modulus {
+            n,
+            n0,
+            r2: Vec::new(),
+        };
+        modulus.r2 = modulus.r_squared(bits);
+        Some(modulus)
+    }
+
+    /// R² mod n (R = 2^(W·limbs), `bits` the modulus' bit length), with the
+    /// kernel's own squaring: writing k for the exponent of x = R·2^k mod n,
+    /// a doubling takes k to k + 1 and a Montgomery square to 2k
+    /// ((R·2^k)²·R⁻¹ = R·2^(2k)). Doublings from 2^(bits−1) lead to
+    /// k = (W·limbs) >> 5, then five squarings, each followed by a doubling
+    /// where W·limbs has a one bit, to k = W·limbs: x = R·R. A doubling costs
+    /// about one pass over the limbs and a squaring about `limbs` passes, so
+    /// five squarings cost least (2048 bits, W·limbs = 2059: 76 doublings,
+    /// then 5 squarings and 2 doublings). Variable time: the modulus is
+    /// public.
+    fn r_squared(&self, bits: usize) -> Vec<u64> {
+        const SQUARINGS: u32 = 5;
+        let l = self.limbs();
+        let target = W as usize * l;
+        // 2^(bits−1) < n (n is odd, of `bits` bits) = R·2^(bits−1−target).
+        let mut x = vec![0u64; l];
+        if let Some(limb) = x.get_mut((bits - 1) / W as usize) {
+            *limb = 1 << ((bits - 1) % W as usize);
+        }
+        for _ in bits - 1..target + (target >> SQUARINGS) {
+            self.double(&mut x);
+        }
+        let mut t = vec![0u64; 2 * l];
+        let mut tmp = vec![0u64; l];
+        for i in (0..SQUARINGS).rev() {
+            self.sqr(&mut tmp, &x, &mut t);
+            core::mem::swap(&mut x, &mut tmp);
+            if (target >> i) & 1 == 1 {
+                self.double(&mut x);
+            }
+        }
+        x
+    }
+
+    /// `x = 2x mod n` for `x < n` in normalised limbs. Variable time: only
+    /// for [`Self::r_squared`] (public data). Out of line: its callers'
+    /// loops are unrolled (opt-level 3), and it is not worth its bytes there.
+    #[inline(never)]
+    fn double(&self, x: &mut [u64]) {
+        let mut carry = 0u64;
+        for w in x.iter_mut() {
+            let v = (*w << 1) | carry;
+            *w = v & MASK;
+            carry = v >> W;
+        }
+        // 2x < 2n: subtract n once if 2x ≥ n (a carry out of the top limb
+        // is cancelled by the subtraction's borrow).
+        if carry == 1 || x.iter().rev().cmp(self.n.iter().rev()) != core::cmp::Ordering::Less {
+            let mut borrow = 0u64;
+            for (xi, &ni) in x.iter_mut().zip(&self.n) {
+                let d = xi.wrapping_sub(ni).wrapping_sub(borrow);
+                *xi = d & MASK;
+                borrow = d >> 63;
+            }
+        }
     }
 
     fn limbs(&self) -> usize {
