@@ -13,7 +13,9 @@
 // or throws (the glue changed shape: better to stop the build than to ship a
 // glue whose imports do not link). scripts/package-npm.mjs uses both;
 // scripts/ct-check.mjs applies shortenImports to its rebuild before comparing
-// it with the shipped module.
+// it with the shipped module. renameGlueImports also inlines the crate's own
+// JavaScript snippets (src/js/input.js), which wasm-bindgen emits as separate
+// files, some imported by the module directly: they join module `a` too.
 
 const MODULE = 'a';
 

@@ -1,7 +1,7 @@
 //! `encryptCard`: browser-side card capture as a compact JWE.
 
 use paysecure_core::capture::CardCapture;
-use paysecure_core::Error;
+use paysecure_core::{limits, Error};
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
@@ -28,7 +28,7 @@ extern "C" {
 /// A whole number (a JS number or a string of digits) in `0..=9999`.
 fn small_number(v: &JsValue, what: &'static str) -> JsResult<u32> {
     let text = match wasm_input::string_length(v) {
-        Some(len) if len <= 4 => v.as_string(),
+        Some(len) if len <= 4 => wasm_input::string(v, limits::SHORT_TEXT, what).ok(),
         Some(_) => return Err(to_js(Error::InvalidCard(what))),
         None => None,
     };

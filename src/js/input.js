@@ -1,6 +1,6 @@
 // ---- paysecure-wasm: reading arguments, making errors -----------------
-// Imported by src/wasm_input.rs (`#[wasm_bindgen(module = ...)]`);
-// scripts/package-npm.mjs inlines it into the glue. The engine's own
+// Imported by src/wasm_input.rs and src/error.rs (`#[wasm_bindgen(module =
+// ...)]`); scripts/wasm-imports.mjs inlines it into the package's glue. The engine's own
 // functions are taken once, when the module is evaluated, so that nothing a
 // caller does later to `Uint8Array`, `ArrayBuffer`, `Date`, their
 // prototypes or `Reflect` changes what is called here; an argument's own
