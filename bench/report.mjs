@@ -232,7 +232,10 @@ async function runServer() {
   if (!(Number.isInteger(requests) && requests > 0 && Number.isInteger(concurrency) && concurrency > 0)) {
     return { ok: false, seconds: 0, error: '--server-requests and --server-concurrency must be positive integers' };
   }
-  const build = ['build', '--quiet', ...(quick ? [] : ['--release']), '-p', 'paysecure-server', '--bin', 'paysecure-server', '--example', 'get_pan_bench'];
+  // The quick (debug) build selects the workspace, as scripts/env.sh's debug_server
+  // does, so that it is the build the test run already made (cargo unifies
+  // features over the selected packages); the release build selects the server.
+  const build = ['build', '--quiet', ...(quick ? ['--workspace'] : ['--release', '-p', 'paysecure-server']), '--bin', 'paysecure-server', '--example', 'get_pan_bench'];
   log(`server: cargo ${build.join(' ')}`);
   const b = await runStep('cargo', build);
   if (b.code !== 0) {

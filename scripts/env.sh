@@ -43,3 +43,25 @@ wasm_release_build() {
     -Zbuild-std=std,panic_abort "${std_features[@]}" \
     --config "target.wasm32-unknown-unknown.rustflags=[$flags]" "$@"
 }
+# Native debug builds in the test run: every one selects the whole workspace
+# with its dev-dependencies, as `cargo test --workspace` does. Cargo unifies
+# a dependency's features over the packages a command selects, so
+# `cargo build -p paysecure-server` or `cargo test -p paysecure-server`
+# after `cargo test --workspace` recompiles most of the dependency tree
+# under other hashes (35–85 s each on a 2-core machine).
+# `debug_server`: target/debug/paysecure-server (and the get_pan_bench
+# example), the binary the JS suites, schemathesis and the smoke bench
+# start: the same build the Rust tests run. A no-op after `cargo test --workspace`.
+debug_server() {
+  cargo build --quiet --workspace --bin paysecure-server --example get_pan_bench
+}
+# `server_it ARGS...`: the server's tests/it binary (built with the
+# workspace's feature set) run with libtest ARGS, from server/ as cargo runs it.
+server_it() {
+  local bin
+  bin=$(cargo test --quiet --workspace --test it --no-run --message-format=json |
+    grep -F '/server#paysecure-server@' | grep -F '"kind":["test"]' |
+    grep -o '"executable":"[^"]*"' | cut -d'"' -f4)
+  [ -n "$bin" ] && [ -x "$bin" ] || { echo "server_it: no tests/it binary of paysecure-server" >&2; return 1; }
+  (cd "$ROOT/server" && "$bin" "$@")
+}

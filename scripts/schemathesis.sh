@@ -25,7 +25,7 @@ fi
 
 profile=debug
 if [ "${SCHEMATHESIS_RELEASE:-0}" = 1 ]; then profile=release; fi
-cargo build --quiet -p paysecure-server --bin paysecure-server $([ "$profile" = release ] && echo --release)
+if [ "$profile" = release ]; then cargo build --quiet --release -p paysecure-server --bin paysecure-server; else debug_server; fi
 bin="${CARGO_TARGET_DIR:-$ROOT/target}/$profile/paysecure-server"
 
 work=$(mktemp -d)

@@ -42,19 +42,33 @@ impl Server {
         .args(extra)
         .env("RUST_LOG", "debug")
         .env(MASTER_KEY_FILE_ENV, data.join("master.key"));
-        Server::spawn(cmd, log_file)
+        Server::spawn(cmd, log_file, log)
     }
 
-    /// Starts `cmd` (a `serve`), logging to `log`, and waits for its
-    /// "listening on URL" line.
-    fn spawn(mut cmd: Command, log: std::fs::File) -> Server {
+    /// Starts `cmd` (a `serve`), logging to `log` (the file at `log_path`),
+    /// and waits for its "listening on URL" line. A server that exits
+    /// instead fails the test with its exit status and the end of its log.
+    fn spawn(mut cmd: Command, log: std::fs::File, log_path: &Path) -> Server {
         let mut child = cmd.stdout(Stdio::piped()).stderr(log).spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let url = line.trim().rsplit(' ').next().unwrap().to_owned();
-        assert!(url.starts_with("http"), "{line}");
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if !url.starts_with("http") {
+            let status = child.wait();
+            let log = std::fs::read_to_string(log_path).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            panic!(
+                "the server did not start ({status:?}); stdout: {line:?}; the end of its log:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
         Server { child, url }
     }
 
@@ -71,7 +85,8 @@ impl Server {
     /// A cluster node: its own data dir, the shared database and master key.
     fn node(dir: &Path, name: &str, db: &TestDb, master_key: &str) -> Server {
         let data = dir.join(name);
-        let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+        let log_path = dir.join(format!("{name}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
         let mut cmd = Command::new(BIN);
         cmd.args([
             "--data-dir",
@@ -89,7 +104,7 @@ impl Server {
             "1",
         ])
         .env("PAYSECURE_MASTER_KEY", master_key);
-        Server::spawn(cmd, log)
+        Server::spawn(cmd, log, &log_path)
     }
 }
 
