@@ -146,25 +146,48 @@ rust_pg() {
     server_it --skip cluster_ --skip openapi:: --skip layers::
 }
 rust_hsm() ( # a subshell: the token's variables stay in it
-  local dir="${CARGO_TARGET_DIR:-$ROOT/target}/softhsm-run"
-  # One test thread per core here: every test's servers share one SoftHSM2
-  # token (a file store); at 4-6 threads on 2 cores, one of six runs had a
-  # server that did not start (not reproduced at one per core).
+  local root="${CARGO_TARGET_DIR:-$ROOT/target}/softhsm-run" sqlite pg rc_sqlite rc_pg
+  # The two passes run at once, each with a SoftHSM2 token of its own in a
+  # directory of its own (a pass alone keeps a 2-core machine about half
+  # busy). One test thread per core in each: within one token, a file store
+  # that all of a pass's servers share, 4-6 threads on 2 cores had one run in
+  # six with a server that did not start.
   export RUST_TEST_THREADS="${PAYSECURE_HSM_TEST_THREADS:-$(nproc)}"
-  export SOFTHSM2_CONF="$dir/softhsm2.conf" PAYSECURE_TEST_KEY_CUSTODY=pkcs11 PAYSECURE_KEY_CUSTODY=pkcs11 \
+  export PAYSECURE_TEST_KEY_CUSTODY=pkcs11 PAYSECURE_KEY_CUSTODY=pkcs11 \
     PAYSECURE_PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so PAYSECURE_PKCS11_TOKEN_LABEL=paysecure-test-run
-  fresh_token() { # one per pass: every test adds key objects, and SoftHSM2 slows as they grow
-    local so_pin
-    rm -rf "$dir"; mkdir -p "$dir/tokens"
+  # hsm_shard NAME server_it-ARGS...: tests on a fresh token with random
+  # PINs. Every test adds key objects and SoftHSM2 slows as they grow, so
+  # each pass is two shards on two tokens, attacks:: and the rest (the
+  # SQLite pass alone: 114 -> 93 s).
+  hsm_shard() (
+    local dir="$root/$1" so_pin
+    shift
+    export SOFTHSM2_CONF="$dir/softhsm2.conf"
+    mkdir -p "$dir/tokens"
     printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n' \
       "$dir/tokens" >"$SOFTHSM2_CONF"
     PAYSECURE_PKCS11_PIN=$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n'); so_pin=$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
     export PAYSECURE_PKCS11_PIN
-    softhsm2-util --init-token --free --label "$PAYSECURE_PKCS11_TOKEN_LABEL" --so-pin "$so_pin" --pin "$PAYSECURE_PKCS11_PIN" >/dev/null
+    softhsm2-util --init-token --free --label "$PAYSECURE_PKCS11_TOKEN_LABEL" --so-pin "$so_pin" --pin "$PAYSECURE_PKCS11_PIN" >/dev/null &&
+      server_it "$@"
+  )
+  hsm_pass() { # NAME server_it-ARGS...
+    local name=$1
+    shift
+    hsm_shard "$name-attacks" "$@" attacks:: && hsm_shard "$name-rest" "$@" --skip attacks::
   }
-  fresh_token && server_it --skip layers:: --skip openapi:: &&
-    fresh_token && PAYSECURE_TEST_POSTGRES="${PAYSECURE_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/postgres}" \
-      server_it --skip cluster_ --skip openapi:: --skip layers::
+  rm -rf "$root"; mkdir -p "$root"
+  server_it --list >/dev/null || return   # builds the suite once, before the passes
+  hsm_pass sqlite --skip layers:: --skip openapi:: >"$root/sqlite.log" 2>&1 &
+  sqlite=$!
+  PAYSECURE_TEST_POSTGRES="${PAYSECURE_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/postgres}" \
+    hsm_pass postgres --skip cluster_ --skip openapi:: --skip layers:: >"$root/postgres.log" 2>&1 &
+  pg=$!
+  wait "$sqlite"; rc_sqlite=$?
+  wait "$pg"; rc_pg=$?
+  echo "rust-hsm: SQLite pass (exit $rc_sqlite)"; cat "$root/sqlite.log"
+  echo "rust-hsm: PostgreSQL pass (exit $rc_pg)"; cat "$root/postgres.log"
+  [ "$rc_sqlite" -eq 0 ] && [ "$rc_pg" -eq 0 ]
 )
 wasm_test() { # node|browser
   local runner="${WASM_BINDGEN_TEST_RUNNER:-}"
