@@ -12,9 +12,10 @@
 #             (restart, TLS, concurrency) and two-node cluster tests on PostgreSQL
 #   rust-pg   the server's suite again, on PostgreSQL (a fresh database per test)
 #   rust-hsm  the server's suite again with --key-custody pkcs11, on SQLite and on
-#             PostgreSQL (the rust-pg skips): RSA private keys and the PIN key in a
-#             SoftHSM2 token made for the run (target/softhsm-run, its own
-#             SOFTHSM2_CONF, random PINs); PAYSECURE_TEST_KEY_CUSTODY=pkcs11 tells
+#             PostgreSQL (the rust-pg skips), the two passes at once: RSA private
+#             keys and the PIN key in SoftHSM2 tokens made for the run
+#             (target/softhsm-run/<pass>-<shard>, each with its own SOFTHSM2_CONF
+#             and random PINs); PAYSECURE_TEST_KEY_CUSTODY=pkcs11 tells
 #             the in-process harness, PAYSECURE_KEY_CUSTODY and PAYSECURE_PKCS11_*
 #             the server processes the tests start
 #   fuzz      cargo fuzz, every target of fuzz/ (server parsers) for FUZZ_SECONDS
