@@ -55,19 +55,16 @@ impl Server {
             .read_line(&mut line)
             .unwrap();
         let url = line
-            .trim()
-            .rsplit(' ')
-            .next()
+            .split_whitespace()
+            .last()
             .unwrap_or_default()
             .to_owned();
         if !url.starts_with("http") {
             let status = child.wait();
             let log = std::fs::read_to_string(log_path).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(20).collect();
-            panic!(
-                "the server did not start ({status:?}); stdout: {line:?}; the end of its log:\n{}",
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-            );
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+            panic!("the server did not start ({status:?}); stdout: {line:?}; the end of its log:\n{tail}");
         }
         Server { child, url }
     }
