@@ -55,11 +55,11 @@ start=$(date +%s)
 logs="${CARGO_TARGET_DIR:-$ROOT/target}/test-logs"
 rm -rf "$logs"; mkdir -p "$logs"
 declare -A passed failed seconds broken
-# Test threads per Rust test binary and test files at once per node --test
-# suite: twice the cores. Most of the server's tests wait on a server
-# process, the database's fsync or a browser; at one per core they left
-# a 2-core machine half idle (server suite on SQLite 71 -> 39 s, on PostgreSQL
-# 95 -> 56 s; tests/js 150 -> 88 s at 3 files at once).
+# Test threads per Rust test binary: twice the cores; test files at once per
+# node --test suite: the cores + 1. Most of the server's tests wait on a
+# server process, the database's fsync or a browser; at one per core they
+# left a 2-core machine half idle (server suite on SQLite 71 -> 39 s, on
+# PostgreSQL 95 -> 56 s; tests/js 150 -> 88 s at 3 files at once).
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-$(( 2 * $(nproc) ))}"
 node_concurrency="${NODE_TEST_CONCURRENCY:-$(( $(nproc) + 1 ))}"
 all=(lint rust rust-pg rust-hsm fuzz schemathesis wasm-node wasm-chrome package js browser integration fuzz-client bench-smoke)
